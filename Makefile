@@ -1,0 +1,37 @@
+# tether — one entry point for setup, code generation, build, tests and benchmarks.
+SHELL := /bin/bash
+NODE_BIN := $(CURDIR)/node_modules/.bin
+export PATH := $(NODE_BIN):$(PATH)
+
+.PHONY: setup deps proto proto-check build test demo bench image lint
+
+# System packages (apt-get when root) and npm packages; idempotent.
+setup:
+	./scripts/setup.sh
+
+deps:
+	./scripts/setup.sh --npm-only
+
+proto: deps
+	buf lint
+	rm -rf gen
+	buf generate
+
+# Fails when gen/ differs from what `make proto` would write.
+proto-check: deps
+	./scripts/proto-check.sh
+
+build: deps
+	node scripts/build.mjs
+
+test: setup
+	./scripts/test.sh $(ARGS)
+
+demo: setup build
+	./scripts/demo.sh
+
+bench: setup build
+	node dist/bench/run.js $(ARGS)
+
+image: setup build
+	./scripts/build-image.sh

@@ -1,0 +1,206 @@
+// Adapts protobuf-es service descriptors to grpc-js, so the server (grpc-js) and
+// every client (grpc-js, connect-node) share one set of generated types.
+// Server side: handlers are plain async functions and async generators that take an
+// AbortSignal-carrying context; this module owns decoding, errors, backpressure and
+// cancellation for all of them.
+import * as grpc from "@grpc/grpc-js";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import { ErrorCode, TetherError, cancelled } from "./tether-error.js";
+import { toGrpcStatus } from "./grpc-status.js";
+
+/** What a handler learns about its call. `signal` aborts on cancel, deadline and when the call ends. */
+export interface CallContext {
+  readonly signal: AbortSignal;
+  readonly metadata: grpc.Metadata;
+  readonly peer: string;
+  readonly method: string;
+}
+
+type In<M> = M extends { input: infer I extends DescMessage } ? MessageShape<I> : never;
+type Out<M> = M extends { output: infer O extends DescMessage } ? MessageInitShape<O> : never;
+
+export type MethodHandler<M> = M extends { methodKind: "unary" }
+  ? (req: In<M>, ctx: CallContext) => Promise<Out<M>>
+  : M extends { methodKind: "server_streaming" }
+    ? (req: In<M>, ctx: CallContext) => AsyncIterable<Out<M>>
+    : M extends { methodKind: "client_streaming" }
+      ? (reqs: AsyncIterable<In<M>>, ctx: CallContext) => Promise<Out<M>>
+      : (reqs: AsyncIterable<In<M>>, ctx: CallContext) => AsyncIterable<Out<M>>;
+
+export type ServiceHandlers<T extends GenServiceMethods> = { [K in keyof T]: MethodHandler<T[K]> };
+
+/** A request whose bytes did not decode; handlers see it as INVALID_ARGUMENT, not grpc-js's INTERNAL. */
+class MalformedRequest {
+  constructor(readonly error: TetherError) {}
+}
+
+function methodPath(method: DescMethod): string {
+  return `/${method.parent.typeName}/${method.name}`;
+}
+
+function decoder<D extends DescMessage>(schema: D) {
+  return (bytes: Buffer): MessageShape<D> | MalformedRequest => {
+    try {
+      return fromBinary(schema, bytes);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      return new MalformedRequest(
+        new TetherError(ErrorCode.InvalidArgument, `malformed ${schema.typeName}: ${why}`),
+      );
+    }
+  };
+}
+
+function encoder<D extends DescMessage>(schema: D) {
+  return (msg: MessageShape<D> | MessageInitShape<D>): Buffer => {
+    const full = isMessage(msg, schema) ? msg : create(schema, msg as MessageInitShape<D>);
+    const bytes = toBinary(schema, full as MessageShape<D>);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}
+
+function isMessage<D extends DescMessage>(msg: unknown, schema: D): msg is MessageShape<D> {
+  return typeof msg === "object" && msg !== null && (msg as { $typeName?: string }).$typeName === schema.typeName;
+}
+
+/** The grpc-js service definition for a protobuf-es service. */
+export function grpcServiceDefinition(service: DescService): grpc.ServiceDefinition {
+  const def: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const method of service.methods) {
+    def[method.localName] = {
+      path: methodPath(method),
+      requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
+      responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
+      requestSerialize: encoder(method.input),
+      requestDeserialize: decoder(method.input),
+      responseSerialize: encoder(method.output),
+      responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
+    } as grpc.MethodDefinition<unknown, unknown>;
+  }
+  return def;
+}
+
+/** Registers handlers for a service on a grpc-js server. */
+export function addService<T extends GenServiceMethods>(
+  server: grpc.Server,
+  service: GenService<T>,
+  handlers: ServiceHandlers<T>,
+): void {
+  const impl: grpc.UntypedServiceImplementation = {};
+  for (const method of service.methods) {
+    const handler = (handlers as Record<string, unknown>)[method.localName];
+    if (typeof handler !== "function") throw new Error(`no handler for ${methodPath(method)}`);
+    impl[method.localName] = wrap(method, handler as (...args: unknown[]) => unknown);
+  }
+  server.addService(grpcServiceDefinition(service), impl);
+}
+
+type SurfaceCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>;
+
+function callContext(call: SurfaceCall, method: DescMethod): { ctx: CallContext; end: () => void } {
+  const controller = new AbortController();
+  const onCancel = () => controller.abort(cancelled("the client cancelled the call"));
+  const events = call as unknown as NodeJS.EventEmitter;
+  events.on("cancelled", onCancel);
+  const deadline = call.getDeadline();
+  let timer: NodeJS.Timeout | undefined;
+  if (deadline instanceof Date || (typeof deadline === "number" && Number.isFinite(deadline))) {
+    const ms = Math.max(0, new Date(deadline).getTime() - Date.now());
+    timer = setTimeout(
+      () => controller.abort(new TetherError(ErrorCode.DeadlineExceeded, "the call's deadline passed")),
+      ms,
+    );
+  }
+  const end = () => {
+    if (timer) clearTimeout(timer);
+    events.off("cancelled", onCancel);
+    if (!controller.signal.aborted) controller.abort(cancelled("the call ended"));
+  };
+  return {
+    ctx: { signal: controller.signal, metadata: call.metadata, peer: call.getPeer(), method: methodPath(method) },
+    end,
+  };
+}
+
+function unwrap<T>(req: T | MalformedRequest): T {
+  if (req instanceof MalformedRequest) throw req.error;
+  return req;
+}
+
+/** Reads a client stream with backpressure: grpc-js pauses the HTTP/2 stream while we do not pull. */
+async function* requests<T>(call: grpc.ServerReadableStream<T | MalformedRequest, unknown>): AsyncIterable<T> {
+  for await (const req of call as AsyncIterable<T | MalformedRequest>) yield unwrap(req);
+}
+
+/** Writes one message and resolves when grpc-js accepted it, so a slow client slows the handler. */
+function send<T>(call: grpc.ServerWritableStream<unknown, T> | grpc.ServerDuplexStream<unknown, T>, msg: T, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(TetherError.from(signal.reason));
+    const flushed = call.write(msg, (err?: Error | null) => (err ? reject(err) : undefined));
+    if (flushed) return resolve();
+    const onAbort = () => {
+      call.off("drain", onDrain);
+      reject(TetherError.from(signal.reason));
+    };
+    const onDrain = () => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    };
+    call.once("drain", onDrain);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function wrap(method: DescMethod, handler: (...args: unknown[]) => unknown) {
+  switch (method.methodKind) {
+    case "unary":
+      return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        const { ctx, end } = callContext(call, method);
+        Promise.resolve()
+          .then(() => handler(unwrap(call.request), ctx))
+          .then(
+            (res) => callback(null, res),
+            (err) => callback(toGrpcStatus(err)),
+          )
+          .finally(end);
+      };
+    case "client_streaming":
+      return (call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        const { ctx, end } = callContext(call, method);
+        Promise.resolve()
+          .then(() => handler(requests(call), ctx))
+          .then(
+            (res) => callback(null, res),
+            (err) => callback(toGrpcStatus(err)),
+          )
+          .finally(end);
+      };
+    case "server_streaming":
+      return (call: grpc.ServerWritableStream<unknown, unknown>) => {
+        const { ctx, end } = callContext(call, method);
+        pump(call, () => handler(unwrap(call.request), ctx) as AsyncIterable<unknown>, ctx).finally(end);
+      };
+    case "bidi_streaming":
+      return (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+        const { ctx, end } = callContext(call, method);
+        pump(call, () => handler(requests(call), ctx) as AsyncIterable<unknown>, ctx).finally(end);
+      };
+  }
+}
+
+async function pump(
+  call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>,
+  produce: () => AsyncIterable<unknown>,
+  ctx: CallContext,
+): Promise<void> {
+  try {
+    for await (const msg of produce()) await send(call, msg, ctx.signal);
+    call.end();
+  } catch (err) {
+    // A cancelled client is gone: there is nobody to send a status to.
+    if (call.cancelled) return;
+    call.emit("error", toGrpcStatus(err));
+  }
+}

@@ -1,0 +1,36 @@
+// The only mapping between TetherError and gRPC status, both ways. Details travel
+// as `tether-<key>` trailers so a client can rebuild the same TetherError.
+import * as grpc from "@grpc/grpc-js";
+import { ErrorCode, TetherError } from "./tether-error.js";
+
+const DETAIL_PREFIX = "tether-";
+
+/** Server side: anything thrown by core becomes a status object grpc-js understands. */
+export function toGrpcStatus(err: unknown): Partial<grpc.StatusObject> & { code: grpc.status; details: string } {
+  const te = TetherError.from(err);
+  const metadata = new grpc.Metadata();
+  for (const [key, value] of Object.entries(te.details)) metadata.set(DETAIL_PREFIX + key, value);
+  return { code: te.code as number as grpc.status, details: te.message, metadata };
+}
+
+/** Client side: a grpc-js ServiceError (or anything) becomes a TetherError. */
+export function fromGrpcError(err: unknown): TetherError {
+  if (err instanceof TetherError) return err;
+  if (isServiceError(err)) {
+    const details: Record<string, string> = {};
+    for (const [key, value] of Object.entries(err.metadata?.getMap() ?? {})) {
+      if (key.startsWith(DETAIL_PREFIX) && typeof value === "string") details[key.slice(DETAIL_PREFIX.length)] = value;
+    }
+    const code = err.code >= 1 && err.code <= 16 ? (err.code as number as ErrorCode) : ErrorCode.Unknown;
+    return new TetherError(code, err.details || err.message, { cause: err, details });
+  }
+  return TetherError.from(err);
+}
+
+function isServiceError(err: unknown): err is grpc.ServiceError {
+  return err instanceof Error && typeof (err as Partial<grpc.ServiceError>).code === "number" && "details" in err;
+}
+
+export function codeName(code: ErrorCode): string {
+  return grpc.status[code as number] ?? "UNKNOWN";
+}
