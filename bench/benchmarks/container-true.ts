@@ -1,0 +1,73 @@
+// Running `true` in a container: tether's container environment against `docker run --rm`
+// and `docker exec` into a running container. Runs only when a docker daemon answers and
+// an image is local (TETHER_BENCH_IMAGE, or the first local image).
+import type { Benchmark, BenchContext, Subject } from "../benchmark.js";
+import { spawnToExit, timeMs } from "../benchmark.js";
+import { runProgram } from "../ssh-peer.js";
+
+interface Docker {
+  image?: string;
+  why?: string;
+  container?: string;
+}
+
+async function findDocker(signal: AbortSignal): Promise<Docker> {
+  const timeout = AbortSignal.any([signal, AbortSignal.timeout(5000)]);
+  try {
+    await runProgram("docker", ["info", "--format", "{{.ServerVersion}}"], { signal: timeout });
+  } catch {
+    return { why: "docker does not answer (start dockerd to include it)" };
+  }
+  const wanted = process.env.TETHER_BENCH_IMAGE;
+  if (wanted) return { image: wanted };
+  const out = await runProgram("docker", ["images", "--format", "{{.Repository}}:{{.Tag}}"], { signal: timeout });
+  const image = out.stdout.toString().split("\n").find((l) => l && !l.includes("<none>"));
+  return image ? { image } : { why: "no local docker image (set TETHER_BENCH_IMAGE)" };
+}
+
+export const containerTrue: Benchmark = {
+  name: "container-true",
+  title: "Run `true` in a container",
+  unit: "ms",
+  better: "lower",
+  rounds: (quick) => (quick ? { warmup: 0, measured: 2 } : { warmup: 3, measured: 40 }),
+  subjects(ctx: BenchContext): Subject[] {
+    const docker: Docker = {};
+    let probed: Promise<Docker> | undefined;
+    const probe = async () => {
+      probed ??= findDocker(ctx.signal).then((d) => Object.assign(docker, d));
+      await probed;
+      return docker.why;
+    };
+    const tether = ctx.tether.container;
+    return [
+      {
+        name: "tether runTrue (container exec server)",
+        role: "tether",
+        setup: async () => (tether ? undefined : "no container tether target"),
+        sample: () => timeMs(() => tether!.runTrue()),
+      },
+      {
+        name: "docker run --rm IMAGE true",
+        role: "peer",
+        setup: probe,
+        sample: () => timeMs(() => spawnToExit("docker", ["run", "--rm", docker.image!, "true"])),
+      },
+      {
+        name: "docker exec CONTAINER true",
+        role: "peer",
+        async setup() {
+          const why = await probe();
+          if (why) return why;
+          const out = await runProgram("docker", ["run", "-d", "--rm", docker.image!, "sleep", "infinity"]);
+          docker.container = out.stdout.toString().trim();
+          return undefined;
+        },
+        sample: () => timeMs(() => spawnToExit("docker", ["exec", docker.container!, "true"])),
+        async teardown() {
+          if (docker.container) await runProgram("docker", ["rm", "-f", docker.container]);
+        },
+      },
+    ];
+  },
+};

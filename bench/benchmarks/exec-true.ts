@@ -1,0 +1,33 @@
+// Latency of running `true` and learning its exit: tether's exec server against ssh over a
+// multiplexed connection (the fair comparison), a fresh ssh connection, and a local spawn.
+import type { Benchmark, BenchContext, Subject } from "../benchmark.js";
+import { spawnToExit, timeMs } from "../benchmark.js";
+
+export const execTrue: Benchmark = {
+  name: "exec-true",
+  title: "Run `true` and wait for its exit",
+  unit: "ms",
+  better: "lower",
+  rounds: (quick) => (quick ? { warmup: 1, measured: 5 } : { warmup: 10, measured: 200 }),
+  subjects(ctx: BenchContext): Subject[] {
+    const tether = ctx.tether.local;
+    return [
+      {
+        name: "tether runTrue (exec server)",
+        role: "tether",
+        setup: async () => (tether ? undefined : "no local tether target"),
+        sample: () => timeMs(() => tether!.runTrue()),
+      },
+      { name: "ssh multiplexed `true`", role: "peer", sample: () => timeMs(() => ctx.peer.run(["true"])) },
+      {
+        name: "ssh fresh connection `true`",
+        role: "peer",
+        sample: () => timeMs(() => ctx.peer.run(["true"], { fresh: true })),
+      },
+      { name: "local spawn /bin/true", role: "limit", sample: () => timeMs(() => spawnToExit("/bin/true", [])) },
+    ];
+  },
+  notes: () => [
+    "ssh runs the command through the login shell; the private sshd sets SHLVL=1 so bash skips ~/.bashrc.",
+  ],
+};
