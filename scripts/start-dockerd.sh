@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Starts (or stops) a private dockerd for tests and image builds when no daemon answers.
+#   scripts/start-dockerd.sh [start]   start one unless a daemon already answers; waits until ready
+#   scripts/start-dockerd.sh stop      remove its containers, SIGTERM it, wait for its PIDs to exit
+#   scripts/start-dockerd.sh status    exit 0 when a daemon answers
+# Only a daemon this script started (pid in .tether-run/dockerd.pid) is ever stopped.
+#
+# Networking: the default bridge is kept (containers get an address on docker0 the host can
+# reach directly, and -p works through docker-proxy), but --iptables=false leaves the host's
+# firewall alone (no FORWARD DROP policy, no MASQUERADE). IPv4 forwarding stays on as dockerd
+# sets it (with it off every `docker run` warns "Networking will not work").
+# TETHER_DOCKERD_NETWORK=none adds --bridge=none: faster container start, but then only
+# --network host/none work; clean containers before stopping (stale sandboxes slow restarts).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUN_DIR="$PWD/.tether-run"
+PID_FILE="$RUN_DIR/dockerd.pid"
+LOG_FILE="$RUN_DIR/dockerd.log"
+SOCKET="/var/run/docker.sock"
+if [[ "${DOCKER_HOST:-}" == unix://* ]]; then SOCKET="${DOCKER_HOST#unix://}"; fi
+READY_TIMEOUT_S="${TETHER_DOCKERD_READY_TIMEOUT_S:-60}"
+STOP_TIMEOUT_S="${TETHER_DOCKERD_STOP_TIMEOUT_S:-30}"
+
+say() { echo "dockerd: $*"; }
+now_ms() { date +%s%3N; }
+
+answers() {
+  # _ping over the socket: cheaper than `docker info` and needs no CLI.
+  [[ -S "$SOCKET" ]] && [[ "$(curl -s --max-time 2 --unix-socket "$SOCKET" http://docker/_ping 2>/dev/null)" == OK ]]
+}
+
+alive() { kill -0 "$1" 2>/dev/null; }
+
+start() {
+  if answers; then
+    say "a daemon already answers at $SOCKET; not starting another"
+    return 0
+  fi
+  local dockerd_bin
+  dockerd_bin="$(PATH="$PATH:/usr/sbin:/sbin" command -v dockerd || true)"
+  if [[ -z "$dockerd_bin" ]]; then
+    say "dockerd not found: run scripts/setup.sh (installs docker.io) or apt-get install -y docker.io"
+    return 1
+  fi
+  if [[ -f "$PID_FILE" ]] && alive "$(cat "$PID_FILE")"; then
+    say "dockerd $(cat "$PID_FILE") is running but does not answer at $SOCKET; stop it with '$0 stop' (log: $LOG_FILE)"
+    return 1
+  fi
+  mkdir -p "$RUN_DIR"
+  local flags=(--iptables=false --host "unix://$SOCKET")
+  if [[ "${TETHER_DOCKERD_NETWORK:-bridge}" == none ]]; then flags+=(--bridge=none); fi
+  local t0
+  t0="$(now_ms)"
+  # setsid: its own session, so a Ctrl-C meant for the tests does not kill the daemon
+  # before the trap has removed its containers.
+  setsid "$dockerd_bin" "${flags[@]}" >"$LOG_FILE" 2>&1 </dev/null &
+  local pid=$!
+  echo "$pid" >"$PID_FILE"
+  local deadline=$(( $(now_ms) + READY_TIMEOUT_S * 1000 ))
+  until answers; do
+    if ! alive "$pid"; then
+      say "dockerd exited during start-up; last lines of $LOG_FILE:"
+      tail -n 20 "$LOG_FILE" >&2
+      rm -f "$PID_FILE"
+      return 1
+    fi
+    if (( $(now_ms) > deadline )); then
+      say "dockerd did not answer at $SOCKET within ${READY_TIMEOUT_S}s (log: $LOG_FILE); stopping it"
+      stop
+      return 1
+    fi
+    sleep 0.05
+  done
+  say "started pid $pid (${flags[*]}), ready after $(( $(now_ms) - t0 )) ms; log: $LOG_FILE"
+}
+
+stop() {
+  if [[ ! -f "$PID_FILE" ]]; then
+    say "no dockerd started by this script (no $PID_FILE); nothing to stop"
+    return 0
+  fi
+  local pid t0
+  pid="$(cat "$PID_FILE")"
+  t0="$(now_ms)"
+  if ! alive "$pid"; then
+    say "dockerd $pid already gone"
+    rm -f "$PID_FILE"
+    return 0
+  fi
+  # Containers first: left-over network sandboxes slow the next daemon start.
+  if answers && command -v docker >/dev/null 2>&1; then
+    local ids
+    ids="$(docker ps -aq 2>/dev/null || true)"
+    if [[ -n "$ids" ]]; then
+      # shellcheck disable=SC2086 # one id per word
+      docker rm -f $ids >/dev/null 2>&1 || say "could not remove some containers: $ids"
+    fi
+  fi
+  # dockerd runs its own containerd as a child; wait for that as well.
+  local children
+  children="$(pgrep -P "$pid" 2>/dev/null || true)"
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$(( $(now_ms) + STOP_TIMEOUT_S * 1000 ))
+  local p
+  for p in $pid $children; do
+    while alive "$p"; do
+      if (( $(now_ms) > deadline )); then
+        say "pid $p still running ${STOP_TIMEOUT_S}s after SIGTERM; sending SIGKILL"
+        kill -KILL "$p" 2>/dev/null || true
+      fi
+      sleep 0.05
+    done
+  done
+  rm -f "$PID_FILE"
+  say "stopped pid $pid in $(( $(now_ms) - t0 )) ms"
+}
+
+case "${1:-start}" in
+  start) start ;;
+  stop) stop ;;
+  status) answers ;;
+  *) echo "usage: $0 [start|stop|status]" >&2; exit 2 ;;
+esac
