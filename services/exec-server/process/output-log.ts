@@ -170,22 +170,28 @@ export class OutputLog<E> implements BudgetMember {
     this.#notifyWritable();
   }
 
+  /** Throws what `read` would throw for this cursor before yielding anything (bad or dropped cursor). */
+  checkCursor(afterSeq: number, allowGaps: boolean): void {
+    if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) {
+      throw new TetherError(ErrorCode.InvalidArgument, `after_seq must be a non-negative integer, got ${afterSeq}`);
+    }
+    if (afterSeq > this.#lastSeq) {
+      throw new TetherError(
+        ErrorCode.OutOfRange,
+        `after_seq ${afterSeq} is beyond the last event (seq ${this.#lastSeq}) of this process`,
+        { details: { last_seq: String(this.#lastSeq) } },
+      );
+    }
+    this.#next(afterSeq, allowGaps);
+  }
+
   /**
    * Items after `afterSeq`, following the log until the exit event. A cursor behind
    * dropped output throws OUT_OF_RANGE naming the first retained seq, unless gaps are allowed.
    */
   async *read(options: ReadOptions): AsyncGenerator<LogItem<E>, void, undefined> {
     let cursor = options.afterSeq;
-    if (!Number.isSafeInteger(cursor) || cursor < 0) {
-      throw new TetherError(ErrorCode.InvalidArgument, `after_seq must be a non-negative integer, got ${cursor}`);
-    }
-    if (cursor > this.#lastSeq) {
-      throw new TetherError(
-        ErrorCode.OutOfRange,
-        `after_seq ${cursor} is beyond the last event (seq ${this.#lastSeq}) of this process`,
-        { details: { last_seq: String(this.#lastSeq) } },
-      );
-    }
+    this.checkCursor(cursor, options.allowGaps ?? false);
     const id = Symbol("reader");
     this.#cursors.set(id, cursor);
     try {

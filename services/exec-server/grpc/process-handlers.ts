@@ -1,0 +1,100 @@
+// ProcessService over gRPC: check the request, call one core method, answer.
+import { create } from "@bufbuild/protobuf";
+import type { GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import {
+  type AttachResponse,
+  AttachResponseSchema,
+  type ExitStatus,
+  OutputStream,
+  type ProcessService,
+  SignalTarget,
+} from "../../../gen/tether/exec/v1/process_pb.js";
+import type { ServiceHandlers } from "../../common/grpc-service.js";
+import { ErrorCode, TetherError } from "../../common/tether-error.js";
+import type { ExecCore } from "../exec-core.js";
+import type { LogItem, LogStream } from "../process/output-log.js";
+
+type Methods = typeof ProcessService extends { method: infer M extends GenServiceMethods } ? M : never;
+
+const STREAMS: Record<LogStream, OutputStream> = {
+  stdout: OutputStream.STDOUT,
+  stderr: OutputStream.STDERR,
+  pty: OutputStream.PTY,
+};
+
+export function toAttachResponse(item: LogItem<ExitStatus>): AttachResponse {
+  switch (item.kind) {
+    case "output":
+      return create(AttachResponseSchema, {
+        seq: BigInt(item.seq),
+        event: { case: "output", value: { stream: STREAMS[item.stream], data: item.data } },
+      });
+    case "gap":
+      return create(AttachResponseSchema, {
+        seq: BigInt(item.toSeq),
+        event: {
+          case: "gap",
+          value: { fromSeq: BigInt(item.fromSeq), toSeq: BigInt(item.toSeq), droppedBytes: BigInt(item.droppedBytes) },
+        },
+      });
+    case "exit":
+      return create(AttachResponseSchema, { seq: BigInt(item.seq), event: { case: "exited", value: { status: item.status } } });
+  }
+}
+
+function requireId(processId: string): string {
+  if (processId === "") throw new TetherError(ErrorCode.InvalidArgument, "process_id is empty: name the process");
+  return processId;
+}
+
+function seqNumber(field: string, seq: bigint): number {
+  if (seq > BigInt(Number.MAX_SAFE_INTEGER)) throw new TetherError(ErrorCode.InvalidArgument, `${field} ${seq} is too large`);
+  return Number(seq);
+}
+
+export function processHandlers(core: ExecCore): ServiceHandlers<Methods> {
+  return {
+    async start(req, ctx) {
+      const { process, created } = await core.startProcess(req.processId, req.spec, { sessionId: req.sessionId, signal: ctx.signal });
+      return { process: process.info(), created };
+    },
+    async *attach(req, ctx) {
+      const process = core.processes.get(requireId(req.processId));
+      const afterSeq = seqNumber("after_seq", req.afterSeq);
+      process.log.checkCursor(afterSeq, req.allowGaps);
+      yield { seq: req.afterSeq, event: { case: "started", value: process.info() } };
+      for await (const item of process.log.read({ afterSeq, allowGaps: req.allowGaps, signal: ctx.signal })) {
+        yield toAttachResponse(item);
+      }
+    },
+    async write(req, ctx) {
+      const result = await core.processes.write(requireId(req.processId), req.writeId, req.data, req.eof, ctx.signal);
+      return { bytesWritten: BigInt(result.bytesWritten), applied: result.applied };
+    },
+    async signal(req) {
+      const signal = req.signal.case === undefined ? undefined : req.signal.value;
+      if (signal === undefined || signal === "") {
+        throw new TetherError(ErrorCode.InvalidArgument, "signal is missing: set number (1-64) or name (e.g. TERM)");
+      }
+      const target = req.target === SignalTarget.PROCESS ? "process" : "group";
+      core.processes.signal(requireId(req.processId), signal, target);
+      return {};
+    },
+    async resize(req) {
+      if (!req.size) throw new TetherError(ErrorCode.InvalidArgument, "size is missing: set rows and cols");
+      core.processes.resize(requireId(req.processId), req.size.rows, req.size.cols);
+      return {};
+    },
+    async terminate(req) {
+      return { status: await core.processes.terminate(requireId(req.processId), req.graceMs) };
+    },
+    async list(req) {
+      return {
+        processes: core.processes.list({ sessionId: req.sessionId, labels: req.labels, includeExited: req.includeExited }),
+      };
+    },
+    async wait(req, ctx) {
+      return { status: await core.processes.wait(requireId(req.processId), ctx.signal) };
+    },
+  };
+}

@@ -1,0 +1,45 @@
+// SessionService over gRPC: check the request, call one core method, answer.
+import type { GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import type { SessionService } from "../../../gen/tether/exec/v1/session_pb.js";
+import type { ServiceHandlers } from "../../common/grpc-service.js";
+import { ErrorCode, TetherError } from "../../common/tether-error.js";
+import type { ExecCore } from "../exec-core.js";
+
+type Methods = typeof SessionService extends { method: infer M extends GenServiceMethods } ? M : never;
+
+function requireSession(sessionId: string): string {
+  if (sessionId === "") throw new TetherError(ErrorCode.InvalidArgument, "session_id is empty: pass the id OpenSession returned");
+  return sessionId;
+}
+
+export function sessionHandlers(core: ExecCore): ServiceHandlers<Methods> {
+  const sessions = core.sessions;
+  return {
+    async openSession(req) {
+      const { session, resumed } = sessions.open(req.sessionId, req.detachedTtlMs, req.labels);
+      return {
+        sessionId: session.id,
+        resumed,
+        detachedTtlMs: session.detachedTtlMs,
+        elicitationCount: session.elicitationCount,
+      };
+    },
+    events(req, ctx) {
+      return sessions.events(requireSession(req.sessionId), req.controller, ctx.signal);
+    },
+    async closeSession(req) {
+      return { processesKilled: await sessions.close(requireSession(req.sessionId)) };
+    },
+    async incrementElicitation(req) {
+      return { count: sessions.incrementElicitation(requireSession(req.sessionId)) };
+    },
+    async decrementElicitation(req) {
+      return { count: sessions.decrementElicitation(requireSession(req.sessionId)) };
+    },
+    async decide(req) {
+      if (req.escalationId === "") throw new TetherError(ErrorCode.InvalidArgument, "escalation_id is empty");
+      sessions.decide(requireSession(req.sessionId), req.escalationId, req.decision, req.reason);
+      return {};
+    },
+  };
+}

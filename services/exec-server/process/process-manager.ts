@@ -1,0 +1,313 @@
+// The table of processes an exec server owns. Start is idempotent by id; everything
+// else looks the process up and delegates to it. Exited processes stay readable for
+// a while (late readers, Wait after a reconnect) within a bounded count.
+import { equals } from "@bufbuild/protobuf";
+import { constants as osConstants } from "node:os";
+import {
+  type ExitStatus,
+  OverflowPolicy,
+  type ProcessInfo,
+  type ProcessSpec,
+  ProcessSpecSchema,
+  ShellMode,
+} from "../../../gen/tether/exec/v1/process_pb.js";
+import { ErrorCode, TetherError, throwIfAborted } from "../../common/tether-error.js";
+import { Child } from "./child.js";
+import { ManagedProcess, type WriteResult } from "./managed-process.js";
+import { MemoryBudget } from "./memory-budget.js";
+import { OutputLog } from "./output-log.js";
+import { type SpecLimits, DEFAULT_SPEC_LIMITS, buildEnv, checkId, checkSpec, resolveCwd, resolveExecutable } from "./process-spec.js";
+import { type Clock, systemClock } from "./stopwatch.js";
+
+export interface ProcessLimits extends SpecLimits {
+  maxRunning: number;
+  defaultRetainedBytes: number;
+  maxRetainedBytesPerProcess: number;
+  maxRetainedBytesTotal: number;
+  maxWriteBytes: number;
+  /** How long an exited process stays readable, and how many are kept at most. */
+  exitedRetentionMs: number;
+  maxExited: number;
+  defaultKillGraceMs: number;
+}
+
+export const DEFAULT_PROCESS_LIMITS: ProcessLimits = {
+  ...DEFAULT_SPEC_LIMITS,
+  maxRunning: 2048,
+  defaultRetainedBytes: 4 << 20,
+  maxRetainedBytesPerProcess: 64 << 20,
+  maxRetainedBytesTotal: 512 << 20,
+  maxWriteBytes: 4 << 20,
+  exitedRetentionMs: 10 * 60_000,
+  maxExited: 1000,
+  defaultKillGraceMs: 2000,
+};
+
+/** What actually gets exec'd, after sandboxing and shell wrapping. */
+export interface PreparedCommand {
+  file: string;
+  argv: string[];
+  env: Record<string, string>;
+  dispose(): Promise<void>;
+}
+
+export interface PrepareInput {
+  processId: string;
+  sessionId: string;
+  spec: ProcessSpec;
+  /** Resolved program for DIRECT; the zsh-fork preparer resolves its own shell. */
+  file: string | undefined;
+  cwd: string;
+  env: Record<string, string>;
+}
+
+/** Applies the spec's sandbox and shell mode. The default runs DIRECT with full access only. */
+export interface CommandPreparer {
+  prepare(input: PrepareInput, signal?: AbortSignal): Promise<PreparedCommand>;
+}
+
+export const unsandboxedPreparer: CommandPreparer = {
+  async prepare(input) {
+    if (input.spec.shell === ShellMode.ZSH_FORK) {
+      throw new TetherError(ErrorCode.FailedPrecondition, "shell ZSH_FORK is not available on this exec server");
+    }
+    const mode = input.spec.sandbox?.mode ?? 0;
+    if (mode !== 0 && mode !== 1) {
+      throw new TetherError(ErrorCode.FailedPrecondition, "this exec server has no sandbox support; refusing to run unsandboxed");
+    }
+    return { file: input.file!, argv: input.spec.argv, env: input.env, dispose: async () => {} };
+  },
+};
+
+export interface ProcessManagerOptions {
+  launcherPath: string;
+  defaultCwd: string;
+  limits?: Partial<ProcessLimits>;
+  preparer?: CommandPreparer;
+  clock?: Clock;
+  serverEnv?: NodeJS.ProcessEnv;
+}
+
+export class ProcessManager implements AsyncDisposable {
+  readonly limits: ProcessLimits;
+  readonly budget: MemoryBudget;
+  readonly #options: ProcessManagerOptions;
+  readonly #clock: Clock;
+  readonly #processes = new Map<string, ManagedProcess>();
+  /** Starts in flight, so a concurrent duplicate joins instead of racing. */
+  readonly #starting = new Map<string, { spec: ProcessSpec; sessionId: string; done: Promise<ManagedProcess> }>();
+  readonly #pausedSessions = new Set<string>();
+  #running = 0;
+  #closed = false;
+
+  constructor(options: ProcessManagerOptions) {
+    this.#options = options;
+    this.limits = { ...DEFAULT_PROCESS_LIMITS, ...options.limits };
+    this.budget = new MemoryBudget(this.limits.maxRetainedBytesTotal);
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  async start(
+    processId: string,
+    spec: ProcessSpec | undefined,
+    options: { sessionId?: string; signal?: AbortSignal } = {},
+  ): Promise<{ process: ManagedProcess; created: boolean }> {
+    if (this.#closed) throw new TetherError(ErrorCode.Unavailable, "the exec server is shutting down");
+    checkId("process_id", processId);
+    const checked = checkSpec(spec, this.limits);
+    const sessionId = options.sessionId ?? "";
+    const existing = this.#processes.get(processId) ?? this.#starting.get(processId);
+    if (existing) {
+      if (!equals(ProcessSpecSchema, existing.spec, checked) || existing.sessionId !== sessionId) {
+        throw new TetherError(
+          ErrorCode.AlreadyExists,
+          `process ${processId} already exists with a different spec or session: pick a new process_id`,
+        );
+      }
+      const process = existing instanceof ManagedProcess ? existing : await existing.done;
+      return { process, created: false };
+    }
+    if (this.#running + this.#starting.size >= this.limits.maxRunning) {
+      throw new TetherError(
+        ErrorCode.ResourceExhausted,
+        `${this.limits.maxRunning} processes are running, the most this server allows: wait for some to exit`,
+      );
+    }
+    const done = this.#spawn(processId, checked, sessionId, options.signal);
+    this.#starting.set(processId, { spec: checked, sessionId, done });
+    try {
+      const process = await done;
+      return { process, created: true };
+    } finally {
+      this.#starting.delete(processId);
+    }
+  }
+
+  get(processId: string): ManagedProcess {
+    const process = this.#processes.get(processId);
+    if (!process) {
+      throw new TetherError(
+        ErrorCode.NotFound,
+        `no process ${JSON.stringify(processId.slice(0, 140))}: it never existed or exited too long ago`,
+      );
+    }
+    return process;
+  }
+
+  list(filter: { sessionId?: string; labels?: Record<string, string>; includeExited?: boolean } = {}): ProcessInfo[] {
+    const out: ProcessInfo[] = [];
+    for (const p of this.#processes.values()) {
+      if (filter.sessionId && p.sessionId !== filter.sessionId) continue;
+      if (!filter.includeExited && !p.running) continue;
+      if (filter.labels && Object.entries(filter.labels).some(([k, v]) => p.spec.labels[k] !== v)) continue;
+      out.push(p.info());
+    }
+    return out;
+  }
+
+  write(processId: string, writeId: string, data: Uint8Array, eof: boolean, signal?: AbortSignal): Promise<WriteResult> {
+    if (data.byteLength > this.limits.maxWriteBytes) {
+      throw new TetherError(
+        ErrorCode.InvalidArgument,
+        `data is ${data.byteLength} bytes; the limit per Write is ${this.limits.maxWriteBytes}: split it into several writes`,
+      );
+    }
+    return this.get(processId).write(writeId, data, eof, signal);
+  }
+
+  signal(processId: string, signal: number | string, target: "process" | "group"): void {
+    this.get(processId).signal(parseSignal(signal), target);
+  }
+
+  resize(processId: string, rows: number, cols: number): void {
+    const max = this.limits.maxTtyDimension;
+    if (rows < 1 || cols < 1 || rows > max || cols > max) {
+      throw new TetherError(ErrorCode.InvalidArgument, `size ${rows}x${cols} is out of range: rows and cols must be 1-${max}`);
+    }
+    this.get(processId).resize(rows, cols);
+  }
+
+  terminate(processId: string, graceMs: number): Promise<ExitStatus> {
+    return this.get(processId).terminate(graceMs || this.limits.defaultKillGraceMs, "terminated by request");
+  }
+
+  async wait(processId: string, signal?: AbortSignal): Promise<ExitStatus> {
+    const process = this.get(processId);
+    if (!signal) return process.exited;
+    throwIfAborted(signal);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(TetherError.from(signal.reason));
+      signal.addEventListener("abort", onAbort, { once: true });
+      process.exited.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    });
+  }
+
+  /** Pauses or resumes the stopwatches of every process of a session (elicitation). */
+  setSessionPaused(sessionId: string, paused: boolean): void {
+    if (paused) this.#pausedSessions.add(sessionId);
+    else this.#pausedSessions.delete(sessionId);
+    for (const p of this.#processes.values()) if (p.sessionId === sessionId && p.running) p.setPaused(paused);
+  }
+
+  /** Kills every process of a session and forgets them (session expired or closed). */
+  async closeSession(sessionId: string, reason: string): Promise<number> {
+    this.#pausedSessions.delete(sessionId);
+    const owned = [...this.#processes.values()].filter((p) => p.sessionId === sessionId);
+    const killed = owned.filter((p) => p.running).length;
+    await Promise.all(owned.map((p) => p.kill(reason)));
+    for (const p of owned) this.#forget(p);
+    return killed;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#starting.values()].map((s) => s.done));
+    await Promise.all([...this.#processes.values()].map((p) => p.kill("the exec server shut down")));
+    for (const p of [...this.#processes.values()]) this.#forget(p);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  get runningCount(): number {
+    return this.#running;
+  }
+
+  async #spawn(processId: string, spec: ProcessSpec, sessionId: string, signal?: AbortSignal): Promise<ManagedProcess> {
+    const cwd = await resolveCwd(spec.cwd, this.#options.defaultCwd);
+    const env = buildEnv(spec, this.#options.serverEnv ?? process.env);
+    const file = spec.shell === ShellMode.ZSH_FORK ? undefined : await resolveExecutable(spec.argv[0]!, cwd, env);
+    const preparer = this.#options.preparer ?? unsandboxedPreparer;
+    const prepared = await preparer.prepare({ processId, sessionId, spec, file, cwd, env }, signal);
+    let child: Child;
+    try {
+      throwIfAborted(signal);
+      child = await Child.spawn(
+        { file: prepared.file, argv: prepared.argv, cwd, env: prepared.env, tty: spec.tty, stdinOpen: spec.stdinOpen },
+        { launcherPath: this.#options.launcherPath, signal },
+      );
+    } catch (err) {
+      await prepared.dispose();
+      throw err;
+    }
+    const log = new OutputLog<ExitStatus>({
+      overflow: spec.output?.overflow === OverflowPolicy.DROP_OLDEST ? "drop_oldest" : "block",
+      maxRetainedBytes: this.#retainedBytes(spec),
+      budget: this.budget,
+    });
+    this.#running++;
+    const managed = new ManagedProcess({
+      id: processId,
+      sessionId,
+      spec,
+      child,
+      log,
+      clock: this.#clock,
+      nowMs: Date.now(),
+      defaultGraceMs: this.limits.defaultKillGraceMs,
+      paused: this.#pausedSessions.has(sessionId),
+      onFinished: (p) => {
+        this.#running--;
+        void prepared.dispose();
+        this.#retainExited(p);
+      },
+    });
+    this.#processes.set(processId, managed);
+    return managed;
+  }
+
+  #retainedBytes(spec: ProcessSpec): number {
+    const asked = Number(spec.output?.maxRetainedBytes ?? 0n);
+    const bytes = asked > 0 ? asked : this.limits.defaultRetainedBytes;
+    return Math.max(64 << 10, Math.min(bytes, this.limits.maxRetainedBytesPerProcess));
+  }
+
+  #retainExited(p: ManagedProcess): void {
+    const timer = setTimeout(() => this.#forget(p), this.limits.exitedRetentionMs);
+    timer.unref();
+    const exited = [...this.#processes.values()].filter((q) => !q.running);
+    for (const old of exited.slice(0, Math.max(0, exited.length - this.limits.maxExited))) this.#forget(old);
+  }
+
+  #forget(p: ManagedProcess): void {
+    if (this.#processes.get(p.id) !== p) return;
+    this.#processes.delete(p.id);
+    p.log.close();
+  }
+}
+
+/** A signal number (1-64) or name ("TERM", "SIGTERM", "int"). */
+export function parseSignal(signal: number | string): number {
+  if (typeof signal === "number") {
+    if (!Number.isInteger(signal) || signal < 1 || signal > 64) {
+      throw new TetherError(ErrorCode.InvalidArgument, `signal ${signal} is out of range: use 1-64 or a name like TERM`);
+    }
+    return signal;
+  }
+  const name = signal.toUpperCase().startsWith("SIG") ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
+  const num = (osConstants.signals as Record<string, number>)[name];
+  if (num === undefined) throw new TetherError(ErrorCode.InvalidArgument, `unknown signal ${JSON.stringify(signal)}: use a name like TERM, INT, KILL, HUP`);
+  return num;
+}

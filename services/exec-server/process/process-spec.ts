@@ -1,0 +1,160 @@
+// Checks a ProcessSpec once, at the edge of the core, and turns it into what the
+// launcher needs: a resolved executable, an absolute cwd and the final environment.
+// Every rejection names the field and says what to change.
+import { constants as fsConstants } from "node:fs";
+import { access, stat } from "node:fs/promises";
+import path from "node:path";
+import { EnvInherit, type ProcessSpec, ShellMode } from "../../../gen/tether/exec/v1/process_pb.js";
+import { ErrorCode, TetherError } from "../../common/tether-error.js";
+
+export interface SpecLimits {
+  /** Bytes of all environment entries together ("K=V\0"). */
+  maxEnvBytes: number;
+  maxArgvBytes: number;
+  maxTtyDimension: number;
+}
+
+export const DEFAULT_SPEC_LIMITS: SpecLimits = { maxEnvBytes: 1 << 20, maxArgvBytes: 1 << 20, maxTtyDimension: 10_000 };
+
+const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function checkId(field: string, id: string): void {
+  if (!ID_PATTERN.test(id)) {
+    throw new TetherError(
+      ErrorCode.InvalidArgument,
+      `${field} ${JSON.stringify(id.slice(0, 140))} is not valid: use 1-128 characters of [A-Za-z0-9._:-]`,
+    );
+  }
+}
+
+const CORE_VARS = new Set(["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TERM", "TMPDIR", "TZ"]);
+
+function globToRegExp(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  return new RegExp(`^${body}$`);
+}
+
+/** The child's environment: inherited per policy, minus excluded names, plus the spec's variables. */
+export function buildEnv(spec: ProcessSpec, serverEnv: NodeJS.ProcessEnv): Record<string, string> {
+  const inherit = spec.envPolicy?.inherit ?? EnvInherit.UNSPECIFIED;
+  const excludes = (spec.envPolicy?.exclude ?? []).map(globToRegExp);
+  const env: Record<string, string> = {};
+  if (inherit !== EnvInherit.NONE) {
+    for (const [name, value] of Object.entries(serverEnv)) {
+      if (value === undefined) continue;
+      if (inherit === EnvInherit.CORE && !CORE_VARS.has(name) && !name.startsWith("LC_")) continue;
+      if (excludes.some((re) => re.test(name))) continue;
+      env[name] = value;
+    }
+  }
+  Object.assign(env, spec.env);
+  return env;
+}
+
+function checkNoNul(field: string, value: string): void {
+  if (value.includes("\0")) throw new TetherError(ErrorCode.InvalidArgument, `${field} contains a NUL byte`);
+}
+
+/** Shape checks that need no I/O. */
+export function checkSpec(spec: ProcessSpec | undefined, limits: SpecLimits = DEFAULT_SPEC_LIMITS): ProcessSpec {
+  if (!spec) throw new TetherError(ErrorCode.InvalidArgument, "spec is missing: pass at least spec.argv");
+  if (spec.argv.length === 0) {
+    throw new TetherError(ErrorCode.InvalidArgument, "spec.argv is empty: pass at least the program to run");
+  }
+  if (spec.argv[0] === "") throw new TetherError(ErrorCode.InvalidArgument, "spec.argv[0] is empty: name the program");
+  let argvBytes = 0;
+  spec.argv.forEach((arg, i) => {
+    checkNoNul(`spec.argv[${i}]`, arg);
+    argvBytes += Buffer.byteLength(arg) + 1;
+  });
+  if (argvBytes > limits.maxArgvBytes) {
+    throw new TetherError(
+      ErrorCode.InvalidArgument,
+      `spec.argv is ${argvBytes} bytes; the limit is ${limits.maxArgvBytes}: pass large data through stdin or a file`,
+    );
+  }
+  if (spec.shell === ShellMode.ZSH_FORK && spec.argv.length !== 1) {
+    throw new TetherError(
+      ErrorCode.InvalidArgument,
+      `spec.argv must hold exactly one command line with shell ZSH_FORK (got ${spec.argv.length} elements)`,
+    );
+  }
+  let envBytes = 0;
+  for (const [name, value] of Object.entries(spec.env)) {
+    if (name === "" || name.includes("=")) {
+      throw new TetherError(ErrorCode.InvalidArgument, `spec.env has an invalid name ${JSON.stringify(name)}`);
+    }
+    checkNoNul(`spec.env[${name}]`, value);
+    checkNoNul(`spec.env name ${JSON.stringify(name)}`, name);
+    envBytes += Buffer.byteLength(name) + Buffer.byteLength(value) + 2;
+  }
+  if (envBytes > limits.maxEnvBytes) {
+    throw new TetherError(
+      ErrorCode.InvalidArgument,
+      `spec.env is ${envBytes} bytes; the limit is ${limits.maxEnvBytes}: pass large values through a file`,
+    );
+  }
+  checkNoNul("spec.cwd", spec.cwd);
+  if (spec.tty) {
+    const { rows, cols } = spec.tty;
+    if (rows < 1 || cols < 1 || rows > limits.maxTtyDimension || cols > limits.maxTtyDimension) {
+      throw new TetherError(
+        ErrorCode.InvalidArgument,
+        `spec.tty ${rows}x${cols} is out of range: rows and cols must be 1-${limits.maxTtyDimension}`,
+      );
+    }
+  }
+  for (const [key, value] of Object.entries(spec.labels)) {
+    if (key.length > 256 || value.length > 1024) {
+      throw new TetherError(ErrorCode.InvalidArgument, `spec.labels[${key.slice(0, 40)}] is too long (key ≤ 256, value ≤ 1024)`);
+    }
+  }
+  return spec;
+}
+
+/** An absolute, existing working directory. */
+export async function resolveCwd(cwd: string, defaultCwd: string): Promise<string> {
+  const dir = cwd === "" ? defaultCwd : cwd;
+  if (!path.isAbsolute(dir)) {
+    throw new TetherError(ErrorCode.InvalidArgument, `spec.cwd ${JSON.stringify(dir)} must be an absolute path`);
+  }
+  const info = await stat(dir).catch((err: unknown) => {
+    throw new TetherError(ErrorCode.NotFound, `spec.cwd ${dir} does not exist: create it or pick another directory`, {
+      cause: err,
+    });
+  });
+  if (!info.isDirectory()) throw new TetherError(ErrorCode.InvalidArgument, `spec.cwd ${dir} is not a directory`);
+  return dir;
+}
+
+async function isExecutableFile(file: string): Promise<"ok" | "missing" | "not-executable" | "directory"> {
+  try {
+    const info = await stat(file);
+    if (info.isDirectory()) return "directory";
+    await access(file, fsConstants.X_OK);
+    return "ok";
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EACCES" ? "not-executable" : "missing";
+  }
+}
+
+/** Looks the program up like execvp: a name with a slash is taken as is (relative to cwd), else PATH is searched. */
+export async function resolveExecutable(program: string, cwd: string, env: Record<string, string>): Promise<string> {
+  const candidates = program.includes("/")
+    ? [path.resolve(cwd, program)]
+    : (env.PATH ?? "/usr/local/bin:/usr/bin:/bin")
+        .split(":")
+        .filter((dir) => dir !== "")
+        .map((dir) => path.resolve(cwd, dir, program));
+  let denied: string | undefined;
+  for (const file of candidates) {
+    const state = await isExecutableFile(file);
+    if (state === "ok") return file;
+    if (state === "not-executable" || state === "directory") denied ??= file;
+  }
+  if (denied) {
+    throw new TetherError(ErrorCode.PermissionDenied, `${denied} is not an executable file: check its mode (chmod +x)`);
+  }
+  const where = program.includes("/") ? `at ${candidates[0]}` : `in PATH=${env.PATH ?? "(unset)"}`;
+  throw new TetherError(ErrorCode.NotFound, `executable ${JSON.stringify(program)} not found ${where}`);
+}
