@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Compiles tether's C helpers with the system cc into build/native/. Idempotent: a
+# target is rebuilt only when its source (or this script) is newer than the output.
+# To add a helper, append one line to TARGETS: "output|source|extra cc flags".
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="$ROOT/build/native"
+CC="${CC:-cc}"
+CFLAGS="${CFLAGS:--O2 -Wall -Wextra -Werror}"
+
+TARGETS=(
+  "tether-launch|services/exec-server/process/launcher/tether-launch.c|"
+)
+
+mkdir -p "$OUT"
+for entry in "${TARGETS[@]}"; do
+  IFS='|' read -r name src extra <<<"$entry"
+  out="$OUT/$name"
+  if [[ ! -f "$ROOT/$src" ]]; then
+    echo "build-native: missing source $src for $name" >&2
+    exit 1
+  fi
+  if [[ -x "$out" && "$out" -nt "$ROOT/$src" && "$out" -nt "${BASH_SOURCE[0]}" ]]; then
+    continue
+  fi
+  # Build to a temp name and rename, so a running test never sees a half-written binary.
+  tmp="$out.tmp.$$"
+  # shellcheck disable=SC2086 # CFLAGS and extra flags are word lists on purpose
+  "$CC" $CFLAGS -o "$tmp" "$ROOT/$src" $extra
+  mv -f "$tmp" "$out"
+  echo "build-native: built build/native/$name"
+done

@@ -1,0 +1,420 @@
+// One target process started through tether-launch (see launcher/tether-launch.c):
+// its output streams, stdin, signals, terminal size and its exit with rusage.
+// Order is fixed: spawn resolves after exec, output follows, `exited` resolves last.
+import { spawn as spawnProcess, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import type { Socket } from "node:net";
+import { constants as osConstants } from "node:os";
+import type { Readable, Writable } from "node:stream";
+import { ErrorCode, TetherError, cancelled, codeForErrno, errnoCode } from "../../common/tether-error.js";
+
+export type ChildStream = "stdout" | "stderr" | "pty";
+
+export interface ChildSpec {
+  file: string;
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  tty?: { rows: number; cols: number };
+  stdinOpen: boolean;
+}
+
+export interface ChildExit {
+  code: number | null;
+  signal: number | null;
+  signalName: string;
+  userCpuMs: number;
+  systemCpuMs: number;
+  maxRssKb: number;
+  /** Set when the launcher died without reporting; code/signal are then the launcher's best guess. */
+  launcherFailure?: string;
+}
+
+export type OutputListener = (stream: ChildStream, data: Buffer) => void;
+
+const signalNames = new Map<number, string>(Object.entries(osConstants.signals).map(([name, n]) => [n, name]));
+const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
+/** Status lines are a few dozen bytes; anything longer is a broken launcher. */
+const maxStatusLine = 4096;
+/** Launcher diagnostics kept for error messages. */
+const maxDiagnostics = 4096;
+
+type StatusLine =
+  | { kind: "pid"; pid: number }
+  | { kind: "error"; stage: string; errno: number; text: string }
+  | { kind: "exit"; exit: ChildExit };
+
+/** Parses one line of the launcher's status fd; undefined for anything unknown. */
+export function parseStatusLine(line: string): StatusLine | undefined {
+  const pid = /^pid (\d+)$/.exec(line);
+  if (pid) return { kind: "pid", pid: Number(pid[1]) };
+  const error = /^error (\S+) (\d+) ?(.*)$/.exec(line);
+  if (error) return { kind: "error", stage: error[1] ?? "", errno: Number(error[2]), text: error[3] ?? "" };
+  const exit = /^exit (code|signal) (\d+) (\d+) (\d+) (\d+)$/.exec(line);
+  if (!exit) return undefined;
+  const n = Number(exit[2]);
+  const bySignal = exit[1] === "signal";
+  return {
+    kind: "exit",
+    exit: {
+      code: bySignal ? null : n,
+      signal: bySignal ? n : null,
+      signalName: bySignal ? (signalNames.get(n) ?? `SIG${n}`) : "",
+      userCpuMs: Number(exit[3]) / 1000,
+      systemCpuMs: Number(exit[4]) / 1000,
+      maxRssKb: Number(exit[5]),
+    },
+  };
+}
+
+export class Child implements AsyncDisposable {
+  readonly hasTty: boolean;
+  readonly exited: Promise<ChildExit>;
+  readonly #proc: ChildProcess;
+  readonly #ctl: Socket;
+  readonly #stdin: Writable | null;
+  readonly #outputs: Array<{ stream: ChildStream; readable: Readable }> = [];
+  readonly #listeners = new Set<OutputListener>();
+  readonly #file: string;
+  #pid = 0;
+  #started: Promise<number>;
+  #stdinWritable: boolean;
+  #stdinClosing: Promise<void> | undefined;
+  #paused = false;
+  #closing = false;
+  #closed: Promise<void> | undefined;
+  #targetGone = false;
+  #exit: ChildExit | undefined;
+  #diagnostics = "";
+
+  /** Spawns via the launcher; resolves once the target was exec'd (pid known). */
+  static async spawn(spec: ChildSpec, options: { launcherPath: string; signal?: AbortSignal }): Promise<Child> {
+    validate(spec);
+    const { signal } = options;
+    if (signal?.aborted) throw TetherError.from(signal.reason ?? cancelled());
+    const child = new Child(spec, options.launcherPath);
+    const onAbort = (): void => child.#abortStart();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const started = child.#started;
+      const aborted = new Promise<never>((_, reject) => {
+        signal?.addEventListener("abort", () => reject(TetherError.from(signal.reason ?? cancelled())), { once: true });
+      });
+      await Promise.race([started, aborted]);
+      return child;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  private constructor(spec: ChildSpec, launcher: string) {
+    this.hasTty = spec.tty !== undefined;
+    this.#file = spec.file;
+    const args = spec.tty ? ["--pty", String(spec.tty.rows), String(spec.tty.cols)] : [];
+    args.push("--", spec.file, ...spec.argv);
+    // A PTY always gets a stdin pipe: /dev/null there would read as an immediate ^D.
+    const stdin = spec.stdinOpen || this.hasTty ? "pipe" : "ignore";
+    let proc: ChildProcess;
+    try {
+      proc = spawnProcess(launcher, args, { cwd: spec.cwd, env: spec.env, stdio: [stdin, "pipe", "pipe", "pipe", "pipe"] });
+    } catch (err) {
+      // Synchronous throws are argument problems (e.g. NUL bytes in argv or env).
+      throw new TetherError(ErrorCode.InvalidArgument, `cannot start ${spec.file}: ${String(err)}`, { cause: err });
+    }
+    this.#proc = proc;
+    this.#stdin = proc.stdin;
+    this.#stdinWritable = spec.stdinOpen && proc.stdin !== null;
+    this.#ctl = proc.stdio[3] as Socket;
+    this.#ctl.on("error", () => {
+      // EPIPE once the launcher is gone: every command it could take is moot by then.
+    });
+    this.#stdin?.on("error", () => {
+      // EPIPE when the target closed stdin or exited; write() reports it through its callback.
+      this.#stdinWritable = false;
+    });
+
+    let resolveStart!: (pid: number) => void;
+    let rejectStart!: (err: TetherError) => void;
+    this.#started = new Promise<number>((resolve, reject) => {
+      resolveStart = resolve;
+      rejectStart = reject;
+    });
+    // A failed start is reported by spawn(); nobody else awaits #started.
+    this.#started.catch(() => undefined);
+
+    const status = proc.stdio[4] as Socket;
+    const stdout = proc.stdout as Readable;
+    const stderr = proc.stderr as Readable;
+    if (this.hasTty) {
+      this.#outputs.push({ stream: "pty", readable: stdout });
+      // In PTY mode only the launcher writes here (diagnostics); keep a bounded tail.
+      stderr.setEncoding("utf8");
+      stderr.on("data", (text: string) => {
+        this.#diagnostics = (this.#diagnostics + text).slice(-maxDiagnostics);
+      });
+    } else {
+      this.#outputs.push({ stream: "stdout", readable: stdout }, { stream: "stderr", readable: stderr });
+    }
+    for (const { stream, readable } of this.#outputs) {
+      // Paused before the first 'data' listener, so nothing flows (and nothing is lost)
+      // until someone subscribes with onOutput() or close() drains.
+      readable.pause();
+      readable.on("data", (data: Buffer) => {
+        for (const listener of this.#listeners) listener(stream, data);
+      });
+    }
+
+    const waits: Array<Promise<unknown>> = [once(stdout, "close"), once(stderr, "close")];
+    const launcherExit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      proc.on("exit", (code, sig) => resolve({ code, signal: sig }));
+    });
+    proc.on("error", (err) => {
+      rejectStart(this.#spawnError(err, spec.cwd, launcher));
+      this.#drain();
+    });
+    waits.push(
+      this.#readStatus(status, {
+        pid: (pid) => {
+          this.#pid = pid;
+          resolveStart(pid);
+        },
+        error: (stage, errno, text) => {
+          rejectStart(this.#launchError(stage, errno, text));
+          this.#drain();
+        },
+      }),
+    );
+    this.exited = Promise.all([launcherExit, ...waits]).then(([launcher]) => {
+      this.#targetGone = true;
+      this.#ctl.destroy();
+      this.#stdin?.destroy();
+      if (this.#pid === 0) {
+        rejectStart(this.#launchError("start", 0, `tether-launch exited (${describe(launcher)}) before starting the target`));
+      }
+      return this.#exit ?? this.#lostExit(launcher);
+    });
+  }
+
+  get pid(): number {
+    return this.#pid;
+  }
+
+  /** Output chunks in order per stream. Listeners must not throw. */
+  onOutput(listener: OutputListener): Disposable {
+    this.#listeners.add(listener);
+    this.#updateFlow();
+    return {
+      [Symbol.dispose]: () => {
+        this.#listeners.delete(listener);
+        this.#updateFlow();
+      },
+    };
+  }
+
+  /** Stops reading output: the pipes fill and the child blocks on its next write. */
+  pauseOutput(): void {
+    this.#paused = true;
+    this.#updateFlow();
+  }
+
+  resumeOutput(): void {
+    this.#paused = false;
+    this.#updateFlow();
+  }
+
+  /** Resolves once the bytes were handed to the pipe. */
+  write(data: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const stdin = this.#stdin;
+    if (stdin === null || !this.#stdinWritable || this.#stdinClosing !== undefined) {
+      return Promise.reject(this.#stdinClosedError());
+    }
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(TetherError.from(signal.reason ?? cancelled()));
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => reject(TetherError.from(signal?.reason ?? cancelled()));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      stdin.write(data, (err) => {
+        signal?.removeEventListener("abort", onAbort);
+        if (err) reject(this.#stdinClosedError(err));
+        else resolve();
+      });
+    });
+  }
+
+  /** Closes stdin (PTY: the launcher then sends the terminal's EOF char once). Idempotent. */
+  closeStdin(): Promise<void> {
+    if (this.#stdinClosing !== undefined) return this.#stdinClosing;
+    const stdin = this.#stdin;
+    this.#stdinWritable = false;
+    if (stdin === null || stdin.destroyed || stdin.writableFinished) {
+      this.#stdinClosing = Promise.resolve();
+    } else {
+      this.#stdinClosing = new Promise<void>((resolve) => {
+        // 'close' also covers EPIPE: either way the stdin is closed afterwards.
+        stdin.once("close", () => resolve());
+        stdin.end(() => resolve());
+      });
+    }
+    return this.#stdinClosing;
+  }
+
+  resize(rows: number, cols: number): void {
+    if (!this.hasTty) {
+      throw new TetherError(ErrorCode.FailedPrecondition, `process ${this.#pid} has no terminal to resize: start it with tty`);
+    }
+    if (!isDimension(rows) || !isDimension(cols)) {
+      throw new TetherError(ErrorCode.InvalidArgument, `terminal size ${rows}x${cols} is invalid: rows and cols must be integers 1..65535`);
+    }
+    if (!this.#targetGone) this.#ctl.write(`resize ${rows} ${cols}\n`);
+  }
+
+  /** kill(2) on the target or its process group; a target that already exited is ignored. */
+  signal(signo: number, target: "process" | "group"): void {
+    if (!Number.isInteger(signo) || signo < 0 || signo > 64) {
+      throw new TetherError(ErrorCode.InvalidArgument, `signal ${signo} is invalid: use a signal number 0..64`);
+    }
+    // After the exit line the pid may be recycled; until then the launcher holds it.
+    if (this.#targetGone || this.#exit !== undefined) return;
+    killIgnoringGone(target === "group" ? -this.#pid : this.#pid, signo);
+  }
+
+  /** SIGKILLs the group and every descendant (the launcher finds those re-parented to it). */
+  killTree(): void {
+    if (this.#targetGone || this.#exit !== undefined) return;
+    this.#ctl.write("kill 9\n");
+    killIgnoringGone(-this.#pid, 9);
+  }
+
+  /** killTree, then waits for exit; output is drained (to listeners, if any). Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#drain();
+      this.killTree();
+      await this.exited;
+    })();
+    return this.#closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #drain(): void {
+    this.#closing = true;
+    this.#updateFlow();
+  }
+
+  #updateFlow(): void {
+    // Closing overrides pause: EOF (and so `exited`) needs the pipes read to the end.
+    const flow = this.#closing || (!this.#paused && this.#listeners.size > 0);
+    for (const { readable } of this.#outputs) {
+      if (flow) readable.resume();
+      else readable.pause();
+    }
+  }
+
+  #abortStart(): void {
+    // SIGTERM is what the launcher treats as "stop": it kills and reaps the target.
+    if (this.#pid === 0) this.#proc.kill("SIGTERM");
+    this.#drain();
+  }
+
+  #readStatus(
+    status: Socket,
+    on: { pid: (pid: number) => void; error: (stage: string, errno: number, text: string) => void },
+  ): Promise<void> {
+    status.setEncoding("utf8");
+    let pending = "";
+    status.on("data", (text: string) => {
+      pending += text;
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        const line = parseStatusLine(pending.slice(0, nl));
+        pending = pending.slice(nl + 1);
+        if (line?.kind === "pid") on.pid(line.pid);
+        else if (line?.kind === "error") on.error(line.stage, line.errno, line.text);
+        else if (line?.kind === "exit") this.#exit = line.exit;
+      }
+      if (pending.length > maxStatusLine) pending = "";
+    });
+    return once(status, "close");
+  }
+
+  #spawnError(err: Error, cwd: string, launcher: string): TetherError {
+    const errno = errnoCode(err);
+    if (errno === "ENOENT" && !existsSync(cwd)) {
+      return new TetherError(ErrorCode.NotFound, `working directory ${cwd} does not exist: create it or pass another cwd`, { cause: err });
+    }
+    if (errno === "ENOENT" || errno === "EACCES") {
+      return new TetherError(ErrorCode.FailedPrecondition, `cannot run ${launcher}: run \`make setup\` (scripts/build-native.sh)`, { cause: err });
+    }
+    return TetherError.from(err, `starting ${this.#file} through tether-launch`);
+  }
+
+  #launchError(stage: string, errno: number, text: string): TetherError {
+    const name = errnoNames.get(errno);
+    if (stage === "exec") {
+      const message = `cannot execute ${this.#file}: ${text}`;
+      const details = { errno: name ?? String(errno) };
+      if (name === "ENOENT" || name === "ENOTDIR") return new TetherError(ErrorCode.NotFound, message, { details });
+      if (name === "EACCES" || name === "EPERM") return new TetherError(ErrorCode.PermissionDenied, message, { details });
+      return new TetherError(ErrorCode.FailedPrecondition, message, { details });
+    }
+    const diag = this.#diagnostics.trim();
+    const message = `tether-launch failed (${stage}) for ${this.#file}: ${text}${diag ? `; ${diag}` : ""}`;
+    return new TetherError(name ? codeForErrno(name) : ErrorCode.Internal, message);
+  }
+
+  #lostExit(launcher: { code: number | null; signal: NodeJS.Signals | null }): ChildExit {
+    // The launcher died without an exit line (e.g. SIGKILLed); its PDEATHSIG killed the target.
+    const signo = launcher.signal === null ? 9 : (osConstants.signals[launcher.signal] ?? 9);
+    return {
+      code: null,
+      signal: signo,
+      signalName: signalNames.get(signo) ?? `SIG${signo}`,
+      userCpuMs: 0,
+      systemCpuMs: 0,
+      maxRssKb: 0,
+      launcherFailure: `tether-launch ended (${describe(launcher)}) without reporting the exit of ${this.#file}`,
+    };
+  }
+
+  #stdinClosedError(cause?: unknown): TetherError {
+    return new TetherError(
+      ErrorCode.FailedPrecondition,
+      `stdin of process ${this.#pid} is closed: start it with stdin open and write before closing it or before it exits`,
+      cause === undefined ? {} : { cause },
+    );
+  }
+}
+
+function validate(spec: ChildSpec): void {
+  if (spec.argv.length === 0) throw new TetherError(ErrorCode.InvalidArgument, "argv is empty: pass at least argv[0]");
+  if (!spec.file.startsWith("/")) {
+    throw new TetherError(ErrorCode.InvalidArgument, `file ${spec.file} is not absolute: resolve it against PATH first`);
+  }
+  if (spec.tty && (!isDimension(spec.tty.rows) || !isDimension(spec.tty.cols))) {
+    throw new TetherError(ErrorCode.InvalidArgument, `tty size ${spec.tty.rows}x${spec.tty.cols} is invalid: use integers 1..65535`);
+  }
+}
+
+function isDimension(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= 65535;
+}
+
+function killIgnoringGone(pid: number, signo: number): void {
+  try {
+    process.kill(pid, signo);
+  } catch (err) {
+    if (errnoCode(err) === "ESRCH") return; // exited meanwhile: nothing left to signal
+    throw TetherError.from(err, `sending signal ${signo} to ${pid < 0 ? "group " : ""}${Math.abs(pid)}`);
+  }
+}
+
+function once(emitter: Readable | Socket, event: string): Promise<void> {
+  return new Promise((resolve) => emitter.once(event, () => resolve()));
+}
+
+function describe(launcher: { code: number | null; signal: NodeJS.Signals | null }): string {
+  return launcher.signal !== null ? `signal ${launcher.signal}` : `code ${launcher.code}`;
+}
