@@ -1,0 +1,62 @@
+// The proxy's allow/deny decision for one host name. Exact names match themselves;
+// `*.example.com` matches subdomains of example.com (not example.com itself).
+// Deny wins over allow; an empty allow list allows every host not denied.
+
+import net from "node:net";
+
+export type HostDecision = { allowed: true } | { allowed: false; reason: string };
+
+export class HostRules {
+  private readonly allow: string[];
+  private readonly deny: string[];
+
+  constructor(options: { allowHosts: string[]; denyHosts: string[] }) {
+    this.allow = options.allowHosts.map(normaliseHost);
+    this.deny = options.denyHosts.map(normaliseHost);
+  }
+
+  decide(rawHost: string): HostDecision {
+    const host = normaliseHost(rawHost);
+    const denied = this.deny.find((rule) => hostMatches(rule, host));
+    if (denied !== undefined) return { allowed: false, reason: `denied by rule ${denied}` };
+    if (this.allow.length > 0 && !this.allow.some((rule) => hostMatches(rule, host))) {
+      return { allowed: false, reason: `host ${host} is not in the allow list` };
+    }
+    return { allowed: true };
+  }
+
+  /**
+   * Loopback and link-local targets reach the exec server's own machine (its services,
+   * cloud metadata), so only an exact allow entry for the name opens them.
+   */
+  decideAddress(rawHost: string, address: string): HostDecision {
+    const host = normaliseHost(rawHost);
+    if (!isLocalAddress(address)) return { allowed: true };
+    if (this.allow.includes(host)) return { allowed: true };
+    return {
+      allowed: false,
+      reason: `host ${host} resolves to local address ${address}; add "${host}" to allow_hosts to reach it`,
+    };
+  }
+}
+
+export function normaliseHost(host: string): string {
+  let h = host.trim().toLowerCase().replace(/\.$/, "");
+  if (h.startsWith("[") && h.endsWith("]")) h = h.slice(1, -1);
+  return h;
+}
+
+function hostMatches(rule: string, host: string): boolean {
+  if (rule.startsWith("*.")) return host.endsWith(rule.slice(1));
+  return rule === host;
+}
+
+function isLocalAddress(address: string): boolean {
+  let a = address.toLowerCase();
+  if (a.startsWith("::ffff:") && net.isIPv4(a.slice(7))) a = a.slice(7);
+  if (net.isIPv4(a)) {
+    const [first, second] = a.split(".").map(Number);
+    return first === 127 || first === 0 || (first === 169 && second === 254);
+  }
+  return a === "::1" || a === "::" || a.startsWith("fe80:");
+}

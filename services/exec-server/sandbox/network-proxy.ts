@@ -1,0 +1,215 @@
+// The managed HTTP(S) proxy a NETWORK_MODE_PROXY sandbox reaches the network through:
+// CONNECT tunnels for https, absolute-URI forwarding for http. It listens on a Unix
+// socket (bind-mounted into the sandbox) and refuses with HTTP 403 plus an
+// `x-tether-proxy-reason` header, so the command's own error says why.
+
+import dns from "node:dns";
+import fs from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import type { Duplex } from "node:stream";
+import { TetherError, throwIfAborted } from "../../common/tether-error.js";
+import { HostRules, type HostDecision } from "./host-rules.js";
+
+export const PROXY_REASON_HEADER = "x-tether-proxy-reason";
+
+export interface NetworkProxyOptions {
+  socketPath: string;
+  allowHosts: string[];
+  denyHosts: string[];
+  /** Client connections served at once; more are refused by the kernel backlog/close. */
+  maxConnections?: number;
+  /** How a host name becomes an address; injected so tests need no DNS. */
+  lookup?: (host: string) => Promise<string>;
+  connectTimeoutMs?: number;
+}
+
+const DEFAULT_MAX_CONNECTIONS = 256;
+const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
+// Headers that describe the hop to the proxy, not the request: never forwarded.
+const HOP_HEADERS = new Set(["proxy-connection", "proxy-authorization", "connection", "keep-alive", "te", "trailer", "upgrade"]);
+
+export class NetworkProxy implements AsyncDisposable {
+  readonly socketPath: string;
+  private readonly rules: HostRules;
+  private readonly server: http.Server;
+  private readonly sockets = new Set<Duplex>();
+  private readonly lookup: (host: string) => Promise<string>;
+  private readonly connectTimeoutMs: number;
+  private closing: Promise<void> | undefined;
+
+  private constructor(options: NetworkProxyOptions) {
+    this.socketPath = options.socketPath;
+    this.rules = new HostRules(options);
+    this.lookup = options.lookup ?? defaultLookup;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.server = http.createServer();
+    this.server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.server.on("connection", (s: net.Socket) => this.track(s));
+    this.server.on("request", (req, res) => void this.forward(req, res));
+    this.server.on("connect", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void this.tunnel(req, socket, head));
+    this.server.on("clientError", (_err, socket: Duplex) => refuse(socket, 400, "malformed proxy request"));
+  }
+
+  static async start(options: NetworkProxyOptions, opts: { signal?: AbortSignal } = {}): Promise<NetworkProxy> {
+    throwIfAborted(opts.signal);
+    const proxy = new NetworkProxy(options);
+    // A stale socket from a crashed run would make listen fail with EADDRINUSE.
+    fs.rmSync(options.socketPath, { force: true });
+    await new Promise<void>((resolve, reject) => {
+      proxy.server.once("error", reject);
+      proxy.server.listen(options.socketPath, () => {
+        proxy.server.off("error", reject);
+        resolve();
+      });
+    }).catch((err: unknown) => {
+      throw TetherError.from(err, `starting the sandbox network proxy on ${options.socketPath}`);
+    });
+    fs.chmodSync(options.socketPath, 0o600);
+    return proxy;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      for (const s of this.sockets) s.destroy();
+    }).then(() => fs.rmSync(this.socketPath, { force: true }));
+    return this.closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private track(s: Duplex): void {
+    this.sockets.add(s);
+    s.once("close", () => this.sockets.delete(s));
+  }
+
+  /** Host rules first, then the resolved address (so a name cannot smuggle in 127.0.0.1). */
+  private async admit(host: string): Promise<{ address: string } | { refusal: HostDecision & { allowed: false }; status: number }> {
+    const byName = this.rules.decide(host);
+    if (!byName.allowed) return { refusal: byName, status: 403 };
+    let address: string;
+    try {
+      address = await this.lookup(host);
+    } catch (err) {
+      return { refusal: { allowed: false, reason: `host ${host} could not be resolved (${errText(err)})` }, status: 502 };
+    }
+    const byAddress = this.rules.decideAddress(host, address);
+    if (!byAddress.allowed) return { refusal: byAddress, status: 403 };
+    return { address };
+  }
+
+  private async forward(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "");
+    } catch {
+      return reply(res, 400, "only absolute-URI requests (http://host/path) and CONNECT are proxied");
+    }
+    if (url.protocol !== "http:") return reply(res, 400, `scheme ${url.protocol} is not proxied: use CONNECT for https`);
+    const admitted = await this.admit(url.hostname);
+    if ("refusal" in admitted) return reply(res, admitted.status, admitted.refusal.reason);
+
+    const headers: http.OutgoingHttpHeaders = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (!HOP_HEADERS.has(name) && value !== undefined) headers[name] = value;
+    }
+    headers.host = url.host;
+    const upstream = http.request({
+      host: admitted.address,
+      port: Number(url.port || 80),
+      method: req.method,
+      path: `${url.pathname}${url.search}`,
+      headers,
+      setHost: false,
+      timeout: this.connectTimeoutMs,
+    });
+    upstream.on("socket", (s) => this.track(s));
+    upstream.on("timeout", () => upstream.destroy(new Error("timed out")));
+    upstream.on("error", (err) => {
+      if (!res.headersSent) reply(res, 502, `upstream ${url.host} failed: ${errText(err)}`);
+      else res.destroy();
+    });
+    upstream.on("response", (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    req.pipe(upstream);
+  }
+
+  private async tunnel(req: http.IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
+    const target = parseAuthority(req.url ?? "");
+    if (target === undefined) return refuse(client, 400, `CONNECT target "${req.url}" is not host:port`);
+    const admitted = await this.admit(target.host);
+    if ("refusal" in admitted) return refuse(client, admitted.status, admitted.refusal.reason);
+
+    const upstream = net.connect({ host: admitted.address, port: target.port, timeout: this.connectTimeoutMs });
+    this.track(upstream);
+    upstream.once("timeout", () => upstream.destroy(new Error("timed out")));
+    upstream.once("error", (err) => {
+      if (upstream.connecting || upstream.bytesWritten === 0) refuse(client, 502, `upstream ${req.url} failed: ${errText(err)}`);
+      else client.destroy();
+    });
+    upstream.once("connect", () => {
+      upstream.setTimeout(0);
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      if (head.length > 0) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+      client.on("error", () => upstream.destroy());
+      client.on("close", () => upstream.destroy());
+      upstream.on("close", () => client.destroy());
+    });
+  }
+}
+
+function parseAuthority(authority: string): { host: string; port: number } | undefined {
+  try {
+    const url = new URL(`http://${authority}`);
+    const port = Number(url.port || 443);
+    if (url.hostname === "" || url.pathname !== "/" || !Number.isInteger(port)) return undefined;
+    return { host: url.hostname, port };
+  } catch {
+    return undefined; // Unparseable: the caller answers 400.
+  }
+}
+
+async function defaultLookup(host: string): Promise<string> {
+  const bare = host.startsWith("[") ? host.slice(1, -1) : host;
+  if (net.isIP(bare) !== 0) return bare;
+  const { address } = await dns.promises.lookup(bare);
+  return address;
+}
+
+function reply(res: http.ServerResponse, status: number, reason: string): void {
+  const body = `tether sandbox proxy: ${reason}\n`;
+  res.writeHead(status, {
+    [PROXY_REASON_HEADER]: headerSafe(reason),
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+    connection: "close",
+  });
+  res.end(body);
+}
+
+/** Answers on a raw socket (CONNECT and parse errors have no ServerResponse). */
+function refuse(socket: Duplex, status: number, reason: string): void {
+  if (socket.destroyed || !socket.writable) return;
+  const body = `tether sandbox proxy: ${reason}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? "Error"}\r\n` +
+      `${PROXY_REASON_HEADER}: ${headerSafe(reason)}\r\n` +
+      `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+function headerSafe(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, "?");
+}
+
+function errText(err: unknown): string {
+  if (err instanceof Error) return "code" in err && typeof err.code === "string" ? err.code : err.message;
+  return String(err);
+}

@@ -1,0 +1,43 @@
+// The command prefix that gives a network-less sandbox its one way out: a tiny node relay
+// inside the sandbox listens on 127.0.0.1:PORT and forwards every connection to the
+// managed proxy's Unix socket, which is bind-mounted in. HTTP(S)_PROXY point at it.
+
+/** Inside the sandbox's own network namespace nothing else listens, so a fixed port is safe. */
+export const RELAY_PORT = 3128;
+
+// Runs as `node -e RELAY_SOURCE <socket> <port>`. Readiness is "ready\n" on stdout followed
+// by closing stdout, which is what ends the shell's command substitution below.
+// node resets signal dispositions at start, so the terminal signals the shell's background
+// job would have ignored are ignored here again (the pid namespace ends the relay).
+const RELAY_SOURCE = `
+const net = require("net"), fs = require("fs");
+const [sock, port] = process.argv.slice(1);
+for (const s of ["SIGINT", "SIGQUIT", "SIGTSTP", "SIGHUP"]) process.on(s, () => {});
+const server = net.createServer((c) => {
+  const u = net.connect(sock);
+  c.pipe(u); u.pipe(c);
+  c.on("error", () => u.destroy()); u.on("error", () => c.destroy());
+  c.on("close", () => u.destroy()); u.on("close", () => c.destroy());
+});
+server.on("error", (e) => { process.stderr.write("tether sandbox relay: " + e.message + "\\n"); process.exit(1); });
+server.listen(Number(port), "127.0.0.1", () => { fs.writeSync(1, "ready\\n"); fs.closeSync(1); });
+`;
+
+// `$(... &)` returns once the background relay closes stdout, i.e. once it listens, so the
+// command never races the relay. exit 125 mirrors env(1)'s "could not run" status.
+const SHELL_SCRIPT = [
+  'ready=$(NODE_OPTIONS= "$1" -e "$2" "$3" "$4" </dev/null &)',
+  'if [ "$ready" != ready ]; then echo "tether: the sandbox network relay did not start" >&2; exit 125; fi',
+  "shift 4",
+  'exec "$@"',
+].join("\n");
+
+/** argv that starts the relay inside the sandbox, then execs `command` in its place. */
+export function relayPrefixedArgv(options: { nodePath: string; socketPath: string; port: number; command: string[] }): string[] {
+  return ["/bin/sh", "-c", SHELL_SCRIPT, "tether-sandbox", options.nodePath, RELAY_SOURCE, options.socketPath, String(options.port), ...options.command];
+}
+
+export function proxyEnv(port: number): Record<string, string> {
+  const url = `http://127.0.0.1:${port}`;
+  return { HTTP_PROXY: url, HTTPS_PROXY: url, ALL_PROXY: url, http_proxy: url, https_proxy: url, all_proxy: url };
+}

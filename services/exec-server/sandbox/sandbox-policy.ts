@@ -1,0 +1,245 @@
+// The sandbox policy model: turns a wire SandboxPolicy into a validated ResolvedSandbox,
+// and answers "how may this path be touched" with the same rules the bwrap argv enforces.
+//
+// How access is decided for one resolved path:
+//   1. The explicit file rules that match the path (a path rule matches itself and its
+//      subtree; a glob matches a path or an ancestor). If any match, the strictest of them
+//      wins (none > write > read) and the mode is not consulted: a WRITE rule opens a
+//      directory inside a read-only tree, a READ rule freezes one inside a writable root,
+//      a NONE rule hides.
+//   2. Otherwise the mode's baseline: full-access writes everywhere; read-only reads
+//      everywhere; workspace-write writes below the writable roots and reads elsewhere.
+//   In both, a write grant (root or WRITE rule) stops at `.git` and `.tether` directly
+//   below the granted directory: those stay read-only unless a WRITE rule names them.
+//   Inside a sandbox (not full access), host /tmp, /var/tmp and /run are replaced by
+//   private scratch directories (they hold other programs' Unix sockets), so the host
+//   paths there are "none" unless a root, a rule or `readableRoots` brings them back.
+
+import fs from "node:fs";
+import path from "node:path";
+import {
+  FileAccess,
+  NetworkMode,
+  SandboxMode,
+  type SandboxPolicy,
+} from "../../../gen/tether/exec/v1/sandbox_pb.js";
+import { ErrorCode, TetherError } from "../../common/tether-error.js";
+import type { FileAccessLevel, FileAccessPolicy } from "./file-access.js";
+import { PathPattern, isWithin } from "./path-pattern.js";
+
+export type SandboxModeName = "full-access" | "read-only" | "workspace-write";
+
+export interface ResolvedSandbox {
+  mode: SandboxModeName;
+  writableRoots: string[];
+  rules: { pattern: string; access: FileAccessLevel }[];
+  network: { mode: "off" | "on" | "proxy"; allowHosts: string[]; denyHosts: string[] };
+  allowedUnixSockets: string[];
+  /**
+   * Paths kept readable even under the hidden scratch dirs (/tmp, /run): the command's
+   * cwd by default, so a read-only command started in /tmp/x still sees its directory.
+   */
+  readableRoots?: string[];
+}
+
+/** Directories a command writes into; `.git` and `.tether` below a grant stay read-only. */
+export const PROTECTED_NAMES = [".git", ".tether"] as const;
+
+/** Host directories replaced by private scratch space inside a sandbox (they hold sockets). */
+export const SCRATCH_DIRS = ["/tmp", "/var/tmp", "/run"] as const;
+
+const LEVEL_RANK: Record<FileAccessLevel, number> = { read: 0, write: 1, none: 2 };
+
+export function resolveSandboxPolicy(
+  policy: SandboxPolicy | undefined,
+  defaults: { cwd: string; defaultMode: SandboxModeName },
+): ResolvedSandbox {
+  if (!path.isAbsolute(defaults.cwd)) {
+    throw new TetherError(ErrorCode.InvalidArgument, `cwd "${defaults.cwd}" is not absolute: pass an absolute path`);
+  }
+  const cwd = canonical(defaults.cwd);
+  const mode = modeName(policy?.mode ?? SandboxMode.UNSPECIFIED, defaults.defaultMode);
+
+  const roots = (policy?.writableRoots ?? []).map((p, i) => absolute(p, `sandbox.writable_roots[${i}]`));
+  // Roots only mean something in workspace-write; with no roots the cwd is the workspace.
+  const writableRoots = mode === "workspace-write" ? dedupe(roots.length > 0 ? roots : [cwd]) : [];
+
+  const rules = (policy?.fileRules ?? []).map((rule, i) => {
+    const field = `sandbox.file_rules[${i}]`;
+    return { pattern: rulePattern(rule.pattern, `${field}.pattern`), access: accessName(rule.access, `${field}.access`) };
+  });
+
+  const allowedUnixSockets = dedupe(
+    (policy?.allowedUnixSockets ?? []).map((p, i) => absolute(p, `sandbox.allowed_unix_sockets[${i}]`)),
+  );
+
+  return { mode, writableRoots, rules, network: network(policy, mode), allowedUnixSockets, readableRoots: [cwd] };
+}
+
+export function fileAccessPolicy(s: ResolvedSandbox): FileAccessPolicy {
+  const rules = s.rules.map((r) => ({ pattern: new PathPattern(r.pattern), access: r.access }));
+  const sandboxed = s.mode !== "full-access";
+  const readable = s.readableRoots ?? [];
+
+  const baseline = (p: string): FileAccessLevel => {
+    if (s.mode === "full-access") return "write";
+    const root = s.writableRoots.find((r) => isWithin(p, r));
+    if (root !== undefined) return isProtected(p, root) ? "read" : "write";
+    if (sandboxed && SCRATCH_DIRS.some((d) => isWithin(p, d)) && !readable.some((r) => isWithin(p, r))) {
+      return "none";
+    }
+    return "read";
+  };
+
+  const accessFor = (absPath: string): FileAccessLevel => {
+    const p = path.resolve(absPath);
+    let best: FileAccessLevel | undefined;
+    let writeGranted = false;
+    for (const rule of rules) {
+      const base = rule.pattern.matchBase(p);
+      if (base === undefined) continue;
+      if (best === undefined || LEVEL_RANK[rule.access] > LEVEL_RANK[best]) best = rule.access;
+      if (rule.access === "write" && !isProtected(p, base)) writeGranted = true;
+    }
+    if (best === undefined) return baseline(p);
+    // Every matching WRITE rule stopped at a protected dir: the path stays read-only.
+    if (best === "write" && !writeGranted) return "read";
+    return best;
+  };
+
+  return { accessFor, describe: () => describeSandbox(s) };
+}
+
+export function describeSandbox(s: ResolvedSandbox): string {
+  const parts: string[] = [s.mode];
+  if (s.writableRoots.length > 0) parts.push(`roots: ${s.writableRoots.join(", ")}`);
+  if (s.rules.length > 0) parts.push(`rules: ${s.rules.map((r) => `${r.pattern}=${r.access}`).join(", ")}`);
+  parts.push(`network: ${s.network.mode}`);
+  return `${parts[0]} (${parts.slice(1).join("; ")})`;
+}
+
+/** True when p is inside `<grant>/.git` or `<grant>/.tether`. */
+function isProtected(p: string, grant: string): boolean {
+  return PROTECTED_NAMES.some((name) => isWithin(p, path.join(grant, name)));
+}
+
+function modeName(mode: SandboxMode, fallback: SandboxModeName): SandboxModeName {
+  switch (mode) {
+    case SandboxMode.UNSPECIFIED:
+      return fallback;
+    case SandboxMode.FULL_ACCESS:
+      return "full-access";
+    case SandboxMode.READ_ONLY:
+      return "read-only";
+    case SandboxMode.WORKSPACE_WRITE:
+      return "workspace-write";
+    default:
+      throw new TetherError(ErrorCode.InvalidArgument, `sandbox.mode ${String(mode)} is unknown: use READ_ONLY, WORKSPACE_WRITE or FULL_ACCESS`);
+  }
+}
+
+function accessName(access: FileAccess, field: string): FileAccessLevel {
+  switch (access) {
+    case FileAccess.READ:
+      return "read";
+    case FileAccess.WRITE:
+      return "write";
+    case FileAccess.NONE:
+      return "none";
+    default:
+      throw new TetherError(ErrorCode.InvalidArgument, `${field} is ${String(access)}: set FILE_ACCESS_READ, FILE_ACCESS_WRITE or FILE_ACCESS_NONE`);
+  }
+}
+
+function network(policy: SandboxPolicy | undefined, mode: SandboxModeName): ResolvedSandbox["network"] {
+  const net = policy?.network;
+  const allowHosts = (net?.allowHosts ?? []).map((h, i) => hostPattern(h, `sandbox.network.allow_hosts[${i}]`));
+  const denyHosts = (net?.denyHosts ?? []).map((h, i) => hostPattern(h, `sandbox.network.deny_hosts[${i}]`));
+  let netMode: ResolvedSandbox["network"]["mode"];
+  switch (net?.mode ?? NetworkMode.UNSPECIFIED) {
+    case NetworkMode.UNSPECIFIED:
+      netMode = mode === "full-access" ? "on" : "off";
+      break;
+    case NetworkMode.OFF:
+      netMode = "off";
+      break;
+    case NetworkMode.ON:
+      netMode = "on";
+      break;
+    case NetworkMode.PROXY:
+      netMode = "proxy";
+      break;
+    default:
+      throw new TetherError(ErrorCode.InvalidArgument, `sandbox.network.mode ${String(net?.mode)} is unknown: use OFF, ON or PROXY`);
+  }
+  if (netMode !== "proxy" && allowHosts.length + denyHosts.length > 0) {
+    throw new TetherError(
+      ErrorCode.InvalidArgument,
+      "sandbox.network.allow_hosts/deny_hosts only apply through the proxy: set sandbox.network.mode to NETWORK_MODE_PROXY",
+    );
+  }
+  return { mode: netMode, allowHosts, denyHosts };
+}
+
+const HOST_RE = /^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/;
+const IPV6_RE = /^[0-9a-f:.]+$/;
+
+function hostPattern(host: string, field: string): string {
+  let h = host.trim().toLowerCase().replace(/\.$/, "");
+  if (h.startsWith("[") && h.endsWith("]")) h = h.slice(1, -1);
+  if (HOST_RE.test(h) || (h.includes(":") && IPV6_RE.test(h))) return h;
+  throw new TetherError(
+    ErrorCode.InvalidArgument,
+    `${field} "${host}" is not a host name: use a name like example.com, an IP address, or *.example.com for its subdomains`,
+  );
+}
+
+function rulePattern(pattern: string, field: string): string {
+  if (!pattern.startsWith("/")) {
+    throw new TetherError(ErrorCode.InvalidArgument, `${field} "${pattern}" is not absolute: rules take an absolute path or an absolute glob`);
+  }
+  if (!/[*?]/.test(pattern)) return canonical(pattern);
+  const segments = pattern.split("/");
+  if (segments.some((s) => s === "." || s === "..")) {
+    throw new TetherError(ErrorCode.InvalidArgument, `${field} "${pattern}" contains "." or "..": write the glob without them`);
+  }
+  // Rules are compared with resolved paths, so resolve the literal part of the glob too.
+  const first = segments.findIndex((s) => /[*?]/.test(s));
+  const literal = segments.slice(0, first).join("/") || "/";
+  const rest = segments.slice(first).join("/");
+  const base = canonical(literal);
+  return base === "/" ? `/${rest}` : `${base}/${rest}`;
+}
+
+function absolute(p: string, field: string): string {
+  if (!path.isAbsolute(p)) {
+    throw new TetherError(ErrorCode.InvalidArgument, `${field} "${p}" is not absolute: pass an absolute path`);
+  }
+  return canonical(p);
+}
+
+/**
+ * Normalises `..` and resolves symlinks of the longest existing prefix, because the file
+ * API and the kernel both see resolved paths. A missing tail is kept as written.
+ */
+function canonical(p: string): string {
+  const normal = path.resolve(p);
+  let existing = normal;
+  const tail: string[] = [];
+  for (;;) {
+    try {
+      const real = fs.realpathSync.native(existing);
+      return tail.length === 0 ? real : path.join(real, ...tail.reverse());
+    } catch {
+      // Missing component: resolve the parent instead and keep the rest literally.
+      const parent = path.dirname(existing);
+      if (parent === existing) return normal;
+      tail.push(path.basename(existing));
+      existing = parent;
+    }
+  }
+}
+
+function dedupe(paths: string[]): string[] {
+  return [...new Set(paths)];
+}
