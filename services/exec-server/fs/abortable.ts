@@ -4,18 +4,10 @@ import { TetherError, cancelled } from "../../common/tether-error.js";
 
 export async function* abortable<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
   const it = source[Symbol.asyncIterator]();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(TetherError.from(signal.reason ?? cancelled()));
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
-  // The race below may leave `aborted` rejected with no one awaiting it.
-  aborted.catch(() => undefined);
   let done = false;
   try {
     while (true) {
-      const next = await Promise.race([it.next(), aborted]);
+      const next = await nextOrAbort(it, signal);
       if (next.done) {
         done = true;
         return;
@@ -23,8 +15,28 @@ export async function* abortable<T>(source: AsyncIterable<T>, signal: AbortSigna
       yield next.value;
     }
   } finally {
-    if (onAbort) signal.removeEventListener("abort", onAbort);
     // Closing a stalled source must not block us: its pending next() may never settle.
     if (!done) void Promise.resolve(it.return?.()).catch(() => undefined);
   }
+}
+
+// One listener per pull, removed when the pull settles. (Promise.race against one
+// long-lived abort promise would pile a reaction per item onto it, keeping every
+// item alive until the abort: a leak the size of the whole stream.)
+function nextOrAbort<T>(it: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(TetherError.from(signal.reason ?? cancelled()));
+    const onAbort = () => reject(TetherError.from(signal.reason ?? cancelled()));
+    signal.addEventListener("abort", onAbort, { once: true });
+    it.next().then(
+      (r) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(r);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
 }
