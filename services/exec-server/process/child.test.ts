@@ -168,6 +168,13 @@ describe("Child with pipes", () => {
     });
   });
 
+  it("rejects with Cancelled when the spawn signal is aborted", async () => {
+    const aborted = AbortSignal.abort();
+    await expect(Child.spawn(spec("/bin/true", ["true"]), { launcherPath: launcher, signal: aborted })).rejects.toMatchObject({
+      code: ErrorCode.Cancelled,
+    });
+  });
+
   it("reports CPU time for a busy loop", async () => {
     await using child = await start(sh("i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"));
     const exit = await child.exited;
@@ -338,6 +345,20 @@ describe("Child with a PTY", () => {
     const exit = await child.exited;
     expect(exit.signal === 2 || exit.code === 130).toBe(true);
     expect(rec.text("pty")).not.toContain("not-reached");
+  });
+
+  it("relays bulk output through the terminal completely", async () => {
+    const size = 4 * 1024 * 1024;
+    await using child = await start(spec("/usr/bin/head", ["head", "-c", String(size), "/dev/zero"], { tty, stdinOpen: true }));
+    let count = 0;
+    let nonZero = 0;
+    child.onOutput((_stream, data) => {
+      count += data.length;
+      for (const b of data) if (b !== 0) nonZero++;
+    });
+    expect((await child.exited).code).toBe(0);
+    expect(count).toBe(size);
+    expect(nonZero).toBe(0);
   });
 
   it("sends the EOF character once when stdin is closed", async () => {

@@ -93,18 +93,20 @@ export class Child implements AsyncDisposable {
     const { signal } = options;
     if (signal?.aborted) throw TetherError.from(signal.reason ?? cancelled());
     const child = new Child(spec, options.launcherPath);
-    const onAbort = (): void => child.#abortStart();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      const started = child.#started;
-      const aborted = new Promise<never>((_, reject) => {
-        signal?.addEventListener("abort", () => reject(TetherError.from(signal.reason ?? cancelled())), { once: true });
-      });
-      await Promise.race([started, aborted]);
+    if (signal === undefined) {
+      await child.#started;
       return child;
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
     }
+    return await new Promise<Child>((resolve, reject) => {
+      const onAbort = (): void => {
+        child.#abortStart();
+        reject(TetherError.from(signal.reason ?? cancelled()));
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      child.#started
+        .then(() => resolve(child), reject)
+        .finally(() => signal.removeEventListener("abort", onAbort));
+    });
   }
 
   private constructor(spec: ChildSpec, launcher: string) {

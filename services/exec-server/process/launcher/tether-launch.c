@@ -81,7 +81,7 @@ static void fail(const char *stage, int err) {
 /* ---- descendants ---------------------------------------------------------- */
 
 struct proc_ent {
-    pid_t pid, ppid;
+    pid_t pid, ppid, pgrp;
     int mark;
 };
 
@@ -90,7 +90,7 @@ static int cmp_pid(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static int read_ppid(const char *name, pid_t *ppid) {
+static int read_stat(const char *name, pid_t *ppid, pid_t *pgrp) {
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/%s/stat", name);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -102,18 +102,20 @@ static int read_ppid(const char *name, pid_t *ppid) {
     /* comm may contain ')' and spaces; the fields after it never contain ')'. */
     char *rp = strrchr(buf, ')');
     char state;
-    int pp;
-    if (!rp || sscanf(rp + 1, " %c %d", &state, &pp) != 2) return -1;
+    int pp, pg;
+    if (!rp || sscanf(rp + 1, " %c %d %d", &state, &pp, &pg) != 3) return -1;
     *ppid = pp;
+    *pgrp = pg;
     return 0;
 }
 
 /*
  * Sends sig to every descendant of this process (any depth, any session), found by
- * scanning /proc. A descendant that is not our direct child can be reaped by its own
- * parent between scan and kill; the pid reuse window that opens is accepted.
+ * scanning /proc, except members of skip_pgrp (already signalled as a group: a handled
+ * signal must arrive once). A descendant that is not our direct child can be reaped by
+ * its own parent between scan and kill; the pid reuse window that opens is accepted.
  */
-static void signal_descendants(int sig) {
+static void signal_descendants(int sig, pid_t skip_pgrp) {
     DIR *d = opendir("/proc");
     if (!d) return;
     struct proc_ent *v = NULL;
@@ -121,8 +123,8 @@ static void signal_descendants(int sig) {
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-        pid_t pp;
-        if (read_ppid(e->d_name, &pp) < 0) continue;
+        pid_t pp, pg;
+        if (read_stat(e->d_name, &pp, &pg) < 0) continue;
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 512;
             struct proc_ent *nv = realloc(v, ncap * sizeof *v);
@@ -132,6 +134,7 @@ static void signal_descendants(int sig) {
         }
         v[n].pid = (pid_t)atoi(e->d_name);
         v[n].ppid = pp;
+        v[n].pgrp = pg;
         v[n].mark = 0;
         n++;
     }
@@ -156,7 +159,7 @@ static void signal_descendants(int sig) {
         }
     }
     for (size_t i = 0; i < n; i++)
-        if (v[i].mark) (void)kill(v[i].pid, sig); /* ESRCH: it died meanwhile */
+        if (v[i].mark && v[i].pgrp != skip_pgrp) (void)kill(v[i].pid, sig); /* ESRCH: died meanwhile */
     free(v);
 }
 
@@ -199,7 +202,7 @@ static int reap(int options) {
 static void kill_tree(void) {
     if (!target_reaped) (void)kill(-target, SIGKILL);
     while (reap(WNOHANG)) {
-        signal_descendants(SIGKILL);
+        signal_descendants(SIGKILL, 0);
         reap(0);
     }
 }
@@ -299,8 +302,10 @@ static void on_control_line(struct relay *r, char *line) {
             (void)ioctl(r->master, TIOCSWINSZ, &ws); /* the kernel sends SIGWINCH to the fg group */
         }
     } else if (sscanf(line, "kill %d", &a) == 1 && a >= 0 && a < NSIG) {
-        if (!target_reaped) (void)kill(-target, a);
-        signal_descendants(a);
+        if (!target_reaped && kill(-target, a) == 0)
+            signal_descendants(a, target);
+        else
+            signal_descendants(a, 0);
     }
     /* Unknown lines are ignored: Node and launcher ship together. */
 }
@@ -403,7 +408,9 @@ static void relay_loop(struct relay *r) {
         }
         if (poll(p, (nfds_t)np, -1) < 0) {
             if (errno == EINTR) continue;
-            fail("poll", errno);
+            int err = errno;
+            kill_tree(); /* never leave the tree running unsupervised */
+            fail("poll", err);
         }
         if (p[0].revents) on_signals(r);
         if (ictl >= 0 && p[ictl].revents) on_control(r);
