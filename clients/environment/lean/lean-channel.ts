@@ -1,0 +1,257 @@
+// A minimal gRPC client over node:http2 for the CLI's start-up path, where loading grpc-js
+// costs more than the whole call. Unary and server-streaming calls only; h2c over a Unix
+// socket or TCP, or TLS with a bearer token. Never imports @grpc/grpc-js.
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import { ErrorCode, TetherError, cancelled } from "../../../services/common/tether-error.js";
+import { FrameDecoder, encodeFrame } from "./grpc-frame.js";
+import { checkResponseHeaders, encodeTimeout, statusFromHeaders } from "./grpc-call-status.js";
+
+export interface LeanChannelOptions {
+  /** unix:///path/to.sock | grpc://host:port (h2c) | grpcs://host:port (TLS). */
+  target: string;
+  /** Sent as `authorization: Bearer <token>`; refused in clear text to a non-loopback host. */
+  token?: string;
+  /** CA certificate(s) for grpcs://; the system's CAs when absent. */
+  caPem?: Buffer;
+  /** TLS server name to verify (and send as SNI), when it differs from the target's host. */
+  serverName?: string;
+  /** Largest response message accepted; default 16 MiB. */
+  maxMessageBytes?: number;
+}
+
+export interface LeanCallOptions {
+  signal?: AbortSignal;
+  /** Deadline in milliseconds from now; sent as grpc-timeout and enforced here too. */
+  timeoutMs?: number;
+}
+
+export type UnaryMethod<I extends DescMessage, O extends DescMessage> = DescMethod & { methodKind: "unary"; input: I; output: O };
+export type ServerStreamingMethod<I extends DescMessage, O extends DescMessage> = DescMethod & {
+  methodKind: "server_streaming";
+  input: I;
+  output: O;
+};
+
+const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+const USER_AGENT = "tether-lean/0.1";
+
+interface Endpoint {
+  authority: string;
+  connect(): http2.ClientHttp2Session;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
+}
+
+/** Validates the target once, at the edge, and says how to connect to it. */
+function endpoint(opts: LeanChannelOptions): Endpoint {
+  const { target } = opts;
+  if (target.startsWith("unix://")) {
+    const path = target.slice("unix://".length);
+    if (!path.startsWith("/")) {
+      throw new TetherError(ErrorCode.InvalidArgument, `target "${target}": a Unix socket target needs an absolute path (unix:///run/x.sock)`);
+    }
+    return { authority: "localhost", connect: () => http2.connect("http://localhost", { createConnection: () => net.connect(path) }) };
+  }
+  const match = /^(grpcs?):\/\/(\[[^\]]+\]|[^:/]+):(\d{1,5})\/?$/.exec(target);
+  if (!match) {
+    throw new TetherError(ErrorCode.InvalidArgument, `target "${target}" is not unix:///path, grpc://host:port or grpcs://host:port`);
+  }
+  const [, scheme, host, port] = match as unknown as [string, string, string, string];
+  const authority = `${host}:${port}`;
+  if (scheme === "grpc") {
+    if (opts.token !== undefined && !isLoopback(host)) {
+      throw new TetherError(ErrorCode.InvalidArgument, `refusing to send the token in clear text to ${authority}: use grpcs://`);
+    }
+    return { authority, connect: () => http2.connect(`http://${authority}`) };
+  }
+  const bareHost = host.replace(/^\[|\]$/g, "");
+  const tls: http2.SecureClientSessionOptions = { ALPNProtocols: ["h2"] };
+  if (opts.caPem) tls.ca = opts.caPem;
+  // SNI may not carry an IP address (RFC 6066); node then checks the certificate against `host`.
+  const name = opts.serverName ?? (net.isIP(bareHost) ? undefined : bareHost);
+  if (name !== undefined) tls.servername = name;
+  return { authority, connect: () => http2.connect(`https://${authority}`, tls) };
+}
+
+/** What a stream failure means to the caller: our own abort, a lost connection, or a reset. */
+function streamFailure(err: unknown, path: string, target: string, sessionError: Error | undefined): TetherError {
+  if (err instanceof TetherError) return err;
+  if (sessionError) return new TetherError(ErrorCode.Unavailable, `${path}: cannot reach ${target}: ${sessionError.message}`, { cause: sessionError });
+  return new TetherError(ErrorCode.Unavailable, `${path}: the call to ${target} failed: ${TetherError.from(err).message}`, { cause: err });
+}
+
+function resetFailure(code: number, path: string): TetherError {
+  if (code === http2.constants.NGHTTP2_REFUSED_STREAM) return new TetherError(ErrorCode.Unavailable, `${path}: the server refused the stream; retry`);
+  if (code === http2.constants.NGHTTP2_CANCEL) return new TetherError(ErrorCode.Cancelled, `${path}: the server cancelled the call`);
+  if (code === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM) return new TetherError(ErrorCode.ResourceExhausted, `${path}: the server asked to slow down (ENHANCE_YOUR_CALM)`);
+  return new TetherError(ErrorCode.Internal, `${path}: the server reset the stream (HTTP/2 error ${code})`);
+}
+
+export class LeanChannel implements AsyncDisposable {
+  private readonly session: http2.ClientHttp2Session;
+  private readonly active = new Set<http2.ClientHttp2Stream>();
+  private readonly closeListeners = new Set<(err?: TetherError) => void>();
+  private sessionError: Error | undefined;
+  private ended = false;
+  private readonly closedPromise: Promise<void>;
+
+  private constructor(
+    private readonly opts: LeanChannelOptions,
+    private readonly ep: Endpoint,
+  ) {
+    this.session = ep.connect();
+    // An idle channel must not keep a CLI alive; calls ref it while they run.
+    this.session.unref();
+    this.session.on("error", (err: Error) => {
+      this.sessionError = err;
+    });
+    this.closedPromise = new Promise((resolve) => {
+      this.session.once("close", () => {
+        this.ended = true;
+        const err = this.sessionError ? new TetherError(ErrorCode.Unavailable, `connection to ${opts.target} lost: ${this.sessionError.message}`) : undefined;
+        for (const cb of this.closeListeners) cb(err);
+        this.closeListeners.clear();
+        resolve();
+      });
+    });
+  }
+
+  /** Starts connecting at once; errors surface on the first call and through onClose. */
+  static connect(opts: LeanChannelOptions): LeanChannel {
+    return new LeanChannel(opts, endpoint(opts));
+  }
+
+  /** Called once when the connection ends (close(), server gone, network error). */
+  onClose(cb: (err?: TetherError) => void): Disposable {
+    if (this.ended) queueMicrotask(() => cb());
+    else this.closeListeners.add(cb);
+    return { [Symbol.dispose]: () => void this.closeListeners.delete(cb) };
+  }
+
+  async unary<I extends DescMessage, O extends DescMessage>(
+    method: UnaryMethod<I, O>,
+    req: MessageInitShape<I>,
+    opts: LeanCallOptions = {},
+  ): Promise<MessageShape<O>> {
+    let result: MessageShape<O> | undefined;
+    for await (const msg of this.call<I, O>(method, req, opts)) {
+      if (result !== undefined) throw new TetherError(ErrorCode.Internal, `/${method.parent.typeName}/${method.name}: the server sent more than one response`);
+      result = msg;
+    }
+    if (result === undefined) throw new TetherError(ErrorCode.Internal, `/${method.parent.typeName}/${method.name}: the server sent no response and status OK`);
+    return result;
+  }
+
+  /** Messages as the consumer pulls them; HTTP/2 flow control holds the server back meanwhile. */
+  serverStream<I extends DescMessage, O extends DescMessage>(
+    method: ServerStreamingMethod<I, O>,
+    req: MessageInitShape<I>,
+    opts: LeanCallOptions = {},
+  ): AsyncIterable<MessageShape<O>> {
+    return this.call<I, O>(method, req, opts);
+  }
+
+  /** Cancels calls still running and closes the connection. Idempotent. */
+  async close(): Promise<void> {
+    for (const stream of this.active) stream.close(http2.constants.NGHTTP2_CANCEL);
+    if (!this.session.closed && !this.session.destroyed) this.session.close();
+    await this.closedPromise;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private async *call<I extends DescMessage, O extends DescMessage>(
+    method: DescMethod & { input: I; output: O },
+    req: MessageInitShape<I>,
+    opts: LeanCallOptions,
+  ): AsyncGenerator<MessageShape<O>> {
+    const path = `/${method.parent.typeName}/${method.name}`;
+    if (opts.signal?.aborted) throw TetherError.from(opts.signal.reason ?? cancelled());
+    if (this.ended || this.session.closed || this.session.destroyed) {
+      throw new TetherError(ErrorCode.Unavailable, `${path}: the channel to ${this.opts.target} is closed; connect again`);
+    }
+    const body = encodeFrame(toBinary(method.input, create(method.input, req)));
+    const headers: http2.OutgoingHttpHeaders = {
+      ":method": "POST",
+      ":path": path,
+      ":authority": this.ep.authority,
+      "content-type": "application/grpc",
+      te: "trailers",
+      "grpc-accept-encoding": "identity",
+      "user-agent": USER_AGENT,
+    };
+    if (opts.timeoutMs !== undefined) headers["grpc-timeout"] = encodeTimeout(opts.timeoutMs);
+    if (this.opts.token !== undefined) headers.authorization = `Bearer ${this.opts.token}`;
+
+    const stream = this.session.request(headers);
+    this.active.add(stream);
+    this.session.ref();
+    let response: http2.IncomingHttpHeaders | undefined;
+    let trailers: http2.IncomingHttpHeaders | undefined;
+    stream.once("response", (h) => (response = h));
+    stream.once("trailers", (h) => (trailers = h));
+    // Our own reason to stop (abort, deadline) wins over whatever the stream reports after.
+    let stopped: TetherError | undefined;
+    const stop = (reason: TetherError) => {
+      stopped ??= reason;
+      if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+    };
+    const onAbort = () => stop(TetherError.from(opts.signal?.reason ?? cancelled()));
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    const timer =
+      opts.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => stop(new TetherError(ErrorCode.DeadlineExceeded, `${path}: no answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    let finished = false;
+    try {
+      stream.end(body);
+      const decoder = new FrameDecoder(this.opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+      let checked = false;
+      try {
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          if (!checked) {
+            const bad = response && checkResponseHeaders(response, path);
+            if (bad) throw bad;
+            checked = true;
+          }
+          for (const bytes of decoder.push(chunk)) {
+            if (stopped) throw stopped;
+            yield fromBinary(method.output, bytes);
+          }
+        }
+      } catch (err) {
+        throw stopped ?? streamFailure(err, path, this.opts.target, this.sessionError);
+      }
+      if (stopped) throw stopped;
+      const final = trailers ?? response;
+      if (final === undefined) {
+        if (stream.rstCode !== undefined && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) throw resetFailure(stream.rstCode, path);
+        throw streamFailure(new Error("the stream closed before any response"), path, this.opts.target, this.sessionError);
+      }
+      const status = statusFromHeaders(final);
+      if (status) throw status;
+      if (status === undefined) {
+        const bad = response && checkResponseHeaders(response, path);
+        if (bad) throw bad;
+        if (stream.rstCode !== undefined && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) throw resetFailure(stream.rstCode, path);
+        throw new TetherError(ErrorCode.Internal, `${path}: the server ended the call without a grpc-status`);
+      }
+      decoder.finish();
+      finished = true;
+    } finally {
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", onAbort);
+      // The consumer left early (break, throw): tell the server to stop producing.
+      if (!finished && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      this.active.delete(stream);
+      if (this.active.size === 0 && !this.session.destroyed) this.session.unref();
+    }
+  }
+}
