@@ -341,6 +341,14 @@ describe("Child with a PTY", () => {
     await using child = await start(sh("echo ready; sleep 100; echo not-reached", { tty, stdinOpen: true }));
     const rec = record(child);
     await rec.waitFor("pty", /ready\r\n/);
+    // `sh -c` catches SIGINT; a ^C between its fork and the sleep's exec would be swallowed
+    // by the forked copy of the shell (a dash race, not ours), so wait for the exec.
+    const children = `/proc/${child.pid}/task/${child.pid}/children`;
+    const sleeping = (): boolean => {
+      const pid = readFileSync(children, "utf8").trim();
+      return pid !== "" && readFileSync(`/proc/${pid}/comm`, "utf8") === "sleep\n";
+    };
+    await until(sleeping, "the shell to exec sleep");
     await child.write(Buffer.from([3]));
     const exit = await child.exited;
     expect(exit.signal === 2 || exit.code === 130).toBe(true);
