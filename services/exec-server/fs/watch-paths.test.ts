@@ -85,7 +85,7 @@ describe("FileService.watch", () => {
     await writeFile(join(root, "last"), "x");
     const seen = await waitFor(it, (i) => i.type === "overflow");
     expect(seen.filter((i) => i.type === "change").length).toBeLessThanOrEqual(5);
-    expect(seen.at(-1)).toMatchObject({ type: "overflow" });
+    expect(seen.at(-1)).toMatchObject({ type: "overflow", roots: [root] });
     expect((seen.at(-1) as { dropped: number }).dropped).toBeGreaterThan(0);
   });
 

@@ -35,7 +35,7 @@ export async function* watchPaths(roots: string[], resolver: PathResolver, opts:
         // Aborting is how a watch is meant to end: finish the stream normally.
         return;
       }
-      yield item;
+      yield item.type === "overflow" ? { ...item, roots } : item;
     }
   } finally {
     watcher.close();

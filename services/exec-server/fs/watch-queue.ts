@@ -9,8 +9,8 @@ export type WatchChange = "created" | "modified" | "removed" | "renamed";
 export type WatchItem =
   | { type: "ready" }
   | { type: "change"; path: string; change: WatchChange }
-  /** Changes were lost because the consumer lagged; rescan the watched paths. */
-  | { type: "overflow"; dropped: number };
+  /** Changes were lost because the consumer lagged; rescan `roots` (the resolved watched paths). */
+  | { type: "overflow"; dropped: number; roots?: string[] };
 
 type Change = Extract<WatchItem, { type: "change" }>;
 
