@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
-import { mkdir, mkdtemp, readFile, realpath, rm, symlink, writeFile } from "node:fs/promises";
+import { watch } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +10,7 @@ import { createGrpcClient } from "../../common/grpc-client.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import { FileSystemService, FileType, WatchEventKind } from "../../../gen/tether/exec/v1/filesystem_pb.js";
 import type { WriteFileRequestSchema } from "../../../gen/tether/exec/v1/filesystem_pb.js";
+import { TEMP_PREFIX } from "../fs/atomic-write.js";
 import { FileService } from "../fs/file-service.js";
 import { FULL_ACCESS } from "../sandbox/file-access.js";
 import type { FileAccessPolicy } from "../sandbox/file-access.js";
@@ -35,6 +37,21 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 
 async function* messages(...reqs: WriteReq[]): AsyncGenerator<WriteReq> {
   yield* reqs;
+}
+
+/** Resolves once `ok(names in dir)` holds, checking now and on every change in `dir`. */
+function onceInDir(dir: string, ok: (names: string[]) => boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      readdir(dir).then((names) => {
+        if (!ok(names)) return;
+        watcher.close();
+        resolve();
+      }, reject);
+    };
+    const watcher = watch(dir, check);
+    check();
+  });
 }
 
 const header = (path: string, extra: Record<string, unknown> = {}): WriteReq => ({ part: { case: "header", value: { path, ...extra } } });
@@ -107,6 +124,30 @@ describe("fileSystemHandlers over grpc-js", () => {
     const twice = await failure(client.writeFile(messages(header(path), data("x"), header(path))));
     expect(twice.message).toMatch(/second header/);
     await expect(readFile(path)).rejects.toThrow();
+  });
+
+  it("commits nothing when the client cancels a WriteFile mid-stream", async () => {
+    const dir = join(root, "cancel");
+    await mkdir(dir);
+    const path = join(dir, "target");
+    await writeFile(path, "original");
+    const ac = new AbortController();
+    const tempAppeared = onceInDir(dir, (names) => names.some((n) => n.startsWith(TEMP_PREFIX)));
+    let release!: () => void;
+    const never = new Promise<void>((r) => (release = r));
+    async function* stalled(): AsyncGenerator<WriteReq> {
+      yield header(path);
+      yield data(Buffer.alloc(64 * 1024, 1));
+      await never;
+    }
+    const writing = client.writeFile(stalled(), { signal: ac.signal });
+    await tempAppeared;
+    const tempGone = onceInDir(dir, (names) => !names.some((n) => n.startsWith(TEMP_PREFIX)));
+    ac.abort();
+    expect((await failure(writing)).code).toBe(ErrorCode.Cancelled);
+    await tempGone;
+    release();
+    expect(await readFile(path, "utf8")).toBe("original");
   });
 
   it("maps expected_version mismatches and bad modes", async () => {
