@@ -175,6 +175,12 @@ describe("Child with pipes", () => {
     });
   });
 
+  it("fails with FailedPrecondition when the launcher is missing", async () => {
+    await expect(Child.spawn(spec("/bin/true", ["true"]), { launcherPath: join(scratch, "no-launcher") })).rejects.toMatchObject({
+      code: ErrorCode.FailedPrecondition,
+    });
+  });
+
   it("reports CPU time for a busy loop", async () => {
     await using child = await start(sh("i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"));
     const exit = await child.exited;

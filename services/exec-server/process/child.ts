@@ -69,6 +69,11 @@ export function parseStatusLine(line: string): StatusLine | undefined {
 
 export class Child implements AsyncDisposable {
   readonly hasTty: boolean;
+  /**
+   * Resolves once the target exited, every output stream reached EOF and the status line
+   * arrived, so no output follows it. Output only flows while a listener is subscribed and
+   * output is not paused (or during close()), so consume it or this never resolves. Never rejects.
+   */
   readonly exited: Promise<ChildExit>;
   readonly #proc: ChildProcess;
   readonly #ctl: Socket;
