@@ -13,12 +13,16 @@ const RELAY_SOURCE = `
 const net = require("net"), fs = require("fs");
 const [sock, port] = process.argv.slice(1);
 for (const s of ["SIGINT", "SIGQUIT", "SIGTSTP", "SIGHUP"]) process.on(s, () => {});
-const server = net.createServer((c) => {
-  const u = net.connect(sock);
-  c.pipe(u); u.pipe(c);
-  c.on("error", () => u.destroy()); u.on("error", () => c.destroy());
-  c.on("close", () => u.destroy()); u.on("close", () => c.destroy());
-});
+// Hand-rolled forwarding instead of pipe(): pipe() peeks at process.stdout, which would
+// reopen the fd 1 closed after "ready".
+const link = (from, to) => {
+  from.on("data", (d) => { if (!to.write(d)) from.pause(); });
+  to.on("drain", () => from.resume());
+  from.on("end", () => to.end());
+  from.on("error", () => to.destroy());
+  from.on("close", () => to.destroy());
+};
+const server = net.createServer((c) => { const u = net.connect(sock); link(c, u); link(u, c); });
 server.on("error", (e) => { process.stderr.write("tether sandbox relay: " + e.message + "\\n"); process.exit(1); });
 server.listen(Number(port), "127.0.0.1", () => { fs.writeSync(1, "ready\\n"); fs.closeSync(1); });
 `;
