@@ -1,26 +1,26 @@
 // FileService: the exec server's file operations. Every path goes through PathResolver
 // (validated, resolved, policy-checked) before anything is touched; the operations
 // themselves live one group per file beside this one.
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import { ErrorCode, TetherError, throwIfAborted } from "../../common/tether-error.js";
 import { FULL_ACCESS } from "../sandbox/file-access.js";
 import type { FileAccessPolicy } from "../sandbox/file-access.js";
-import { ErrorCode, TetherError, throwIfAborted } from "../../common/tether-error.js";
 import { writeAtomic } from "./atomic-write.js";
 import { copyPath } from "./copy-path.js";
 import { statPath } from "./file-stat.js";
 import type { FileStat } from "./file-stat.js";
-import { makeDir, missingAncestors, DEFAULT_DIR_MODE } from "./make-dir.js";
+import { fsError } from "./fs-error.js";
+import { DEFAULT_DIR_MODE, makeDir, missingAncestors } from "./make-dir.js";
 import { PathResolver } from "./path-resolver.js";
-import { readDirBatches, READ_DIR_BATCH } from "./read-dir.js";
+import { READ_DIR_BATCH, readDirBatches } from "./read-dir.js";
 import type { DirEntry } from "./read-dir.js";
-import { readFileChunks, READ_CHUNK_BYTES } from "./read-file.js";
+import { READ_CHUNK_BYTES, readFileChunks } from "./read-file.js";
 import type { ReadChunk } from "./read-file.js";
 import { removePath } from "./remove-path.js";
 import { renamePath } from "./rename-path.js";
 import { watchPaths } from "./watch-paths.js";
 import type { WatchItem } from "./watch-queue.js";
-import { mkdir } from "node:fs/promises";
-import { dirname } from "node:path";
-import { fsError } from "./fs-error.js";
 
 export const DEFAULT_FILE_MODE = 0o644;
 

@@ -68,6 +68,20 @@ describe("FileService.watch", () => {
     }
   });
 
+  it("hides the temp files of atomic writes, reporting only the target", async () => {
+    const it = files.watch({ paths: [root] }, { signal: ac.signal })[Symbol.asyncIterator]();
+    expect((await it.next()).value).toEqual({ type: "ready" });
+    const target = join(root, "atomic.txt");
+    async function* data(): AsyncGenerator<Uint8Array> {
+      yield Buffer.from("content");
+    }
+    await files.writeFile({ path: target }, data(), { signal: ac.signal });
+    await writeFile(join(root, "marker"), "m");
+    const seen = await waitFor(it, change(join(root, "marker"), "created"));
+    expect(seen.some((i) => i.type === "change" && i.path === target)).toBe(true);
+    expect(seen.filter((i) => i.type === "change" && i.path !== target && !i.path.endsWith("marker"))).toEqual([]);
+  });
+
   it("ends the stream when the signal aborts", async () => {
     const it = files.watch({ paths: [root] }, { signal: ac.signal })[Symbol.asyncIterator]();
     expect((await it.next()).value).toEqual({ type: "ready" });

@@ -7,6 +7,7 @@ import type { FSWatcher } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCode, TetherError, errnoCode } from "../../common/tether-error.js";
+import { TEMP_PREFIX } from "./atomic-write.js";
 import { fsError } from "./fs-error.js";
 import type { PathResolver } from "./path-resolver.js";
 import { WatchQueue } from "./watch-queue.js";
@@ -136,6 +137,8 @@ class TreeWatcher {
   private onEvent(base: string, isDir: boolean, event: string, name: string | null): void {
     if (this.closed) return;
     const full = isDir && name ? join(base, name) : base;
+    // Our own atomic writes pass through temp files: that is noise, the rename into place is the news.
+    if (name?.startsWith(TEMP_PREFIX)) return;
     if (!this.resolver.allows(full, "read")) return;
     if (event === "change") return this.queue.push(full, "modified");
     // "rename" means appeared or disappeared; Node does not pair moves, so we look.
