@@ -7,7 +7,8 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
-import { Child, parseStatusLine, type ChildSpec, type ChildStream } from "./child.js";
+import { Child, type ChildSpec, type ChildStream } from "./child.js";
+import { parseStatusLine } from "./launcher/status-line.js";
 import { launcherPath } from "./launcher-path.js";
 
 const here = dirname(fileURLToPath(import.meta.url));

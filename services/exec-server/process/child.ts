@@ -7,6 +7,7 @@ import type { Socket } from "node:net";
 import { constants as osConstants } from "node:os";
 import type { Readable, Writable } from "node:stream";
 import { ErrorCode, TetherError, cancelled, codeForErrno, errnoCode } from "../../common/tether-error.js";
+import { parseStatusLine, signalName } from "./launcher/status-line.js";
 
 export type ChildStream = "stdout" | "stderr" | "pty";
 
@@ -32,40 +33,11 @@ export interface ChildExit {
 
 export type OutputListener = (stream: ChildStream, data: Buffer) => void;
 
-const signalNames = new Map<number, string>(Object.entries(osConstants.signals).map(([name, n]) => [n, name]));
 const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
 /** Status lines are a few dozen bytes; anything longer is a broken launcher. */
 const maxStatusLine = 4096;
 /** Launcher diagnostics kept for error messages. */
 const maxDiagnostics = 4096;
-
-type StatusLine =
-  | { kind: "pid"; pid: number }
-  | { kind: "error"; stage: string; errno: number; text: string }
-  | { kind: "exit"; exit: ChildExit };
-
-/** Parses one line of the launcher's status fd; undefined for anything unknown. */
-export function parseStatusLine(line: string): StatusLine | undefined {
-  const pid = /^pid (\d+)$/.exec(line);
-  if (pid) return { kind: "pid", pid: Number(pid[1]) };
-  const error = /^error (\S+) (\d+) ?(.*)$/.exec(line);
-  if (error) return { kind: "error", stage: error[1] ?? "", errno: Number(error[2]), text: error[3] ?? "" };
-  const exit = /^exit (code|signal) (\d+) (\d+) (\d+) (\d+)$/.exec(line);
-  if (!exit) return undefined;
-  const n = Number(exit[2]);
-  const bySignal = exit[1] === "signal";
-  return {
-    kind: "exit",
-    exit: {
-      code: bySignal ? null : n,
-      signal: bySignal ? n : null,
-      signalName: bySignal ? (signalNames.get(n) ?? `SIG${n}`) : "",
-      userCpuMs: Number(exit[3]) / 1000,
-      systemCpuMs: Number(exit[4]) / 1000,
-      maxRssKb: Number(exit[5]),
-    },
-  };
-}
 
 export class Child implements AsyncDisposable {
   readonly hasTty: boolean;
@@ -378,7 +350,7 @@ export class Child implements AsyncDisposable {
     return {
       code: null,
       signal: signo,
-      signalName: signalNames.get(signo) ?? `SIG${signo}`,
+      signalName: signalName(signo),
       userCpuMs: 0,
       systemCpuMs: 0,
       maxRssKb: 0,
