@@ -436,4 +436,38 @@ describe("FileService", () => {
       expect((await failure(files.canonicalize({ path: "rel" }, { signal }))).code).toBe(ErrorCode.InvalidArgument);
     });
   });
+
+  describe("escapes", () => {
+    it("refuses every operation reaching outside the root through a link or `..`", async () => {
+      await symlink(outside, join(root, "out"));
+      await symlink("/", join(root, "slash"));
+      await writeFile(join(root, "mine"), "mine");
+      const ways = [join(root, "out"), `${root}/../outside`, `${root}/slash${outside}`, `${root}/./out/../../outside`];
+      for (const dir of ways) {
+        const secret = `${dir}/secret`;
+        const attempts: [string, () => Promise<unknown>][] = [
+          ["stat", () => files.stat({ path: secret }, { signal })],
+          ["readFile", () => collect(files.readFile({ path: secret }, { signal }))],
+          ["writeFile", () => files.writeFile({ path: secret }, bytes("pwned"), { signal })],
+          ["writeFile new", () => files.writeFile({ path: `${dir}/new`, createParents: true }, bytes("x"), { signal })],
+          ["makeDir", () => files.makeDir({ path: `${dir}/d`, parents: true }, { signal })],
+          ["readDir", () => collect(files.readDir({ path: dir }, { signal }))],
+          ["remove", () => files.remove({ path: secret }, { signal })],
+          ["copy out", () => files.copy({ source: join(root, "mine"), destination: `${dir}/copied` }, { signal })],
+          ["copy in", () => files.copy({ source: secret, destination: join(root, "stolen") }, { signal })],
+          ["rename out", () => files.rename({ source: join(root, "mine"), destination: `${dir}/moved` }, { signal })],
+          ["rename in", () => files.rename({ source: secret, destination: join(root, "stolen") }, { signal })],
+          ["canonicalize", () => files.canonicalize({ path: secret }, { signal })],
+          ["watch", () => files.watch({ paths: [dir] }, { signal }).next()],
+        ];
+        for (const [op, attempt] of attempts) {
+          const err = await failure(attempt());
+          expect(`${op} ${dir}: ${ErrorCode[err.code]}`).toBe(`${op} ${dir}: PermissionDenied`);
+        }
+      }
+      expect((await readdir(outside)).sort()).toEqual(["secret"]);
+      expect(await readFile(join(outside, "secret"), "utf8")).toBe("top secret");
+      expect(await readFile(join(root, "mine"), "utf8")).toBe("mine");
+    });
+  });
 });
