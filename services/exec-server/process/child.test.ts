@@ -1,6 +1,6 @@
 import { execFileSync, spawn as spawnProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -71,8 +71,17 @@ async function until(condition: () => boolean, what: string, timeoutMs = 5000): 
   }
 }
 
+/** Running, not a zombie (an orphan's zombie may wait for a slow pid 1 to reap it). */
 function alive(pid: number): boolean {
-  return existsSync(`/proc/${pid}`);
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false; // no /proc entry: gone
+  }
+}
+
+function parentOf(pid: number): number {
+  return Number(/\) \S (\d+) /.exec(readFileSync(`/proc/${pid}/stat`, "utf8"))?.[1]);
 }
 
 describe("parseStatusLine", () => {
@@ -303,6 +312,18 @@ setInterval(() => {}, 1000);
     expect(alive(pid)).toBe(true);
     owner.kill("SIGKILL");
     await until(() => !alive(pid), `sleep ${pid} to die after its owner was killed`, 5000);
+  });
+
+  it("reports a launcher that was SIGKILLed and takes down the target's group", async () => {
+    await using child = await start(sh("sleep 1000 & echo bg=$!; sleep 1000"));
+    const rec = record(child);
+    const bg = Number((await rec.waitFor("stdout", /bg=(\d+)\n/))[1]);
+    process.kill(parentOf(child.pid), "SIGKILL");
+    const exit = await child.exited;
+    expect(exit).toMatchObject({ code: null, signal: 9 });
+    expect(exit.launcherFailure).toContain("without reporting");
+    expect(alive(bg)).toBe(false);
+    expect(alive(child.pid)).toBe(false);
   });
 
   it("does not leak file descriptors in the exec server", async () => {

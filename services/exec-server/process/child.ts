@@ -151,16 +151,22 @@ export class Child implements AsyncDisposable {
       rejectStart(this.#spawnError(err, spec.cwd, launcher));
       this.#drain();
     });
+    const statusClosed = this.#readStatus(status, {
+      pid: (pid) => {
+        this.#pid = pid;
+        resolveStart(pid);
+      },
+      error: (stage, errno, text) => {
+        rejectStart(this.#launchError(stage, errno, text));
+        this.#drain();
+      },
+    });
     waits.push(
-      this.#readStatus(status, {
-        pid: (pid) => {
-          this.#pid = pid;
-          resolveStart(pid);
-        },
-        error: (stage, errno, text) => {
-          rejectStart(this.#launchError(stage, errno, text));
-          this.#drain();
-        },
+      statusClosed.then(() => {
+        // The launcher died without its exit line (it was SIGKILLed): its cleanup never ran.
+        // PDEATHSIG took the target; take its group too, or the group's copies of our
+        // pipes would hold back EOF forever. The live members still pin the pgid.
+        if (this.#exit === undefined && this.#pid !== 0) killIgnoringGone(-this.#pid, 9);
       }),
     );
     this.exited = Promise.all([launcherExit, ...waits]).then(([launcher]) => {
