@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The one test entry point (`make test`, which .ci/run runs). Builds, starts dockerd when
+# needed (always in CI), checks gen/ against proto/, builds the images when Docker answers,
+# runs vitest (extra arguments go to vitest) and ends with the line `N passed, N failed[, N skipped]`.
+# Exits non-zero when a test or a step failed, or vitest crashed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+export PATH="$ROOT/node_modules/.bin:$PATH"
+RUN_DIR="$ROOT/.tether-run"
+REPORT="$RUN_DIR/vitest-report.json"
+SUMMARY_FILE="$RUN_DIR/test-summary.txt"
+mkdir -p "$RUN_DIR"
+rm -f "$SUMMARY_FILE"
+# No image registry is reachable: testcontainers must not try to pull its reaper image.
+export TESTCONTAINERS_RYUK_DISABLED=true
+
+say() { echo "test: $*"; }
+now_ms() { date +%s%3N; }
+failed_steps=()
+
+# step LABEL CMD...: runs CMD, logs its duration, records a failure but carries on so the
+# tests still run and the summary still comes last.
+step() {
+  local label="$1" t0 rc=0 ms
+  shift
+  t0="$(now_ms)"
+  say "$label ..."
+  "$@" || rc=$?
+  ms=$(( $(now_ms) - t0 ))
+  if (( rc != 0 )); then
+    say "$label FAILED (exit $rc) after $(( ms / 1000 )).$(( ms % 1000 / 100 )) s"
+    failed_steps+=("$label")
+    return 1
+  fi
+  say "$label done in $(( ms / 1000 )).$(( ms % 1000 / 100 )) s"
+}
+
+started_dockerd=false
+stop_dockerd() {
+  if [[ "$started_dockerd" == true ]]; then
+    started_dockerd=false
+    "$ROOT/scripts/start-dockerd.sh" stop || say "stopping dockerd failed; see $RUN_DIR/dockerd.log"
+  fi
+}
+trap stop_dockerd EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [[ -f scripts/build.mjs ]]; then
+  step "build (node scripts/build.mjs)" node scripts/build.mjs
+else
+  say "scripts/build.mjs not present yet; skipping the build"
+fi
+
+# Docker: CI must run the container backend, so a daemon is started there; elsewhere one is
+# started when docker is installed but nothing answers.
+docker_answers=false
+if "$ROOT/scripts/start-dockerd.sh" status; then
+  docker_answers=true
+  say "a Docker daemon answers; using it"
+elif [[ "${CI:-}" == true ]] || PATH="$PATH:/usr/sbin:/sbin" command -v dockerd >/dev/null 2>&1; then
+  if step "start dockerd" "$ROOT/scripts/start-dockerd.sh" start; then
+    started_dockerd=true
+    docker_answers=true
+  fi
+else
+  say "docker is not installed: container-backend tests will skip (run scripts/setup.sh as root to install it)"
+fi
+
+step "proto-check" make --no-print-directory proto-check
+
+if [[ "$docker_answers" == true ]]; then
+  step "images (scripts/build-image.sh)" "$ROOT/scripts/build-image.sh"
+fi
+
+rm -f "$REPORT"
+t0="$(now_ms)"
+vitest run --reporter=default --reporter=json --outputFile.json="$REPORT" "$@"
+vitest_rc=$?
+ms=$(( $(now_ms) - t0 ))
+say "vitest exited $vitest_rc after $(( ms / 1000 )).$(( ms % 1000 / 100 )) s"
+
+stop_dockerd
+
+# The summary is the last line. Failures are failed tests, test files that failed to load,
+# failed steps, and a non-zero vitest exit that the report does not explain (a crash or
+# unhandled errors).
+if (( ${#failed_steps[@]} > 0 )); then say "failed steps: ${failed_steps[*]}"; fi
+summary="$(node - "$REPORT" "$vitest_rc" "${#failed_steps[@]}" <<'NODE'
+const fs = require("node:fs");
+const [report, vitestRc, failedSteps] = process.argv.slice(2);
+let r;
+try { r = JSON.parse(fs.readFileSync(report, "utf8")); } catch (err) {
+  console.error(`test: no readable vitest report at ${report} (${err.message}): vitest crashed`);
+}
+let passed = 0, failed = Number(failedSteps), skipped = 0;
+if (r) {
+  passed = r.numPassedTests;
+  skipped = r.numPendingTests + r.numTodoTests;
+  const brokenFiles = r.testResults.filter((f) => f.status === "failed" && !f.assertionResults.some((a) => a.status === "failed"));
+  for (const f of brokenFiles) console.error(`test: ${f.name} failed outside any test: ${(f.message || "").split("\n")[0]}`);
+  failed += r.numFailedTests + brokenFiles.length;
+}
+if (Number(vitestRc) !== 0 && failed === 0) failed = 1;
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
+NODE
+)"
+echo "$summary" >"$SUMMARY_FILE"
+echo "$summary"
+[[ "$summary" =~ ^[0-9]+\ passed,\ 0\ failed ]] && (( vitest_rc == 0 ))
