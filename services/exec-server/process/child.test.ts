@@ -217,8 +217,11 @@ describe("Child with pipes", () => {
     expect(got.digest("hex")).toBe(want.digest("hex"));
   });
 
-  it("blocks the producer while output is paused and resumes it", async () => {
-    await using child = await start(spec("/usr/bin/yes", ["yes"]));
+  it.each([
+    ["pipes", {}],
+    ["a PTY", { tty: { rows: 24, cols: 80 }, stdinOpen: true }],
+  ] as const)("blocks the producer while output is paused and resumes it (%s)", async (_mode, extra) => {
+    await using child = await start(spec("/usr/bin/yes", ["yes"], extra));
     let received = 0;
     let seen!: () => void;
     let target = 1;
