@@ -124,6 +124,8 @@ export class NetworkProxy implements AsyncDisposable {
       path: `${url.pathname}${url.search}`,
       headers,
       setHost: false,
+      // One upstream connection per request: no pool of idle sockets to arbitrary hosts.
+      agent: false,
       timeout: this.connectTimeoutMs,
     });
     upstream.on("socket", (s) => this.track(s));
@@ -133,7 +135,9 @@ export class NetworkProxy implements AsyncDisposable {
       else res.destroy();
     });
     upstream.on("response", (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
+      const back: http.OutgoingHttpHeaders = {};
+      for (const [name, value] of Object.entries(up.headers)) if (!HOP_HEADERS.has(name) && value !== undefined) back[name] = value;
+      res.writeHead(up.statusCode ?? 502, back);
       up.pipe(res);
     });
     req.pipe(upstream);

@@ -104,7 +104,9 @@ export class Sandboxer implements AsyncDisposable {
     }
     try {
       const flags = await buildBwrapArgs({
-        sandbox: s,
+        // The command's own cwd stays visible even inside a hidden scratch dir (a NONE rule
+        // still hides it, and then building fails).
+        sandbox: { ...s, readableRoots: [...(s.readableRoots ?? []), path.resolve(cmd.cwd)] },
         cwd: cmd.cwd,
         tty: options.tty ?? false,
         hiddenDir: placeholders.dir,
