@@ -178,6 +178,12 @@ describe("Child with pipes", () => {
     });
   });
 
+  it("rejects bad specs with InvalidArgument", async () => {
+    await expect(start(spec("/bin/echo", []))).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    await expect(start(spec("echo", ["echo"]))).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    await expect(start(spec("/bin/echo", ["echo", "a\0b"]))).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+  });
+
   it("rejects with Cancelled when the spawn signal is aborted", async () => {
     const aborted = AbortSignal.abort();
     await expect(Child.spawn(spec("/bin/true", ["true"]), { launcherPath: launcher, signal: aborted })).rejects.toMatchObject({

@@ -97,7 +97,9 @@ export class Child implements AsyncDisposable {
     try {
       proc = spawnProcess(launcher, args, { cwd: spec.cwd, env: spec.env, stdio: [stdin, "pipe", "pipe", "pipe", "pipe"] });
     } catch (err) {
-      // Synchronous throws are argument problems (e.g. NUL bytes in argv or env).
+      // Synchronous throws: errno failures (E2BIG for a huge argv/env, ...) or invalid
+      // arguments such as NUL bytes in argv or env.
+      if (errnoCode(err) !== undefined) throw TetherError.from(err, `cannot start ${spec.file}`);
       throw new TetherError(ErrorCode.InvalidArgument, `cannot start ${spec.file}: ${String(err)}`, { cause: err });
     }
     this.#proc = proc;
@@ -163,19 +165,26 @@ export class Child implements AsyncDisposable {
     });
     waits.push(
       statusClosed.then(() => {
-        // The launcher died without its exit line (it was SIGKILLed): its cleanup never ran.
-        // PDEATHSIG took the target; take its group too, or the group's copies of our
-        // pipes would hold back EOF forever. The live members still pin the pgid.
-        if (this.#exit === undefined && this.#pid !== 0) killIgnoringGone(-this.#pid, 9);
+        if (this.#pid === 0) {
+          // No pid line ever came (an "error" line already rejected, then this is a no-op).
+          rejectStart(this.#launchError("start", 0, "tether-launch ended before starting the target"));
+          this.#drain();
+        } else if (this.#exit === undefined) {
+          // The launcher died without its exit line (SIGKILLed): its cleanup never ran.
+          // PDEATHSIG took the target; take its group too, or the group's copies of our
+          // pipes would hold back EOF forever. The live members still pin the pgid.
+          try {
+            killIgnoringGone(-this.#pid, 9);
+          } catch {
+            // EPERM: the group id now belongs to someone else, so none of ours is left in it.
+          }
+        }
       }),
     );
     this.exited = Promise.all([launcherExit, ...waits]).then(([launcher]) => {
       this.#targetGone = true;
       this.#ctl.destroy();
       this.#stdin?.destroy();
-      if (this.#pid === 0) {
-        rejectStart(this.#launchError("start", 0, `tether-launch exited (${describe(launcher)}) before starting the target`));
-      }
       return this.#exit ?? this.#lostExit(launcher);
     });
   }
