@@ -23,6 +23,8 @@ export interface BwrapArgsInput {
   extraBinds: { path: string; writable: boolean }[];
   /** Host paths bound at the same path (the proxy socket). */
   internalBinds: string[];
+  /** An fd the caller opens on a seccomp program for bwrap to load before exec. */
+  seccompFd?: number;
   signal?: AbortSignal;
 }
 
@@ -73,8 +75,9 @@ export async function buildBwrapArgs(input: BwrapArgsInput): Promise<string[]> {
   // Without a PTY the command gets its own session, so it has no controlling terminal to
   // push input into (TIOCSTI). On a PTY a new session would break job control; the PTY
   // belongs to this command alone, so injected input only reaches the command itself
-  // (see sandboxer.ts for the zsh-fork escalation caveat).
+  // (with zsh-fork an escalated program shares it: see tty-seccomp.ts for the filter).
   if (!input.tty) args.push("--new-session");
+  if (input.seccompFd !== undefined) args.push("--seccomp", String(input.seccompFd));
   args.push("--chdir", input.cwd);
   return args;
 }

@@ -7,6 +7,7 @@ import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import pty from "node-pty";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROXY_REASON_HEADER } from "./network-proxy.js";
 import { detectSandboxSupport } from "./sandbox-capabilities.js";
@@ -110,8 +111,7 @@ describe.skipIf(skipReason !== undefined)("sandbox escapes (real bwrap)", () => 
   }
 
   async function run(s: ResolvedSandbox, script: string, cwd = ws): Promise<RunResult> {
-    const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/root", LANG: "C" };
-    const cmd = await sandboxer.wrap(s, { file: "/bin/sh", argv: ["sh", "-c", script], cwd, env });
+    const cmd = await sandboxer.wrap(s, { file: "/bin/sh", argv: ["sh", "-c", script], cwd, env: baseEnv() });
     try {
       const child = spawn(cmd.argv[0] as string, cmd.argv.slice(1), { env: cmd.env, stdio: ["ignore", "pipe", "pipe"] });
       let stdout = "";
@@ -243,6 +243,27 @@ describe.skipIf(skipReason !== undefined)("sandbox escapes (real bwrap)", () => 
     await attempt(s, `echo no > ${base}/ro/w.txt`, absent(`${base}/ro/w.txt`));
   });
 
+  it("cannot push input into its PTY with TIOCSTI (the zsh-fork escalation path)", async () => {
+    const python = findPython();
+    if (python === undefined) {
+      console.log("SKIPPING TIOCSTI attempt: no python3 to issue the ioctl");
+      return;
+    }
+    const script = `${python} -c "import fcntl,termios,sys\ntry: fcntl.ioctl(0, termios.TIOCSTI, b'x')\nexcept OSError as e: print('refused', e.errno); sys.exit(3)\nprint('INJECTED')"`;
+    // Control: on a plain PTY the ioctl works (as real root), so the attempt below is meaningful.
+    const plain = await runOnPty(["/bin/sh", "-c", script], ws);
+    if (process.getuid?.() === 0) expect(plain.output).toContain("INJECTED");
+    attempts++;
+    const cmd = await sandboxer.wrap(policy({}), { file: "/bin/sh", argv: ["sh", "-c", script], cwd: ws, env: baseEnv() }, { tty: true });
+    try {
+      const r = await runOnPty(cmd.argv, ws, cmd.env);
+      expect(r.output).toContain("refused 1");
+      expect(r.code).toBe(3);
+    } finally {
+      await cmd.dispose();
+    }
+  });
+
   it("reaches the host network when the network is on", async () => {
     const s = policy({ network: { mode: "on", allowHosts: [], denyHosts: [] } });
     expect((await control(s, nodeConnect(`{ port: ${tcpPort}, host: "127.0.0.1" }`))).stdout).toContain("tcp-hello");
@@ -293,6 +314,27 @@ describe.skipIf(skipReason !== undefined)("sandbox escapes (real bwrap)", () => 
     expect(p.accessFor(runSock)).toBe("none");
   });
 });
+
+function baseEnv(): Record<string, string> {
+  return { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: os.homedir(), LANG: "C" };
+}
+
+function findPython(): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(":")) {
+    const p = path.join(dir, "python3");
+    if (dir !== "" && fs.existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+function runOnPty(argv: string[], cwd: string, env: Record<string, string> = baseEnv()): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const term = pty.spawn(argv[0] as string, argv.slice(1), { cols: 80, rows: 24, cwd, env });
+    let output = "";
+    term.onData((d) => (output = (output + d).slice(-MAX_CAPTURE)));
+    term.onExit(({ exitCode }) => resolve({ code: exitCode, output }));
+  });
+}
 
 /** A node one-liner that connects (TCP options object or socket path) and prints what it gets. */
 function nodeConnect(target: string): string {

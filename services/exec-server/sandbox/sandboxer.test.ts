@@ -79,6 +79,12 @@ describe("Sandboxer", () => {
     const wrapped = await sandboxer.wrap(sandbox({ network: { mode: "on", allowHosts: [], denyHosts: [] } }), cmd(), { tty: true });
     expect(wrapped.argv).not.toContain("--new-session");
     expect(wrapped.argv).not.toContain("--unshare-net");
+    if (process.arch === "x64" || process.arch === "arm64") {
+      // The TIOCSTI filter reaches bwrap on fd 9, opened by a /bin/sh prefix.
+      expect(wrapped.argv.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+      expect(wrapped.argv[4]).toBe("/usr/bin/bwrap");
+      expect(wrapped.argv.join(" ")).toContain("--seccomp 9");
+    }
   });
 
   it("binds extra paths after the policy and refuses missing ones", async () => {

@@ -4,10 +4,10 @@
 // a command never runs unsandboxed by accident.
 //
 // TIOCSTI: PTY commands run without --new-session (it breaks job control), so a sandboxed
-// process can push bytes into its own PTY's input. That PTY belongs to the command alone,
-// so the bytes only reach the command's own foreground job; but with zsh-fork an
-// escalated (unsandboxed) program shares that PTY and could read injected input. Setup
-// should set `sysctl dev.tty.legacy_tiocsti=0` (Linux >= 6.2) to remove TIOCSTI entirely.
+// process could push bytes into its PTY's input, and with zsh-fork an escalated
+// (unsandboxed) program may be the one reading them. On x64 and arm64 a seccomp filter
+// (tty-seccomp.ts) refuses TIOCSTI/TIOCLINUX for PTY commands; bwrap reads it from fd 9,
+// which a tiny /bin/sh prefix opens. Elsewhere setup should set dev.tty.legacy_tiocsti=0.
 
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -17,10 +17,14 @@ import { buildBwrapArgs } from "./bwrap-args.js";
 import { NetworkProxy } from "./network-proxy.js";
 import { RELAY_PORT, proxyEnv, relayPrefixedArgv } from "./proxy-relay.js";
 import { detectSandboxSupport, type SandboxSupport } from "./sandbox-capabilities.js";
+import { ttyInjectionFilter } from "./tty-seccomp.js";
 import type { ResolvedSandbox } from "./sandbox-policy.js";
 
 export interface SandboxedCommand {
-  /** Full argv to exec instead of the original: [bwrapPath, ...flags, "--", file, ...args]. */
+  /**
+   * Full argv to exec instead of the original: [bwrapPath, ...flags, "--", file, ...args],
+   * or for a PTY command ["/bin/sh", "-c", <open seccomp filter on fd 9>, filter, bwrapPath, ...].
+   */
   argv: string[];
   env: Record<string, string>;
   /** Releases what wrap() acquired (the proxy reference). Idempotent. */
@@ -59,6 +63,10 @@ interface ProxyEntry {
   refs: number;
 }
 
+// bwrap --seccomp takes an fd; the /bin/sh prefix opens the filter file on it and execs bwrap.
+const SECCOMP_FD = 9;
+const OPEN_FILTER = `exec ${SECCOMP_FD}<"$0" && exec "$@"`;
+
 // sun_path holds 108 bytes including the NUL.
 const MAX_SOCKET_PATH = 107;
 
@@ -68,7 +76,7 @@ export class Sandboxer implements AsyncDisposable {
   private readonly nodePath: string;
   private readonly proxyLookup: ((host: string) => Promise<string>) | undefined;
   private readonly proxies = new Map<string, ProxyEntry>();
-  private placeholders: { dir: string; file: string } | undefined;
+  private placeholders: { dir: string; file: string; ttyFilter: string | undefined } | undefined;
   private closed = false;
 
   constructor(options: SandboxerOptions) {
@@ -90,6 +98,7 @@ export class Sandboxer implements AsyncDisposable {
       throw new TetherError(ErrorCode.FailedPrecondition, `cannot build the requested ${s.mode} sandbox: ${support.bwrap.reason}`);
     }
     const placeholders = this.ensureRuntimeDir();
+    const tty = options.tty ?? false;
 
     let release = async (): Promise<void> => {};
     let inner = command;
@@ -108,16 +117,18 @@ export class Sandboxer implements AsyncDisposable {
         // still hides it, and then building fails).
         sandbox: { ...s, readableRoots: [...(s.readableRoots ?? []), path.resolve(cmd.cwd)] },
         cwd: cmd.cwd,
-        tty: options.tty ?? false,
+        tty,
         hiddenDir: placeholders.dir,
         hiddenFile: placeholders.file,
         extraBinds: options.extraBinds ?? [],
         internalBinds,
+        seccompFd: tty && placeholders.ttyFilter !== undefined ? SECCOMP_FD : undefined,
         signal: options.signal,
       });
+      const bwrap = [support.bwrap.path, ...flags, "--", ...inner];
       let disposed = false;
       return {
-        argv: [support.bwrap.path, ...flags, "--", ...inner],
+        argv: tty && placeholders.ttyFilter !== undefined ? ["/bin/sh", "-c", OPEN_FILTER, placeholders.ttyFilter, ...bwrap] : bwrap,
         env,
         dispose: async () => {
           if (disposed) return;
@@ -194,7 +205,7 @@ export class Sandboxer implements AsyncDisposable {
     return { socketPath, release };
   }
 
-  private ensureRuntimeDir(): { dir: string; file: string } {
+  private ensureRuntimeDir(): { dir: string; file: string; ttyFilter: string | undefined } {
     if (this.placeholders !== undefined) return this.placeholders;
     try {
       fs.mkdirSync(this.runtimeDir, { recursive: true, mode: 0o700 });
@@ -206,7 +217,13 @@ export class Sandboxer implements AsyncDisposable {
       // Mode 000 and bound read-only: nobody in the sandbox can read or chmod them.
       fs.chmodSync(dir, 0o000);
       fs.chmodSync(file, 0o000);
-      this.placeholders = { dir, file };
+      const program = ttyInjectionFilter();
+      let ttyFilter: string | undefined;
+      if (program !== undefined) {
+        ttyFilter = path.join(this.runtimeDir, "tty-seccomp.bpf");
+        fs.writeFileSync(ttyFilter, program, { mode: 0o600 });
+      }
+      this.placeholders = { dir, file, ttyFilter };
       return this.placeholders;
     } catch (err) {
       throw TetherError.from(err, `preparing the sandbox runtime directory ${this.runtimeDir}`);
