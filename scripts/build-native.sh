@@ -2,6 +2,7 @@
 # Compiles tether's C helpers with the system cc into build/native/. Idempotent: a
 # target is rebuilt only when its source (or this script) is newer than the output.
 # To add a helper, append one line to TARGETS: "output|source|extra cc flags".
+# Usage: scripts/build-native.sh [OUTPUT...]   (no arguments: build every target)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,6 +17,9 @@ TARGETS=(
 mkdir -p "$OUT"
 for entry in "${TARGETS[@]}"; do
   IFS='|' read -r name src extra <<<"$entry"
+  if [[ $# -gt 0 && " $* " != *" $name "* ]]; then
+    continue
+  fi
   out="$OUT/$name"
   if [[ ! -f "$ROOT/$src" ]]; then
     echo "build-native: missing source $src for $name" >&2

@@ -17,7 +17,7 @@ let launcher = "";
 let scratch = "";
 
 beforeAll(() => {
-  execFileSync(join(root, "scripts", "build-native.sh"), { stdio: "inherit" });
+  execFileSync(join(root, "scripts", "build-native.sh"), ["tether-launch"], { stdio: "inherit" });
   launcher = launcherPath();
   scratch = mkdtempSync(join(tmpdir(), "tether-child-"));
 });
