@@ -57,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
   const onSigint = () => controller.abort(new TetherError(ErrorCode.Cancelled, "interrupted"));
   process.once("SIGINT", onSigint);
   const tmp = await mkdtemp(join(tmpdir(), "tether-bench-"));
-  const tether = await loadTetherTargets();
+  const tether = await loadTetherTargets({ tmp });
   const peer = await SshPeer.start({ cipher: opts.cipher });
   const ctx: BenchContext = { quick: opts.quick, peer, tether, tmp, signal: controller.signal };
   const meta = { quick: opts.quick, node: process.version, kernel: release(), cpus: cpus().length, cipher: opts.cipher ?? "default" };

@@ -1,6 +1,11 @@
 // What a benchmark needs from tether, as a small interface: the peer side (OpenSSH, docker,
-// local limits) is written against real programs, and the tether side only has to fill this
-// in once an exec server and its client exist (see loadTetherTargets).
+// local limits) is written against real programs; the tether side is any Environment
+// (environment-target.ts), found by loadTetherTargets.
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { TetherError } from "../services/common/tether-error.js";
+import { EnvironmentTarget } from "./environment-target.js";
+import { ExecServerProcess } from "./exec-server-process.js";
 
 /** A live keystroke-echo session: a PTY running `cat` in raw mode, no local echo. */
 export interface EchoSession extends AsyncDisposable {
@@ -41,12 +46,29 @@ export interface TetherTargets {
 }
 
 /**
- * Builds the tether targets that exist in this build. The exec server and its client are
- * being built alongside this harness; until they land every tether row is reported as
- * skipped with the reason below, and the peer rows still run.
+ * Builds the tether targets that exist in this build: an exec server started from the bundled
+ * CLI (TETHER_BIN, default bin/tether.js running dist/; `make build` writes it) and reached through the
+ * Environment client, and the CLI itself for start-up. What is missing is reported, and the
+ * peer rows still run.
  */
-export async function loadTetherTargets(): Promise<TetherTargets> {
+export async function loadTetherTargets(opts: { tmp: string }): Promise<TetherTargets> {
   const missing: string[] = [];
-  missing.push("tether targets: not wired yet — fill loadTetherTargets() in bench/targets.ts once services/exec-server and clients/environment land");
-  return { missing };
+  // bin/tether.js runs the bundle in dist/; both must be there.
+  const bin = resolve(process.env.TETHER_BIN ?? "bin/tether.js");
+  const bundle = process.env.TETHER_BIN ? bin : resolve("dist/tether.js");
+  if (!existsSync(bin) || !existsSync(bundle)) {
+    missing.push(`tether targets: ${bundle} not found — run \`make build\` (or set TETHER_BIN to a tether executable)`);
+    return { missing };
+  }
+  const server = await ExecServerProcess.start(bin, opts.tmp);
+  try {
+    const { openEnvironment } = await import("../clients/environment/open-environment.js");
+    const env = await openEnvironment(server.url);
+    const local = new EnvironmentTarget("exec server (unix socket)", env, () => server.close());
+    missing.push("container target: not wired yet (the docker provider is issue 4)");
+    return { local, cli: { runTrueArgv: [process.execPath, bin, "run", "--env", server.url, "--", "true"] }, missing };
+  } catch (err) {
+    await server.close();
+    throw TetherError.from(err, "connecting the benchmark to its exec server");
+  }
 }

@@ -4,77 +4,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import type { Benchmark, BenchContext, Subject } from "../benchmark.js";
 import { timeMs } from "../benchmark.js";
 import type { EchoSession } from "../targets.js";
-import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
+import { ECHO_SCRIPT, StreamEcho } from "../stream-echo.js";
 
-const SCRIPT = "stty raw -echo && printf READY && exec cat";
 const KEY = 0x78; // "x"
 
-/** Echo over any byte stream pair: waits for READY, then one byte out, one byte back. */
-class StreamEcho implements EchoSession {
-  private pending: { resolve: () => void; reject: (e: Error) => void } | undefined;
-  private seen = "";
-  private ready: Promise<void>;
-  private failReady: (e: Error) => void = () => {};
-
-  constructor(
-    private readonly write: (b: Buffer) => void,
-    onData: (cb: (b: Buffer | string) => void) => void,
-    private readonly stop: () => Promise<void>,
-  ) {
-    let markReady!: () => void;
-    this.ready = new Promise((resolve, reject) => {
-      markReady = resolve;
-      this.failReady = reject;
-    });
-    let isReady = false;
-    onData((chunk) => {
-      const text = typeof chunk === "string" ? chunk : chunk.toString("latin1");
-      if (!isReady) {
-        this.seen = (this.seen + text).slice(-64);
-        if (this.seen.includes("READY")) {
-          isReady = true;
-          markReady();
-        }
-        return;
-      }
-      const p = this.pending;
-      this.pending = undefined;
-      p?.resolve();
-    });
-  }
-
-  waitReady(): Promise<void> {
-    return this.ready;
-  }
-
-  roundTrip(byte: number): Promise<void> {
-    if (this.pending) return Promise.reject(new TetherError(ErrorCode.FailedPrecondition, "one keystroke at a time"));
-    return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject };
-      this.write(Buffer.of(byte));
-    });
-  }
-
-  /** The other side went away: a waiting round trip fails instead of hanging. */
-  fail(why: string): void {
-    const err = new TetherError(ErrorCode.Unavailable, why);
-    this.failReady(err);
-    const p = this.pending;
-    this.pending = undefined;
-    p?.reject(err);
-  }
-
-  close(): Promise<void> {
-    return this.stop();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
-  }
-}
-
 async function sshEcho(ctx: BenchContext): Promise<StreamEcho> {
-  const child: ChildProcess = spawn("ssh", ctx.peer.sshArgs([SCRIPT], { tty: true }), { stdio: ["pipe", "pipe", "ignore"] });
+  const child: ChildProcess = spawn("ssh", ctx.peer.sshArgs([ECHO_SCRIPT], { tty: true }), { stdio: ["pipe", "pipe", "ignore"] });
   const echo = new StreamEcho(
     (b) => child.stdin!.write(b),
     (cb) => child.stdout!.on("data", cb),
@@ -93,7 +28,7 @@ async function sshEcho(ctx: BenchContext): Promise<StreamEcho> {
 async function localPtyEcho(): Promise<StreamEcho> {
   // node-pty is native: load it only when this subject runs.
   const pty = await import("node-pty");
-  const term = pty.spawn("/bin/sh", ["-c", SCRIPT], { cols: 80, rows: 24 });
+  const term = pty.spawn("/bin/sh", ["-c", ECHO_SCRIPT], { cols: 80, rows: 24 });
   const echo = new StreamEcho(
     (b) => term.write(b.toString("latin1")),
     (cb) => term.onData(cb),

@@ -1,0 +1,55 @@
+// A tether exec server as its own process (`tether exec-server`), like sshd for the peer:
+// server and client never share an event loop, so the figures compare like with like.
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { join } from "node:path";
+import { ErrorCode, TetherError } from "../services/common/tether-error.js";
+
+export class ExecServerProcess implements AsyncDisposable {
+  private constructor(
+    private readonly child: ChildProcess,
+    /** unix:///… as printed by the server. */
+    readonly url: string,
+  ) {}
+
+  /** `bin` is the bundled CLI (dist/tether.js); the socket goes into `dir`. */
+  static async start(bin: string, dir: string): Promise<ExecServerProcess> {
+    const socket = join(dir, "exec-server.sock");
+    const child = spawn(process.execPath, [bin, "exec-server", "--listen", `unix://${socket}`, "--cwd", dir], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let err = "";
+    child.stderr.on("data", (b: Buffer) => {
+      err = (err + b.toString()).slice(-4096);
+    });
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      const onData = (b: Buffer) => {
+        out += b.toString();
+        const line = /^listening (\S+)$/m.exec(out);
+        if (line) {
+          child.stdout.off("data", onData);
+          child.off("exit", onExit);
+          child.stdout.resume();
+          resolve(line[1]!);
+        }
+      };
+      const onExit = (code: number | null) =>
+        reject(new TetherError(ErrorCode.Unavailable, `${bin} exec-server exited (${code}) before listening: ${err.trim()}`));
+      child.stdout.on("data", onData);
+      child.once("exit", onExit);
+    });
+    return new ExecServerProcess(child, url);
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = once(this.child, "exit");
+    this.child.kill("SIGTERM");
+    await exited;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
