@@ -22,7 +22,7 @@ const ERROR_MESSAGE = 'no process "ghost" — list them with `tether ps`; 100% s
 /** What the fake server saw, for assertions that the server side ended as expected. */
 class ServerLog extends EventEmitter {
   produced = 0;
-  metadata: grpc.Metadata | undefined;
+  metadata: Pick<grpc.Metadata, "get"> | undefined;
 }
 
 function unimplemented(): never {
