@@ -30,7 +30,8 @@ export interface BwrapArgsInput {
 
 type View = FileAccessLevel | "scratch";
 
-// Socket masking is best effort within this budget per tree (documented in the report).
+// Socket masking is best effort: a socket deeper than this, or past the entry budget of
+// its tree, stays connectable (hide such trees with a NONE rule).
 const SOCKET_SCAN_DEPTH = 4;
 const SOCKET_SCAN_ENTRIES = 5_000;
 
@@ -47,8 +48,8 @@ export async function buildBwrapArgs(input: BwrapArgsInput): Promise<string[]> {
   // A minimal /dev even for full access with carve-outs: the host's block devices would
   // let an owner-uid process read the disk underneath every NONE rule.
   const args = [sandboxed ? "--ro-bind" : "--bind", "/", "/", "--dev", "/dev", "--proc", "/proc"];
-  // bwrap covers /proc/sys only when it cannot write there, which real root can: uid 0
-  // without capabilities may still write most sysctls (found by the escape suite).
+  // bwrap 0.8 run by real root leaves /proc/sys writable, and uid 0 without capabilities
+  // may still write most sysctls (found by the escape suite): make it read-only ourselves.
   args.push("--ro-bind", "/proc/sys", "/proc/sys", "--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger");
 
   const { candidates, exposed } = await collectCandidates(s, input.signal);
