@@ -12,6 +12,8 @@ CFLAGS="${CFLAGS:--O2 -Wall -Wextra -Werror}"
 
 TARGETS=(
   "tether-launch|services/exec-server/process/launcher/tether-launch.c|"
+  "tether-escalation-broker|services/exec-server/escalation/native/escalation-broker.c|"
+  "tether-escalation-shim.so|services/exec-server/escalation/native/escalation-shim.c|-shared -fPIC -ldl"
 )
 
 mkdir -p "$OUT"
