@@ -11,6 +11,13 @@ export interface CallOptions {
   /** Milliseconds from now. */
   timeoutMs?: number;
   metadata?: grpc.Metadata;
+  /** Queue the call until the channel is connected instead of failing fast. */
+  waitForReady?: boolean;
+}
+
+export interface BindOptions {
+  /** Sent with every call (e.g. the bearer token), merged under per-call metadata. */
+  metadata?: grpc.Metadata;
 }
 
 type In<M> = M extends { input: infer I extends DescMessage } ? MessageInitShape<I> : never;
@@ -27,7 +34,10 @@ export type ClientMethod<M> = M extends { methodKind: "unary" }
 export type GrpcClient<T extends GenServiceMethods> = { [K in keyof T]: ClientMethod<T[K]> };
 
 function grpcOptions(opts: CallOptions | undefined): grpc.CallOptions {
-  return opts?.timeoutMs !== undefined ? { deadline: Date.now() + opts.timeoutMs } : {};
+  const out: grpc.CallOptions = {};
+  if (opts?.timeoutMs !== undefined) out.deadline = Date.now() + opts.timeoutMs;
+  if (opts?.waitForReady) (out as { waitForReady?: boolean }).waitForReady = true;
+  return out;
 }
 
 function bindSignal(call: { cancel(): void }, signal: AbortSignal | undefined): () => void {
@@ -56,16 +66,16 @@ export function createGrpcClient<T extends GenServiceMethods>(
   address: string,
   credentials: grpc.ChannelCredentials,
   options: grpc.ClientOptions = {},
+  bindOptions: BindOptions = {},
 ): GrpcClient<T> & { close(): void; raw: grpc.Client } {
-  const Ctor = grpc.makeGenericClientConstructor(grpcServiceDefinition(service), service.typeName);
-  const raw = new Ctor(address, credentials, options);
-  return bindClient(service, raw);
+  return bindClient(service, new grpc.Client(address, credentials, options), bindOptions);
 }
 
 /** Binds a service's methods to an existing grpc-js client, so several services share one channel. */
 export function bindClient<T extends GenServiceMethods>(
   service: GenService<T>,
   raw: grpc.Client,
+  bindOptions: BindOptions = {},
 ): GrpcClient<T> & { close(): void; raw: grpc.Client } {
   const def = grpcServiceDefinition(service);
   const client: Record<string, unknown> = { close: () => raw.close(), raw };
@@ -74,7 +84,11 @@ export function bindClient<T extends GenServiceMethods>(
     const path = d.path;
     const ser = d.requestSerialize;
     const des = d.responseDeserialize;
-    const md = (opts?: CallOptions) => opts?.metadata ?? new grpc.Metadata();
+    const md = (opts?: CallOptions) => {
+      const base = bindOptions.metadata?.clone() ?? new grpc.Metadata();
+      if (opts?.metadata) base.merge(opts.metadata);
+      return base;
+    };
     switch (method.methodKind) {
       case "unary":
         client[method.localName] = (req: unknown, opts?: CallOptions) =>

@@ -13,7 +13,8 @@ import { toGrpcStatus } from "./grpc-status.js";
 /** What a handler learns about its call. `signal` aborts on cancel, deadline and when the call ends. */
 export interface CallContext {
   readonly signal: AbortSignal;
-  readonly metadata: grpc.Metadata;
+  /** Request headers (grpc-js Metadata on the wire; empty in memory). */
+  readonly metadata: Pick<grpc.Metadata, "get">;
   readonly peer: string;
   readonly method: string;
 }

@@ -4,57 +4,120 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { Capability } from "../../gen/tether/exec/v1/environment_pb.js";
 import type { ProcessSpec } from "../../gen/tether/exec/v1/process_pb.js";
+import { ErrorCode, TetherError } from "../common/tether-error.js";
 import { type EnvironmentFacts, detectEnvironment } from "./environment-info.js";
+import { ExecPreparer, type ZshForkLauncher } from "./exec-preparer.js";
+import { FileService } from "./fs/file-service.js";
 import { launcherPath } from "./process/launcher-path.js";
 import type { ManagedProcess } from "./process/managed-process.js";
-import { type CommandPreparer, type ProcessLimits, ProcessManager } from "./process/process-manager.js";
+import { type ProcessLimits, ProcessManager } from "./process/process-manager.js";
+import type { FileAccessPolicy } from "./sandbox/file-access.js";
+import { detectSandboxSupport } from "./sandbox/sandbox-capabilities.js";
+import { type SandboxModeName, fileAccessPolicy, resolveSandboxPolicy } from "./sandbox/sandbox-policy.js";
+import { Sandboxer } from "./sandbox/sandboxer.js";
 import { SessionManager } from "./session/session-manager.js";
+
+export const SANDBOX_MODES: readonly SandboxModeName[] = ["full-access", "read-only", "workspace-write"];
 
 export interface ExecCoreOptions {
   defaultCwd?: string;
   limits?: Partial<ProcessLimits>;
   defaultDetachedTtlMs?: number;
   decisionTimeoutMs?: number;
+  /** Sandbox for processes and file calls that ask for none (default full-access). */
+  defaultSandbox?: string;
   /** Private directory for sockets and proxies; a fresh 0700 temp dir by default. */
   runtimeDir?: string;
-  preparer?: CommandPreparer;
+  /** The zsh-fork escalation broker; without it ZSH_FORK processes are refused with the reason. */
+  zshFork?: ZshForkLauncher & { close(): Promise<void> };
+  zshForkUnavailable?: string;
 }
 
 export class ExecCore implements AsyncDisposable {
   readonly processes: ProcessManager;
   readonly sessions: SessionManager;
+  readonly files: FileService;
   readonly runtimeDir: string;
   readonly facts: EnvironmentFacts;
+  readonly defaultCwd: string;
+  readonly defaultMode: SandboxModeName;
+  readonly #sandboxer: Sandboxer;
   readonly #ownsRuntimeDir: boolean;
+  readonly #zshFork: (ZshForkLauncher & { close(): Promise<void> }) | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(init: { processes: ProcessManager; sessions: SessionManager; runtimeDir: string; ownsRuntimeDir: boolean; facts: EnvironmentFacts }) {
+  private constructor(init: {
+    processes: ProcessManager;
+    sessions: SessionManager;
+    sandboxer: Sandboxer;
+    runtimeDir: string;
+    ownsRuntimeDir: boolean;
+    facts: EnvironmentFacts;
+    defaultCwd: string;
+    defaultMode: SandboxModeName;
+    zshFork: (ZshForkLauncher & { close(): Promise<void> }) | undefined;
+  }) {
     this.processes = init.processes;
     this.sessions = init.sessions;
+    this.#sandboxer = init.sandboxer;
     this.runtimeDir = init.runtimeDir;
     this.#ownsRuntimeDir = init.ownsRuntimeDir;
     this.facts = init.facts;
+    this.defaultCwd = init.defaultCwd;
+    this.defaultMode = init.defaultMode;
+    this.#zshFork = init.zshFork;
+    this.files = new FileService({ defaultPolicy: this.filePolicyFor("") });
   }
 
   static async create(options: ExecCoreOptions = {}): Promise<ExecCore> {
+    const defaultMode = (options.defaultSandbox ?? "full-access") as SandboxModeName;
+    if (!SANDBOX_MODES.includes(defaultMode)) {
+      throw new TetherError(ErrorCode.InvalidArgument, `default sandbox ${JSON.stringify(options.defaultSandbox)} must be one of: ${SANDBOX_MODES.join(", ")}`);
+    }
     const ownsRuntimeDir = options.runtimeDir === undefined;
     const runtimeDir = options.runtimeDir ?? (await mkdtemp(path.join(os.tmpdir(), "tether-exec-")));
     await mkdir(runtimeDir, { recursive: true, mode: 0o700 });
-    const defaultCwd = options.defaultCwd ?? process.cwd();
-    const processes = new ProcessManager({
-      launcherPath: launcherPath(),
-      defaultCwd,
-      limits: options.limits,
-      preparer: options.preparer,
+    const defaultCwd = path.resolve(options.defaultCwd ?? process.cwd());
+    const sandboxer = new Sandboxer({ runtimeDir: path.join(runtimeDir, "sandbox") });
+    // The preparer needs the session manager, which needs the process manager: tie the knot late.
+    let sessions!: SessionManager;
+    const preparer = new ExecPreparer({
+      sandboxer,
+      defaultMode,
+      sessionSandbox: (id) => (id && sessions.has(id) ? sessions.get(id).defaultSandbox : undefined),
+      decideFor: (id) => (req, signal) => sessions.requestDecision(id, req, signal),
+      zshFork: options.zshFork,
+      zshForkUnavailable: options.zshForkUnavailable,
     });
-    const sessions = new SessionManager({
+    const processes = new ProcessManager({ launcherPath: launcherPath(), defaultCwd, limits: options.limits, preparer });
+    sessions = new SessionManager({
       processes,
       defaultDetachedTtlMs: options.defaultDetachedTtlMs,
       decisionTimeoutMs: options.decisionTimeoutMs,
     });
-    const facts = await detectEnvironment({ defaultCwd, limits: processes.limits, defaultDetachedTtlMs: sessions.defaultDetachedTtlMs });
-    return new ExecCore({ processes, sessions, runtimeDir, ownsRuntimeDir, facts });
+    const support = await detectSandboxSupport();
+    const capabilities: Capability[] = [];
+    const unavailable: Record<string, string> = {};
+    if (support.bwrap.ok) capabilities.push(Capability.SANDBOX_BWRAP, Capability.NETWORK_PROXY);
+    else unavailable.sandbox_bwrap = support.bwrap.reason;
+    if (options.zshFork) capabilities.push(Capability.ZSH_FORK);
+    else unavailable.zsh_fork = options.zshForkUnavailable ?? "not configured";
+    const facts = await detectEnvironment({
+      defaultCwd,
+      limits: processes.limits,
+      defaultDetachedTtlMs: sessions.defaultDetachedTtlMs,
+      extraCapabilities: capabilities,
+      unavailable,
+    });
+    return new ExecCore({ processes, sessions, sandboxer, runtimeDir, ownsRuntimeDir, facts, defaultCwd, defaultMode, zshFork: options.zshFork });
+  }
+
+  /** The file policy of a session's file calls: its default sandbox, else the server's. */
+  filePolicyFor(sessionId: string): FileAccessPolicy {
+    const policy = sessionId && this.sessions.has(sessionId) ? this.sessions.get(sessionId).defaultSandbox : undefined;
+    return fileAccessPolicy(resolveSandboxPolicy(policy, { cwd: this.defaultCwd, defaultMode: this.defaultMode }));
   }
 
   /** Start a process, owned by a session when one is named (it must exist). */
@@ -72,6 +135,8 @@ export class ExecCore implements AsyncDisposable {
     this.#closing ??= (async () => {
       await this.sessions.closeAll();
       await this.processes.close();
+      await this.#zshFork?.close();
+      await this.#sandboxer.close();
       if (this.#ownsRuntimeDir) await rm(this.runtimeDir, { recursive: true, force: true });
     })();
     return this.#closing;

@@ -4,7 +4,8 @@ import * as grpc from "@grpc/grpc-js";
 import { chmod, rm } from "node:fs/promises";
 import { file_grpc_health_v1_health } from "../../../gen/grpc/health/v1/health_pb.js";
 import { EnvironmentService, file_tether_exec_v1_environment } from "../../../gen/tether/exec/v1/environment_pb.js";
-import { file_tether_exec_v1_filesystem } from "../../../gen/tether/exec/v1/filesystem_pb.js";
+import { FileSystemService, file_tether_exec_v1_filesystem } from "../../../gen/tether/exec/v1/filesystem_pb.js";
+import { fileSystemHandlers } from "./filesystem-handlers.js";
 import { ProcessService, file_tether_exec_v1_process } from "../../../gen/tether/exec/v1/process_pb.js";
 import { SessionService, file_tether_exec_v1_session } from "../../../gen/tether/exec/v1/session_pb.js";
 import { HealthCheckResponse_ServingStatus } from "../../../gen/grpc/health/v1/health_pb.js";
@@ -29,8 +30,6 @@ export interface ExecServerOptions {
   listen: string;
   token?: string;
   tls?: TlsFiles;
-  /** Extra services (e.g. the FileSystem service) registered on the same server. */
-  register?: (server: grpc.Server) => void;
 }
 
 export interface ExecServer extends AsyncDisposable {
@@ -80,11 +79,11 @@ export async function startExecServer(core: ExecCore, options: ExecServerOptions
   const interceptors = options.token ? [bearerTokenInterceptor(options.token)] : [];
   const server = new grpc.Server({ ...SERVER_CHANNEL_OPTIONS, interceptors });
 
-  const health = new HealthStatus([ProcessService.typeName, SessionService.typeName, EnvironmentService.typeName]);
+  const health = new HealthStatus([ProcessService.typeName, SessionService.typeName, EnvironmentService.typeName, FileSystemService.typeName]);
   addService(server, ProcessService, processHandlers(core));
   addService(server, SessionService, sessionHandlers(core));
   addService(server, EnvironmentService, { getInfo: async () => core.facts });
-  options.register?.(server);
+  addService(server, FileSystemService, fileSystemHandlers(core.files, (sessionId) => core.filePolicyFor(sessionId)));
   addHealthService(server, health);
   addReflectionService(server, [
     file_tether_exec_v1_process,

@@ -16,7 +16,7 @@ export function sessionHandlers(core: ExecCore): ServiceHandlers<Methods> {
   const sessions = core.sessions;
   return {
     async openSession(req) {
-      const { session, resumed } = sessions.open(req.sessionId, req.detachedTtlMs, req.labels);
+      const { session, resumed } = sessions.open(req.sessionId, req.detachedTtlMs, req.labels, req.defaultSandbox);
       return {
         sessionId: session.id,
         resumed,

@@ -2,6 +2,7 @@
 // the elicitation counter, and escalation requests routed to the session's controller.
 import { create } from "@bufbuild/protobuf";
 import { randomUUID } from "node:crypto";
+import type { SandboxPolicy } from "../../../gen/tether/exec/v1/sandbox_pb.js";
 import { Decision, type EventsResponse, EventsResponseSchema } from "../../../gen/tether/exec/v1/session_pb.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { DecisionResult, EscalationDecision, ExecIntercept } from "../escalation/escalation-types.js";
@@ -40,7 +41,12 @@ export class SessionManager implements AsyncDisposable {
     this.#newId = options.newId ?? (() => randomUUID());
   }
 
-  open(sessionId: string, ttlMs: number, labels: Record<string, string> = {}): { session: Session; resumed: boolean } {
+  open(
+    sessionId: string,
+    ttlMs: number,
+    labels: Record<string, string> = {},
+    defaultSandbox?: SandboxPolicy,
+  ): { session: Session; resumed: boolean } {
     if (sessionId !== "") checkId("session_id", sessionId);
     const existing = sessionId === "" ? undefined : this.#sessions.get(sessionId);
     if (existing) {
@@ -50,7 +56,7 @@ export class SessionManager implements AsyncDisposable {
     if (ttlMs > this.#maxTtlMs) {
       throw new TetherError(ErrorCode.InvalidArgument, `detached_ttl_ms ${ttlMs} exceeds the server's maximum ${this.#maxTtlMs}`);
     }
-    const session = new Session(sessionId || this.#newId(), ttlMs || this.defaultDetachedTtlMs, labels);
+    const session = new Session(sessionId || this.#newId(), ttlMs || this.defaultDetachedTtlMs, labels, defaultSandbox);
     this.#sessions.set(session.id, session);
     this.#touch(session);
     return { session, resumed: false };

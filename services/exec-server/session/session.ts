@@ -3,6 +3,7 @@
 // keeps the elicitation counter (client-driven) and the escalations waiting for its
 // controller; either one above zero pauses the session's stopwatches.
 import { create } from "@bufbuild/protobuf";
+import type { SandboxPolicy } from "../../../gen/tether/exec/v1/sandbox_pb.js";
 import { type EventsResponse, EventsResponseSchema } from "../../../gen/tether/exec/v1/session_pb.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { DecisionResult, ExecIntercept } from "../escalation/escalation-types.js";
@@ -66,16 +67,18 @@ export class Session {
   readonly id: string;
   readonly detachedTtlMs: number;
   readonly labels: Record<string, string>;
+  readonly defaultSandbox: SandboxPolicy | undefined;
   readonly subscribers = new Set<Subscriber>();
   controller: Subscriber | undefined;
   readonly pending = new Map<string, PendingEscalation>();
   elicitationCount = 0;
   expiryTimer: NodeJS.Timeout | undefined;
 
-  constructor(id: string, detachedTtlMs: number, labels: Record<string, string>) {
+  constructor(id: string, detachedTtlMs: number, labels: Record<string, string>, defaultSandbox?: SandboxPolicy) {
     this.id = id;
     this.detachedTtlMs = detachedTtlMs;
     this.labels = labels;
+    this.defaultSandbox = defaultSandbox;
   }
 
   /** Stopwatches pause while a human is asked: by the client's counter or a waiting escalation. */

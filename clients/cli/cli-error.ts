@@ -1,0 +1,20 @@
+// How the CLI tells a person what went wrong: one line naming the gRPC code and what to do.
+import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
+
+/** Exit status for errors of tether itself (not of the remote command), like ssh's 255. */
+export const TETHER_FAILURE = 255;
+
+export function codeLabel(code: ErrorCode): string {
+  return ErrorCode[code]?.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase() ?? "UNKNOWN";
+}
+
+export function reportError(err: unknown): number {
+  const te = TetherError.from(err);
+  process.stderr.write(`tether: ${te.message} (${codeLabel(te.code)})\n`);
+  if (process.env.TETHER_DEBUG && te.stack) process.stderr.write(`${te.stack}\n`);
+  return TETHER_FAILURE;
+}
+
+export function usageError(message: string): TetherError {
+  return new TetherError(ErrorCode.InvalidArgument, message);
+}

@@ -1,0 +1,38 @@
+// Parsing of CLI flag values that need more than commander gives: numbers with
+// bounds, KEY=VALUE pairs, secret files. Each error names the flag.
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
+
+export function parseIntOption(flag: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const parsed = z.coerce.number().int().min(min).max(max).safeParse(value);
+  if (!parsed.success) {
+    throw new TetherError(ErrorCode.InvalidArgument, `${flag} ${JSON.stringify(value)} must be a whole number from ${min} to ${max}`);
+  }
+  return parsed.data;
+}
+
+export function parseEnvVars(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new TetherError(ErrorCode.InvalidArgument, `--env-var ${JSON.stringify(pair)} must look like NAME=value`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+export function parseChoice<T extends string>(flag: string, value: string, choices: readonly T[]): T {
+  if ((choices as readonly string[]).includes(value)) return value as T;
+  throw new TetherError(ErrorCode.InvalidArgument, `${flag} ${JSON.stringify(value)} must be one of: ${choices.join(", ")}`);
+}
+
+/** A token file: its first line, trimmed; empty is an error. */
+export async function readSecretFile(file: string, flag: string): Promise<string> {
+  const text = await readFile(file, "utf8").catch((err: unknown) => {
+    throw TetherError.from(err, `${flag} ${file}`);
+  });
+  const token = text.split("\n")[0]?.trim() ?? "";
+  if (token === "") throw new TetherError(ErrorCode.InvalidArgument, `${flag} ${file} is empty: put the token on its first line`);
+  return token;
+}

@@ -1,0 +1,61 @@
+// `tether exec-server`: serve this machine until SIGTERM/SIGINT, then kill every
+// process it owns before exiting (children also die if this process is SIGKILLed:
+// each runs under tether-launch with a parent-death signal).
+import { readFile } from "node:fs/promises";
+import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
+import { ExecCore } from "../../services/exec-server/exec-core.js";
+import { startExecServer } from "../../services/exec-server/grpc/exec-server.js";
+import { parseIntOption, readSecretFile } from "./cli-options.js";
+
+export interface ExecServerFlags {
+  listen: string;
+  tokenFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+  cwd: string;
+  detachedTtl: string;
+  maxProcesses: string;
+  sandbox: string;
+}
+
+export async function execServerCommand(flags: ExecServerFlags): Promise<void> {
+  if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) {
+    throw new TetherError(ErrorCode.InvalidArgument, "--tls-cert and --tls-key go together: pass both");
+  }
+  const token = flags.tokenFile ? await readSecretFile(flags.tokenFile, "--token-file") : undefined;
+  const tls = flags.tlsCert && flags.tlsKey
+    ? {
+        cert: await readFile(flags.tlsCert).catch((e: unknown) => { throw TetherError.from(e, `--tls-cert ${flags.tlsCert}`); }),
+        key: await readFile(flags.tlsKey).catch((e: unknown) => { throw TetherError.from(e, `--tls-key ${flags.tlsKey}`); }),
+        clientCa: flags.tlsClientCa ? await readFile(flags.tlsClientCa) : undefined,
+      }
+    : undefined;
+  const core = await ExecCore.create({
+    defaultCwd: flags.cwd,
+    defaultDetachedTtlMs: parseIntOption("--detached-ttl", flags.detachedTtl, 1),
+    limits: { maxRunning: parseIntOption("--max-processes", flags.maxProcesses, 1) },
+    defaultSandbox: flags.sandbox,
+  });
+  let server;
+  try {
+    server = await startExecServer(core, { listen: flags.listen, token, tls });
+  } catch (err) {
+    await core.close();
+    throw err;
+  }
+  // The first line on stdout is the address, with the real port for tcp://host:0.
+  process.stdout.write(`listening ${server.url}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: NodeJS.Signals) => {
+      process.stderr.write(`tether exec-server: ${sig}, stopping\n`);
+      resolve();
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+    process.once("SIGHUP", stop);
+  });
+  // Processes first, so Attach streams end with their exit events, then the listener.
+  await core.close();
+  await server.close();
+}

@@ -1,0 +1,127 @@
+// `tether run`: an ssh-like client. Pipes stdio byte-exact (or drives a PTY with -t),
+// forwards signals and window size, and exits with the remote exit code (128+signal
+// when the command was killed). Reconnects and resumes are the Environment's job.
+import { randomUUID } from "node:crypto";
+import { once } from "node:events";
+import type { Writable } from "node:stream";
+import type { ExitStatus } from "../../gen/tether/exec/v1/process_pb.js";
+import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
+import type { Environment, ProcessSpecInit } from "../environment/environment.js";
+import { openEnvironment } from "../environment/open-environment.js";
+import { TETHER_FAILURE, reportError } from "./cli-error.js";
+import { parseChoice, parseEnvVars, parseIntOption, readSecretFile } from "./cli-options.js";
+import { sandboxFromFlags } from "./sandbox-flags.js";
+
+export interface RunFlags {
+  env: string;
+  tokenFile?: string;
+  caFile?: string;
+  tty?: boolean;
+  cwd?: string;
+  envVar: string[];
+  timeout?: string;
+  sandbox?: string;
+  writableRoot: string[];
+  deny: string[];
+  network?: string;
+  shell: string;
+  decide: string;
+}
+
+export function exitCodeOf(status: ExitStatus | undefined): number {
+  if (!status) return TETHER_FAILURE;
+  if (status.code !== undefined) return status.code;
+  if (status.signal !== undefined) return 128 + status.signal;
+  return TETHER_FAILURE;
+}
+
+async function writeOut(stream: Writable, data: Uint8Array): Promise<void> {
+  if (!stream.write(data)) await once(stream, "drain");
+}
+
+export async function runCommand(command: string[], flags: RunFlags): Promise<number> {
+  if (command.length === 0) throw new TetherError(ErrorCode.InvalidArgument, "no command given: tether run --env ENV -- CMD ARGS…");
+  const shell = parseChoice("--shell", flags.shell, ["direct", "zsh-fork"] as const);
+  const decide = parseChoice("--decide", flags.decide, ["run", "escalate", "deny"] as const);
+  const token = flags.tokenFile ? await readSecretFile(flags.tokenFile, "--token-file") : undefined;
+  const tty = flags.tty ?? false;
+  const spec: ProcessSpecInit = {
+    argv: shell === "zsh-fork" ? [command.join(" ")] : command,
+    cwd: flags.cwd ?? "",
+    env: parseEnvVars(flags.envVar),
+    stdinOpen: true,
+    shell: shell === "zsh-fork" ? 2 : 1,
+    tty: tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined,
+    timeouts: flags.timeout ? { wallMs: parseIntOption("--timeout", flags.timeout, 1, 2 ** 32 - 1) } : undefined,
+    sandbox: sandboxFromFlags(flags),
+  };
+  if (tty && !spec.env?.TERM) spec.env = { ...spec.env, TERM: process.env.TERM ?? "xterm-256color" };
+
+  const env = await openEnvironment(flags.env, { token, caFile: flags.caFile });
+  try {
+    if (shell === "zsh-fork") await env.session.handleEscalations(async () => ({ decision: decide, reason: `--decide ${decide}` }));
+    return await runIn(env, spec, tty);
+  } finally {
+    await env.close().catch((err: unknown) => reportError(err));
+  }
+}
+
+async function runIn(env: Environment, spec: ProcessSpecInit, tty: boolean): Promise<number> {
+  const processId = `run-${randomUUID()}`;
+  await env.processes.start(processId, spec);
+  const cleanups: (() => void)[] = [];
+  const stdinDone = pumpStdin(env, processId, tty, cleanups);
+  stdinDone.catch((err: unknown) => {
+    // The command may exit before reading all of stdin; that is not an error of the run.
+    if (!(err instanceof TetherError && err.code === ErrorCode.FailedPrecondition)) reportError(err);
+  });
+  forwardSignals(env, processId, tty, cleanups);
+  try {
+    let status: ExitStatus | undefined;
+    for await (const ev of env.processes.attach(processId)) {
+      if (ev.event.case === "output") {
+        const out = ev.event.value.stream === 2 ? process.stderr : process.stdout;
+        await writeOut(out, ev.event.value.data);
+      } else if (ev.event.case === "exited") {
+        status = ev.event.value.status;
+      }
+    }
+    if (status?.timedOut) process.stderr.write(`tether: ${status.reason}\n`);
+    return exitCodeOf(status);
+  } finally {
+    for (const cleanup of cleanups) cleanup();
+  }
+}
+
+/** Sends local stdin to the process, one chunk at a time (backpressure), then EOF. */
+async function pumpStdin(env: Environment, processId: string, tty: boolean, cleanups: (() => void)[]): Promise<void> {
+  const stdin = process.stdin;
+  if (tty && stdin.isTTY) {
+    stdin.setRawMode(true);
+    cleanups.push(() => stdin.setRawMode(false));
+  }
+  cleanups.push(() => {
+    stdin.pause();
+    stdin.destroy();
+  });
+  for await (const chunk of stdin) {
+    await env.processes.write(processId, chunk as Buffer);
+  }
+  await env.processes.write(processId, new Uint8Array(0), { eof: true });
+}
+
+/** Without a PTY, local signals go to the remote process group; with one, the size follows the terminal. */
+function forwardSignals(env: Environment, processId: string, tty: boolean, cleanups: (() => void)[]): void {
+  const on = (sig: NodeJS.Signals, handler: () => void) => {
+    process.on(sig, handler);
+    cleanups.push(() => process.off(sig, handler));
+  };
+  if (tty) {
+    on("SIGWINCH", () => {
+      void env.processes.resize(processId, process.stdout.rows || 24, process.stdout.columns || 80).catch(reportError);
+    });
+  }
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    on(sig, () => void env.processes.signal(processId, sig).catch(() => undefined));
+  }
+}

@@ -1,0 +1,43 @@
+// The words users give for where commands run: `local`, `unix:///path`,
+// `grpc://host:port`, `grpcs://host:port`, `docker` or `docker:IMAGE`.
+import path from "node:path";
+import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
+
+export const DEFAULT_IMAGE = "tether-exec-server:latest";
+
+export type EnvTarget =
+  | { kind: "local" }
+  | { kind: "unix"; path: string }
+  | { kind: "grpc" | "grpcs"; host: string; port: number }
+  | { kind: "docker"; image: string };
+
+export function parseEnvTarget(text: string): EnvTarget {
+  if (text === "local") return { kind: "local" };
+  if (text === "docker") return { kind: "docker", image: DEFAULT_IMAGE };
+  if (text.startsWith("docker:")) {
+    const image = text.slice("docker:".length);
+    if (image === "") throw new TetherError(ErrorCode.InvalidArgument, "docker: needs an image name, e.g. docker:tether-exec-server:latest");
+    return { kind: "docker", image };
+  }
+  if (text.startsWith("unix://")) {
+    const file = text.slice("unix://".length);
+    if (!path.isAbsolute(file)) throw new TetherError(ErrorCode.InvalidArgument, `${text}: the socket path must be absolute (unix:///run/tether.sock)`);
+    return { kind: "unix", path: file };
+  }
+  const m = /^(grpcs?):\/\/(\[[^\]]+\]|[^:/]+):(\d{1,5})\/?$/.exec(text);
+  if (m) {
+    const port = Number(m[3]);
+    if (port < 1 || port > 65535) throw new TetherError(ErrorCode.InvalidArgument, `${text}: port must be 1-65535`);
+    return { kind: m[1] as "grpc" | "grpcs", host: m[2]!.replace(/^\[|\]$/g, ""), port };
+  }
+  throw new TetherError(
+    ErrorCode.InvalidArgument,
+    `environment ${JSON.stringify(text)} is not understood: use local, unix:///path, grpc://host:port, grpcs://host:port or docker[:IMAGE]`,
+  );
+}
+
+/** The grpc-js target string for a network or socket environment. */
+export function grpcTarget(t: Extract<EnvTarget, { kind: "unix" | "grpc" | "grpcs" }>): string {
+  if (t.kind === "unix") return `unix://${t.path}`;
+  return `${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}`;
+}

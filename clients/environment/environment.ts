@@ -1,0 +1,87 @@
+// The one contract the agent and the CLI program against: where commands run is a
+// detail of the implementation (in-process, a gRPC exec server on a socket, in a
+// container, on a remote VM). Data shapes are the protocol's generated messages.
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { GetInfoResponse } from "../../gen/tether/exec/v1/environment_pb.js";
+import type {
+  DirEntry,
+  FileInfo,
+  WatchEvent,
+  WriteFileHeaderSchema,
+} from "../../gen/tether/exec/v1/filesystem_pb.js";
+import type {
+  AttachResponse,
+  ExitStatus,
+  ProcessInfo,
+  ProcessSpecSchema,
+} from "../../gen/tether/exec/v1/process_pb.js";
+import type { EscalationRequest } from "../../gen/tether/exec/v1/session_pb.js";
+import type { DecisionResult } from "../../services/exec-server/escalation/escalation-types.js";
+
+export type ProcessSpecInit = MessageInitShape<typeof ProcessSpecSchema>;
+export type WriteFileHeaderInit = Omit<MessageInitShape<typeof WriteFileHeaderSchema>, "sessionId">;
+
+export interface Signalable {
+  signal?: AbortSignal;
+}
+
+export interface AttachOptions extends Signalable {
+  /** Events after this seq; 0 = from the first. */
+  afterSeq?: number;
+  allowGaps?: boolean;
+}
+
+export interface ProcessOps {
+  start(processId: string, spec: ProcessSpecInit, opts?: Signalable): Promise<{ process: ProcessInfo; created: boolean }>;
+  /** Started event first, then output/gaps, exit last. A gRPC environment resumes across reconnects by itself. */
+  attach(processId: string, opts?: AttachOptions): AsyncIterable<AttachResponse>;
+  write(processId: string, data: Uint8Array, opts?: Signalable & { eof?: boolean; writeId?: string }): Promise<{ bytesWritten: number; applied: boolean }>;
+  signal(processId: string, signal: number | string, opts?: { target?: "process" | "group" }): Promise<void>;
+  resize(processId: string, rows: number, cols: number): Promise<void>;
+  terminate(processId: string, opts?: { graceMs?: number }): Promise<ExitStatus>;
+  list(filter?: { labels?: Record<string, string>; includeExited?: boolean; allSessions?: boolean }): Promise<ProcessInfo[]>;
+  wait(processId: string, opts?: Signalable): Promise<ExitStatus>;
+}
+
+export interface ReadFileOptions extends Signalable {
+  offset?: number;
+  length?: number;
+}
+
+export interface FileOps {
+  stat(path: string, opts?: Signalable & { noFollow?: boolean }): Promise<FileInfo>;
+  /** The info arrives with the first chunk; `info` resolves once it did. */
+  readFile(path: string, opts?: ReadFileOptions): { info: Promise<FileInfo>; chunks: AsyncIterable<Uint8Array> };
+  writeFile(header: WriteFileHeaderInit, data: AsyncIterable<Uint8Array> | Uint8Array, opts?: Signalable): Promise<FileInfo>;
+  makeDir(path: string, opts?: Signalable & { parents?: boolean; mode?: number }): Promise<FileInfo>;
+  readDir(path: string, opts?: Signalable & { depth?: number }): AsyncIterable<DirEntry>;
+  remove(path: string, opts?: Signalable & { recursive?: boolean; force?: boolean }): Promise<void>;
+  copy(source: string, destination: string, opts?: Signalable & { recursive?: boolean; overwrite?: boolean }): Promise<FileInfo>;
+  rename(source: string, destination: string, opts?: Signalable & { overwrite?: boolean }): Promise<FileInfo>;
+  canonicalize(path: string, opts?: Signalable): Promise<string>;
+  /** Yields once the watch is in place (`ready`), then changes. */
+  watch(paths: string[], opts?: Signalable & { recursive?: boolean }): AsyncIterable<{ ready: true } | WatchEvent>;
+}
+
+export type EscalationHandler = (request: EscalationRequest) => Promise<DecisionResult>;
+
+export interface SessionOps {
+  readonly sessionId: string;
+  incrementElicitation(): Promise<number>;
+  decrementElicitation(): Promise<number>;
+  /** Become the session's controller: zsh-fork escalation requests reach `handler`. */
+  handleEscalations(handler: EscalationHandler): Promise<Disposable>;
+}
+
+export interface Environment extends AsyncDisposable {
+  /** "local", "unix", "grpc", "grpcs", "docker", ... */
+  readonly kind: string;
+  /** Human-readable: where commands run. */
+  readonly description: string;
+  info(opts?: Signalable): Promise<GetInfoResponse>;
+  readonly processes: ProcessOps;
+  readonly files: FileOps;
+  readonly session: SessionOps;
+  /** Ends the session (its processes are killed) and releases connections. Idempotent. */
+  close(): Promise<void>;
+}

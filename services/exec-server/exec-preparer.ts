@@ -1,0 +1,74 @@
+// Turns a process spec into what the launcher execs: zsh-fork wrapping first (the
+// shell and its shim), then the sandbox around it. A sandbox that was asked for and
+// cannot be built fails the Start; nothing runs unsandboxed by surprise.
+import type { SandboxPolicy } from "../../gen/tether/exec/v1/sandbox_pb.js";
+import { ShellMode } from "../../gen/tether/exec/v1/process_pb.js";
+import { ErrorCode, TetherError } from "../common/tether-error.js";
+import type { DecideFn } from "./escalation/escalation-types.js";
+import type { CommandPreparer, PrepareInput, PreparedCommand } from "./process/process-manager.js";
+import { type SandboxModeName, resolveSandboxPolicy } from "./sandbox/sandbox-policy.js";
+import { type Sandboxer, needsSandbox } from "./sandbox/sandboxer.js";
+
+/** What zsh-fork needs from the escalation broker (see escalation/zsh-fork.ts). */
+export interface ZshForkLauncher {
+  prepare(
+    processId: string,
+    commandLine: string,
+    decide: DecideFn,
+    env: Record<string, string>,
+  ): Promise<{ file: string; argv: string[]; env: Record<string, string>; extraBinds: { path: string; writable: boolean }[]; dispose(): Promise<void> }>;
+}
+
+export interface ExecPreparerOptions {
+  sandboxer: Sandboxer;
+  defaultMode: SandboxModeName;
+  /** The session's default sandbox, for processes that ask for none. */
+  sessionSandbox: (sessionId: string) => SandboxPolicy | undefined;
+  /** How a session's controller is asked about an intercepted exec. */
+  decideFor: (sessionId: string) => DecideFn;
+  zshFork?: ZshForkLauncher;
+  zshForkUnavailable?: string;
+}
+
+export class ExecPreparer implements CommandPreparer {
+  readonly #o: ExecPreparerOptions;
+
+  constructor(options: ExecPreparerOptions) {
+    this.#o = options;
+  }
+
+  async prepare(input: PrepareInput, signal?: AbortSignal): Promise<PreparedCommand> {
+    const policy = input.spec.sandbox ?? this.#o.sessionSandbox(input.sessionId);
+    const sandbox = resolveSandboxPolicy(policy, { cwd: input.cwd, defaultMode: this.#o.defaultMode });
+    let file = input.file;
+    let argv = input.spec.argv;
+    let env = input.env;
+    let extraBinds: { path: string; writable: boolean }[] = [];
+    let disposeShell = async () => {};
+    if (input.spec.shell === ShellMode.ZSH_FORK) {
+      if (!this.#o.zshFork) {
+        throw new TetherError(ErrorCode.FailedPrecondition, `shell ZSH_FORK is not available here: ${this.#o.zshForkUnavailable ?? "not configured"}`);
+      }
+      const launch = await this.#o.zshFork.prepare(input.processId, argv[0]!, this.#o.decideFor(input.sessionId), env);
+      ({ file, argv, env, extraBinds } = launch);
+      disposeShell = () => launch.dispose();
+    }
+    if (file === undefined) throw new TetherError(ErrorCode.Internal, "no program was resolved for this process");
+    if (!needsSandbox(sandbox)) return { file, argv, env, dispose: disposeShell };
+    try {
+      const wrapped = await this.#o.sandboxer.wrap(sandbox, { file, argv, cwd: input.cwd, env }, { signal, extraBinds, tty: input.spec.tty !== undefined });
+      return {
+        file: wrapped.argv[0]!,
+        argv: wrapped.argv,
+        env: wrapped.env,
+        dispose: async () => {
+          await wrapped.dispose();
+          await disposeShell();
+        },
+      };
+    } catch (err) {
+      await disposeShell();
+      throw err;
+    }
+  }
+}
