@@ -35,6 +35,33 @@ export type ServerStreamingMethod<I extends DescMessage, O extends DescMessage> 
   output: O;
 };
 
+/**
+ * A method that brings its own codec, so a caller can skip the generated descriptors (whose
+ * start-up costs more than this whole client; see process-wire.ts).
+ */
+export interface WireMethod<Req, Res, K extends "unary" | "server_streaming" = "unary" | "server_streaming"> {
+  readonly path: string;
+  readonly kind: K;
+  encode(req: Req): Uint8Array;
+  decode(bytes: Uint8Array): Res;
+}
+
+type AnyMethod = (DescMethod & { input: DescMessage; output: DescMessage }) | WireMethod<unknown, unknown>;
+
+function isWireMethod(m: AnyMethod): m is WireMethod<unknown, unknown> {
+  return "encode" in m && typeof m.encode === "function";
+}
+
+/** Path and codec of either kind of method. */
+function codecOf(m: AnyMethod): { path: string; encode(req: unknown): Uint8Array; decode(bytes: Uint8Array): unknown } {
+  if (isWireMethod(m)) return m;
+  return {
+    path: `/${m.parent.typeName}/${m.name}`,
+    encode: (req) => toBinary(m.input, create(m.input, req as MessageInitShape<DescMessage>)),
+    decode: (bytes) => fromBinary(m.output, bytes),
+  };
+}
+
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const USER_AGENT = "tether-lean/0.1";
 
@@ -133,17 +160,18 @@ export class LeanChannel implements AsyncDisposable {
     return { [Symbol.dispose]: () => void this.closeListeners.delete(cb) };
   }
 
-  async unary<I extends DescMessage, O extends DescMessage>(
-    method: UnaryMethod<I, O>,
-    req: MessageInitShape<I>,
-    opts: LeanCallOptions = {},
-  ): Promise<MessageShape<O>> {
-    let result: MessageShape<O> | undefined;
-    for await (const msg of this.call<I, O>(method, req, opts)) {
-      if (result !== undefined) throw new TetherError(ErrorCode.Internal, `/${method.parent.typeName}/${method.name}: the server sent more than one response`);
+  unary<I extends DescMessage, O extends DescMessage>(method: UnaryMethod<I, O>, req: MessageInitShape<I>, opts?: LeanCallOptions): Promise<MessageShape<O>>;
+  unary<Req, Res>(method: WireMethod<Req, Res, "unary">, req: Req, opts?: LeanCallOptions): Promise<Res>;
+  async unary(method: AnyMethod, req: unknown, opts: LeanCallOptions = {}): Promise<unknown> {
+    const codec = codecOf(method);
+    let result: unknown;
+    let received = false;
+    for await (const msg of this.call(codec, req, opts)) {
+      if (received) throw new TetherError(ErrorCode.Internal, `${codec.path}: the server sent more than one response`);
       result = msg;
+      received = true;
     }
-    if (result === undefined) throw new TetherError(ErrorCode.Internal, `/${method.parent.typeName}/${method.name}: the server sent no response and status OK`);
+    if (!received) throw new TetherError(ErrorCode.Internal, `${codec.path}: the server sent no response and status OK`);
     return result;
   }
 
@@ -151,9 +179,11 @@ export class LeanChannel implements AsyncDisposable {
   serverStream<I extends DescMessage, O extends DescMessage>(
     method: ServerStreamingMethod<I, O>,
     req: MessageInitShape<I>,
-    opts: LeanCallOptions = {},
-  ): AsyncIterable<MessageShape<O>> {
-    return this.call<I, O>(method, req, opts);
+    opts?: LeanCallOptions,
+  ): AsyncIterable<MessageShape<O>>;
+  serverStream<Req, Res>(method: WireMethod<Req, Res, "server_streaming">, req: Req, opts?: LeanCallOptions): AsyncIterable<Res>;
+  serverStream(method: AnyMethod, req: unknown, opts: LeanCallOptions = {}): AsyncIterable<unknown> {
+    return this.call(codecOf(method), req, opts);
   }
 
   /** Cancels calls still running and closes the connection. Idempotent. */
@@ -167,17 +197,17 @@ export class LeanChannel implements AsyncDisposable {
     return this.close();
   }
 
-  private async *call<I extends DescMessage, O extends DescMessage>(
-    method: DescMethod & { input: I; output: O },
-    req: MessageInitShape<I>,
+  private async *call(
+    codec: { path: string; encode(req: unknown): Uint8Array; decode(bytes: Uint8Array): unknown },
+    req: unknown,
     opts: LeanCallOptions,
-  ): AsyncGenerator<MessageShape<O>> {
-    const path = `/${method.parent.typeName}/${method.name}`;
+  ): AsyncGenerator<unknown> {
+    const path = codec.path;
     if (opts.signal?.aborted) throw TetherError.from(opts.signal.reason ?? cancelled());
     if (this.ended || this.session.closed || this.session.destroyed) {
       throw new TetherError(ErrorCode.Unavailable, `${path}: the channel to ${this.opts.target} is closed; connect again`);
     }
-    const body = encodeFrame(toBinary(method.input, create(method.input, req)));
+    const body = encodeFrame(codec.encode(req));
     const headers: http2.OutgoingHttpHeaders = {
       ":method": "POST",
       ":path": path,
@@ -223,7 +253,7 @@ export class LeanChannel implements AsyncDisposable {
           }
           for (const bytes of decoder.push(chunk)) {
             if (stopped) throw stopped;
-            yield fromBinary(method.output, bytes);
+            yield codec.decode(bytes);
           }
         }
       } catch (err) {
