@@ -2,7 +2,9 @@
 // (an Events stream, reopened after drops); calls that may be repeated are retried
 // across reconnects (Start and Write are idempotent by id), and Attach resumes from
 // the last seq it delivered, so a cut connection loses and repeats nothing.
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { randomUUID } from "node:crypto";
+import type { SandboxPolicySchema } from "../../gen/tether/exec/v1/sandbox_pb.js";
 import type { GetInfoResponse } from "../../gen/tether/exec/v1/environment_pb.js";
 import type { AttachResponse, ExitStatus, ProcessInfo } from "../../gen/tether/exec/v1/process_pb.js";
 import { Decision } from "../../gen/tether/exec/v1/session_pb.js";
@@ -16,6 +18,8 @@ export interface GrpcEnvironmentOptions extends ConnectionOptions {
   reconnect?: Partial<ReconnectPolicy>;
   /** How long the first connection may take (the server may be starting); 0 = one attempt. */
   connectTimeoutMs?: number;
+  /** The session's sandbox for processes that ask for none and for its file calls. */
+  defaultSandbox?: MessageInitShape<typeof SandboxPolicySchema>;
   /** Resume this session instead of opening a new one. */
   sessionId?: string;
   detachedTtlMs?: number;
@@ -77,7 +81,7 @@ export class GrpcEnvironment implements Environment {
     try {
       const opened = await withReconnect(policy, options.description, () =>
         conn.sessions.openSession(
-          { sessionId: options.sessionId ?? randomUUID(), detachedTtlMs: options.detachedTtlMs ?? 0 },
+          { sessionId: options.sessionId ?? randomUUID(), detachedTtlMs: options.detachedTtlMs ?? 0, defaultSandbox: options.defaultSandbox },
           { timeoutMs: 30_000 },
         ),
       );

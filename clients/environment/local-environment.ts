@@ -11,7 +11,7 @@ import { fileSystemHandlers } from "../../services/exec-server/grpc/filesystem-h
 import { processHandlers } from "../../services/exec-server/grpc/process-handlers.js";
 import { sessionHandlers } from "../../services/exec-server/grpc/session-handlers.js";
 import type { ExecClients } from "./grpc-connection.js";
-import { GrpcEnvironment } from "./grpc-environment.js";
+import { GrpcEnvironment, type GrpcEnvironmentOptions } from "./grpc-environment.js";
 
 export function inProcessClients(core: ExecCore): ExecClients {
   return {
@@ -25,11 +25,13 @@ export function inProcessClients(core: ExecCore): ExecClients {
 
 export const LocalEnvironment = {
   /** Starts an exec core in this process; closing the environment stops it and kills its processes. */
-  async create(options: ExecCoreOptions = {}): Promise<GrpcEnvironment> {
+  async create(options: ExecCoreOptions & Pick<GrpcEnvironmentOptions, "defaultSandbox" | "detachedTtlMs"> = {}): Promise<GrpcEnvironment> {
     const core = await ExecCore.create(options);
     return GrpcEnvironment.open(inProcessClients(core), {
       kind: "local",
       description: "this process (local)",
+      defaultSandbox: options.defaultSandbox,
+      detachedTtlMs: options.detachedTtlMs,
       onClose: () => core.close(),
     });
   },

@@ -8,6 +8,7 @@ import { Capability } from "../../gen/tether/exec/v1/environment_pb.js";
 import type { ProcessSpec } from "../../gen/tether/exec/v1/process_pb.js";
 import { ErrorCode, TetherError } from "../common/tether-error.js";
 import { type EnvironmentFacts, detectEnvironment } from "./environment-info.js";
+import { ZshForkBroker } from "./escalation/zsh-fork.js";
 import { ExecPreparer, type ZshForkLauncher } from "./exec-preparer.js";
 import { FileService } from "./fs/file-service.js";
 import { launcherPath } from "./process/launcher-path.js";
@@ -30,9 +31,6 @@ export interface ExecCoreOptions {
   defaultSandbox?: string;
   /** Private directory for sockets and proxies; a fresh 0700 temp dir by default. */
   runtimeDir?: string;
-  /** The zsh-fork escalation broker; without it ZSH_FORK processes are refused with the reason. */
-  zshFork?: ZshForkLauncher & { close(): Promise<void> };
-  zshForkUnavailable?: string;
 }
 
 export class ExecCore implements AsyncDisposable {
@@ -81,6 +79,10 @@ export class ExecCore implements AsyncDisposable {
     await mkdir(runtimeDir, { recursive: true, mode: 0o700 });
     const defaultCwd = path.resolve(options.defaultCwd ?? process.cwd());
     const sandboxer = new Sandboxer({ runtimeDir: path.join(runtimeDir, "sandbox") });
+    const nativeDir = path.dirname(launcherPath());
+    const zshAvailable = await ZshForkBroker.available(nativeDir);
+    const zshFork = zshAvailable.ok ? new ZshForkBroker({ runtimeDir: path.join(runtimeDir, "zsh-fork"), nativeDir }) : undefined;
+    const zshForkUnavailable = zshAvailable.ok ? undefined : zshAvailable.reason;
     // The preparer needs the session manager, which needs the process manager: tie the knot late.
     let sessions!: SessionManager;
     const preparer = new ExecPreparer({
@@ -88,8 +90,8 @@ export class ExecCore implements AsyncDisposable {
       defaultMode,
       sessionSandbox: (id) => (id && sessions.has(id) ? sessions.get(id).defaultSandbox : undefined),
       decideFor: (id) => (req, signal) => sessions.requestDecision(id, req, signal),
-      zshFork: options.zshFork,
-      zshForkUnavailable: options.zshForkUnavailable,
+      zshFork,
+      zshForkUnavailable,
     });
     const processes = new ProcessManager({ launcherPath: launcherPath(), defaultCwd, limits: options.limits, preparer });
     sessions = new SessionManager({
@@ -102,8 +104,8 @@ export class ExecCore implements AsyncDisposable {
     const unavailable: Record<string, string> = {};
     if (support.bwrap.ok) capabilities.push(Capability.SANDBOX_BWRAP, Capability.NETWORK_PROXY);
     else unavailable.sandbox_bwrap = support.bwrap.reason;
-    if (options.zshFork) capabilities.push(Capability.ZSH_FORK);
-    else unavailable.zsh_fork = options.zshForkUnavailable ?? "not configured";
+    if (zshFork) capabilities.push(Capability.ZSH_FORK);
+    else unavailable.zsh_fork = zshForkUnavailable ?? "not configured";
     const facts = await detectEnvironment({
       defaultCwd,
       limits: processes.limits,
@@ -111,7 +113,7 @@ export class ExecCore implements AsyncDisposable {
       extraCapabilities: capabilities,
       unavailable,
     });
-    return new ExecCore({ processes, sessions, sandboxer, runtimeDir, ownsRuntimeDir, facts, defaultCwd, defaultMode, zshFork: options.zshFork });
+    return new ExecCore({ processes, sessions, sandboxer, runtimeDir, ownsRuntimeDir, facts, defaultCwd, defaultMode, zshFork });
   }
 
   /** The file policy of a session's file calls: its default sandbox, else the server's. */
