@@ -33,6 +33,9 @@ PACKAGES=(
   "ca-certificates:/etc/ssl/certs/ca-certificates.crt"
   "gcc:cc"
   "make:make"
+  # node-gyp builds node-pty (no Linux prebuild) during npm ci.
+  "g++:g++"
+  "python3:python3"
   "curl:curl"
 )
 
@@ -99,6 +102,14 @@ npm_packages() {
   # newer than it (fresh clone, pull, edit) means node_modules is stale.
   if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
     say "npm ci (node_modules missing or package-lock.json changed)"
+    # node-gyp would download node's headers from nodejs.org, which CI cannot reach; use the
+    # ones installed beside node when there are any.
+    local prefix
+    prefix="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
+    if [[ -z "${npm_config_nodedir:-}" && -z "$(npm config get nodedir 2>/dev/null | grep -v '^undefined$' || true)" \
+          && -f "$prefix/include/node/node.h" ]]; then
+      export npm_config_nodedir="$prefix"
+    fi
     npm ci --no-audit --no-fund
     touch node_modules/.package-lock.json
   fi
