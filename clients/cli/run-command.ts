@@ -70,10 +70,13 @@ async function runIn(env: Environment, spec: ProcessSpecInit, tty: boolean): Pro
   const processId = `run-${randomUUID()}`;
   await env.processes.start(processId, spec);
   const cleanups: (() => void)[] = [];
+  let finished = false;
   const stdinDone = pumpStdin(env, processId, tty, cleanups);
   stdinDone.catch((err: unknown) => {
-    // The command may exit before reading all of stdin; that is not an error of the run.
-    if (!(err instanceof TetherError && err.code === ErrorCode.FailedPrecondition)) reportError(err);
+    // The command may exit before reading all of stdin, and stdin is torn down when the
+    // run ends: neither is an error of the run.
+    if (finished || (err instanceof TetherError && err.code === ErrorCode.FailedPrecondition)) return;
+    reportError(err);
   });
   forwardSignals(env, processId, tty, cleanups);
   try {
@@ -89,6 +92,7 @@ async function runIn(env: Environment, spec: ProcessSpecInit, tty: boolean): Pro
     if (status?.timedOut) process.stderr.write(`tether: ${status.reason}\n`);
     return exitCodeOf(status);
   } finally {
+    finished = true;
     for (const cleanup of cleanups) cleanup();
   }
 }
