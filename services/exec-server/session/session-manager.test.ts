@@ -1,0 +1,124 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { afterEach, describe, expect, it } from "vitest";
+import { ProcessSpecSchema } from "../../../gen/tether/exec/v1/process_pb.js";
+import { Decision } from "../../../gen/tether/exec/v1/session_pb.js";
+import { ErrorCode } from "../../common/tether-error.js";
+import { launcherPath } from "../process/launcher-path.js";
+import { ProcessManager } from "../process/process-manager.js";
+import { SessionManager } from "./session-manager.js";
+
+const spec = (init: MessageInitShape<typeof ProcessSpecSchema>) => create(ProcessSpecSchema, init);
+const request = { processId: "p", file: "/bin/true", argv: ["true"], cwd: "/", env: {} };
+
+function setup(options: { ttlMs?: number; decisionTimeoutMs?: number } = {}) {
+  const processes = new ProcessManager({ launcherPath: launcherPath(), defaultCwd: "/tmp" });
+  const sessions = new SessionManager({
+    processes,
+    defaultDetachedTtlMs: options.ttlMs ?? 60_000,
+    decisionTimeoutMs: options.decisionTimeoutMs ?? 60_000,
+  });
+  return { processes, sessions };
+}
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup) await c();
+  cleanup = [];
+});
+
+/** Reads events until `predicate` holds; the stream stays open (the session stays attached). */
+async function until<T>(events: AsyncIterator<T>, predicate: (e: T) => boolean): Promise<T> {
+  for (;;) {
+    const next = await events.next();
+    if (next.done) throw new Error("events ended");
+    if (predicate(next.value)) return next.value;
+  }
+}
+
+describe("SessionManager", () => {
+  it("resumes a live session by id and creates one for a new id", () => {
+    const { sessions, processes } = setup();
+    cleanup.push(() => sessions.closeAll(), () => processes.close());
+    expect(sessions.open("s1", 0).resumed).toBe(false);
+    expect(sessions.open("s1", 0).resumed).toBe(true);
+    expect(sessions.open("", 0).session.id).toMatch(/[0-9a-f-]{36}/);
+  });
+
+  it("counts elicitations, pauses the session's stopwatches, and refuses a decrement at 0", async () => {
+    const { sessions, processes } = setup();
+    cleanup.push(() => sessions.closeAll(), () => processes.close());
+    sessions.open("s", 0);
+    const { process } = await processes.start("sleeper", spec({ argv: ["sleep", "30"], timeouts: { wallMs: 60_000 } }), { sessionId: "s" });
+    expect(sessions.incrementElicitation("s")).toBe(1);
+    expect(process.paused).toBe(true);
+    expect(sessions.incrementElicitation("s")).toBe(2);
+    expect(sessions.decrementElicitation("s")).toBe(1);
+    expect(process.paused).toBe(true);
+    expect(sessions.decrementElicitation("s")).toBe(0);
+    expect(process.paused).toBe(false);
+    expect(() => sessions.decrementElicitation("s")).toThrow(expect.objectContaining({ code: ErrorCode.FailedPrecondition }));
+  });
+
+  it("kills a detached session's processes when its TTL runs out", async () => {
+    const { sessions, processes } = setup({ ttlMs: 50 });
+    cleanup.push(() => processes.close());
+    sessions.open("short", 0);
+    const { process } = await processes.start("p", spec({ argv: ["sleep", "30"] }), { sessionId: "short" });
+    const status = await process.exited;
+    expect(status.signal).toBe(9);
+    expect(status.reason).toContain("expired");
+    expect(sessions.has("short")).toBe(false);
+  });
+
+  it("keeps an attached session alive past its TTL", async () => {
+    const { sessions, processes } = setup({ ttlMs: 30 });
+    cleanup.push(() => sessions.closeAll(), () => processes.close());
+    sessions.open("attached", 0);
+    const ac = new AbortController();
+    const events = sessions.events("attached", false, ac.signal)[Symbol.asyncIterator]();
+    await until(events, (e) => e.event.case === "ready");
+    // Several TTLs pass while the stream is open: the session must still be there.
+    await new Promise((r) => setTimeout(r, 150));
+    expect(sessions.has("attached")).toBe(true);
+    ac.abort();
+  });
+
+  it("routes an escalation to the controller and returns its decision, pausing meanwhile", async () => {
+    const { sessions, processes } = setup();
+    cleanup.push(() => sessions.closeAll(), () => processes.close());
+    sessions.open("c", 0);
+    const ac = new AbortController();
+    const events = sessions.events("c", true, ac.signal)[Symbol.asyncIterator]();
+    await until(events, (e) => e.event.case === "ready");
+    const decision = sessions.requestDecision("c", request, new AbortController().signal);
+    const ev = await until(events, (e) => e.event.case === "escalation");
+    expect(sessions.get("c").paused).toBe(true);
+    if (ev.event.case !== "escalation") throw new Error("unreachable");
+    expect(ev.event.value.argv).toEqual(["true"]);
+    sessions.decide("c", ev.event.value.escalationId, Decision.ESCALATE, "");
+    expect(await decision).toEqual({ decision: "escalate", reason: undefined });
+    expect(sessions.get("c").paused).toBe(false);
+    ac.abort();
+  });
+
+  it("denies when no controller is attached or no decision comes in time", async () => {
+    const { sessions, processes } = setup({ decisionTimeoutMs: 20 });
+    cleanup.push(() => sessions.closeAll(), () => processes.close());
+    sessions.open("n", 0);
+    expect((await sessions.requestDecision("n", request, new AbortController().signal)).decision).toBe("deny");
+    const ac = new AbortController();
+    const events = sessions.events("n", true, ac.signal)[Symbol.asyncIterator]();
+    await until(events, (e) => e.event.case === "ready");
+    const result = await sessions.requestDecision("n", request, new AbortController().signal);
+    expect(result.decision).toBe("deny");
+    expect(result.reason).toContain("no decision within");
+    ac.abort();
+  });
+
+  it("answers NOT_FOUND for an unknown session and for a decided escalation", () => {
+    const { sessions } = setup();
+    expect(() => sessions.get("nope")).toThrow(expect.objectContaining({ code: ErrorCode.NotFound }));
+    sessions.open("x", 0);
+    expect(() => sessions.decide("x", "missing", Decision.RUN, "")).toThrow(expect.objectContaining({ code: ErrorCode.NotFound }));
+  });
+});
