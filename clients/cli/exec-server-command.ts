@@ -16,6 +16,9 @@ export interface ExecServerFlags {
   cwd: string;
   detachedTtl: string;
   maxProcesses: string;
+  retainBytes: string;
+  retainBytesMax: string;
+  retainBytesTotal: string;
   sandbox: string;
 }
 
@@ -34,7 +37,12 @@ export async function execServerCommand(flags: ExecServerFlags): Promise<void> {
   const core = await ExecCore.create({
     defaultCwd: flags.cwd,
     defaultDetachedTtlMs: parseIntOption("--detached-ttl", flags.detachedTtl, 1),
-    limits: { maxRunning: parseIntOption("--max-processes", flags.maxProcesses, 1) },
+    limits: {
+      maxRunning: parseIntOption("--max-processes", flags.maxProcesses, 1),
+      defaultRetainedBytes: parseIntOption("--retain-bytes", flags.retainBytes, 64 << 10),
+      maxRetainedBytesPerProcess: parseIntOption("--retain-bytes-max", flags.retainBytesMax, 64 << 10),
+      maxRetainedBytesTotal: parseIntOption("--retain-bytes-total", flags.retainBytesTotal, 1 << 20),
+    },
     defaultSandbox: flags.sandbox,
   });
   let server;

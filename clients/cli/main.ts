@@ -22,6 +22,9 @@ export function buildProgram(): Command {
     .option("--cwd <dir>", "default working directory for processes", process.cwd())
     .option("--detached-ttl <ms>", "how long a session outlives its last connection", "300000")
     .option("--max-processes <n>", "most processes running at once", "2048")
+    .option("--retain-bytes <n>", "output bytes kept per process unless it asks (resumable history)", String(4 << 20))
+    .option("--retain-bytes-max <n>", "most output bytes a process may ask to keep", String(64 << 20))
+    .option("--retain-bytes-total <n>", "output bytes kept by all processes together", String(512 << 20))
     .option("--sandbox <mode>", "default sandbox for processes that ask for none: full-access | read-only | workspace-write", "full-access")
     .action(async (opts) => (await import("./exec-server-command.js")).execServerCommand(opts));
 
@@ -41,6 +44,7 @@ export function buildProgram(): Command {
     .option("--network <mode>", "off | on")
     .option("--shell <mode>", "direct | zsh-fork (the words after -- are one shell command line)", "direct")
     .option("--decide <answer>", "with zsh-fork: answer every escalation request with run | escalate | deny", "deny")
+    .option("-v, --verbose", "log how long the environment took to come up")
     .argument("<command...>", "the command and its arguments (after --)")
     .passThroughOptions()
     .action(async (command: string[], opts) => {

@@ -26,6 +26,7 @@ export interface RunFlags {
   network?: string;
   shell: string;
   decide: string;
+  verbose?: boolean;
 }
 
 export function exitCodeOf(status: ExitStatus | undefined): number {
@@ -57,7 +58,7 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
   };
   if (tty && !spec.env?.TERM) spec.env = { ...spec.env, TERM: process.env.TERM ?? "xterm-256color" };
 
-  const env = await openEnvironment(flags.env, { token, caFile: flags.caFile });
+  const env = await openEnvironment(flags.env, { token, caFile: flags.caFile, verbose: flags.verbose });
   try {
     if (shell === "zsh-fork") await env.session.handleEscalations(async () => ({ decision: decide, reason: `--decide ${decide}` }));
     return await runIn(env, spec, tty);
