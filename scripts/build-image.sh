@@ -2,8 +2,9 @@
 # Builds the local images, logging how long each step took:
 #   tether-base:bookworm       debootstrap minbase rootfs imported with `docker import`
 #                              (skipped when it exists; TETHER_REBUILD_BASE=1 forces it)
-#   tether-exec-server:latest  deploy/Dockerfile (legacy builder) over a staged context:
-#                              host node binary, production node_modules, build/native, dist
+#   tether-runtime:<hash>      deploy/Dockerfile.runtime: host node binary + production
+#                              node_modules (skipped when that hash is already built)
+#   tether-exec-server:latest  deploy/Dockerfile: the runtime + build/native + dist
 # Starts a private dockerd for the duration when none answers (scripts/start-dockerd.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ SUITE=bookworm
 INCLUDE="${TETHER_BASE_INCLUDE:-libstdc++6,libgcc-s1,zsh,bubblewrap,ca-certificates,procps}"
 RUN_DIR="$ROOT/.tether-run"
 CONTEXT="$RUN_DIR/image-context"
+RUNTIME_REPO=tether-runtime
 export DOCKER_BUILDKIT=0 # no buildx on the target machines: the legacy builder, explicitly
 
 say() { echo "build-image: $*"; }
@@ -126,11 +128,19 @@ build_base() {
 # Hard links when on the same filesystem (instant), a copy otherwise.
 link_or_copy() { cp -al "$@" 2>/dev/null || cp -a "$@"; }
 
-stage_context() {
+# The runtime image's tag: changes with node, the lock file, its Dockerfile or the base.
+runtime_tag() {
+  { node -p process.version
+    cat package-lock.json deploy/Dockerfile.runtime
+    docker image inspect -f '{{.Id}}' "$BASE_IMAGE"
+  } | sha256sum | cut -c1-12
+}
+
+stage_runtime() {
   rm -rf "$CONTEXT"
-  mkdir -p "$CONTEXT/modules" "$CONTEXT/native" "$CONTEXT/app"
+  mkdir -p "$CONTEXT/modules"
   link_or_copy "$(readlink -f "$(command -v node)")" "$CONTEXT/node"
-  cp deploy/Dockerfile deploy/tether "$CONTEXT/"
+  cp deploy/Dockerfile.runtime "$CONTEXT/Dockerfile"
   cp package.json package-lock.json "$CONTEXT/modules/"
   # Production dependencies only: the packages `npm ls --omit=dev` resolves, with their paths.
   local pkg
@@ -139,6 +149,12 @@ stage_context() {
     mkdir -p "$CONTEXT/modules/$(dirname "$pkg")"
     [[ -e "$CONTEXT/modules/$pkg" ]] || link_or_copy "$pkg" "$CONTEXT/modules/$pkg"
   done < <(npm ls --omit=dev --all --parseable 2>/dev/null | sed "s|^$ROOT/\{0,1\}||" | sort)
+}
+
+stage_server() {
+  rm -rf "$CONTEXT"
+  mkdir -p "$CONTEXT/native" "$CONTEXT/app"
+  cp deploy/Dockerfile deploy/tether "$CONTEXT/"
   if [[ -d build/native ]]; then link_or_copy build/native/. "$CONTEXT/native/"; fi
   local dir
   for dir in dist bin; do
@@ -147,22 +163,41 @@ stage_context() {
   if [[ ! -d dist ]]; then say "warning: dist/ missing (node scripts/build.mjs); the image will have no CLI"; fi
 }
 
-build_server() {
-  docker build -t "$SERVER_IMAGE" \
-    --label "org.opencontainers.image.revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
-    -f "$CONTEXT/Dockerfile" "$CONTEXT" >"$RUN_DIR/docker-build.log" 2>&1 || {
-    say "docker build failed; last lines of $RUN_DIR/docker-build.log:"
-    tail -n 30 "$RUN_DIR/docker-build.log" >&2
+# docker_build LOG ARGS...: the legacy builder over $CONTEXT; the log tail on failure.
+docker_build() {
+  local log="$RUN_DIR/$1"
+  shift
+  docker build "$@" -f "$CONTEXT/Dockerfile" "$CONTEXT" >"$log" 2>&1 || {
+    say "docker build failed; last lines of $log:"
+    tail -n 30 "$log" >&2
     return 1
   }
+}
+
+build_runtime() {
+  RUNTIME_IMAGE="$RUNTIME_REPO:$(runtime_tag)"
+  if image_exists "$RUNTIME_IMAGE"; then
+    say "$RUNTIME_IMAGE exists; skipping the node + node_modules layer"
+    return 0
+  fi
+  step "stage runtime context (node, production node_modules)" stage_runtime
+  step "docker build -> $RUNTIME_IMAGE" docker_build docker-build-runtime.log -t "$RUNTIME_IMAGE"
+  # Older runtimes are only disk now; one still used by a container stays (rmi refuses).
+  local old
+  for old in $(docker image ls --format '{{.Repository}}:{{.Tag}}' "$RUNTIME_REPO"); do
+    [[ "$old" == "$RUNTIME_IMAGE" ]] || docker rmi "$old" >/dev/null 2>&1 || true
+  done
 }
 
 mkdir -p "$RUN_DIR"
 step "docker daemon" ensure_docker
 build_base
-step "stage build context" stage_context
-step "docker build -> $SERVER_IMAGE" build_server
+build_runtime
+step "stage server context (build/native, dist)" stage_server
+step "docker build -> $SERVER_IMAGE" docker_build docker-build.log -t "$SERVER_IMAGE" \
+  --build-arg "RUNTIME_IMAGE=$RUNTIME_IMAGE" \
+  --label "org.opencontainers.image.revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 rm -rf "$CONTEXT"
-say "images: $(docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "^(${BASE_IMAGE}|${SERVER_IMAGE}) " | tr '\n' ';')"
+say "images: $(docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "^(${BASE_IMAGE}|${RUNTIME_IMAGE}|${SERVER_IMAGE}) " | tr '\n' ';')"
 ms=$(( $(now_ms) - T_ALL ))
 say "all done in $(( ms / 1000 )).$(( ms % 1000 / 100 )) s"
