@@ -46,52 +46,51 @@ const MAX_STDERR_BYTES = 8 * 1024;
 export class BrokerProcess {
   readonly #proc: ChildProcess;
   readonly #handlers: BrokerHandlers;
+  readonly #ready: Promise<void>;
+  /** Resolves when the broker has exited (or never started). */
   readonly exited: Promise<void>;
+  #onReady: () => void = () => {};
   #stderr = "";
+  #started = false;
   #closing = false;
 
-  private constructor(proc: ChildProcess, handlers: BrokerHandlers, exited: Promise<void>) {
-    this.#proc = proc;
+  private constructor(binary: string, socketPath: string, handlers: BrokerHandlers) {
     this.#handlers = handlers;
-    this.exited = exited;
+    this.#proc = spawn(binary, [socketPath], { stdio: ["pipe", "pipe", "pipe"] });
+    let fail: (err: TetherError) => void = () => {};
+    this.#ready = new Promise<void>((resolve, reject) => {
+      this.#onReady = resolve;
+      fail = reject;
+    });
+    this.exited = new Promise<void>((resolve) => {
+      this.#proc.once("error", (err) => {
+        fail(TetherError.from(err, `cannot start the escalation broker ${binary}; run scripts/build-native.sh`));
+        resolve();
+      });
+      this.#proc.once("close", (code, sig) => {
+        const why = sig ? `signal ${sig}` : `code ${code}`;
+        const stderr = this.#stderr.trim();
+        const err = new TetherError(ErrorCode.Unavailable, `escalation broker exited (${why})${stderr ? `: ${stderr}` : ""}`);
+        fail(err);
+        if (this.#started && !this.#closing) handlers.onExit(err);
+        resolve();
+      });
+    });
+    this.#readLines();
+    this.#proc.stderr?.setEncoding("utf8");
+    this.#proc.stderr?.on("data", (text: string) => {
+      // Keep the tail: the last words explain an exit best.
+      this.#stderr = (this.#stderr + text).slice(-MAX_STDERR_BYTES);
+    });
+    // A broker that died makes writes fail with EPIPE; the close handler reports it.
+    this.#proc.stdin?.on("error", () => {});
   }
 
   /** Resolves once the broker listens on socketPath. */
   static async start(binary: string, socketPath: string, handlers: BrokerHandlers): Promise<BrokerProcess> {
-    const proc = spawn(binary, [socketPath], { stdio: ["pipe", "pipe", "pipe"] });
-    let onReady: () => void = () => {};
-    let onFail: (err: TetherError) => void = () => {};
-    const ready = new Promise<void>((resolve, reject) => {
-      onReady = resolve;
-      onFail = reject;
-    });
-    let broker: BrokerProcess | undefined;
-    const exited = new Promise<void>((resolve) => {
-      proc.once("error", (err) => {
-        const e = TetherError.from(err, `cannot start the escalation broker ${binary}; run scripts/build-native.sh`);
-        onFail(e);
-        if (broker) handlers.onExit(e);
-        resolve();
-      });
-      proc.once("close", (code, sig) => {
-        const why = sig ? `signal ${sig}` : `code ${code}`;
-        const stderr = broker?.#stderr.trim() ?? "";
-        const e = new TetherError(ErrorCode.Unavailable, `escalation broker exited (${why})${stderr ? `: ${stderr}` : ""}`);
-        onFail(e);
-        if (broker && !broker.#closing) handlers.onExit(e);
-        resolve();
-      });
-    });
-    broker = new BrokerProcess(proc, handlers, exited);
-    broker.#readLines(onReady);
-    proc.stderr?.setEncoding("utf8");
-    proc.stderr?.on("data", (text: string) => {
-      // Keep the tail: the last words explain an exit best.
-      broker.#stderr = (broker.#stderr + text).slice(-MAX_STDERR_BYTES);
-    });
-    // A broker that died makes writes fail with EPIPE; the exit handler reports it.
-    proc.stdin?.on("error", () => {});
-    await ready;
+    const broker = new BrokerProcess(binary, socketPath, handlers);
+    await broker.#ready;
+    broker.#started = true;
     return broker;
   }
 
@@ -114,7 +113,7 @@ export class BrokerProcess {
     }
   }
 
-  #readLines(onReady: () => void): void {
+  #readLines(): void {
     const stdout = this.#proc.stdout;
     if (!stdout) return;
     let chunks: Buffer[] = [];
@@ -127,7 +126,7 @@ export class BrokerProcess {
         chunks = [];
         size = 0;
         start = nl + 1;
-        this.#onLine(line, onReady);
+        this.#onLine(line);
       }
       if (start < data.length) {
         chunks.push(data.subarray(start));
@@ -142,7 +141,7 @@ export class BrokerProcess {
     });
   }
 
-  #onLine(line: string, onReady: () => void): void {
+  #onLine(line: string): void {
     let value: unknown;
     try {
       value = JSON.parse(line);
@@ -160,7 +159,7 @@ export class BrokerProcess {
       console.error(`escalation broker wrote an unknown line (ignored): ${line.slice(0, 200)}`);
       return;
     }
-    if (other.data.type === "ready") onReady();
+    if (other.data.type === "ready") this.#onReady();
     else this.#handlers.onCancel(other.data.id);
   }
 }

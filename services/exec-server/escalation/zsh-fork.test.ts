@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import pty from "node-pty";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DecideFn, DecisionResult, EscalationDecision, ExecIntercept } from "./escalation-types.js";
 import { ZshForkBroker, type ZshForkLaunch } from "./zsh-fork.js";
@@ -130,6 +131,116 @@ describe.skipIf(!availability.ok)("ZshForkBroker (real zsh and shim)", () => {
     }
   });
 
+  it("stays passive in programs between the exec server and zsh, which keep the environment", async () => {
+    const { decide, intercepts } = always("run");
+    const l = await launch("printenv TETHER_ESCALATION_TOKEN || echo stripped", decide);
+    // Like the launcher or bwrap: a non-zsh program with the shim loaded execs zsh.
+    const proc = spawn("/bin/sh", ["-c", 'exec "$@"', "sh", ...l.argv], { env: l.env, cwd: work });
+    const r = await collect(proc);
+    await l.dispose();
+    expect(r.stdout.toString()).toBe("stripped\n");
+    expect(intercepts.map((i) => i.file)).toEqual(["/usr/bin/printenv"]);
+  });
+
+  it("leaves a command that does not exist to the shell", async () => {
+    const r = await run("no-such-command-here; echo status=$?", "deny");
+    expect(r.stdout.toString()).toBe("status=127\n");
+    expect(r.intercepts).toEqual([]);
+  });
+
+  it("escalates a script without #! by running it with sh", async () => {
+    const script = path.join(work, "plain-script");
+    fs.writeFileSync(script, "echo plain $1\n", { mode: 0o755 });
+    const r = await run(`${script} arg`, "escalate");
+    expect(r.stdout.toString()).toBe("plain arg\n");
+    expect(r.code).toBe(0);
+  });
+
+  it("aborts the pending decision when the shell goes away", async () => {
+    let asked: () => void = () => {};
+    const wasAsked = new Promise<void>((resolve) => {
+      asked = resolve;
+    });
+    const aborted = new Promise<unknown>((resolve) => {
+      void (async () => {
+        const l = await launch("ls /", (_req, signal) => {
+          asked();
+          signal.addEventListener("abort", () => resolve(signal.reason));
+          return new Promise(() => {});
+        });
+        const proc = spawn(l.file, l.argv.slice(1), { env: l.env, cwd: work, detached: true, stdio: "ignore" });
+        await wasAsked;
+        process.kill(-proc.pid!, "SIGKILL");
+      })();
+    });
+    expect(await aborted).toMatchObject({ name: "TetherError" });
+  });
+
+  it("fails closed while the broker is down and starts a new one on the next prepare", async () => {
+    const own = new ZshForkBroker({ runtimeDir, nativeDir });
+    try {
+      let socketDir = "";
+      // Kills the broker while it waits for this decision.
+      const decide: DecideFn = async (req) => {
+        if (req.argv[0] === "sh") for (const pid of processesMentioning(socketDir)) process.kill(pid, "SIGKILL");
+        return { decision: "run" };
+      };
+      const l2 = await own.prepare("p2", "/bin/echo one; sh -c true; /bin/echo two; echo status=$?", decide, { PATH });
+      socketDir = path.dirname(l2.env.TETHER_ESCALATION_SOCKET!);
+      const r = await collect(spawn(l2.file, l2.argv.slice(1), { env: l2.env, cwd: work }));
+      expect(r.stdout.toString()).toBe("one\nstatus=126\n");
+      expect(r.stderr).toMatch(/tether: command denied: escalation broker/);
+      await l2.dispose();
+      const again = await own.prepare("p3", "/bin/echo back", always("run").decide, { PATH });
+      const r3 = await collect(spawn(again.file, again.argv.slice(1), { env: again.env, cwd: work }));
+      await again.dispose();
+      expect(r3.stdout.toString()).toBe("back\n");
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("lets an escalated command use the shell's terminal and get its ^C", async () => {
+    const intercepts: ExecIntercept[] = [];
+    let asked: () => void = () => {};
+    const wasAsked = new Promise<void>((resolve) => {
+      asked = resolve;
+    });
+    const decide: DecideFn = async (req) => {
+      intercepts.push(req);
+      asked();
+      return { decision: "escalate" };
+    };
+    const l = await launch("cat; echo after=$?", decide);
+    const term = pty.spawn(l.file, l.argv.slice(1), { cols: 80, rows: 24, cwd: work, env: l.env });
+    let screen = "";
+    const waitFor = (text: string) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (screen.includes(text)) {
+            sub.dispose();
+            resolve();
+          }
+        };
+        const sub = term.onData((d) => {
+          screen += d;
+          check();
+        });
+        check();
+      });
+    const exited = new Promise<{ exitCode: number; signal?: number }>((resolve) => term.onExit(resolve));
+    await wasAsked;
+    term.write("hello\r");
+    await waitFor("hello\r\nhello\r\n"); // the terminal's echo, then cat's copy
+    term.write("\x03");
+    const end = await exited;
+    await l.dispose();
+    // cat died of the forwarded SIGINT, and the shell, seeing that, stopped like a shell does.
+    expect(end.signal ?? end.exitCode - 128).toBe(os.constants.signals.SIGINT);
+    expect(screen).not.toContain("after=");
+    expect(intercepts).toHaveLength(1);
+  });
+
   it("keeps other LD_PRELOAD entries for the programs it runs", async () => {
     const r = await run("printenv LD_PRELOAD", "run", { env: { LD_PRELOAD: "libc.so.6" } });
     expect(r.stdout.toString()).toBe("libc.so.6\n");
@@ -236,11 +347,14 @@ describe.skipIf(!availability.ok)("ZshForkBroker (real zsh and shim)", () => {
     const socketDir = path.dirname((await launch("true", always("run").decide)).env.TETHER_ESCALATION_SOCKET!);
     for (const decision of ["run", "escalate"] as const) {
       const target = path.join(work, `touched-${decision}`);
-      const l = await launch(`touch ${target}; echo status=$?`, always(decision).decide);
+      const { decide, intercepts } = always(decision);
+      const l = await launch(`touch ${target}; echo status=$?`, decide);
       const argv = ["--ro-bind", "/", "/", "--bind", socketDir, socketDir, "--dev", "/dev", "--proc", "/proc", "--unshare-net", "--", ...l.argv];
       const r = await collect(spawn("bwrap", argv, { env: l.env, cwd: work }));
       await l.dispose();
       expect(r.code).toBe(0);
+      // bwrap loads the shim too but stays passive: only the shell's own exec is asked about.
+      expect(intercepts.map((i) => i.argv)).toEqual([["touch", target]]);
       if (decision === "run") {
         expect(r.stdout.toString()).toBe("status=1\n");
         expect(fs.existsSync(target)).toBe(false);

@@ -170,7 +170,10 @@ export class ZshForkBroker implements AsyncDisposable {
         this.#inflight.delete(req.id);
         reg.pending.delete(ac);
       }
-    })();
+    })().catch((err: unknown) => {
+      // The shell is left waiting until it or the broker goes away; say why.
+      console.error(`zsh-fork: request ${req.id} for ${req.file} was not answered: ${TetherError.from(err).message}`);
+    });
   }
 }
 

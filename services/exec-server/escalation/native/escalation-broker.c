@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,11 +34,11 @@
 #include <unistd.h>
 
 #define MAX_REQUEST (8u << 20) /* well above ARG_MAX: argv + env of one exec */
-#define MAX_CONNS 1024
+#define MAX_CONNS 512 /* each holds up to 4 fds; the nofile limit is raised to fit */
 #define MAX_LINE (1u << 20)
 #define MAX_REASON 4000 /* the shim keeps 4096 bytes of reason */
 
-enum state { READING, PENDING, RUNNING };
+enum state { READING, PENDING, STARTING, RUNNING }; /* STARTING: waiting for the shim's go */
 
 struct conn {
   int fd; /* -1 once the shim hung up while its command still runs */
@@ -365,6 +366,18 @@ __attribute__((noreturn)) static void exec_escalated(struct conn *c) {
   }
   execve(file, vec[0], vec[1]);
   int err = errno;
+  if (err == ENOEXEC) {
+    /* A script without #!: run it with sh, as the shell would have. */
+    unsigned long n = 0;
+    while (vec[0][n] != NULL) n++;
+    char **sh = calloc(n + 3, sizeof(char *));
+    if (sh != NULL) {
+      sh[0] = "sh";
+      sh[1] = file;
+      for (unsigned long i = 1; i < n; i++) sh[i + 1] = vec[0][i];
+      execve("/bin/sh", sh, vec[1]);
+    }
+  }
   int n = snprintf(msg, sizeof msg, "tether: escalated command %s failed to start: %s\n", file, strerror(err));
   (void)!write(2, msg, n > 0 && (size_t)n < sizeof msg ? (size_t)n : 0);
   _exit(err == ENOENT ? 127 : 126);
@@ -380,22 +393,28 @@ static void apply_decision(const struct decision *d) {
     reply(c, 'R', 0, NULL);
     drop(c);
   } else if (strcmp(d->decision, "escalate") == 0) {
-    pid_t pid = fork();
-    if (pid < 0) {
-      reply(c, 'D', 0, "escalation broker could not fork");
-      drop(c);
-      return;
-    }
-    if (pid == 0) exec_escalated(c);
-    c->pid = pid;
-    c->state = RUNNING;
-    close_fds(c);
+    c->state = STARTING;
     reply(c, 'E', 0, NULL);
-    if (c->fd < 0) kill(-pid, SIGKILL);
+    if (c->fd < 0) drop(c);
   } else {
     reply(c, 'D', 0, strcmp(d->decision, "deny") == 0 ? d->reason : "exec server sent an unknown decision");
     drop(c);
   }
+}
+
+/* Returns -1 when it failed and the connection was dropped. */
+static int start_escalated(struct conn *c) {
+  pid_t pid = fork();
+  if (pid < 0) {
+    reply(c, 'X', 126 << 8, NULL);
+    drop(c);
+    return -1;
+  }
+  if (pid == 0) exec_escalated(c);
+  c->pid = pid;
+  c->state = RUNNING;
+  close_fds(c);
+  return 0;
 }
 
 /* ---------- connections ---------- */
@@ -472,6 +491,10 @@ static void on_conn_readable(struct conn *c) {
   ssize_t r = read(c->fd, buf, sizeof buf);
   if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (r <= 0) {
+    if (c->state == STARTING) {
+      drop(c); /* the shell died before the command started: nothing to run or kill */
+      return;
+    }
     if (c->state == PENDING) {
       fprintf(stdout, "{\"type\":\"cancel\",\"id\":%lld}", c->id);
       emit_done();
@@ -485,14 +508,21 @@ static void on_conn_readable(struct conn *c) {
     c->fd = -1;
     return;
   }
-  if (c->state != RUNNING) return; /* nothing is expected before a decision */
+  if (c->state == PENDING) return; /* nothing is expected before a decision */
   for (ssize_t i = 0; i < r; i++) {
     c->sig[c->sig_len++] = buf[i];
-    if (c->sig_len == 4) {
-      int32_t s;
-      memcpy(&s, c->sig, 4);
-      c->sig_len = 0;
-      if (s > 0 && s < NSIG && s != SIGKILL && s != SIGSTOP) kill(-c->pid, s);
+    if (c->sig_len < 4) continue;
+    int32_t s;
+    memcpy(&s, c->sig, 4);
+    c->sig_len = 0;
+    if (c->state == STARTING) {
+      if (s != 0) {
+        drop(c);
+        return;
+      }
+      if (start_escalated(c) != 0) return;
+    } else if (s > 0 && s < NSIG && s != SIGKILL && s != SIGSTOP) {
+      kill(-c->pid, s);
     }
   }
 }
@@ -542,6 +572,11 @@ int main(int argc, char **argv) {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() != parent) return 1; /* the exec server died before we set PDEATHSIG */
   signal(SIGPIPE, SIG_IGN);
+  struct rlimit nofile;
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < 4 * MAX_CONNS + 64) {
+    nofile.rlim_cur = nofile.rlim_max < 4 * MAX_CONNS + 64 ? nofile.rlim_max : 4 * MAX_CONNS + 64;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
 
   sigset_t set;
   sigemptyset(&set);

@@ -3,17 +3,20 @@
  * execs a program it asks the escalation broker (Unix socket) whether to run it here
  * (inside the sandbox), have the broker run it outside with our stdio, or deny it.
  * The shim strips itself from the exec'd program's environment, so only the shell
- * (and its forks) is ever wrapped. The sandbox stays the boundary: skipping the shim
- * only keeps a command inside.
+ * (and its forks) is ever wrapped. Programs between the exec server and zsh (the
+ * launcher, bwrap) load it too, but it stays passive there and passes the environment
+ * on untouched: it is active only in a zsh image. The sandbox stays the boundary:
+ * skipping the shim only keeps a command inside.
  *
  * Wire (must match escalation-broker.c):
  *   shim -> broker  "TZE1", u32 payload length, u8 fd mask (bit i: fd i attached via
  *                   SCM_RIGHTS), then payload: NUL-terminated strings
  *                   token, file, cwd, argc, argv..., envc, env...
  *   broker -> shim  replies: u8 kind, i32 value, u32 message length, message bytes;
- *                   kind 'R' run here, 'D' deny (message = reason), 'E' escalated and
- *                   started, later followed by 'X' exited (value = wait status)
- *   shim -> broker  while escalated: i32 signal numbers to forward to the command
+ *                   kind 'R' run here, 'D' deny (message = reason), 'E' escalate (the
+ *                   broker waits for "go"), later 'X' exited (value = wait status)
+ *   shim -> broker  after 'E': i32 0 ("go": forwarding is ready, start the command),
+ *                   then i32 signal numbers to forward to the command
  *
  * Build: cc -O2 -shared -fPIC -o tether-escalation-shim.so escalation-shim.c -ldl
  */
@@ -29,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -50,10 +54,28 @@ typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t 
 static char *g_socket;
 static char *g_token;
 static char g_self[PATH_MAX];
+static int g_active; /* this process is the zsh-fork shell (or a fork of it) */
 static execve_fn real_execve;
 static spawn_fn real_posix_spawn;
 static spawn_fn real_posix_spawnp;
 static volatile sig_atomic_t g_conn = -1; /* the broker connection while an escalated command runs */
+
+static int zsh_name(const char *path) {
+  if (path == NULL) return 0;
+  const char *slash = strrchr(path, '/');
+  return strncmp(slash ? slash + 1 : path, "zsh", 3) == 0;
+}
+
+/* AT_EXECFN needs no /proc (a sandbox may lack it); /proc/self/exe also sees through a
+ * link with another name. */
+static int is_zsh_image(void) {
+  if (zsh_name((const char *)getauxval(AT_EXECFN))) return 1;
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return 0;
+  exe[n] = '\0';
+  return zsh_name(exe);
+}
 
 __attribute__((constructor)) static void shim_init(void) {
   const char *s = getenv(SOCKET_ENV);
@@ -66,6 +88,7 @@ __attribute__((constructor)) static void shim_init(void) {
     snprintf(g_self, sizeof g_self, "%s", info.dli_fname);
   }
   real_execve = (execve_fn)dlsym(RTLD_NEXT, "execve");
+  g_active = g_socket != NULL && is_zsh_image();
   real_posix_spawn = (spawn_fn)dlsym(RTLD_NEXT, "posix_spawn");
   real_posix_spawnp = (spawn_fn)dlsym(RTLD_NEXT, "posix_spawnp");
 }
@@ -300,6 +323,12 @@ static void forward_signal(int sig) {
 
 /* Waits for the escalated command and ends this process the way the command ended. */
 __attribute__((noreturn)) static void finish_escalated(int fd) {
+  /* The broker starts the command only after our "go", sent once forwarding is in place:
+   * a ^C can never fall between the command starting and us being ready to pass it on. */
+  sigset_t fwd;
+  sigemptyset(&fwd);
+  for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaddset(&fwd, forwarded[i]);
+  sigprocmask(SIG_BLOCK, &fwd, NULL);
   g_conn = fd;
   for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) {
     struct sigaction old;
@@ -309,9 +338,9 @@ __attribute__((noreturn)) static void finish_escalated(int fd) {
     sigemptyset(&sa.sa_mask);
     sigaction(forwarded[i], &sa, NULL);
   }
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
+  int32_t go = 0;
+  if (write_all(fd, &go, sizeof go) != 0) deny_exit("escalation broker went away before the command started");
+  sigprocmask(SIG_UNBLOCK, &fwd, NULL);
   struct reply r;
   if (read_reply(fd, &r) != 0 || r.kind != 'X') deny_exit("escalation broker went away before the command finished");
   int status = r.value;
@@ -360,6 +389,7 @@ static int executable_file(const char *path) {
 
 int execve(const char *path, char *const argv[], char *const envp[]) {
   if (real_execve == NULL) real_execve = (execve_fn)dlsym(RTLD_NEXT, "execve");
+  if (!g_active) return real_execve(path, argv, envp);
   char **env = strip_env(envp);
   if (env == NULL) {
     errno = ENOMEM;
@@ -367,7 +397,7 @@ int execve(const char *path, char *const argv[], char *const envp[]) {
   }
   /* zsh tries each PATH entry in turn; only an exec that can succeed is worth asking about,
    * and a failing one must fail with the kernel's errno so the search goes on. */
-  if (g_socket != NULL && executable_file(path)) decide_or_exit(path, argv, env, NULL);
+  if (executable_file(path)) decide_or_exit(path, argv, env, NULL);
   int rc = real_execve(path, argv, env);
   int saved = errno;
   free(env);
@@ -378,6 +408,11 @@ int execve(const char *path, char *const argv[], char *const envp[]) {
 int execv(const char *path, char *const argv[]) { return execve(path, argv, environ); }
 
 int execvpe(const char *file, char *const argv[], char *const envp[]) {
+  if (!g_active) {
+    typedef int (*execvpe_fn)(const char *, char *const[], char *const[]);
+    execvpe_fn real = (execvpe_fn)dlsym(RTLD_NEXT, "execvpe");
+    return real(file, argv, envp);
+  }
   if (*file == '\0') {
     errno = ENOENT;
     return -1;
@@ -451,9 +486,10 @@ int execle(const char *path, const char *arg, ...) {
 static int spawn_common(spawn_fn real, pid_t *pid, const char *file, const char *resolved,
                         const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr, char *const argv[],
                         char *const envp[]) {
+  if (!g_active) return real(pid, file, fa, attr, argv, envp);
   char **env = strip_env(envp);
   if (env == NULL) return ENOMEM;
-  if (g_socket == NULL || !executable_file(resolved)) {
+  if (!executable_file(resolved)) {
     int rc = real(pid, file, fa, attr, argv, env);
     free(env);
     return rc;
