@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { TetherError } from "../services/common/tether-error.js";
 import { EnvironmentTarget } from "./environment-target.js";
 import { ExecServerProcess } from "./exec-server-process.js";
+import { LeanTarget, type LeanRunTarget } from "./lean-target.js";
 
 /** A live keystroke-echo session: a PTY running `cat` in raw mode, no local echo. */
 export interface EchoSession extends AsyncDisposable {
@@ -41,6 +42,8 @@ export interface TetherTargets {
   /** An exec server inside a container (compared with `docker run` / `docker exec`). */
   container?: TetherTarget;
   cli?: TetherCli;
+  /** The CLI's run path (lean client, hand-written codecs) against the same exec server. */
+  lean?: LeanRunTarget;
   /** Why a target is missing, printed under the tables. */
   missing: string[];
 }
@@ -64,9 +67,13 @@ export async function loadTetherTargets(opts: { tmp: string }): Promise<TetherTa
   try {
     const { openEnvironment } = await import("../clients/environment/open-environment.js");
     const env = await openEnvironment(server.url);
-    const local = new EnvironmentTarget("exec server (unix socket)", env, () => server.close());
+    const lean = new LeanTarget(server.url);
+    const local = new EnvironmentTarget("exec server (unix socket)", env, async () => {
+      await lean.close();
+      await server.close();
+    });
     missing.push("container target: not wired yet (the docker provider is issue 4)");
-    return { local, cli: { runTrueArgv: [process.execPath, bin, "run", "--env", server.url, "--", "true"] }, missing };
+    return { local, lean, cli: { runTrueArgv: [process.execPath, bin, "run", "--env", server.url, "--", "true"] }, missing };
   } catch (err) {
     await server.close();
     throw TetherError.from(err, "connecting the benchmark to its exec server");

@@ -13,10 +13,16 @@ export const execTrue: Benchmark = {
     const tether = ctx.tether.local;
     return [
       {
-        name: "tether runTrue (exec server)",
+        name: "tether Environment (grpc-js)",
         role: "tether",
         setup: async () => (tether ? undefined : "no local tether target"),
         sample: () => timeMs(() => tether!.runTrue()),
+      },
+      {
+        name: "tether lean client (CLI run path)",
+        role: "tether",
+        setup: async () => (ctx.tether.lean ? undefined : "no lean target"),
+        sample: () => timeMs(() => ctx.tether.lean!.runTrue()),
       },
       { name: "ssh multiplexed `true`", role: "peer", sample: () => timeMs(() => ctx.peer.run(["true"])) },
       {

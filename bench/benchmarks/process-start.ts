@@ -48,8 +48,9 @@ export const processStart: Benchmark = {
   rounds: (quick) => (quick ? { warmup: 1, measured: 3 } : { warmup: 5, measured: 60 }),
   subjects(ctx: BenchContext): Subject[] {
     const cli = ctx.tether.cli;
-    const lean = resolve("clients/environment/lean/index.ts");
+    const lean = resolve("clients/environment/lean/lean-channel.ts");
     const processPb = resolve("gen/tether/exec/v1/process_pb.ts");
+    const wire = resolve("clients/environment/lean/process-wire.ts");
     return [
       {
         name: "tether run -- true",
@@ -60,7 +61,14 @@ export const processStart: Benchmark = {
       { name: "node -e 0", role: "peer", sample: () => timeMs(() => spawnToExit(process.execPath, ["-e", "0"])) },
       loadSubject("node + node:http2", ctx, "load-http2.mjs", `import "node:http2";\n`),
       loadSubject(
-        "node + lean gRPC client (bundled)",
+        "node + lean client + ProcessWire (bundled)",
+        ctx,
+        "load-lean-wire.mjs",
+        `import { LeanChannel } from ${JSON.stringify(lean)};\nimport { ProcessWire } from ${JSON.stringify(wire)};\n` +
+          `if (typeof LeanChannel !== "function" || !ProcessWire.start) process.exit(1);\n`,
+      ),
+      loadSubject(
+        "node + lean client + gen/ descriptors (bundled)",
         ctx,
         "load-lean.mjs",
         `import { LeanChannel } from ${JSON.stringify(lean)};\nimport { ProcessService } from ${JSON.stringify(processPb)};\n` +

@@ -16,7 +16,7 @@ export const streamStdout: Benchmark = {
   title: "Stream `head -c N /dev/zero` to the client",
   unit: "MiB/s",
   better: "higher",
-  rounds: (quick) => (quick ? { warmup: 0, measured: 2 } : { warmup: 1, measured: 10 }),
+  rounds: (quick) => (quick ? { warmup: 0, measured: 2 } : { warmup: 0, measured: 5 }),
   subjects(ctx: BenchContext): Subject[] {
     const n = ctx.quick ? QUICK_BYTES : FULL_BYTES;
     const tether = ctx.tether.local;
@@ -31,10 +31,16 @@ export const streamStdout: Benchmark = {
     };
     return [
       {
-        name: "tether Attach stream",
+        name: "tether Environment Attach (grpc-js)",
         role: "tether",
         setup: async () => (tether ? undefined : "no local tether target"),
         sample: () => measure("tether", () => tether!.streamBytes(n)),
+      },
+      {
+        name: "tether lean client Attach",
+        role: "tether",
+        setup: async () => (ctx.tether.lean ? undefined : "no lean target"),
+        sample: () => measure("tether lean", () => ctx.tether.lean!.streamBytes(n)),
       },
       {
         name: "ssh multiplexed stdout",
