@@ -96,9 +96,17 @@ export class BrokerProcess {
 
   /** Sends the decision for request `id`; a decision for a shell that already left is ignored by the broker. */
   answer(id: number, result: DecisionResult): void {
+    this.#send({ id, decision: result.decision, reason: result.reason ?? "" });
+  }
+
+  /** The process behind `token` ended: the broker denies its waiting shells and kills its escalated commands. */
+  forget(token: string): void {
+    this.#send({ type: "forget", token });
+  }
+
+  #send(message: Record<string, unknown>): void {
     if (this.#proc.exitCode !== null || this.#proc.signalCode !== null || !this.#proc.stdin?.writable) return;
-    const line = JSON.stringify({ id, decision: result.decision, reason: result.reason ?? "" });
-    this.#proc.stdin.write(`${line}\n`);
+    this.#proc.stdin.write(`${JSON.stringify(message)}\n`);
   }
 
   /** Ends the broker: EOF on its stdin makes it kill every escalated tree and exit. Idempotent. */

@@ -343,6 +343,17 @@ describe.skipIf(!availability.ok)("ZshForkBroker (real zsh and shim)", () => {
     expect(r2.signal).toBe("SIGKILL");
   });
 
+  it("kills a process's escalated commands when the process is disposed", async () => {
+    const l = await launch("sh -c 'echo ready; exec sleep 1000'", always("escalate").decide);
+    const proc = spawn(l.file, l.argv.slice(1), { env: l.env, cwd: work });
+    const done = collect(proc);
+    await new Promise<void>((resolve) => proc.stdout?.once("data", () => resolve()));
+    await l.dispose();
+    const r = await done;
+    // zsh exec'd the last command itself, so the shell ends the way the command did.
+    expect(r.signal).toBe("SIGKILL");
+  });
+
   it.skipIf(!hasBwrap)("escalation crosses a bwrap sandbox; run stays inside", async () => {
     const socketDir = path.dirname((await launch("true", always("run").decide)).env.TETHER_ESCALATION_SOCKET!);
     for (const decision of ["run", "escalate"] as const) {

@@ -23,7 +23,10 @@ export interface ZshForkLaunch {
   env: Record<string, string>;
   /** The socket and the shim, to be bound into a bwrap sandbox at the same paths. */
   extraBinds: { path: string; writable: boolean }[];
-  /** Forgets the process: its later requests are denied and pending decisions aborted. Idempotent. */
+  /**
+   * Forgets the process: its pending and later requests are denied, pending decisions
+   * aborted and its escalated commands killed. Idempotent.
+   */
   dispose(): Promise<void>;
 }
 
@@ -95,6 +98,8 @@ export class ZshForkBroker implements AsyncDisposable {
         disposed = true;
         this.#tokens.delete(token);
         for (const ac of registration.pending) ac.abort(cancelled(`process ${processId} ended`));
+        const broker = this.#broker;
+        if (broker) await broker.then((b) => b.forget(token), () => undefined);
       },
     };
   }

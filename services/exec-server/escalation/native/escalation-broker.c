@@ -11,6 +11,7 @@
  *   {"type":"request","id":N,"token":S,"file":S,"cwd":S,"argv":[S...],"env":["K=V"...]}
  *   {"type":"cancel","id":N}     the shell hung up before a decision arrived
  * stdin, JSON lines from Node: {"id":N,"decision":"run"|"escalate"|"deny","reason":S}
+ *   {"type":"forget","token":S}   the process ended: deny its waiting shells, kill its commands
  * EOF on stdin, SIGTERM, SIGINT, SIGHUP or the parent's death: kill everything, exit.
  * Socket wire format: see escalation-shim.c (the two files must agree).
  */
@@ -268,8 +269,11 @@ static const char *json_parse_str(const char *p, char *out, size_t cap) {
   return p + 1;
 }
 
+/* A decision {"id","decision","reason"} or a {"type":"forget","token"} line. */
 struct decision {
   long long id;
+  char type[16];
+  char token[128];
   char decision[16];
   char reason[MAX_REASON + 1];
 };
@@ -289,9 +293,14 @@ static int parse_decision(const char *line, struct decision *d) {
     if (*p++ != ':') return -1;
     p = ws(p);
     if (*p == '"') {
-      char *dst = strcmp(key, "decision") == 0 ? d->decision : strcmp(key, "reason") == 0 ? d->reason : NULL;
       char scratch[8];
-      p = json_parse_str(p, dst ? dst : scratch, dst == d->decision ? sizeof d->decision : dst ? sizeof d->reason : sizeof scratch);
+      char *dst = scratch;
+      size_t cap = sizeof scratch;
+      if (strcmp(key, "decision") == 0) dst = d->decision, cap = sizeof d->decision;
+      else if (strcmp(key, "reason") == 0) dst = d->reason, cap = sizeof d->reason;
+      else if (strcmp(key, "type") == 0) dst = d->type, cap = sizeof d->type;
+      else if (strcmp(key, "token") == 0) dst = d->token, cap = sizeof d->token;
+      p = json_parse_str(p, dst, cap);
       if (p == NULL) return -1;
     } else {
       char *stop;
@@ -313,7 +322,7 @@ static int parse_decision(const char *line, struct decision *d) {
     if (*p == '}') break;
     return -1;
   }
-  return d->id >= 0 ? 0 : -1;
+  return d->id >= 0 || strcmp(d->type, "forget") == 0 ? 0 : -1;
 }
 
 /* ---------- running an escalated command ---------- */
@@ -383,7 +392,25 @@ __attribute__((noreturn)) static void exec_escalated(struct conn *c) {
   _exit(err == ENOENT ? 127 : 126);
 }
 
+/* The process owning `token` ended: nothing of it may keep running or waiting. */
+static void forget(const char *token) {
+  for (int i = 0; i < MAX_CONNS; i++) {
+    struct conn *c = conns[i];
+    if (c == NULL || c->state == READING || strcmp(c->payload, token) != 0) continue;
+    if (c->state == RUNNING) {
+      kill(-c->pid, SIGKILL); /* unreaped, so the group id is still this command's */
+    } else {
+      reply(c, 'D', 0, "the process this shell belongs to has ended");
+      drop(c);
+    }
+  }
+}
+
 static void apply_decision(const struct decision *d) {
+  if (strcmp(d->type, "forget") == 0) {
+    forget(d->token);
+    return;
+  }
   struct conn *c = NULL;
   for (int i = 0; i < MAX_CONNS; i++) {
     if (conns[i] && conns[i]->state == PENDING && conns[i]->id == d->id) c = conns[i];
