@@ -1,0 +1,293 @@
+import { readFile, readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { mkdtemp, rm } from "node:fs/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OutputStream, ProcessState, SignalTarget, TimeoutKind } from "../../../gen/tether/exec/v1/process_pb.js";
+import { ErrorCode } from "../../common/tether-error.js";
+import { type Harness, TextReader, alive, drain, failure, pollUntil, readUntil, startHarness } from "../../../test/support/exec-harness.js";
+import { createTestCa } from "../../../test/support/test-ca.js";
+
+/** Pids whose process group is `pgid`, from /proc. */
+async function groupMembers(pgid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = await readFile(`/proc/${name}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // After the command: state, ppid, pgrp.
+      if (Number(fields[2]) === pgid && fields[0] !== "Z") out.push(Number(name));
+    } catch {
+      // Exited while we were looking.
+    }
+  }
+  return out;
+}
+
+let h: Harness;
+let n = 0;
+const id = (what: string) => `${what}-${++n}`;
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe("ProcessService over a Unix socket", () => {
+  it("Start is idempotent by id: same spec returns the same process, a different spec is ALREADY_EXISTS", async () => {
+    const p = h.clients.processes;
+    const pid = id("idem");
+    const spec = { argv: ["sleep", "30"], labels: { a: "1" } };
+    const first = await p.start({ processId: pid, spec });
+    expect(first.created).toBe(true);
+    expect(first.process?.pid).toBeGreaterThan(0);
+    const again = await p.start({ processId: pid, spec });
+    expect(again.created).toBe(false);
+    expect(again.process?.pid).toBe(first.process?.pid);
+    const err = await failure(p.start({ processId: pid, spec: { argv: ["sleep", "31"] } }));
+    expect(err.code).toBe(ErrorCode.AlreadyExists);
+    expect(err.message).toMatch(/different spec/);
+    await p.terminate({ processId: pid, graceMs: 100 });
+  });
+
+  it("Attach from 0 and from a middle seq delivers the same tail, started first and exit last", async () => {
+    const p = h.clients.processes;
+    const pid = id("seq");
+    await p.start({ processId: pid, spec: { argv: ["sh", "-c", 'for i in $(seq 1 20); do echo "line $i"; echo "err $i" >&2; done'] } });
+    await p.wait({ processId: pid });
+    const all = await drain(p.attach({ processId: pid }));
+    expect(all.events[0]!.event.case).toBe("started");
+    expect(all.events.at(-1)!.event.case).toBe("exited");
+    expect(all.stdout.toString()).toBe(Array.from({ length: 20 }, (_, i) => `line ${i + 1}\n`).join(""));
+    expect(all.stderr.toString()).toBe(Array.from({ length: 20 }, (_, i) => `err ${i + 1}\n`).join(""));
+    const seqs = all.events.slice(1).map((e) => Number(e.seq));
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seqs).size).toBe(seqs.length);
+
+    const middle = Math.floor(all.events.length / 2);
+    const cursor = all.events[middle]!.seq;
+    const tail = await drain(p.attach({ processId: pid, afterSeq: cursor }));
+    expect(tail.events[0]!.event.case).toBe("started");
+    expect(tail.events[0]!.seq).toBe(cursor);
+    expect(tail.events.slice(1)).toEqual(all.events.slice(middle + 1));
+  });
+
+  it("gives two concurrent viewers identical bytes", async () => {
+    const p = h.clients.processes;
+    const pid = id("viewers");
+    await p.start({ processId: pid, spec: { argv: ["sh", "-c", "read go; seq 1 200000"], stdinOpen: true } });
+    const a = drain(p.attach({ processId: pid }));
+    const b = drain(p.attach({ processId: pid }));
+    await p.write({ processId: pid, data: Buffer.from("go\n"), eof: true });
+    const [ra, rb] = await Promise.all([a, b]);
+    const expected = Array.from({ length: 200000 }, (_, i) => `${i + 1}\n`).join("");
+    expect(ra.stdout.toString()).toBe(expected);
+    expect(rb.stdout.equals(ra.stdout)).toBe(true);
+    expect(ra.exit?.code).toBe(0);
+  });
+
+  it("detaching never kills the process", async () => {
+    const p = h.clients.processes;
+    const pid = id("detach");
+    await p.start({ processId: pid, spec: { argv: ["cat"], stdinOpen: true } });
+    const stream = p.attach({ processId: pid });
+    await p.write({ processId: pid, data: Buffer.from("hello\n") });
+    expect(await readUntil(stream, (t) => t.includes("hello"))).toBe("hello\n");
+    // readUntil returned mid-stream: the for-await broke out and the call was cancelled.
+    const [info] = (await p.list({ labels: {} })).processes.filter((x) => x.processId === pid);
+    expect(info?.state).toBe(ProcessState.RUNNING);
+    await p.write({ processId: pid, data: Buffer.from("bye\n"), eof: true });
+    const status = (await p.wait({ processId: pid })).status;
+    expect(status?.code).toBe(0);
+    expect((await drain(p.attach({ processId: pid }))).stdout.toString()).toBe("hello\nbye\n");
+  });
+
+  it("Write is idempotent by write_id, and a write after EOF is FAILED_PRECONDITION", async () => {
+    const p = h.clients.processes;
+    const pid = id("write");
+    await p.start({ processId: pid, spec: { argv: ["cat"], stdinOpen: true } });
+    const w1 = await p.write({ processId: pid, writeId: "w1", data: Buffer.from("one\n") });
+    expect(w1).toMatchObject({ bytesWritten: 4n, applied: true });
+    const retry = await p.write({ processId: pid, writeId: "w1", data: Buffer.from("one\n") });
+    expect(retry.applied).toBe(false);
+    await p.write({ processId: pid, writeId: "w2", data: Buffer.from("two\n"), eof: true });
+    const err = await failure(p.write({ processId: pid, writeId: "w3", data: Buffer.from("three\n") }));
+    expect(err.code).toBe(ErrorCode.FailedPrecondition);
+    expect(err.message).toMatch(/stdin .* closed|EOF/);
+    const out = await drain(p.attach({ processId: pid }));
+    expect(out.stdout.toString()).toBe("one\ntwo\n");
+    expect(out.exit?.code).toBe(0);
+  });
+
+  it("Signal by number to the process and by name to the group", async () => {
+    const p = h.clients.processes;
+    const one = id("sig-num");
+    await p.start({ processId: one, spec: { argv: ["sleep", "100"] } });
+    await p.signal({ processId: one, signal: { case: "number", value: 15 }, target: SignalTarget.PROCESS });
+    const s1 = (await p.wait({ processId: one })).status;
+    expect(s1).toMatchObject({ signal: 15, signalName: "SIGTERM" });
+    expect(s1?.code).toBeUndefined();
+
+    const group = id("sig-group");
+    const started = await p.start({ processId: group, spec: { argv: ["sh", "-c", "sleep 100 & sleep 100"] } });
+    const pgid = started.process!.pid;
+    await pollUntil(async () => (await groupMembers(pgid)).length >= 3, "sh and both sleeps in the group");
+    await p.signal({ processId: group, signal: { case: "name", value: "kill" } });
+    const s2 = (await p.wait({ processId: group })).status;
+    expect(s2).toMatchObject({ signal: 9, signalName: "SIGKILL" });
+    await pollUntil(async () => (await groupMembers(pgid)).length === 0, "no member of the group left");
+  });
+
+  it("Signal to the process reaches only it; to the group reaches every member", async () => {
+    const p = h.clients.processes;
+    const pid = id("sig-proc");
+    const script = [
+      "trap 'echo main-usr1' USR1",
+      "(trap 'echo sub-usr1' USR1; echo sub-ready; while :; do sleep 0.05; done) &",
+      "echo main-ready",
+      "while :; do sleep 0.05; done",
+    ].join("\n");
+    await p.start({ processId: pid, spec: { argv: ["sh", "-c", script] } });
+    const r = new TextReader(p.attach({ processId: pid }));
+    await r.until((t) => t.includes("main-ready") && t.includes("sub-ready"));
+    await p.signal({ processId: pid, signal: { case: "name", value: "USR1" }, target: SignalTarget.PROCESS });
+    await r.until((t) => t.includes("main-usr1"));
+    expect(r.text).not.toContain("sub-usr1");
+    await p.signal({ processId: pid, signal: { case: "number", value: 10 }, target: SignalTarget.GROUP });
+    await r.until((t) => t.includes("sub-usr1") && t.split("main-usr1").length === 3);
+    await p.terminate({ processId: pid, graceMs: 100 });
+    expect((await r.end())?.reason).toBe("terminated by request");
+  });
+
+  it("nothing of the group outlives the process", async () => {
+    const p = h.clients.processes;
+    const pid = id("outlive");
+    await p.start({ processId: pid, spec: { argv: ["sh", "-c", "sleep 100 >/dev/null 2>&1 & echo $!; exit 0"] } });
+    const out = await drain(p.attach({ processId: pid }));
+    expect(out.exit?.code).toBe(0);
+    const sleeper = Number(out.stdout.toString().trim());
+    await pollUntil(async () => !(await alive(sleeper)), `background sleep ${sleeper} to be killed`);
+  });
+
+  it("Terminate sends TERM, waits the grace period, then KILLs a process that ignores TERM", async () => {
+    const p = h.clients.processes;
+    const pid = id("term");
+    await p.start({ processId: pid, spec: { argv: ["sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done"] } });
+    await readUntil(p.attach({ processId: pid }), (t) => t.includes("ready"));
+    const t0 = Date.now();
+    const status = (await p.terminate({ processId: pid, graceMs: 300 })).status;
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(status).toMatchObject({ signal: 9, signalName: "SIGKILL", reason: "terminated by request", timedOut: false });
+  });
+
+  it("List filters by session, labels and exited", async () => {
+    const p = h.clients.processes;
+    const s = await h.clients.sessions.openSession({ sessionId: id("list-session") });
+    const a = id("list-a");
+    const b = id("list-b");
+    const c = id("list-c");
+    await p.start({ processId: a, spec: { argv: ["sleep", "30"], labels: { team: "x", kind: "sleeper" } }, sessionId: s.sessionId });
+    await p.start({ processId: b, spec: { argv: ["true"], labels: { team: "x" } }, sessionId: s.sessionId });
+    await p.start({ processId: c, spec: { argv: ["sleep", "30"], labels: { team: "y" } } });
+    await p.wait({ processId: b });
+    const ids = async (req: Parameters<typeof p.list>[0]) => (await p.list(req)).processes.map((x) => x.processId).sort();
+    expect(await ids({ sessionId: s.sessionId })).toEqual([a]);
+    expect(await ids({ sessionId: s.sessionId, includeExited: true })).toEqual([a, b].sort());
+    expect(await ids({ labels: { team: "x" }, includeExited: true })).toEqual([a, b].sort());
+    expect(await ids({ labels: { team: "x", kind: "sleeper" } })).toEqual([a]);
+    expect(await ids({ labels: { team: "y" } })).toEqual([c]);
+    const exited = (await p.list({ sessionId: s.sessionId, includeExited: true })).processes.find((x) => x.processId === b);
+    expect(exited?.state).toBe(ProcessState.EXITED);
+    expect(exited?.exit?.code).toBe(0);
+    await h.clients.sessions.closeSession({ sessionId: s.sessionId });
+    await p.terminate({ processId: c, graceMs: 100 });
+  });
+
+  it("Wait answers with the exit code; a signal death carries the number and name", async () => {
+    const p = h.clients.processes;
+    const code = id("code");
+    await p.start({ processId: code, spec: { argv: ["sh", "-c", "exit 7"] } });
+    expect((await p.wait({ processId: code })).status).toMatchObject({ code: 7, signalName: "", timedOut: false });
+    const sig = id("usr1");
+    await p.start({ processId: sig, spec: { argv: ["sh", "-c", "kill -USR1 $$"] } });
+    const status = (await p.wait({ processId: sig })).status;
+    expect(status).toMatchObject({ signal: 10, signalName: "SIGUSR1" });
+    expect(status?.code).toBeUndefined();
+  });
+
+  it("a wall timeout stops the process with timed_out and kind WALL", async () => {
+    const p = h.clients.processes;
+    const pid = id("wall");
+    await p.start({ processId: pid, spec: { argv: ["sleep", "30"], timeouts: { wallMs: 300, killGraceMs: 200 } } });
+    const status = (await p.wait({ processId: pid })).status;
+    expect(status).toMatchObject({ timedOut: true, timeoutKind: TimeoutKind.WALL, signal: 15 });
+    expect(status?.reason).toMatch(/wall timeout of 300 ms/);
+    expect(Number(status?.wallTimeMs)).toBeGreaterThanOrEqual(300);
+  });
+
+  it("an idle timeout fires only after output stops", async () => {
+    const p = h.clients.processes;
+    const pid = id("idle");
+    // Prints every 100 ms for ~0.6 s (longer than the idle limit in total), then goes quiet.
+    await p.start({
+      processId: pid,
+      spec: { argv: ["sh", "-c", "for i in 1 2 3 4 5 6; do echo $i; sleep 0.1; done; sleep 30"], timeouts: { idleMs: 400, killGraceMs: 200 } },
+    });
+    const out = await drain(p.attach({ processId: pid }));
+    expect(out.stdout.toString()).toBe("1\n2\n3\n4\n5\n6\n");
+    expect(out.exit).toMatchObject({ timedOut: true, timeoutKind: TimeoutKind.IDLE });
+    expect(out.exit?.reason).toMatch(/idle timeout of 400 ms/);
+  });
+
+  it("reports wall time and CPU time for a busy loop", async () => {
+    const p = h.clients.processes;
+    const pid = id("busy");
+    await p.start({ processId: pid, spec: { argv: ["awk", "BEGIN { for (i = 0; i < 1e7; i++) s += i }"] } });
+    const status = (await p.wait({ processId: pid })).status!;
+    expect(status.code).toBe(0);
+    expect(Number(status.wallTimeMs)).toBeGreaterThan(0);
+    expect(Number(status.userCpuMs) + Number(status.systemCpuMs)).toBeGreaterThan(0);
+    expect(Number(status.userCpuMs + status.systemCpuMs)).toBeLessThanOrEqual(Number(status.wallTimeMs) + 50);
+  });
+});
+
+describe("ProcessService over TCP with TLS and a bearer token", () => {
+  let tls: Harness;
+  let caDir: string;
+  beforeAll(async () => {
+    caDir = await mkdtemp(path.join(tmpdir(), "tether-ca-"));
+    const ca = await createTestCa(caDir, ["127.0.0.1", "localhost"]);
+    tls = await startHarness({
+      listen: "tcp://127.0.0.1:0",
+      token: "s3cret-token",
+      tls: { cert: ca.serverCertPem, key: ca.serverKeyPem },
+      connection: { caPem: ca.caCertPem },
+    });
+  });
+  afterAll(async () => {
+    await tls?.close();
+    await rm(caDir, { recursive: true, force: true });
+  });
+
+  it("starts, attaches, writes, signals and waits", async () => {
+    expect(tls.url).toMatch(/^grpcs:\/\/127\.0\.0\.1:\d+$/);
+    const p = tls.clients.processes;
+    const pid = id("tls");
+    const started = await p.start({ processId: pid, spec: { argv: ["sh", "-c", "cat; exit 3"], stdinOpen: true } });
+    expect(started.created).toBe(true);
+    const attached = drain(p.attach({ processId: pid }));
+    await p.write({ processId: pid, writeId: "a", data: Buffer.from("over tls\n"), eof: true });
+    const out = await attached;
+    expect(out.stdout.toString()).toBe("over tls\n");
+    expect(out.exit?.code).toBe(3);
+    expect((await p.wait({ processId: pid })).status?.code).toBe(3);
+
+    const sleeper = id("tls-sleep");
+    await p.start({ processId: sleeper, spec: { argv: ["sleep", "30"] } });
+    await p.signal({ processId: sleeper, signal: { case: "name", value: "INT" } });
+    expect((await p.wait({ processId: sleeper })).status?.signalName).toBe("SIGINT");
+  });
+});

@@ -1,0 +1,106 @@
+// Runs `tether exec-server` as a real, separate process (the bundled CLI in dist/,
+// rebuilt once when missing or older than the sources) and tells the test where it
+// listens: the first stdout line is `listening <url>`.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const TETHER_BIN = path.join(REPO_ROOT, "bin", "tether.js");
+
+export interface ExecServerProcess extends AsyncDisposable {
+  readonly url: string;
+  readonly pid: number;
+  /** Resolves when the server process has exited. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Everything the server wrote to stderr so far (for failure messages). */
+  stderr(): string;
+  kill(signal: NodeJS.Signals): void;
+  /** SIGTERM, then SIGKILL if it has not exited within 10 s; removes its temp dir. */
+  close(): Promise<void>;
+}
+
+export interface ExecServerProcessOptions {
+  /** Default: a fresh socket in a temp dir. `tcp://127.0.0.1:0` picks a port. */
+  listen?: string;
+  /** More `tether exec-server` flags, e.g. ["--token-file", f]. */
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Builds dist/ (and the native launcher) unless it is newer than every source file.
+ * Test workers may race: flock serialises them and the check runs again under the lock,
+ * so a fresh bundle is never rebuilt under a running server.
+ */
+export function ensureBuilt(): void {
+  if (!existsSync(path.join(REPO_ROOT, "build", "native", "tether-launch"))) {
+    execFileSync("flock", ["/tmp/tether-native-build.lock", "scripts/build-native.sh", "tether-launch"], { cwd: REPO_ROOT, stdio: "inherit" });
+  }
+  const script =
+    '[ -f dist/tether.js ] && [ -z "$(find clients services gen scripts/build.mjs -newer dist/tether.js -name "*.ts" ! -name "*.test.ts" -print -quit)" ] || node scripts/build.mjs';
+  execFileSync("flock", ["/tmp/tether-dist-build.lock", "sh", "-c", script], { cwd: REPO_ROOT, stdio: ["ignore", "inherit", "inherit"] });
+}
+
+export async function startExecServerProcess(options: ExecServerProcessOptions = {}): Promise<ExecServerProcess> {
+  ensureBuilt();
+  const dir = await mkdtemp(path.join(tmpdir(), "tether-es-"));
+  const listen = options.listen ?? `unix://${dir}/exec.sock`;
+  const child = spawn(process.execPath, [TETHER_BIN, "exec-server", "--listen", listen, "--cwd", dir, ...(options.args ?? [])], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: options.env ?? process.env,
+  });
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (s: string) => {
+    // Bounded: only the tail matters for a failure message.
+    stderr = (stderr + s).slice(-16_384);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  try {
+    const url = await listeningUrl(child, exited, () => stderr);
+    const close = async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      await rm(dir, { recursive: true, force: true });
+    };
+    return {
+      url,
+      pid: child.pid!,
+      exited,
+      stderr: () => stderr,
+      kill: (signal) => void child.kill(signal),
+      close,
+      [Symbol.asyncDispose]: close,
+    };
+  } catch (err) {
+    child.kill("SIGKILL");
+    await exited;
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+function listeningUrl(child: ChildProcess, exited: Promise<unknown>, stderr: () => string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.once("line", (line) => {
+      const m = /^listening (\S+)$/.exec(line);
+      if (m) resolve(m[1]!);
+      else reject(new TetherError(ErrorCode.Internal, `exec-server printed ${JSON.stringify(line)} instead of "listening <url>"`));
+    });
+    void exited.then(() =>
+      reject(new TetherError(ErrorCode.Unavailable, `exec-server exited before listening: ${stderr().trim() || "(no stderr)"}`)),
+    );
+  });
+}
