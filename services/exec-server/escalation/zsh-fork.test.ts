@@ -241,6 +241,28 @@ describe.skipIf(!availability.ok)("ZshForkBroker (real zsh and shim)", () => {
     expect(intercepts).toHaveLength(1);
   });
 
+  it("wraps the rest of the exec family and posix_spawn the same way", async () => {
+    const probe = path.join(work, "zsh-probe"); // the shim is active only in a zsh-named image
+    execFileSync("cc", ["-O2", "-o", probe, path.join(import.meta.dirname, "native/exec-family-probe.c")]);
+    for (const fn of ["execv", "execvp", "execl", "execlp", "execle", "spawnp"]) {
+      for (const decision of ["run", "escalate", "deny"] as const) {
+        const { decide, intercepts } = always(decision, `no ${fn}`);
+        const l = await launch("unused", decide);
+        const r = await collect(spawn(probe, [fn], { env: l.env, cwd: work }));
+        await l.dispose();
+        const what = `${fn} ${decision}`;
+        const viaPath = fn === "execvp" || fn === "execlp" || fn === "spawnp";
+        expect(intercepts.map((i) => [i.file, ...i.argv]), what).toEqual([[viaPath ? "/usr/bin/sh" : "/bin/sh", "sh", "-c", "exit 3"]]);
+        if (decision === "deny") expect(r.stderr, what).toBe(`tether: command denied: no ${fn}\n`);
+        if (fn === "spawnp") {
+          expect(r.stdout.toString(), what).toBe(decision === "deny" ? `rc=${os.constants.errno.EACCES} exit=0\n` : "rc=0 exit=3\n");
+        } else {
+          expect(r.code, what).toBe(decision === "deny" ? 126 : 3);
+        }
+      }
+    }
+  });
+
   it("keeps other LD_PRELOAD entries for the programs it runs", async () => {
     const r = await run("printenv LD_PRELOAD", "run", { env: { LD_PRELOAD: "libc.so.6" } });
     expect(r.stdout.toString()).toBe("libc.so.6\n");

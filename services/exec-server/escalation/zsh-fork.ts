@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { ErrorCode, TetherError, cancelled } from "../../common/tether-error.js";
+import { ErrorCode, TetherError, cancelled, throwIfAborted } from "../../common/tether-error.js";
 import { BrokerProcess, type BrokerRequest } from "./broker-process.js";
 import type { DecideFn, DecisionResult, ExecIntercept } from "./escalation-types.js";
 
@@ -69,7 +69,14 @@ export class ZshForkBroker implements AsyncDisposable {
     return { ok: true };
   }
 
-  async prepare(processId: string, commandLine: string, decide: DecideFn, env: Record<string, string>): Promise<ZshForkLaunch> {
+  async prepare(
+    processId: string,
+    commandLine: string,
+    decide: DecideFn,
+    env: Record<string, string>,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ZshForkLaunch> {
+    throwIfAborted(options.signal);
     if (this.#closed) throw new TetherError(ErrorCode.FailedPrecondition, "the zsh-fork broker is closed: the exec server is shutting down");
     const zsh = this.#o.zshPath ?? (await findZsh());
     if (zsh === undefined) throw new TetherError(ErrorCode.FailedPrecondition, "zsh is not installed: install zsh to use the ZSH_FORK shell");
@@ -77,7 +84,11 @@ export class ZshForkBroker implements AsyncDisposable {
     await fs.access(shim, fs.constants.R_OK).catch((err: unknown) => {
       throw new TetherError(ErrorCode.FailedPrecondition, `escalation shim ${shim} is missing: run scripts/build-native.sh`, { cause: err });
     });
+    if (/[: ]/.test(shim)) {
+      throw new TetherError(ErrorCode.FailedPrecondition, `escalation shim path ${shim} contains ':' or ' ', which LD_PRELOAD cannot carry: move build/native`);
+    }
     await this.#ensureBroker();
+    throwIfAborted(options.signal);
     const socketPath = path.join(await this.#socketDir(), "broker.sock");
 
     const token = randomBytes(24).toString("hex");

@@ -61,6 +61,7 @@ static struct conn *conns[MAX_CONNS];
 static const char *socket_path;
 static pid_t broker_pid;
 static long long next_id = 1;
+static struct rlimit nofile_at_start; /* escalated commands get the limit we were given */
 
 /* ---------- small helpers ---------- */
 
@@ -345,6 +346,7 @@ __attribute__((noreturn)) static void exec_escalated(struct conn *c) {
     else close(i);
   }
   close_range(3, ~0u, 0);
+  setrlimit(RLIMIT_NOFILE, &nofile_at_start);
   sigset_t none;
   sigemptyset(&none);
   for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
@@ -600,6 +602,7 @@ int main(int argc, char **argv) {
   if (getppid() != parent) return 1; /* the exec server died before we set PDEATHSIG */
   signal(SIGPIPE, SIG_IGN);
   struct rlimit nofile;
+  getrlimit(RLIMIT_NOFILE, &nofile_at_start);
   if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < 4 * MAX_CONNS + 64) {
     nofile.rlim_cur = nofile.rlim_max < 4 * MAX_CONNS + 64 ? nofile.rlim_max : 4 * MAX_CONNS + 64;
     setrlimit(RLIMIT_NOFILE, &nofile);

@@ -192,6 +192,20 @@ static int write_all(int fd, const void *p, size_t n) {
   return 0;
 }
 
+/* Like write_all, but a broker that went away is an error, not a SIGPIPE: we must
+ * live to print the denial. */
+static int send_all(int fd, const void *p, size_t n) {
+  const char *c = p;
+  while (n > 0) {
+    ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    c += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
 static int read_all(int fd, void *p, size_t n) {
   char *c = p;
   while (n > 0) {
@@ -287,7 +301,7 @@ static int send_request(const char *file, char *const argv[], char *const env[],
   ssize_t sent;
   do sent = sendmsg(fd, &msg, MSG_NOSIGNAL);
   while (sent < 0 && errno == EINTR);
-  int ok = sent > 0 && write_all(fd, header + sent, sizeof header - (size_t)sent) == 0 && write_all(fd, b.data, b.len) == 0;
+  int ok = sent > 0 && send_all(fd, header + sent, sizeof header - (size_t)sent) == 0 && send_all(fd, b.data, b.len) == 0;
   free(b.data);
   if (!ok) {
     snprintf(err, errlen, "could not send the escalation request: %s", strerror(errno));
@@ -317,7 +331,7 @@ static const int forwarded[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUS
 static void forward_signal(int sig) {
   int saved = errno;
   int32_t s = sig;
-  if (g_conn >= 0) (void)!write(g_conn, &s, sizeof s);
+  if (g_conn >= 0) (void)!send(g_conn, &s, sizeof s, MSG_NOSIGNAL);
   errno = saved;
 }
 
@@ -339,7 +353,7 @@ __attribute__((noreturn)) static void finish_escalated(int fd) {
     sigaction(forwarded[i], &sa, NULL);
   }
   int32_t go = 0;
-  if (write_all(fd, &go, sizeof go) != 0) deny_exit("escalation broker went away before the command started");
+  if (send_all(fd, &go, sizeof go) != 0) deny_exit("escalation broker went away before the command started");
   sigprocmask(SIG_UNBLOCK, &fwd, NULL);
   struct reply r;
   if (read_reply(fd, &r) != 0 || r.kind != 'X') deny_exit("escalation broker went away before the command finished");
