@@ -107,8 +107,12 @@ describe.skipIf(!available.ok)("createNetnsHost", () => {
     await once(child, "exit");
     const stale = `tether-test-${child.pid}-0`;
     execFileSync("ip", ["netns", "add", stale]);
+    // A veth pair whose peer never moved into a namespace: a crash mid-create.
+    const staleLink = `tth${child.pid!.toString(36)}-0`;
+    execFileSync("ip", ["link", "add", staleLink, "type", "veth", "peer", "name", `ttn${child.pid!.toString(36)}-0`]);
     await using host = await createNetnsHost();
     expect(namespaces()).not.toContain(stale);
+    expect(execFileSync("ip", ["-o", "link", "show", "type", "veth"], { encoding: "utf8" })).not.toContain(staleLink);
     expect(namespaces()).toContain(host.name);
   });
 });

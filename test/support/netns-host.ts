@@ -34,7 +34,7 @@ export interface NetnsHostOptions {
 
 const NAME_PREFIX = "tether-test-";
 const STALE_NAME = /^tether-test-(\d+)-\d+$/;
-const STALE_LINK = /^tth([0-9a-z]+)x[0-9a-z]+$/;
+const STALE_LINK = /^tt[hn]([0-9a-z]+)-[0-9a-z]+$/;
 // Marks our fallback routes so cleanup removes only those.
 const GUARD_METRIC = 4213;
 // 10.213.0.0/16 holds 16384 /30 blocks; each worker starts at its own stretch of 8.
@@ -67,7 +67,9 @@ export async function createNetnsHost(options: NetnsHostOptions = {}): Promise<N
   if ((await listNamespaces()).includes(name)) {
     throw new TetherError(ErrorCode.AlreadyExists, `network namespace ${name} exists: pick another name or delete it with 'ip netns del ${name}'`);
   }
-  const tag = `${process.pid.toString(36)}x${seq.toString(36)}`;
+  // Interface names hold 15 bytes: the pid in base 36, then "-" (no base-36 digit, so the
+  // pid parses back for stale cleanup), then the sequence.
+  const tag = `${process.pid.toString(36)}-${seq.toString(36)}`;
   const hostInterface = `tth${tag}`;
   const peerInterface = `ttn${tag}`;
   const block = await freeBlock(process.pid, seq);
