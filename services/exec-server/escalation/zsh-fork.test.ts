@@ -74,6 +74,7 @@ describe.skipIf(!availability.ok)("ZshForkBroker (real zsh and shim)", () => {
 
   afterAll(async () => {
     await broker.close();
+    expect(processesMentioning(runtimeDir)).toEqual([]); // the broker carries its socket path
     fs.rmSync(runtimeDir, { recursive: true, force: true });
     fs.rmSync(work, { recursive: true, force: true });
   });
@@ -113,6 +114,18 @@ describe.skipIf(!availability.ok)("ZshForkBroker (real zsh and shim)", () => {
     expect(Object.keys(tr.env).filter((k) => k === "LD_PRELOAD" || k.startsWith("TETHER_"))).toEqual([]);
     expect(ls.file).toBe("/usr/bin/ls");
     expect(ls.cwd).toBe("/tmp");
+  });
+
+  it("carries awkward bytes and large requests exactly", async () => {
+    const odd = 'quote" back\\slash\ttab\nnewline \u0001 ünï';
+    const big = "x".repeat(120_000); // several socket reads on the broker's side
+    const r = await run('printf %s "$ODD" | od -An -c >/dev/null; printenv BIG | wc -c', "escalate", { env: { ODD: odd, BIG: big } });
+    expect(r.stdout.toString().trim()).toBe(String(big.length + 1));
+    expect(r.intercepts.find((i) => i.file.endsWith("/od"))?.env.ODD).toBe(odd);
+    expect(r.intercepts.find((i) => i.file.endsWith("/printenv"))?.env.BIG).toBe(big);
+    const args = await run("/bin/echo \"$ODD\"", "escalate", { env: { ODD: odd } });
+    expect(args.intercepts[0]?.argv).toEqual(["/bin/echo", odd]);
+    expect(args.stdout.toString()).toBe(`${odd}\n`);
   });
 
   it("runs subshells and builtins without asking", async () => {
