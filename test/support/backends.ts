@@ -1,0 +1,248 @@
+// The backends the conformance suite runs against, each a real way of reaching an exec
+// server: in-process, a separate process on a Unix socket, a server inside a second
+// network namespace reached over TLS ("remote VM"), and a Docker container.
+import { type ChildProcess, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import type { Environment } from "../../clients/environment/environment.js";
+import { GrpcEnvironment, type GrpcEnvironmentOptions } from "../../clients/environment/grpc-environment.js";
+import { LocalEnvironment, inProcessClients } from "../../clients/environment/local-environment.js";
+import { ExecCore } from "../../services/exec-server/exec-core.js";
+import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
+import { ensureDocker, dockerImageExists } from "./dockerd.js";
+import { TETHER_BIN, ensureBuilt, startExecServerProcess } from "./exec-server-process.js";
+import { type NetnsHost, createNetnsHost, netnsAvailable } from "./netns-host.js";
+import { type TestCa, createTestCa } from "./test-ca.js";
+
+export type Availability = { ok: true } | { ok: false; reason: string };
+
+/** What a test may ask of any backend; each passes on what it can. */
+export type BackendOptions = Pick<GrpcEnvironmentOptions, "defaultSandbox" | "reconnect" | "keepaliveMs">;
+
+export interface BackendInstance {
+  env: Environment;
+  cleanup(): Promise<void>;
+}
+
+export interface Backend {
+  name: string;
+  available(): Promise<Availability>;
+  create(options?: BackendOptions): Promise<BackendInstance>;
+}
+
+export const DOCKER_IMAGE = "tether-exec-server:latest";
+const DOCKER_PROVIDER = "../../clients/environment/docker-provider.js";
+
+interface DockerProvider {
+  startDockerEnvironment(options: { image?: string } & BackendOptions): Promise<Environment>;
+}
+
+/** The docker provider, when it exists (imported by name so this file builds without it). */
+export async function loadDockerProvider(): Promise<DockerProvider | string> {
+  const file = path.join(import.meta.dirname, DOCKER_PROVIDER.replace(/\.js$/, ".ts"));
+  if (!existsSync(file)) return `clients/environment/docker-provider.ts does not exist yet`;
+  const mod = (await import(/* @vite-ignore */ DOCKER_PROVIDER)) as Partial<DockerProvider>;
+  if (typeof mod.startDockerEnvironment !== "function") return "docker-provider.ts exports no startDockerEnvironment";
+  return mod as DockerProvider;
+}
+
+/** A scratch working directory for processes of the in-process backend. */
+async function scratchDir(): Promise<{ dir: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), "tether-conf-"));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export const localBackend: Backend = {
+  name: "local",
+  available: async () => ({ ok: true }),
+  async create(options = {}) {
+    const scratch = await scratchDir();
+    if (options.defaultSandbox === undefined) {
+      const env = await LocalEnvironment.create({ defaultCwd: scratch.dir });
+      return { env, cleanup: async () => { await env.close(); await scratch.remove(); } };
+    }
+    // LocalEnvironment.create's options intersect ExecCoreOptions.defaultSandbox (a mode
+    // name) with the session's defaultSandbox (a policy), so no value fits both: open the
+    // session on an in-process core ourselves, exactly as create() does.
+    const core = await ExecCore.create({ defaultCwd: scratch.dir });
+    const env = await GrpcEnvironment.open(inProcessClients(core), {
+      kind: "local",
+      description: "this process (local)",
+      defaultSandbox: options.defaultSandbox,
+      onClose: () => core.close(),
+    });
+    return { env, cleanup: async () => { await env.close(); await scratch.remove(); } };
+  },
+};
+
+export const unixBackend: Backend = {
+  name: "unix",
+  available: async () => ({ ok: true }),
+  async create(options = {}) {
+    const server = await startExecServerProcess();
+    try {
+      const env = await GrpcEnvironment.connect({ kind: "unix", path: server.url.slice("unix://".length) }, { ...options, connectTimeoutMs: 10_000 });
+      return { env, cleanup: async () => { await env.close(); await server.close(); } };
+    } catch (err) {
+      await server.close();
+      throw err;
+    }
+  },
+};
+
+export const remoteBackend: Backend = {
+  name: "remote",
+  available: async () => {
+    const netns = netnsAvailable();
+    if (!netns.ok) return netns;
+    if (spawnSync("openssl", ["version"]).status !== 0) return { ok: false, reason: "openssl is missing: the remote backend needs it for its test CA (scripts/setup.sh installs it)" };
+    return { ok: true };
+  },
+  async create(options = {}) {
+    const remote = await startRemoteExecServer();
+    try {
+      const env = await remote.connect(options);
+      return { env, cleanup: async () => { await env.close(); await remote.close(); } };
+    } catch (err) {
+      await remote.close();
+      throw err;
+    }
+  },
+};
+
+export const dockerBackend: Backend = {
+  name: "docker",
+  available: async () => {
+    const docker = await ensureDocker();
+    if (!docker.ok) return docker;
+    if (!(await dockerImageExists(docker.socketPath, DOCKER_IMAGE))) return { ok: false, reason: `image ${DOCKER_IMAGE} is missing: build it with \`make image\`` };
+    const provider = await loadDockerProvider();
+    return typeof provider === "string" ? { ok: false, reason: provider } : { ok: true };
+  },
+  async create(options = {}) {
+    const provider = await loadDockerProvider();
+    if (typeof provider === "string") throw new TetherError(ErrorCode.FailedPrecondition, provider);
+    const env = await provider.startDockerEnvironment({ image: DOCKER_IMAGE, ...options });
+    return { env, cleanup: () => env.close() };
+  },
+};
+
+export const backends: Backend[] = [localBackend, unixBackend, remoteBackend, dockerBackend];
+
+/**
+ * Resolves each backend's availability once. Outside CI an unavailable backend is
+ * skipped with a printed reason; in CI (CI=true) it is kept, so its create() fails the suite.
+ */
+export async function backendsToRun(): Promise<Array<Backend & { skip: string | undefined }>> {
+  const inCi = process.env.CI === "true";
+  // TETHER_BACKENDS=local,unix narrows a run while working on one backend (never in CI).
+  const only = !inCi && process.env.TETHER_BACKENDS ? process.env.TETHER_BACKENDS.split(",") : undefined;
+  return Promise.all(
+    backends.filter((b) => !only || only.includes(b.name)).map(async (b) => {
+      const status = await b.available().catch((err: unknown): Availability => ({ ok: false, reason: TetherError.from(err).message }));
+      if (status.ok) return { ...b, skip: undefined };
+      if (inCi) {
+        // Nothing is skipped in CI: the backend's tests fail with the reason.
+        return { ...b, skip: undefined, create: () => Promise.reject(new TetherError(ErrorCode.FailedPrecondition, `CI=true but the ${b.name} backend is unavailable: ${status.reason}`)) };
+      }
+      console.warn(`skipping the ${b.name} backend: ${status.reason}`);
+      return { ...b, skip: status.reason };
+    }),
+  );
+}
+
+export const REMOTE_PORT = 7070;
+
+export interface RemoteExecServer {
+  host: NetnsHost;
+  ca: TestCa;
+  token: string;
+  /** The server process (as seen from our namespace: same pid namespace). */
+  child: ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr(): string;
+  connect(options?: BackendOptions & Pick<GrpcEnvironmentOptions, "connectTimeoutMs">): Promise<GrpcEnvironment>;
+  close(): Promise<void>;
+}
+
+/**
+ * `tether exec-server` inside a fresh network namespace, on its address only, with a bearer
+ * token and TLS from a test CA: the client reaches it as it would a remote VM.
+ */
+export async function startRemoteExecServer(args: string[] = []): Promise<RemoteExecServer> {
+  ensureBuilt();
+  const dir = await mkdtemp(path.join(tmpdir(), "tether-remote-"));
+  let host: NetnsHost | undefined;
+  try {
+    host = await createNetnsHost();
+    const ca = await createTestCa(path.join(dir, "ca"), [host.address]);
+    const token = randomBytes(24).toString("hex");
+    const tokenFile = path.join(dir, "token");
+    await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
+    const child = host.exec(
+      [process.execPath, TETHER_BIN, "exec-server", "--listen", `tcp://${host.address}:${REMOTE_PORT}`, "--token-file", tokenFile,
+        "--tls-cert", ca.serverCert, "--tls-key", ca.serverKey, "--cwd", dir, ...args],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const started = await awaitListening(child);
+    const h = host;
+    let closing: Promise<void> | undefined;
+    return {
+      host: h,
+      ca,
+      token,
+      child,
+      exited: started.exited,
+      stderr: started.stderr,
+      connect: (options = {}) =>
+        GrpcEnvironment.connect({ kind: "grpcs", host: h.address, port: REMOTE_PORT }, { token, caPem: ca.caCertPem, connectTimeoutMs: 10_000, ...options }),
+      close: () =>
+        (closing ??= (async () => {
+          if (child.exitCode === null && child.signalCode === null) {
+            child.kill("SIGTERM");
+            const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+            await started.exited;
+            clearTimeout(timer);
+          }
+          await h.close();
+          await rm(dir, { recursive: true, force: true });
+        })()),
+    };
+  } catch (err) {
+    await host?.close();
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Waits for the server's `listening <url>` line; fails with its stderr when it exits first. */
+export async function awaitListening(child: ChildProcess): Promise<{
+  url: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr(): string;
+}> {
+  let stderr = "";
+  child.stderr?.setEncoding("utf8").on("data", (s: string) => {
+    // Bounded: only the tail matters for a failure message.
+    stderr = (stderr + s).slice(-16_384);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.once("line", (line) => {
+      const m = /^listening (\S+)$/.exec(line);
+      if (m) resolve(m[1]!);
+      else reject(new TetherError(ErrorCode.Internal, `exec-server printed ${JSON.stringify(line)} instead of "listening <url>"`));
+    });
+    void exited.then(({ code, signal }) =>
+      reject(new TetherError(ErrorCode.Unavailable, `exec-server exited (${code ?? signal}) before listening: ${stderr.trim() || "(no stderr)"}`)),
+    );
+  });
+  return { url, exited, stderr: () => stderr };
+}
