@@ -65,6 +65,31 @@ describe.skipIf(!available.ok)("createNetnsHost", () => {
     await expect(roundTrip(host.address, 5_000)).resolves.toBe("ping");
   });
 
+  it("stalls an established connection while the link is down, without a reset, and resumes it after", async () => {
+    await using host = await createNetnsHost();
+    await startEcho(host);
+    const socket = connect({ host: host.address, port: ECHO_PORT });
+    await once(socket, "connect");
+    const received: string[] = [];
+    let errored: Error | undefined;
+    socket.on("error", (err) => (errored = err));
+    const next = (): Promise<string> => once(socket, "data").then(([d]) => String(d));
+
+    socket.write("a");
+    received.push(await next());
+    await host.linkDown();
+    socket.write("b");
+    // Absence can only be shown by waiting: nothing may arrive in this bounded window.
+    const during = await Promise.race([next(), new Promise<string>((r) => setTimeout(() => r("<nothing>"), 500))]);
+    received.push(during);
+    const resumed = next();
+    await host.linkUp();
+    received.push(await resumed);
+    socket.destroy();
+    expect(received).toEqual(["a", "<nothing>", "b"]);
+    expect(errored).toBeUndefined();
+  });
+
   it("lets the namespace reach the main namespace through hostAddress", async () => {
     await using host = await createNetnsHost();
     const { createServer } = await import("node:net");
