@@ -356,7 +356,9 @@ __attribute__((noreturn)) static void finish_escalated(int fd) {
   if (send_all(fd, &go, sizeof go) != 0) deny_exit("escalation broker went away before the command started");
   sigprocmask(SIG_UNBLOCK, &fwd, NULL);
   struct reply r;
-  if (read_reply(fd, &r) != 0 || r.kind != 'X') deny_exit("escalation broker went away before the command finished");
+  if (read_reply(fd, &r) != 0) deny_exit("escalation broker went away before the command finished");
+  if (r.kind == 'D') deny_exit(r.message); /* the process was disposed before the command started */
+  if (r.kind != 'X') deny_exit("escalation broker sent an unknown reply");
   int status = r.value;
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
