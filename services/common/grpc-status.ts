@@ -4,13 +4,24 @@ import * as grpc from "@grpc/grpc-js";
 import { ErrorCode, TetherError } from "./tether-error.js";
 
 const DETAIL_PREFIX = "tether-";
+/**
+ * Status messages and detail values travel as HTTP/2 trailers, and grpc-js clients
+ * drop a response whose metadata passes 8 KiB by default (then the call hangs until
+ * its deadline). Messages often echo the bad input, so cap what goes on the wire
+ * (512 characters stay under 8 KiB even when every one is percent-encoded UTF-8).
+ */
+const MAX_WIRE_TEXT = 512;
+
+function capText(text: string): string {
+  return text.length <= MAX_WIRE_TEXT ? text : `${text.slice(0, MAX_WIRE_TEXT)}… (${text.length - MAX_WIRE_TEXT} more characters)`;
+}
 
 /** Server side: anything thrown by core becomes a status object grpc-js understands. */
 export function toGrpcStatus(err: unknown): Partial<grpc.StatusObject> & { code: grpc.status; details: string } {
   const te = TetherError.from(err);
   const metadata = new grpc.Metadata();
-  for (const [key, value] of Object.entries(te.details)) metadata.set(DETAIL_PREFIX + key, value);
-  return { code: te.code as number as grpc.status, details: te.message, metadata };
+  for (const [key, value] of Object.entries(te.details)) metadata.set(DETAIL_PREFIX + key, capText(value));
+  return { code: te.code as number as grpc.status, details: capText(te.message), metadata };
 }
 
 /** Client side: a grpc-js ServiceError (or anything) becomes a TetherError. */
