@@ -15,7 +15,7 @@ import {
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { Child, ChildExit } from "./child.js";
 import type { OutputLog } from "./output-log.js";
-import { type Clock, Stopwatch } from "./stopwatch.js";
+import { type Clock, MAX_TIMER_MS, Stopwatch } from "./stopwatch.js";
 
 export interface WriteResult {
   bytesWritten: number;
@@ -176,7 +176,8 @@ export class ManagedProcess {
     this.#stopReason ??= { reason, timeout };
     this.#terminating ??= (async () => {
       this.child.signal(osConstants.signals.SIGTERM, "group");
-      const timer = setTimeout(() => this.child.killTree(), graceMs);
+      // A grace past Node's timer range (uint32 from the wire) would fire at once; 24.8 days is as good as forever.
+      const timer = setTimeout(() => this.child.killTree(), Math.min(graceMs, MAX_TIMER_MS));
       try {
         return await this.exited;
       } finally {

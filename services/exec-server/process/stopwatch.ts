@@ -8,10 +8,17 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
+/**
+ * Node fires a timer of more than 2^31-1 ms after 1 ms (TimeoutOverflowWarning), and
+ * uint32 timeouts from the wire reach 49 days: longer waits are cut to this, and the
+ * Stopwatch re-arms when an early firing finds time left.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
+    const t = setTimeout(fn, Math.min(ms, MAX_TIMER_MS));
     t.unref();
     return t;
   },
