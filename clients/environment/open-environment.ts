@@ -34,9 +34,11 @@ export async function openEnvironment(text: string, options: OpenOptions = {}): 
       env = await LocalEnvironment.create();
       break;
     }
-    case "docker":
-      // TODO(#4): the docker provider lands with the environments issue.
-      throw new TetherError(ErrorCode.Unimplemented, "docker environments are not built yet (issue 4)");
+    case "docker": {
+      const { startDockerEnvironment } = await import("./docker-provider.js");
+      env = await startDockerEnvironment({ image: target.image, log: options.verbose ? (msg) => process.stderr.write(`tether: ${msg}\n`) : undefined });
+      break;
+    }
   }
   if (options.verbose) process.stderr.write(`tether: ${env.description} ready in ${Math.round(performance.now() - started)} ms\n`);
   return env;

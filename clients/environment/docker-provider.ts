@@ -1,0 +1,326 @@
+// Starts an exec server in a Docker container and hands back an Environment on it.
+// The client reaches the server over a Unix socket in a bind-mounted host directory,
+// so nothing depends on container networking; closing the environment removes the container.
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { hostname, tmpdir } from "node:os";
+import path from "node:path";
+import Dockerode from "dockerode";
+import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
+import { DEFAULT_IMAGE } from "./env-target.js";
+import type { Environment } from "./environment.js";
+import { GrpcEnvironment } from "./grpc-environment.js";
+import { sleep } from "./reconnect.js";
+
+export interface DockerEnvironmentOptions {
+  /** Default tether-exec-server:latest; must be present locally (no registry is ever asked). */
+  image?: string;
+  docker?: Dockerode;
+  /** Container name; default tether-env-<random>. */
+  name?: string;
+  /** From create to the first answered OpenSession; default 30 s. */
+  startTimeoutMs?: number;
+  /** Docker network mode; default "bridge" when the daemon has one, else "none". */
+  network?: string;
+  log?: (msg: string) => void;
+  signal?: AbortSignal;
+}
+
+export const ENV_LABEL = "tether.env";
+const OWNER_PID_LABEL = "tether.owner-pid";
+const OWNER_HOST_LABEL = "tether.owner-host";
+const SOCKET_DIR_IN_CONTAINER = "/run/tether";
+const SOCKET_NAME = "exec.sock";
+const SOCKET_POLL_MS = 10;
+/** A dead container should fail calls quickly, not after the default minute of retries. */
+const CONTAINER_RECONNECT = { giveUpAfterMs: 3_000, initialBackoffMs: 50, maxBackoffMs: 500 };
+const LOG_TAIL_LINES = 20;
+
+/**
+ * What bubblewrap needs as root inside a container (measured with
+ * `bwrap --ro-bind / / --unshare-net --unshare-pid --proc /proc --dev /dev true`):
+ * SYS_ADMIN for the namespaces and mounts, NET_ADMIN to bring up loopback in the new
+ * network namespace, and seccomp=unconfined because Docker's default profile refuses
+ * pivot_root. apparmor=unconfined because docker-default forbids mount() where AppArmor
+ * is on. Far less than --privileged (which also fails where runc cannot apply every cap).
+ */
+export const SANDBOX_HOST_CONFIG = {
+  CapAdd: ["SYS_ADMIN", "NET_ADMIN"],
+  SecurityOpt: ["seccomp=unconfined", "apparmor=unconfined"],
+} as const;
+
+export async function startDockerEnvironment(options: DockerEnvironmentOptions = {}): Promise<Environment> {
+  const docker = options.docker ?? new Dockerode();
+  const image = options.image ?? DEFAULT_IMAGE;
+  const name = options.name ?? `tether-env-${randomBytes(4).toString("hex")}`;
+  const timeoutMs = options.startTimeoutMs ?? 30_000;
+  const log = options.log ?? (() => {});
+
+  const [network] = await Promise.all([
+    options.network ?? defaultNetwork(docker),
+    docker.getImage(image).inspect().catch((err: unknown) => {
+      if (statusOf(err) === 404) {
+        throw new TetherError(ErrorCode.NotFound, `docker image ${image} is not present locally: build it with \`make image\``, { cause: err });
+      }
+      throw dockerError(err, `docker image inspect ${image}`);
+    }),
+  ]);
+  const staleSweep = removeStaleContainers(docker, log);
+
+  const dir = await mkdtemp(path.join(tmpdir(), "tether-docker-"));
+  const socketPath = path.join(dir, SOCKET_NAME);
+  const created = performance.now();
+  let container: Dockerode.Container | undefined;
+  const waitAbort = new AbortController();
+  const remove = async (): Promise<void> => {
+    waitAbort.abort();
+    try {
+      await container?.remove({ force: true, v: true });
+    } catch (err) {
+      if (statusOf(err) !== 404 && statusOf(err) !== 409) throw dockerError(err, `docker rm -f ${name}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+  try {
+    container = await docker.createContainer({
+      name,
+      Image: image,
+      Cmd: ["tether", "exec-server", "--listen", `unix://${SOCKET_DIR_IN_CONTAINER}/${SOCKET_NAME}`],
+      Labels: { [ENV_LABEL]: "1", [OWNER_PID_LABEL]: String(process.pid), [OWNER_HOST_LABEL]: hostname() },
+      HostConfig: {
+        // The directory is 0700 and the socket 0600: only root on this host reaches the server.
+        Binds: [`${dir}:${SOCKET_DIR_IN_CONTAINER}`],
+        NetworkMode: network,
+        Init: true,
+        CapAdd: [...SANDBOX_HOST_CONFIG.CapAdd],
+        SecurityOpt: [...SANDBOX_HOST_CONFIG.SecurityOpt],
+      },
+    }).catch((err: unknown) => { throw dockerError(err, `docker create ${image}`); });
+    const c = container;
+    // Registered before start, so an exit during start-up cannot be missed.
+    const exited = c.wait({ condition: "next-exit", abortSignal: waitAbort.signal }) as Promise<{ StatusCode: number }>;
+    exited.catch(() => undefined);
+    await c.start().catch((err: unknown) => { throw dockerError(err, `docker start ${name}`); });
+
+    const died = exited.then(async (r) => {
+      throw new TetherError(
+        ErrorCode.FailedPrecondition,
+        `the exec server in container ${name} (${image}) exited with code ${r.StatusCode} during start-up; last lines of its log:\n${await logTail(c)}`,
+      );
+    });
+    died.catch(() => undefined);
+    const description = `docker container ${name} (${image})`;
+    const deadline = Date.now() + timeoutMs;
+    const env = await Promise.race([
+      died,
+      (async () => {
+        await waitForSocket(socketPath, deadline, options.signal);
+        return GrpcEnvironment.connect(
+          { kind: "unix", path: socketPath },
+          { kind: "docker", description, connectTimeoutMs: Math.max(1, deadline - Date.now()), reconnect: CONTAINER_RECONNECT },
+        );
+      })(),
+    ]).catch(async (err: unknown) => {
+      if (err instanceof TetherError && err.code === ErrorCode.DeadlineExceeded) {
+        throw new TetherError(ErrorCode.DeadlineExceeded, `${err.message}; last lines of the container's log:\n${await logTail(c)}`, { cause: err });
+      }
+      throw err;
+    });
+    log(`docker: ${description} answered ${Math.round(performance.now() - created)} ms after create`);
+    await staleSweep;
+    return guardDeadContainer(env, c, name, exited, remove);
+  } catch (err) {
+    await remove().catch((e: unknown) => log(`docker: could not clean up ${name}: ${TetherError.from(e).message}`));
+    await staleSweep;
+    throw TetherError.from(err);
+  }
+}
+
+async function defaultNetwork(docker: Dockerode): Promise<string> {
+  try {
+    await docker.getNetwork("bridge").inspect();
+    return "bridge";
+  } catch (err) {
+    if (statusOf(err) === 404) return "none"; // dockerd --bridge=none
+    throw dockerError(err, "docker network inspect bridge");
+  }
+}
+
+async function waitForSocket(socketPath: string, deadline: number, signal?: AbortSignal): Promise<void> {
+  // The socket appears once the server listens; polling a stat is cheaper than a failed connect.
+  for (;;) {
+    try {
+      if ((await stat(socketPath)).isSocket()) return;
+    } catch {
+      // ENOENT until the server binds: keep polling.
+    }
+    if (Date.now() >= deadline) {
+      throw new TetherError(ErrorCode.DeadlineExceeded, `the exec server did not create ${socketPath} in time (raise startTimeoutMs if the machine is slow)`);
+    }
+    await sleep(SOCKET_POLL_MS, signal);
+  }
+}
+
+/**
+ * Calls that fail while the container is gone say so (name and state) instead of the
+ * generic connection error, and calls made after its death fail at once.
+ */
+function guardDeadContainer(
+  env: GrpcEnvironment,
+  container: Dockerode.Container,
+  name: string,
+  exited: Promise<{ StatusCode: number }>,
+  remove: () => Promise<void>,
+): Environment {
+  let deadReason: TetherError | undefined;
+  const explain = async (err: unknown): Promise<TetherError> => {
+    const te = TetherError.from(err);
+    if (te.code !== ErrorCode.Unavailable && te.code !== ErrorCode.Internal && te.code !== ErrorCode.Unknown) return te;
+    if (deadReason) return deadReason;
+    try {
+      const info = await container.inspect();
+      if (info.State.Running) return te;
+      deadReason = new TetherError(
+        ErrorCode.Unavailable,
+        `docker container ${name} is ${info.State.Status} (exit code ${info.State.ExitCode}${info.State.OOMKilled ? ", killed for running out of memory" : ""}): start a new environment`,
+        { cause: te },
+      );
+    } catch (e) {
+      if (statusOf(e) !== 404) return te;
+      deadReason = new TetherError(ErrorCode.Unavailable, `docker container ${name} no longer exists (removed): start a new environment`, { cause: te });
+    }
+    return deadReason;
+  };
+  const whenDead = exited.then(async () => {
+    throw await explain(new TetherError(ErrorCode.Unavailable, "container exited"));
+  });
+  whenDead.catch(() => undefined);
+
+  const guardPromise = <T>(p: Promise<T>): Promise<T> => {
+    if (deadReason) {
+      p.catch(() => undefined);
+      return Promise.reject(deadReason);
+    }
+    return Promise.race([p, whenDead]).catch(async (err: unknown) => {
+      p.catch(() => undefined);
+      throw await explain(err);
+    });
+  };
+  async function* guardIterable<T>(it: AsyncIterable<T>): AsyncGenerator<T> {
+    const iterator = it[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const next = await guardPromise(iterator.next());
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      // Not awaited: after a failure the inner generator may still be parked in its
+      // reconnect loop, and an async generator's return() queues behind that.
+      void iterator.return?.()?.catch(() => undefined);
+    }
+  }
+  const guard = (value: unknown): unknown => {
+    if (value instanceof Promise) return guardPromise(value);
+    if (isAsyncIterable(value)) return guardIterable(value);
+    // readFile: { info, chunks }
+    if (typeof value === "object" && value !== null && "info" in value && "chunks" in value) {
+      const v = value as { info: Promise<unknown>; chunks: AsyncIterable<unknown> };
+      const info = guardPromise(v.info);
+      info.catch(() => undefined);
+      return { info, chunks: guardIterable(v.chunks) };
+    }
+    return value;
+  };
+  const wrap = <T extends object>(ops: T): T =>
+    new Proxy(ops, {
+      get(target, prop, receiver) {
+        const member: unknown = Reflect.get(target, prop, receiver);
+        if (typeof member !== "function") return member;
+        return (...args: unknown[]) => guard(Reflect.apply(member, target, args));
+      },
+    });
+
+  const close = (): Promise<void> => env.close().finally(remove);
+  return {
+    kind: env.kind,
+    description: env.description,
+    processes: wrap(env.processes),
+    files: wrap(env.files),
+    session: wrap(env.session),
+    info: (opts) => guardPromise(env.info(opts)),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
+}
+
+/** The last lines of a container's stdout and stderr (Docker multiplexes them in 8-byte framed records). */
+async function logTail(container: Dockerode.Container): Promise<string> {
+  try {
+    const raw = (await container.logs({ stdout: true, stderr: true, tail: LOG_TAIL_LINES, follow: false })) as unknown as Buffer;
+    const text: string[] = [];
+    let off = 0;
+    while (off + 8 <= raw.length) {
+      const size = raw.readUInt32BE(off + 4);
+      text.push(raw.subarray(off + 8, off + 8 + size).toString("utf8"));
+      off += 8 + size;
+    }
+    const out = (off === 0 ? raw.toString("utf8") : text.join("")).trimEnd();
+    return out === "" ? "(the log is empty)" : out;
+  } catch (err) {
+    return `(could not read the log: ${TetherError.from(err).message})`;
+  }
+}
+
+/** Removes containers left by tether processes on this host that died without closing them. */
+async function removeStaleContainers(docker: Dockerode, log: (msg: string) => void): Promise<void> {
+  try {
+    const startedAt = Math.floor((Date.now() - process.uptime() * 1000) / 1000);
+    const stale = await docker.listContainers({ all: true, filters: { label: [`${ENV_LABEL}=1`, `${OWNER_HOST_LABEL}=${hostname()}`] } });
+    for (const c of stale) {
+      const pid = Number(c.Labels[OWNER_PID_LABEL]);
+      if (c.Created >= startedAt || !Number.isInteger(pid) || pid === process.pid || pidAlive(pid)) continue;
+      await docker.getContainer(c.Id).remove({ force: true, v: true });
+      log(`docker: removed stale container ${c.Names[0] ?? c.Id} (its owner pid ${pid} is gone)`);
+    }
+  } catch (err) {
+    log(`docker: could not sweep stale containers: ${TetherError.from(err).message}`);
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function statusOf(err: unknown): number | undefined {
+  if (typeof err === "object" && err !== null && "statusCode" in err && typeof err.statusCode === "number") return err.statusCode;
+  return undefined;
+}
+
+/** Docker client failures: an unreachable daemon says how to start one; API errors keep Docker's message. */
+function dockerError(err: unknown, what: string): TetherError {
+  if (err instanceof TetherError) return err;
+  const code = typeof err === "object" && err !== null && "code" in err ? String(err.code) : "";
+  if (["ENOENT", "ECONNREFUSED", "EACCES", "ECONNRESET", "ETIMEDOUT"].includes(code)) {
+    const where = process.env.DOCKER_HOST ?? "/var/run/docker.sock";
+    return new TetherError(
+      ErrorCode.Unavailable,
+      `cannot reach the Docker daemon at ${where} (${code}): start one with \`scripts/start-dockerd.sh\` (or \`dockerd &\`), or set DOCKER_HOST`,
+      { cause: err },
+    );
+  }
+  const status = statusOf(err);
+  const message = err instanceof Error ? err.message.replace(/^\(HTTP code \d+\)\s*/, "") : String(err);
+  const mapped = status === 404 ? ErrorCode.NotFound : status === 409 ? ErrorCode.AlreadyExists : status === 400 ? ErrorCode.InvalidArgument : ErrorCode.Internal;
+  return new TetherError(mapped, `${what}: ${message}`, { cause: err });
+}
