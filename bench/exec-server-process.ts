@@ -10,7 +10,14 @@ export class ExecServerProcess implements AsyncDisposable {
     private readonly child: ChildProcess,
     /** unix:///… as printed by the server. */
     readonly url: string,
-  ) {}
+  ) {
+    process.on("exit", this.onProcessExit);
+  }
+
+  /** If the harness dies without close(), the server must not outlive it. */
+  private readonly onProcessExit = () => {
+    this.child.kill("SIGKILL");
+  };
 
   /** `bin` is the bundled CLI (dist/tether.js); the socket goes into `dir`. */
   static async start(bin: string, dir: string): Promise<ExecServerProcess> {
@@ -43,6 +50,7 @@ export class ExecServerProcess implements AsyncDisposable {
   }
 
   async close(): Promise<void> {
+    process.off("exit", this.onProcessExit);
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = once(this.child, "exit");
     this.child.kill("SIGTERM");

@@ -1,7 +1,8 @@
 // A private OpenSSH server on 127.0.0.1 for benchmarks: its own host key, client key,
 // authorized_keys and config in a temp dir, so nothing of the machine's ssh set-up is used
 // or changed. Offers multiplexed (ControlMaster) and fresh-connection clients.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
 import { mkdtemp, mkdir, readFile, rm, writeFile, chmod } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
@@ -11,6 +12,7 @@ import { ErrorCode, TetherError } from "../services/common/tether-error.js";
 
 const SSHD = "/usr/sbin/sshd";
 const HOST_ALIAS = "tether-bench";
+const MAX_CAPTURED_STDOUT = 1024 * 1024;
 
 export interface SshPeerOptions {
   /** Passed as `Ciphers` to the client (e.g. "aes128-gcm@openssh.com"); the default is OpenSSH's. */
@@ -26,17 +28,29 @@ export interface SshResult {
 
 /** Runs a program to completion; rejects with its stderr when it exits non-zero. */
 export async function runProgram(file: string, args: string[], opts: { input?: Buffer | string; signal?: AbortSignal } = {}): Promise<SshResult> {
-  const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"], signal: opts.signal });
+  const child = spawn(file, args, { stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"], signal: opts.signal });
+  // Callers read short answers (an id, a list); more than this is a bug, not data.
   const out: Buffer[] = [];
+  let outBytes = 0;
   let err = "";
-  child.stdout.on("data", (b: Buffer) => out.push(b));
-  child.stderr.on("data", (b: Buffer) => {
+  child.stdout!.on("data", (b: Buffer) => {
+    outBytes += b.length;
+    if (outBytes <= MAX_CAPTURED_STDOUT) out.push(b);
+  });
+  child.stderr!.on("data", (b: Buffer) => {
     // Bounded: only the tail of a chatty stderr is worth reporting.
     err = (err + b.toString()).slice(-4096);
   });
-  child.stdin.end(opts.input ?? "");
+  if (child.stdin) {
+    // A program may exit without reading its input (EPIPE); its exit code tells what happened.
+    child.stdin.on("error", () => {});
+    child.stdin.end(opts.input);
+  }
   const [code] = (await once(child, "close")) as [number | null];
   const result = { code, stdout: Buffer.concat(out), stderr: err };
+  if (outBytes > MAX_CAPTURED_STDOUT) {
+    throw new TetherError(ErrorCode.ResourceExhausted, `${file} wrote ${outBytes} bytes to stdout; runProgram keeps ${MAX_CAPTURED_STDOUT}`);
+  }
   if (code !== 0) {
     throw new TetherError(ErrorCode.Internal, `${file} ${args.join(" ")} exited with ${code}: ${err.trim()}`);
   }
@@ -83,7 +97,17 @@ export class SshPeer implements AsyncDisposable {
     private readonly sshd: ChildProcess,
     private readonly clientConfig: string,
     private readonly cipher: string | undefined,
-  ) {}
+  ) {
+    process.on("exit", this.onProcessExit);
+  }
+
+  /** If the harness dies without close(), still stop the master, sshd and the temp dir. */
+  private readonly onProcessExit = () => {
+    if (this.closed) return;
+    spawnSync("ssh", ["-F", this.clientConfig, "-O", "exit", HOST_ALIAS], { stdio: "ignore" });
+    this.sshd.kill("SIGKILL");
+    rmSync(this.dir, { recursive: true, force: true });
+  };
 
   static async start(opts: SshPeerOptions = {}): Promise<SshPeer> {
     const dir = await mkdtemp(join(tmpdir(), "tether-sshd-"));
@@ -189,6 +213,7 @@ export class SshPeer implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    process.off("exit", this.onProcessExit);
     try {
       await runProgram("ssh", ["-F", this.clientConfig, "-O", "exit", HOST_ALIAS]);
     } catch {

@@ -21,6 +21,7 @@ async function sshEcho(ctx: BenchContext): Promise<StreamEcho> {
     },
   );
   child.once("exit", (code) => echo.fail(`ssh -tt exited with ${code}`));
+  child.stdin!.on("error", (err) => echo.fail(`writing to ssh -tt: ${err.message}`));
   await echo.waitReady();
   return echo;
 }
