@@ -197,6 +197,21 @@ describe("Child with pipes", () => {
     });
   });
 
+  it("keeps the output of a child that exits before anyone subscribes", async () => {
+    // Node resumes a dead child's stdio on its own (flushStdio); nothing may be lost to that.
+    const children = await Promise.all(Array.from({ length: 40 }, () => start(spec("/usr/bin/seq", ["seq", "1", "400"]))));
+    await Promise.all(children.map((c) => new Promise<void>((resolve) => setImmediate(resolve)).then(() => c)));
+    const outputs = await Promise.all(
+      children.map(async (c) => {
+        const out = record(c);
+        await c.exited;
+        return out.text("stdout");
+      }),
+    );
+    const expected = Array.from({ length: 400 }, (_, i) => `${i + 1}\n`).join("");
+    for (const text of outputs) expect(text).toBe(expected);
+  });
+
   it("reports CPU time for a busy loop", async () => {
     await using child = await start(sh("i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"));
     const exit = await child.exited;

@@ -63,6 +63,9 @@ export class Child implements AsyncDisposable {
   #targetGone = false;
   #exit: ChildExit | undefined;
   #diagnostics = "";
+  /** Output that arrived while it should not flow (see the 'data' handler); delivered first on resume. */
+  readonly #held: Array<{ stream: ChildStream; data: Buffer }> = [];
+  #heldEmpty: (() => void) | undefined;
 
   /** Spawns via the launcher; resolves once the target was exec'd (pid known). */
   static async spawn(spec: ChildSpec, options: { launcherPath: string; signal?: AbortSignal }): Promise<Child> {
@@ -141,7 +144,15 @@ export class Child implements AsyncDisposable {
       // until someone subscribes with onOutput() or close() drains.
       readable.pause();
       readable.on("data", (data: Buffer) => {
-        for (const listener of this.#listeners) listener(stream, data);
+        if (this.#flowing()) {
+          for (const listener of this.#listeners) listener(stream, data);
+          return;
+        }
+        // Node resumes a child's stdio streams by itself once the child exits (flushStdio),
+        // even paused ones: keep what arrives against our will and stop the stream again.
+        // Bounded: only what the kernel buffered for an exited tree can arrive this way.
+        this.#held.push({ stream, data });
+        readable.pause();
       });
     }
 
@@ -181,7 +192,9 @@ export class Child implements AsyncDisposable {
         }
       }),
     );
-    this.exited = Promise.all([launcherExit, ...waits]).then(([launcher]) => {
+    this.exited = Promise.all([launcherExit, ...waits]).then(async ([launcher]) => {
+      // Held output goes out before the exit, as all output does.
+      await this.#heldDelivered();
       this.#targetGone = true;
       this.#ctl.destroy();
       this.#stdin?.destroy();
@@ -298,13 +311,33 @@ export class Child implements AsyncDisposable {
     this.#updateFlow();
   }
 
-  #updateFlow(): void {
+  #flowing(): boolean {
     // Closing overrides pause: EOF (and so `exited`) needs the pipes read to the end.
-    const flow = this.#closing || (!this.#paused && this.#listeners.size > 0);
+    return this.#closing || (!this.#paused && this.#listeners.size > 0);
+  }
+
+  #updateFlow(): void {
+    // A listener may pause again while held chunks are delivered: check before each one.
+    while (this.#held.length > 0 && this.#flowing()) {
+      const { stream, data } = this.#held.shift()!;
+      for (const listener of this.#listeners) listener(stream, data);
+    }
+    if (this.#held.length === 0) this.#heldEmpty?.();
+    const flow = this.#flowing() && this.#held.length === 0;
     for (const { readable } of this.#outputs) {
       if (flow) readable.resume();
       else readable.pause();
     }
+  }
+
+  #heldDelivered(): Promise<void> {
+    if (this.#held.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#heldEmpty = () => {
+        this.#heldEmpty = undefined;
+        resolve();
+      };
+    });
   }
 
   #abortStart(): void {
