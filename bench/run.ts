@@ -9,7 +9,7 @@ import { ErrorCode, TetherError } from "../services/common/tether-error.js";
 import { runBenchmark, type Benchmark, type BenchContext } from "./benchmark.js";
 import { SshPeer } from "./ssh-peer.js";
 import { markdownTable, writeResult } from "./stats.js";
-import { loadTetherTargets } from "./targets.js";
+import { loadTetherTargets, type TetherTargets } from "./targets.js";
 import { execTrue } from "./benchmarks/exec-true.js";
 import { processStart } from "./benchmarks/process-start.js";
 import { streamStdout } from "./benchmarks/stream-stdout.js";
@@ -57,12 +57,14 @@ export async function main(argv: string[]): Promise<number> {
   const onSigint = () => controller.abort(new TetherError(ErrorCode.Cancelled, "interrupted"));
   process.once("SIGINT", onSigint);
   const tmp = await mkdtemp(join(tmpdir(), "tether-bench-"));
-  const tether = await loadTetherTargets({ tmp });
-  const peer = await SshPeer.start({ cipher: opts.cipher });
-  const ctx: BenchContext = { quick: opts.quick, peer, tether, tmp, signal: controller.signal };
   const meta = { quick: opts.quick, node: process.version, kernel: release(), cpus: cpus().length, cipher: opts.cipher ?? "default" };
+  let tether: TetherTargets = { missing: [] };
+  let peer: SshPeer | undefined;
   let failed = 0;
   try {
+    tether = await loadTetherTargets({ tmp });
+    peer = await SshPeer.start({ cipher: opts.cipher });
+    const ctx: BenchContext = { quick: opts.quick, peer, tether, tmp, signal: controller.signal };
     process.stdout.write(`# tether benchmarks${opts.quick ? " (quick: figures are not meaningful)" : ""}\n\n`);
     for (const note of tether.missing) process.stdout.write(`- ${note}\n`);
     for (const bench of BENCHMARKS) {
@@ -75,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   } finally {
     process.off("SIGINT", onSigint);
-    await Promise.all([tether.local?.close(), tether.container?.close(), peer.close()]);
+    await Promise.all([tether.local?.close(), tether.container?.close(), peer?.close()]);
     await rm(tmp, { recursive: true, force: true });
   }
   return failed > 0 ? 1 : 0;
