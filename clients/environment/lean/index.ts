@@ -1,5 +1,7 @@
 // The lean gRPC client: node:http2 only, for paths where loading grpc-js costs too much.
 export { LeanChannel } from "./lean-channel.js";
-export type { LeanChannelOptions, LeanCallOptions, UnaryMethod, ServerStreamingMethod } from "./lean-channel.js";
+export type { LeanChannelOptions, LeanCallOptions, UnaryMethod, ServerStreamingMethod, WireMethod } from "./lean-channel.js";
 export { FrameDecoder, encodeFrame } from "./grpc-frame.js";
+export { ProcessWire, SessionWire } from "./process-wire.js";
+export type { AttachEvent, AttachResponseWire, ExitStatusWire, ProcessSpecInit, ProcessSummary, StartRequestInit, TtySizeInit } from "./process-wire.js";
 export { statusFromHeaders, checkResponseHeaders, encodeTimeout, percentDecode } from "./grpc-call-status.js";
