@@ -89,7 +89,8 @@ describe("exec server security on TCP loopback with a token", () => {
   });
 
   it("serves a connect-node gRPC client: Start and Attach", async () => {
-    const transport = createGrpcTransport({ baseUrl: base, httpVersion: "2" });
+    // connect-node's gRPC transport always speaks HTTP/2 (there is no httpVersion option in v2).
+    const transport = createGrpcTransport({ baseUrl: base });
     const client = createClient(ProcessService, transport);
     const headers = { authorization: `Bearer ${TOKEN}` };
     const started = await client.start({ processId: "connect-1", spec: { argv: ["sh", "-c", "echo from connect; exit 4"] } }, { headers });
