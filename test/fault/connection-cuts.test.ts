@@ -1,0 +1,125 @@
+// The connection between client and exec server breaks mid-stream, over and over: a TCP
+// proxy the test cuts 20 times, and a real link between network namespaces taken down
+// and up. The client resumes by itself; `seq 1 3000000` arrives whole, once, in order.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GrpcEnvironment } from "../../clients/environment/grpc-environment.js";
+import { type ExecServerProcess, startExecServerProcess } from "../support/exec-server-process.js";
+import { type RemoteExecServer, remoteBackend, startRemoteExecServer } from "../support/backends.js";
+import { type TcpProxy, startTcpProxy } from "../support/tcp-proxy.js";
+import { readChecked, seqDigest } from "./seq-output.js";
+
+const N = 3_000_000;
+const expected = seqDigest(N);
+const RECONNECT = { giveUpAfterMs: 30_000, initialBackoffMs: 20, maxBackoffMs: 250 };
+
+describe("cut connections through a TCP proxy", () => {
+  let server: ExecServerProcess;
+  let proxy: TcpProxy;
+  let env: GrpcEnvironment;
+
+  beforeAll(async () => {
+    server = await startExecServerProcess();
+    proxy = await startTcpProxy({ path: server.url.slice("unix://".length) });
+    env = await GrpcEnvironment.connect({ kind: "grpc", host: "127.0.0.1", port: proxy.port }, { reconnect: RECONNECT, connectTimeoutMs: 10_000 });
+  });
+  afterAll(async () => {
+    await env?.close();
+    await proxy?.close();
+    await server?.close();
+  });
+
+  it("resumes after 20 cuts with nothing lost or duplicated", async () => {
+    await env.processes.start("seq-cut", { argv: ["seq", "1", String(N)] });
+    const done = new AbortController();
+    let cuts = 0;
+    // Spread the cuts over the stream by bytes seen on the wire (repeats after resume count too).
+    const step = Math.floor(expected.bytes / 24);
+    const cutter = (async () => {
+      const base = proxy.bytesDown;
+      for (let k = 1; k <= 20 && !done.signal.aborted; k++) {
+        await Promise.race([proxy.waitForBytesDown(base + k * step), new Promise((r) => done.signal.addEventListener("abort", r, { once: true }))]);
+        if (done.signal.aborted) break;
+        if (proxy.cut() > 0) cuts++;
+      }
+    })();
+    const result = await readChecked(env, "seq-cut").finally(() => done.abort());
+    await cutter;
+    expect(cuts).toBe(20);
+    expect(proxy.accepted).toBeGreaterThan(20);
+    expect(result.discontinuities).toEqual([]);
+    expect(result.startedEvents).toBe(1);
+    expect(result.bytes).toBe(expected.bytes);
+    expect(result.sha256).toBe(expected.sha256);
+    expect(result.exit.code).toBe(0);
+    // Calls made after the storm work on the same session.
+    expect((await env.processes.list({ includeExited: true })).map((p) => p.processId)).toContain("seq-cut");
+  });
+});
+
+const remote = await remoteBackend.available();
+if (!remote.ok) {
+  if (process.env.CI === "true") throw new Error(`CI=true but the netns link test cannot run: ${remote.reason}`);
+  console.warn(`skipping the netns link test: ${remote.reason}`);
+}
+
+/** Client ports of the connections established to the server, as the namespace sees them. */
+async function peers(server: RemoteExecServer): Promise<string[]> {
+  const ss = server.host.exec(["ss", "-Htn", "state", "established", "( sport = :7070 )"], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  ss.stdout!.setEncoding("utf8").on("data", (s: string) => (out += s));
+  await new Promise((r) => ss.once("close", r));
+  return out.split("\n").map((l) => l.trim().split(/\s+/).at(-1) ?? "").filter(Boolean).sort();
+}
+
+describe.skipIf(!remote.ok)("a network namespace link taken down and up", () => {
+  let server: RemoteExecServer;
+  let env: GrpcEnvironment;
+
+  beforeAll(async () => {
+    server = await startRemoteExecServer();
+    // Short keepalive: a silently dead link is noticed in about two seconds.
+    env = await server.connect({ keepaliveMs: 500, reconnect: RECONNECT });
+  });
+  afterAll(async () => {
+    await env?.close();
+    await server?.close();
+  });
+
+  it("resumes after the link comes back, twice, with nothing lost or duplicated", async () => {
+    await env.processes.start("seq-link", { argv: ["seq", "1", String(N)] });
+    const outages: number[] = [];
+    let bytes = 0;
+    let waiting: { at: number; resolve: () => void } | undefined;
+    const reached = (at: number) =>
+      new Promise<void>((resolve) => {
+        if (bytes >= at) resolve();
+        else waiting = { at, resolve };
+      });
+    const reading = readChecked(env, "seq-link", (total) => {
+      bytes = total;
+      if (waiting && bytes >= waiting.at) waiting.resolve();
+    });
+    const seen: string[][] = [];
+    for (const fraction of [0.2, 0.6]) {
+      await Promise.race([reached(Math.floor(expected.bytes * fraction)), reading]);
+      seen.push(await peers(server));
+      await server.host.linkDown();
+      const downAt = bytes;
+      // The outage itself is the scenario: long enough for the keepalive to declare the link dead.
+      await new Promise((r) => setTimeout(r, 3_000));
+      outages.push(bytes - downAt);
+      await server.host.linkUp();
+    }
+    const result = await reading;
+    seen.push(await peers(server));
+    // Each outage ended in a new connection: the resume went through a reconnect.
+    expect(seen[1]).not.toEqual(seen[0]);
+    expect(seen[2]).not.toEqual(seen[1]);
+    expect(result.discontinuities).toEqual([]);
+    expect(result.bytes).toBe(expected.bytes);
+    expect(result.sha256).toBe(expected.sha256);
+    expect(result.exit.code).toBe(0);
+    // While the link was down at most what was already in flight arrived.
+    for (const b of outages) expect(b).toBeLessThan(expected.bytes / 2);
+  });
+});
