@@ -16,11 +16,27 @@ function capText(text: string): string {
   return text.length <= MAX_WIRE_TEXT ? text : `${text.slice(0, MAX_WIRE_TEXT)}… (${text.length - MAX_WIRE_TEXT} more characters)`;
 }
 
+/**
+ * grpc-js throws on an ASCII metadata value outside 0x20-0x7e, and a throw here would
+ * leave the call unanswered (and reject a promise nobody handles): details often carry
+ * client-chosen paths, so such values go as percent-encoded UTF-8 (lone surrogates
+ * become U+FFFD; encodeURIComponent would throw on them).
+ */
+function wireValue(value: string): string {
+  const capped = capText(value);
+  if (/^[\x20-\x7e]*$/.test(capped)) return capped;
+  let out = "";
+  for (const byte of Buffer.from(capped, "utf8")) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
+
 /** Server side: anything thrown by core becomes a status object grpc-js understands. */
 export function toGrpcStatus(err: unknown): Partial<grpc.StatusObject> & { code: grpc.status; details: string } {
   const te = TetherError.from(err);
   const metadata = new grpc.Metadata();
-  for (const [key, value] of Object.entries(te.details)) metadata.set(DETAIL_PREFIX + key, capText(value));
+  for (const [key, value] of Object.entries(te.details)) metadata.set(DETAIL_PREFIX + key, wireValue(value));
   return { code: te.code as number as grpc.status, details: capText(te.message), metadata };
 }
 
