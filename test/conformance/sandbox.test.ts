@@ -3,7 +3,8 @@
 // the session from any of them.
 import { expect, it } from "vitest";
 import { ShellMode } from "../../gen/tether/exec/v1/process_pb.js";
-import { FileAccess, NetworkMode, SandboxMode } from "../../gen/tether/exec/v1/sandbox_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { FileAccess, NetworkMode, SandboxMode, type SandboxPolicySchema } from "../../gen/tether/exec/v1/sandbox_pb.js";
 import type { EscalationRequest } from "../../gen/tether/exec/v1/session_pb.js";
 import type { ProcessSpecInit } from "../../clients/environment/environment.js";
 import type { DecisionResult } from "../../services/exec-server/escalation/escalation-types.js";
@@ -91,7 +92,7 @@ forEachBackend("zsh-fork", (ctx) => {
       return policy(req);
     });
   };
-  const zsh = (commandLine: string, extra: Partial<ProcessSpecInit> = {}): ProcessSpecInit => ({
+  const zsh = (commandLine: string, extra: { sandbox?: MessageInitShape<typeof SandboxPolicySchema> } = {}): ProcessSpecInit => ({
     argv: [commandLine],
     shell: ShellMode.ZSH_FORK,
     cwd: ctx.dir,

@@ -38,7 +38,7 @@ export const DOCKER_IMAGE = "tether-exec-server:latest";
 const DOCKER_PROVIDER = "../../clients/environment/docker-provider.js";
 
 interface DockerProvider {
-  startDockerEnvironment(options: { image?: string } & BackendOptions): Promise<Environment>;
+  startDockerEnvironment(options: { image?: string; name?: string } & BackendOptions): Promise<Environment>;
 }
 
 /** The docker provider, when it exists (imported by name so this file builds without it). */

@@ -1,0 +1,104 @@
+// The exec server dies under a client: SIGKILL of the server process, and `docker kill`
+// of the container behind a docker environment. The client answers UNAVAILABLE with a
+// message that says what happened, within its reconnect budget, and never hangs.
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Environment } from "../../clients/environment/environment.js";
+import { GrpcEnvironment } from "../../clients/environment/grpc-environment.js";
+import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
+import { dockerBackend, loadDockerProvider } from "../support/backends.js";
+import { type ExecServerProcess, startExecServerProcess } from "../support/exec-server-process.js";
+
+const execFileAsync = promisify(execFile);
+const BUDGET_MS = 1_500;
+
+async function failure(p: Promise<unknown>): Promise<TetherError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof TetherError) return err;
+    throw err;
+  }
+  throw new Error("expected a failure, got success");
+}
+
+describe("the exec server is SIGKILLed", () => {
+  let server: ExecServerProcess;
+  let env: GrpcEnvironment;
+  const socket = () => server.url.slice("unix://".length);
+
+  beforeAll(async () => {
+    server = await startExecServerProcess();
+    env = await GrpcEnvironment.connect({ kind: "unix", path: socket() }, { reconnect: { giveUpAfterMs: BUDGET_MS, initialBackoffMs: 20, maxBackoffMs: 200 } });
+  });
+  afterAll(async () => {
+    await env?.close();
+    await server?.close();
+  });
+
+  it("fails calls and open streams with UNAVAILABLE naming the server, within the reconnect budget", async () => {
+    await env.processes.start("long", { argv: ["sh", "-c", "echo up; exec sleep 300"] });
+    const stream = env.processes.attach("long")[Symbol.asyncIterator]();
+    // Started, then "up": the stream is live before the kill.
+    expect((await stream.next()).value?.event.case).toBe("started");
+    expect((await stream.next()).value?.event.case).toBe("output");
+    const pending = stream.next();
+    pending.catch(() => undefined);
+
+    server.kill("SIGKILL");
+    expect((await server.exited).signal).toBe("SIGKILL");
+
+    const t0 = Date.now();
+    const streamErr = await failure(pending);
+    const callErr = await failure(env.processes.list());
+    const elapsed = Date.now() - t0;
+    for (const err of [streamErr, callErr]) {
+      expect(err.code).toBe(ErrorCode.Unavailable);
+      expect(err.message).toContain(`unix://${socket()}`);
+      expect(err.message).toMatch(/could not reconnect within 1500 ms/);
+    }
+    // Two budgets back to back at most, with room for a loaded machine; never the default minute.
+    expect(elapsed).toBeLessThan(BUDGET_MS * 2 + 10_000);
+    // Closing a dead environment does not hang or throw.
+    await env.close();
+  });
+});
+
+const docker = await dockerBackend.available();
+if (!docker.ok) {
+  if (process.env.CI === "true") throw new Error(`CI=true but the docker fault test cannot run: ${docker.reason}`);
+  console.warn(`skipping the docker kill test: ${docker.reason}`);
+}
+
+describe.skipIf(!docker.ok)("the container under a docker environment is killed", () => {
+  const name = `tether-fault-${randomBytes(4).toString("hex")}`;
+  let env: Environment;
+
+  beforeAll(async () => {
+    const provider = await loadDockerProvider();
+    if (typeof provider === "string") throw new Error(provider);
+    env = await provider.startDockerEnvironment({ name });
+  });
+  afterAll(async () => {
+    await env?.close();
+  });
+
+  it("reports the dead container on the next call and on open streams instead of hanging", async () => {
+    await env.processes.start("long", { argv: ["sh", "-c", "echo up; exec sleep 300"] });
+    const stream = env.processes.attach("long")[Symbol.asyncIterator]();
+    expect((await stream.next()).value?.event.case).toBe("started");
+    expect((await stream.next()).value?.event.case).toBe("output");
+    const pending = stream.next();
+    pending.catch(() => undefined);
+
+    await execFileAsync("docker", ["kill", name]);
+
+    for (const err of [await failure(pending), await failure(env.processes.list()), await failure(env.info())]) {
+      expect(err.code).toBe(ErrorCode.Unavailable);
+      expect(err.message).toContain(`docker container ${name}`);
+      expect(err.message).toMatch(/exited|no longer exists/);
+    }
+  });
+});
