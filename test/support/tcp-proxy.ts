@@ -11,6 +11,8 @@ export interface TcpProxy extends AsyncDisposable {
   readonly port: number;
   /** Connections accepted so far (cut or not). */
   readonly accepted: number;
+  /** Connections reset because the proxy was paused. */
+  readonly refused: number;
   /** Connections open right now. */
   readonly live: number;
   /** Bytes forwarded server → client so far. */
@@ -20,6 +22,8 @@ export interface TcpProxy extends AsyncDisposable {
   /** New connections are reset at once until resume(); live ones carry on. */
   pause(): void;
   resume(): void;
+  /** Resolves once `n` connections in total were refused while paused. */
+  waitForRefused(n: number): Promise<void>;
   /** Resolves once `n` connections in total were accepted. */
   waitForAccepted(n: number): Promise<void>;
   /** Resolves once at least `bytes` in total went server → client. */
@@ -31,6 +35,7 @@ export async function startTcpProxy(target: ProxyTarget): Promise<TcpProxy> {
   const pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
   let paused = false;
   let accepted = 0;
+  let refused = 0;
   let bytesDown = 0;
   const waiters = new Set<() => void>();
   const notify = () => {
@@ -49,7 +54,9 @@ export async function startTcpProxy(target: ProxyTarget): Promise<TcpProxy> {
 
   const server = net.createServer((client) => {
     if (paused) {
+      refused++;
       client.resetAndDestroy();
+      notify();
       return;
     }
     accepted++;
@@ -92,6 +99,9 @@ export async function startTcpProxy(target: ProxyTarget): Promise<TcpProxy> {
     get accepted() {
       return accepted;
     },
+    get refused() {
+      return refused;
+    },
     get live() {
       return pairs.size;
     },
@@ -114,6 +124,7 @@ export async function startTcpProxy(target: ProxyTarget): Promise<TcpProxy> {
       paused = false;
     },
     waitForAccepted: (n) => until(() => accepted >= n),
+    waitForRefused: (n) => until(() => refused >= n),
     waitForBytesDown: (bytes) => until(() => bytesDown >= bytes),
     close,
     [Symbol.asyncDispose]: close,
