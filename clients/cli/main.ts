@@ -51,6 +51,18 @@ export function buildProgram(): Command {
       process.exitCode = await (await import("./run-command.js")).runCommand(command, opts);
     });
 
+  program
+    .command("cp")
+    .description("Copy files or directories between this machine and an environment; the remote path starts with a colon (:/tmp/x).")
+    .requiredOption("--env <env>", "the environment: local | unix:///path | grpc://host:port | grpcs://host:port | docker[:IMAGE]")
+    .option("--token-file <file>", "bearer token for the exec server")
+    .option("--ca-file <file>", "trust this CA for grpcs:// (a private CA)")
+    .argument("<src>", "what to copy: a local path, or :/path on the environment")
+    .argument("<dst>", "where to: :/path on the environment, or a local path (an existing directory receives the source inside it)")
+    .action(async (src: string, dst: string, opts) => {
+      process.exitCode = await (await import("./cp-command.js")).cpCommand(src, dst, opts);
+    });
+
   return program;
 }
 
