@@ -1,0 +1,209 @@
+// `tether run` as a user runs it: a real process (bin/tether.js) against a real exec
+// server process, with pipes, a real PTY (node-pty) and a cut-able network in between.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import * as pty from "node-pty";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ExecServerProcess, TETHER_BIN, startExecServerProcess } from "../../test/support/exec-server-process.js";
+import { type TcpProxy, startTcpProxy } from "../../test/support/tcp-proxy.js";
+
+interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs `tether ARGS…`, feeding `input` on stdin; `onStdout` sees each chunk as it arrives. */
+function tether(args: string[], input?: Buffer, onStdout?: (chunk: Buffer, total: number) => void): Promise<RunResult> & { child: ChildProcess } {
+  const t0 = Date.now();
+  const child = spawn(process.execPath, [TETHER_BIN, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  const out: Buffer[] = [];
+  let total = 0;
+  let stderr = "";
+  child.stdout!.on("data", (b: Buffer) => {
+    out.push(b);
+    total += b.length;
+    onStdout?.(b, total);
+  });
+  child.stderr!.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+  child.stdin!.on("error", () => {
+    // EPIPE when the command exits before reading everything: the test checks the outcome.
+  });
+  if (input) child.stdin!.end(input);
+  else child.stdin!.end();
+  const done = new Promise<RunResult>((resolve) =>
+    child.once("close", (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out), stderr, ms: Date.now() - t0 })),
+  );
+  return Object.assign(done, { child });
+}
+
+let server: ExecServerProcess;
+let env: string;
+
+beforeAll(async () => {
+  server = await startExecServerProcess();
+  env = server.url;
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+describe("tether run with pipes", () => {
+  it("pipes binary stdin to stdout byte-exact", async () => {
+    const data = randomBytes(3 << 20);
+    const r = await tether(["run", "--env", env, "--", "cat"], data);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(createHash("sha256").update(r.stdout).digest("hex")).toBe(createHash("sha256").update(data).digest("hex"));
+  });
+
+  it("passes the exit code through, and 128+signal for a killed command", async () => {
+    expect((await tether(["run", "--env", env, "--", "sh", "-c", "exit 42"])).code).toBe(42);
+    expect((await tether(["run", "--env", env, "--", "sh", "-c", "kill -TERM $$"])).code).toBe(143);
+    expect((await tether(["run", "--env", env, "--", "sh", "-c", "kill -KILL $$"])).code).toBe(137);
+  });
+
+  it("keeps stderr separate from stdout", async () => {
+    const r = await tether(["run", "--env", env, "--", "sh", "-c", "echo out; echo err >&2; echo out2"]);
+    expect(r.stdout.toString()).toBe("out\nout2\n");
+    expect(r.stderr).toBe("err\n");
+    expect(r.code).toBe(0);
+  });
+
+  it("reports a timeout and exits with the signal's code", async () => {
+    const r = await tether(["run", "--env", env, "--timeout", "300", "--", "sleep", "30"]);
+    expect(r.code).toBe(143);
+    expect(r.stderr).toMatch(/wall timeout of 300 ms reached/);
+  });
+});
+
+describe("tether run across a dropped connection", () => {
+  let tcpServer: ExecServerProcess;
+  let proxy: TcpProxy;
+  beforeAll(async () => {
+    tcpServer = await startExecServerProcess({ listen: "tcp://127.0.0.1:0" });
+    proxy = await startTcpProxy({ port: Number(tcpServer.url.split(":").at(-1)) });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await tcpServer?.close();
+  });
+
+  it("resumes with nothing lost or repeated when the link is cut mid-run", async () => {
+    const expected = execFileSync("sh", ["-c", "seq 1 2000000 | sha256sum"]).toString().split(" ")[0];
+    const cutAt = [1 << 20, 4 << 20, 8 << 20];
+    let cuts = 0;
+    const r = await tether(["run", "--env", `grpc://127.0.0.1:${proxy.port}`, "--", "seq", "1", "2000000"], undefined, (_chunk, total) => {
+      if (cuts < cutAt.length && total >= cutAt[cuts]!) {
+        proxy.cut();
+        cuts++;
+      }
+    });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(cuts).toBe(cutAt.length);
+    expect(createHash("sha256").update(r.stdout).digest("hex")).toBe(expected);
+  });
+});
+
+describe("tether run -t in a real terminal", () => {
+  it("runs on a /dev/pts terminal that follows the window size; Ctrl-C interrupts the remote command", async () => {
+    const term = pty.spawn(process.execPath, [TETHER_BIN, "run", "--env", env, "-t", "--", "sh"], {
+      cols: 80,
+      rows: 24,
+      env: { ...process.env, TERM: "xterm" } as Record<string, string>,
+    });
+    let screen = "";
+    const waiters = new Set<() => void>();
+    term.onData((d) => {
+      screen += d;
+      for (const w of [...waiters]) w();
+    });
+    const exited = new Promise<number>((resolve) => term.onExit((e) => resolve(e.exitCode)));
+    /** Waits until `re` matches the output after `from`; returns the end offset. */
+    const expectScreen = (re: RegExp, from = 0) =>
+      new Promise<number>((resolve, reject) => {
+        const check = () => {
+          const m = re.exec(screen.slice(from));
+          if (!m) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(from + m.index + m[0].length);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`timed out waiting for ${re}; screen: ${JSON.stringify(screen.slice(-400))}`));
+        }, 20_000);
+        waiters.add(check);
+        check();
+      });
+    try {
+      // Markers are computed remotely ($((…))) so the echo of what we type never matches.
+      term.write("tty; echo mark-$((20+1))\r");
+      let at = await expectScreen(/\/dev\/pts\/\d+\s+mark-21/);
+      term.write("stty size; echo mark-$((20+2))\r");
+      at = await expectScreen(/24 80\s+mark-22/, at);
+
+      term.resize(100, 40);
+      // The resize reaches tether run as SIGWINCH, then the server as Resize: poll by asking again.
+      let size = "";
+      for (let i = 0; i < 50 && size !== "40 100"; i++) {
+        term.write(`stty size; echo mark-$((100+${i}))\r`);
+        const end = await expectScreen(new RegExp(`(\\d+ \\d+)\\s+mark-${100 + i}`), at);
+        size = /(\d+ \d+)\s+mark-\d+$/.exec(screen.slice(at, end))![1]!;
+        at = end;
+      }
+      expect(size).toBe("40 100");
+
+      term.write("echo mark-$((30+1)); sleep 100; echo after-sleep\r");
+      at = await expectScreen(/mark-31/, at);
+      term.write("\x03");
+      term.write("echo mark-$((30+2))\r");
+      at = await expectScreen(/mark-32/, at);
+      term.write("exit 3\r");
+      expect(await exited).toBe(3);
+    } finally {
+      term.kill();
+    }
+  });
+});
+
+describe("tether CLI usage and errors", () => {
+  it("has --help for every command", async () => {
+    const top = await tether(["--help"]);
+    expect(top.code).toBe(0);
+    expect(top.stdout.toString()).toMatch(/exec-server/);
+    expect(top.stdout.toString()).toMatch(/run/);
+    const run = await tether(["run", "--help"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout.toString()).toMatch(/--env <env>/);
+    const es = await tether(["exec-server", "--help"]);
+    expect(es.code).toBe(0);
+    expect(es.stdout.toString()).toMatch(/--listen <url>/);
+  });
+
+  it("names the accepted forms for a bad --env", async () => {
+    const r = await tether(["run", "--env", "ftp://x", "--", "true"]);
+    expect(r.code).toBe(255);
+    expect(r.stderr).toMatch(/environment "ftp:\/\/x" is not understood: use local, unix:\/\/\/path, grpc:\/\/host:port/);
+  });
+
+  it("exits 255 quickly when the server is unreachable, saying how to start one", async () => {
+    const sock = await tether(["run", "--env", "unix:///tmp/tether-no-such-server.sock", "--", "true"]);
+    expect(sock.code).toBe(255);
+    expect(sock.stderr).toMatch(/cannot reach unix:\/\/\/tmp\/tether-no-such-server\.sock.*tether exec-server --listen/);
+    expect(sock.ms).toBeLessThan(10_000);
+    const tcp = await tether(["run", "--env", "grpc://127.0.0.1:1", "--", "true"]);
+    expect(tcp.code).toBe(255);
+    expect(tcp.stderr).toMatch(/cannot reach grpc:\/\/127\.0\.0\.1:1/);
+    expect(tcp.ms).toBeLessThan(10_000);
+  });
+
+  it("says what is missing when no command is given", async () => {
+    const r = await tether(["run", "--env", env]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/command/);
+  });
+});
