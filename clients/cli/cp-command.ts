@@ -2,7 +2,7 @@
 // The remote operand carries a leading colon. On a terminal a progress line is redrawn
 // in place (\r); otherwise one summary line is printed when the copy is done.
 import { openEnvironment } from "../environment/open-environment.js";
-import { type CopyProgress, type CopySummary, copyFiles, parseCopyOperand } from "../environment/copy-files.js";
+import { type CopyProgress, type CopySummary, checkCopyDirection, copyFiles, parseCopyOperand } from "../environment/copy-files.js";
 import { reportError } from "./cli-error.js";
 import { readSecretFile } from "./cli-options.js";
 
@@ -23,6 +23,7 @@ export interface CpIo {
 export async function cpCommand(src: string, dst: string, flags: CpFlags, io: CpIo = {}): Promise<number> {
   const source = parseCopyOperand(src);
   const destination = parseCopyOperand(dst);
+  checkCopyDirection(source, destination);
   const out = io.stderr ?? process.stderr;
   const now = io.now ?? (() => performance.now());
   const token = flags.tokenFile ? await readSecretFile(flags.tokenFile, "--token-file") : undefined;

@@ -21,7 +21,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const BIG = 100 << 20;
 
 /** `tether exec-server` as its own process on a socket; ready once it prints `listening`. */
-export async function startSocketServer(dir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+async function startSocketServer(dir: string): Promise<{ url: string; stop: () => Promise<void> }> {
   if (!existsSync(path.join(ROOT, "dist", "tether.js"))) throw new Error("dist/ is missing: run `node scripts/build.mjs` first");
   const socket = path.join(dir, "exec.sock");
   const child: ChildProcess = spawn(process.execPath, [path.join(ROOT, "bin", "tether.js"), "exec-server", "--listen", `unix://${socket}`, "--cwd", dir], {

@@ -74,7 +74,8 @@ export function parseCopyOperand(text: string): CopyEndpoint {
   return { side: "local", path: text };
 }
 
-export async function copyFiles(env: Environment, source: CopyEndpoint, destination: CopyEndpoint, opts: CopyOptions = {}): Promise<CopySummary> {
+/** Exactly one operand must be on the environment; checked before anything connects. */
+export function checkCopyDirection(source: CopyEndpoint, destination: CopyEndpoint): void {
   if (source.side === destination.side) {
     throw new TetherError(
       ErrorCode.InvalidArgument,
@@ -83,6 +84,10 @@ export async function copyFiles(env: Environment, source: CopyEndpoint, destinat
         : "both paths are on the environment: one side must be local (drop the colon from it)",
     );
   }
+}
+
+export async function copyFiles(env: Environment, source: CopyEndpoint, destination: CopyEndpoint, opts: CopyOptions = {}): Promise<CopySummary> {
+  checkCopyDirection(source, destination);
   const remoteCwd = source.side === "remote" && !path.posix.isAbsolute(source.path) || destination.side === "remote" && !path.posix.isAbsolute(destination.path)
     ? (await env.info({ signal: opts.signal })).defaultCwd || "/"
     : "/";
