@@ -72,6 +72,24 @@ describe("tether run with pipes", () => {
     expect(r.code).toBe(0);
   });
 
+  it("forwards SIGINT and SIGTERM to the remote command", async () => {
+    for (const [sig, script, code] of [
+      ["SIGINT", "echo started; sleep 100", 130],
+      ["SIGTERM", "trap 'echo got-term; exit 5' TERM; echo started; sleep 100 & wait", 5],
+    ] as const) {
+      let sent = false;
+      const run = tether(["run", "--env", env, "--", "sh", "-c", script], undefined, (_c, _t) => {
+        if (!sent) {
+          sent = true;
+          run.child.kill(sig);
+        }
+      });
+      const r = await run;
+      expect(r.code, `${sig}: ${r.stderr}`).toBe(code);
+      expect(r.stdout.toString()).toMatch(/^started\n/);
+    }
+  });
+
   it("reports a timeout and exits with the signal's code", async () => {
     const r = await tether(["run", "--env", env, "--timeout", "300", "--", "sleep", "30"]);
     expect(r.code).toBe(143);

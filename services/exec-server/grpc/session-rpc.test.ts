@@ -78,6 +78,21 @@ describe("SessionService", () => {
     await s.closeSession({ sessionId });
   });
 
+  it("starts a process paused when its session is already eliciting", async () => {
+    const s = h.clients.sessions;
+    const p = h.clients.processes;
+    const { sessionId } = await s.openSession({ sessionId: id("paused-start") });
+    await s.incrementElicitation({ sessionId });
+    const pid = id("paused-sleep");
+    const started = await p.start({ processId: pid, sessionId, spec: { argv: ["sleep", "30"], timeouts: { wallMs: 300, killGraceMs: 100 } } });
+    expect(started.process?.paused).toBe(true);
+    const waited = p.wait({ processId: pid });
+    expect(await within(waited, 1200, "still running")).toBe("still running");
+    await s.decrementElicitation({ sessionId });
+    expect((await waited).status).toMatchObject({ timedOut: true, timeoutKind: TimeoutKind.WALL });
+    await s.closeSession({ sessionId });
+  });
+
   it("counts nested elicitations and refuses a decrement at 0 with FAILED_PRECONDITION", async () => {
     const s = h.clients.sessions;
     const { sessionId } = await s.openSession({ sessionId: id("count") });
