@@ -291,3 +291,16 @@ describe("ProcessService over TCP with TLS and a bearer token", () => {
     expect((await p.wait({ processId: sleeper })).status?.signalName).toBe("SIGINT");
   });
 });
+
+describe("Attach at the end of an exited process", () => {
+  it("ends after the started event when the cursor is already at the exit event", async () => {
+    const p = h.clients.processes;
+    const pid = id("at-end");
+    await p.start({ processId: pid, spec: { argv: ["sh", "-c", "echo x"] } });
+    const all = await drain(p.attach({ processId: pid }));
+    const exitSeq = all.events.at(-1)!.seq;
+    const again = await drain(p.attach({ processId: pid, afterSeq: exitSeq }));
+    expect(again.events.map((e) => e.event.case)).toEqual(["started"]);
+    expect(again.events[0]!.seq).toBe(exitSeq);
+  });
+});

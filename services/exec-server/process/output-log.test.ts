@@ -33,6 +33,13 @@ describe("OutputLog", () => {
     expect(items.map((i) => ("seq" in i ? i.seq : -1))).toEqual([4, 5, 6]);
   });
 
+  it("ends at once for a cursor at the exit event", async () => {
+    const log = new OutputLog<number>({ overflow: "block", maxRetainedBytes: 1 << 20 });
+    log.append("stdout", bytes(1));
+    log.finish(0);
+    expect(await collect(log.read({ afterSeq: 2 }))).toEqual([]);
+  });
+
   it("follows live output until exit", async () => {
     const log = new OutputLog<number>({ overflow: "block", maxRetainedBytes: 1 << 20 });
     const reading = collect(log.read({ afterSeq: 0 }));

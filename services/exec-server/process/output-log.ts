@@ -205,7 +205,8 @@ export class OutputLog<E> implements BudgetMember {
           if (item.kind === "exit") return;
           continue;
         }
-        if (this.#closed) return;
+        // Closed, or the cursor is at the exit event already: nothing more will ever come.
+        if (this.#closed || (this.#exit !== undefined && cursor >= this.#exit.seq)) return;
         await this.#changed(options.signal);
       }
     } finally {
