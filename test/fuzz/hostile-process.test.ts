@@ -138,7 +138,7 @@ describe("exec server with hostile process and session requests", () => {
       stdinOpen: fc.boolean(),
       shell: hostileEnum(2),
       sandbox: fc.record({
-        mode: fc.oneof(fc.constantFrom(SandboxMode.UNSPECIFIED, SandboxMode.READ_ONLY, SandboxMode.WORKSPACE_WRITE), fc.constantFrom(-1, 4, 99)),
+        mode: fc.oneof(fc.constantFrom(SandboxMode.UNSPECIFIED, SandboxMode.READ_ONLY, SandboxMode.WORKSPACE_WRITE), fc.constantFrom(-1, 4, 99).map((n) => n as SandboxMode)),
         writableRoots: fc.array(fc.oneof(hostileString, fc.constantFrom("/nonexistent", "relative/dir")), { maxLength: 2 }),
         fileRules: fc.array(fc.record({ pattern: hostileString, access: hostileEnum(3) }), { maxLength: 2 }),
         network: fc.record({ mode: hostileEnum(3), allowHosts: fc.array(hostileString, { maxLength: 2 }), denyHosts: fc.array(hostileString, { maxLength: 2 }) }),

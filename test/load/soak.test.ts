@@ -1,0 +1,210 @@
+// Bounded soak of a separate exec-server process over its Unix socket: N sessions in
+// parallel for a fixed time, each starting processes that stream output (BLOCK and
+// DROP_OLDEST), attaching, writing stdin, killing some mid-stream and closing
+// sessions. Asserts zero errors, no leftover children, and no fd or RSS growth past a
+// stated bound. TETHER_SOAK_SECONDS lengthens it (default 60), TETHER_SOAK_SESSIONS
+// widens it (default 16).
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OverflowPolicy, type ProcessSpec } from "../../gen/tether/exec/v1/process_pb.js";
+import { SandboxMode } from "../../gen/tether/exec/v1/sandbox_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { ProcessSpecSchema } from "../../gen/tether/exec/v1/process_pb.js";
+import { fuzzClients } from "../support/fuzz-server.js";
+import { type ServerProcess, descendants, fdCount, fdTargets, rssBytes, startServerProcess } from "../support/load-server-process.js";
+
+const SECONDS = Number(process.env.TETHER_SOAK_SECONDS ?? 60);
+const SESSIONS = Number(process.env.TETHER_SOAK_SESSIONS ?? 16);
+/** Growth allowed between the warmed-up start and the quiet end. */
+const FD_SLACK = 10;
+const RSS_SLACK = 64 << 20;
+
+type Clients = ReturnType<typeof fuzzClients>;
+type Spec = Exclude<MessageInitShape<typeof ProcessSpecSchema>, ProcessSpec>;
+
+interface Tally {
+  ops: Record<string, number>;
+  errors: string[];
+  bytes: number;
+}
+
+/** Polls a condition (for state owned by another process, which sends us no events). */
+async function until(what: string, ok: () => boolean | Promise<boolean>, limitMs = 20_000): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Reads a process's events to the end; returns the output bytes and the exit status. */
+async function drain(c: Clients, processId: string, opts: { allowGaps?: boolean; stopAfter?: number; onEnough?: () => void } = {}) {
+  let bytes = 0;
+  let text = "";
+  let gaps = 0;
+  let fired = false;
+  for await (const ev of c.process.attach({ processId, allowGaps: opts.allowGaps ?? false })) {
+    switch (ev.event.case) {
+      case "output":
+        bytes += ev.event.value.data.byteLength;
+        if (text.length < 1 << 16) text += Buffer.from(ev.event.value.data).toString("latin1");
+        if (opts.stopAfter !== undefined && bytes >= opts.stopAfter && !fired) {
+          fired = true;
+          opts.onEnough?.();
+        }
+        break;
+      case "gap":
+        gaps++;
+        break;
+      case "exited":
+        return { bytes, text, gaps, status: ev.event.value.status };
+    }
+  }
+  throw new Error(`attach stream of ${processId} ended without an exit event`);
+}
+
+async function oneSession(c: Clients, worker: number, round: number, tally: Tally): Promise<void> {
+  const sessionId = `soak-${worker}-${round}`;
+  const count = (op: string) => (tally.ops[op] = (tally.ops[op] ?? 0) + 1);
+  await c.session.openSession({ sessionId });
+  count("open-session");
+  const sandbox: Spec = round % 4 === 0 ? { sandbox: { mode: SandboxMode.READ_ONLY } } : {};
+  const start = async (id: string, spec: Spec) => {
+    await c.process.start({ processId: id, sessionId, spec: { timeouts: { wallMs: 30_000 }, ...sandbox, ...spec } });
+    count("start");
+    return id;
+  };
+  const p = (name: string) => `${sessionId}-${name}`;
+  try {
+    // Streaming with backpressure: every byte arrives.
+    const lines = 2000 + ((worker * 977 + round * 131) % 4000);
+    await start(p("block"), { argv: ["seq", "1", String(lines)], output: { overflow: OverflowPolicy.BLOCK, maxRetainedBytes: 64n << 10n } });
+    const block = await drain(c, p("block"));
+    const expected = Array.from({ length: lines }, (_, i) => `${i + 1}\n`).join("").length;
+    if (block.bytes !== expected || block.status?.code !== 0) tally.errors.push(`${p("block")}: ${block.bytes}/${expected} bytes, exit ${JSON.stringify(block.status?.code)}`);
+    tally.bytes += block.bytes;
+    count("stream-block");
+
+    // Bounded output: the head and tail survive, the middle may be dropped as gaps.
+    await start(p("drop"), { argv: ["sh", "-c", "head -c 600000 /dev/zero | tr '\\0' x; echo; echo tail-marker"], output: { overflow: OverflowPolicy.DROP_OLDEST, maxRetainedBytes: 64n << 10n } });
+    await c.process.wait({ processId: p("drop") });
+    const drop = await drain(c, p("drop"), { allowGaps: true });
+    if (!drop.text.includes("tail-marker") && drop.bytes < 600_000) tally.errors.push(`${p("drop")}: tail lost (${drop.bytes} bytes, ${drop.gaps} gaps)`);
+    tally.bytes += drop.bytes;
+    count("stream-drop-oldest");
+
+    // Stdin: idempotent writes, then EOF; the echo matches.
+    await start(p("cat"), { argv: ["cat"], stdinOpen: true });
+    const reading = drain(c, p("cat"));
+    const payload = randomBytes(4096).toString("hex");
+    await c.process.write({ processId: p("cat"), writeId: "w1", data: Buffer.from(payload.slice(0, 4000)) });
+    const again = await c.process.write({ processId: p("cat"), writeId: "w1", data: Buffer.from(payload.slice(0, 4000)) });
+    if (again.applied) tally.errors.push(`${p("cat")}: a repeated write_id was applied twice`);
+    await c.process.write({ processId: p("cat"), writeId: "w2", data: Buffer.from(payload.slice(4000)), eof: true });
+    const cat = await reading;
+    if (cat.text !== payload) tally.errors.push(`${p("cat")}: echoed ${cat.text.length} chars, wanted ${payload.length}`);
+    count("stdin-roundtrip");
+
+    // Killed mid-stream: an endless producer terminated while someone is reading it.
+    const policy = round % 2 === 0 ? OverflowPolicy.BLOCK : OverflowPolicy.DROP_OLDEST;
+    await start(p("yes"), { argv: ["yes", "soak"], output: { overflow: policy, maxRetainedBytes: 64n << 10n } });
+    let terminated: Promise<unknown> | undefined;
+    const yes = await drain(c, p("yes"), {
+      allowGaps: true,
+      stopAfter: 32 << 10,
+      onEnough: () => (terminated = c.process.terminate({ processId: p("yes"), graceMs: 1000 })),
+    });
+    await terminated;
+    if (yes.status?.signal === undefined || !yes.status.reason.includes("terminated")) tally.errors.push(`${p("yes")}: exit ${JSON.stringify(yes.status)}`);
+    count("kill-mid-stream");
+
+    // A PTY process, and a second viewer that detaches early without killing it.
+    await start(p("pty"), { argv: ["sh", "-c", "read x; echo got-$x"], stdinOpen: true, tty: { rows: 24, cols: 80 } });
+    const viewer = new AbortController();
+    const detached = (async () => {
+      for await (const _ of c.process.attach({ processId: p("pty") }, { signal: viewer.signal })) viewer.abort();
+    })().catch(() => undefined);
+    const ptyReading = drain(c, p("pty"));
+    await c.process.write({ processId: p("pty"), data: Buffer.from("ok\n") });
+    const pty = await ptyReading;
+    await detached;
+    if (!pty.text.includes("got-ok")) tally.errors.push(`${p("pty")}: ${JSON.stringify(pty.text.slice(0, 200))}`);
+    count("pty");
+
+    // Left running: CloseSession must kill it (and its child).
+    await start(p("sleeper"), { argv: ["sh", "-c", "sleep 600 & wait"] });
+  } catch (err) {
+    tally.errors.push(`${sessionId}: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    const closed = await c.session.closeSession({ sessionId }).catch((err: unknown) => {
+      tally.errors.push(`close ${sessionId}: ${String(err)}`);
+      return undefined;
+    });
+    count("close-session");
+    if (closed && closed.processesKilled < 1) tally.errors.push(`close ${sessionId}: killed ${closed.processesKilled}, the sleeper was running`);
+  }
+}
+
+describe("exec server under a bounded soak", () => {
+  let server: ServerProcess;
+  let clients: Clients;
+
+  beforeAll(async () => {
+    server = await startServerProcess();
+    clients = fuzzClients(server.url);
+  });
+
+  afterAll(async () => {
+    clients?.raw.close();
+    await server?.stop();
+  });
+
+  it(`serves ${SESSIONS} parallel sessions for ${SECONDS} s without errors, leaks or leftover children`, async () => {
+    // Warm up at full width (module loading, JIT, heap and socket buffers sized for
+    // this concurrency), so the baseline is the steady state and growth means a leak.
+    const warm: Tally = { ops: {}, errors: [], bytes: 0 };
+    await Promise.all(Array.from({ length: SESSIONS }, async (_, w) => {
+      for (let round = 0; round < 2; round++) await oneSession(clients, 1000 + w, round, warm);
+    }));
+    expect(warm.errors).toEqual([]);
+    await until("the warm-up's children to go", () => descendants(server.pid).length === 0);
+    const fdStart = fdCount(server.pid);
+    const rssStart = rssBytes(server.pid);
+
+    const tally: Tally = { ops: {}, errors: [], bytes: 0 };
+    const deadline = Date.now() + SECONDS * 1000;
+    let peakChildren = 0;
+    const rssSamples: number[] = [];
+    const sampler = setInterval(() => {
+      peakChildren = Math.max(peakChildren, descendants(server.pid).length);
+      rssSamples.push(Math.round(rssBytes(server.pid) / 2 ** 20));
+    }, 1000);
+    await Promise.all(
+      Array.from({ length: SESSIONS }, async (_, worker) => {
+        for (let round = 0; Date.now() < deadline; round++) await oneSession(clients, worker, round, tally);
+      }),
+    );
+    clearInterval(sampler);
+
+    // Quiet period: every session is closed, so every child must go.
+    await until("the server's children to be gone", () => descendants(server.pid).length === 0);
+    expect((await clients.process.list({ includeExited: true })).processes).toEqual([]);
+    await until(`fds back within +${FD_SLACK}`, () => fdCount(server.pid) <= fdStart + FD_SLACK, 10_000).catch(() => undefined);
+    const fdEnd = fdCount(server.pid);
+    const rssEnd = rssBytes(server.pid);
+    const total = Object.values(tally.ops).reduce((a, b) => a + b, 0);
+    console.log(
+      [
+        `soak: ${SESSIONS} sessions × ${SECONDS} s: ${total} operations, ${tally.errors.length} errors, ${(tally.bytes / 1e6).toFixed(1)} MB streamed`,
+        `  ${Object.entries(tally.ops).map(([k, v]) => `${k}=${v}`).join(" ")}`,
+        `  server fds ${fdStart} -> ${fdEnd} (bound +${FD_SLACK}), RSS ${(rssStart / 2 ** 20).toFixed(1)} -> ${(rssEnd / 2 ** 20).toFixed(1)} MiB (bound +${RSS_SLACK / 2 ** 20}), peak children ${peakChildren}`,
+        `  RSS MiB each second: ${rssSamples.join(" ")}`,
+      ].join("\n"),
+    );
+    expect(tally.errors.slice(0, 20)).toEqual([]);
+    expect(tally.ops["close-session"]).toBeGreaterThan(SESSIONS);
+    expect(fdEnd, `open fds: ${fdTargets(server.pid).join(", ")}`).toBeLessThanOrEqual(fdStart + FD_SLACK);
+    expect(rssEnd).toBeLessThanOrEqual(rssStart + RSS_SLACK);
+    expect(await clients.health.check({ service: "" })).toMatchObject({ status: 1 });
+  }, (SECONDS + 90) * 1000);
+});
