@@ -109,3 +109,17 @@ describe("GrpcEnvironment over a connection that gets cut", () => {
     expect(process.pid).toBeGreaterThan(0);
   });
 });
+
+describe("GrpcEnvironment attach at the end", () => {
+  it("ends after the started event when resumed at the exit event instead of reconnecting forever", async () => {
+    await using env = await connect();
+    await env.processes.start("ended", { argv: ["sh", "-c", "echo done"] });
+    let exitSeq = 0n;
+    for await (const ev of env.processes.attach("ended")) exitSeq = ev.seq;
+    const again = [];
+    const t0 = Date.now();
+    for await (const ev of env.processes.attach("ended", { afterSeq: Number(exitSeq) })) again.push(ev.event.case);
+    expect(again).toEqual(["started"]);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+});

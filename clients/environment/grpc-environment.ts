@@ -6,7 +6,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { randomUUID } from "node:crypto";
 import type { SandboxPolicySchema } from "../../gen/tether/exec/v1/sandbox_pb.js";
 import type { GetInfoResponse } from "../../gen/tether/exec/v1/environment_pb.js";
-import type { AttachResponse, ExitStatus, ProcessInfo } from "../../gen/tether/exec/v1/process_pb.js";
+import { type AttachResponse, type ExitStatus, type ProcessInfo, ProcessState } from "../../gen/tether/exec/v1/process_pb.js";
 import { Decision } from "../../gen/tether/exec/v1/session_pb.js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import type { AttachOptions, EscalationHandler, Environment, FileOps, ProcessOps, ProcessSpecInit, SessionOps, Signalable } from "./environment.js";
@@ -177,9 +177,12 @@ export class GrpcEnvironment implements Environment {
           { processId, afterSeq: cursor, allowGaps: opts.allowGaps ?? false },
           { signal: opts.signal, waitForReady: true },
         );
+        let endsAt: bigint | undefined;
         for await (const ev of stream) {
           outage.recovered();
           if (ev.event.case === "started") {
+            // An exited process's last seq is its exit event: a cursor there has nothing left to read.
+            if (ev.event.value.state === ProcessState.EXITED) endsAt = ev.event.value.lastSeq;
             if (startedSent) continue;
             startedSent = true;
           } else {
@@ -188,6 +191,7 @@ export class GrpcEnvironment implements Environment {
           yield ev;
           if (ev.event.case === "exited") return;
         }
+        if (endsAt !== undefined && cursor >= endsAt) return;
         // The server ends the stream only after the exit event, or when it shuts down.
         throw new TetherError(ErrorCode.Unavailable, "the attach stream ended before the process exited");
       } catch (err) {
