@@ -40,10 +40,10 @@ step() {
 }
 
 ROOTFS=""
-STARTED_DOCKERD=false
+LEASED_DOCKERD=false
 cleanup() {
   if [[ -n "$ROOTFS" && -d "$ROOTFS" ]]; then rm -rf --one-file-system "$ROOTFS"; fi
-  if [[ "$STARTED_DOCKERD" == true ]]; then "$ROOT/scripts/start-dockerd.sh" stop; fi
+  if [[ "$LEASED_DOCKERD" == true ]]; then "$ROOT/scripts/start-dockerd.sh" release $$; fi
 }
 trap cleanup EXIT
 
@@ -65,11 +65,10 @@ debian_mirror() {
   echo "${uri:-http://deb.debian.org/debian}"
 }
 
+# A lease: starts a daemon when none answers, and stops it afterwards unless others use it.
 ensure_docker() {
-  if "$ROOT/scripts/start-dockerd.sh" status; then return 0; fi
-  say "no Docker daemon answers; starting one for this build"
-  "$ROOT/scripts/start-dockerd.sh" start
-  STARTED_DOCKERD=true
+  "$ROOT/scripts/start-dockerd.sh" lease $$
+  LEASED_DOCKERD=true
 }
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }

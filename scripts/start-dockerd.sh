@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Starts (or stops) a private dockerd for tests and image builds when no daemon answers.
-#   scripts/start-dockerd.sh [start]   start one unless a daemon already answers; waits until ready
-#   scripts/start-dockerd.sh stop      remove its containers, SIGTERM it, wait for its PIDs to exit
-#   scripts/start-dockerd.sh status    exit 0 when a daemon answers
-# Only a daemon this script started (pid in .tether-run/dockerd.pid) is ever stopped.
+#   scripts/start-dockerd.sh [start]         start one unless a daemon answers; it stays up
+#   scripts/start-dockerd.sh stop            remove its containers, SIGTERM it, wait for its PIDs
+#   scripts/start-dockerd.sh status          exit 0 when a daemon answers
+#   scripts/start-dockerd.sh lease PID       PID needs a daemon: start one (temporary) if none answers
+#   scripts/start-dockerd.sh release PID     PID is done; the last holder stops a temporary daemon
+# Only a daemon this script started (pid in .tether-run/dockerd.pid) is ever stopped. Leases
+# let concurrent `make test` runs share one daemon: none stops it under another.
 #
 # Networking: the default bridge is kept (containers get an address on docker0 the host can
 # reach directly, and -p works through docker-proxy), but --iptables=false leaves the host's
@@ -16,6 +19,9 @@ cd "$(dirname "$0")/.."
 
 RUN_DIR="$PWD/.tether-run"
 PID_FILE="$RUN_DIR/dockerd.pid"
+LEASE_DIR="$RUN_DIR/dockerd-leases"
+# Present while the running daemon was started for leases, not by a person: stop it after them.
+TEMPORARY_MARK="$RUN_DIR/dockerd.temporary"
 LOG_FILE="$RUN_DIR/dockerd.log"
 SOCKET="/var/run/docker.sock"
 if [[ "${DOCKER_HOST:-}" == unix://* ]]; then SOCKET="${DOCKER_HOST#unix://}"; fi
@@ -54,7 +60,8 @@ start() {
   t0="$(now_ms)"
   # setsid: its own session, so a Ctrl-C meant for the tests does not kill the daemon
   # before the trap has removed its containers.
-  setsid "$dockerd_bin" "${flags[@]}" >"$LOG_FILE" 2>&1 </dev/null &
+  # 9>&-: the daemon must not inherit the bookkeeping lock, or it would hold it for life.
+  setsid "$dockerd_bin" "${flags[@]}" >"$LOG_FILE" 2>&1 </dev/null 9>&- &
   local pid=$!
   echo "$pid" >"$PID_FILE"
   local deadline=$(( $(now_ms) + READY_TIMEOUT_S * 1000 ))
@@ -116,9 +123,56 @@ stop() {
   say "stopped pid $pid in $(( $(now_ms) - t0 )) ms"
 }
 
+# Serialises lease bookkeeping with starting and stopping (flock is in util-linux).
+with_lock() {
+  mkdir -p "$RUN_DIR" "$LEASE_DIR"
+  exec 9>"$RUN_DIR/dockerd.lock"
+  flock 9
+}
+
+prune_leases() {
+  local lease
+  for lease in "$LEASE_DIR"/*; do
+    [[ -e "$lease" ]] || continue
+    alive "$(basename "$lease")" || rm -f "$lease"
+  done
+}
+
+lease() {
+  local holder="$1"
+  with_lock
+  prune_leases
+  touch "$LEASE_DIR/$holder"
+  if answers; then return 0; fi
+  start || { rm -f "$LEASE_DIR/$holder"; return 1; }
+  touch "$TEMPORARY_MARK"
+}
+
+release() {
+  local holder="$1"
+  with_lock
+  rm -f "$LEASE_DIR/$holder"
+  prune_leases
+  if [[ -n "$(ls -A "$LEASE_DIR")" ]]; then
+    say "leaving the daemon up for $(ls "$LEASE_DIR" | wc -l) other user(s)"
+    return 0
+  fi
+  if [[ -f "$TEMPORARY_MARK" ]]; then
+    rm -f "$TEMPORARY_MARK"
+    stop
+  fi
+}
+
+need_pid() {
+  [[ "${1:-}" =~ ^[0-9]+$ ]] || { echo "usage: $0 lease|release PID (the process that uses the daemon)" >&2; exit 2; }
+}
+
 case "${1:-start}" in
-  start) start ;;
-  stop) stop ;;
+  # A person starting or stopping it takes it out of lease bookkeeping.
+  start) with_lock; start; rm -f "$TEMPORARY_MARK" ;;
+  stop) with_lock; stop; rm -f "$TEMPORARY_MARK" ;;
   status) answers ;;
-  *) echo "usage: $0 [start|stop|status]" >&2; exit 2 ;;
+  lease) need_pid "${2:-}"; lease "$2" ;;
+  release) need_pid "${2:-}"; release "$2" ;;
+  *) echo "usage: $0 [start|stop|status|lease PID|release PID]" >&2; exit 2 ;;
 esac

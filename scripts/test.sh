@@ -36,14 +36,14 @@ step() {
   say "$label done in $(( ms / 1000 )).$(( ms % 1000 / 100 )) s"
 }
 
-started_dockerd=false
-stop_dockerd() {
-  if [[ "$started_dockerd" == true ]]; then
-    started_dockerd=false
-    "$ROOT/scripts/start-dockerd.sh" stop || say "stopping dockerd failed; see $RUN_DIR/dockerd.log"
+leased_dockerd=false
+release_dockerd() {
+  if [[ "$leased_dockerd" == true ]]; then
+    leased_dockerd=false
+    "$ROOT/scripts/start-dockerd.sh" release $$ || say "releasing dockerd failed; see $RUN_DIR/dockerd.log"
   fi
 }
-trap stop_dockerd EXIT
+trap release_dockerd EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -54,14 +54,13 @@ else
 fi
 
 # Docker: CI must run the container backend, so a daemon is started there; elsewhere one is
-# started when docker is installed but nothing answers.
+# started when docker is installed but nothing answers. A lease keeps it up while this run
+# (or a concurrent one) needs it; the last one out stops a daemon started this way.
 docker_answers=false
-if "$ROOT/scripts/start-dockerd.sh" status; then
-  docker_answers=true
-  say "a Docker daemon answers; using it"
-elif [[ "${CI:-}" == true ]] || PATH="$PATH:/usr/sbin:/sbin" command -v dockerd >/dev/null 2>&1; then
-  if step "start dockerd" "$ROOT/scripts/start-dockerd.sh" start; then
-    started_dockerd=true
+if [[ "${CI:-}" == true ]] || PATH="$PATH:/usr/sbin:/sbin" command -v dockerd >/dev/null 2>&1 \
+    || "$ROOT/scripts/start-dockerd.sh" status; then
+  if step "docker daemon" "$ROOT/scripts/start-dockerd.sh" lease $$; then
+    leased_dockerd=true
     docker_answers=true
   fi
 else
@@ -81,7 +80,7 @@ vitest_rc=$?
 ms=$(( $(now_ms) - t0 ))
 say "vitest exited $vitest_rc after $(( ms / 1000 )).$(( ms % 1000 / 100 )) s"
 
-stop_dockerd
+release_dockerd
 
 # The summary is the last line. Failures are failed tests, test files that failed to load,
 # failed steps, and a non-zero vitest exit that the report does not explain (a crash or
