@@ -124,6 +124,23 @@ describe("tether run across a dropped connection", () => {
     expect(cuts).toBe(cutAt.length);
     expect(createHash("sha256").update(r.stdout).digest("hex")).toBe(expected);
   });
+
+  it("sends stdin byte-exact across cuts (retried writes land once)", async () => {
+    const data = randomBytes(12 << 20);
+    const cutAt = [2 << 20, 6 << 20, 9 << 20];
+    let cuts = 0;
+    const r = await tether(["run", "--env", `grpc://127.0.0.1:${proxy.port}`, "--", "cat"], data, (_chunk, total) => {
+      if (cuts < cutAt.length && total >= cutAt[cuts]!) {
+        proxy.cut();
+        cuts++;
+      }
+    });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(cuts).toBe(cutAt.length);
+    expect(r.stdout.length).toBe(data.length);
+    expect(createHash("sha256").update(r.stdout).digest("hex")).toBe(createHash("sha256").update(data).digest("hex"));
+  });
 });
 
 describe("tether run -t in a real terminal", () => {
