@@ -304,3 +304,73 @@ describe("Attach at the end of an exited process", () => {
     expect(again.events[0]!.seq).toBe(exitSeq);
   });
 });
+
+describe("ProcessService edge cases", () => {
+  it("joins concurrent identical Starts into one process", async () => {
+    const p = h.clients.processes;
+    const pid = id("race");
+    const spec = { argv: ["sleep", "30"] };
+    const results = await Promise.all(Array.from({ length: 5 }, () => p.start({ processId: pid, spec })));
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.process?.pid)).size).toBe(1);
+    await p.terminate({ processId: pid, graceMs: 100 });
+  });
+
+  it("answers an exited process's Signal and Resize with FAILED_PRECONDITION, and Terminate with its status", async () => {
+    const p = h.clients.processes;
+    const pid = id("gone");
+    await p.start({ processId: pid, spec: { argv: ["sh", "-c", "exit 9"], tty: { rows: 10, cols: 10 } } });
+    await p.wait({ processId: pid });
+    const sig = await failure(p.signal({ processId: pid, signal: { case: "name", value: "TERM" } }));
+    expect(sig.code).toBe(ErrorCode.FailedPrecondition);
+    expect(sig.message).toMatch(/already exited/);
+    const rs = await failure(p.resize({ processId: pid, size: { rows: 5, cols: 5 } }));
+    expect(rs.code).toBe(ErrorCode.FailedPrecondition);
+    expect((await p.terminate({ processId: pid })).status?.code).toBe(9);
+    // Start with the same id and spec returns the exited process, not a new one.
+    const again = await p.start({ processId: pid, spec: { argv: ["sh", "-c", "exit 9"], tty: { rows: 10, cols: 10 } } });
+    expect(again).toMatchObject({ created: false, process: { state: ProcessState.EXITED } });
+  });
+
+  it("applies the env policy: NONE starts empty, CORE keeps the basics, exclude drops by glob", async () => {
+    const p = h.clients.processes;
+    const envOf = async (envPolicy: object, env: Record<string, string> = {}) => {
+      const pid = id("env");
+      await p.start({ processId: pid, spec: { argv: ["/usr/bin/env"], envPolicy, env } });
+      const out = (await drain(p.attach({ processId: pid }))).stdout.toString();
+      return Object.fromEntries(out.trim().split("\n").filter(Boolean).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    };
+    expect(await envOf({ inherit: 3 }, { ONLY: "me" })).toEqual({ ONLY: "me" });
+    process.env.TETHER_TEST_TOKEN = "leak";
+    try {
+      const core = await envOf({ inherit: 2 });
+      expect(core.PATH).toBe(process.env.PATH);
+      expect(core.TETHER_TEST_TOKEN).toBeUndefined();
+      const all = await envOf({ inherit: 1, exclude: ["*_TOKEN"] });
+      expect(all.TETHER_TEST_TOKEN).toBeUndefined();
+      expect(all.PATH).toBe(process.env.PATH);
+      expect((await envOf({ inherit: 1 })).TETHER_TEST_TOKEN).toBe("leak");
+    } finally {
+      delete process.env.TETHER_TEST_TOKEN;
+    }
+  });
+
+  it("refuses to run more processes than the limit with RESOURCE_EXHAUSTED", async () => {
+    await using small = await startHarness({ core: { limits: { maxRunning: 2 } } });
+    const p = small.clients.processes;
+    await p.start({ processId: "one", spec: { argv: ["sleep", "30"] } });
+    await p.start({ processId: "two", spec: { argv: ["sleep", "30"] } });
+    const err = await failure(p.start({ processId: "three", spec: { argv: ["sleep", "30"] } }));
+    expect(err.code).toBe(ErrorCode.ResourceExhausted);
+    expect(err.message).toMatch(/2 processes are running/);
+    await p.terminate({ processId: "one", graceMs: 100 });
+    expect((await p.start({ processId: "three", spec: { argv: ["true"] } })).created).toBe(true);
+  });
+
+  it("answers Events for an unknown session with NOT_FOUND", async () => {
+    const err = await failure((async () => {
+      for await (const _ of h.clients.sessions.events({ sessionId: "nope" })) return;
+    })());
+    expect(err.code).toBe(ErrorCode.NotFound);
+  });
+});
