@@ -10,21 +10,22 @@ const docker = await dockerOrSkip();
 const BASE = "tether-base:bookworm";
 const SERVER = "tether-exec-server:latest";
 
-async function requireImage(image: string): Promise<void> {
-  if (!docker.ok) return;
-  if (!(await dockerImageExists(docker.socketPath, image))) {
-    throw new Error(`image ${image} is missing: build it with scripts/build-image.sh (make image)`);
-  }
+/** Missing images fail in CI (make test builds them) and skip elsewhere, with the fix. */
+async function requireImage(image: string, skip: (note: string) => void): Promise<void> {
+  if (!docker.ok || (await dockerImageExists(docker.socketPath, image))) return;
+  const reason = `image ${image} is missing: build it with scripts/build-image.sh (make image)`;
+  if (process.env.CI === "true") throw new Error(reason);
+  skip(reason);
 }
 
 describe.skipIf(!docker.ok)("local images", () => {
-  it("starts the base image", async () => {
-    await requireImage(BASE);
+  it("starts the base image", async (ctx) => {
+    await requireImage(BASE, (note) => ctx.skip(note));
     await expect(execFileAsync("docker", ["run", "--rm", BASE, "true"])).resolves.toBeDefined();
   });
 
-  it("runs node 20, zsh and bwrap in the exec-server image", async () => {
-    await requireImage(SERVER);
+  it("runs node 20, zsh and bwrap in the exec-server image", async (ctx) => {
+    await requireImage(SERVER, (note) => ctx.skip(note));
     const { stdout } = await execFileAsync("docker", [
       "run", "--rm", "--network", "none", SERVER,
       "sh", "-c", "node -p process.versions.node && for c in zsh bwrap tether; do command -v $c; done",
