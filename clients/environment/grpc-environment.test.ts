@@ -123,3 +123,51 @@ describe("GrpcEnvironment attach at the end", () => {
     expect(Date.now() - t0).toBeLessThan(5000);
   });
 });
+
+describe("GrpcEnvironment session lifetime across outages", () => {
+  function connectTtl(ttl: number): Promise<GrpcEnvironment> {
+    return GrpcEnvironment.connect(
+      { kind: "grpc", host: "127.0.0.1", port: proxy.port },
+      { token: "env-token", detachedTtlMs: ttl, reconnect: { giveUpAfterMs: 5_000, initialBackoffMs: 20, maxBackoffMs: 200 } },
+    );
+  }
+
+  it("keeps the session through short cuts (reattached within the TTL)", async () => {
+    await using env = await connectTtl(500);
+    await env.processes.start("ttl-keep", { argv: ["sleep", "30"] });
+    const waited = h.clients.processes.wait({ processId: "ttl-keep" });
+    for (let i = 0; i < 3; i++) {
+      const accepted = proxy.accepted;
+      proxy.cut();
+      // The environment reopens its Events stream on a new connection by itself.
+      await proxy.waitForAccepted(accepted + 1);
+      await env.processes.list();
+    }
+    // Well past the TTL: had the Events stream not come back, the session would have expired.
+    const outcome = await Promise.race([waited.then(() => "exited"), new Promise((r) => setTimeout(() => r("running"), 1500))]);
+    expect(outcome).toBe("running");
+    const [info] = await env.processes.list();
+    expect(info?.processId).toBe("ttl-keep");
+    await env.processes.terminate("ttl-keep", { graceMs: 100 });
+    expect((await waited).status?.reason).toBe("terminated by request");
+  });
+
+  it("loses the session when the outage outlasts the TTL: its processes are killed", async () => {
+    const env = await connectTtl(300);
+    try {
+      await env.processes.start("ttl-expire", { argv: ["sleep", "30"] });
+      const waited = h.clients.processes.wait({ processId: "ttl-expire" });
+      proxy.pause();
+      proxy.cut();
+      const status = (await waited).status;
+      expect(status?.reason).toMatch(/session expired after 300 ms detached/);
+      proxy.resume();
+      // Back online, the session is gone and says so.
+      const err = await env.session.incrementElicitation().catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 5 });
+    } finally {
+      proxy.resume();
+      await env.close();
+    }
+  });
+});
