@@ -1,10 +1,15 @@
 // The container provider against a real dockerd and the locally built exec-server image.
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import Dockerode from "dockerode";
 import { afterAll, describe, expect, it } from "vitest";
 import { dockerImageExists, dockerOrSkip } from "../../test/support/dockerd.js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import { DEFAULT_IMAGE } from "./env-target.js";
 import type { Environment } from "./environment.js";
+import { copyFiles } from "./copy-files.js";
 import { ENV_LABEL, startDockerEnvironment } from "./docker-provider.js";
 
 const docker = await dockerOrSkip();
@@ -69,6 +74,32 @@ describe.skipIf(skip !== undefined)("startDockerEnvironment", () => {
 
     await env.close();
     expect(await containerExists(client, name)).toBe(false);
+  });
+
+  it("copies a tree into the container and back (tether cp's path)", async () => {
+    const env = await startDockerEnvironment({});
+    opened.push(env);
+    const local = await mkdtemp(path.join(tmpdir(), "tether-docker-cp-"));
+    try {
+      const blob = randomBytes(3 << 20);
+      await mkdir(path.join(local, "src/ünïcödé"), { recursive: true });
+      await writeFile(path.join(local, "src/ünïcödé/blob.bin"), blob, { mode: 0o751 });
+      await symlink("ünïcödé/blob.bin", path.join(local, "src/link"));
+      const up = await copyFiles(env, { side: "local", path: path.join(local, "src") }, { side: "remote", path: "/opt/copied" });
+      expect(up).toMatchObject({ files: 1, directories: 2, symlinks: 1, bytes: blob.length });
+      expect(await run(env, "sum", ["sh", "-c", "sha256sum /opt/copied/link | cut -c1-64; stat -c %a /opt/copied/ünïcödé/blob.bin"])).toEqual({
+        out: `${createHash("sha256").update(blob).digest("hex")}\n751\n`,
+        code: 0,
+      });
+      await copyFiles(env, { side: "remote", path: "/opt/copied" }, { side: "local", path: path.join(local, "back") });
+      // Hashes, not buffers: a deep equal over megabytes takes vitest tens of seconds.
+      const digest = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+      expect(digest(await readFile(path.join(local, "back/link")))).toBe(digest(blob));
+      expect((await stat(path.join(local, "back/ünïcödé/blob.bin"))).mode & 0o777).toBe(0o751);
+    } finally {
+      await rm(local, { recursive: true, force: true });
+      await env.close();
+    }
   });
 
   it("names the missing image and how to build it, without pulling", async () => {

@@ -101,7 +101,10 @@ export async function startDockerEnvironment(options: DockerEnvironmentOptions =
     // Registered before start, so an exit during start-up cannot be missed.
     const exited = c.wait({ condition: "next-exit", abortSignal: waitAbort.signal }) as Promise<{ StatusCode: number }>;
     exited.catch(() => undefined);
+    const createdMs = performance.now() - created;
     await c.start().catch((err: unknown) => { throw dockerError(err, `docker start ${name}`); });
+    const startedMs = performance.now() - created;
+    let socketMs = 0;
 
     const died = exited.then(async (r) => {
       throw new TetherError(
@@ -116,6 +119,7 @@ export async function startDockerEnvironment(options: DockerEnvironmentOptions =
       died,
       (async () => {
         await waitForSocket(socketPath, deadline, options.signal);
+        socketMs = performance.now() - created;
         return GrpcEnvironment.connect(
           { kind: "unix", path: socketPath },
           { kind: "docker", description, connectTimeoutMs: Math.max(1, deadline - Date.now()), reconnect: CONTAINER_RECONNECT },
@@ -127,7 +131,11 @@ export async function startDockerEnvironment(options: DockerEnvironmentOptions =
       }
       throw err;
     });
-    log(`docker: ${description} answered ${Math.round(performance.now() - created)} ms after create`);
+    const ms = (t: number) => Math.round(t);
+    log(
+      `docker: ${description} answered ${ms(performance.now() - created)} ms after create ` +
+        `(created ${ms(createdMs)}, started ${ms(startedMs)}, socket ${ms(socketMs)} ms)`,
+    );
     await staleSweep;
     return guardDeadContainer(env, c, name, exited, remove);
   } catch (err) {
