@@ -14,8 +14,8 @@ export interface BackendContext {
   readonly env: Environment;
   /** A fresh absolute directory on the environment, removed afterwards. */
   readonly dir: string;
-  /** A new instance with other options (e.g. a default sandbox); cleaned up with the suite. */
-  another(options: BackendOptions): Promise<Environment>;
+  /** Another session on the same exec server (e.g. with a default sandbox); closed with the suite. */
+  openSession(options: BackendOptions): Promise<Environment>;
 }
 
 const runnable = await backendsToRun();
@@ -30,12 +30,11 @@ export function forEachBackend(title: string, body: (ctx: BackendContext) => voi
       it.skip(`skipped: ${backend.skip}`, () => {});
       return;
     }
-    const instances: BackendInstance[] = [];
+    let instance: BackendInstance | undefined;
     let env: Environment | undefined;
     let dir: string | undefined;
     beforeAll(async () => {
-      const instance = await backend.create();
-      instances.push(instance);
+      instance = await backend.create();
       env = instance.env;
       dir = `/tmp/tether-conformance-${randomBytes(6).toString("hex")}`;
       await env.files.makeDir(dir, { parents: true });
@@ -44,7 +43,7 @@ export function forEachBackend(title: string, body: (ctx: BackendContext) => voi
     });
     afterAll(async () => {
       if (env && dir) await env.files.remove(dir, { recursive: true, force: true }).catch((err: unknown) => console.warn(`cleanup of ${dir} on ${backend.name}: ${String(err)}`));
-      for (const i of instances.reverse()) await i.cleanup();
+      await instance?.cleanup();
     });
     body({
       backend,
@@ -56,10 +55,9 @@ export function forEachBackend(title: string, body: (ctx: BackendContext) => voi
         if (!dir) throw new Error(`the ${backend.name} backend did not start`);
         return dir;
       },
-      async another(options) {
-        const instance = await backend.create(options);
-        instances.push(instance);
-        return instance.env;
+      openSession(options) {
+        if (!instance) throw new Error(`the ${backend.name} backend did not start`);
+        return instance.openSession(options);
       },
     });
   });

@@ -72,7 +72,7 @@ forEachBackend("sandbox", (ctx) => {
     const r = await run(ctx.env, { argv: ["sh", "-c", `cat '${ctx.dir}/public.txt'; cat '${secret}/key.txt'`], cwd: ctx.dir, sandbox });
     expect(r.stdout).toBe("public");
     expect(r.exit.code).not.toBe(0);
-    const hidden = await ctx.another({ defaultSandbox: sandbox });
+    const hidden = await ctx.openSession({ defaultSandbox: sandbox });
     expect((await failure(() => hidden.files.readFile(`${secret}/key.txt`).chunks)).code).toBe(ErrorCode.PermissionDenied);
     expect((await failure(hidden.files.stat(`${secret}/key.txt`))).code).toBe(ErrorCode.PermissionDenied);
     const publicRead = hidden.files.readFile(`${ctx.dir}/public.txt`);
@@ -83,11 +83,9 @@ forEachBackend("sandbox", (ctx) => {
 forEachBackend("zsh-fork", (ctx) => {
   let policy: (req: EscalationRequest) => DecisionResult = () => ({ decision: "deny", reason: "no policy set" });
   const asked: EscalationRequest[] = [];
-  let controlled = false;
+  let controller: Disposable | undefined;
   const control = async () => {
-    if (controlled) return;
-    controlled = true;
-    await ctx.env.session.handleEscalations(async (req) => {
+    controller ??= await ctx.env.session.handleEscalations(async (req) => {
       asked.push(req);
       return policy(req);
     });
@@ -132,10 +130,15 @@ forEachBackend("zsh-fork", (ctx) => {
     expect((await ctx.env.files.stat(target)).size).toBe(0n);
   });
 
-  it("denies every exec when the session has no controller", async () => {
-    const lonely = await ctx.another({});
-    const r = await run(lonely, zsh("/bin/echo should-not-run; echo status=$?"));
+  it("denies every exec once the controller has left", async () => {
+    await control();
+    controller?.[Symbol.dispose]();
+    controller = undefined;
+    asked.length = 0;
+    policy = () => ({ decision: "run" });
+    const r = await run(ctx.env, zsh("/bin/echo should-not-run; echo status=$?"));
     expect(r.stdout).toBe("status=126\n");
+    expect(asked).toEqual([]);
   });
 
   it("rejects a zsh-fork spec whose argv is not one command line", async () => {

@@ -10,7 +10,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import type { Environment } from "../../clients/environment/environment.js";
 import { GrpcEnvironment, type GrpcEnvironmentOptions } from "../../clients/environment/grpc-environment.js";
-import { LocalEnvironment, inProcessClients } from "../../clients/environment/local-environment.js";
+import { inProcessClients } from "../../clients/environment/local-environment.js";
 import { ExecCore } from "../../services/exec-server/exec-core.js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import { ensureDocker, dockerImageExists } from "./dockerd.js";
@@ -25,7 +25,27 @@ export type BackendOptions = Pick<GrpcEnvironmentOptions, "defaultSandbox" | "re
 
 export interface BackendInstance {
   env: Environment;
+  /**
+   * Another session on the same exec server (same machine, same files), e.g. with a
+   * default sandbox. Closed by cleanup(). Throws when the backend cannot do it.
+   */
+  openSession(options: BackendOptions): Promise<Environment>;
   cleanup(): Promise<void>;
+}
+
+/** Tracks the extra sessions of one instance so cleanup closes them before the server. */
+function sessions(open: (options: BackendOptions) => Promise<Environment>): { openSession: BackendInstance["openSession"]; closeAll(): Promise<void> } {
+  const opened: Environment[] = [];
+  return {
+    openSession: async (options) => {
+      const env = await open(options);
+      opened.push(env);
+      return env;
+    },
+    closeAll: async () => {
+      for (const env of opened.splice(0)) await env.close();
+    },
+  };
 }
 
 export interface Backend {
@@ -34,7 +54,8 @@ export interface Backend {
   create(options?: BackendOptions): Promise<BackendInstance>;
 }
 
-export const DOCKER_IMAGE = "tether-exec-server:latest";
+/** TETHER_DOCKER_IMAGE picks another image (e.g. one built from a work-in-progress tree). */
+export const DOCKER_IMAGE = process.env.TETHER_DOCKER_IMAGE ?? "tether-exec-server:latest";
 const DOCKER_PROVIDER = "../../clients/environment/docker-provider.js";
 
 interface DockerProvider {
@@ -61,21 +82,24 @@ export const localBackend: Backend = {
   available: async () => ({ ok: true }),
   async create(options = {}) {
     const scratch = await scratchDir();
-    if (options.defaultSandbox === undefined) {
-      const env = await LocalEnvironment.create({ defaultCwd: scratch.dir });
-      return { env, cleanup: async () => { await env.close(); await scratch.remove(); } };
-    }
-    // LocalEnvironment.create's options intersect ExecCoreOptions.defaultSandbox (a mode
-    // name) with the session's defaultSandbox (a policy), so no value fits both: open the
-    // session on an in-process core ourselves, exactly as create() does.
+    // What LocalEnvironment.create does, with the core kept so more sessions can join it.
+    // (Its options intersect ExecCoreOptions.defaultSandbox, a mode name, with the session's
+    // defaultSandbox, a policy, so no policy can be passed through it.)
     const core = await ExecCore.create({ defaultCwd: scratch.dir });
-    const env = await GrpcEnvironment.open(inProcessClients(core), {
-      kind: "local",
-      description: "this process (local)",
-      defaultSandbox: options.defaultSandbox,
-      onClose: () => core.close(),
-    });
-    return { env, cleanup: async () => { await env.close(); await scratch.remove(); } };
+    const open = (o: BackendOptions) =>
+      GrpcEnvironment.open(inProcessClients(core), { kind: "local", description: "this process (local)", defaultSandbox: o.defaultSandbox });
+    const env = await open(options);
+    const extra = sessions(open);
+    return {
+      env,
+      openSession: extra.openSession,
+      cleanup: async () => {
+        await extra.closeAll();
+        await env.close();
+        await core.close();
+        await scratch.remove();
+      },
+    };
   },
 };
 
@@ -85,8 +109,10 @@ export const unixBackend: Backend = {
   async create(options = {}) {
     const server = await startExecServerProcess();
     try {
-      const env = await GrpcEnvironment.connect({ kind: "unix", path: server.url.slice("unix://".length) }, { ...options, connectTimeoutMs: 10_000 });
-      return { env, cleanup: async () => { await env.close(); await server.close(); } };
+      const open = (o: BackendOptions) => GrpcEnvironment.connect({ kind: "unix", path: server.url.slice("unix://".length) }, { ...o, connectTimeoutMs: 10_000 });
+      const env = await open(options);
+      const extra = sessions(open);
+      return { env, openSession: extra.openSession, cleanup: async () => { await extra.closeAll(); await env.close(); await server.close(); } };
     } catch (err) {
       await server.close();
       throw err;
@@ -106,7 +132,8 @@ export const remoteBackend: Backend = {
     const remote = await startRemoteExecServer();
     try {
       const env = await remote.connect(options);
-      return { env, cleanup: async () => { await env.close(); await remote.close(); } };
+      const extra = sessions((o) => remote.connect(o));
+      return { env, openSession: extra.openSession, cleanup: async () => { await extra.closeAll(); await env.close(); await remote.close(); } };
     } catch (err) {
       await remote.close();
       throw err;
@@ -127,7 +154,17 @@ export const dockerBackend: Backend = {
     const provider = await loadDockerProvider();
     if (typeof provider === "string") throw new TetherError(ErrorCode.FailedPrecondition, provider);
     const env = await provider.startDockerEnvironment({ image: DOCKER_IMAGE, ...options });
-    return { env, cleanup: () => env.close() };
+    return {
+      env,
+      openSession: () =>
+        Promise.reject(
+          new TetherError(
+            ErrorCode.Unimplemented,
+            "the docker provider cannot open a second session on its container (startDockerEnvironment exposes neither its socket nor a defaultSandbox option)",
+          ),
+        ),
+      cleanup: () => env.close(),
+    };
   },
 };
 
