@@ -48,4 +48,21 @@ describe("exec server process lifetime", () => {
       await server.close();
     }
   });
+
+  it("ends attached streams with the exit event on SIGTERM, naming the shutdown", async () => {
+    const server = await startExecServerProcess();
+    const conn = createConnection(parseEnvTarget(server.url) as NetworkTarget);
+    try {
+      await conn.processes.start({ processId: "watched", spec: { argv: ["sh", "-c", "echo up; sleep 1000"] } });
+      const reader = new TextReader(conn.processes.attach({ processId: "watched" }));
+      await reader.until((t) => t.includes("up"));
+      server.kill("SIGTERM");
+      const exit = await reader.end();
+      expect(exit).toMatchObject({ signal: 9, reason: "the exec server shut down" });
+      expect((await server.exited).code).toBe(0);
+    } finally {
+      conn.close();
+      await server.close();
+    }
+  });
 });
