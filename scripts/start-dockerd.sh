@@ -37,6 +37,10 @@ answers() {
 }
 
 alive() { kill -0 "$1" 2>/dev/null; }
+# Alive and not a zombie: a daemon started by this very shell stays a zombie until reaped.
+running() { alive "$1" && [[ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]]; }
+# The recorded pid is still a dockerd (not a reused pid after a crash or reboot).
+is_dockerd() { alive "$1" && [[ "$(cat "/proc/$1/comm" 2>/dev/null)" == dockerd ]]; }
 
 start() {
   if answers; then
@@ -49,7 +53,7 @@ start() {
     say "dockerd not found: run scripts/setup.sh (installs docker.io) or apt-get install -y docker.io"
     return 1
   fi
-  if [[ -f "$PID_FILE" ]] && alive "$(cat "$PID_FILE")"; then
+  if [[ -f "$PID_FILE" ]] && is_dockerd "$(cat "$PID_FILE")"; then
     say "dockerd $(cat "$PID_FILE") is running but does not answer at $SOCKET; stop it with '$0 stop' (log: $LOG_FILE)"
     return 1
   fi
@@ -90,7 +94,7 @@ stop() {
   local pid t0
   pid="$(cat "$PID_FILE")"
   t0="$(now_ms)"
-  if ! alive "$pid"; then
+  if ! is_dockerd "$pid"; then
     say "dockerd $pid already gone"
     rm -f "$PID_FILE"
     return 0
@@ -111,7 +115,7 @@ stop() {
   local deadline=$(( $(now_ms) + STOP_TIMEOUT_S * 1000 ))
   local p
   for p in $pid $children; do
-    while alive "$p"; do
+    while running "$p"; do
       if (( $(now_ms) > deadline )); then
         say "pid $p still running ${STOP_TIMEOUT_S}s after SIGTERM; sending SIGKILL"
         kill -KILL "$p" 2>/dev/null || true
