@@ -164,6 +164,8 @@ release() {
   if [[ -f "$TEMPORARY_MARK" ]]; then
     rm -f "$TEMPORARY_MARK"
     stop
+  elif [[ -f "$PID_FILE" ]]; then
+    say "leaving dockerd $(cat "$PID_FILE") up: it was started (or kept) with '$0 start'; '$0 stop' stops it"
   fi
 }
 
