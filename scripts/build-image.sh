@@ -154,6 +154,9 @@ stage_server() {
   rm -rf "$CONTEXT"
   mkdir -p "$CONTEXT/native" "$CONTEXT/app"
   cp deploy/Dockerfile deploy/tether "$CONTEXT/"
+  # Again here: the runtime layer's copy only changes with the lock file. dist/ is ESM and
+  # needs its "type": "module"; the CLI reads its version from it.
+  cp package.json "$CONTEXT/app/"
   if [[ -d build/native ]]; then link_or_copy build/native/. "$CONTEXT/native/"; fi
   local dir
   for dir in dist bin; do
