@@ -1,6 +1,7 @@
 // `tether run`: an ssh-like client. Pipes stdio byte-exact (or drives a PTY with -t),
 // forwards signals and window size, and exits with the remote exit code (128+signal
 // when the command was killed). Reconnects and resumes are the Environment's job.
+import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import type { Writable } from "node:stream";
@@ -103,6 +104,8 @@ async function pumpStdin(env: Environment, processId: string, tty: boolean, clea
   const stdin = process.stdin;
   if (tty && stdin.isTTY) {
     stdin.setRawMode(true);
+    rawOutput();
+    // Restores the terminal's saved modes, output processing included.
     cleanups.push(() => stdin.setRawMode(false));
   }
   cleanups.push(() => {
@@ -113,6 +116,19 @@ async function pumpStdin(env: Environment, processId: string, tty: boolean, clea
     await env.processes.write(processId, chunk as Buffer);
   }
   await env.processes.write(processId, new Uint8Array(0), { eof: true });
+}
+
+/**
+ * libuv's raw mode keeps output processing (OPOST with ONLCR) on, but the remote PTY has
+ * already translated newlines: doing it again turns \r\n into \r\r\n and a full-screen
+ * app's bare \n (line down, same column) into \r\n. Turn it off, as ssh does.
+ */
+function rawOutput(): void {
+  const result = spawnSync("stty", ["-opost"], { stdio: ["inherit", "ignore", "pipe"] });
+  if (result.error || result.status !== 0) {
+    // Cosmetic only (an extra \r per line): say so and carry on.
+    process.stderr.write(`tether: could not turn off output processing (stty -opost): ${result.error?.message ?? result.stderr.toString().trim()}\n`);
+  }
 }
 
 /** Without a PTY, local signals go to the remote process group; with one, the size follows the terminal. */
