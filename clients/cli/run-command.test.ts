@@ -141,6 +141,31 @@ describe("tether run across a dropped connection", () => {
     expect(r.stdout.length).toBe(data.length);
     expect(createHash("sha256").update(r.stdout).digest("hex")).toBe(createHash("sha256").update(data).digest("hex"));
   });
+
+  it("with -t in a real terminal, resumes the PTY stream across cuts", async () => {
+    const term = pty.spawn(process.execPath, [TETHER_BIN, "run", "--env", `grpc://127.0.0.1:${proxy.port}`, "-t", "--", "seq", "1", "300000"], {
+      cols: 80,
+      rows: 24,
+      env: { ...process.env, TERM: "xterm" } as Record<string, string>,
+    });
+    let screen = "";
+    const cutAt = [200_000, 800_000, 1_400_000];
+    let cuts = 0;
+    term.onData((d) => {
+      screen += d;
+      if (cuts < cutAt.length && screen.length >= cutAt[cuts]!) {
+        proxy.cut();
+        cuts++;
+      }
+    });
+    const code = await new Promise<number>((resolve) => term.onExit((e) => resolve(e.exitCode)));
+    expect(code).toBe(0);
+    expect(cuts).toBe(cutAt.length);
+    // The terminal turns \n into \r\n; every line exactly once, in order.
+    const expected = Array.from({ length: 300000 }, (_, i) => `${i + 1}\r\n`).join("");
+    expect(screen.length).toBe(expected.length);
+    expect(screen === expected).toBe(true);
+  });
 });
 
 describe("tether run -t in a real terminal", () => {
@@ -202,6 +227,17 @@ describe("tether run -t in a real terminal", () => {
     } finally {
       term.kill();
     }
+  });
+
+  it("passes the remote PTY's bytes through untranslated and restores the terminal afterwards", async () => {
+    const script = `"${process.execPath}" "${TETHER_BIN}" run --env ${env} -t -- printf 'a\\nb\\r\\n'; echo; stty -a | tr ' ;' '\\n\\n' | grep -x -e opost -e -opost`;
+    const term = pty.spawn("sh", ["-c", script], { cols: 80, rows: 24, env: { ...process.env, TERM: "xterm" } as Record<string, string> });
+    let screen = "";
+    term.onData((d) => (screen += d));
+    expect(await new Promise<number>((resolve) => term.onExit((e) => resolve(e.exitCode)))).toBe(0);
+    // The remote terminal made a\r\nb\r\r\n; the local one added nothing.
+    expect(screen).toContain("a\r\nb\r\r\n");
+    expect(screen.trim().split(/\r?\n/).at(-1)).toBe("opost");
   });
 });
 
