@@ -65,12 +65,19 @@ describe.skipIf(skip !== undefined)("startDockerEnvironment", () => {
     const sandboxed = await run(env, "ro", ["sh", "-c", "touch /etc/x 2>&1; echo rc=$?"], { mode: 2 });
     expect(sandboxed.out).toMatch(/Read-only file system[\s\S]*rc=1/);
 
-    await env.files.writeFile({ path: "/tmp/t/greeting.txt", createParents: true, mode: 0o640 }, new TextEncoder().encode("héllo"));
-    const { chunks, info } = env.files.readFile("/tmp/t/greeting.txt");
+    await env.files.writeFile({ path: "/opt/t/greeting.txt", createParents: true, mode: 0o640 }, new TextEncoder().encode("héllo"));
+    const { chunks, info } = env.files.readFile("/opt/t/greeting.txt");
     let text = "";
     for await (const c of chunks) text += Buffer.from(c).toString("utf8");
     expect(text).toBe("héllo");
     expect((await info).mode).toBe(0o640);
+
+    // A second session on the same container sees the same files and has its own sandbox.
+    const second = await env.openSession({ defaultSandbox: { mode: 2 } });
+    expect((await second.files.stat("/opt/t/greeting.txt")).size).toBe(6n);
+    expect((await run(second, "ro2", ["sh", "-c", "touch /opt/t/x 2>/dev/null; echo rc=$?"])).out).toBe("rc=1\n");
+    await second.close();
+    expect(await containerExists(client, name)).toBe(true);
 
     await env.close();
     expect(await containerExists(client, name)).toBe(false);

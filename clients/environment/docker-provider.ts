@@ -9,10 +9,13 @@ import Dockerode from "dockerode";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import { DEFAULT_IMAGE } from "./env-target.js";
 import type { Environment } from "./environment.js";
-import { GrpcEnvironment } from "./grpc-environment.js";
+import { GrpcEnvironment, type GrpcEnvironmentOptions } from "./grpc-environment.js";
 import { sleep } from "./reconnect.js";
 
-export interface DockerEnvironmentOptions {
+/** Per-session settings, for the first session and for `openSession`. */
+export type DockerSessionOptions = Pick<GrpcEnvironmentOptions, "defaultSandbox" | "reconnect" | "keepaliveMs" | "detachedTtlMs">;
+
+export interface DockerEnvironmentOptions extends DockerSessionOptions {
   /** Default tether-exec-server:latest; must be present locally (no registry is ever asked). */
   image?: string;
   docker?: Dockerode;
@@ -24,6 +27,15 @@ export interface DockerEnvironmentOptions {
   network?: string;
   log?: (msg: string) => void;
   signal?: AbortSignal;
+}
+
+/** An Environment whose exec server runs in a container; `close()` removes the container. */
+export interface DockerEnvironment extends Environment {
+  readonly containerName: string;
+  /** The exec server's socket on this host (0600, root's). */
+  readonly socketPath: string;
+  /** Another session on the same container (same files and processes); closing it keeps the container. */
+  openSession(options?: DockerSessionOptions): Promise<Environment>;
 }
 
 export const ENV_LABEL = "tether.env";
@@ -49,7 +61,7 @@ export const SANDBOX_HOST_CONFIG = {
   SecurityOpt: ["seccomp=unconfined", "apparmor=unconfined"],
 } as const;
 
-export async function startDockerEnvironment(options: DockerEnvironmentOptions = {}): Promise<Environment> {
+export async function startDockerEnvironment(options: DockerEnvironmentOptions = {}): Promise<DockerEnvironment> {
   const docker = options.docker ?? new Dockerode();
   const image = options.image ?? DEFAULT_IMAGE;
   const name = options.name ?? `tether-env-${randomBytes(4).toString("hex")}`;
@@ -120,10 +132,7 @@ export async function startDockerEnvironment(options: DockerEnvironmentOptions =
       (async () => {
         await waitForSocket(socketPath, deadline, options.signal);
         socketMs = performance.now() - created;
-        return GrpcEnvironment.connect(
-          { kind: "unix", path: socketPath },
-          { kind: "docker", description, connectTimeoutMs: Math.max(1, deadline - Date.now()), reconnect: CONTAINER_RECONNECT },
-        );
+        return connectSession(socketPath, description, options, Math.max(1, deadline - Date.now()));
       })(),
     ]).catch(async (err: unknown) => {
       if (err instanceof TetherError && err.code === ErrorCode.DeadlineExceeded) {
@@ -137,7 +146,17 @@ export async function startDockerEnvironment(options: DockerEnvironmentOptions =
         `(created ${ms(createdMs)}, started ${ms(startedMs)}, socket ${ms(socketMs)} ms)`,
     );
     await staleSweep;
-    return guardDeadContainer(env, c, name, exited, remove);
+    const guard = new DeadContainerGuard(c, name, exited);
+    const close = (): Promise<void> => env.close().finally(remove);
+    return {
+      ...guard.wrap(env, close),
+      containerName: name,
+      socketPath,
+      openSession: async (more = {}) => {
+        const extra = await guard.guardPromise(connectSession(socketPath, description, more, 5_000));
+        return guard.wrap(extra, () => extra.close());
+      },
+    };
   } catch (err) {
     await remove().catch((e: unknown) => log(`docker: could not clean up ${name}: ${TetherError.from(e).message}`));
     await staleSweep;
@@ -170,56 +189,75 @@ async function waitForSocket(socketPath: string, deadline: number, signal?: Abor
   }
 }
 
+function connectSession(socketPath: string, description: string, options: DockerSessionOptions, connectTimeoutMs: number): Promise<GrpcEnvironment> {
+  return GrpcEnvironment.connect(
+    { kind: "unix", path: socketPath },
+    {
+      kind: "docker",
+      description,
+      connectTimeoutMs,
+      reconnect: { ...CONTAINER_RECONNECT, ...options.reconnect },
+      keepaliveMs: options.keepaliveMs,
+      defaultSandbox: options.defaultSandbox,
+      detachedTtlMs: options.detachedTtlMs,
+    },
+  );
+}
+
 /**
  * Calls that fail while the container is gone say so (name and state) instead of the
  * generic connection error, and calls made after its death fail at once.
  */
-function guardDeadContainer(
-  env: GrpcEnvironment,
-  container: Dockerode.Container,
-  name: string,
-  exited: Promise<{ StatusCode: number }>,
-  remove: () => Promise<void>,
-): Environment {
-  let deadReason: TetherError | undefined;
-  const explain = async (err: unknown): Promise<TetherError> => {
+class DeadContainerGuard {
+  readonly #container: Dockerode.Container;
+  readonly #name: string;
+  readonly #whenDead: Promise<never>;
+  #deadReason: TetherError | undefined;
+
+  constructor(container: Dockerode.Container, name: string, exited: Promise<unknown>) {
+    this.#container = container;
+    this.#name = name;
+    this.#whenDead = exited.then(async () => {
+      throw await this.#explain(new TetherError(ErrorCode.Unavailable, "container exited"));
+    });
+    this.#whenDead.catch(() => undefined);
+  }
+
+  async #explain(err: unknown): Promise<TetherError> {
     const te = TetherError.from(err);
     if (te.code !== ErrorCode.Unavailable && te.code !== ErrorCode.Internal && te.code !== ErrorCode.Unknown) return te;
-    if (deadReason) return deadReason;
+    if (this.#deadReason) return this.#deadReason;
     try {
-      const info = await container.inspect();
+      const info = await this.#container.inspect();
       if (info.State.Running) return te;
-      deadReason = new TetherError(
+      this.#deadReason = new TetherError(
         ErrorCode.Unavailable,
-        `docker container ${name} is ${info.State.Status} (exit code ${info.State.ExitCode}${info.State.OOMKilled ? ", killed for running out of memory" : ""}): start a new environment`,
+        `docker container ${this.#name} is ${info.State.Status} (exit code ${info.State.ExitCode}${info.State.OOMKilled ? ", killed for running out of memory" : ""}): start a new environment`,
         { cause: te },
       );
     } catch (e) {
       if (statusOf(e) !== 404) return te;
-      deadReason = new TetherError(ErrorCode.Unavailable, `docker container ${name} no longer exists (removed): start a new environment`, { cause: te });
+      this.#deadReason = new TetherError(ErrorCode.Unavailable, `docker container ${this.#name} no longer exists (removed): start a new environment`, { cause: te });
     }
-    return deadReason;
-  };
-  const whenDead = exited.then(async () => {
-    throw await explain(new TetherError(ErrorCode.Unavailable, "container exited"));
-  });
-  whenDead.catch(() => undefined);
+    return this.#deadReason;
+  }
 
-  const guardPromise = <T>(p: Promise<T>): Promise<T> => {
-    if (deadReason) {
+  guardPromise<T>(p: Promise<T>): Promise<T> {
+    if (this.#deadReason) {
       p.catch(() => undefined);
-      return Promise.reject(deadReason);
+      return Promise.reject(this.#deadReason);
     }
-    return Promise.race([p, whenDead]).catch(async (err: unknown) => {
+    return Promise.race([p, this.#whenDead]).catch(async (err: unknown) => {
       p.catch(() => undefined);
-      throw await explain(err);
+      throw await this.#explain(err);
     });
-  };
-  async function* guardIterable<T>(it: AsyncIterable<T>): AsyncGenerator<T> {
+  }
+
+  async *#guardIterable<T>(it: AsyncIterable<T>): AsyncGenerator<T> {
     const iterator = it[Symbol.asyncIterator]();
     try {
       for (;;) {
-        const next = await guardPromise(iterator.next());
+        const next = await this.guardPromise(iterator.next());
         if (next.done) return;
         yield next.value;
       }
@@ -229,38 +267,43 @@ function guardDeadContainer(
       void iterator.return?.()?.catch(() => undefined);
     }
   }
-  const guard = (value: unknown): unknown => {
-    if (value instanceof Promise) return guardPromise(value);
-    if (isAsyncIterable(value)) return guardIterable(value);
+
+  #guard(value: unknown): unknown {
+    if (value instanceof Promise) return this.guardPromise(value);
+    if (isAsyncIterable(value)) return this.#guardIterable(value);
     // readFile: { info, chunks }
     if (typeof value === "object" && value !== null && "info" in value && "chunks" in value) {
       const v = value as { info: Promise<unknown>; chunks: AsyncIterable<unknown> };
-      const info = guardPromise(v.info);
+      const info = this.guardPromise(v.info);
       info.catch(() => undefined);
-      return { info, chunks: guardIterable(v.chunks) };
+      return { info, chunks: this.#guardIterable(v.chunks) };
     }
     return value;
-  };
-  const wrap = <T extends object>(ops: T): T =>
-    new Proxy(ops, {
+  }
+
+  #wrapOps<T extends object>(ops: T): T {
+    const guard = (value: unknown) => this.#guard(value);
+    return new Proxy(ops, {
       get(target, prop, receiver) {
         const member: unknown = Reflect.get(target, prop, receiver);
         if (typeof member !== "function") return member;
         return (...args: unknown[]) => guard(Reflect.apply(member, target, args));
       },
     });
+  }
 
-  const close = (): Promise<void> => env.close().finally(remove);
-  return {
-    kind: env.kind,
-    description: env.description,
-    processes: wrap(env.processes),
-    files: wrap(env.files),
-    session: wrap(env.session),
-    info: (opts) => guardPromise(env.info(opts)),
-    close,
-    [Symbol.asyncDispose]: close,
-  };
+  wrap(env: Environment, close: () => Promise<void>): Environment {
+    return {
+      kind: env.kind,
+      description: env.description,
+      processes: this.#wrapOps(env.processes),
+      files: this.#wrapOps(env.files),
+      session: this.#wrapOps(env.session),
+      info: (opts) => this.guardPromise(env.info(opts)),
+      close,
+      [Symbol.asyncDispose]: close,
+    };
+  }
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
