@@ -1,6 +1,9 @@
 // The connection between client and exec server breaks mid-stream, over and over: a TCP
 // proxy the test cuts 20 times, and a real link between network namespaces taken down
 // and up. The client resumes by itself; `seq 1 3000000` arrives whole, once, in order.
+import { createHash, randomBytes } from "node:crypto";
+import { rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GrpcEnvironment } from "../../clients/environment/grpc-environment.js";
 import { type ExecServerProcess, startExecServerProcess } from "../support/exec-server-process.js";
@@ -53,6 +56,40 @@ describe("cut connections through a TCP proxy", () => {
     expect(result.exit.code).toBe(0);
     // Calls made after the storm work on the same session.
     expect((await env.processes.list({ includeExited: true })).map((p) => p.processId)).toContain("seq-cut");
+  });
+
+  it("resumes a file read by offset across cuts", async () => {
+    const size = 32 << 20;
+    const path = `${tmpdir()}/tether-fault-read-${process.pid}.bin`;
+    const data = randomBytes(size);
+    await writeFile(path, data);
+    try {
+      const done = new AbortController();
+      let cuts = 0;
+      const cutter = (async () => {
+        const base = proxy.bytesDown;
+        for (let k = 1; k <= 5 && !done.signal.aborted; k++) {
+          await Promise.race([proxy.waitForBytesDown(base + k * (size / 7)), new Promise((r) => done.signal.addEventListener("abort", r, { once: true }))]);
+          if (!done.signal.aborted && proxy.cut() > 0) cuts++;
+        }
+      })();
+      const hash = createHash("sha256");
+      let received = 0;
+      try {
+        for await (const chunk of env.files.readFile(path).chunks) {
+          hash.update(chunk);
+          received += chunk.byteLength;
+        }
+      } finally {
+        done.abort();
+        await cutter;
+      }
+      expect(cuts).toBe(5);
+      expect(received).toBe(size);
+      expect(hash.digest("hex")).toBe(createHash("sha256").update(data).digest("hex"));
+    } finally {
+      await rm(path, { force: true });
+    }
   });
 });
 
