@@ -13,6 +13,7 @@ import { ExecPreparer, type ZshForkLauncher } from "./exec-preparer.js";
 import { FileService } from "./fs/file-service.js";
 import { launcherPath } from "./process/launcher-path.js";
 import type { ManagedProcess } from "./process/managed-process.js";
+import { PidsCgroup } from "./process/pids-cgroup.js";
 import { type ProcessLimits, ProcessManager } from "./process/process-manager.js";
 import type { FileAccessPolicy } from "./sandbox/file-access.js";
 import { detectSandboxSupport } from "./sandbox/sandbox-capabilities.js";
@@ -31,6 +32,8 @@ export interface ExecCoreOptions {
   defaultSandbox?: string;
   /** Private directory for sockets and proxies; a fresh 0700 temp dir by default. */
   runtimeDir?: string;
+  /** Per-process pids cgroups (limits.maxPidsPerProcess): detected by default; false turns them off. */
+  cgroups?: boolean;
 }
 
 export class ExecCore implements AsyncDisposable {
@@ -44,6 +47,8 @@ export class ExecCore implements AsyncDisposable {
   readonly #sandboxer: Sandboxer;
   readonly #ownsRuntimeDir: boolean;
   readonly #zshFork: (ZshForkLauncher & { close(): Promise<void> }) | undefined;
+  /** Per-process pids cgroups, when the machine has a writable pids controller. */
+  readonly cgroups: PidsCgroup | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(init: {
@@ -56,6 +61,7 @@ export class ExecCore implements AsyncDisposable {
     defaultCwd: string;
     defaultMode: SandboxModeName;
     zshFork: (ZshForkLauncher & { close(): Promise<void> }) | undefined;
+    cgroups: PidsCgroup | undefined;
   }) {
     this.processes = init.processes;
     this.sessions = init.sessions;
@@ -66,6 +72,7 @@ export class ExecCore implements AsyncDisposable {
     this.defaultCwd = init.defaultCwd;
     this.defaultMode = init.defaultMode;
     this.#zshFork = init.zshFork;
+    this.cgroups = init.cgroups;
     this.files = new FileService({ defaultPolicy: this.filePolicyFor("") });
   }
 
@@ -93,7 +100,9 @@ export class ExecCore implements AsyncDisposable {
       zshFork,
       zshForkUnavailable,
     });
-    const processes = new ProcessManager({ launcherPath: launcherPath(), defaultCwd, limits: options.limits, preparer });
+    const cgroupProbe = options.cgroups === false ? { ok: false as const, reason: "turned off" } : await PidsCgroup.detect();
+    const cgroups = cgroupProbe.ok ? cgroupProbe.cgroups : undefined;
+    const processes = new ProcessManager({ launcherPath: launcherPath(), defaultCwd, limits: options.limits, preparer, cgroups });
     sessions = new SessionManager({
       processes,
       defaultDetachedTtlMs: options.defaultDetachedTtlMs,
@@ -106,6 +115,7 @@ export class ExecCore implements AsyncDisposable {
     else unavailable.sandbox_bwrap = support.bwrap.reason;
     if (zshFork) capabilities.push(Capability.ZSH_FORK);
     else unavailable.zsh_fork = zshForkUnavailable ?? "not configured";
+    if (!cgroupProbe.ok) unavailable.pids_limit = cgroupProbe.reason;
     const facts = await detectEnvironment({
       defaultCwd,
       limits: processes.limits,
@@ -113,7 +123,7 @@ export class ExecCore implements AsyncDisposable {
       extraCapabilities: capabilities,
       unavailable,
     });
-    return new ExecCore({ processes, sessions, sandboxer, runtimeDir, ownsRuntimeDir, facts, defaultCwd, defaultMode, zshFork });
+    return new ExecCore({ processes, sessions, sandboxer, runtimeDir, ownsRuntimeDir, facts, defaultCwd, defaultMode, zshFork, cgroups });
   }
 
   /** The file policy of a session's file calls: its default sandbox, else the server's. */
@@ -137,6 +147,7 @@ export class ExecCore implements AsyncDisposable {
     this.#closing ??= (async () => {
       await this.sessions.closeAll();
       await this.processes.close();
+      await this.cgroups?.close();
       await this.#zshFork?.close();
       await this.#sandboxer.close();
       if (this.#ownsRuntimeDir) await rm(this.runtimeDir, { recursive: true, force: true });

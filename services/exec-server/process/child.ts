@@ -18,6 +18,8 @@ export interface ChildSpec {
   env: Record<string, string>;
   tty?: { rows: number; cols: number };
   stdinOpen: boolean;
+  /** A cgroup directory the launcher joins before forking the target (see PidsCgroup). */
+  cgroup?: string;
 }
 
 export interface ChildExit {
@@ -93,6 +95,7 @@ export class Child implements AsyncDisposable {
     this.hasTty = spec.tty !== undefined;
     this.#file = spec.file;
     const args = spec.tty ? ["--pty", String(spec.tty.rows), String(spec.tty.cols)] : [];
+    if (spec.cgroup) args.push("--cgroup", spec.cgroup);
     args.push("--", spec.file, ...spec.argv);
     // A PTY always gets a stdin pipe: /dev/null there would read as an immediate ^D.
     const stdin = spec.stdinOpen || this.hasTty ? "pipe" : "ignore";

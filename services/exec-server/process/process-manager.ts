@@ -16,6 +16,7 @@ import { Child } from "./child.js";
 import { ManagedProcess, type WriteResult } from "./managed-process.js";
 import { MemoryBudget } from "./memory-budget.js";
 import { OutputLog } from "./output-log.js";
+import type { PidsCgroup, ProcessCgroup } from "./pids-cgroup.js";
 import { type SpecLimits, DEFAULT_SPEC_LIMITS, buildEnv, checkId, checkSpec, resolveCwd, resolveExecutable } from "./process-spec.js";
 import { type Clock, systemClock } from "./stopwatch.js";
 
@@ -29,6 +30,8 @@ export interface ProcessLimits extends SpecLimits {
   exitedRetentionMs: number;
   maxExited: number;
   defaultKillGraceMs: number;
+  /** Most tasks one process tree may have (cgroup pids.max); 0 = no limit. Needs `cgroups`. */
+  maxPidsPerProcess: number;
 }
 
 export const DEFAULT_PROCESS_LIMITS: ProcessLimits = {
@@ -41,6 +44,7 @@ export const DEFAULT_PROCESS_LIMITS: ProcessLimits = {
   exitedRetentionMs: 10 * 60_000,
   maxExited: 1000,
   defaultKillGraceMs: 2000,
+  maxPidsPerProcess: 4096,
 };
 
 /** What actually gets exec'd, after sandboxing and shell wrapping. */
@@ -86,6 +90,8 @@ export interface ProcessManagerOptions {
   preparer?: CommandPreparer;
   clock?: Clock;
   serverEnv?: NodeJS.ProcessEnv;
+  /** Where per-process pids limits come from; without it maxPidsPerProcess is not enforced. */
+  cgroups?: PidsCgroup;
 }
 
 export class ProcessManager implements AsyncDisposable {
@@ -242,13 +248,17 @@ export class ProcessManager implements AsyncDisposable {
     const preparer = this.#options.preparer ?? unsandboxedPreparer;
     const prepared = await preparer.prepare({ processId, sessionId, spec, file, cwd, env }, signal);
     let child: Child;
+    let cgroup: ProcessCgroup | undefined;
     try {
       throwIfAborted(signal);
+      const pidsMax = this.limits.maxPidsPerProcess;
+      cgroup = this.#options.cgroups && pidsMax > 0 ? await this.#options.cgroups.create(pidsMax) : undefined;
       child = await Child.spawn(
-        { file: prepared.file, argv: prepared.argv, cwd, env: prepared.env, tty: spec.tty, stdinOpen: spec.stdinOpen },
+        { file: prepared.file, argv: prepared.argv, cwd, env: prepared.env, tty: spec.tty, stdinOpen: spec.stdinOpen, cgroup: cgroup?.dir },
         { launcherPath: this.#options.launcherPath, signal },
       );
     } catch (err) {
+      await cgroup?.finish();
       await prepared.dispose();
       throw err;
     }
@@ -268,6 +278,7 @@ export class ProcessManager implements AsyncDisposable {
       nowMs: Date.now(),
       defaultGraceMs: this.limits.defaultKillGraceMs,
       paused: this.#pausedSessions.has(sessionId),
+      cgroup: cgroup && { outcome: () => cgroup.finish(), pidsMax: this.limits.maxPidsPerProcess },
       onFinished: (p) => {
         this.#running--;
         void prepared.dispose();

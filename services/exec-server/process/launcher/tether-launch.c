@@ -3,7 +3,10 @@
  * sure nothing it started outlives it. Node cannot set PR_SET_PDEATHSIG, be a
  * subreaper or read a child's rusage, so every child goes Node -> tether-launch -> target.
  *
- * Usage: tether-launch [--pty ROWS COLS] [--] FILE ARGV0 [ARGV...]
+ * Usage: tether-launch [--pty ROWS COLS] [--cgroup DIR] [--] FILE ARGV0 [ARGV...]
+ *   --cgroup  join the cgroup DIR (writes to DIR/cgroup.procs) before forking the
+ *             target, so the target and everything it forks count against DIR's
+ *             limits (pids.max) from their first instruction
  *   fd 0/1/2  pipes from Node (pipe mode: handed to the target as they are;
  *             PTY mode: relayed to/from the pty master by this process)
  *   fd 3      control, Node -> launcher, lines: "resize R C", "kill SIGNO"; EOF = Node is gone
@@ -41,7 +44,7 @@ static struct rusage target_ru;
 static void usage(const char *msg) {
     fprintf(stderr,
             "tether-launch: %s\n"
-            "usage: tether-launch [--pty ROWS COLS] [--] FILE ARGV0 [ARGV...] "
+            "usage: tether-launch [--pty ROWS COLS] [--cgroup DIR] [--] FILE ARGV0 [ARGV...] "
             "(with fd 3 = control pipe, fd 4 = status pipe)\n",
             msg);
     exit(2);
@@ -283,6 +286,20 @@ static void set_blocking(int fd) {
     if (fl >= 0 && (fl & O_NONBLOCK)) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 }
 
+/* Moves this process into a cgroup (v1 or v2): "0" means the writing process. */
+static void join_cgroup(const char *dir) {
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/cgroup.procs", dir) >= sizeof path) fail("cgroup", ENAMETOOLONG);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) fail("cgroup", errno);
+    if (write_all(fd, "0\n", 2) < 0) {
+        int err = errno;
+        close(fd);
+        fail("cgroup", err);
+    }
+    close(fd);
+}
+
 /* ---- relay loop ----------------------------------------------------------- */
 
 struct relay {
@@ -430,6 +447,12 @@ int main(int argc, char **argv) {
         pty = 1;
         i += 3;
     }
+    const char *cgroup = NULL;
+    if (i < argc && strcmp(argv[i], "--cgroup") == 0) {
+        if (i + 1 >= argc || argv[i + 1][0] == '\0') usage("--cgroup needs a directory");
+        cgroup = argv[i + 1];
+        i += 2;
+    }
     if (i < argc && strcmp(argv[i], "--") == 0) i++;
     if (argc - i < 2) usage("missing FILE and ARGV0");
     const char *file = argv[i];
@@ -456,6 +479,9 @@ int main(int argc, char **argv) {
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) fail("sigprocmask", errno);
     int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0) fail("signalfd", errno);
+
+    /* The launcher forks exactly once, so counting it against pids.max costs one slot. */
+    if (cgroup) join_cgroup(cgroup);
 
     char slave[128];
     int master = pty ? open_pty(rows, cols, slave, sizeof slave) : -1;
