@@ -14,6 +14,7 @@ import {
 } from "../../../gen/tether/exec/v1/process_pb.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { Child, ChildExit } from "./child.js";
+import type { CgroupOutcome } from "./pids-cgroup.js";
 import type { OutputLog } from "./output-log.js";
 import { type Clock, MAX_TIMER_MS, Stopwatch } from "./stopwatch.js";
 
@@ -51,6 +52,8 @@ export class ManagedProcess {
   #paused = false;
   #stopReason: { reason: string; timeout?: TimeoutKind } | undefined;
   #terminating: Promise<ExitStatus> | undefined;
+  /** Set when a terminate's grace ran out and SIGKILL followed. */
+  #killedAfterGraceMs: number | undefined;
 
   constructor(init: {
     id: string;
@@ -62,6 +65,8 @@ export class ManagedProcess {
     nowMs: number;
     defaultGraceMs: number;
     paused: boolean;
+    /** The process tree's cgroup: read (and removed) after exit, before the status is published. */
+    cgroup?: { outcome: () => Promise<CgroupOutcome>; pidsMax: number };
     onFinished: (p: ManagedProcess) => void;
   }) {
     this.id = init.id;
@@ -88,8 +93,10 @@ export class ManagedProcess {
     if (init.paused) this.setPaused(true);
 
     this.#wireOutput();
-    this.exited = this.child.exited.then((exit) => {
-      const status = this.#status(exit);
+    const cgroup = init.cgroup;
+    this.exited = this.child.exited.then(async (exit) => {
+      const outcome = cgroup ? await cgroup.outcome() : undefined;
+      const status = this.#status(exit, outcome && { ...outcome, pidsMax: cgroup!.pidsMax });
       this.exitStatus = status;
       this.exitedAtMs = Date.now();
       for (const sw of this.#stopwatches) sw[Symbol.dispose]();
@@ -177,7 +184,10 @@ export class ManagedProcess {
     this.#terminating ??= (async () => {
       this.child.signal(osConstants.signals.SIGTERM, "group");
       // A grace past Node's timer range (uint32 from the wire) would fire at once; 24.8 days is as good as forever.
-      const timer = setTimeout(() => this.child.killTree(), Math.min(graceMs, MAX_TIMER_MS));
+      const timer = setTimeout(() => {
+        this.#killedAfterGraceMs = graceMs;
+        this.child.killTree();
+      }, Math.min(graceMs, MAX_TIMER_MS));
       try {
         return await this.exited;
       } finally {
@@ -211,8 +221,17 @@ export class ManagedProcess {
     this.log.onWritable(() => this.child.resumeOutput());
   }
 
-  #status(exit: ChildExit): ExitStatus {
+  #status(exit: ChildExit, cgroup?: CgroupOutcome & { pidsMax: number }): ExitStatus {
     const stop = this.#stopReason;
+    const escalated =
+      this.#killedAfterGraceMs !== undefined && exit.signal === osConstants.signals.SIGKILL
+        ? `still running ${this.#killedAfterGraceMs} ms after SIGTERM, so killed with SIGKILL`
+        : "";
+    // Not a reason the server ended it, but the likeliest reason it failed: say so.
+    const limitHit =
+      cgroup && cgroup.pidsLimitHits > 0
+        ? `the process tree reached its limit of ${cgroup.pidsMax} tasks (${cgroup.pidsLimitHits} forks refused)`
+        : "";
     return create(ExitStatusSchema, {
       code: exit.code ?? undefined,
       signal: exit.signal ?? undefined,
@@ -223,7 +242,8 @@ export class ManagedProcess {
       userCpuMs: BigInt(Math.round(exit.userCpuMs)),
       systemCpuMs: BigInt(Math.round(exit.systemCpuMs)),
       maxRssKb: BigInt(exit.maxRssKb),
-      reason: stop?.reason ?? "",
+      oomKilled: cgroup?.oomKilled ?? false,
+      reason: [stop?.reason, escalated, limitHit].filter(Boolean).join("; "),
     });
   }
 }
