@@ -211,16 +211,20 @@ function connectSession(socketPath: string, description: string, options: Docker
 class DeadContainerGuard {
   readonly #container: Dockerode.Container;
   readonly #name: string;
-  readonly #whenDead: Promise<never>;
+  /** Rejecters of the calls in flight; a settled call removes its own (no growth per call). */
+  readonly #inFlight = new Set<(err: TetherError) => void>();
   #deadReason: TetherError | undefined;
 
   constructor(container: Dockerode.Container, name: string, exited: Promise<unknown>) {
     this.#container = container;
     this.#name = name;
-    this.#whenDead = exited.then(async () => {
-      throw await this.#explain(new TetherError(ErrorCode.Unavailable, "container exited"));
-    });
-    this.#whenDead.catch(() => undefined);
+    exited.then(
+      async () => {
+        const reason = await this.#explain(new TetherError(ErrorCode.Unavailable, "container exited"));
+        for (const fail of this.#inFlight) fail(reason);
+      },
+      () => undefined, // the wait was aborted: the environment closed
+    );
   }
 
   async #explain(err: unknown): Promise<TetherError> {
@@ -247,9 +251,24 @@ class DeadContainerGuard {
       p.catch(() => undefined);
       return Promise.reject(this.#deadReason);
     }
-    return Promise.race([p, this.#whenDead]).catch(async (err: unknown) => {
-      p.catch(() => undefined);
-      throw await this.#explain(err);
+    // Not Promise.race with a shared "dead" promise: each race would stay registered on it,
+    // keeping every settled value (every file chunk) alive until the container dies.
+    return new Promise<T>((resolve, reject) => {
+      const fail = (err: TetherError) => {
+        this.#inFlight.delete(fail);
+        reject(err);
+      };
+      this.#inFlight.add(fail);
+      p.then(
+        (value) => {
+          this.#inFlight.delete(fail);
+          resolve(value);
+        },
+        async (err: unknown) => {
+          this.#inFlight.delete(fail);
+          reject(await this.#explain(err));
+        },
+      );
     });
   }
 
