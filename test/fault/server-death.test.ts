@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Environment } from "../../clients/environment/environment.js";
 import { GrpcEnvironment } from "../../clients/environment/grpc-environment.js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
-import { DOCKER_IMAGE, dockerBackend, loadDockerProvider } from "../support/backends.js";
+import { startDockerEnvironment } from "../../clients/environment/docker-provider.js";
+import { DOCKER_IMAGE, dockerBackend } from "../support/backends.js";
 import { type ExecServerProcess, startExecServerProcess } from "../support/exec-server-process.js";
 
 const execFileAsync = promisify(execFile);
@@ -77,9 +78,7 @@ describe.skipIf(!docker.ok)("the container under a docker environment is killed"
   let env: Environment;
 
   beforeAll(async () => {
-    const provider = await loadDockerProvider();
-    if (typeof provider === "string") throw new Error(provider);
-    env = await provider.startDockerEnvironment({ name, image: DOCKER_IMAGE });
+    env = await startDockerEnvironment({ name, image: DOCKER_IMAGE });
   });
   afterAll(async () => {
     await env?.close();

@@ -3,11 +3,11 @@
 // network namespace reached over TLS ("remote VM"), and a Docker container.
 import { type ChildProcess, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import { startDockerEnvironment } from "../../clients/environment/docker-provider.js";
 import type { Environment } from "../../clients/environment/environment.js";
 import { GrpcEnvironment, type GrpcEnvironmentOptions } from "../../clients/environment/grpc-environment.js";
 import { inProcessClients } from "../../clients/environment/local-environment.js";
@@ -56,21 +56,6 @@ export interface Backend {
 
 /** TETHER_DOCKER_IMAGE picks another image (e.g. one built from a work-in-progress tree). */
 export const DOCKER_IMAGE = process.env.TETHER_DOCKER_IMAGE ?? "tether-exec-server:latest";
-const DOCKER_PROVIDER = "../../clients/environment/docker-provider.js";
-
-interface DockerProvider {
-  startDockerEnvironment(options: { image?: string; name?: string } & BackendOptions): Promise<Environment>;
-}
-
-/** The docker provider, when it exists (imported by name so this file builds without it). */
-export async function loadDockerProvider(): Promise<DockerProvider | string> {
-  const file = path.join(import.meta.dirname, DOCKER_PROVIDER.replace(/\.js$/, ".ts"));
-  if (!existsSync(file)) return `clients/environment/docker-provider.ts does not exist yet`;
-  const mod = (await import(/* @vite-ignore */ DOCKER_PROVIDER)) as Partial<DockerProvider>;
-  if (typeof mod.startDockerEnvironment !== "function") return "docker-provider.ts exports no startDockerEnvironment";
-  return mod as DockerProvider;
-}
-
 /** A scratch working directory for processes of the in-process backend. */
 async function scratchDir(): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), "tether-conf-"));
@@ -147,13 +132,14 @@ export const dockerBackend: Backend = {
     const docker = await ensureDocker();
     if (!docker.ok) return docker;
     if (!(await dockerImageExists(docker.socketPath, DOCKER_IMAGE))) return { ok: false, reason: `image ${DOCKER_IMAGE} is missing: build it with \`make image\`` };
-    const provider = await loadDockerProvider();
-    return typeof provider === "string" ? { ok: false, reason: provider } : { ok: true };
+    return { ok: true };
   },
   async create(options = {}) {
-    const provider = await loadDockerProvider();
-    if (typeof provider === "string") throw new TetherError(ErrorCode.FailedPrecondition, provider);
-    const env = await provider.startDockerEnvironment({ image: DOCKER_IMAGE, ...options });
+    // The provider takes no session options: refuse rather than silently run without them.
+    if (options.defaultSandbox || options.reconnect || options.keepaliveMs) {
+      throw new TetherError(ErrorCode.Unimplemented, "startDockerEnvironment takes no defaultSandbox, reconnect or keepaliveMs option");
+    }
+    const env = await startDockerEnvironment({ image: DOCKER_IMAGE });
     return {
       env,
       openSession: () =>
