@@ -218,6 +218,10 @@ export class ProcessManager implements AsyncDisposable {
   /** Kills every process of a session and forgets them (session expired or closed). */
   async closeSession(sessionId: string, reason: string): Promise<number> {
     this.#pausedSessions.delete(sessionId);
+    // A start still spawning is not in the table yet; let it land, then kill it too, or
+    // it would outlive its session. (New starts are refused: the session is gone by now.)
+    const starting = [...this.#starting.values()].filter((s) => s.sessionId === sessionId);
+    await Promise.allSettled(starting.map((s) => s.done));
     const owned = [...this.#processes.values()].filter((p) => p.sessionId === sessionId);
     const killed = owned.filter((p) => p.running).length;
     await Promise.all(owned.map((p) => p.kill(reason)));
