@@ -81,6 +81,40 @@ describe("a process that ignores SIGTERM", () => {
   });
 });
 
+describe("a session closed while one of its processes is starting", () => {
+  let fuzz: FuzzServer;
+  beforeAll(async () => {
+    fuzz = await startFuzzServer();
+  });
+  afterAll(() => fuzz?.close());
+
+  it("takes the process with it: either the Start fails or the process is killed", async () => {
+    const c = fuzz.clients;
+    for (let i = 0; i < 8; i++) {
+      const sessionId = `closing-${i}`;
+      await c.session.openSession({ sessionId });
+      // Sandboxed, so the spawn takes long enough for the close to land in the middle.
+      const starting = c.process
+        .start({ processId: `starting-${i}`, sessionId, spec: { argv: ["sleep", "600"], sandbox: { mode: SandboxMode.READ_ONLY } } })
+        .then(
+          () => "started" as const,
+          (err: unknown) => err as TetherError,
+        );
+      await c.session.closeSession({ sessionId });
+      const outcome = await starting;
+      if (outcome === "started") {
+        const wait = await c.process.wait({ processId: `starting-${i}` }, { timeoutMs: 10_000 }).catch((err: unknown) => err as TetherError);
+        // Either it was killed, or it was already forgotten with its session.
+        if (wait instanceof TetherError) expect(wait.code).toBe(ErrorCode.NotFound);
+        else expect(wait.status).toMatchObject({ signal: 9 });
+      } else {
+        expect([ErrorCode.NotFound, ErrorCode.FailedPrecondition, ErrorCode.Cancelled]).toContain(outcome.code);
+      }
+    }
+    expect(fuzz.core.processes.runningCount).toBe(0);
+  });
+});
+
 describe("an exec server SIGKILLed and restarted", () => {
   it("leaves no process behind, and a reconnecting client learns its session and processes are gone", async () => {
     const dir = await realpath(await mkdtemp(join(tmpdir(), "tether-restart-")));
