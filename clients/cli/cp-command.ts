@@ -1,6 +1,7 @@
 // `tether cp`: copies files and directories between this machine and an environment.
 // The remote operand carries a leading colon. On a terminal a progress line is redrawn
 // in place (\r); otherwise one summary line is printed when the copy is done.
+import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import { openEnvironment } from "../environment/open-environment.js";
 import { type CopyProgress, type CopySummary, checkCopyDirection, copyFiles, parseCopyOperand } from "../environment/copy-files.js";
 import { reportError } from "./cli-error.js";
@@ -27,19 +28,29 @@ export async function cpCommand(src: string, dst: string, flags: CpFlags, io: Cp
   const out = io.stderr ?? process.stderr;
   const now = io.now ?? (() => performance.now());
   const token = flags.tokenFile ? await readSecretFile(flags.tokenFile, "--token-file") : undefined;
-  const env = await openEnvironment(flags.env, { token, caFile: flags.caFile });
+  // Ctrl-C aborts the copy, so the file in flight is discarded (temp files removed) on both sides.
+  const interrupt = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) =>
+    interrupt.abort(new TetherError(ErrorCode.Cancelled, `${sig}: copy interrupted; files already copied stay, the one in progress was discarded`));
+  const signal = io.signal ? AbortSignal.any([io.signal, interrupt.signal]) : interrupt.signal;
+  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+  const env = await openEnvironment(flags.env, { token, caFile: flags.caFile }).catch((err: unknown) => {
+    process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+    throw err;
+  });
   try {
     const started = now();
     const bar = out.isTTY ? new ProgressLine(out, now) : undefined;
     let summary: CopySummary;
     try {
-      summary = await copyFiles(env, source, destination, { signal: io.signal, onProgress: bar && ((p) => bar.update(p)) });
+      summary = await copyFiles(env, source, destination, { signal, onProgress: bar && ((p) => bar.update(p)) });
     } finally {
       bar?.end();
     }
     out.write(`${summaryLine(summary, now() - started)}\n`);
     return 0;
   } finally {
+    process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
     await env.close().catch((err: unknown) => reportError(err));
   }
 }

@@ -178,6 +178,23 @@ describe.each(backends)("copyFiles on $name", (backend) => {
     await env.files.remove(`${remote}/big.bin`);
   });
 
+  it("stops when aborted, leaving neither the target nor a temp file", async () => {
+    const src = path.join(scratch, "abort-src.bin");
+    await writeFile(src, randomBytes(8 << 20));
+    await env.files.writeFile({ path: `${remote}/abort.bin` }, await readFile(src));
+    const down = path.join(scratch, "abort-down");
+    await mkdir(down);
+    for (const [from, to, listing] of [
+      [{ side: "remote", path: `${remote}/abort.bin` }, { side: "local", path: `${down}/copy.bin` }, async () => readdir(down)],
+      [{ side: "local", path: src }, { side: "remote", path: `${remote}/abort-up.bin` }, async () => (await readdir(remote)).filter((n) => n === "abort-up.bin")],
+    ] as const) {
+      const abort = new AbortController();
+      const err = await copyFiles(env, from, to, { signal: abort.signal, onProgress: () => abort.abort() }).catch((e: unknown) => e);
+      expect((err as TetherError).code).toBe(ErrorCode.Cancelled);
+      expect(await listing()).toEqual([]);
+    }
+  });
+
   it("gives an overwritten remote file the source's mode", async () => {
     const src = path.join(scratch, "tool");
     await writeFile(src, "v2");
