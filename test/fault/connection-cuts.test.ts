@@ -58,6 +58,37 @@ describe("cut connections through a TCP proxy", () => {
     expect((await env.processes.list({ includeExited: true })).map((p) => p.processId)).toContain("seq-cut");
   });
 
+  it("applies each stdin write exactly once when cuts hit calls in flight", async () => {
+    // Start itself is cut in flight: retried by the same id, it must not start twice.
+    const starting = env.processes.start("cat-cut", { argv: ["cat"], stdinOpen: true });
+    proxy.cut();
+    await starting;
+    const reading = collectStdout("cat-cut");
+    let expectedText = "";
+    let cuts = 0;
+    for (let i = 1; i <= 200; i++) {
+      const line = `line ${i}\n`;
+      expectedText += line;
+      const writing = env.processes.write("cat-cut", new TextEncoder().encode(line), { writeId: `w${i}` });
+      if (i % 10 === 0 && proxy.cut() > 0) cuts++;
+      await writing;
+    }
+    await env.processes.write("cat-cut", new Uint8Array(), { eof: true, writeId: "eof" });
+    const out = await reading;
+    expect(cuts).toBeGreaterThanOrEqual(15);
+    expect(out).toBe(expectedText);
+    const listed = await env.processes.list({ includeExited: true });
+    expect(listed.filter((p) => p.processId === "cat-cut")).toHaveLength(1);
+  });
+
+  async function collectStdout(processId: string): Promise<string> {
+    let text = "";
+    for await (const ev of env.processes.attach(processId)) {
+      if (ev.event.case === "output") text += Buffer.from(ev.event.value.data).toString("utf8");
+    }
+    return text;
+  }
+
   it("resumes a file read by offset across cuts", async () => {
     const size = 32 << 20;
     const path = `${tmpdir()}/tether-fault-read-${process.pid}.bin`;
