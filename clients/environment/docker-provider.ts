@@ -104,17 +104,20 @@ export async function startDockerEnvironment(options: DockerEnvironmentOptions =
         // The directory is 0700 and the socket 0600: only root on this host reaches the server.
         Binds: [`${dir}:${SOCKET_DIR_IN_CONTAINER}`],
         NetworkMode: network,
+        // docker-init as PID 1 reaps orphans re-parented to it and forwards signals, so
+        // node does not have to play init.
         Init: true,
         CapAdd: [...SANDBOX_HOST_CONFIG.CapAdd],
         SecurityOpt: [...SANDBOX_HOST_CONFIG.SecurityOpt],
       },
     }).catch((err: unknown) => { throw dockerError(err, `docker create ${image}`); });
     const c = container;
-    // Registered before start, so an exit during start-up cannot be missed.
-    const exited = c.wait({ condition: "next-exit", abortSignal: waitAbort.signal }) as Promise<{ StatusCode: number }>;
-    exited.catch(() => undefined);
     const createdMs = performance.now() - created;
     await c.start().catch((err: unknown) => { throw dockerError(err, `docker start ${name}`); });
+    // "not-running" after start answers at once if the server already died: no exit is missed
+    // (a "next-exit" wait sent before start may reach the daemon after a quick exit).
+    const exited = c.wait({ condition: "not-running", abortSignal: waitAbort.signal }) as Promise<{ StatusCode: number }>;
+    exited.catch(() => undefined);
     const startedMs = performance.now() - created;
     let socketMs = 0;
 
