@@ -359,6 +359,10 @@ async function removeStaleContainers(docker: Dockerode, log: (msg: string) => vo
       const pid = Number(c.Labels[OWNER_PID_LABEL]);
       if (c.Created >= startedAt || !Number.isInteger(pid) || pid === process.pid || pidAlive(pid)) continue;
       await docker.getContainer(c.Id).remove({ force: true, v: true });
+      // Its socket directory, when it is one of ours.
+      for (const m of c.Mounts) {
+        if (m.Destination === SOCKET_DIR_IN_CONTAINER && m.Source.startsWith(path.join(tmpdir(), "tether-docker-"))) await rm(m.Source, { recursive: true, force: true });
+      }
       log(`docker: removed stale container ${c.Names[0] ?? c.Id} (its owner pid ${pid} is gone)`);
     }
   } catch (err) {
