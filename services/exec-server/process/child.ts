@@ -316,7 +316,8 @@ export class Child implements AsyncDisposable {
 
   #flowing(): boolean {
     // Closing overrides pause: EOF (and so `exited`) needs the pipes read to the end.
-    return this.#closing || (!this.#paused && this.#listeners.size > 0);
+    // Once the target exited, pause no longer applies (see the exit line), a listener still does.
+    return this.#closing || (this.#listeners.size > 0 && (!this.#paused || this.#exit !== undefined));
   }
 
   #updateFlow(): void {
@@ -363,7 +364,12 @@ export class Child implements AsyncDisposable {
         pending = pending.slice(nl + 1);
         if (line?.kind === "pid") on.pid(line.pid);
         else if (line?.kind === "error") on.error(line.stage, line.errno, line.text);
-        else if (line?.kind === "exit") this.#exit = line.exit;
+        else if (line?.kind === "exit") {
+          this.#exit = line.exit;
+          // The tree is dead, so what is left in the pipes is bounded: read it even when
+          // paused (BLOCK with no reader), or EOF, and so `exited`, would never come.
+          this.#updateFlow();
+        }
       }
       if (pending.length > maxStatusLine) pending = "";
     });

@@ -186,7 +186,9 @@ export class ManagedProcess {
       // A grace past Node's timer range (uint32 from the wire) would fire at once; 24.8 days is as good as forever.
       const timer = setTimeout(() => {
         this.#killedAfterGraceMs = graceMs;
-        this.child.killTree();
+        // close() kills and also drains paused output: a PTY launcher blocked relaying to a
+        // pipe that BLOCK paused would otherwise never report the exit.
+        void this.child.close();
       }, Math.min(graceMs, MAX_TIMER_MS));
       try {
         return await this.exited;
@@ -201,7 +203,8 @@ export class ManagedProcess {
   kill(reason: string): Promise<ExitStatus> {
     if (this.running) {
       this.#stopReason ??= { reason };
-      this.child.killTree();
+      // Kill and drain (see terminate): output paused by BLOCK must not hold back the exit.
+      void this.child.close();
     }
     return this.exited;
   }
