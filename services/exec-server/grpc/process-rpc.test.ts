@@ -159,7 +159,7 @@ describe("ProcessService over a Unix socket", () => {
     await p.signal({ processId: pid, signal: { case: "number", value: 10 }, target: SignalTarget.GROUP });
     await r.until((t) => t.includes("sub-usr1") && t.split("main-usr1").length === 3);
     await p.terminate({ processId: pid, graceMs: 100 });
-    expect((await r.end())?.reason).toBe("terminated by request");
+    expect((await r.end())?.reason).toMatch(/^terminated by request/);
   });
 
   it("nothing of the group outlives the process", async () => {
@@ -180,7 +180,8 @@ describe("ProcessService over a Unix socket", () => {
     const t0 = Date.now();
     const status = (await p.terminate({ processId: pid, graceMs: 300 })).status;
     expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
-    expect(status).toMatchObject({ signal: 9, signalName: "SIGKILL", reason: "terminated by request", timedOut: false });
+    expect(status).toMatchObject({ signal: 9, signalName: "SIGKILL", timedOut: false });
+    expect(status?.reason).toMatch(/^terminated by request/);
   });
 
   it("List filters by session, labels and exited", async () => {
