@@ -239,6 +239,8 @@ describe.each(backends)("copyFiles on $name", (backend) => {
     expect([err.code, err.message]).toEqual([ErrorCode.NotFound, `the destination's parent :${remote}/no/such/dir does not exist: create it first`]);
     err = await fail(copyFiles(env, { side: "remote", path: `${remote}/tool` }, { side: "local", path: path.join(scratch, "missing-dir") + "/" }));
     expect(err.message).toBe(`destination directory ${path.join(scratch, "missing-dir")} does not exist: create it first`);
+    err = await fail(copyFiles(env, { side: "local", path: scratch }, { side: "remote", path: `${scratch}/remote/inside` }));
+    expect([err.code, err.message]).toEqual([ErrorCode.InvalidArgument, `cannot copy ${scratch} into itself (${scratch}/remote/inside): pick a destination outside it`]);
     err = await fail(copyFiles(env, { side: "local", path: scratch }, { side: "remote", path: `${remote}/tool` }));
     expect([err.code, err.message]).toEqual([ErrorCode.FailedPrecondition, `:${remote}/tool exists and is not a directory: cannot replace it with a directory`]);
   });

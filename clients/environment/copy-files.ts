@@ -95,15 +95,21 @@ export async function copyFiles(env: Environment, source: CopyEndpoint, destinat
   const local = localSide();
   const abs = (e: CopyEndpoint) => (e.side === "remote" ? path.posix.resolve(remoteCwd, e.path) : path.resolve(e.path));
   const [from, to] = source.side === "local" ? [local, remote] : [remote, local];
-  return copyBetween(from, abs(source), to, abs(destination), destination.path.endsWith("/"), opts);
+  // In-process and socket environments share this machine's files: a tree copied into
+  // itself would keep finding the copy it is making.
+  const sameMachine = env.kind === "local" || env.kind === "unix";
+  return copyBetween(from, abs(source), to, abs(destination), destination.path.endsWith("/"), { ...opts, sameMachine });
 }
 
-async function copyBetween(from: Side, src: string, to: Side, dst: string, dstIsDir: boolean, opts: CopyOptions): Promise<CopySummary> {
+async function copyBetween(from: Side, src: string, to: Side, dst: string, dstIsDir: boolean, opts: CopyOptions & { sameMachine: boolean }): Promise<CopySummary> {
   // The named source is followed (like cp -H): a link given by name means what it points to.
   const srcEntry = await from.stat(src, true);
   if (!srcEntry) throw new TetherError(ErrorCode.NotFound, `${from.label(src)} does not exist: check the source path`);
   if (srcEntry.kind === "other") throw new TetherError(ErrorCode.InvalidArgument, `${from.label(src)} is not a regular file or directory (a device, socket or fifo): nothing to copy`);
   const target = await destinationFor(to, dst, dstIsDir, src, srcEntry.kind);
+  if (opts.sameMachine && srcEntry.kind === "dir" && (target === src || target.startsWith(`${src}/`))) {
+    throw new TetherError(ErrorCode.InvalidArgument, `cannot copy ${src} into itself (${target}): pick a destination outside it`);
+  }
 
   const summary: CopySummary = { files: 0, directories: 0, symlinks: 0, bytes: 0, destination: target };
   let bytesTotal = 0;
