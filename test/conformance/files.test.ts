@@ -156,8 +156,10 @@ forEachBackend("files", (ctx) => {
     // The environment's own view agrees.
     const sum = await run(env, { argv: ["sha256sum", path] });
     expect(sum.stdout.split(" ")[0]).toBe(hex);
-    // Held whole, the file alone would add 64 MiB of buffers.
-    expect({ upload: upPeak < 32 * MIB, both: peak.bytes - before < 32 * MIB }, `peak live buffers: upload ${upPeak}, overall ${peak.bytes - before}`).toEqual({ upload: true, both: true });
+    // Held whole, the file alone would add 64 MiB of live buffers. What streaming may hold:
+    // grpc-js queues up to 16 messages (1 MiB each) per call before write() asks to wait,
+    // plus what HTTP/2 and the socket hold, so about 35 MiB was seen on upload.
+    expect({ upload: upPeak < 48 * MIB, both: peak.bytes - before < 48 * MIB }, `peak live buffers: upload ${upPeak}, overall ${peak.bytes - before}`).toEqual({ upload: true, both: true });
   });
 
   it("answers bad file input with the same codes", async () => {

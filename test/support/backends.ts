@@ -135,22 +135,9 @@ export const dockerBackend: Backend = {
     return { ok: true };
   },
   async create(options = {}) {
-    // The provider takes no session options: refuse rather than silently run without them.
-    if (options.defaultSandbox || options.reconnect || options.keepaliveMs) {
-      throw new TetherError(ErrorCode.Unimplemented, "startDockerEnvironment takes no defaultSandbox, reconnect or keepaliveMs option");
-    }
-    const env = await startDockerEnvironment({ image: DOCKER_IMAGE });
-    return {
-      env,
-      openSession: () =>
-        Promise.reject(
-          new TetherError(
-            ErrorCode.Unimplemented,
-            "the docker provider cannot open a second session on its container (startDockerEnvironment exposes neither its socket nor a defaultSandbox option)",
-          ),
-        ),
-      cleanup: () => env.close(),
-    };
+    const env = await startDockerEnvironment({ image: DOCKER_IMAGE, ...options });
+    const extra = sessions((o) => env.openSession(o));
+    return { env, openSession: extra.openSession, cleanup: async () => { await extra.closeAll(); await env.close(); } };
   },
 };
 
