@@ -176,7 +176,10 @@ describe("a fork bomb in the sandbox", () => {
       processId: "bomb",
       spec: {
         // $0 carries the marker into every fork's command line.
-        argv: ["sh", "-c", "b() { b | b & }; b; sleep 30", marker],
+        // The top shell then waits on stdin without forking, so the bomb runs until the
+        // wall timeout even when every fork fails.
+        argv: ["sh", "-c", "b() { b | b & }; b; read x", marker],
+        stdinOpen: true,
         sandbox: { mode: SandboxMode.READ_ONLY },
         timeouts: { wallMs: 3000, killGraceMs: 200 },
       },

@@ -67,7 +67,7 @@ describe("exec server with hostile file system requests", () => {
       }),
       { numRuns: runs },
     );
-    expect(found).toEqual([]);
+    expect(found.join("\n")).toBe("");
   }
 
   beforeAll(async () => {

@@ -54,6 +54,8 @@ export interface ServerProcessOptions {
   /** Extra CLI flags, e.g. ["--sandbox", "read-only"]. */
   args?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Flags for the server's node, e.g. ["--max-old-space-size=64"] to tell a leak from lazy GC. */
+  nodeArgs?: string[];
 }
 
 export async function startServerProcess(options: ServerProcessOptions = {}): Promise<ServerProcess> {
@@ -61,7 +63,7 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await realpath(await mkdtemp(join(tmpdir(), "tether-load-"))));
   const socketPath = join(dir, "exec.sock");
-  const child = spawn(process.execPath, [entry, "exec-server", "--listen", `unix://${socketPath}`, "--cwd", dir, ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), entry, "exec-server", "--listen", `unix://${socketPath}`, "--cwd", dir, ...(options.args ?? [])], {
     stdio: ["ignore", "pipe", "pipe"],
     env: options.env ?? process.env,
   });
