@@ -91,6 +91,25 @@ describe("OutputLog", () => {
     await expect(collect(log.read({ afterSeq: 0 }))).rejects.toMatchObject({ code: ErrorCode.OutOfRange });
   });
 
+  it("BLOCK keeps historyBytes of delivered output when that is more than the cap, while pausing at the cap", async () => {
+    const log = new OutputLog<number>({ overflow: "block", maxRetainedBytes: 4096, historyBytes: 16_384 });
+    const reader = log.read({ afterSeq: 0 });
+    for (let i = 0; i < 20; i++) {
+      log.append("stdout", bytes(1000));
+      await reader.next();
+    }
+    await reader.return(undefined);
+    expect(log.retainedBytes).toBeGreaterThan(4096 + 1064);
+    expect(log.retainedBytes).toBeLessThanOrEqual(16_384 + 1064);
+    // Unread output still pauses the producer at the cap.
+    log.append("stdout", bytes(5000));
+    expect(log.writable).toBe(false);
+    log.finish(0);
+    // A reader whose last 10 KB were in flight can still resume.
+    const resumed = await collect(log.read({ afterSeq: 10 }));
+    expect(resumed.map((i) => ("seq" in i ? i.seq : -1))).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22]);
+  });
+
   it("DROP_OLDEST keeps the head and the tail and reports the gap when asked", async () => {
     const log = new OutputLog<number>({ overflow: "drop_oldest", maxRetainedBytes: 4096 });
     for (let i = 0; i < 100; i++) log.append("stdout", bytes(100, i));

@@ -35,6 +35,12 @@ export type LogItem<E> = LogOutput | LogExit<E> | LogGap;
 export interface OutputLogOptions {
   overflow: OverflowMode;
   maxRetainedBytes: number;
+  /**
+   * BLOCK: delivered bytes kept for readers that resume (at least maxRetainedBytes).
+   * What a dropped or abandoned stream had in flight (socket buffers, HTTP/2 windows, the
+   * client library's queue) was delivered here but never seen, and can exceed a small cap.
+   */
+  historyBytes?: number;
   budget?: MemoryBudget;
 }
 
@@ -59,6 +65,7 @@ function cost(entry: LogOutput): number {
 export class OutputLog<E> implements BudgetMember {
   readonly overflow: OverflowMode;
   readonly maxRetainedBytes: number;
+  readonly historyBytes: number;
   readonly #budget: MemoryBudget | undefined;
 
   // DROP_OLDEST keeps head entries forever; everything else lives in the tail, whose
@@ -88,6 +95,7 @@ export class OutputLog<E> implements BudgetMember {
     if (!(options.maxRetainedBytes >= 1024)) throw new RangeError("maxRetainedBytes must be at least 1024");
     this.overflow = options.overflow;
     this.maxRetainedBytes = options.maxRetainedBytes;
+    this.historyBytes = Math.max(options.maxRetainedBytes, options.historyBytes ?? 0);
     this.#budget = options.budget;
     this.#headClosed = options.overflow === "block";
     this.#budget?.join(this);
@@ -299,7 +307,7 @@ export class OutputLog<E> implements BudgetMember {
     } else {
       // Delivered history beyond the cap goes first; unread bytes never do.
       const low = this.#lowWater();
-      while (this.#tailBytes - this.#unreadBytes() > this.maxRetainedBytes) {
+      while (this.#tailBytes - this.#unreadBytes() > this.historyBytes) {
         const oldest = this.#tail[this.#tailStart];
         if (!oldest || oldest.seq > low) break;
         freed += this.#dropOldest();

@@ -26,6 +26,8 @@ export interface ProcessLimits extends SpecLimits {
   maxRetainedBytesPerProcess: number;
   maxRetainedBytesTotal: number;
   maxWriteBytes: number;
+  /** BLOCK: delivered output kept per process so a reader whose connection dropped can resume. */
+  resumeHistoryBytes: number;
   /** How long an exited process stays readable, and how many are kept at most. */
   exitedRetentionMs: number;
   maxExited: number;
@@ -41,6 +43,7 @@ export const DEFAULT_PROCESS_LIMITS: ProcessLimits = {
   maxRetainedBytesPerProcess: 64 << 20,
   maxRetainedBytesTotal: 512 << 20,
   maxWriteBytes: 4 << 20,
+  resumeHistoryBytes: 4 << 20,
   exitedRetentionMs: 10 * 60_000,
   maxExited: 1000,
   defaultKillGraceMs: 2000,
@@ -269,6 +272,7 @@ export class ProcessManager implements AsyncDisposable {
     const log = new OutputLog<ExitStatus>({
       overflow: spec.output?.overflow === OverflowPolicy.DROP_OLDEST ? "drop_oldest" : "block",
       maxRetainedBytes: this.#retainedBytes(spec),
+      historyBytes: this.limits.resumeHistoryBytes,
       budget: this.budget,
     });
     this.#running++;
