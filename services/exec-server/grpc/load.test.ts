@@ -160,3 +160,78 @@ describe("DROP_OLDEST", () => {
     expect(fromZero.message).toContain(`${gap.toSeq + 1n}`);
   });
 });
+
+describe("BLOCK with a reader that leaves", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("terminates, kills and closes BLOCK-paused processes nobody reads (pipes and PTY)", async () => {
+    const p = h.clients.processes;
+    const output = { overflow: OverflowPolicy.BLOCK, maxRetainedBytes: BigInt(64 << 10) };
+    const { sessionId } = await h.clients.sessions.openSession({ sessionId: "paused-owners" });
+    const specs = {
+      "paused-pipe": { argv: ["yes"], output },
+      "paused-pty": { argv: ["yes"], output, tty: { rows: 24, cols: 80 } },
+      "paused-trap": { argv: ["sh", "-c", "trap '' TERM; yes"], output },
+      "paused-session": { argv: ["yes"], output, tty: { rows: 24, cols: 80 } },
+    };
+    const pids: Record<string, number> = {};
+    for (const [processId, spec] of Object.entries(specs)) {
+      const started = await p.start({ processId, spec, sessionId: processId === "paused-session" ? sessionId : "" });
+      pids[processId] = started.process!.pid;
+    }
+    // Each is paused once its unread output reaches the cap: its writes stop.
+    for (const [processId, pid] of Object.entries(pids)) {
+      let last = -1;
+      let still = 0;
+      await pollUntil(async () => {
+        const wchar = await procField(pid, "io", "wchar").catch(() => last);
+        still = wchar === last ? still + 1 : 0;
+        last = wchar;
+        return still >= 3;
+      }, `${processId} to be paused`, 20_000, 100);
+    }
+    expect((await p.terminate({ processId: "paused-pipe", graceMs: 5000 })).status?.signal).toBe(15);
+    expect((await p.terminate({ processId: "paused-pty", graceMs: 200 })).status?.signal).toBeGreaterThan(0);
+    expect((await p.terminate({ processId: "paused-trap", graceMs: 200 })).status?.signal).toBe(9);
+    expect((await h.clients.sessions.closeSession({ sessionId })).processesKilled).toBe(1);
+  });
+
+  it("pauses the producer while nobody reads and resumes from the cursor with nothing lost", async () => {
+    const p = h.clients.processes;
+    const expected = execFileSync("seq", ["1", "1000000"], { maxBuffer: 64 << 20 });
+    const started = await p.start({
+      processId: "leaver",
+      spec: { argv: ["seq", "1", "1000000"], output: { overflow: OverflowPolicy.BLOCK, maxRetainedBytes: BigInt(64 << 10) } },
+    });
+    const parts: Buffer[] = [];
+    let cursor = 0n;
+    let got = 0;
+    for await (const ev of p.attach({ processId: "leaver" })) {
+      if (ev.event.case !== "output") continue;
+      parts.push(Buffer.from(ev.event.value.data));
+      got += ev.event.value.data.byteLength;
+      cursor = ev.seq;
+      if (got >= 200_000) break; // detach: the call is cancelled
+    }
+    let last = -1;
+    let still = 0;
+    await pollUntil(async () => {
+      const wchar = await procField(started.process!.pid, "io", "wchar");
+      still = wchar === last ? still + 1 : 0;
+      last = wchar;
+      return still >= 3;
+    }, "the producer to stall with no reader", 20_000, 100);
+    expect(last).toBeLessThan(expected.length);
+    const rest = await drain(p.attach({ processId: "leaver", afterSeq: cursor }));
+    expect(rest.exit?.code).toBe(0);
+    const all = Buffer.concat([...parts, rest.stdout]);
+    expect(all.length).toBe(expected.length);
+    expect(all.equals(expected)).toBe(true);
+  });
+});
