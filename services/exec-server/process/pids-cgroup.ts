@@ -70,7 +70,8 @@ export class PidsCgroup {
     if (this.#closed) throw new TetherError(ErrorCode.Unavailable, "the exec server is shutting down");
     const dir = path.join(this.parent, `proc-${++this.#seq}`);
     try {
-      await mkdir(dir);
+      // recursive: another server's sweep (in another pid namespace) may have removed our empty parent.
+      await mkdir(dir, { recursive: true });
       await writeFile(path.join(dir, "pids.max"), String(pidsMax));
     } catch (err) {
       await rmdir(dir).catch(() => undefined); // best effort: the error below is what matters
