@@ -43,7 +43,7 @@ export async function execServerCommand(flags: ExecServerFlags): Promise<void> {
       maxRetainedBytesPerProcess: parseIntOption("--retain-bytes-max", flags.retainBytesMax, 64 << 10),
       maxRetainedBytesTotal: parseIntOption("--retain-bytes-total", flags.retainBytesTotal, 1 << 20),
     },
-    defaultSandbox: flags.sandbox,
+    defaultSandboxMode: flags.sandbox,
   });
   let server;
   try {

@@ -29,7 +29,7 @@ export interface ExecCoreOptions {
   defaultDetachedTtlMs?: number;
   decisionTimeoutMs?: number;
   /** Sandbox for processes and file calls that ask for none (default full-access). */
-  defaultSandbox?: string;
+  defaultSandboxMode?: string;
   /** Private directory for sockets and proxies; a fresh 0700 temp dir by default. */
   runtimeDir?: string;
   /** Per-process pids cgroups (limits.maxPidsPerProcess): detected by default; false turns them off. */
@@ -77,9 +77,9 @@ export class ExecCore implements AsyncDisposable {
   }
 
   static async create(options: ExecCoreOptions = {}): Promise<ExecCore> {
-    const defaultMode = (options.defaultSandbox ?? "full-access") as SandboxModeName;
+    const defaultMode = (options.defaultSandboxMode ?? "full-access") as SandboxModeName;
     if (!SANDBOX_MODES.includes(defaultMode)) {
-      throw new TetherError(ErrorCode.InvalidArgument, `default sandbox ${JSON.stringify(options.defaultSandbox)} must be one of: ${SANDBOX_MODES.join(", ")}`);
+      throw new TetherError(ErrorCode.InvalidArgument, `default sandbox ${JSON.stringify(options.defaultSandboxMode)} must be one of: ${SANDBOX_MODES.join(", ")}`);
     }
     const ownsRuntimeDir = options.runtimeDir === undefined;
     const runtimeDir = options.runtimeDir ?? (await mkdtemp(path.join(os.tmpdir(), "tether-exec-")));

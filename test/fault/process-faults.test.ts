@@ -54,7 +54,7 @@ function isZombie(pid: number): boolean {
 describe("a process that ignores SIGTERM", () => {
   let fuzz: FuzzServer;
   beforeAll(async () => {
-    fuzz = await startFuzzServer({ defaultSandbox: "full-access" });
+    fuzz = await startFuzzServer({ defaultSandboxMode: "full-access" });
   });
   afterAll(() => fuzz?.close());
 

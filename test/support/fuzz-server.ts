@@ -42,7 +42,7 @@ export function fuzzClients(url: string) {
 
 export async function startFuzzServer(options: ExecCoreOptions = {}): Promise<FuzzServer> {
   const dir = await realpath(await mkdtemp(join(tmpdir(), "tether-fuzz-")));
-  const core = await ExecCore.create({ defaultCwd: dir, defaultSandbox: "read-only", ...options });
+  const core = await ExecCore.create({ defaultCwd: dir, defaultSandboxMode: "read-only", ...options });
   const server = await startExecServer(core, { listen: `unix://${join(dir, "exec.sock")}` });
   const clients = fuzzClients(server.url);
   let closing: Promise<void> | undefined;

@@ -121,7 +121,7 @@ describe("OutputLog", () => {
     expect(items[0]).toMatchObject({ kind: "output", seq: 1 });
     const gap = items.find((i) => i.kind === "gap");
     expect(gap).toMatchObject({ kind: "gap", droppedBytes: log.droppedBytes });
-    expect(items.at(-1)).toMatchObject({ kind: "exit", seq: 101 });
+    expect(items.at(-1)).toMatchObject({ kind: "exit", seq: log.lastSeq });
   });
 
   it("DROP_OLDEST answers OUT_OF_RANGE naming the oldest retained seq when gaps are not allowed", async () => {
@@ -161,5 +161,19 @@ describe("OutputLog", () => {
     expect(block.writable).toBe(true);
     block.close();
     expect(budget.used).toBe(0);
+  });
+});
+
+describe("OutputLog head", () => {
+  it("DROP_OLDEST keeps the first bytes even when the first chunk is larger than the head", async () => {
+    const log = new OutputLog<number>({ overflow: "drop_oldest", maxRetainedBytes: 4096 });
+    log.append("stdout", bytes(10_000, 0x41));
+    for (let i = 0; i < 10; i++) log.append("stdout", bytes(1000, 0x42));
+    log.finish(0);
+    const items = await collect(log.read({ afterSeq: 0, allowGaps: true }));
+    const first = items[0];
+    expect(first).toMatchObject({ kind: "output", seq: 1 });
+    expect(first?.kind === "output" && first.data[0]).toBe(0x41);
+    expect(log.retainedBytes).toBeLessThanOrEqual(4096 + 1064);
   });
 });

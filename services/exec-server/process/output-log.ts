@@ -138,21 +138,30 @@ export class OutputLog<E> implements BudgetMember {
   append(stream: LogStream, data: Uint8Array): void {
     if (this.#exit || this.#closed) throw new TetherError(ErrorCode.FailedPrecondition, "output log is finished");
     if (data.byteLength === 0) return;
-    const bytes = data.byteLength + ENTRY_OVERHEAD;
-    this.#appendedBytes += bytes;
-    const entry: Entry = { kind: "output", seq: ++this.#lastSeq, stream, data, end: this.#appendedBytes };
-    // The head is also refused under budget pressure: it is never shed, so it must not eat the budget.
-    if (!this.#headClosed && this.#headBytes + bytes <= this.maxRetainedBytes / 2 && !this.#budget?.over) {
-      this.#head.push(entry);
-      this.#headBytes += bytes;
+    if (!this.#headClosed) {
+      // The head is also refused under budget pressure: it is never shed, so it must not eat the budget.
+      const room = this.#budget?.over ? 0 : this.maxRetainedBytes / 2 - this.#headBytes - ENTRY_OVERHEAD;
+      const fits = Math.max(0, Math.min(data.byteLength, Math.floor(room)));
+      if (fits > 0) this.#push(this.#head, stream, data.subarray(0, fits));
+      // A chunk that overflows the head is split, so the first bytes are always kept.
+      if (fits < data.byteLength) {
+        this.#headClosed = true;
+        this.#push(this.#tail, stream, data.subarray(fits));
+      }
     } else {
-      this.#headClosed = true;
-      this.#tail.push(entry);
-      this.#tailBytes += bytes;
+      this.#push(this.#tail, stream, data);
     }
-    this.#budget?.reserve(bytes);
     this.#trim();
     this.#wake();
+  }
+
+  #push(into: Entry[], stream: LogStream, data: Uint8Array): void {
+    const bytes = data.byteLength + ENTRY_OVERHEAD;
+    this.#appendedBytes += bytes;
+    into.push({ kind: "output", seq: ++this.#lastSeq, stream, data, end: this.#appendedBytes });
+    if (into === this.#head) this.#headBytes += bytes;
+    else this.#tailBytes += bytes;
+    this.#budget?.reserve(bytes);
   }
 
   /** Appends the exit event; it is the last event every reader sees. */
