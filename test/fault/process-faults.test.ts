@@ -42,6 +42,12 @@ async function failure(p: Promise<unknown>): Promise<TetherError> {
   throw new Error("expected the call to fail");
 }
 
+/** The v1 pids cgroups an exec server process created (none where that hierarchy is absent). */
+function pidsCgroupsOf(pid: number): string[] {
+  const base = "/sys/fs/cgroup/pids";
+  return existsSync(base) ? readdirSync(base).filter((d) => d.startsWith(`tether-${pid}-`)) : [];
+}
+
 const alive = (pid: number) => existsSync(`/proc/${pid}`) && !isZombie(pid);
 function isZombie(pid: number): boolean {
   try {
@@ -129,15 +135,19 @@ describe("an exec server SIGKILLed and restarted", () => {
       await c.process.start({ processId: "p2", spec: { argv: ["sh", "-c", "exec sleep 600", marker] } });
       await until("both processes to run", () => processesWithMarker(marker).length >= 2);
       const before = descendants(first.pid).map((p) => p.pid);
+      const hadCgroups = pidsCgroupsOf(first.pid).length > 0;
       expect(before.length).toBeGreaterThanOrEqual(5); // launchers, shells, sleeps
 
       await first.stop("SIGKILL");
+      if (hadCgroups) expect(pidsCgroupsOf(first.pid).length).toBeGreaterThan(0); // left behind by the SIGKILL
       // PDEATHSIG reaches each launcher, which kills and reaps its whole tree.
       await until("every child of the killed server to be gone", () => before.every((pid) => !alive(pid)));
       expect(processesWithMarker(marker).filter(alive)).toEqual([]);
 
       const second = await startServerProcess({ dir });
       try {
+        // The dead server's pids cgroups (if this machine has them) are swept by the new one.
+        expect(pidsCgroupsOf(first.pid)).toEqual([]);
         // The same channel reconnects to the new server on the same socket path.
         const opened = await c.session.openSession({ sessionId: "s1" }, { waitForReady: true, timeoutMs: 10_000 });
         expect(opened.resumed).toBe(false);
