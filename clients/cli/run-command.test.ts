@@ -2,10 +2,14 @@
 // server process, with pipes, a real PTY (node-pty) and a cut-able network in between.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import * as pty from "node-pty";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ExecServerProcess, TETHER_BIN, startExecServerProcess } from "../../test/support/exec-server-process.js";
 import { type TcpProxy, startTcpProxy } from "../../test/support/tcp-proxy.js";
+import { createTestCa } from "../../test/support/test-ca.js";
 
 interface RunResult {
   code: number | null;
@@ -238,6 +242,44 @@ describe("tether run -t in a real terminal", () => {
     // The remote terminal made a\r\nb\r\r\n; the local one added nothing.
     expect(screen).toContain("a\r\nb\r\r\n");
     expect(screen.trim().split(/\r?\n/).at(-1)).toBe("opost");
+  });
+});
+
+describe("tether run against a TLS server with a token", () => {
+  let dir: string;
+  let tls: ExecServerProcess;
+  let files: { ca: string; token: string; wrong: string };
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), "tether-run-tls-"));
+    const ca = await createTestCa(path.join(dir, "ca"), ["127.0.0.1"]);
+    files = { ca: ca.caCert, token: path.join(dir, "token"), wrong: path.join(dir, "wrong") };
+    await writeFile(files.token, "right-token\n", { mode: 0o600 });
+    await writeFile(files.wrong, "wrong-token\n", { mode: 0o600 });
+    tls = await startExecServerProcess({
+      listen: "tcp://127.0.0.1:0",
+      args: ["--tls-cert", ca.serverCert, "--tls-key", ca.serverKey, "--token-file", files.token],
+    });
+  });
+  afterAll(async () => {
+    await tls?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("runs with the CA and the token, and says what is wrong without them", async () => {
+    expect(tls.url).toMatch(/^grpcs:\/\/127\.0\.0\.1:\d+$/);
+    const ok = await tether(["run", "--env", tls.url, "--ca-file", files.ca, "--token-file", files.token, "--", "sh", "-c", "echo secure; exit 6"]);
+    expect(ok.stdout.toString()).toBe("secure\n");
+    expect(ok.code).toBe(6);
+    const wrong = await tether(["run", "--env", tls.url, "--ca-file", files.ca, "--token-file", files.wrong, "--", "true"]);
+    expect(wrong.code).toBe(255);
+    expect(wrong.stderr).toMatch(/bearer token is wrong.*UNAUTHENTICATED/);
+    const none = await tether(["run", "--env", tls.url, "--ca-file", files.ca, "--", "true"]);
+    expect(none.code).toBe(255);
+    expect(none.stderr).toMatch(/requires a bearer token/);
+    const untrusted = await tether(["run", "--env", tls.url, "--token-file", files.token, "--", "true"]);
+    expect(untrusted.code).toBe(255);
+    expect(untrusted.ms).toBeLessThan(15_000);
+    expect(untrusted.stderr).toMatch(/cannot reach grpcs:\/\/127\.0\.0\.1:\d+.*check --ca-file/);
   });
 });
 
