@@ -69,6 +69,13 @@ describe("tether run with pipes", () => {
     expect((await tether(["run", "--env", env, "--", "sh", "-c", "kill -KILL $$"])).code).toBe(137);
   });
 
+  it("works the same with --env local (in-process exec server)", async () => {
+    const r = await tether(["run", "--env", "local", "--", "sh", "-c", "cat; echo err >&2; exit 4"], Buffer.from("local\n"));
+    expect(r.stdout.toString()).toBe("local\n");
+    expect(r.stderr).toBe("err\n");
+    expect(r.code).toBe(4);
+  });
+
   it("keeps stderr separate from stdout", async () => {
     const r = await tether(["run", "--env", env, "--", "sh", "-c", "echo out; echo err >&2; echo out2"]);
     expect(r.stdout.toString()).toBe("out\nout2\n");

@@ -133,7 +133,7 @@ describe("GrpcEnvironment session lifetime across outages", () => {
   }
 
   it("keeps the session through short cuts (reattached within the TTL)", async () => {
-    await using env = await connectTtl(500);
+    await using env = await connectTtl(1200);
     await env.processes.start("ttl-keep", { argv: ["sleep", "30"] });
     const waited = h.clients.processes.wait({ processId: "ttl-keep" });
     for (let i = 0; i < 3; i++) {
@@ -144,7 +144,7 @@ describe("GrpcEnvironment session lifetime across outages", () => {
       await env.processes.list();
     }
     // Well past the TTL: had the Events stream not come back, the session would have expired.
-    const outcome = await Promise.race([waited.then(() => "exited"), new Promise((r) => setTimeout(() => r("running"), 1500))]);
+    const outcome = await Promise.race([waited.then(() => "exited"), new Promise((r) => setTimeout(() => r("running"), 2000))]);
     expect(outcome).toBe("running");
     const [info] = await env.processes.list();
     expect(info?.processId).toBe("ttl-keep");

@@ -232,15 +232,17 @@ describe("ProcessService over a Unix socket", () => {
   it("an idle timeout fires only after output stops", async () => {
     const p = h.clients.processes;
     const pid = id("idle");
-    // Prints every 100 ms for ~0.6 s (longer than the idle limit in total), then goes quiet.
+    // Prints every 100 ms for ~1.5 s (longer than the idle limit in total), then goes quiet.
+    // The limit is 10x the print interval so a loaded machine's scheduling hiccup cannot fire it early.
     await p.start({
       processId: pid,
-      spec: { argv: ["sh", "-c", "for i in 1 2 3 4 5 6; do echo $i; sleep 0.1; done; sleep 30"], timeouts: { idleMs: 400, killGraceMs: 200 } },
+      spec: { argv: ["sh", "-c", "for i in $(seq 1 15); do echo $i; sleep 0.1; done; sleep 30"], timeouts: { idleMs: 1000, killGraceMs: 200 } },
     });
     const out = await drain(p.attach({ processId: pid }));
-    expect(out.stdout.toString()).toBe("1\n2\n3\n4\n5\n6\n");
+    expect(out.stdout.toString()).toBe(Array.from({ length: 15 }, (_, i) => `${i + 1}\n`).join(""));
     expect(out.exit).toMatchObject({ timedOut: true, timeoutKind: TimeoutKind.IDLE });
-    expect(out.exit?.reason).toMatch(/idle timeout of 400 ms/);
+    expect(out.exit?.reason).toMatch(/idle timeout of 1000 ms/);
+    expect(Number(out.exit?.wallTimeMs)).toBeGreaterThan(2400);
   });
 
   it("reports wall time and CPU time for a busy loop", async () => {
