@@ -21,6 +21,17 @@ import { type SandboxModeName, fileAccessPolicy, resolveSandboxPolicy } from "./
 import { Sandboxer } from "./sandbox/sandboxer.js";
 import { SessionManager } from "./session/session-manager.js";
 
+/**
+ * The file API never serves /proc: there it would show the exec server's own memory and
+ * environment (and its children's), which sandboxed processes never see (they get their own).
+ */
+function withoutProc(policy: FileAccessPolicy): FileAccessPolicy {
+  return {
+    accessFor: (p) => (p === "/proc" || p.startsWith("/proc/") ? "none" : policy.accessFor(p)),
+    describe: () => `${policy.describe()}; /proc is not served`,
+  };
+}
+
 export const SANDBOX_MODES: readonly SandboxModeName[] = ["full-access", "read-only", "workspace-write"];
 
 export interface ExecCoreOptions {
@@ -129,7 +140,7 @@ export class ExecCore implements AsyncDisposable {
   /** The file policy of a session's file calls: its default sandbox, else the server's. */
   filePolicyFor(sessionId: string): FileAccessPolicy {
     const policy = sessionId && this.sessions.has(sessionId) ? this.sessions.get(sessionId).defaultSandbox : undefined;
-    return fileAccessPolicy(resolveSandboxPolicy(policy, { cwd: this.defaultCwd, defaultMode: this.defaultMode }));
+    return withoutProc(fileAccessPolicy(resolveSandboxPolicy(policy, { cwd: this.defaultCwd, defaultMode: this.defaultMode })));
   }
 
   /** Start a process, owned by a session when one is named (it must exist). */

@@ -24,6 +24,11 @@ import type { WatchItem } from "./watch-queue.js";
 
 export const DEFAULT_FILE_MODE = 0o644;
 
+/** Only rwx bits: a root server must not create setuid/setgid/sticky files for a client. */
+function permissionBits(mode: number | undefined): number {
+  return (mode ?? 0) & 0o777;
+}
+
 export interface FileCallOptions {
   signal: AbortSignal;
   /** The caller's file policy; defaults to the service's (FULL_ACCESS unless configured). */
@@ -86,7 +91,7 @@ export class FileService {
     const r = this.resolver(opts);
     const path = await r.resolve(header.path, "path", "write");
     if (header.createParents) await this.createParents(path, r);
-    const args = { signal: opts.signal, mode: header.mode || DEFAULT_FILE_MODE };
+    const args = { signal: opts.signal, mode: permissionBits(header.mode) || DEFAULT_FILE_MODE };
     return writeAtomic(path, chunks, header.expectedVersion ? { ...args, expectedVersion: header.expectedVersion } : args);
   }
 
@@ -94,7 +99,7 @@ export class FileService {
     throwIfAborted(opts.signal);
     const r = this.resolver(opts);
     const path = await r.resolve(req.path, "path", "write");
-    return makeDir(path, req.parents ?? false, req.mode || DEFAULT_DIR_MODE, r);
+    return makeDir(path, req.parents ?? false, permissionBits(req.mode) || DEFAULT_DIR_MODE, r);
   }
 
   /** Batches of at most 1000 entries, depth-first, siblings sorted. `depth` 0 or 1 lists one level. */
