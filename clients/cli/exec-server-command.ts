@@ -16,6 +16,7 @@ export interface ExecServerFlags {
   cwd: string;
   detachedTtl: string;
   maxProcesses: string;
+  maxPids: string;
   retainBytes: string;
   retainBytesMax: string;
   retainBytesTotal: string;
@@ -39,6 +40,7 @@ export async function execServerCommand(flags: ExecServerFlags): Promise<void> {
     defaultDetachedTtlMs: parseIntOption("--detached-ttl", flags.detachedTtl, 1),
     limits: {
       maxRunning: parseIntOption("--max-processes", flags.maxProcesses, 1),
+      maxPidsPerProcess: parseIntOption("--max-pids", flags.maxPids, 0),
       defaultRetainedBytes: parseIntOption("--retain-bytes", flags.retainBytes, 64 << 10),
       maxRetainedBytesPerProcess: parseIntOption("--retain-bytes-max", flags.retainBytesMax, 64 << 10),
       maxRetainedBytesTotal: parseIntOption("--retain-bytes-total", flags.retainBytesTotal, 1 << 20),

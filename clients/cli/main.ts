@@ -22,6 +22,7 @@ export function buildProgram(): Command {
     .option("--cwd <dir>", "default working directory for processes", process.cwd())
     .option("--detached-ttl <ms>", "how long a session outlives its last connection", "300000")
     .option("--max-processes <n>", "most processes running at once", "2048")
+    .option("--max-pids <n>", "most tasks one process tree may have (cgroup pids.max; 0 = no limit)", "4096")
     .option("--retain-bytes <n>", "output bytes kept per process unless it asks (resumable history)", String(4 << 20))
     .option("--retain-bytes-max <n>", "most output bytes a process may ask to keep", String(64 << 20))
     .option("--retain-bytes-total <n>", "output bytes kept by all processes together", String(512 << 20))
