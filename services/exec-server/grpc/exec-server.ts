@@ -18,6 +18,7 @@ import { type ListenAddress, parseListenAddress } from "./listen-address.js";
 import { processHandlers } from "./process-handlers.js";
 import { addReflectionService } from "./reflection.js";
 import { sessionHandlers } from "./session-handlers.js";
+import { prepareSocketPath } from "./socket-path.js";
 
 export interface TlsFiles {
   cert: Buffer;
@@ -99,7 +100,7 @@ export async function startExecServer(core: ExecCore, options: ExecServerOptions
 
   let url: string;
   if (address.kind === "unix") {
-    await rm(address.path, { force: true });
+    await prepareSocketPath(address.path);
     // The socket is created 0600: nobody else on the machine may run commands through it.
     const oldUmask = process.umask(0o177);
     try {
