@@ -1,11 +1,14 @@
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { execFile } from "node:child_process";
-import { stat } from "node:fs/promises";
+import { execFile, execFileSync } from "node:child_process";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProcessService } from "../../../gen/tether/exec/v1/process_pb.js";
+import { parseEnvTarget } from "../../../clients/environment/env-target.js";
+import { type NetworkTarget, createConnection } from "../../../clients/environment/grpc-connection.js";
 import { ErrorCode } from "../../common/tether-error.js";
 import { ExecCore } from "../exec-core.js";
 import { type Harness, failure, startHarness } from "../../../test/support/exec-harness.js";
@@ -34,6 +37,54 @@ describe("exec server security on a Unix socket", () => {
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     // And it serves.
     expect((await h.clients.processes.list({})).processes).toEqual([]);
+  });
+});
+
+describe("exec server socket path", () => {
+  let core: ExecCore;
+  let dir: string;
+  beforeAll(async () => {
+    core = await ExecCore.create();
+    dir = await mkdtemp(path.join(tmpdir(), "tether-sock-"));
+  });
+  afterAll(async () => {
+    await core?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("refuses to take over a live server's socket", async () => {
+    await using first = await startExecServer(core, { listen: `unix://${dir}/live.sock` });
+    const err = await failure(startExecServer(core, { listen: first.url }));
+    expect(err.code).toBe(ErrorCode.AlreadyExists);
+    expect(err.message).toMatch(/another server is listening there; stop it or pick another path/);
+    // The first one still serves on its socket.
+    const conn = createConnection(parseEnvTarget(first.url) as NetworkTarget);
+    try {
+      expect((await conn.processes.list({})).processes).toEqual([]);
+    } finally {
+      conn.close();
+    }
+  });
+
+  it("replaces a stale socket left by a dead server", async () => {
+    const stale = `${dir}/stale.sock`;
+    // A socket file nobody listens on, as a SIGKILLed server leaves behind.
+    execFileSync("python3", ["-c", `import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(stale)})`]);
+    expect((await stat(stale)).isSocket()).toBe(true);
+    await using server = await startExecServer(core, { listen: `unix://${stale}` });
+    expect(server.url).toBe(`unix://${stale}`);
+  });
+
+  it("never deletes a file that is not a socket, and names a missing directory", async () => {
+    const file = `${dir}/important.txt`;
+    await writeFile(file, "keep me");
+    const err = await failure(startExecServer(core, { listen: `unix://${file}` }));
+    expect(err.code).toBe(ErrorCode.FailedPrecondition);
+    expect(err.message).toMatch(/a file that is not a socket is there/);
+    expect(await readFile(file, "utf8")).toBe("keep me");
+    const missing = await failure(startExecServer(core, { listen: `unix://${dir}/no/such/dir/x.sock` }));
+    expect(missing.code).toBe(ErrorCode.NotFound);
+    expect(missing.message).toMatch(/directory .*no\/such\/dir does not exist; create it or pick another path/);
   });
 });
 
