@@ -68,10 +68,22 @@ function checkSecurity(address: ListenAddress, options: ExecServerOptions): void
 
 function bind(server: grpc.Server, target: string, creds: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) =>
-    server.bindAsync(target, creds, (err, port) =>
-      err ? reject(TetherError.from(err, `cannot listen on ${target}`)) : resolve(port),
-    ),
+    server.bindAsync(target, creds, (err, port) => (err ? reject(bindError(err, target)) : resolve(port))),
   );
+}
+
+/** grpc-js reports every bind failure as a plain Error with the errno inside its message. */
+function bindError(err: Error, target: string): TetherError {
+  if (/EADDRINUSE/.test(err.message)) {
+    return new TetherError(ErrorCode.AlreadyExists, `cannot listen on ${target}: the address is in use; stop the other server or pick another port (port 0 picks a free one)`, { cause: err });
+  }
+  if (/EACCES/.test(err.message)) {
+    return new TetherError(ErrorCode.PermissionDenied, `cannot listen on ${target}: permission denied; pick a port above 1023 or a path you may write`, { cause: err });
+  }
+  if (/EADDRNOTAVAIL/.test(err.message)) {
+    return new TetherError(ErrorCode.InvalidArgument, `cannot listen on ${target}: no interface of this machine has that address`, { cause: err });
+  }
+  return TetherError.from(err, `cannot listen on ${target}`);
 }
 
 export async function startExecServer(core: ExecCore, options: ExecServerOptions): Promise<ExecServer> {
