@@ -14,9 +14,21 @@ import { ExecCore } from "../exec-core.js";
 import { type Harness, failure, startHarness } from "../../../test/support/exec-harness.js";
 import { REPO_ROOT } from "../../../test/support/exec-server-process.js";
 import { startExecServer } from "./exec-server.js";
+import { createTestCa } from "../../../test/support/test-ca.js";
 
 const execFileAsync = promisify(execFile);
 const TOKEN = "t0ken-for-tests";
+
+/** A throw-away server certificate (for listen checks that need TLS to get as far as binding). */
+async function selfSigned(): Promise<{ cert: Buffer; key: Buffer }> {
+  const dir = await mkdtemp(path.join(tmpdir(), "tether-ss-"));
+  try {
+    const ca = await createTestCa(dir, ["localhost"]);
+    return { cert: ca.serverCertPem, key: ca.serverKeyPem };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 /** Runs `buf curl` (the real binary from node_modules) and returns stdout, or the failure. */
 async function bufCurl(args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
@@ -176,6 +188,17 @@ describe("exec server listen checks", () => {
     );
     expect(noToken.code).toBe(ErrorCode.FailedPrecondition);
     expect(noToken.message).toMatch(/without a bearer token/);
+  });
+
+  it("says when the port is taken, or the address is not this machine's", async () => {
+    await using first = await startExecServer(core, { listen: "tcp://127.0.0.1:0" });
+    const port = first.url.split(":").at(-1);
+    const taken = await failure(startExecServer(core, { listen: `tcp://127.0.0.1:${port}` }));
+    expect(taken.code).toBe(ErrorCode.AlreadyExists);
+    expect(taken.message).toMatch(/the address is in use; stop the other server or pick another port/);
+    const foreign = await failure(startExecServer(core, { listen: "tcp://192.0.2.1:0", token: TOKEN, tls: await selfSigned() }));
+    expect(foreign.code).toBe(ErrorCode.InvalidArgument);
+    expect(foreign.message).toMatch(/no interface of this machine has that address/);
   });
 
   it("rejects listen addresses it does not understand, naming the expected forms", async () => {
