@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import type { Writable } from "node:stream";
 import type { ExitStatus } from "../../gen/tether/exec/v1/process_pb.js";
-import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
+import { ErrorCode, TetherError, errnoCode } from "../../services/common/tether-error.js";
 import type { Environment, ProcessSpecInit } from "../environment/environment.js";
 import { openEnvironment } from "../environment/open-environment.js";
 import { TETHER_FAILURE, reportError } from "./cli-error.js";
@@ -29,6 +29,9 @@ export interface RunFlags {
   decide: string;
   verbose?: boolean;
 }
+
+/** What a shell reports for a command killed by SIGPIPE. */
+const SIGPIPE_EXIT = 128 + 13;
 
 export function exitCodeOf(status: ExitStatus | undefined): number {
   if (!status) return TETHER_FAILURE;
@@ -81,12 +84,29 @@ async function runIn(env: Environment, spec: ProcessSpecInit, tty: boolean): Pro
     reportError(err);
   });
   forwardSignals(env, processId, tty, cleanups);
+  // A reader that went away (`tether run … | head -1`) ends the run quietly, as SIGPIPE
+  // ends a local command in a pipeline; closing the environment then kills the remote one.
+  let localClosed = false;
+  const onLocalError = (err: unknown) => {
+    if (errnoCode(err) === "EPIPE") localClosed = true;
+    else reportError(err);
+  };
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", onLocalError);
+    cleanups.push(() => stream.off("error", onLocalError));
+  }
   try {
     let status: ExitStatus | undefined;
     for await (const ev of env.processes.attach(processId)) {
       if (ev.event.case === "output") {
         const out = ev.event.value.stream === 2 ? process.stderr : process.stdout;
-        await writeOut(out, ev.event.value.data);
+        try {
+          await writeOut(out, ev.event.value.data);
+        } catch (err) {
+          if (errnoCode(err) !== "EPIPE") throw err;
+          localClosed = true;
+        }
+        if (localClosed) return SIGPIPE_EXIT;
       } else if (ev.event.case === "exited") {
         status = ev.event.value.status;
       }
