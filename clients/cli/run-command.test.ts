@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ExecServerProcess, TETHER_BIN, startExecServerProcess } from "../../test/support/exec-server-process.js";
 import { type TcpProxy, startTcpProxy } from "../../test/support/tcp-proxy.js";
 import { createTestCa } from "../../test/support/test-ca.js";
+import { alive, pollUntil } from "../../test/support/exec-harness.js";
 
 interface RunResult {
   code: number | null;
@@ -74,6 +75,28 @@ describe("tether run with pipes", () => {
     expect(r.stdout.toString()).toBe("local\n");
     expect(r.stderr).toBe("err\n");
     expect(r.code).toBe(4);
+  });
+
+  it("ends quietly with 141 when its reader goes away, and the remote command is killed", async () => {
+    const child = spawn(process.execPath, [TETHER_BIN, "run", "--env", env, "--", "sh", "-c", "echo $$; exec yes"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+    const closed = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+    // Like `| head -1`: read the first line, then close the pipe.
+    const remotePid = await new Promise<number>((resolve) => {
+      let text = "";
+      const onData = (b: Buffer) => {
+        text += b.toString();
+        if (!text.includes("\n")) return;
+        child.stdout.off("data", onData);
+        child.stdout.destroy();
+        resolve(Number(text.slice(0, text.indexOf("\n"))));
+      };
+      child.stdout.on("data", onData);
+    });
+    expect(await closed).toBe(141);
+    expect(stderr).toBe("");
+    await pollUntil(async () => !(await alive(remotePid)), `remote yes ${remotePid} to be killed`);
   });
 
   it("keeps stderr separate from stdout", async () => {
