@@ -111,7 +111,8 @@ async function runIn(env: Environment, spec: ProcessSpecInit, tty: boolean): Pro
         status = ev.event.value.status;
       }
     }
-    if (status?.timedOut) process.stderr.write(`tether: ${status.reason}\n`);
+    // The server ended it (timeout, shutdown, session expiry, terminate): say why, as ssh does.
+    if (status?.reason) process.stderr.write(`tether: ${status.reason}\n`);
     return exitCodeOf(status);
   } finally {
     finished = true;
