@@ -202,6 +202,25 @@ describe("tether run across a dropped connection", () => {
   });
 });
 
+describe("tether run when the server stops", () => {
+  it("exits 137 and says the exec server shut down", async () => {
+    const own = await startExecServerProcess();
+    try {
+      let stopped = false;
+      const r = await tether(["run", "--env", own.url, "--", "sh", "-c", "echo up; exec sleep 100"], undefined, () => {
+        if (stopped) return;
+        stopped = true;
+        own.kill("SIGTERM");
+      });
+      expect(r.stdout.toString()).toBe("up\n");
+      expect(r.code).toBe(137);
+      expect(r.stderr).toBe("tether: the exec server shut down\n");
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe("tether run -t in a real terminal", () => {
   it("runs on a /dev/pts terminal that follows the window size; Ctrl-C interrupts the remote command", async () => {
     const term = pty.spawn(process.execPath, [TETHER_BIN, "run", "--env", env, "-t", "--", "sh"], {
