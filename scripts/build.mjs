@@ -2,15 +2,17 @@
 // no TypeScript loader, and code split so `tether run` loads only what it uses.
 import { build } from "esbuild";
 import { existsSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { rename, rm } from "node:fs/promises";
 
 const started = performance.now();
-await rm("dist", { recursive: true, force: true });
+// Built beside dist/ and swapped in whole, so a test running bin/tether.js meanwhile never sees half a dist/.
+const staging = `dist.tmp-${process.pid}`;
+await rm(staging, { recursive: true, force: true });
 const entryPoints = { tether: "clients/cli/main.ts" };
 if (existsSync("bench/run.ts")) entryPoints["bench/run"] = "bench/run.ts";
 await build({
   entryPoints,
-  outdir: "dist",
+  outdir: staging,
   bundle: true,
   splitting: true,
   format: "esm",
@@ -23,4 +25,8 @@ await build({
   banner: { js: "import { createRequire as __tetherCreateRequire } from 'node:module'; const require = __tetherCreateRequire(import.meta.url);" },
   logLevel: "warning",
 });
+await rm("dist.old", { recursive: true, force: true });
+await rename("dist", "dist.old").catch(() => undefined);
+await rename(staging, "dist");
+await rm("dist.old", { recursive: true, force: true });
 console.error(`build: dist/ in ${Math.round(performance.now() - started)} ms`);
