@@ -318,6 +318,36 @@ export const ProcessWire = {
   ),
 } as const;
 
+export interface SessionReadyWire {
+  sessionId: string;
+  elicitationCount: number;
+  pendingEscalations: number;
+}
+
+/**
+ * EventsResponse: only SessionReady is decoded. The other members (escalations, elicitation
+ * changes) matter to a session's controller, which the lean path never is; their case is
+ * still reported so a caller can tell the stream is alive.
+ */
+export type SessionEventWire =
+  | { case: "ready"; value: SessionReadyWire }
+  | { case: "escalation" | "elicitation" | "escalationResolved"; value?: undefined }
+  | { case: undefined; value?: undefined };
+
+const OTHER_EVENTS = { 2: "escalation", 3: "elicitation", 4: "escalationResolved" } as const;
+
+const decodeReady: Decoder<SessionReadyWire> = (r, end) => {
+  const out: SessionReadyWire = { sessionId: "", elicitationCount: 0, pendingEscalations: 0 };
+  fields(r, end, (no) => {
+    if (no === 1) out.sessionId = r.string();
+    else if (no === 2) out.elicitationCount = r.uint32();
+    else if (no === 3) out.pendingEscalations = r.uint32();
+    else return false;
+    return true;
+  });
+  return out;
+};
+
 export const SessionWire = {
   openSession: method<
     { sessionId: string; detachedTtlMs?: number; labels?: Record<string, string> },
@@ -339,6 +369,26 @@ export const SessionWire = {
         else if (no === 3) out.detachedTtlMs = r.uint32();
         else if (no === 4) out.elicitationCount = r.uint32();
         else return false;
+        return true;
+      });
+      return out;
+    },
+  ),
+  events: method<{ sessionId: string; controller?: boolean }, { event: SessionEventWire }, "server_streaming">(
+    SESSION + "Events",
+    "server_streaming",
+    (w, req) => {
+      writeString(w, 1, req.sessionId);
+      writeBool(w, 2, req.controller);
+    },
+    (r, end) => {
+      const out: { event: SessionEventWire } = { event: { case: undefined } };
+      fields(r, end, (no, wt) => {
+        if (no === 1) out.event = { case: "ready", value: sub(r, decodeReady) };
+        else if (no === 2 || no === 3 || no === 4) {
+          r.skip(wt, no);
+          out.event = { case: OTHER_EVENTS[no] };
+        } else return false;
         return true;
       });
       return out;
