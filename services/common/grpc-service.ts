@@ -9,6 +9,7 @@ import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageSha
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { ErrorCode, TetherError, cancelled } from "./tether-error.js";
 import { toGrpcStatus } from "./grpc-status.js";
+import { PreEncoded } from "./pre-encoded.js";
 
 /** What a handler learns about its call. `signal` aborts on cancel, deadline and when the call ends. */
 export interface CallContext {
@@ -20,7 +21,7 @@ export interface CallContext {
 }
 
 type In<M> = M extends { input: infer I extends DescMessage } ? MessageShape<I> : never;
-type Out<M> = M extends { output: infer O extends DescMessage } ? MessageInitShape<O> : never;
+type Out<M> = M extends { output: infer O extends DescMessage } ? MessageInitShape<O> | PreEncoded : never;
 
 export type MethodHandler<M> = M extends { methodKind: "unary" }
   ? (req: In<M>, ctx: CallContext) => Promise<Out<M>>
@@ -55,7 +56,8 @@ function decoder<D extends DescMessage>(schema: D) {
 }
 
 function encoder<D extends DescMessage>(schema: D) {
-  return (msg: MessageShape<D> | MessageInitShape<D>): Buffer => {
+  return (msg: MessageShape<D> | MessageInitShape<D> | PreEncoded): Buffer => {
+    if (msg instanceof PreEncoded) return Buffer.from(msg.bytes.buffer, msg.bytes.byteOffset, msg.bytes.byteLength);
     const full = isMessage(msg, schema) ? msg : create(schema, msg as MessageInitShape<D>);
     const bytes = toBinary(schema, full as MessageShape<D>);
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

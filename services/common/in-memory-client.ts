@@ -1,11 +1,12 @@
 // Calls service handlers in memory with the same client shape a gRPC client has, so
 // the in-process backend runs exactly the validation and error paths the network
 // backends run, without sockets or serialization.
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, MessageInitShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type { CallOptions, GrpcClient } from "./grpc-client.js";
 import type { CallContext, ServiceHandlers } from "./grpc-service.js";
+import { PreEncoded } from "./pre-encoded.js";
 import { ErrorCode, TetherError, cancelled } from "./tether-error.js";
 
 const NO_METADATA = { get: () => [] };
@@ -39,7 +40,8 @@ export function inMemoryClient<T extends GenServiceMethods>(
   const client: Record<string, unknown> = { close: () => {} };
   for (const method of service.methods) {
     const handler = (handlers as Record<string, (...args: unknown[]) => unknown>)[method.localName]!.bind(handlers);
-    const out = (res: unknown) => create(method.output, res as MessageInitShape<DescMessage>);
+    const out = (res: unknown) =>
+      res instanceof PreEncoded ? fromBinary(method.output, res.bytes) : create(method.output, res as MessageInitShape<DescMessage>);
     switch (method.methodKind) {
       case "unary":
         client[method.localName] = async (req: MessageInitShape<DescMessage>, opts?: CallOptions) => {

@@ -10,6 +10,7 @@ import {
   SignalTarget,
 } from "../../../gen/tether/exec/v1/process_pb.js";
 import type { ServiceHandlers } from "../../common/grpc-service.js";
+import { PreEncoded, varintSize, writeVarint } from "../../common/pre-encoded.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { ExecCore } from "../exec-core.js";
 import type { LogItem, LogStream } from "../process/output-log.js";
@@ -22,13 +23,31 @@ const STREAMS: Record<LogStream, OutputStream> = {
   pty: OutputStream.PTY,
 };
 
-export function toAttachResponse(item: LogItem<ExitStatus>): AttachResponse {
+/**
+ * AttachResponse{seq=1, output=3{stream=1, data=2}} written by hand: output is the bulk of
+ * all traffic, and this costs one copy where the generic encoder costs several. Output
+ * events always have seq ≥ 1 and data, so no field is left at its default.
+ */
+export function encodeOutputEvent(seq: number, stream: OutputStream, data: Uint8Array): PreEncoded {
+  const innerLen = 1 + varintSize(stream) + 1 + varintSize(data.byteLength) + data.byteLength;
+  const buf = Buffer.allocUnsafe(1 + varintSize(seq) + 1 + varintSize(innerLen) + innerLen);
+  let o = 0;
+  buf[o++] = 0x08;
+  o = writeVarint(buf, o, seq);
+  buf[o++] = 0x1a;
+  o = writeVarint(buf, o, innerLen);
+  buf[o++] = 0x08;
+  o = writeVarint(buf, o, stream);
+  buf[o++] = 0x12;
+  o = writeVarint(buf, o, data.byteLength);
+  buf.set(data, o);
+  return new PreEncoded(buf);
+}
+
+export function toAttachResponse(item: LogItem<ExitStatus>): AttachResponse | PreEncoded {
   switch (item.kind) {
     case "output":
-      return create(AttachResponseSchema, {
-        seq: BigInt(item.seq),
-        event: { case: "output", value: { stream: STREAMS[item.stream], data: item.data } },
-      });
+      return encodeOutputEvent(item.seq, STREAMS[item.stream], item.data);
     case "gap":
       return create(AttachResponseSchema, {
         seq: BigInt(item.toSeq),
@@ -41,6 +60,9 @@ export function toAttachResponse(item: LogItem<ExitStatus>): AttachResponse {
       return create(AttachResponseSchema, { seq: BigInt(item.seq), event: { case: "exited", value: { status: item.status } } });
   }
 }
+
+/** Largest output message Attach sends when a reader is behind (well under the 16 MiB message cap). */
+const ATTACH_MERGE_BYTES = 1 << 20;
 
 function requireId(processId: string): string {
   if (processId === "") throw new TetherError(ErrorCode.InvalidArgument, "process_id is empty: name the process");
@@ -63,7 +85,8 @@ export function processHandlers(core: ExecCore): ServiceHandlers<Methods> {
       const afterSeq = seqNumber("after_seq", req.afterSeq);
       process.log.checkCursor(afterSeq, req.allowGaps);
       yield { seq: req.afterSeq, event: { case: "started", value: process.info() } };
-      for await (const item of process.log.read({ afterSeq, allowGaps: req.allowGaps, signal: ctx.signal })) {
+      const read = { afterSeq, allowGaps: req.allowGaps, signal: ctx.signal, mergeUpToBytes: ATTACH_MERGE_BYTES };
+      for await (const item of process.log.read(read)) {
         yield toAttachResponse(item);
       }
     },

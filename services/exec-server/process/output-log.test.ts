@@ -177,3 +177,23 @@ describe("OutputLog head", () => {
     expect(log.retainedBytes).toBeLessThanOrEqual(4096 + 1064);
   });
 });
+
+describe("OutputLog merging", () => {
+  it("merges waiting chunks of one stream up to the limit, keeping the last seq", async () => {
+    const log = new OutputLog<number>({ overflow: "block", maxRetainedBytes: 1 << 20 });
+    for (let i = 0; i < 5; i++) log.append("stdout", bytes(100, 0x30 + i));
+    log.append("stderr", bytes(10));
+    log.append("stdout", bytes(100));
+    log.finish(0);
+    const items = await collect(log.read({ afterSeq: 0, mergeUpToBytes: 300 }));
+    expect(items.map((i) => [i.kind, "seq" in i ? i.seq : 0, i.kind === "output" ? i.data.byteLength : 0])).toEqual([
+      ["output", 3, 300],
+      ["output", 5, 200],
+      ["output", 6, 10],
+      ["output", 7, 100],
+      ["exit", 8, 0],
+    ]);
+    const merged = items[0];
+    expect(merged?.kind === "output" && [...merged.data.subarray(99, 101)]).toEqual([0x30, 0x31]);
+  });
+});

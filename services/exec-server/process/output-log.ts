@@ -48,6 +48,12 @@ export interface ReadOptions {
   afterSeq: number;
   allowGaps?: boolean;
   signal?: AbortSignal;
+  /**
+   * Merge consecutive chunks of one stream that are already there into one item of at most
+   * this many bytes (its seq is the last merged one). A reader that fell behind then catches
+   * up in few large messages instead of many pipe-sized ones. 0: one item per chunk.
+   */
+  mergeUpToBytes?: number;
 }
 
 /** Per-chunk bookkeeping overhead counted against the caps, so tiny chunks cannot grow memory unbounded. */
@@ -214,8 +220,9 @@ export class OutputLog<E> implements BudgetMember {
     try {
       for (;;) {
         throwIfAborted(options.signal);
-        const item = this.#next(cursor, options.allowGaps ?? false);
+        let item = this.#next(cursor, options.allowGaps ?? false);
         if (item) {
+          if (item.kind === "output" && options.mergeUpToBytes) item = this.#merge(item, options.mergeUpToBytes);
           yield item;
           cursor = item.kind === "gap" ? item.toSeq : item.seq;
           this.#advance(id, cursor);
@@ -229,6 +236,20 @@ export class OutputLog<E> implements BudgetMember {
     } finally {
       this.#moveCursor(() => this.#cursors.delete(id));
     }
+  }
+
+  /** `first` plus the chunks right after it of the same stream, up to `limit` bytes. */
+  #merge(first: LogOutput, limit: number): LogOutput {
+    const parts = [first];
+    let size = first.data.byteLength;
+    for (;;) {
+      const next = this.#next(parts.at(-1)!.seq, true);
+      if (next?.kind !== "output" || next.stream !== first.stream || size + next.data.byteLength > limit) break;
+      parts.push(next);
+      size += next.data.byteLength;
+    }
+    if (parts.length === 1) return first;
+    return { kind: "output", seq: parts.at(-1)!.seq, stream: first.stream, data: Buffer.concat(parts.map((p) => p.data), size) };
   }
 
   shed(bytes: number): number {

@@ -255,6 +255,11 @@ static void child_exec(const char *file, char **args, const char *slave, int err
         if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0) goto failed;
         if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) goto failed;
         if (fd > 2) close(fd);
+    } else {
+        /* Larger output pipes: the server drains them in bursts, and a 64 KiB pipe makes a
+         * fast producer stall between bursts. Best effort (capped by fs.pipe-max-size). */
+        (void)fcntl(1, F_SETPIPE_SZ, 1 << 20);
+        (void)fcntl(2, F_SETPIPE_SZ, 1 << 20);
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
