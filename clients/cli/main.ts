@@ -1,91 +1,18 @@
-// The `tether` command. Each subcommand's module is imported only when it runs, so
-// `tether run` does not pay for loading the exec server (start-up time matters).
-import { Command, CommanderError } from "commander";
-import { packageVersion } from "../../services/common/package-info.js";
+// The `tether` command. A plain `tether run` (the start-up path that must cost little more
+// than node itself) is read by run-argv.ts and goes straight to run-command.ts; everything
+// else, help and errors included, goes through commander (program.ts).
 import { reportError } from "./cli-error.js";
-
-export function buildProgram(): Command {
-  const program = new Command("tether")
-    .description("Run commands in local, container and remote environments through tether exec servers.")
-    .version(packageVersion())
-    .showHelpAfterError("(run with --help for usage)")
-    .enablePositionalOptions();
-
-  program
-    .command("exec-server")
-    .description("Serve processes, files and sessions over gRPC (tether.exec.v1).")
-    .option("--listen <url>", "unix:///path.sock (created 0600) or tcp://host:port", defaultListen())
-    .option("--token-file <file>", "require this bearer token on every call (required for TCP off loopback)")
-    .option("--tls-cert <file>", "TLS certificate (PEM); required for TCP off loopback")
-    .option("--tls-key <file>", "TLS private key (PEM)")
-    .option("--tls-client-ca <file>", "require client certificates signed by this CA (mTLS)")
-    .option("--cwd <dir>", "default working directory for processes", process.cwd())
-    .option("--detached-ttl <ms>", "how long a session outlives its last connection", "300000")
-    .option("--max-processes <n>", "most processes running at once", "2048")
-    .option("--max-pids <n>", "most tasks one process tree may have (cgroup pids.max; 0 = no limit)", "4096")
-    .option("--retain-bytes <n>", "output bytes kept per process unless it asks (resumable history)", String(4 << 20))
-    .option("--retain-bytes-max <n>", "most output bytes a process may ask to keep", String(64 << 20))
-    .option("--retain-bytes-total <n>", "output bytes kept by all processes together", String(512 << 20))
-    .option("--sandbox <mode>", "default sandbox for processes that ask for none: full-access | read-only | workspace-write", "full-access")
-    .action(async (opts) => (await import("./exec-server-command.js")).execServerCommand(opts));
-
-  program
-    .command("run")
-    .description("Run a command in an environment, like ssh: stdio is piped byte-exact and the exit code is passed back.")
-    .requiredOption("--env <env>", "where to run: local | unix:///path | grpc://host:port | grpcs://host:port | docker[:IMAGE]")
-    .option("--token-file <file>", "bearer token for the exec server")
-    .option("--ca-file <file>", "trust this CA for grpcs:// (a private CA)")
-    .option("-t, --tty", "allocate a PTY that follows this terminal's size; Ctrl-C is passed as a keystroke")
-    .option("--cwd <dir>", "working directory on the environment")
-    .option("--env-var <K=V>", "set an environment variable (repeatable)", collect, [])
-    .option("--timeout <ms>", "kill the command after this much running time")
-    .option("--sandbox <mode>", "read-only | workspace-write | full-access")
-    .option("--writable-root <dir>", "with workspace-write: a directory the command may write (repeatable)", collect, [])
-    .option("--deny <path>", "hide a path from the command (repeatable)", collect, [])
-    .option("--network <mode>", "off | on")
-    .option("--shell <mode>", "direct | zsh-fork (the words after -- are one shell command line)", "direct")
-    .option("--decide <answer>", "with zsh-fork: answer every escalation request with run | escalate | deny", "deny")
-    .option("-v, --verbose", "log how long the environment took to come up")
-    .argument("<command...>", "the command and its arguments (after --)")
-    .passThroughOptions()
-    .action(async (command: string[], opts) => {
-      process.exitCode = await (await import("./run-command.js")).runCommand(command, opts);
-    });
-
-  program
-    .command("cp")
-    .description("Copy files or directories between this machine and an environment; the remote path starts with a colon (:/tmp/x).")
-    .requiredOption("--env <env>", "the environment: local | unix:///path | grpc://host:port | grpcs://host:port | docker[:IMAGE]")
-    .option("--token-file <file>", "bearer token for the exec server")
-    .option("--ca-file <file>", "trust this CA for grpcs:// (a private CA)")
-    .argument("<src>", "what to copy: a local path, or :/path on the environment")
-    .argument("<dst>", "where to: :/path on the environment, or a local path (an existing directory receives the source inside it)")
-    .action(async (src: string, dst: string, opts) => {
-      process.exitCode = await (await import("./cp-command.js")).cpCommand(src, dst, opts);
-    });
-
-  return program;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-function defaultListen(): string {
-  const dir = process.env.XDG_RUNTIME_DIR ?? "/tmp";
-  return `unix://${dir}/tether-${process.getuid?.() ?? 0}.sock`;
-}
+import { parseRunArgv } from "./run-argv.js";
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
-  program.exitOverride();
+  const run = parseRunArgv(argv.slice(2));
+  if (!run) {
+    await (await import("./program.js")).runProgram(argv);
+    return;
+  }
   try {
-    await program.parseAsync(argv);
+    process.exitCode = await (await import("./run-command.js")).runCommand(run.command, run.flags);
   } catch (err) {
-    if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode;
-      return;
-    }
     process.exitCode = reportError(err);
   }
 }

@@ -1,17 +1,22 @@
 // `tether run`: an ssh-like client. Pipes stdio byte-exact (or drives a PTY with -t),
 // forwards signals and window size, and exits with the remote exit code (128+signal
-// when the command was killed). Reconnects and resumes are the Environment's job.
+// when the command was killed). Reconnects and resumes are the RunTarget's job.
+//
+// Start-up time matters here (a `tether run -- true` should cost little more than node
+// itself), so this module loads only what every run needs. Where the command runs sits
+// behind RunTarget: the lean client (lean-run.ts: node:http2 and hand-written codecs) for
+// exec servers on unix://, grpc:// and grpcs://, an Environment (env-run-target.ts) for
+// everything else: local, docker, zsh-fork, sandbox flags.
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import type { Writable } from "node:stream";
-import type { ExitStatus } from "../../gen/tether/exec/v1/process_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { SandboxPolicySchema } from "../../gen/tether/exec/v1/sandbox_pb.js";
 import { ErrorCode, TetherError, errnoCode } from "../../services/common/tether-error.js";
-import type { Environment, ProcessSpecInit } from "../environment/environment.js";
-import { openEnvironment } from "../environment/open-environment.js";
+import type { ProcessSpecInit as LeanSpec } from "../environment/lean/process-wire.js";
 import { TETHER_FAILURE, reportError } from "./cli-error.js";
 import { parseChoice, parseEnvVars, parseIntOption, readSecretFile } from "./cli-options.js";
-import { sandboxFromFlags } from "./sandbox-flags.js";
 
 export interface RunFlags {
   env: string;
@@ -30,10 +35,49 @@ export interface RunFlags {
   verbose?: boolean;
 }
 
+/** What the run needs to know of how a command ended (ExitStatus, in either client's shape). */
+export interface RunExit {
+  code?: number;
+  signal?: number;
+  /** Why the server ended it (timeout, shutdown, session expiry), or empty. */
+  reason: string;
+}
+
+export type RunEvent = { kind: "output"; stream: number; data: Uint8Array } | { kind: "exited"; status?: RunExit };
+
+/** The process spec a run sends: the lean codec's fields, and a sandbox on the Environment path. */
+export type RunSpec = LeanSpec & { sandbox?: MessageInitShape<typeof SandboxPolicySchema> };
+
+/**
+ * Where a run's one command lives: an exec server session, however it is reached. Each
+ * call survives connection drops on its own (retried by id, attach resumed by seq).
+ */
+export interface RunTarget {
+  start(processId: string, spec: RunSpec): Promise<void>;
+  /** Output in order, then the exit; nothing lost or repeated across reconnects. */
+  attach(processId: string): AsyncIterable<RunEvent>;
+  write(processId: string, data: Uint8Array, opts?: { eof?: boolean }): Promise<void>;
+  /** A signal by name, to the process group. */
+  signal(processId: string, signal: string): Promise<void>;
+  resize(processId: string, rows: number, cols: number): Promise<void>;
+  /** Ends the session (its processes are killed) and releases the connection. */
+  close(): Promise<void>;
+}
+
+/** Flags that need the generated SandboxPolicy (and so the Environment path). */
+function hasSandboxFlags(flags: RunFlags): boolean {
+  return Boolean(flags.sandbox || flags.writableRoot.length > 0 || flags.deny.length > 0 || flags.network);
+}
+
+/** An exec server the lean client can reach: the fast path. */
+export function leanEligible(flags: Pick<RunFlags, "env" | "shell" | "sandbox" | "writableRoot" | "deny" | "network">): boolean {
+  return /^(unix|grpcs?):\/\//.test(flags.env) && flags.shell === "direct" && !hasSandboxFlags(flags as RunFlags);
+}
+
 /** What a shell reports for a command killed by SIGPIPE. */
 const SIGPIPE_EXIT = 128 + 13;
 
-export function exitCodeOf(status: ExitStatus | undefined): number {
+export function exitCodeOf(status: Omit<RunExit, "reason"> | undefined): number {
   if (!status) return TETHER_FAILURE;
   if (status.code !== undefined) return status.code;
   if (status.signal !== undefined) return 128 + status.signal;
@@ -50,7 +94,7 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
   const decide = parseChoice("--decide", flags.decide, ["run", "escalate", "deny"] as const);
   const token = flags.tokenFile ? await readSecretFile(flags.tokenFile, "--token-file") : undefined;
   const tty = flags.tty ?? false;
-  const spec: ProcessSpecInit = {
+  const spec: RunSpec = {
     argv: shell === "zsh-fork" ? [command.join(" ")] : command,
     cwd: flags.cwd ?? "",
     env: parseEnvVars(flags.envVar),
@@ -58,34 +102,37 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
     shell: shell === "zsh-fork" ? 2 : 1,
     tty: tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined,
     timeouts: flags.timeout ? { wallMs: parseIntOption("--timeout", flags.timeout, 1, 2 ** 32 - 1) } : undefined,
-    sandbox: sandboxFromFlags(flags),
+    // The generated SandboxPolicy costs start-up time: load it only when a flag asks for it.
+    sandbox: hasSandboxFlags(flags) ? (await import("./sandbox-flags.js")).sandboxFromFlags(flags) : undefined,
   };
   if (tty && !spec.env?.TERM) spec.env = { ...spec.env, TERM: process.env.TERM ?? "xterm-256color" };
 
-  const env = await openEnvironment(flags.env, { token, caFile: flags.caFile, verbose: flags.verbose });
+  const open = { token, caFile: flags.caFile, verbose: flags.verbose };
+  const target: RunTarget = leanEligible(flags)
+    ? await (await import("./lean-run.js")).openLeanRunTarget(flags.env, open)
+    : await (await import("./env-run-target.js")).openEnvRunTarget(flags.env, { ...open, decide: shell === "zsh-fork" ? decide : undefined });
   try {
-    if (shell === "zsh-fork") await env.session.handleEscalations(async () => ({ decision: decide, reason: `--decide ${decide}` }));
-    return await runIn(env, spec, tty);
+    return await runIn(target, spec, tty);
   } finally {
-    await env.close().catch((err: unknown) => reportError(err));
+    await target.close().catch((err: unknown) => reportError(err));
   }
 }
 
-async function runIn(env: Environment, spec: ProcessSpecInit, tty: boolean): Promise<number> {
+async function runIn(target: RunTarget, spec: RunSpec, tty: boolean): Promise<number> {
   const processId = `run-${randomUUID()}`;
-  await env.processes.start(processId, spec);
+  await target.start(processId, spec);
   const cleanups: (() => void)[] = [];
   let finished = false;
-  const stdinDone = pumpStdin(env, processId, tty, cleanups);
+  const stdinDone = pumpStdin(target, processId, tty, cleanups);
   stdinDone.catch((err: unknown) => {
     // The command may exit before reading all of stdin, and stdin is torn down when the
     // run ends: neither is an error of the run.
     if (finished || (err instanceof TetherError && err.code === ErrorCode.FailedPrecondition)) return;
     reportError(err);
   });
-  forwardSignals(env, processId, tty, cleanups);
+  forwardSignals(target, processId, tty, cleanups);
   // A reader that went away (`tether run … | head -1`) ends the run quietly, as SIGPIPE
-  // ends a local command in a pipeline; closing the environment then kills the remote one.
+  // ends a local command in a pipeline; closing the target then kills the remote one.
   let localClosed = false;
   const onLocalError = (err: unknown) => {
     if (errnoCode(err) === "EPIPE") localClosed = true;
@@ -96,19 +143,19 @@ async function runIn(env: Environment, spec: ProcessSpecInit, tty: boolean): Pro
     cleanups.push(() => stream.off("error", onLocalError));
   }
   try {
-    let status: ExitStatus | undefined;
-    for await (const ev of env.processes.attach(processId)) {
-      if (ev.event.case === "output") {
-        const out = ev.event.value.stream === 2 ? process.stderr : process.stdout;
+    let status: RunExit | undefined;
+    for await (const ev of target.attach(processId)) {
+      if (ev.kind === "output") {
+        const out = ev.stream === 2 ? process.stderr : process.stdout;
         try {
-          await writeOut(out, ev.event.value.data);
+          await writeOut(out, ev.data);
         } catch (err) {
           if (errnoCode(err) !== "EPIPE") throw err;
           localClosed = true;
         }
         if (localClosed) return SIGPIPE_EXIT;
-      } else if (ev.event.case === "exited") {
-        status = ev.event.value.status;
+      } else {
+        status = ev.status;
       }
     }
     // The server ended it (timeout, shutdown, session expiry, terminate): say why, as ssh does.
@@ -121,7 +168,7 @@ async function runIn(env: Environment, spec: ProcessSpecInit, tty: boolean): Pro
 }
 
 /** Sends local stdin to the process, one chunk at a time (backpressure), then EOF. */
-async function pumpStdin(env: Environment, processId: string, tty: boolean, cleanups: (() => void)[]): Promise<void> {
+async function pumpStdin(target: RunTarget, processId: string, tty: boolean, cleanups: (() => void)[]): Promise<void> {
   const stdin = process.stdin;
   if (tty && stdin.isTTY) {
     stdin.setRawMode(true);
@@ -134,9 +181,9 @@ async function pumpStdin(env: Environment, processId: string, tty: boolean, clea
     stdin.destroy();
   });
   for await (const chunk of stdin) {
-    await env.processes.write(processId, chunk as Buffer);
+    await target.write(processId, chunk as Buffer);
   }
-  await env.processes.write(processId, new Uint8Array(0), { eof: true });
+  await target.write(processId, new Uint8Array(0), { eof: true });
 }
 
 /**
@@ -153,17 +200,17 @@ function rawOutput(): void {
 }
 
 /** Without a PTY, local signals go to the remote process group; with one, the size follows the terminal. */
-function forwardSignals(env: Environment, processId: string, tty: boolean, cleanups: (() => void)[]): void {
+function forwardSignals(target: RunTarget, processId: string, tty: boolean, cleanups: (() => void)[]): void {
   const on = (sig: NodeJS.Signals, handler: () => void) => {
     process.on(sig, handler);
     cleanups.push(() => process.off(sig, handler));
   };
   if (tty) {
     on("SIGWINCH", () => {
-      void env.processes.resize(processId, process.stdout.rows || 24, process.stdout.columns || 80).catch(reportError);
+      void target.resize(processId, process.stdout.rows || 24, process.stdout.columns || 80).catch(reportError);
     });
   }
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    on(sig, () => void env.processes.signal(processId, sig).catch(() => undefined));
+    on(sig, () => void target.signal(processId, sig).catch(() => undefined));
   }
 }

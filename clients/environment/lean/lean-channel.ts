@@ -189,7 +189,12 @@ export class LeanChannel implements AsyncDisposable {
   /** Cancels calls still running and closes the connection. Idempotent. */
   async close(): Promise<void> {
     for (const stream of this.active) stream.close(http2.constants.NGHTTP2_CANCEL);
-    if (!this.session.closed && !this.session.destroyed) this.session.close();
+    if (!this.session.closed && !this.session.destroyed) {
+      // An idle channel is unref'd: hold the event loop until the close completes, or a
+      // caller awaiting close() at top level would find the loop empty (exit code 13).
+      this.session.ref();
+      this.session.close();
+    }
     await this.closedPromise;
   }
 

@@ -1,0 +1,209 @@
+// `tether run` on an exec server through the lean client: node:http2 and the hand-written
+// ProcessWire/SessionWire codecs, no grpc-js and no generated descriptors (each costs more
+// start-up time than the whole run of a short command). Behaves as the GrpcEnvironment
+// does for the calls a run makes: one session kept attached by an Events stream, Start and
+// Write retried by id across reconnects, Attach resumed after the last seq it delivered.
+import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
+import { parseEnvTarget } from "../environment/env-target.js";
+import { LeanChannel, type LeanChannelOptions } from "../environment/lean/lean-channel.js";
+import { ProcessWire, SessionWire } from "../environment/lean/process-wire.js";
+import { DEFAULT_RECONNECT, Outage, type ReconnectPolicy, isTransportFailure, withReconnect } from "../environment/reconnect.js";
+import type { RunEvent, RunSpec, RunTarget } from "./run-command.js";
+
+export interface LeanRunOptions {
+  token?: string;
+  caFile?: string;
+  /** Log how long the session took to come up. */
+  verbose?: boolean;
+  reconnect?: Partial<ReconnectPolicy>;
+}
+
+/** ProcessState.EXITED in process.proto. */
+const EXITED = 4;
+
+/**
+ * The current HTTP/2 connection, replaced by a new one once it died: a LeanChannel does not
+ * reconnect by itself, and a retried call must not land on the dead one again.
+ */
+class Link {
+  #channel: LeanChannel | undefined;
+  #dead = false;
+
+  constructor(private readonly opts: LeanChannelOptions) {}
+
+  get(): LeanChannel {
+    if (this.#channel === undefined || this.#dead) {
+      const channel = LeanChannel.connect(this.opts);
+      this.#channel = channel;
+      this.#dead = false;
+      channel.onClose(() => {
+        if (this.#channel === channel) this.#dead = true;
+      });
+    }
+    return this.#channel;
+  }
+
+  close(): Promise<void> {
+    this.#dead = true;
+    return this.#channel?.close() ?? Promise.resolve();
+  }
+}
+
+export async function openLeanRunTarget(text: string, options: LeanRunOptions = {}): Promise<LeanRunTarget> {
+  const target = parseEnvTarget(text);
+  if (target.kind !== "unix" && target.kind !== "grpc" && target.kind !== "grpcs") {
+    throw new TetherError(ErrorCode.InvalidArgument, `${text}: the lean client reaches exec servers only (unix://, grpc://, grpcs://)`);
+  }
+  if (target.kind === "grpc" && options.caFile) {
+    throw new TetherError(ErrorCode.InvalidArgument, "--ca-file only applies to grpcs:// (TLS) environments");
+  }
+  const caPem = options.caFile
+    ? await readFile(options.caFile).catch((e: unknown) => {
+        throw TetherError.from(e, `--ca-file ${options.caFile}`);
+      })
+    : undefined;
+  const description = target.kind === "unix" ? `unix://${target.path}` : `${target.kind}://${target.host}:${target.port}`;
+  const channelTarget = target.kind === "unix" ? description : `${target.kind}://${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`;
+  const started = performance.now();
+  const link = new Link({ target: channelTarget, token: options.token, caPem });
+  const policy = { ...DEFAULT_RECONNECT, ...options.reconnect };
+  const sessionId = randomUUID();
+  try {
+    // The first contact fails fast: a wrong address should say so now, not after a minute.
+    await withReconnect({ ...policy, giveUpAfterMs: 0 }, description, () =>
+      link.get().unary(SessionWire.openSession, { sessionId }, { timeoutMs: 30_000 }),
+    );
+  } catch (err) {
+    await link.close();
+    throw explainConnectError(err, target, description);
+  }
+  if (options.verbose) process.stderr.write(`tether: ${description} ready in ${Math.round(performance.now() - started)} ms\n`);
+  return new LeanRunTarget(link, sessionId, description, policy);
+}
+
+export class LeanRunTarget implements RunTarget {
+  readonly #link: Link;
+  readonly #sessionId: string;
+  readonly #description: string;
+  readonly #policy: ReconnectPolicy;
+  readonly #lifetime = new AbortController();
+  readonly #attached: Promise<void>;
+  #closing: Promise<void> | undefined;
+
+  constructor(link: Link, sessionId: string, description: string, policy: ReconnectPolicy) {
+    this.#link = link;
+    this.#sessionId = sessionId;
+    this.#description = description;
+    this.#policy = policy;
+    this.#attached = this.#keepAttached();
+  }
+
+  get sessionId(): string {
+    return this.#sessionId;
+  }
+
+  async start(processId: string, spec: RunSpec): Promise<void> {
+    if (spec.sandbox) throw new TetherError(ErrorCode.InvalidArgument, "sandbox flags need the Environment path (tether run without the lean client)");
+    await this.#retry("Start", () => this.#link.get().unary(ProcessWire.start, { processId, spec, sessionId: this.#sessionId }));
+  }
+
+  async write(processId: string, data: Uint8Array, opts?: { eof?: boolean }): Promise<void> {
+    // A write id makes the retry after a reconnect safe: the server applies it once.
+    const writeId = randomUUID();
+    await this.#retry("Write", () => this.#link.get().unary(ProcessWire.write, { processId, writeId, data, eof: opts?.eof ?? false }));
+  }
+
+  async signal(processId: string, signal: string): Promise<void> {
+    // SignalTarget 2 = the process group, as the Environment's default.
+    await this.#retry("Signal", () => this.#link.get().unary(ProcessWire.signal, { processId, signal, target: 2 }));
+  }
+
+  async resize(processId: string, rows: number, cols: number): Promise<void> {
+    await this.#retry("Resize", () => this.#link.get().unary(ProcessWire.resize, { processId, size: { rows, cols } }));
+  }
+
+  /** Attach that survives reconnects: it resumes after the last seq it yielded. */
+  async *attach(processId: string): AsyncIterable<RunEvent> {
+    let cursor = 0n;
+    const outage = new Outage(this.#policy, `${this.#description} (Attach ${processId})`);
+    for (;;) {
+      try {
+        let endsAt: bigint | undefined;
+        for await (const ev of this.#link.get().serverStream(ProcessWire.attach, { processId, afterSeq: cursor })) {
+          outage.recovered();
+          const e = ev.event;
+          if (e.case === "started") {
+            // An exited process's last seq is its exit event: a cursor there has nothing left to read.
+            if (e.value.state === EXITED) endsAt = e.value.lastSeq;
+            continue;
+          }
+          cursor = ev.seq;
+          if (e.case === "output") yield { kind: "output", stream: e.value.stream, data: e.value.data };
+          else if (e.case === "exited") {
+            yield { kind: "exited", status: e.value.status };
+            return;
+          }
+        }
+        if (endsAt !== undefined && cursor >= endsAt) return;
+        // The server ends the stream only after the exit event, or when it shuts down.
+        throw new TetherError(ErrorCode.Unavailable, "the attach stream ended before the process exited");
+      } catch (err) {
+        if (!isTransportFailure(err)) throw err;
+        await outage.failed(err as TetherError);
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#lifetime.abort();
+      try {
+        await this.#link.get().unary(SessionWire.closeSession, { sessionId: this.#sessionId }, { timeoutMs: 5000 });
+      } catch (err) {
+        // The server may already be gone; its own session expiry then kills what is left.
+        if (!isTransportFailure(err) && !(err instanceof TetherError && err.code === ErrorCode.NotFound)) throw err;
+      } finally {
+        await this.#attached;
+        await this.#link.close();
+      }
+    })();
+    return this.#closing;
+  }
+
+  #retry<T>(what: string, call: () => Promise<T>): Promise<T> {
+    return withReconnect(this.#policy, `${this.#description} (${what})`, call);
+  }
+
+  /**
+   * Keeps one Events stream open for the session's life: an attached session does not
+   * expire, so a command may run for as long as it likes. Reopened after every drop.
+   */
+  async #keepAttached(): Promise<void> {
+    const signal = this.#lifetime.signal;
+    const outage = new Outage({ ...this.#policy, giveUpAfterMs: Number.MAX_SAFE_INTEGER }, this.#description);
+    while (!signal.aborted) {
+      try {
+        for await (const _ of this.#link.get().serverStream(SessionWire.events, { sessionId: this.#sessionId }, { signal })) outage.recovered();
+        if (!signal.aborted) await outage.failed(new TetherError(ErrorCode.Unavailable, "events stream ended"), signal);
+      } catch (err) {
+        if (signal.aborted) return;
+        if (err instanceof TetherError && err.code === ErrorCode.NotFound) return; // session gone (closed or expired)
+        await outage.failed(TetherError.from(err), signal).catch(() => undefined);
+      }
+    }
+  }
+}
+
+function explainConnectError(err: unknown, target: { kind: "unix"; path: string } | { kind: "grpc" | "grpcs"; host: string; port: number }, description: string): TetherError {
+  const te = TetherError.from(err);
+  if (te.code === ErrorCode.Unavailable || te.code === ErrorCode.DeadlineExceeded) {
+    const hint =
+      target.kind === "unix"
+        ? `is an exec server listening on ${target.path}? start one with: tether exec-server --listen unix://${target.path}`
+        : `is an exec server listening on ${target.host}:${target.port}${target.kind === "grpcs" ? " with TLS (check --ca-file)" : ""}?`;
+    return new TetherError(ErrorCode.Unavailable, `cannot reach ${description}: ${te.message}; ${hint}`, { cause: err });
+  }
+  return te;
+}

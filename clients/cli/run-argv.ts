@@ -1,0 +1,66 @@
+// `tether run`'s flags read without commander, for the start-up path: loading commander
+// costs more than the rest of a short run's client side. Only plain, well-formed command
+// lines are read here; anything else (--help, an unknown or malformed flag, a missing
+// --env or command) returns undefined, and commander parses it and says what is wrong.
+import type { RunFlags } from "./run-command.js";
+
+/** Flags that take a value, by their long name; the keys of RunFlags they fill. */
+const VALUE_FLAGS: Record<string, keyof RunFlags> = {
+  "--env": "env",
+  "--token-file": "tokenFile",
+  "--ca-file": "caFile",
+  "--cwd": "cwd",
+  "--env-var": "envVar",
+  "--timeout": "timeout",
+  "--sandbox": "sandbox",
+  "--writable-root": "writableRoot",
+  "--deny": "deny",
+  "--network": "network",
+  "--shell": "shell",
+  "--decide": "decide",
+};
+const REPEATABLE = new Set<keyof RunFlags>(["envVar", "writableRoot", "deny"]);
+const BOOLEAN_FLAGS: Record<string, "tty" | "verbose"> = { "-t": "tty", "--tty": "tty", "-v": "verbose", "--verbose": "verbose" };
+
+/** `args` are the words after `tether`. The defaults are those main.ts gives commander. */
+export function parseRunArgv(args: readonly string[]): { command: string[]; flags: RunFlags } | undefined {
+  if (args[0] !== "run") return undefined;
+  const flags: Partial<RunFlags> & Pick<RunFlags, "envVar" | "writableRoot" | "deny" | "shell" | "decide"> = {
+    envVar: [],
+    writableRoot: [],
+    deny: [],
+    shell: "direct",
+    decide: "deny",
+  };
+  let i = 1;
+  for (; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") {
+      i++;
+      break;
+    }
+    // The first word that is not an option starts the command (commander's passThroughOptions).
+    if (!arg.startsWith("-") || arg === "-") break;
+    const bool = BOOLEAN_FLAGS[arg];
+    if (bool) {
+      flags[bool] = true;
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = eq > 0 && arg.startsWith("--") ? arg.slice(0, eq) : arg;
+    const key = VALUE_FLAGS[name];
+    if (!key) return undefined;
+    let value: string | undefined;
+    if (eq > 0 && name !== arg) value = arg.slice(eq + 1);
+    else {
+      value = args[++i];
+      // A flag followed by another flag or nothing: let commander explain.
+      if (value === undefined || value.startsWith("-")) return undefined;
+    }
+    if (REPEATABLE.has(key)) (flags[key] as string[]).push(value);
+    else (flags as Record<string, unknown>)[key] = value;
+  }
+  const command = args.slice(i);
+  if (flags.env === undefined || command.length === 0) return undefined;
+  return { command, flags: { ...flags, env: flags.env } };
+}
