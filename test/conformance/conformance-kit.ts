@@ -5,8 +5,8 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import type { AttachResponse, ExitStatus } from "../../gen/tether/exec/v1/process_pb.js";
 import type { Environment, ProcessSpecInit } from "../../clients/environment/environment.js";
-import { TetherError } from "../../services/common/tether-error.js";
 import { type Backend, type BackendInstance, type BackendOptions, backendsToRun } from "../support/backends.js";
+export { failure } from "../support/failure.js";
 
 export interface BackendContext {
   readonly backend: Backend;
@@ -130,22 +130,5 @@ export class OutputReader {
   }
 }
 
-/** The TetherError a call fails with (the test fails when it succeeds). */
-export async function failure(p: Promise<unknown> | (() => Promise<unknown> | AsyncIterable<unknown>)): Promise<TetherError> {
-  try {
-    const r = typeof p === "function" ? p() : p;
-    if (r && typeof r === "object" && Symbol.asyncIterator in r) {
-      for await (const _ of r as AsyncIterable<unknown>) {
-        // draining: the error may come with any message
-      }
-    } else {
-      await r;
-    }
-  } catch (err) {
-    if (err instanceof TetherError) return err;
-    throw err;
-  }
-  throw new Error("expected a failure, got success");
-}
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);

@@ -9,9 +9,10 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WriteFileRequestSchema } from "../../gen/tether/exec/v1/filesystem_pb.js";
 import { SandboxMode } from "../../gen/tether/exec/v1/sandbox_pb.js";
-import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
+import { ErrorCode } from "../../services/common/tether-error.js";
 import { TEMP_PREFIX } from "../../services/exec-server/fs/atomic-write.js";
 import { type FuzzServer, startFuzzServer } from "../support/fuzz-server.js";
+import { failure } from "../support/failure.js";
 
 type WriteReq = MessageInitShape<typeof WriteFileRequestSchema>;
 
@@ -23,15 +24,6 @@ async function* writeParts(path: string, total: number, chunk = 64 << 10): Async
   for (let sent = 0; sent < total; sent += chunk) yield { part: { case: "data", value: new Uint8Array(Math.min(chunk, total - sent)).fill(0x61) } };
 }
 
-async function failure(p: Promise<unknown>): Promise<TetherError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TetherError);
-    return err as TetherError;
-  }
-  throw new Error("expected the call to fail");
-}
 
 function tryMount(dir: string): string | undefined {
   try {

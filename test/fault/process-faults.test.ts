@@ -10,6 +10,7 @@ import { type FuzzServer, fuzzClients, startFuzzServer } from "../support/fuzz-s
 import { descendants, processesWithMarker, startServerProcess } from "../support/load-server-process.js";
 import { mkdtemp, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { failure } from "../support/failure.js";
 
 type Clients = ReturnType<typeof fuzzClients>;
 
@@ -32,15 +33,6 @@ async function waitForOutput(c: Clients, processId: string, text: string): Promi
   }
 }
 
-async function failure(p: Promise<unknown>): Promise<TetherError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TetherError);
-    return err as TetherError;
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** The v1 pids cgroups an exec server process created (none where that hierarchy is absent). */
 function pidsCgroupsOf(pid: number): string[] {

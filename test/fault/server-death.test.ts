@@ -7,23 +7,15 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Environment } from "../../clients/environment/environment.js";
 import { GrpcEnvironment } from "../../clients/environment/grpc-environment.js";
-import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
+import { ErrorCode } from "../../services/common/tether-error.js";
 import { startDockerEnvironment } from "../../clients/environment/docker-provider.js";
 import { DOCKER_IMAGE, dockerBackend } from "../support/backends.js";
 import { type ExecServerProcess, startExecServerProcess } from "../support/exec-server-process.js";
+import { failure } from "../support/failure.js";
 
 const execFileAsync = promisify(execFile);
 const BUDGET_MS = 1_500;
 
-async function failure(p: Promise<unknown>): Promise<TetherError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof TetherError) return err;
-    throw err;
-  }
-  throw new Error("expected a failure, got success");
-}
 
 describe("the exec server is SIGKILLed", () => {
   let server: ExecServerProcess;

@@ -8,9 +8,9 @@ import path from "node:path";
 import { type AttachResponse, type ExitStatus, StartRequestSchema } from "../../gen/tether/exec/v1/process_pb.js";
 import { parseEnvTarget } from "../../clients/environment/env-target.js";
 import { type ConnectionOptions, type ExecClients, type NetworkTarget, createConnection } from "../../clients/environment/grpc-connection.js";
-import { TetherError } from "../../services/common/tether-error.js";
 import { ExecCore, type ExecCoreOptions } from "../../services/exec-server/exec-core.js";
 import { type ExecServer, type ExecServerOptions, startExecServer } from "../../services/exec-server/grpc/exec-server.js";
+export { failure } from "./failure.js";
 
 export interface Harness extends AsyncDisposable {
   readonly core: ExecCore;
@@ -89,16 +89,6 @@ export async function readUntil(stream: AsyncIterable<AttachResponse>, ok: (text
   throw new Error(`stream ended before the expected output; got ${JSON.stringify(text.slice(-500))}`);
 }
 
-/** The error a promise rejects with (fails the test when it resolves). */
-export async function failure(p: Promise<unknown> | (() => Promise<unknown>)): Promise<TetherError> {
-  try {
-    await (typeof p === "function" ? p() : p);
-  } catch (err) {
-    if (err instanceof TetherError) return err;
-    throw err;
-  }
-  throw new Error("expected a failure, got success");
-}
 
 /** Whether a pid names a live (not zombie) process. */
 export async function alive(pid: number): Promise<boolean> {

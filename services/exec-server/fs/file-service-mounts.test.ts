@@ -6,9 +6,10 @@ import { mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ErrorCode, TetherError } from "../../common/tether-error.js";
+import { ErrorCode } from "../../common/tether-error.js";
 import { TEMP_PREFIX } from "./atomic-write.js";
 import { FileService } from "./file-service.js";
+import { failure } from "../../../test/support/failure.js";
 
 function tryMount(dir: string, options: string): string | undefined {
   try {
@@ -27,15 +28,6 @@ async function* megabytes(n: number): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < n * 4; i++) yield Buffer.alloc(256 * 1024, 0x61);
 }
 
-async function failure(p: Promise<unknown>): Promise<TetherError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TetherError);
-    return err as TetherError;
-  }
-  throw new Error("expected a failure");
-}
 
 describe("FileService on real tmpfs mounts", () => {
   let base: string;

@@ -7,6 +7,7 @@ import type { FileAccessPolicy } from "../sandbox/file-access.js";
 import { TEMP_PREFIX } from "./atomic-write.js";
 import { FileService } from "./file-service.js";
 import type { DirEntry } from "./read-dir.js";
+import { failure, collectAll as collect } from "../../../test/support/failure.js";
 
 function rootPolicy(root: string, readOnly: string[] = []): FileAccessPolicy {
   const under = (p: string, dir: string) => p === dir || p.startsWith(dir + "/");
@@ -16,21 +17,7 @@ function rootPolicy(root: string, readOnly: string[] = []): FileAccessPolicy {
   };
 }
 
-async function failure(p: Promise<unknown>): Promise<TetherError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TetherError);
-    return err as TetherError;
-  }
-  throw new Error("expected a failure");
-}
 
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
 
 async function* bytes(...parts: (string | Uint8Array)[]): AsyncGenerator<Uint8Array> {
   for (const p of parts) yield typeof p === "string" ? Buffer.from(p) : p;

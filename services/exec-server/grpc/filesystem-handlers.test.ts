@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { addService } from "../../common/grpc-service.js";
 import { createGrpcClient } from "../../common/grpc-client.js";
-import { ErrorCode, TetherError } from "../../common/tether-error.js";
+import { ErrorCode } from "../../common/tether-error.js";
 import { FileSystemService, FileType, WatchEventKind } from "../../../gen/tether/exec/v1/filesystem_pb.js";
 import type { WriteFileRequestSchema } from "../../../gen/tether/exec/v1/filesystem_pb.js";
 import { TEMP_PREFIX } from "../fs/atomic-write.js";
@@ -15,25 +15,12 @@ import { FileService } from "../fs/file-service.js";
 import { FULL_ACCESS } from "../sandbox/file-access.js";
 import type { FileAccessPolicy } from "../sandbox/file-access.js";
 import { fileSystemHandlers } from "./filesystem-handlers.js";
+import { failure, collectAll as collect } from "../../../test/support/failure.js";
 
 const connect = (address: string) => createGrpcClient(FileSystemService, address, grpc.credentials.createInsecure());
 type WriteReq = MessageInitShape<typeof WriteFileRequestSchema>;
 
-async function failure(p: Promise<unknown>): Promise<TetherError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TetherError);
-    return err as TetherError;
-  }
-  throw new Error("expected a failure");
-}
 
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
 
 async function* messages(...reqs: WriteReq[]): AsyncGenerator<WriteReq> {
   yield* reqs;
