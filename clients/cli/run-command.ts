@@ -71,6 +71,8 @@ function hasSandboxFlags(flags: RunFlags): boolean {
 
 /** An exec server the lean client can reach: the fast path. */
 export function leanEligible(flags: Pick<RunFlags, "env" | "shell" | "sandbox" | "writableRoot" | "deny" | "network">): boolean {
+  // TETHER_LEAN=0 takes the Environment path (grpc-js) instead: to compare, or to rule the lean client out.
+  if (process.env.TETHER_LEAN === "0") return false;
   return /^(unix|grpcs?):\/\//.test(flags.env) && flags.shell === "direct" && !hasSandboxFlags(flags as RunFlags);
 }
 

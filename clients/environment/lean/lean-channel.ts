@@ -105,6 +105,10 @@ function endpoint(opts: LeanChannelOptions): Endpoint {
   return { authority, connect: () => http2.connect(`https://${authority}`, tls) };
 }
 
+function lacksStatus(h: http2.IncomingHttpHeaders): boolean {
+  return h["grpc-status"] === undefined;
+}
+
 /** What a stream failure means to the caller: our own abort, a lost connection, or a reset. */
 function streamFailure(err: unknown, path: string, target: string, sessionError: Error | undefined): TetherError {
   if (err instanceof TetherError) return err;
@@ -266,6 +270,11 @@ export class LeanChannel implements AsyncDisposable {
       }
       if (stopped) throw stopped;
       const final = trailers ?? response;
+      // The connection died under the call (a cut, the server gone): node closes its streams
+      // with a reset code of their own, but for the caller that is a lost connection, to retry.
+      if (final === undefined || (trailers === undefined && lacksStatus(final))) {
+        if (this.session.destroyed || this.sessionError) throw streamFailure(new Error("the connection closed during the call"), path, this.opts.target, this.sessionError);
+      }
       if (final === undefined) {
         if (stream.rstCode !== undefined && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) throw resetFailure(stream.rstCode, path);
         throw streamFailure(new Error("the stream closed before any response"), path, this.opts.target, this.sessionError);
