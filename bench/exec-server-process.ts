@@ -19,10 +19,10 @@ export class ExecServerProcess implements AsyncDisposable {
     this.child.kill("SIGKILL");
   };
 
-  /** `bin` is the bundled CLI (dist/tether.js); the socket goes into `dir`. */
-  static async start(bin: string, dir: string): Promise<ExecServerProcess> {
-    const socket = join(dir, "exec-server.sock");
-    const child = spawn(process.execPath, [bin, "exec-server", "--listen", `unix://${socket}`, "--cwd", dir], {
+  /** `bin` is the bundled CLI (dist/tether.js); the socket goes into `dir` unless `listen` says otherwise. */
+  static async start(bin: string, dir: string, extra: { listen?: string; args?: string[] } = {}): Promise<ExecServerProcess> {
+    const listen = extra.listen ?? `unix://${join(dir, "exec-server.sock")}`;
+    const child = spawn(process.execPath, [bin, "exec-server", "--listen", listen, "--cwd", dir, ...(extra.args ?? [])], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let err = "";

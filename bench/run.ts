@@ -77,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   } finally {
     process.off("SIGINT", onSigint);
-    await Promise.all([tether.local?.close(), tether.container?.close(), peer?.close()]);
+    await Promise.all([tether.local?.close(), tether.inProcess?.close(), tether.tls?.close(), peer?.close()]);
     await rm(tmp, { recursive: true, force: true });
   }
   return failed > 0 ? 1 : 0;

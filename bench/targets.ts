@@ -2,7 +2,8 @@
 // local limits) is written against real programs; the tether side is any Environment
 // (environment-target.ts), found by loadTetherTargets.
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { TetherError } from "../services/common/tether-error.js";
 import { EnvironmentTarget } from "./environment-target.js";
 import { ExecServerProcess } from "./exec-server-process.js";
@@ -39,8 +40,13 @@ export interface TetherCli {
 export interface TetherTargets {
   /** An exec server on this machine, reached over its Unix socket. */
   local?: TetherTarget;
-  /** An exec server inside a container (compared with `docker run` / `docker exec`). */
-  container?: TetherTarget;
+  /** The exec core in the benchmark's own process (no socket). */
+  inProcess?: TetherTarget;
+  /** An exec server on 127.0.0.1 over TCP with TLS and a bearer token. */
+  tls?: TetherTarget;
+  /** Brings up a container environment, runs `true`, removes it (compared with `docker run --rm`). */
+  containerStartTrue?: () => Promise<void>;
+  containerImage?: string;
   cli?: TetherCli;
   /** The CLI's run path (lean client, hand-written codecs) against the same exec server. */
   lean?: LeanRunTarget;
@@ -72,10 +78,50 @@ export async function loadTetherTargets(opts: { tmp: string }): Promise<TetherTa
       await lean.close();
       await server.close();
     });
-    missing.push("container target: not wired yet (the docker provider is issue 4)");
-    return { local, lean, cli: { runTrueArgv: [process.execPath, bin, "run", "--env", server.url, "--", "true"] }, missing };
+    const targets: TetherTargets = { local, lean, cli: { runTrueArgv: [process.execPath, bin, "run", "--env", server.url, "--", "true"] }, missing };
+    await addOptionalTargets(targets, bin, opts.tmp);
+    return targets;
   } catch (err) {
     await server.close();
     throw TetherError.from(err, "connecting the benchmark to its exec server");
+  }
+}
+
+/** In-process, TLS and container targets; each one that cannot be built says why in `missing`. */
+async function addOptionalTargets(targets: TetherTargets, bin: string, tmp: string): Promise<void> {
+  const { LocalEnvironment } = await import("../clients/environment/local-environment.js");
+  targets.inProcess = new EnvironmentTarget("in-process", await LocalEnvironment.create({ defaultCwd: tmp }));
+  try {
+    const { createTestCa } = await import("../test/support/test-ca.js");
+    const ca = await createTestCa(join(tmp, "ca"), ["127.0.0.1"]);
+    const tokenFile = join(tmp, "token");
+    await writeFile(tokenFile, "bench-token\n", { mode: 0o600 });
+    const server = await ExecServerProcess.start(bin, tmp, {
+      listen: "tcp://127.0.0.1:0",
+      args: ["--token-file", tokenFile, "--tls-cert", ca.serverCert, "--tls-key", ca.serverKey],
+    });
+    const { GrpcEnvironment } = await import("../clients/environment/grpc-environment.js");
+    const port = Number(new URL(server.url.replace(/^grpcs/, "https")).port);
+    const env = await GrpcEnvironment.connect({ kind: "grpcs", host: "127.0.0.1", port }, { token: "bench-token", caPem: ca.caCertPem });
+    targets.tls = new EnvironmentTarget("exec server (TCP+TLS, token)", env, () => server.close());
+  } catch (err) {
+    targets.missing.push(`TLS target: ${TetherError.from(err).message}`);
+  }
+  const image = process.env.TETHER_BENCH_IMAGE ?? "tether-exec-server:latest";
+  const { ensureDocker, dockerImageExists } = await import("../test/support/dockerd.js");
+  const docker = await ensureDocker();
+  if (!docker.ok) targets.missing.push(`container target: ${docker.reason}`);
+  else if (!(await dockerImageExists(docker.socketPath, image))) targets.missing.push(`container target: image ${image} is not built (make image)`);
+  else {
+    const { startDockerEnvironment } = await import("../clients/environment/docker-provider.js");
+    targets.containerImage = image;
+    targets.containerStartTrue = async () => {
+      const env = await startDockerEnvironment({ image });
+      try {
+        await new EnvironmentTarget("container", env).runTrue();
+      } finally {
+        await env.close();
+      }
+    };
   }
 }

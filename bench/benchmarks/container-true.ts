@@ -18,7 +18,7 @@ async function findDocker(signal: AbortSignal): Promise<Docker> {
   } catch {
     return { why: "docker does not answer (start dockerd to include it)" };
   }
-  const wanted = process.env.TETHER_BENCH_IMAGE;
+  const wanted = process.env.TETHER_BENCH_IMAGE ?? "tether-exec-server:latest";
   if (wanted) return { image: wanted };
   const out = await runProgram("docker", ["images", "--format", "{{.Repository}}:{{.Tag}}"], { signal: timeout });
   const image = out.stdout.toString().split("\n").find((l) => l && !l.includes("<none>"));
@@ -39,13 +39,13 @@ export const containerTrue: Benchmark = {
       await probed;
       return docker.why;
     };
-    const tether = ctx.tether.container;
+    const startTrue = ctx.tether.containerStartTrue;
     return [
       {
-        name: "tether runTrue (container exec server)",
+        name: "tether container environment: create, run true, remove",
         role: "tether",
-        setup: async () => (tether ? undefined : "no container tether target"),
-        sample: () => timeMs(() => tether!.runTrue()),
+        setup: async () => (startTrue ? undefined : "no container tether target"),
+        sample: () => timeMs(() => startTrue!()),
       },
       {
         name: "docker run --rm IMAGE true",

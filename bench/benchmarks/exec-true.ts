@@ -11,12 +11,26 @@ export const execTrue: Benchmark = {
   rounds: (quick) => (quick ? { warmup: 1, measured: 5 } : { warmup: 10, measured: 200 }),
   subjects(ctx: BenchContext): Subject[] {
     const tether = ctx.tether.local;
+    const inProcess = ctx.tether.inProcess;
+    const tls = ctx.tether.tls;
     return [
       {
-        name: "tether Environment (grpc-js)",
+        name: "tether in-process",
+        role: "tether",
+        setup: async () => (inProcess ? undefined : "no in-process target"),
+        sample: () => timeMs(() => inProcess!.runTrue()),
+      },
+      {
+        name: "tether Environment (grpc-js, Unix socket)",
         role: "tether",
         setup: async () => (tether ? undefined : "no local tether target"),
         sample: () => timeMs(() => tether!.runTrue()),
+      },
+      {
+        name: "tether Environment (grpc-js, TCP+TLS)",
+        role: "tether",
+        setup: async () => (tls ? undefined : "no TLS target"),
+        sample: () => timeMs(() => tls!.runTrue()),
       },
       {
         name: "tether lean client (CLI run path)",
