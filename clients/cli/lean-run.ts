@@ -66,21 +66,25 @@ export async function openLeanRunTarget(text: string, options: LeanRunOptions = 
     : undefined;
   const description = target.kind === "unix" ? `unix://${target.path}` : `${target.kind}://${target.host}:${target.port}`;
   const channelTarget = target.kind === "unix" ? description : `${target.kind}://${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`;
-  const started = performance.now();
   const link = new Link({ target: channelTarget, token: options.token, caPem });
   const policy = { ...DEFAULT_RECONNECT, ...options.reconnect };
+  const started = performance.now();
   const sessionId = randomUUID();
-  try {
-    // The first contact fails fast: a wrong address should say so now, not after a minute.
-    await withReconnect({ ...policy, giveUpAfterMs: 0 }, description, () =>
-      link.get().unary(SessionWire.openSession, { sessionId }, { timeoutMs: 30_000 }),
-    );
-  } catch (err) {
-    await link.close();
-    throw explainConnectError(err, target, description);
-  }
-  if (options.verbose) process.stderr.write(`tether: ${description} ready in ${Math.round(performance.now() - started)} ms\n`);
-  return new LeanRunTarget(link, sessionId, description, policy);
+  // Not awaited here: Start goes out right behind OpenSession, on the same connection, and
+  // the round trip it would wait for is saved (see LeanRunTarget.start).
+  const opened = (async () => {
+    try {
+      // The first contact fails fast: a wrong address should say so now, not after a minute.
+      await withReconnect({ ...policy, giveUpAfterMs: 0 }, description, () =>
+        link.get().unary(SessionWire.openSession, { sessionId }, { timeoutMs: 30_000 }),
+      );
+    } catch (err) {
+      await link.close();
+      throw explainConnectError(err, target, description);
+    }
+    if (options.verbose) process.stderr.write(`tether: ${description} ready in ${Math.round(performance.now() - started)} ms\n`);
+  })();
+  return new LeanRunTarget(link, sessionId, description, policy, opened);
 }
 
 export class LeanRunTarget implements RunTarget {
@@ -89,15 +93,22 @@ export class LeanRunTarget implements RunTarget {
   readonly #description: string;
   readonly #policy: ReconnectPolicy;
   readonly #lifetime = new AbortController();
+  /** Resolves once the session is open; rejects with the reason the server cannot be reached. */
+  readonly #opened: Promise<void>;
   readonly #attached: Promise<void>;
   #closing: Promise<void> | undefined;
 
-  constructor(link: Link, sessionId: string, description: string, policy: ReconnectPolicy) {
+  constructor(link: Link, sessionId: string, description: string, policy: ReconnectPolicy, opened: Promise<void>) {
     this.#link = link;
     this.#sessionId = sessionId;
     this.#description = description;
     this.#policy = policy;
-    this.#attached = this.#keepAttached();
+    this.#opened = opened;
+    // Attached once open: an Events stream for an unknown session would end at once.
+    this.#attached = opened.then(
+      () => this.#keepAttached(),
+      () => undefined,
+    );
   }
 
   get sessionId(): string {
@@ -106,7 +117,16 @@ export class LeanRunTarget implements RunTarget {
 
   async start(processId: string, spec: RunSpec): Promise<void> {
     if (spec.sandbox) throw new TetherError(ErrorCode.InvalidArgument, "sandbox flags need the Environment path (tether run without the lean client)");
-    await this.#retry("Start", () => this.#link.get().unary(ProcessWire.start, { processId, spec, sessionId: this.#sessionId }));
+    const start = () => this.#link.get().unary(ProcessWire.start, { processId, spec, sessionId: this.#sessionId });
+    // Sent before OpenSession has answered: the server handles the two in order, and if it
+    // did not, Start fails NOT_FOUND (no such session) and is sent again; it is idempotent by id.
+    const early = start().then(
+      () => true,
+      () => false,
+    );
+    await this.#opened;
+    if (await early) return;
+    await this.#retry("Start", start);
   }
 
   async write(processId: string, data: Uint8Array, opts?: { eof?: boolean }): Promise<void> {
@@ -159,6 +179,8 @@ export class LeanRunTarget implements RunTarget {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#lifetime.abort();
+      // Never opened: the connection is already closed, and the reason was reported.
+      if (!(await this.#opened.then(() => true, () => false))) return;
       try {
         await this.#link.get().unary(SessionWire.closeSession, { sessionId: this.#sessionId }, { timeoutMs: 5000 });
       } catch (err) {

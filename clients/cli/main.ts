@@ -10,6 +10,8 @@ export async function main(argv: string[]): Promise<void> {
     await (await import("./program.js")).runProgram(argv);
     return;
   }
+  // Likely the lean client (run-command decides): load it alongside run-command, not after.
+  if (/^(unix|grpcs?):\/\//.test(run.flags.env)) import("./lean-run.js").catch(() => undefined);
   try {
     process.exitCode = await (await import("./run-command.js")).runCommand(run.command, run.flags);
   } catch (err) {

@@ -7,7 +7,6 @@
 // behind RunTarget: the lean client (lean-run.ts: node:http2 and hand-written codecs) for
 // exec servers on unix://, grpc:// and grpcs://, an Environment (env-run-target.ts) for
 // everything else: local, docker, zsh-fork, sandbox flags.
-import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import type { Writable } from "node:stream";
@@ -174,9 +173,9 @@ async function pumpStdin(target: RunTarget, processId: string, tty: boolean, cle
   const stdin = process.stdin;
   if (tty && stdin.isTTY) {
     stdin.setRawMode(true);
-    rawOutput();
     // Restores the terminal's saved modes, output processing included.
     cleanups.push(() => stdin.setRawMode(false));
+    await rawOutput();
   }
   cleanups.push(() => {
     stdin.pause();
@@ -193,7 +192,9 @@ async function pumpStdin(target: RunTarget, processId: string, tty: boolean, cle
  * already translated newlines: doing it again turns \r\n into \r\r\n and a full-screen
  * app's bare \n (line down, same column) into \r\n. Turn it off, as ssh does.
  */
-function rawOutput(): void {
+async function rawOutput(): Promise<void> {
+  // Loaded here: child_process costs a run without -t start-up time for nothing.
+  const { spawnSync } = await import("node:child_process");
   const result = spawnSync("stty", ["-opost"], { stdio: ["inherit", "ignore", "pipe"] });
   if (result.error || result.status !== 0) {
     // Cosmetic only (an extra \r per line): say so and carry on.
