@@ -3,7 +3,6 @@
 // start-up time than the whole run of a short command). Behaves as the GrpcEnvironment
 // does for the calls a run makes: one session kept attached by an Events stream, Start and
 // Write retried by id across reconnects, Attach resumed after the last seq it delivered.
-import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import { parseEnvTarget } from "../environment/env-target.js";
@@ -69,7 +68,7 @@ export async function openLeanRunTarget(text: string, options: LeanRunOptions = 
   const link = new Link({ target: channelTarget, token: options.token, caPem });
   const policy = { ...DEFAULT_RECONNECT, ...options.reconnect };
   const started = performance.now();
-  const sessionId = randomUUID();
+  const sessionId = crypto.randomUUID();
   // Not awaited here: Start goes out right behind OpenSession, on the same connection, and
   // the round trip it would wait for is saved (see LeanRunTarget.start).
   const opened = (async () => {
@@ -131,7 +130,7 @@ export class LeanRunTarget implements RunTarget {
 
   async write(processId: string, data: Uint8Array, opts?: { eof?: boolean }): Promise<void> {
     // A write id makes the retry after a reconnect safe: the server applies it once.
-    const writeId = randomUUID();
+    const writeId = crypto.randomUUID();
     await this.#retry("Write", () => this.#link.get().unary(ProcessWire.write, { processId, writeId, data, eof: opts?.eof ?? false }));
   }
 

@@ -7,7 +7,6 @@
 // behind RunTarget: the lean client (lean-run.ts: node:http2 and hand-written codecs) for
 // exec servers on unix://, grpc:// and grpcs://, an Environment (env-run-target.ts) for
 // everything else: local, docker, zsh-fork, sandbox flags.
-import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import type { Writable } from "node:stream";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -120,7 +119,8 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
 }
 
 async function runIn(target: RunTarget, spec: RunSpec, tty: boolean): Promise<number> {
-  const processId = `run-${randomUUID()}`;
+  // Web Crypto's randomUUID: importing node:crypto costs ~4 ms of start-up.
+  const processId = `run-${crypto.randomUUID()}`;
   await target.start(processId, spec);
   const cleanups: (() => void)[] = [];
   let finished = false;
