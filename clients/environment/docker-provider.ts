@@ -74,7 +74,7 @@ export async function startDockerEnvironment(options: DockerEnvironmentOptions =
       if (statusOf(err) === 404) {
         throw new TetherError(ErrorCode.NotFound, `docker image ${image} is not present locally: build it with \`make image\``, { cause: err });
       }
-      throw dockerError(err, `docker image inspect ${image}`);
+      throw dockerError(docker, err, `docker image inspect ${image}`);
     }),
   ]);
   const staleSweep = removeStaleContainers(docker, log);
@@ -89,7 +89,7 @@ export async function startDockerEnvironment(options: DockerEnvironmentOptions =
     try {
       await container?.remove({ force: true, v: true });
     } catch (err) {
-      if (statusOf(err) !== 404 && statusOf(err) !== 409) throw dockerError(err, `docker rm -f ${name}`);
+      if (statusOf(err) !== 404 && statusOf(err) !== 409) throw dockerError(docker, err, `docker rm -f ${name}`);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -110,10 +110,10 @@ export async function startDockerEnvironment(options: DockerEnvironmentOptions =
         CapAdd: [...SANDBOX_HOST_CONFIG.CapAdd],
         SecurityOpt: [...SANDBOX_HOST_CONFIG.SecurityOpt],
       },
-    }).catch((err: unknown) => { throw dockerError(err, `docker create ${image}`); });
+    }).catch((err: unknown) => { throw dockerError(docker, err, `docker create ${image}`); });
     const c = container;
     const createdMs = performance.now() - created;
-    await c.start().catch((err: unknown) => { throw dockerError(err, `docker start ${name}`); });
+    await c.start().catch((err: unknown) => { throw dockerError(docker, err, `docker start ${name}`); });
     // "not-running" after start answers at once if the server already died: no exit is missed
     // (a "next-exit" wait sent before start may reach the daemon after a quick exit).
     const exited = c.wait({ condition: "not-running", abortSignal: waitAbort.signal }) as Promise<{ StatusCode: number }>;
@@ -173,7 +173,7 @@ async function defaultNetwork(docker: Dockerode): Promise<string> {
     return "bridge";
   } catch (err) {
     if (statusOf(err) === 404) return "none"; // dockerd --bridge=none
-    throw dockerError(err, "docker network inspect bridge");
+    throw dockerError(docker, err, "docker network inspect bridge");
   }
 }
 
@@ -384,15 +384,22 @@ function statusOf(err: unknown): number | undefined {
   return undefined;
 }
 
+/** Where the client talks to its daemon: a Dockerode made with its own socket is not DOCKER_HOST's. */
+function daemonAddress(docker: Dockerode): string {
+  const modem = (docker as { modem?: { socketPath?: unknown; host?: unknown; port?: unknown } }).modem;
+  if (typeof modem?.socketPath === "string") return modem.socketPath;
+  if (typeof modem?.host === "string") return `${modem.host}:${String(modem.port ?? "")}`;
+  return process.env.DOCKER_HOST ?? "/var/run/docker.sock";
+}
+
 /** Docker client failures: an unreachable daemon says how to start one; API errors keep Docker's message. */
-function dockerError(err: unknown, what: string): TetherError {
+function dockerError(docker: Dockerode, err: unknown, what: string): TetherError {
   if (err instanceof TetherError) return err;
   const code = typeof err === "object" && err !== null && "code" in err ? String(err.code) : "";
   if (["ENOENT", "ECONNREFUSED", "EACCES", "ECONNRESET", "ETIMEDOUT"].includes(code)) {
-    const where = process.env.DOCKER_HOST ?? "/var/run/docker.sock";
     return new TetherError(
       ErrorCode.Unavailable,
-      `cannot reach the Docker daemon at ${where} (${code}): start one with \`scripts/start-dockerd.sh\` (or \`dockerd &\`), or set DOCKER_HOST`,
+      `${what}: cannot reach the Docker daemon at ${daemonAddress(docker)} (${code}): start one with \`scripts/start-dockerd.sh\` (or \`dockerd &\`), or set DOCKER_HOST`,
       { cause: err },
     );
   }
