@@ -3,7 +3,6 @@
 // socket or TCP, or TLS with a bearer token. Never imports @grpc/grpc-js.
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { ErrorCode, TetherError, cancelled } from "../../../services/common/tether-error.js";
 import { FrameDecoder, encodeFrame } from "./grpc-frame.js";
@@ -52,14 +51,24 @@ function isWireMethod(m: AnyMethod): m is WireMethod<unknown, unknown> {
   return "encode" in m && typeof m.encode === "function";
 }
 
-/** Path and codec of either kind of method. */
-function codecOf(m: AnyMethod): { path: string; encode(req: unknown): Uint8Array; decode(bytes: Uint8Array): unknown } {
+type Codec = { path: string; encode(req: unknown): Uint8Array; decode(bytes: Uint8Array): unknown };
+
+/**
+ * Path and codec of either kind of method. @bufbuild/protobuf's runtime is loaded only for
+ * a generated method: a caller that brings WireMethods (the CLI's run path) never pays for it.
+ */
+async function codecOf(m: AnyMethod): Promise<Codec> {
   if (isWireMethod(m)) return m;
+  const { create, fromBinary, toBinary } = await import("@bufbuild/protobuf");
   return {
-    path: `/${m.parent.typeName}/${m.name}`,
+    path: pathOf(m),
     encode: (req) => toBinary(m.input, create(m.input, req as MessageInitShape<DescMessage>)),
     decode: (bytes) => fromBinary(m.output, bytes),
   };
+}
+
+function pathOf(m: AnyMethod): string {
+  return isWireMethod(m) ? m.path : `/${m.parent.typeName}/${m.name}`;
 }
 
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -167,15 +176,15 @@ export class LeanChannel implements AsyncDisposable {
   unary<I extends DescMessage, O extends DescMessage>(method: UnaryMethod<I, O>, req: MessageInitShape<I>, opts?: LeanCallOptions): Promise<MessageShape<O>>;
   unary<Req, Res>(method: WireMethod<Req, Res, "unary">, req: Req, opts?: LeanCallOptions): Promise<Res>;
   async unary(method: AnyMethod, req: unknown, opts: LeanCallOptions = {}): Promise<unknown> {
-    const codec = codecOf(method);
+    const path = pathOf(method);
     let result: unknown;
     let received = false;
-    for await (const msg of this.call(codec, req, opts)) {
-      if (received) throw new TetherError(ErrorCode.Internal, `${codec.path}: the server sent more than one response`);
+    for await (const msg of this.call(method, req, opts)) {
+      if (received) throw new TetherError(ErrorCode.Internal, `${path}: the server sent more than one response`);
       result = msg;
       received = true;
     }
-    if (!received) throw new TetherError(ErrorCode.Internal, `${codec.path}: the server sent no response and status OK`);
+    if (!received) throw new TetherError(ErrorCode.Internal, `${path}: the server sent no response and status OK`);
     return result;
   }
 
@@ -187,12 +196,18 @@ export class LeanChannel implements AsyncDisposable {
   ): AsyncIterable<MessageShape<O>>;
   serverStream<Req, Res>(method: WireMethod<Req, Res, "server_streaming">, req: Req, opts?: LeanCallOptions): AsyncIterable<Res>;
   serverStream(method: AnyMethod, req: unknown, opts: LeanCallOptions = {}): AsyncIterable<unknown> {
-    return this.call(codecOf(method), req, opts);
+    return this.call(method, req, opts);
   }
 
   /** Cancels calls still running and closes the connection. Idempotent. */
   async close(): Promise<void> {
-    for (const stream of this.active) stream.close(http2.constants.NGHTTP2_CANCEL);
+    for (const stream of this.active) {
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+      // A stream the server already ended waits, in node, for its reader to consume what is
+      // buffered before it goes away; a caller that stopped reading (an iterator left
+      // suspended) would hold the session open for ever.
+      stream.destroy();
+    }
     if (!this.session.closed && !this.session.destroyed) {
       // An idle channel is unref'd: hold the event loop until the close completes, or a
       // caller awaiting close() at top level would find the loop empty (exit code 13).
@@ -206,11 +221,8 @@ export class LeanChannel implements AsyncDisposable {
     return this.close();
   }
 
-  private async *call(
-    codec: { path: string; encode(req: unknown): Uint8Array; decode(bytes: Uint8Array): unknown },
-    req: unknown,
-    opts: LeanCallOptions,
-  ): AsyncGenerator<unknown> {
+  private async *call(method: AnyMethod, req: unknown, opts: LeanCallOptions): AsyncGenerator<unknown> {
+    const codec = await codecOf(method);
     const path = codec.path;
     if (opts.signal?.aborted) throw TetherError.from(opts.signal.reason ?? cancelled());
     if (this.ended || this.session.closed || this.session.destroyed) {
