@@ -36,8 +36,9 @@ export function createConnection(target: NetworkTarget, options: ConnectionOptio
     "grpc.keepalive_timeout_ms": Math.max(1000, Math.floor(keepalive / 2)),
     "grpc.keepalive_permit_without_calls": 1,
     // The HTTP/2 default window (64 KiB) caps a stream at one window per round trip: streaming
-    // output then idles both ends. A larger window lets output flow at pipe speed.
-    "grpc-node.flow_control_window": 8 << 20,
+    // output then idles both ends. The window is also what a cut can lose in flight, so it must
+    // stay well under the server's resume history (ProcessLimits.resumeHistoryBytes, 8 MiB).
+    "grpc-node.flow_control_window": 4 << 20,
     "grpc.initial_reconnect_backoff_ms": 100,
     "grpc.max_reconnect_backoff_ms": 2000,
     ...(options.serverName ? { "grpc.ssl_target_name_override": options.serverName, "grpc.default_authority": options.serverName } : {}),

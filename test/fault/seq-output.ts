@@ -24,7 +24,8 @@ export interface ReadResult {
   sha256: string;
   bytes: number;
   exit: ExitStatus;
-  /** Output events whose seq was not the previous one plus one. */
+  /** Output events whose seq did not increase (a repeat), and every gap event. Merged output
+   *  (Attach sends several waiting chunks as one event with the last seq) may skip numbers. */
   discontinuities: Array<{ after: bigint; got: bigint }>;
   startedEvents: number;
 }
@@ -43,7 +44,7 @@ export async function readChecked(env: Environment, processId: string, onBytes?:
         last = ev.seq;
         break;
       case "output":
-        if (last !== undefined && ev.seq !== last + 1n) discontinuities.push({ after: last, got: ev.seq });
+        if (last !== undefined && ev.seq <= last) discontinuities.push({ after: last, got: ev.seq });
         last = ev.seq;
         hash.update(ev.event.value.data);
         bytes += ev.event.value.data.byteLength;

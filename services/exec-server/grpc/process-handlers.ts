@@ -61,8 +61,11 @@ export function toAttachResponse(item: LogItem<ExitStatus>): AttachResponse | Pr
   }
 }
 
-/** Largest output message Attach sends when a reader is behind (well under the 16 MiB message cap). */
-const ATTACH_MERGE_BYTES = 1 << 20;
+/**
+ * Largest output message Attach sends when a reader is behind. Small next to the resume
+ * history: delivered-but-unreceived bytes (client window + one message) must fit in it.
+ */
+const ATTACH_MERGE_BYTES = 512 << 10;
 
 function requireId(processId: string): string {
   if (processId === "") throw new TetherError(ErrorCode.InvalidArgument, "process_id is empty: name the process");

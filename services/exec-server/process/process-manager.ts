@@ -43,7 +43,7 @@ export const DEFAULT_PROCESS_LIMITS: ProcessLimits = {
   maxRetainedBytesPerProcess: 64 << 20,
   maxRetainedBytesTotal: 512 << 20,
   maxWriteBytes: 4 << 20,
-  resumeHistoryBytes: 4 << 20,
+  resumeHistoryBytes: 8 << 20,
   exitedRetentionMs: 10 * 60_000,
   maxExited: 1000,
   defaultKillGraceMs: 2000,
