@@ -65,7 +65,9 @@ export async function openLeanRunTarget(text: string, options: LeanRunOptions = 
     : undefined;
   const description = target.kind === "unix" ? `unix://${target.path}` : `${target.kind}://${target.host}:${target.port}`;
   const channelTarget = target.kind === "unix" ? description : `${target.kind}://${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`;
-  const link = new Link({ target: channelTarget, token: options.token, caPem });
+  // As the grpc-js connection does: an 8 MiB window lets output flow at pipe speed, and
+  // keepalive notices a link that died without a reset (then calls retry on a new one).
+  const link = new Link({ target: channelTarget, token: options.token, caPem, windowBytes: 8 << 20, keepaliveMs: 10_000 });
   const policy = { ...DEFAULT_RECONNECT, ...options.reconnect };
   const started = performance.now();
   const sessionId = crypto.randomUUID();

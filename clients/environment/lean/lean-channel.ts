@@ -19,6 +19,17 @@ export interface LeanChannelOptions {
   serverName?: string;
   /** Largest response message accepted; default 16 MiB. */
   maxMessageBytes?: number;
+  /**
+   * HTTP/2 receive window, per stream and for the connection; default HTTP/2's 64 KiB. A
+   * stream moves at most one window per round trip: far servers need more.
+   */
+  windowBytes?: number;
+  /**
+   * While calls run, ping the server this often and drop the connection when a ping is not
+   * answered within half the interval (at least 1 s): a link that dies without a reset
+   * (a sleeping laptop, a dropped route) otherwise hangs a stream for ever. Off by default.
+   */
+  keepaliveMs?: number;
 }
 
 export interface LeanCallOptions {
@@ -76,7 +87,7 @@ const USER_AGENT = "tether-lean/0.1";
 
 interface Endpoint {
   authority: string;
-  connect(): http2.ClientHttp2Session;
+  connect(settings: http2.ClientSessionOptions): http2.ClientHttp2Session;
 }
 
 function isLoopback(host: string): boolean {
@@ -91,7 +102,7 @@ function endpoint(opts: LeanChannelOptions): Endpoint {
     if (!path.startsWith("/")) {
       throw new TetherError(ErrorCode.InvalidArgument, `target "${target}": a Unix socket target needs an absolute path (unix:///run/x.sock)`);
     }
-    return { authority: "localhost", connect: () => http2.connect("http://localhost", { createConnection: () => net.connect(path) }) };
+    return { authority: "localhost", connect: (base) => http2.connect("http://localhost", { ...base, createConnection: () => net.connect(path) }) };
   }
   const match = /^(grpcs?):\/\/(\[[^\]]+\]|[^:/]+):(\d{1,5})\/?$/.exec(target);
   if (!match) {
@@ -103,7 +114,7 @@ function endpoint(opts: LeanChannelOptions): Endpoint {
     if (opts.token !== undefined && !isLoopback(host)) {
       throw new TetherError(ErrorCode.InvalidArgument, `refusing to send the token in clear text to ${authority}: use grpcs://`);
     }
-    return { authority, connect: () => http2.connect(`http://${authority}`) };
+    return { authority, connect: (base) => http2.connect(`http://${authority}`, base) };
   }
   const bareHost = host.replace(/^\[|\]$/g, "");
   const tls: http2.SecureClientSessionOptions = { ALPNProtocols: ["h2"] };
@@ -111,7 +122,7 @@ function endpoint(opts: LeanChannelOptions): Endpoint {
   // SNI may not carry an IP address (RFC 6066); node then checks the certificate against `host`.
   const name = opts.serverName ?? (net.isIP(bareHost) ? undefined : bareHost);
   if (name !== undefined) tls.servername = name;
-  return { authority, connect: () => http2.connect(`https://${authority}`, tls) };
+  return { authority, connect: (base) => http2.connect(`https://${authority}`, { ...base, ...tls }) };
 }
 
 function lacksStatus(h: http2.IncomingHttpHeaders): boolean {
@@ -144,9 +155,13 @@ export class LeanChannel implements AsyncDisposable {
     private readonly opts: LeanChannelOptions,
     private readonly ep: Endpoint,
   ) {
-    this.session = ep.connect();
+    const window = opts.windowBytes;
+    this.session = ep.connect(window === undefined ? {} : { settings: { initialWindowSize: window } });
+    // The settings above cover each stream; the connection's own window is raised apart.
+    if (window !== undefined) this.session.once("connect", () => this.session.setLocalWindowSize(window));
     // An idle channel must not keep a CLI alive; calls ref it while they run.
     this.session.unref();
+    if (opts.keepaliveMs !== undefined) this.keepalive(opts.keepaliveMs);
     this.session.on("error", (err: Error) => {
       this.sessionError = err;
     });
@@ -158,6 +173,32 @@ export class LeanChannel implements AsyncDisposable {
         this.closeListeners.clear();
         resolve();
       });
+    });
+  }
+
+  private keepalive(everyMs: number): void {
+    const answerMs = Math.max(1000, Math.floor(everyMs / 2));
+    let waiting: NodeJS.Timeout | undefined;
+    const timer = setInterval(() => {
+      if (this.active.size === 0 || waiting !== undefined || this.session.destroyed) return;
+      waiting = setTimeout(() => {
+        this.session.destroy(new Error(`the server did not answer a keepalive ping within ${answerMs} ms`));
+      }, answerMs);
+      waiting.unref();
+      // A failed ping means the session is going away: its own error says why, not this one.
+      const sent = this.session.ping(() => {
+        clearTimeout(waiting);
+        waiting = undefined;
+      });
+      if (!sent) {
+        clearTimeout(waiting);
+        waiting = undefined;
+      }
+    }, everyMs);
+    timer.unref();
+    this.session.once("close", () => {
+      clearInterval(timer);
+      clearTimeout(waiting);
     });
   }
 
