@@ -65,9 +65,10 @@ export async function openLeanRunTarget(text: string, options: LeanRunOptions = 
     : undefined;
   const description = target.kind === "unix" ? `unix://${target.path}` : `${target.kind}://${target.host}:${target.port}`;
   const channelTarget = target.kind === "unix" ? description : `${target.kind}://${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`;
-  // As the grpc-js connection does: an 8 MiB window lets output flow at pipe speed, and
-  // keepalive notices a link that died without a reset (then calls retry on a new one).
-  const link = new Link({ target: channelTarget, token: options.token, caPem, windowBytes: 8 << 20, keepaliveMs: 10_000 });
+  // As the grpc-js connection does: a 4 MiB window lets output flow at pipe speed while what
+  // a cut can lose in flight stays well under the server's resume history (8 MiB); keepalive
+  // notices a link that died without a reset (then calls retry on a new one).
+  const link = new Link({ target: channelTarget, token: options.token, caPem, windowBytes: 4 << 20, keepaliveMs: 10_000 });
   const policy = { ...DEFAULT_RECONNECT, ...options.reconnect };
   const started = performance.now();
   const sessionId = crypto.randomUUID();
