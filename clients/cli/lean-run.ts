@@ -5,7 +5,7 @@
 // Write retried by id across reconnects, Attach resumed after the last seq it delivered.
 import { readFile } from "node:fs/promises";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
-import { parseEnvTarget } from "../environment/env-target.js";
+import { describeTarget, explainConnectError, parseEnvTarget } from "../environment/env-target.js";
 import { LeanChannel, type LeanChannelOptions } from "../environment/lean/lean-channel.js";
 import { ProcessWire, SessionWire } from "../environment/lean/process-wire.js";
 import { DEFAULT_RECONNECT, Outage, type ReconnectPolicy, isTransportFailure, withReconnect } from "../environment/reconnect.js";
@@ -63,7 +63,7 @@ export async function openLeanRunTarget(text: string, options: LeanRunOptions = 
         throw TetherError.from(e, `--ca-file ${options.caFile}`);
       })
     : undefined;
-  const description = target.kind === "unix" ? `unix://${target.path}` : `${target.kind}://${target.host}:${target.port}`;
+  const description = describeTarget(target);
   const channelTarget = target.kind === "unix" ? description : `${target.kind}://${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`;
   // As the grpc-js connection does: a 4 MiB window lets output flow at pipe speed while what
   // a cut can lose in flight stays well under the server's resume history (8 MiB); keepalive
@@ -82,7 +82,7 @@ export async function openLeanRunTarget(text: string, options: LeanRunOptions = 
       );
     } catch (err) {
       await link.close();
-      throw explainConnectError(err, target, description);
+      throw explainConnectError(err, target);
     }
     if (options.verbose) process.stderr.write(`tether: ${description} ready in ${Math.round(performance.now() - started)} ms\n`);
   })();
@@ -218,16 +218,4 @@ export class LeanRunTarget implements RunTarget {
       }
     }
   }
-}
-
-function explainConnectError(err: unknown, target: { kind: "unix"; path: string } | { kind: "grpc" | "grpcs"; host: string; port: number }, description: string): TetherError {
-  const te = TetherError.from(err);
-  if (te.code === ErrorCode.Unavailable || te.code === ErrorCode.DeadlineExceeded) {
-    const hint =
-      target.kind === "unix"
-        ? `is an exec server listening on ${target.path}? start one with: tether exec-server --listen unix://${target.path}`
-        : `is an exec server listening on ${target.host}:${target.port}${target.kind === "grpcs" ? " with TLS (check --ca-file)" : ""}?`;
-    return new TetherError(ErrorCode.Unavailable, `cannot reach ${description}: ${te.message}; ${hint}`, { cause: err });
-  }
-  return te;
 }

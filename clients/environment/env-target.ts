@@ -41,3 +41,22 @@ export function grpcTarget(t: Extract<EnvTarget, { kind: "unix" | "grpc" | "grpc
   if (t.kind === "unix") return `unix://${t.path}`;
   return `${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}`;
 }
+
+export type NetworkTarget = Extract<EnvTarget, { kind: "unix" | "grpc" | "grpcs" }>;
+
+export function describeTarget(target: NetworkTarget): string {
+  return target.kind === "unix" ? `unix://${target.path}` : `${target.kind}://${target.host}:${target.port}`;
+}
+
+/** A failed first contact, with what to check: is a server listening there, is TLS trusted. */
+export function explainConnectError(err: unknown, target: NetworkTarget): TetherError {
+  const te = TetherError.from(err);
+  if (te.code === ErrorCode.Unavailable || te.code === ErrorCode.DeadlineExceeded) {
+    const hint =
+      target.kind === "unix"
+        ? `is an exec server listening on ${target.path}? start one with: tether exec-server --listen unix://${target.path}`
+        : `is an exec server listening on ${target.host}:${target.port}${target.kind === "grpcs" ? " with TLS (check --ca-file)" : ""}?`;
+    return new TetherError(ErrorCode.Unavailable, `cannot reach ${describeTarget(target)}: ${te.message}; ${hint}`, { cause: err });
+  }
+  return te;
+}

@@ -7,7 +7,7 @@ import { ProcessService } from "../../gen/tether/exec/v1/process_pb.js";
 import { SessionService } from "../../gen/tether/exec/v1/session_pb.js";
 import type { GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { type GrpcClient, bindClient } from "../../services/common/grpc-client.js";
-import { type EnvTarget, grpcTarget } from "./env-target.js";
+import { type NetworkTarget, grpcTarget } from "./env-target.js";
 
 export interface ConnectionOptions {
   token?: string;
@@ -21,7 +21,7 @@ export interface ConnectionOptions {
   keepaliveMs?: number;
 }
 
-export type NetworkTarget = Extract<EnvTarget, { kind: "unix" | "grpc" | "grpcs" }>;
+export type { NetworkTarget } from "./env-target.js";
 
 export function createConnection(target: NetworkTarget, options: ConnectionOptions = {}): ExecClients {
   const creds =

@@ -10,7 +10,8 @@ import { type AttachResponse, type ExitStatus, type ProcessInfo, ProcessState } 
 import { Decision } from "../../gen/tether/exec/v1/session_pb.js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import type { AttachOptions, EscalationHandler, Environment, FileOps, ProcessOps, ProcessSpecInit, SessionOps, Signalable } from "./environment.js";
-import { type Connection, type ConnectionOptions, type NetworkTarget, createConnection } from "./grpc-connection.js";
+import { type NetworkTarget, describeTarget, explainConnectError } from "./env-target.js";
+import { type Connection, type ConnectionOptions, createConnection } from "./grpc-connection.js";
 import { grpcFileOps } from "./grpc-file-ops.js";
 import { DEFAULT_RECONNECT, Outage, type ReconnectPolicy, isTransportFailure, withReconnect } from "./reconnect.js";
 
@@ -265,20 +266,4 @@ export class GrpcEnvironment implements Environment {
       // Already decided or timed out on the server: it has denied on its own.
     });
   }
-}
-
-export function describeTarget(target: NetworkTarget): string {
-  return target.kind === "unix" ? `unix://${target.path}` : `${target.kind}://${target.host}:${target.port}`;
-}
-
-function explainConnectError(err: unknown, target: NetworkTarget): TetherError {
-  const te = TetherError.from(err);
-  if (te.code === ErrorCode.Unavailable || te.code === ErrorCode.DeadlineExceeded) {
-    const hint =
-      target.kind === "unix"
-        ? `is an exec server listening on ${target.path}? start one with: tether exec-server --listen unix://${target.path}`
-        : `is an exec server listening on ${target.host}:${target.port}${target.kind === "grpcs" ? " with TLS (check --ca-file)" : ""}?`;
-    return new TetherError(ErrorCode.Unavailable, `cannot reach ${describeTarget(target)}: ${te.message}; ${hint}`, { cause: err });
-  }
-  return te;
 }
