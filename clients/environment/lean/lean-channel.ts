@@ -249,13 +249,16 @@ export class LeanChannel implements AsyncDisposable {
       // suspended) would hold the session open for ever.
       stream.destroy();
     }
-    if (!this.session.closed && !this.session.destroyed) {
-      // An idle channel is unref'd: hold the event loop until the close completes, or a
-      // caller awaiting close() at top level would find the loop empty (exit code 13).
-      this.session.ref();
-      this.session.close();
+    if (!this.session.closed && !this.session.destroyed) this.session.close();
+    // The session is unref'd (and may already be closing): hold the event loop until its
+    // 'close' arrives, or a caller awaiting close() at top level would find the loop empty
+    // and node would exit with code 13.
+    const hold = setInterval(() => {}, 1 << 30);
+    try {
+      await this.closedPromise;
+    } finally {
+      clearInterval(hold);
     }
-    await this.closedPromise;
   }
 
   [Symbol.asyncDispose](): Promise<void> {
