@@ -65,7 +65,9 @@ export async function execServerCommand(flags: ExecServerFlags): Promise<void> {
     process.once("SIGINT", stop);
     process.once("SIGHUP", stop);
   });
-  // Processes first, so Attach streams end with their exit events, then the listener.
+  // New calls are refused first, then processes end (Attach streams get their exit events),
+  // then the listener.
+  server.refuseNewCalls();
   await core.close();
   await server.close();
 }

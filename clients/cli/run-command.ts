@@ -214,6 +214,11 @@ function forwardSignals(target: RunTarget, processId: string, tty: boolean, clea
     });
   }
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    on(sig, () => void target.signal(processId, sig).catch(() => undefined));
+    on(sig, () =>
+      void target.signal(processId, sig).catch((err: unknown) => {
+        // A command that already exited needs no signal; anything else is worth saying.
+        if (!(err instanceof TetherError && err.code === ErrorCode.FailedPrecondition)) reportError(err);
+      }),
+    );
   }
 }

@@ -1,5 +1,5 @@
-// Bearer-token check for every call on every service (health and reflection too),
-// as one grpc-js server interceptor. Tokens are compared in constant time.
+// Server interceptors that apply to every call on every service (health and reflection
+// too): the bearer-token check (constant-time compare) and the shutdown gate.
 import * as grpc from "@grpc/grpc-js";
 import { createHash, timingSafeEqual } from "node:crypto";
 
@@ -31,6 +31,24 @@ export function bearerTokenInterceptor(token: string): grpc.ServerInterceptor {
                 : "this server requires a bearer token: send `authorization: Bearer <token>` (tether: --token-file)",
               metadata: new grpc.Metadata(),
             });
+          },
+        });
+      },
+    });
+}
+
+/**
+ * Refuses new calls once the server is shutting down (UNAVAILABLE, so clients retry elsewhere
+ * or report it): grpc-js keeps accepting streams on open connections while it drains.
+ */
+export function shutdownGateInterceptor(isClosing: () => boolean): grpc.ServerInterceptor {
+  return (_method, call) =>
+    new grpc.ServerInterceptingCall(call, {
+      start(next) {
+        next({
+          onReceiveMetadata(metadata, mdNext) {
+            if (!isClosing()) return mdNext(metadata);
+            call.sendStatus({ code: grpc.status.UNAVAILABLE, details: "the exec server is shutting down", metadata: new grpc.Metadata() });
           },
         });
       },

@@ -12,7 +12,7 @@ import { HealthCheckResponse_ServingStatus } from "../../../gen/grpc/health/v1/h
 import { addService } from "../../common/grpc-service.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { ExecCore } from "../exec-core.js";
-import { bearerTokenInterceptor } from "./auth-interceptor.js";
+import { bearerTokenInterceptor, shutdownGateInterceptor } from "./auth-interceptor.js";
 import { HealthStatus, addHealthService } from "./health-service.js";
 import { type ListenAddress, parseListenAddress } from "./listen-address.js";
 import { processHandlers } from "./process-handlers.js";
@@ -37,6 +37,8 @@ export interface ExecServer extends AsyncDisposable {
   readonly address: ListenAddress;
   /** The URL clients use: unix:///path or grpc(s)://host:port with the real port. */
   readonly url: string;
+  /** First step of a shutdown: health says NOT_SERVING and new calls get UNAVAILABLE. */
+  refuseNewCalls(): void;
   close(): Promise<void>;
 }
 
@@ -89,7 +91,9 @@ function bindError(err: Error, target: string): TetherError {
 export async function startExecServer(core: ExecCore, options: ExecServerOptions): Promise<ExecServer> {
   const address = parseListenAddress(options.listen);
   checkSecurity(address, options);
-  const interceptors = options.token ? [bearerTokenInterceptor(options.token)] : [];
+  let closing: Promise<void> | undefined;
+  let refusing = false;
+  const interceptors = [shutdownGateInterceptor(() => refusing), ...(options.token ? [bearerTokenInterceptor(options.token)] : [])];
   const server = new grpc.Server({ ...SERVER_CHANNEL_OPTIONS, interceptors });
 
   const health = new HealthStatus([ProcessService.typeName, SessionService.typeName, EnvironmentService.typeName, FileSystemService.typeName]);
@@ -128,10 +132,13 @@ export async function startExecServer(core: ExecCore, options: ExecServerOptions
     url = `${options.tls ? "grpcs" : "grpc"}://${host}:${port}`;
   }
 
-  let closing: Promise<void> | undefined;
+  const refuseNewCalls = () => {
+    refusing = true;
+    health.setAll(HealthCheckResponse_ServingStatus.NOT_SERVING);
+  };
   const close = () =>
     (closing ??= (async () => {
-      health.setAll(HealthCheckResponse_ServingStatus.NOT_SERVING);
+      refuseNewCalls();
       await new Promise<void>((resolve) => {
         // Drain for a moment, then cut whatever is still streaming.
         const timer = setTimeout(() => server.forceShutdown(), 2000);
@@ -142,5 +149,5 @@ export async function startExecServer(core: ExecCore, options: ExecServerOptions
       });
       if (address.kind === "unix") await rm(address.path, { force: true });
     })());
-  return { address, url, close, [Symbol.asyncDispose]: close };
+  return { address, url, refuseNewCalls, close, [Symbol.asyncDispose]: close };
 }
