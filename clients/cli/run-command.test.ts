@@ -270,7 +270,9 @@ describe("tether run -t in a real terminal", () => {
       }
       expect(size).toBe("40 100");
 
-      term.write("echo mark-$((30+1)); sleep 100; echo after-sleep\r");
+      // The marker is printed by the process that then becomes `sleep` (exec, no fork), so the
+      // ^C cannot land in dash's fork-to-exec window, where a forked shell copy swallows it.
+      term.write("sh -c 'echo mark-$((30+1)); exec sleep 100'; echo after-sleep\r");
       at = await expectScreen(/mark-31/, at);
       term.write("\x03");
       term.write("echo mark-$((30+2))\r");

@@ -116,7 +116,7 @@ async function oneSession(c: Clients, worker: number, round: number, tally: Tall
       onEnough: () => (terminated = c.process.terminate({ processId: p("yes"), graceMs: 1000 })),
     });
     await terminated;
-    if (yes.status?.signal === undefined || !yes.status.reason.includes("terminated")) tally.errors.push(`${p("yes")}: exit ${JSON.stringify(yes.status)}`);
+    if (yes.status?.signal === undefined || !yes.status.reason.includes("terminated")) tally.errors.push(`${p("yes")}: exit ${JSON.stringify(yes.status, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`);
     count("kill-mid-stream");
 
     // A PTY process, and a second viewer that detaches early without killing it.
