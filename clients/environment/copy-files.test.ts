@@ -183,6 +183,9 @@ describe.each(backends)("copyFiles on $name", (backend) => {
     await writeFile(src, randomBytes(8 << 20));
     await env.files.writeFile({ path: `${remote}/abort.bin` }, await readFile(src));
     const down = path.join(scratch, "abort-down");
+    // Fresh on every attempt (CI retries a failed test once).
+    await rm(down, { recursive: true, force: true });
+    await rm(`${remote}/abort-up.bin`, { force: true });
     await mkdir(down);
     for (const [from, to, listing] of [
       [{ side: "remote", path: `${remote}/abort.bin` }, { side: "local", path: `${down}/copy.bin` }, async () => readdir(down)],
