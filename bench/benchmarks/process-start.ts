@@ -68,13 +68,6 @@ export const processStart: Benchmark = {
           `if (typeof LeanChannel !== "function" || !ProcessWire.start) process.exit(1);\n`,
       ),
       loadSubject(
-        "node + lean client + gen/ descriptors (bundled)",
-        ctx,
-        "load-lean.mjs",
-        `import { LeanChannel } from ${JSON.stringify(lean)};\nimport { ProcessService } from ${JSON.stringify(processPb)};\n` +
-          `if (typeof LeanChannel !== "function" || !ProcessService.method.start) process.exit(1);\n`,
-      ),
-      loadSubject(
         "node + @grpc/grpc-js + protobuf (bundled)",
         ctx,
         "load-grpc-js.mjs",
