@@ -196,8 +196,10 @@ export class LeanRunTarget implements RunTarget {
     return this.#closing;
   }
 
+  /** Retries transport failures until the budget runs out or the target is closed (a late
+   *  stdin write must not keep a finished run waiting for a server that is going away). */
   #retry<T>(what: string, call: () => Promise<T>): Promise<T> {
-    return withReconnect(this.#policy, `${this.#description} (${what})`, call);
+    return withReconnect(this.#policy, `${this.#description} (${what})`, call, this.#lifetime.signal);
   }
 
   /**

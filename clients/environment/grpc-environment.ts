@@ -126,8 +126,10 @@ export class GrpcEnvironment implements Environment {
     return this.close();
   }
 
+  /** Retries transport failures within the policy; closing the environment stops the retries. */
   #retry<T>(what: string, call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    return withReconnect(this.#policy, `${this.description} (${what})`, call, signal);
+    const stop = signal ? AbortSignal.any([signal, this.#lifetime.signal]) : this.#lifetime.signal;
+    return withReconnect(this.#policy, `${this.description} (${what})`, call, stop);
   }
 
   #processOps(): ProcessOps {
