@@ -5,11 +5,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GrpcEnvironment } from "../../clients/environment/grpc-environment.js";
-import { type ExecServerProcess, startExecServerProcess } from "../support/exec-server-process.js";
+import type { GrpcEnvironment } from "../../clients/environment/grpc-environment.js";
+import type { ExecServerProcess } from "../support/exec-server-process.js";
 import { type RemoteExecServer, remoteBackend, startRemoteExecServer } from "../support/backends.js";
-import { type TcpProxy, startTcpProxy } from "../support/tcp-proxy.js";
-import { readChecked, seqDigest } from "./seq-output.js";
+import type { TcpProxy } from "../support/tcp-proxy.js";
+import { type ProxiedServer, readChecked, seqDigest, startProxiedServer } from "./seq-output.js";
 
 const N = 3_000_000;
 const expected = seqDigest(N);
@@ -20,16 +20,13 @@ describe("cut connections through a TCP proxy", () => {
   let proxy: TcpProxy;
   let env: GrpcEnvironment;
 
+  let fixture: ProxiedServer | undefined;
+
   beforeAll(async () => {
-    server = await startExecServerProcess();
-    proxy = await startTcpProxy({ path: server.url.slice("unix://".length) });
-    env = await GrpcEnvironment.connect({ kind: "grpc", host: "127.0.0.1", port: proxy.port }, { reconnect: RECONNECT, connectTimeoutMs: 10_000 });
+    fixture = await startProxiedServer(RECONNECT);
+    ({ server, proxy, env } = fixture);
   });
-  afterAll(async () => {
-    await env?.close();
-    await proxy?.close();
-    await server?.close();
-  });
+  afterAll(() => fixture?.close());
 
   it("resumes after 20 cuts with nothing lost or duplicated", async () => {
     await env.processes.start("seq-cut", { argv: ["seq", "1", String(N)] });

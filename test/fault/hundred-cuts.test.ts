@@ -5,10 +5,10 @@
 import { createHash } from "node:crypto";
 import { readFile, readdir } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GrpcEnvironment } from "../../clients/environment/grpc-environment.js";
-import { type ExecServerProcess, startExecServerProcess } from "../support/exec-server-process.js";
-import { type TcpProxy, startTcpProxy } from "../support/tcp-proxy.js";
-import { seqDigest } from "./seq-output.js";
+import type { GrpcEnvironment } from "../../clients/environment/grpc-environment.js";
+import type { ExecServerProcess } from "../support/exec-server-process.js";
+import type { TcpProxy } from "../support/tcp-proxy.js";
+import { type ProxiedServer, seqDigest, startProxiedServer } from "./seq-output.js";
 
 const N = 2_000_000;
 const CUTS = 100;
@@ -64,16 +64,13 @@ describe("a hundred connection cuts through a TCP proxy", () => {
   let proxy: TcpProxy;
   let env: GrpcEnvironment;
 
+  let fixture: ProxiedServer | undefined;
+
   beforeAll(async () => {
-    server = await startExecServerProcess();
-    proxy = await startTcpProxy({ path: server.url.slice("unix://".length) });
-    env = await GrpcEnvironment.connect({ kind: "grpc", host: "127.0.0.1", port: proxy.port }, { reconnect: RECONNECT, connectTimeoutMs: 10_000 });
+    fixture = await startProxiedServer(RECONNECT);
+    ({ server, proxy, env } = fixture);
   });
-  afterAll(async () => {
-    await env?.close();
-    await proxy?.close();
-    await server?.close();
-  });
+  afterAll(() => fixture?.close());
 
   it("reads seq to its end across 100 cuts with nothing lost or repeated", async () => {
     await env.processes.start("seq-100", { argv: ["seq", "1", String(N)] });

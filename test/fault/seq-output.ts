@@ -4,6 +4,10 @@
 import { createHash } from "node:crypto";
 import type { Environment } from "../../clients/environment/environment.js";
 import type { ExitStatus } from "../../gen/tether/exec/v1/process_pb.js";
+import { GrpcEnvironment } from "../../clients/environment/grpc-environment.js";
+import type { ReconnectPolicy } from "../../clients/environment/reconnect.js";
+import { type ExecServerProcess, startExecServerProcess } from "../support/exec-server-process.js";
+import { type TcpProxy, startTcpProxy } from "../support/tcp-proxy.js";
 
 /** sha256 and length of what `seq 1 n` prints. */
 export function seqDigest(n: number): { sha256: string; bytes: number } {
@@ -59,4 +63,28 @@ export async function readChecked(env: Environment, processId: string, onBytes?:
     }
   }
   throw new Error(`attach to ${processId} ended without an exit event after ${bytes} bytes`);
+}
+
+/** A real exec server behind a TCP proxy the test can cut, and an environment through it. */
+export interface ProxiedServer {
+  server: ExecServerProcess;
+  proxy: TcpProxy;
+  env: GrpcEnvironment;
+  close(): Promise<void>;
+}
+
+export async function startProxiedServer(reconnect: Partial<ReconnectPolicy>): Promise<ProxiedServer> {
+  const server = await startExecServerProcess();
+  const proxy = await startTcpProxy({ path: server.url.slice("unix://".length) });
+  const env = await GrpcEnvironment.connect({ kind: "grpc", host: "127.0.0.1", port: proxy.port }, { reconnect, connectTimeoutMs: 10_000 });
+  return {
+    server,
+    proxy,
+    env,
+    async close() {
+      await env.close();
+      await proxy.close();
+      await server.close();
+    },
+  };
 }
