@@ -15,6 +15,7 @@ import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import { DOCKER_IMAGE } from "../support/backends.js";
 import { dockerImageExists, dockerOrSkip } from "../support/dockerd.js";
 import { failure } from "../support/failure.js";
+import { attachLive } from "./seq-output.js";
 
 /** From SIGTERM to the daemon to the client's error: the daemon's stop grace plus the reconnect budget, with room for a loaded machine. */
 const FAIL_WITHIN_MS = 30_000;
@@ -139,12 +140,7 @@ describe.skipIf(skipReason !== undefined)("dockerd stops under a container envir
     env = await startDockerEnvironment({ docker: new Dockerode({ socketPath: pd.socketPath }), image: DOCKER_IMAGE, network: "none" });
     const info = await new Dockerode({ socketPath: pd.socketPath }).getContainer(env.containerName).inspect();
     const containerId = info.Id;
-    await env.processes.start("long", { argv: ["sh", "-c", "echo up; exec sleep 300"] });
-    const stream = env.processes.attach("long")[Symbol.asyncIterator]();
-    expect((await stream.next()).value?.event.case).toBe("started");
-    expect((await stream.next()).value?.event.case).toBe("output");
-    const pending = stream.next();
-    pending.catch(() => undefined);
+    const { stream, pending } = await attachLive(env, "long");
     // The container's processes run under a shim of the private daemon's containerd.
     expect(await processesMentioning([containerId])).not.toEqual([]);
 

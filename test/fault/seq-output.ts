@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import type { Environment } from "../../clients/environment/environment.js";
 import type { ExitStatus } from "../../gen/tether/exec/v1/process_pb.js";
+import { expect } from "vitest";
 import { GrpcEnvironment } from "../../clients/environment/grpc-environment.js";
 import type { ReconnectPolicy } from "../../clients/environment/reconnect.js";
 import { type ExecServerProcess, startExecServerProcess } from "../support/exec-server-process.js";
@@ -87,4 +88,18 @@ export async function startProxiedServer(reconnect: Partial<ReconnectPolicy>): P
       await server.close();
     },
   };
+}
+
+/**
+ * Starts a long-running process and attaches past its started event and first output, so
+ * the stream is live; `pending` is the read waiting for the next event (a fault ends it).
+ */
+export async function attachLive(env: Environment, processId: string) {
+  await env.processes.start(processId, { argv: ["sh", "-c", "echo up; exec sleep 300"] });
+  const stream = env.processes.attach(processId)[Symbol.asyncIterator]();
+  expect((await stream.next()).value?.event.case).toBe("started");
+  expect((await stream.next()).value?.event.case).toBe("output");
+  const pending = stream.next();
+  pending.catch(() => undefined);
+  return { stream, pending };
 }

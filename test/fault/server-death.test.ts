@@ -12,6 +12,7 @@ import { startDockerEnvironment } from "../../clients/environment/docker-provide
 import { DOCKER_IMAGE, dockerBackend } from "../support/backends.js";
 import { type ExecServerProcess, startExecServerProcess } from "../support/exec-server-process.js";
 import { failure } from "../support/failure.js";
+import { attachLive } from "./seq-output.js";
 
 const execFileAsync = promisify(execFile);
 const BUDGET_MS = 1_500;
@@ -32,13 +33,7 @@ describe("the exec server is SIGKILLed", () => {
   });
 
   it("fails calls and open streams with UNAVAILABLE naming the server, within the reconnect budget", async () => {
-    await env.processes.start("long", { argv: ["sh", "-c", "echo up; exec sleep 300"] });
-    const stream = env.processes.attach("long")[Symbol.asyncIterator]();
-    // Started, then "up": the stream is live before the kill.
-    expect((await stream.next()).value?.event.case).toBe("started");
-    expect((await stream.next()).value?.event.case).toBe("output");
-    const pending = stream.next();
-    pending.catch(() => undefined);
+    const { stream, pending } = await attachLive(env, "long");
 
     server.kill("SIGKILL");
     expect((await server.exited).signal).toBe("SIGKILL");
@@ -77,12 +72,7 @@ describe.skipIf(!docker.ok)("the container under a docker environment is killed"
   });
 
   it("reports the dead container on the next call and on open streams instead of hanging", async () => {
-    await env.processes.start("long", { argv: ["sh", "-c", "echo up; exec sleep 300"] });
-    const stream = env.processes.attach("long")[Symbol.asyncIterator]();
-    expect((await stream.next()).value?.event.case).toBe("started");
-    expect((await stream.next()).value?.event.case).toBe("output");
-    const pending = stream.next();
-    pending.catch(() => undefined);
+    const { stream, pending } = await attachLive(env, "long");
 
     await execFileAsync("docker", ["kill", name]);
 
