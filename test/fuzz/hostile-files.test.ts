@@ -25,20 +25,13 @@ import {
 } from "../../gen/tether/exec/v1/filesystem_pb.js";
 import { SandboxMode } from "../../gen/tether/exec/v1/sandbox_pb.js";
 import { badUtf8, encode, encodeWithBadUtf8, hostileBytes, hostileId, hostileString, hostileUint32, hostileUint64 } from "../support/fuzz-arbitraries.js";
-import { FuzzRawClient, TYPED_ERRORS, methodPath, rawField } from "../support/fuzz-raw-client.js";
+import { FuzzRawClient, TYPED_ERRORS, methodPath, rawField, untypedAnswers, FUZZ_CALL_TIMEOUT_MS } from "../support/fuzz-raw-client.js";
 import { type FuzzServer, startFuzzServer } from "../support/fuzz-server.js";
 
 const F = FileSystemService.method;
 const FS_SESSION = "fuzz-files";
-const CALL_TIMEOUT_MS = 8000;
 const SECRET = "outside the workspace: must never change";
 
-function describeCase(v: unknown): string {
-  const text = JSON.stringify(v, (_k, x: unknown) =>
-    typeof x === "bigint" ? `${x}n` : x instanceof Uint8Array ? `<${x.byteLength} bytes>` : typeof x === "string" && x.length > 60 ? `${JSON.stringify(x.slice(0, 30))}…(${x.length} chars)` : x,
-  );
-  return text.length > 400 ? `${text.slice(0, 400)}…` : text;
-}
 
 describe("exec server with hostile file system requests", () => {
   let fuzz: FuzzServer;
@@ -53,20 +46,7 @@ describe("exec server with hostile file system requests", () => {
   let local: (p: string) => boolean;
 
   async function property<T>(method: DescMethod, arb: fc.Arbitrary<T>, toBodies: (v: T) => fc.Arbitrary<Buffer[]> | Buffer[], runs: number) {
-    const bodies = arb.chain((v) => {
-      const b = toBodies(v);
-      return (Array.isArray(b) ? fc.constant(b) : b).map((encoded) => ({ v, encoded }));
-    });
-    const found: string[] = [];
-    await fc.assert(
-      fc.asyncProperty(bodies, async ({ v, encoded }) => {
-        cases++;
-        const res = await raw.call(method, encoded, CALL_TIMEOUT_MS);
-        if (res.code === grpc.status.OK || (TYPED_ERRORS.has(res.code) && res.details !== "")) return;
-        found.push(`${methodPath(method)} -> ${grpc.status[res.code]}: ${res.details.slice(0, 200)} for ${describeCase(v)}`);
-      }),
-      { numRuns: runs },
-    );
+    const found = await untypedAnswers(raw, method, arb, toBodies, runs, () => cases++);
     expect(found.join("\n")).toBe("");
   }
 
@@ -181,7 +161,7 @@ describe("exec server with hostile file system requests", () => {
 
   it("answers a denial whose details carry a non-ASCII path (grpc-js refuses such metadata)", async () => {
     const h = encode(WriteFileRequestSchema, { part: { case: "header", value: { path: `${outside}/é-\u{10ffff}`, sessionId: FS_SESSION } } });
-    const res = await raw.call(F.writeFile, [h, encode(WriteFileRequestSchema, { part: { case: "data", value: Buffer.from("x") } })], CALL_TIMEOUT_MS);
+    const res = await raw.call(F.writeFile, [h, encode(WriteFileRequestSchema, { part: { case: "data", value: Buffer.from("x") } })], FUZZ_CALL_TIMEOUT_MS);
     expect(grpc.status[res.code]).toBe("PERMISSION_DENIED");
   });
 

@@ -42,7 +42,7 @@ import {
   hostileUint64,
   signalNames,
 } from "../support/fuzz-arbitraries.js";
-import { FuzzRawClient, TYPED_ERRORS, methodPath, rawField } from "../support/fuzz-raw-client.js";
+import { FuzzRawClient, TYPED_ERRORS, methodPath, rawField, untypedAnswers, FUZZ_CALL_TIMEOUT_MS } from "../support/fuzz-raw-client.js";
 import { type FuzzServer, startFuzzServer } from "../support/fuzz-server.js";
 
 const P = ProcessService.method;
@@ -57,15 +57,7 @@ const EXITED = "fuzz-exited";
 const signalVictims = Array.from({ length: 4 }, (_, i) => `fuzz-sig-${i}`);
 const terminateVictims = Array.from({ length: 4 }, (_, i) => `fuzz-term-${i}`);
 
-/** A hang shows as DEADLINE_EXCEEDED; every legitimate answer here comes within milliseconds. */
-const CALL_TIMEOUT_MS = 8000;
 
-function describeCase(v: unknown): string {
-  const text = JSON.stringify(v, (_k, x: unknown) =>
-    typeof x === "bigint" ? `${x}n` : x instanceof Uint8Array ? `<${x.byteLength} bytes>` : typeof x === "string" && x.length > 60 ? `${JSON.stringify(x.slice(0, 20))}…(${x.length} chars)` : x,
-  );
-  return text.length > 400 ? `${text.slice(0, 400)}…` : text;
-}
 
 const knownOr = (ids: string[]) => fc.oneof({ arbitrary: fc.constantFrom(...ids), weight: 2 }, { arbitrary: hostileId, weight: 1 });
 
@@ -81,26 +73,8 @@ describe("exec server with hostile process and session requests", () => {
   const openedSessions = new Set<string>();
   const unexpected: string[] = [];
 
-  /**
-   * Runs `runs` generated requests and records every untyped answer (with a short
-   * description of the request) instead of throwing: a hang costs a whole deadline, so
-   * fast-check's shrinking would take minutes, and one compact list reads better.
-   */
   async function property<T>(method: DescMethod, arb: fc.Arbitrary<T>, toBodies: (v: T) => fc.Arbitrary<Buffer[]> | Buffer[], runs: number) {
-    const bodies = arb.chain((v) => {
-      const b = toBodies(v);
-      return (Array.isArray(b) ? fc.constant(b) : b).map((encoded) => ({ v, encoded }));
-    });
-    const found: string[] = [];
-    await fc.assert(
-      fc.asyncProperty(bodies, async ({ v, encoded }) => {
-        cases++;
-        const res = await raw.call(method, encoded, CALL_TIMEOUT_MS);
-        if (res.code === grpc.status.OK || (TYPED_ERRORS.has(res.code) && res.details !== "")) return;
-        found.push(`${methodPath(method)} -> ${grpc.status[res.code]}: ${res.details.slice(0, 200)} for ${describeCase(v)}`);
-      }),
-      { numRuns: runs },
-    );
+    const found = await untypedAnswers(raw, method, arb, toBodies, runs, () => cases++);
     unexpected.push(...found);
     expect(found.join("\n")).toBe("");
   }
@@ -241,7 +215,7 @@ describe("exec server with hostile process and session requests", () => {
   });
 
   it("answers an error that echoes a huge field with a capped message, not a hang (8 KiB metadata limit)", async () => {
-    const res = await raw.call(P.signal, [encode(SignalRequestSchema, { processId: signalVictims[0], signal: { case: "name", value: "x".repeat(200_000) } })], CALL_TIMEOUT_MS);
+    const res = await raw.call(P.signal, [encode(SignalRequestSchema, { processId: signalVictims[0], signal: { case: "name", value: "x".repeat(200_000) } })], FUZZ_CALL_TIMEOUT_MS);
     expect(grpc.status[res.code]).toBe("INVALID_ARGUMENT");
     expect(res.details.length).toBeLessThan(1000);
   });

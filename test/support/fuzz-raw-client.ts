@@ -3,6 +3,7 @@
 // read back the status the server chose. Responses stay undecoded.
 import * as grpc from "@grpc/grpc-js";
 import type { DescMethod } from "@bufbuild/protobuf";
+import fc from "fast-check";
 
 export interface RawResult {
   code: grpc.status;
@@ -118,4 +119,45 @@ function varint(n: number): Buffer {
   }
   out.push(v);
   return Buffer.from(out);
+}
+
+/** A hang shows as DEADLINE_EXCEEDED; every legitimate answer comes within milliseconds. */
+export const FUZZ_CALL_TIMEOUT_MS = 8000;
+
+/** A short, printable description of a generated request for a failure list. */
+export function describeCase(v: unknown): string {
+  const text = JSON.stringify(v, (_k, x: unknown) =>
+    typeof x === "bigint" ? `${x}n` : x instanceof Uint8Array ? `<${x.byteLength} bytes>` : typeof x === "string" && x.length > 60 ? `${JSON.stringify(x.slice(0, 30))}…(${x.length} chars)` : x,
+  );
+  return text.length > 400 ? `${text.slice(0, 400)}…` : text;
+}
+
+/**
+ * Sends `runs` generated requests and returns every untyped answer (with a short description
+ * of the request) instead of throwing: a hang costs a whole deadline, so fast-check's
+ * shrinking would take minutes, and one compact list reads better. `onCase` counts cases.
+ */
+export async function untypedAnswers<T>(
+  raw: FuzzRawClient,
+  method: DescMethod,
+  arb: fc.Arbitrary<T>,
+  toBodies: (v: T) => fc.Arbitrary<Buffer[]> | Buffer[],
+  runs: number,
+  onCase: () => void,
+): Promise<string[]> {
+  const bodies = arb.chain((v) => {
+    const b = toBodies(v);
+    return (Array.isArray(b) ? fc.constant(b) : b).map((encoded) => ({ v, encoded }));
+  });
+  const found: string[] = [];
+  await fc.assert(
+    fc.asyncProperty(bodies, async ({ v, encoded }) => {
+      onCase();
+      const res = await raw.call(method, encoded, FUZZ_CALL_TIMEOUT_MS);
+      if (res.code === grpc.status.OK || (TYPED_ERRORS.has(res.code) && res.details !== "")) return;
+      found.push(`${methodPath(method)} -> ${grpc.status[res.code]}: ${res.details.slice(0, 200)} for ${describeCase(v)}`);
+    }),
+    { numRuns: runs },
+  );
+  return found;
 }
