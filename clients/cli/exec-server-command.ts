@@ -4,7 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import { ExecCore } from "../../services/exec-server/exec-core.js";
-import { startExecServer } from "../../services/exec-server/grpc/exec-server.js";
+import { detectSandboxSupport } from "../../services/exec-server/sandbox/sandbox-capabilities.js";
 import { parseIntOption, readSecretFile } from "./cli-options.js";
 
 export interface ExecServerFlags {
@@ -24,6 +24,11 @@ export interface ExecServerFlags {
 }
 
 export async function execServerCommand(flags: ExecServerFlags): Promise<void> {
+  // Start-up overlap: the sandbox probe (two bwrap runs, answer cached for ExecCore.create)
+  // runs in child processes while this process loads grpc-js and the services.
+  void detectSandboxSupport();
+  const grpcServer = import("../../services/exec-server/grpc/exec-server.js");
+  grpcServer.catch(() => undefined); // awaited below; a flag error first must not leave it unhandled
   if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) {
     throw new TetherError(ErrorCode.InvalidArgument, "--tls-cert and --tls-key go together: pass both");
   }
@@ -49,6 +54,7 @@ export async function execServerCommand(flags: ExecServerFlags): Promise<void> {
   });
   let server;
   try {
+    const { startExecServer } = await grpcServer;
     server = await startExecServer(core, { listen: flags.listen, token, tls });
   } catch (err) {
     await core.close();

@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { ErrorCode, TetherError, cancelled, throwIfAborted } from "../../common/tether-error.js";
-import { BrokerProcess, type BrokerRequest } from "./broker-process.js";
+import type { BrokerProcess, BrokerRequest } from "./broker-process.js";
 import type { DecideFn, DecisionResult, ExecIntercept } from "./escalation-types.js";
 
 export const SHIM_FILE = "tether-escalation-shim.so";
@@ -150,6 +150,9 @@ export class ZshForkBroker implements AsyncDisposable {
     if (!this.#broker) {
       const starting = (async () => {
         const socketPath = path.join(await this.#socketDir(), "broker.sock");
+        // Loaded on first use: its zod schemas pull in all of zod, a large share of the exec
+        // server's start-up for a shell few sessions use.
+        const { BrokerProcess } = await import("./broker-process.js");
         return BrokerProcess.start(path.resolve(this.#o.nativeDir, BROKER_FILE), socketPath, {
           onRequest: (req) => this.#onRequest(starting, req),
           onCancel: (id) => this.#inflight.get(id)?.abort(cancelled("the shell stopped waiting")),
