@@ -103,6 +103,8 @@ export class ProcessManager implements AsyncDisposable {
   readonly #options: ProcessManagerOptions;
   readonly #clock: Clock;
   readonly #processes = new Map<string, ManagedProcess>();
+  /** Retention timers of exited processes; their closures hold the process, so #forget clears them. */
+  readonly #expiry = new Map<ManagedProcess, unknown>();
   /** Starts in flight, so a concurrent duplicate joins instead of racing. */
   readonly #starting = new Map<string, { spec: ProcessSpec; sessionId: string; done: Promise<ManagedProcess> }>();
   readonly #pausedSessions = new Set<string>();
@@ -304,13 +306,14 @@ export class ProcessManager implements AsyncDisposable {
   }
 
   #retainExited(p: ManagedProcess): void {
-    const timer = setTimeout(() => this.#forget(p), this.limits.exitedRetentionMs);
-    timer.unref();
+    this.#expiry.set(p, this.#clock.setTimeout(() => this.#forget(p), this.limits.exitedRetentionMs));
     const exited = [...this.#processes.values()].filter((q) => !q.running);
     for (const old of exited.slice(0, Math.max(0, exited.length - this.limits.maxExited))) this.#forget(old);
   }
 
   #forget(p: ManagedProcess): void {
+    this.#clock.clearTimeout(this.#expiry.get(p));
+    this.#expiry.delete(p);
     if (this.#processes.get(p.id) !== p) return;
     this.#processes.delete(p.id);
     p.log.close();
