@@ -1,26 +1,18 @@
 // One target process started through tether-launch (see launcher/tether-launch.c):
 // its output streams, stdin, signals, terminal size and its exit with rusage.
 // Order is fixed: spawn resolves after exec, output follows, `exited` resolves last.
-import { spawn as spawnProcess, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import type { Socket } from "node:net";
 import { constants as osConstants } from "node:os";
 import type { Readable, Writable } from "node:stream";
 import { ErrorCode, TetherError, cancelled, codeForErrno, errnoCode } from "../../common/tether-error.js";
 import { parseStatusLine, signalName } from "./launcher/status-line.js";
+import { type LaunchSpec, type LauncherExit, type LauncherIo, spawnLauncher } from "./launcher-io.js";
+import type { Zygote } from "./zygote.js";
 
 export type ChildStream = "stdout" | "stderr" | "pty";
 
-export interface ChildSpec {
-  file: string;
-  argv: string[];
-  cwd: string;
-  env: Record<string, string>;
-  tty?: { rows: number; cols: number };
-  stdinOpen: boolean;
-  /** A cgroup directory the launcher joins before forking the target (see PidsCgroup). */
-  cgroup?: string;
-}
+export type ChildSpec = LaunchSpec;
 
 export interface ChildExit {
   code: number | null;
@@ -49,12 +41,12 @@ export class Child implements AsyncDisposable {
    * output is not paused (or during close()), so consume it or this never resolves. Never rejects.
    */
   readonly exited: Promise<ChildExit>;
-  readonly #proc: ChildProcess;
+  readonly #io: LauncherIo;
   readonly #ctl: Socket;
   readonly #stdin: Writable | null;
   readonly #outputs: Array<{ stream: ChildStream; readable: Readable }> = [];
   readonly #listeners = new Set<OutputListener>();
-  readonly #file: string;
+  readonly #spec: ChildSpec;
   #pid = 0;
   #started: Promise<number>;
   #stdinWritable: boolean;
@@ -69,12 +61,17 @@ export class Child implements AsyncDisposable {
   readonly #held: Array<{ stream: ChildStream; data: Buffer }> = [];
   #heldEmpty: (() => void) | undefined;
 
-  /** Spawns via the launcher; resolves once the target was exec'd (pid known). */
-  static async spawn(spec: ChildSpec, options: { launcherPath: string; signal?: AbortSignal }): Promise<Child> {
+  /**
+   * Spawns via the launcher, forked by the zygote when one is given and able, else by
+   * Node itself; resolves once the target was exec'd (pid known).
+   */
+  static async spawn(spec: ChildSpec, options: { launcherPath: string; zygote?: Zygote; signal?: AbortSignal }): Promise<Child> {
     validate(spec);
     const { signal } = options;
     if (signal?.aborted) throw TetherError.from(signal.reason ?? cancelled());
-    const child = new Child(spec, options.launcherPath);
+    const forked = await options.zygote?.launch(spec, signal);
+    if (forked?.ok === false) throw launchError(spec, forked.refusal.stage, forked.refusal.errno, forked.refusal.text, "");
+    const child = new Child(spec, forked?.io ?? spawnLauncher(spec, options.launcherPath), options.launcherPath);
     if (signal === undefined) {
       await child.#started;
       return child;
@@ -91,27 +88,13 @@ export class Child implements AsyncDisposable {
     });
   }
 
-  private constructor(spec: ChildSpec, launcher: string) {
+  private constructor(spec: ChildSpec, io: LauncherIo, launcher: string) {
     this.hasTty = spec.tty !== undefined;
-    this.#file = spec.file;
-    const args = spec.tty ? ["--pty", String(spec.tty.rows), String(spec.tty.cols)] : [];
-    if (spec.cgroup) args.push("--cgroup", spec.cgroup);
-    args.push("--", spec.file, ...spec.argv);
-    // A PTY always gets a stdin pipe: /dev/null there would read as an immediate ^D.
-    const stdin = spec.stdinOpen || this.hasTty ? "pipe" : "ignore";
-    let proc: ChildProcess;
-    try {
-      proc = spawnProcess(launcher, args, { cwd: spec.cwd, env: spec.env, stdio: [stdin, "pipe", "pipe", "pipe", "pipe"] });
-    } catch (err) {
-      // Synchronous throws: errno failures (E2BIG for a huge argv/env, ...) or invalid
-      // arguments such as NUL bytes in argv or env.
-      if (errnoCode(err) !== undefined) throw TetherError.from(err, `cannot start ${spec.file}`);
-      throw new TetherError(ErrorCode.InvalidArgument, `cannot start ${spec.file}: ${String(err)}`, { cause: err });
-    }
-    this.#proc = proc;
-    this.#stdin = proc.stdin;
-    this.#stdinWritable = spec.stdinOpen && proc.stdin !== null;
-    this.#ctl = proc.stdio[3] as Socket;
+    this.#spec = spec;
+    this.#io = io;
+    this.#stdin = io.stdin;
+    this.#stdinWritable = spec.stdinOpen && io.stdin !== null;
+    this.#ctl = io.ctl;
     this.#ctl.on("error", () => {
       // EPIPE once the launcher is gone: every command it could take is moot by then.
     });
@@ -129,9 +112,7 @@ export class Child implements AsyncDisposable {
     // A failed start is reported by spawn(); nobody else awaits #started.
     this.#started.catch(() => undefined);
 
-    const status = proc.stdio[4] as Socket;
-    const stdout = proc.stdout as Readable;
-    const stderr = proc.stderr as Readable;
+    const { status, stdout, stderr } = io;
     if (this.hasTty) {
       this.#outputs.push({ stream: "pty", readable: stdout });
       // In PTY mode only the launcher writes here (diagnostics); keep a bounded tail.
@@ -160,10 +141,8 @@ export class Child implements AsyncDisposable {
     }
 
     const waits: Array<Promise<unknown>> = [once(stdout, "close"), once(stderr, "close")];
-    const launcherExit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-      proc.on("exit", (code, sig) => resolve({ code, signal: sig }));
-    });
-    proc.on("error", (err) => {
+    const launcherExit = io.exit;
+    io.onSpawnError((err) => {
       rejectStart(this.#spawnError(err, spec.cwd, launcher));
       this.#drain();
     });
@@ -346,7 +325,7 @@ export class Child implements AsyncDisposable {
 
   #abortStart(): void {
     // SIGTERM is what the launcher treats as "stop": it kills and reaps the target.
-    if (this.#pid === 0) this.#proc.kill("SIGTERM");
+    if (this.#pid === 0) this.#io.stop();
     this.#drain();
   }
 
@@ -373,6 +352,7 @@ export class Child implements AsyncDisposable {
       }
       if (pending.length > maxStatusLine) pending = "";
     });
+    status.resume(); // the zygote's handshake leaves it paused
     return once(status, "close");
   }
 
@@ -384,24 +364,14 @@ export class Child implements AsyncDisposable {
     if (errno === "ENOENT" || errno === "EACCES") {
       return new TetherError(ErrorCode.FailedPrecondition, `cannot run ${launcher}: run \`make setup\` (scripts/build-native.sh)`, { cause: err });
     }
-    return TetherError.from(err, `starting ${this.#file} through tether-launch`);
+    return TetherError.from(err, `starting ${this.#spec.file} through tether-launch`);
   }
 
   #launchError(stage: string, errno: number, text: string): TetherError {
-    const name = errnoNames.get(errno);
-    if (stage === "exec") {
-      const message = `cannot execute ${this.#file}: ${text}`;
-      const details = { errno: name ?? String(errno) };
-      if (name === "ENOENT" || name === "ENOTDIR") return new TetherError(ErrorCode.NotFound, message, { details });
-      if (name === "EACCES" || name === "EPERM") return new TetherError(ErrorCode.PermissionDenied, message, { details });
-      return new TetherError(ErrorCode.FailedPrecondition, message, { details });
-    }
-    const diag = this.#diagnostics.trim();
-    const message = `tether-launch failed (${stage}) for ${this.#file}: ${text}${diag ? `; ${diag}` : ""}`;
-    return new TetherError(name ? codeForErrno(name) : ErrorCode.Internal, message);
+    return launchError(this.#spec, stage, errno, text, this.#diagnostics);
   }
 
-  #lostExit(launcher: { code: number | null; signal: NodeJS.Signals | null }): ChildExit {
+  #lostExit(launcher: LauncherExit): ChildExit {
     // The launcher died without an exit line (e.g. SIGKILLed); its PDEATHSIG killed the target.
     const signo = launcher.signal === null ? 9 : (osConstants.signals[launcher.signal] ?? 9);
     return {
@@ -411,7 +381,7 @@ export class Child implements AsyncDisposable {
       userCpuMs: 0,
       systemCpuMs: 0,
       maxRssKb: 0,
-      launcherFailure: `tether-launch ended (${describe(launcher)}) without reporting the exit of ${this.#file}`,
+      launcherFailure: `tether-launch ended (${describe(launcher)}) without reporting the exit of ${this.#spec.file}`,
     };
   }
 
@@ -422,6 +392,27 @@ export class Child implements AsyncDisposable {
       cause === undefined ? {} : { cause },
     );
   }
+}
+
+/** A launcher's (or the zygote's) "error STAGE ERRNO TEXT" as a TetherError. */
+function launchError(spec: ChildSpec, stage: string, errno: number, text: string, diagnostics: string): TetherError {
+  const name = errnoNames.get(errno);
+  if (stage === "chdir") {
+    const message = `cannot use the working directory ${spec.cwd}: ${text}`;
+    if (name === "ENOENT") return new TetherError(ErrorCode.NotFound, `working directory ${spec.cwd} does not exist: create it or pass another cwd`);
+    return new TetherError(name ? codeForErrno(name) : ErrorCode.Internal, message);
+  }
+  if (stage === "exec") {
+    const message = `cannot execute ${spec.file}: ${text}`;
+    const details = { errno: name ?? String(errno) };
+    if (name === "ENOENT" || name === "ENOTDIR") return new TetherError(ErrorCode.NotFound, message, { details });
+    if (name === "EACCES" || name === "EPERM") return new TetherError(ErrorCode.PermissionDenied, message, { details });
+    if (name === "E2BIG") return new TetherError(ErrorCode.InvalidArgument, message, { details });
+    return new TetherError(ErrorCode.FailedPrecondition, message, { details });
+  }
+  const diag = diagnostics.trim();
+  const message = `tether-launch failed (${stage}) for ${spec.file}: ${text}${diag ? `; ${diag}` : ""}`;
+  return new TetherError(name ? codeForErrno(name) : ErrorCode.Internal, message);
 }
 
 function validate(spec: ChildSpec): void {
@@ -451,6 +442,7 @@ function once(emitter: Readable | Socket, event: string): Promise<void> {
   return new Promise((resolve) => emitter.once(event, () => resolve()));
 }
 
-function describe(launcher: { code: number | null; signal: NodeJS.Signals | null }): string {
-  return launcher.signal !== null ? `signal ${launcher.signal}` : `code ${launcher.code}`;
+function describe(launcher: LauncherExit): string {
+  if (launcher.signal !== null) return `signal ${launcher.signal}`;
+  return launcher.code !== null ? `code ${launcher.code}` : "status unknown";
 }

@@ -14,11 +14,13 @@ import {
 import { ErrorCode, TetherError, throwIfAborted } from "../../common/tether-error.js";
 import { Child } from "./child.js";
 import { ManagedProcess, type WriteResult } from "./managed-process.js";
+import type { StreamWriteResult } from "./stdin-streams.js";
 import { MemoryBudget } from "./memory-budget.js";
 import { OutputLog } from "./output-log.js";
 import type { PidsCgroup, ProcessCgroup } from "./pids-cgroup.js";
 import { type SpecLimits, DEFAULT_SPEC_LIMITS, buildEnv, checkId, checkSpec, resolveCwd, resolveExecutable } from "./process-spec.js";
 import { type Clock, systemClock } from "./stopwatch.js";
+import { Zygote } from "./zygote.js";
 
 export interface ProcessLimits extends SpecLimits {
   maxRunning: number;
@@ -95,6 +97,8 @@ export interface ProcessManagerOptions {
   serverEnv?: NodeJS.ProcessEnv;
   /** Where per-process pids limits come from; without it maxPidsPerProcess is not enforced. */
   cgroups?: PidsCgroup;
+  /** Fork launchers from a tether-zygote beside the launcher (fast path; default true). */
+  zygote?: boolean;
 }
 
 export class ProcessManager implements AsyncDisposable {
@@ -108,6 +112,7 @@ export class ProcessManager implements AsyncDisposable {
   /** Starts in flight, so a concurrent duplicate joins instead of racing. */
   readonly #starting = new Map<string, { spec: ProcessSpec; sessionId: string; done: Promise<ManagedProcess> }>();
   readonly #pausedSessions = new Set<string>();
+  readonly #zygote: Zygote | undefined;
   #running = 0;
   #closed = false;
 
@@ -116,6 +121,7 @@ export class ProcessManager implements AsyncDisposable {
     this.limits = { ...DEFAULT_PROCESS_LIMITS, ...options.limits };
     this.budget = new MemoryBudget(this.limits.maxRetainedBytesTotal);
     this.#clock = options.clock ?? systemClock;
+    this.#zygote = options.zygote === false ? undefined : Zygote.beside(options.launcherPath);
   }
 
   async start(
@@ -177,13 +183,24 @@ export class ProcessManager implements AsyncDisposable {
   }
 
   write(processId: string, writeId: string, data: Uint8Array, eof: boolean, signal?: AbortSignal): Promise<WriteResult> {
+    this.#checkWriteSize(data);
+    return this.get(processId).write(writeId, data, eof, signal);
+  }
+
+  /** One WriteStream request; see ManagedProcess.writeStream for the offset rules. */
+  writeStream(processId: string, streamId: string, offset: number, data: Uint8Array, eof: boolean): Promise<StreamWriteResult> {
+    checkId("stream_id", streamId);
+    this.#checkWriteSize(data);
+    return this.get(processId).writeStream(streamId, offset, data, eof);
+  }
+
+  #checkWriteSize(data: Uint8Array): void {
     if (data.byteLength > this.limits.maxWriteBytes) {
       throw new TetherError(
         ErrorCode.InvalidArgument,
         `data is ${data.byteLength} bytes; the limit per Write is ${this.limits.maxWriteBytes}: split it into several writes`,
       );
     }
-    return this.get(processId).write(writeId, data, eof, signal);
   }
 
   signal(processId: string, signal: number | string, target: "process" | "group"): void {
@@ -240,6 +257,7 @@ export class ProcessManager implements AsyncDisposable {
     await Promise.allSettled([...this.#starting.values()].map((s) => s.done));
     await Promise.all([...this.#processes.values()].map((p) => p.kill("the exec server shut down")));
     for (const p of [...this.#processes.values()]) this.#forget(p);
+    await this.#zygote?.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -264,7 +282,7 @@ export class ProcessManager implements AsyncDisposable {
       cgroup = this.#options.cgroups && pidsMax > 0 ? await this.#options.cgroups.create(pidsMax) : undefined;
       child = await Child.spawn(
         { file: prepared.file, argv: prepared.argv, cwd, env: prepared.env, tty: spec.tty, stdinOpen: spec.stdinOpen, cgroup: cgroup?.dir },
-        { launcherPath: this.#options.launcherPath, signal },
+        { launcherPath: this.#options.launcherPath, zygote: this.#zygote, signal },
       );
     } catch (err) {
       await cgroup?.finish();

@@ -3,7 +3,9 @@
  * sure nothing it started outlives it. Node cannot set PR_SET_PDEATHSIG, be a
  * subreaper or read a child's rusage, so every child goes Node -> tether-launch -> target.
  *
- * Usage: tether-launch [--pty ROWS COLS] [--cgroup DIR] [--] FILE ARGV0 [ARGV...]
+ * Usage: tether-launch [--no-pdeathsig] [--pty ROWS COLS] [--cgroup DIR] [--] FILE ARGV0 [ARGV...]
+ *   --no-pdeathsig  do not die with the parent (set by tether-zygote, whose children
+ *             must outlive it): EOF on fd 3 is then what says the exec server is gone
  *   --cgroup  join the cgroup DIR (writes to DIR/cgroup.procs) before forking the
  *             target, so the target and everything it forks count against DIR's
  *             limits (pids.max) from their first instruction
@@ -44,7 +46,7 @@ static struct rusage target_ru;
 static void usage(const char *msg) {
     fprintf(stderr,
             "tether-launch: %s\n"
-            "usage: tether-launch [--pty ROWS COLS] [--cgroup DIR] [--] FILE ARGV0 [ARGV...] "
+            "usage: tether-launch [--no-pdeathsig] [--pty ROWS COLS] [--cgroup DIR] [--] FILE ARGV0 [ARGV...] "
             "(with fd 3 = control pipe, fd 4 = status pipe)\n",
             msg);
     exit(2);
@@ -441,10 +443,19 @@ static void relay_loop(struct relay *r) {
     }
 }
 
-int main(int argc, char **argv) {
+/* tether-zygote links this file in and calls it under another name (see build-native.sh). */
+#ifndef LAUNCH_MAIN
+#define LAUNCH_MAIN main
+#endif
+int LAUNCH_MAIN(int argc, char **argv) {
     int pty = 0;
     unsigned rows = 0, cols = 0;
     int i = 1;
+    int pdeathsig = 1;
+    if (i < argc && strcmp(argv[i], "--no-pdeathsig") == 0) {
+        pdeathsig = 0;
+        i++;
+    }
     if (i < argc && strcmp(argv[i], "--pty") == 0) {
         if (i + 2 >= argc) usage("--pty needs ROWS and COLS");
         rows = parse_dim(argv[i + 1]);
@@ -471,8 +482,10 @@ int main(int argc, char **argv) {
 
     pid_t parent = getppid();
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) fail("subreaper", errno);
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) fail("pdeathsig", errno);
-    if (getppid() != parent) return 1; /* Node died before the death signal was armed */
+    if (pdeathsig) {
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) fail("pdeathsig", errno);
+        if (getppid() != parent) return 1; /* Node died before the death signal was armed */
+    }
     signal(SIGPIPE, SIG_IGN);          /* EPIPE from write() is how we notice Node left */
 
     sigset_t set;
