@@ -1,20 +1,19 @@
 // Bundles the CLI (and the benchmarks) into dist/ with esbuild: one start-up path with
-// no TypeScript loader, and code split so `tether run` loads only what it uses.
+// no TypeScript loader. The full CLI is code split, so each command loads only what it
+// uses; `tether run` on an exec server (the lean client) is bundled apart into one file,
+// since every file node loads costs it start-up time (clients/cli/entry.ts).
 import { build } from "esbuild";
 import { existsSync } from "node:fs";
 import { rename, rm } from "node:fs/promises";
+import { basename } from "node:path";
 
 const started = performance.now();
 // Built beside dist/ and swapped in whole, so a test running bin/tether.js meanwhile never sees half a dist/.
 const staging = `dist.tmp-${process.pid}`;
 await rm(staging, { recursive: true, force: true });
-const entryPoints = { tether: "clients/cli/main.ts" };
-if (existsSync("bench/run.ts")) entryPoints["bench/run"] = "bench/run.ts";
-await build({
-  entryPoints,
+const common = {
   outdir: staging,
   bundle: true,
-  splitting: true,
   format: "esm",
   platform: "node",
   target: "node20",
@@ -24,7 +23,37 @@ await build({
   external: ["node-pty", "dockerode", "ssh2", "cpu-features", "testcontainers", "@grpc/reflection", "@grpc/grpc-js"],
   banner: { js: "import { createRequire as __tetherCreateRequire } from 'node:module'; const require = __tetherCreateRequire(import.meta.url);" },
   logLevel: "warning",
-});
+};
+
+const entryPoints = { main: "clients/cli/main.ts" };
+if (existsSync("bench/run.ts")) entryPoints["bench/run"] = "bench/run.ts";
+await build({ ...common, entryPoints, splitting: true });
+
+/** Imports the lean run never takes (entry.ts calls it only when leanEligible() holds). */
+const LEFT_OUT = [
+  { importer: "run-command.ts", path: /^\.\/(env-run-target|sandbox-flags)\.js$/ },
+  // The generated-descriptor codec: the CLI's calls all bring their own (process-wire.ts).
+  { importer: "lean-channel.ts", path: /^@bufbuild\/protobuf$/ },
+];
+const startupPath = {
+  name: "tether-startup-path",
+  setup(b) {
+    // The entry's two ways on are loaded at run time from dist/, beside it.
+    b.onResolve({ filter: /^\.\/(main|lean-main)\.js$/ }, (args) =>
+      basename(args.importer) === "entry.ts" ? { path: args.path, external: true } : undefined,
+    );
+    b.onResolve({ filter: /^(\.\/(env-run-target|sandbox-flags)\.js|@bufbuild\/protobuf)$/ }, (args) =>
+      LEFT_OUT.some((l) => l.importer === basename(args.importer) && l.path.test(args.path)) ? { path: args.path, namespace: "left-out" } : undefined,
+    );
+    // Should the lean run ever reach one, it fails saying so instead of loading half a CLI.
+    b.onLoad({ filter: /.*/, namespace: "left-out" }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path} is left out of dist/lean-main.js (scripts/build.mjs): run without the lean client (TETHER_LEAN=0)`)});`,
+      loader: "js",
+    }));
+  },
+};
+await build({ ...common, entryPoints: { tether: "clients/cli/entry.ts", "lean-main": "clients/cli/lean-main.ts" }, plugins: [startupPath] });
+
 await rm("dist.old", { recursive: true, force: true });
 await rename("dist", "dist.old").catch(() => undefined);
 await rename(staging, "dist");

@@ -2,6 +2,8 @@
 // costs more than the rest of a short run's client side. Only plain, well-formed command
 // lines are read here; anything else (--help, an unknown or malformed flag, a missing
 // --env or command) returns undefined, and commander parses it and says what is wrong.
+// Which client a run takes (leanEligible) is decided here too: the CLI's entry (entry.ts)
+// asks before it loads either.
 import type { RunFlags } from "./run-command.js";
 
 /** Flags that take a value, by their long name; the keys of RunFlags they fill. */
@@ -63,4 +65,16 @@ export function parseRunArgv(args: readonly string[]): { command: string[]; flag
   const command = args.slice(i);
   if (flags.env === undefined || command.length === 0) return undefined;
   return { command, flags: { ...flags, env: flags.env } };
+}
+
+/** Flags that need the generated SandboxPolicy (and so the Environment path). */
+export function hasSandboxFlags(flags: Pick<RunFlags, "sandbox" | "writableRoot" | "deny" | "network">): boolean {
+  return Boolean(flags.sandbox || flags.writableRoot.length > 0 || flags.deny.length > 0 || flags.network);
+}
+
+/** An exec server the lean client can reach: the fast path. */
+export function leanEligible(flags: Pick<RunFlags, "env" | "shell" | "sandbox" | "writableRoot" | "deny" | "network">): boolean {
+  // TETHER_LEAN=0 takes the Environment path (grpc-js) instead: to compare, or to rule the lean client out.
+  if (process.env.TETHER_LEAN === "0") return false;
+  return /^(unix|grpcs?):\/\//.test(flags.env) && flags.shell === "direct" && !hasSandboxFlags(flags);
 }

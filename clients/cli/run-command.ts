@@ -15,6 +15,7 @@ import { ErrorCode, TetherError, errnoCode } from "../../services/common/tether-
 import type { ProcessSpecInit as LeanSpec } from "../environment/lean/process-wire.js";
 import { TETHER_FAILURE, reportError } from "./cli-error.js";
 import { parseChoice, parseEnvVars, parseIntOption, readSecretFile } from "./cli-options.js";
+import { hasSandboxFlags, leanEligible } from "./run-argv.js";
 
 export interface RunFlags {
   env: string;
@@ -60,18 +61,6 @@ export interface RunTarget {
   resize(processId: string, rows: number, cols: number): Promise<void>;
   /** Ends the session (its processes are killed) and releases the connection. */
   close(): Promise<void>;
-}
-
-/** Flags that need the generated SandboxPolicy (and so the Environment path). */
-function hasSandboxFlags(flags: RunFlags): boolean {
-  return Boolean(flags.sandbox || flags.writableRoot.length > 0 || flags.deny.length > 0 || flags.network);
-}
-
-/** An exec server the lean client can reach: the fast path. */
-export function leanEligible(flags: Pick<RunFlags, "env" | "shell" | "sandbox" | "writableRoot" | "deny" | "network">): boolean {
-  // TETHER_LEAN=0 takes the Environment path (grpc-js) instead: to compare, or to rule the lean client out.
-  if (process.env.TETHER_LEAN === "0") return false;
-  return /^(unix|grpcs?):\/\//.test(flags.env) && flags.shell === "direct" && !hasSandboxFlags(flags as RunFlags);
 }
 
 /** What a shell reports for a command killed by SIGPIPE. */
