@@ -80,6 +80,8 @@ describe.skipIf(skip !== undefined)("startDockerEnvironment", () => {
     expect(await containerExists(client, name)).toBe(true);
 
     await env.close();
+    // close() leaves the daemon's kill and cleanup running; `removed` says when they are done.
+    await env.removed;
     expect(await containerExists(client, name)).toBe(false);
   });
 
@@ -139,6 +141,7 @@ describe.skipIf(skip !== undefined)("startDockerEnvironment", () => {
     // Later calls fail at once with the same explanation.
     await expect(env.files.stat("/")).rejects.toThrow(pattern);
     await env.close();
+    await env.removed;
     expect(await containerExists(client, name)).toBe(false);
   });
 

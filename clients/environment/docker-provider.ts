@@ -2,15 +2,20 @@
 // The client reaches the server over a Unix socket in a bind-mounted host directory,
 // so nothing depends on container networking; closing the environment removes the container.
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, stat } from "node:fs/promises";
-import { hostname, tmpdir } from "node:os";
+import { mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import Dockerode from "dockerode";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
+import { logTail } from "./container-log.js";
+import { DeadContainerGuard } from "./dead-container-guard.js";
+import { dockerError, statusOf } from "./docker-error.js";
 import { DEFAULT_IMAGE } from "./env-target.js";
 import type { Environment } from "./environment.js";
-import { GrpcEnvironment, type GrpcEnvironmentOptions } from "./grpc-environment.js";
-import { sleep } from "./reconnect.js";
+import type { GrpcEnvironment, GrpcEnvironmentOptions } from "./grpc-environment.js";
+import { SOCKET_DIR_PREFIX, ownerLabels, removeStaleContainers } from "./stale-containers.js";
+import { waitForSocket } from "./socket-ready.js";
+
+export { ENV_LABEL } from "./stale-containers.js";
 
 /** Per-session settings, for the first session and for `openSession`. */
 export type DockerSessionOptions = Pick<GrpcEnvironmentOptions, "defaultSandbox" | "reconnect" | "keepaliveMs" | "detachedTtlMs">;
@@ -34,19 +39,20 @@ export interface DockerEnvironment extends Environment {
   readonly containerName: string;
   /** The exec server's socket on this host (0600, root's). */
   readonly socketPath: string;
+  /**
+   * Settles once the container is removed after `close()`. close() returns when the session
+   * is closed and the socket directory gone; the removal (the daemon's kill and cleanup)
+   * goes on meanwhile, and its pending request keeps this process alive until it is done.
+   */
+  readonly removed: Promise<void>;
   /** Another session on the same container (same files and processes); closing it keeps the container. */
   openSession(options?: DockerSessionOptions): Promise<Environment>;
 }
 
-export const ENV_LABEL = "tether.env";
-const OWNER_PID_LABEL = "tether.owner-pid";
-const OWNER_HOST_LABEL = "tether.owner-host";
 const SOCKET_DIR_IN_CONTAINER = "/run/tether";
 const SOCKET_NAME = "exec.sock";
-const SOCKET_POLL_MS = 10;
 /** A dead container should fail calls quickly, not after the default minute of retries. */
 const CONTAINER_RECONNECT = { giveUpAfterMs: 3_000, initialBackoffMs: 50, maxBackoffMs: 500 };
-const LOG_TAIL_LINES = 20;
 
 /**
  * What bubblewrap needs as root inside a container (measured with
@@ -62,36 +68,32 @@ export const SANDBOX_HOST_CONFIG = {
 } as const;
 
 export async function startDockerEnvironment(options: DockerEnvironmentOptions = {}): Promise<DockerEnvironment> {
-  const docker = options.docker ?? new Dockerode();
+  const docker = options.docker ?? defaultClient();
   const image = options.image ?? DEFAULT_IMAGE;
   const name = options.name ?? `tether-env-${randomBytes(4).toString("hex")}`;
   const timeoutMs = options.startTimeoutMs ?? 30_000;
   const log = options.log ?? (() => {});
+  // The gRPC client is needed only once the socket is there: it loads while the container starts.
+  const grpcEnvironment = import("./grpc-environment.js");
+  grpcEnvironment.catch(() => undefined); // awaited in connectSession; an early failure must not leave it unhandled
+  const staleSweep = sweepOnce(docker, log);
 
-  const [network] = await Promise.all([
-    options.network ?? defaultNetwork(docker),
-    docker.getImage(image).inspect().catch((err: unknown) => {
-      if (statusOf(err) === 404) {
-        throw new TetherError(ErrorCode.NotFound, `docker image ${image} is not present locally: build it with \`make image\``, { cause: err });
-      }
-      throw dockerError(docker, err, `docker image inspect ${image}`);
-    }),
-  ]);
-  const staleSweep = removeStaleContainers(docker, log);
-
-  const dir = await mkdtemp(path.join(tmpdir(), "tether-docker-"));
-  const socketPath = path.join(dir, SOCKET_NAME);
   const created = performance.now();
+  const madeDir = mkdtemp(SOCKET_DIR_PREFIX);
+  const [network, dir] = await Promise.all([options.network ?? defaultNetwork(docker), madeDir]).catch(async (err: unknown) => {
+    await madeDir.then((d) => rm(d, { recursive: true, force: true }), () => undefined);
+    await staleSweep;
+    throw TetherError.from(err);
+  });
+  const socketPath = path.join(dir, SOCKET_NAME);
   let container: Dockerode.Container | undefined;
   const waitAbort = new AbortController();
-  const remove = async (): Promise<void> => {
+  const removeContainer = async (): Promise<void> => {
     waitAbort.abort();
     try {
       await container?.remove({ force: true, v: true });
     } catch (err) {
       if (statusOf(err) !== 404 && statusOf(err) !== 409) throw dockerError(docker, err, `docker rm -f ${name}`);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
     }
   };
   try {
@@ -99,7 +101,7 @@ export async function startDockerEnvironment(options: DockerEnvironmentOptions =
       name,
       Image: image,
       Cmd: ["tether", "exec-server", "--listen", `unix://${SOCKET_DIR_IN_CONTAINER}/${SOCKET_NAME}`],
-      Labels: { [ENV_LABEL]: "1", [OWNER_PID_LABEL]: String(process.pid), [OWNER_HOST_LABEL]: hostname() },
+      Labels: ownerLabels(),
       HostConfig: {
         // The directory is 0700 and the socket 0600: only root on this host reaches the server.
         Binds: [`${dir}:${SOCKET_DIR_IN_CONTAINER}`],
@@ -110,7 +112,7 @@ export async function startDockerEnvironment(options: DockerEnvironmentOptions =
         CapAdd: [...SANDBOX_HOST_CONFIG.CapAdd],
         SecurityOpt: [...SANDBOX_HOST_CONFIG.SecurityOpt],
       },
-    }).catch((err: unknown) => { throw dockerError(docker, err, `docker create ${image}`); });
+    }).catch((err: unknown) => { throw createError(docker, err, image); });
     const c = container;
     const createdMs = performance.now() - created;
     await c.start().catch((err: unknown) => { throw dockerError(docker, err, `docker start ${name}`); });
@@ -133,9 +135,9 @@ export async function startDockerEnvironment(options: DockerEnvironmentOptions =
     const env = await Promise.race([
       died,
       (async () => {
-        await waitForSocket(socketPath, deadline, options.signal);
+        await waitForSocket(socketPath, Math.max(1, deadline - Date.now()), options.signal);
         socketMs = performance.now() - created;
-        return connectSession(socketPath, description, options, Math.max(1, deadline - Date.now()));
+        return connectSession(grpcEnvironment, socketPath, description, options, Math.max(1, deadline - Date.now()));
       })(),
     ]).catch(async (err: unknown) => {
       if (err instanceof TetherError && err.code === ErrorCode.DeadlineExceeded) {
@@ -150,49 +152,81 @@ export async function startDockerEnvironment(options: DockerEnvironmentOptions =
     );
     await staleSweep;
     const guard = new DeadContainerGuard(c, name, exited);
-    const close = (): Promise<void> => env.close().finally(remove);
+    const removal = deferred();
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> =>
+      (closing ??= env.close().finally(async () => {
+        // Not awaited: the daemon's kill and cleanup take longer than everything before it.
+        removal.settle(removeContainer());
+        await rm(dir, { recursive: true, force: true });
+      }));
+    removal.promise.catch((err: unknown) => log(`docker: could not remove ${name}: ${TetherError.from(err).message}`));
     return {
       ...guard.wrap(env, close),
       containerName: name,
       socketPath,
+      removed: removal.promise,
       openSession: async (more = {}) => {
-        const extra = await guard.guardPromise(connectSession(socketPath, description, more, 5_000));
+        const extra = await guard.guardPromise(connectSession(grpcEnvironment, socketPath, description, more, 5_000));
         return guard.wrap(extra, () => extra.close());
       },
     };
   } catch (err) {
-    await remove().catch((e: unknown) => log(`docker: could not clean up ${name}: ${TetherError.from(e).message}`));
+    await removeContainer().catch((e: unknown) => log(`docker: could not clean up ${name}: ${TetherError.from(e).message}`));
+    await rm(dir, { recursive: true, force: true });
     await staleSweep;
     throw TetherError.from(err);
   }
 }
 
-async function defaultNetwork(docker: Dockerode): Promise<string> {
-  try {
-    await docker.getNetwork("bridge").inspect();
-    return "bridge";
-  } catch (err) {
-    if (statusOf(err) === 404) return "none"; // dockerd --bridge=none
-    throw dockerError(docker, err, "docker network inspect bridge");
-  }
+/** One client for every environment that brings none, so what is learnt about its daemon is kept. */
+let sharedClient: Dockerode | undefined;
+function defaultClient(): Dockerode {
+  return (sharedClient ??= new Dockerode());
 }
 
-async function waitForSocket(socketPath: string, deadline: number, signal?: AbortSignal): Promise<void> {
-  // The socket appears once the server listens; polling a stat is cheaper than a failed connect.
-  for (;;) {
-    try {
-      if ((await stat(socketPath)).isSocket()) return;
-    } catch {
-      // ENOENT until the server binds: keep polling.
-    }
-    if (Date.now() >= deadline) {
-      throw new TetherError(ErrorCode.DeadlineExceeded, `the exec server did not create ${socketPath} in time (raise startTimeoutMs if the machine is slow)`);
-    }
-    await sleep(SOCKET_POLL_MS, signal);
+const networks = new WeakMap<Dockerode, Promise<string>>();
+/** "bridge" when the daemon has one (dockerd --bridge=none has not), asked once per client. */
+function defaultNetwork(docker: Dockerode): Promise<string> {
+  let known = networks.get(docker);
+  if (!known) {
+    known = docker.getNetwork("bridge").inspect().then(
+      () => "bridge",
+      (err: unknown) => {
+        networks.delete(docker); // not learnt: ask again next time
+        if (statusOf(err) === 404) return "none";
+        throw dockerError(docker, err, "docker network inspect bridge");
+      },
+    );
+    networks.set(docker, known);
   }
+  return known;
 }
 
-function connectSession(socketPath: string, description: string, options: DockerSessionOptions, connectTimeoutMs: number): Promise<GrpcEnvironment> {
+const swept = new WeakSet<Dockerode>();
+/** Containers of dead owners are swept once per client: later ones come from this process's own leaks only. */
+function sweepOnce(docker: Dockerode, log: (msg: string) => void): Promise<void> {
+  if (swept.has(docker)) return Promise.resolve();
+  swept.add(docker);
+  return removeStaleContainers(docker, SOCKET_DIR_IN_CONTAINER, log);
+}
+
+/** A missing image is reported by create itself: no inspect round trip before it. */
+function createError(docker: Dockerode, err: unknown, image: string): TetherError {
+  if (statusOf(err) === 404 && /no such image/i.test(err instanceof Error ? err.message : String(err))) {
+    return new TetherError(ErrorCode.NotFound, `docker image ${image} is not present locally: build it with \`make image\``, { cause: err });
+  }
+  return dockerError(docker, err, `docker create ${image}`);
+}
+
+async function connectSession(
+  module: Promise<typeof import("./grpc-environment.js")>,
+  socketPath: string,
+  description: string,
+  options: DockerSessionOptions,
+  connectTimeoutMs: number,
+): Promise<GrpcEnvironment> {
+  const { GrpcEnvironment } = await module;
   return GrpcEnvironment.connect(
     { kind: "unix", path: socketPath },
     {
@@ -207,204 +241,9 @@ function connectSession(socketPath: string, description: string, options: Docker
   );
 }
 
-/**
- * Calls that fail while the container is gone say so (name and state) instead of the
- * generic connection error, and calls made after its death fail at once.
- */
-class DeadContainerGuard {
-  readonly #container: Dockerode.Container;
-  readonly #name: string;
-  /** Rejecters of the calls in flight; a settled call removes its own (no growth per call). */
-  readonly #inFlight = new Set<(err: TetherError) => void>();
-  #deadReason: TetherError | undefined;
-
-  constructor(container: Dockerode.Container, name: string, exited: Promise<unknown>) {
-    this.#container = container;
-    this.#name = name;
-    exited.then(
-      async () => {
-        const reason = await this.#explain(new TetherError(ErrorCode.Unavailable, "container exited"));
-        for (const fail of this.#inFlight) fail(reason);
-      },
-      () => undefined, // the wait was aborted: the environment closed
-    );
-  }
-
-  async #explain(err: unknown): Promise<TetherError> {
-    const te = TetherError.from(err);
-    if (te.code !== ErrorCode.Unavailable && te.code !== ErrorCode.Internal && te.code !== ErrorCode.Unknown) return te;
-    if (this.#deadReason) return this.#deadReason;
-    try {
-      const info = await this.#container.inspect();
-      if (info.State.Running) return te;
-      this.#deadReason = new TetherError(
-        ErrorCode.Unavailable,
-        `docker container ${this.#name} is ${info.State.Status} (exit code ${info.State.ExitCode}${info.State.OOMKilled ? ", killed for running out of memory" : ""}): start a new environment`,
-        { cause: te },
-      );
-    } catch (e) {
-      if (statusOf(e) !== 404) return te;
-      this.#deadReason = new TetherError(ErrorCode.Unavailable, `docker container ${this.#name} no longer exists (removed): start a new environment`, { cause: te });
-    }
-    return this.#deadReason;
-  }
-
-  guardPromise<T>(p: Promise<T>): Promise<T> {
-    if (this.#deadReason) {
-      p.catch(() => undefined);
-      return Promise.reject(this.#deadReason);
-    }
-    // Not Promise.race with a shared "dead" promise: each race would stay registered on it,
-    // keeping every settled value (every file chunk) alive until the container dies.
-    return new Promise<T>((resolve, reject) => {
-      const fail = (err: TetherError) => {
-        this.#inFlight.delete(fail);
-        reject(err);
-      };
-      this.#inFlight.add(fail);
-      p.then(
-        (value) => {
-          this.#inFlight.delete(fail);
-          resolve(value);
-        },
-        async (err: unknown) => {
-          this.#inFlight.delete(fail);
-          reject(await this.#explain(err));
-        },
-      );
-    });
-  }
-
-  async *#guardIterable<T>(it: AsyncIterable<T>): AsyncGenerator<T> {
-    const iterator = it[Symbol.asyncIterator]();
-    try {
-      for (;;) {
-        const next = await this.guardPromise(iterator.next());
-        if (next.done) return;
-        yield next.value;
-      }
-    } finally {
-      // Not awaited: after a failure the inner generator may still be parked in its
-      // reconnect loop, and an async generator's return() queues behind that.
-      void iterator.return?.()?.catch(() => undefined);
-    }
-  }
-
-  #guard(value: unknown): unknown {
-    if (value instanceof Promise) return this.guardPromise(value);
-    if (isAsyncIterable(value)) return this.#guardIterable(value);
-    // readFile: { info, chunks }
-    if (typeof value === "object" && value !== null && "info" in value && "chunks" in value) {
-      const v = value as { info: Promise<unknown>; chunks: AsyncIterable<unknown> };
-      const info = this.guardPromise(v.info);
-      info.catch(() => undefined);
-      return { info, chunks: this.#guardIterable(v.chunks) };
-    }
-    return value;
-  }
-
-  #wrapOps<T extends object>(ops: T): T {
-    const guard = (value: unknown) => this.#guard(value);
-    return new Proxy(ops, {
-      get(target, prop, receiver) {
-        const member: unknown = Reflect.get(target, prop, receiver);
-        if (typeof member !== "function") return member;
-        return (...args: unknown[]) => guard(Reflect.apply(member, target, args));
-      },
-    });
-  }
-
-  wrap(env: Environment, close: () => Promise<void>): Environment {
-    return {
-      kind: env.kind,
-      description: env.description,
-      processes: this.#wrapOps(env.processes),
-      files: this.#wrapOps(env.files),
-      session: this.#wrapOps(env.session),
-      info: (opts) => this.guardPromise(env.info(opts)),
-      close,
-      [Symbol.asyncDispose]: close,
-    };
-  }
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
-}
-
-/** The last lines of a container's stdout and stderr (Docker multiplexes them in 8-byte framed records). */
-async function logTail(container: Dockerode.Container): Promise<string> {
-  try {
-    const raw = (await container.logs({ stdout: true, stderr: true, tail: LOG_TAIL_LINES, follow: false })) as unknown as Buffer;
-    const text: string[] = [];
-    let off = 0;
-    while (off + 8 <= raw.length) {
-      const size = raw.readUInt32BE(off + 4);
-      text.push(raw.subarray(off + 8, off + 8 + size).toString("utf8"));
-      off += 8 + size;
-    }
-    const out = (off === 0 ? raw.toString("utf8") : text.join("")).trimEnd();
-    return out === "" ? "(the log is empty)" : out;
-  } catch (err) {
-    return `(could not read the log: ${TetherError.from(err).message})`;
-  }
-}
-
-/** Removes containers left by tether processes on this host that died without closing them. */
-async function removeStaleContainers(docker: Dockerode, log: (msg: string) => void): Promise<void> {
-  try {
-    const startedAt = Math.floor((Date.now() - process.uptime() * 1000) / 1000);
-    const stale = await docker.listContainers({ all: true, filters: { label: [`${ENV_LABEL}=1`, `${OWNER_HOST_LABEL}=${hostname()}`] } });
-    for (const c of stale) {
-      const pid = Number(c.Labels[OWNER_PID_LABEL]);
-      if (c.Created >= startedAt || !Number.isInteger(pid) || pid === process.pid || pidAlive(pid)) continue;
-      await docker.getContainer(c.Id).remove({ force: true, v: true });
-      // Its socket directory, when it is one of ours.
-      for (const m of c.Mounts) {
-        if (m.Destination === SOCKET_DIR_IN_CONTAINER && m.Source.startsWith(path.join(tmpdir(), "tether-docker-"))) await rm(m.Source, { recursive: true, force: true });
-      }
-      log(`docker: removed stale container ${c.Names[0] ?? c.Id} (its owner pid ${pid} is gone)`);
-    }
-  } catch (err) {
-    log(`docker: could not sweep stale containers: ${TetherError.from(err).message}`);
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-function statusOf(err: unknown): number | undefined {
-  if (typeof err === "object" && err !== null && "statusCode" in err && typeof err.statusCode === "number") return err.statusCode;
-  return undefined;
-}
-
-/** Where the client talks to its daemon: a Dockerode made with its own socket is not DOCKER_HOST's. */
-function daemonAddress(docker: Dockerode): string {
-  const modem = (docker as { modem?: { socketPath?: unknown; host?: unknown; port?: unknown } }).modem;
-  if (typeof modem?.socketPath === "string") return modem.socketPath;
-  if (typeof modem?.host === "string") return `${modem.host}:${String(modem.port ?? "")}`;
-  return process.env.DOCKER_HOST ?? "/var/run/docker.sock";
-}
-
-/** Docker client failures: an unreachable daemon says how to start one; API errors keep Docker's message. */
-function dockerError(docker: Dockerode, err: unknown, what: string): TetherError {
-  if (err instanceof TetherError) return err;
-  const code = typeof err === "object" && err !== null && "code" in err ? String(err.code) : "";
-  if (["ENOENT", "ECONNREFUSED", "EACCES", "ECONNRESET", "ETIMEDOUT"].includes(code)) {
-    return new TetherError(
-      ErrorCode.Unavailable,
-      `${what}: cannot reach the Docker daemon at ${daemonAddress(docker)} (${code}): start one with \`scripts/start-dockerd.sh\` (or \`dockerd &\`), or set DOCKER_HOST`,
-      { cause: err },
-    );
-  }
-  const status = statusOf(err);
-  const message = err instanceof Error ? err.message.replace(/^\(HTTP code \d+\)\s*/, "") : String(err);
-  const mapped = status === 404 ? ErrorCode.NotFound : status === 409 ? ErrorCode.AlreadyExists : status === 400 ? ErrorCode.InvalidArgument : ErrorCode.Internal;
-  return new TetherError(mapped, `${what}: ${message}`, { cause: err });
+/** A promise settled later by another promise. */
+function deferred(): { promise: Promise<void>; settle(p: Promise<void>): void } {
+  let settle!: (p: Promise<void>) => void;
+  const promise = new Promise<void>((resolve) => (settle = resolve));
+  return { promise, settle };
 }
