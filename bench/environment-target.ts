@@ -51,13 +51,16 @@ export class EnvironmentTarget implements TetherTarget {
     await processes.start(id, { argv: ["/bin/sh", "-c", ECHO_SCRIPT], tty: { rows: 24, cols: 80 }, stdinOpen: true });
     const stop = new AbortController();
     let listener: ((b: Buffer | string) => void) | undefined;
+    // Keystrokes go over one stdin stream, as `tether run` sends them from a terminal.
+    const stdin = processes.openStdin(id, { signal: stop.signal });
     const echo = new StreamEcho(
       // Keystrokes are sent one at a time; the round trip waits for the echo anyway.
-      (b) => void processes.write(id, b).catch((err: unknown) => echo.fail(TetherError.from(err).message)),
+      (b) => void stdin.write(b).catch((err: unknown) => echo.fail(TetherError.from(err).message)),
       (cb) => (listener = cb),
       async () => {
         await processes.terminate(id).catch(() => undefined);
         stop.abort();
+        await stdin.close();
       },
     );
     void (async () => {

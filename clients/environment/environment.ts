@@ -31,11 +31,28 @@ export interface AttachOptions extends Signalable {
   allowGaps?: boolean;
 }
 
+/** Stdin of one process as a byte stream (WriteStream); see ProcessOps.openStdin. */
+export interface StdinWriter extends AsyncDisposable {
+  /** Sends at once; resolves when queued (it waits while too many bytes are unacknowledged). */
+  write(data: Uint8Array): Promise<void>;
+  /** Resolves once everything written so far reached the process's stdin. */
+  flush(): Promise<void>;
+  /** Closes stdin after everything written; resolves once the server applied it all. */
+  end(): Promise<void>;
+  /** Stops the stream without closing stdin; bytes not yet acknowledged may be lost. */
+  close(): Promise<void>;
+}
+
 export interface ProcessOps {
   start(processId: string, spec: ProcessSpecInit, opts?: Signalable): Promise<{ process: ProcessInfo; created: boolean }>;
   /** Started event first, then output/gaps, exit last. A gRPC environment resumes across reconnects by itself. */
   attach(processId: string, opts?: AttachOptions): AsyncIterable<AttachResponse>;
   write(processId: string, data: Uint8Array, opts?: Signalable & { eof?: boolean; writeId?: string }): Promise<{ bytesWritten: number; applied: boolean }>;
+  /**
+   * Stdin over one long-lived stream: the low-latency path for keystrokes. A gRPC environment
+   * resends across reconnects without repeating or losing bytes. Close it when done.
+   */
+  openStdin(processId: string, opts?: Signalable): StdinWriter;
   signal(processId: string, signal: number | string, opts?: { target?: "process" | "group" }): Promise<void>;
   resize(processId: string, rows: number, cols: number): Promise<void>;
   terminate(processId: string, opts?: { graceMs?: number }): Promise<ExitStatus>;

@@ -1,6 +1,6 @@
 // The Environment over gRPC. It owns one session on the server and keeps it attached
 // (an Events stream, reopened after drops); calls that may be repeated are retried
-// across reconnects (Start and Write are idempotent by id), and Attach resumes from
+// across reconnects (Start and Write are idempotent by id, WriteStream by stream offset), and Attach resumes from
 // the last seq it delivered, so a cut connection loses and repeats nothing.
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { randomUUID } from "node:crypto";
@@ -13,6 +13,7 @@ import type { AttachOptions, EscalationHandler, Environment, FileOps, ProcessOps
 import { type NetworkTarget, describeTarget, explainConnectError } from "./env-target.js";
 import { type Connection, type ConnectionOptions, createConnection } from "./grpc-connection.js";
 import { grpcFileOps } from "./grpc-file-ops.js";
+import { StdinStreamWriter } from "./stdin-stream-writer.js";
 import { DEFAULT_RECONNECT, Outage, type ReconnectPolicy, isTransportFailure, withReconnect } from "./reconnect.js";
 
 export interface GrpcEnvironmentOptions extends ConnectionOptions {
@@ -150,6 +151,15 @@ export class GrpcEnvironment implements Environment {
           return { bytesWritten: Number(res.bytesWritten), applied: res.applied };
         }, opts?.signal);
       },
+      openStdin: (processId, opts) =>
+        new StdinStreamWriter({
+          processId,
+          streamId: randomUUID(),
+          open: (requests, signal) => c.writeStream(requests, { signal, waitForReady: true }),
+          policy: this.#policy,
+          what: `${this.description} (WriteStream ${processId})`,
+          signal: opts?.signal ? AbortSignal.any([opts.signal, this.#lifetime.signal]) : this.#lifetime.signal,
+        }),
       signal: async (processId, signal, opts) => {
         const value = typeof signal === "number" ? { case: "number" as const, value: signal } : { case: "name" as const, value: signal };
         const target = opts?.target === "process" ? 1 : 2;

@@ -132,9 +132,13 @@ function unwrap<T>(req: T | MalformedRequest): T {
   return req;
 }
 
-/** Reads a client stream with backpressure: grpc-js pauses the HTTP/2 stream while we do not pull. */
-async function* requests<T>(call: grpc.ServerReadableStream<T | MalformedRequest, unknown>): AsyncIterable<T> {
-  for await (const req of call as AsyncIterable<T | MalformedRequest>) yield unwrap(req);
+/**
+ * Reads a client stream with backpressure: grpc-js pauses the HTTP/2 stream while we do not pull.
+ * A handler that stops reading (it failed, or it is done) must not destroy the call: a bidi
+ * call still has to send its status, and a destroyed one never does.
+ */
+async function* requests<T>(call: grpc.ServerReadableStream<T | MalformedRequest, unknown> | grpc.ServerDuplexStream<T | MalformedRequest, unknown>): AsyncIterable<T> {
+  for await (const req of call.iterator({ destroyOnReturn: false }) as AsyncIterable<T | MalformedRequest>) yield unwrap(req);
 }
 
 /** Writes one message and resolves when grpc-js accepted it, so a slow client slows the handler. */

@@ -81,6 +81,7 @@ function startServer(log: ServerLog): grpc.Server {
       throw reason;
     },
     write: unimplemented,
+    writeStream: unimplemented,
     signal: unimplemented,
     resize: unimplemented,
     terminate: unimplemented,

@@ -194,6 +194,9 @@ describe("ProcessWire over LeanChannel", () => {
       yield { seq: 3n, event: { case: "exited", value: { status: { code: 3, wallTimeMs: 12n } } } };
     },
     write: refuse,
+    writeStream: (): never => {
+      throw new TetherError(ErrorCode.Unimplemented, "not in this fake");
+    },
     signal: refuse,
     resize: refuse,
     terminate: refuse,

@@ -16,6 +16,7 @@ import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { Child, ChildExit } from "./child.js";
 import type { CgroupOutcome } from "./pids-cgroup.js";
 import type { OutputLog } from "./output-log.js";
+import { StdinStreams, type StreamWriteResult } from "./stdin-streams.js";
 import { type Clock, MAX_TIMER_MS, Stopwatch } from "./stopwatch.js";
 
 export interface WriteResult {
@@ -47,6 +48,7 @@ export class ManagedProcess {
   #stdinClosed: boolean;
   #writeChain: Promise<unknown> = Promise.resolve();
   readonly #writes = new Map<string, Promise<WriteResult>>();
+  readonly #streams = new StdinStreams();
   readonly #stopwatches: Stopwatch[] = [];
   #idle: Stopwatch | undefined;
   #paused = false;
@@ -141,13 +143,8 @@ export class ManagedProcess {
       const earlier = this.#writes.get(writeId);
       if (earlier) return earlier.then((r) => ({ ...r, applied: false }));
     }
-    if (!this.running) {
-      return Promise.reject(new TetherError(ErrorCode.FailedPrecondition, `process ${this.id} has exited; stdin is closed`));
-    }
-    if (this.#stdinClosed) {
-      const why = this.spec.stdinOpen ? "EOF was already sent" : "it was started without stdin_open";
-      return Promise.reject(new TetherError(ErrorCode.FailedPrecondition, `stdin of process ${this.id} is closed: ${why}`));
-    }
+    const closed = this.#stdinClosedError();
+    if (closed) return Promise.reject(closed);
     if (eof) this.#stdinClosed = true;
     // Writes are applied in arrival order, one at a time.
     const result = this.#writeChain.then(async (): Promise<WriteResult> => {
@@ -162,6 +159,37 @@ export class ManagedProcess {
       if (this.#writes.size > REMEMBERED_WRITES) this.#writes.delete(this.#writes.keys().next().value!);
     }
     return result;
+  }
+
+  /**
+   * One WriteStream request. Bytes are numbered per stream, so a request retried after a cut
+   * writes only what was not accepted before. Accepted bytes are written even if the call
+   * goes away meanwhile (no signal here): the retry counts them as applied.
+   */
+  writeStream(streamId: string, offset: number, data: Uint8Array, eof: boolean): Promise<StreamWriteResult> {
+    const { stream, fresh, closes } = this.#streams.piece(streamId, offset, data, eof);
+    // A pure repeat is answered even after exit: its bytes did go in.
+    if (fresh.byteLength === 0 && !closes) return stream.last;
+    const closed = this.#stdinClosedError();
+    if (closed) return Promise.reject(closed);
+    if (closes) this.#stdinClosed = stream.eof = true;
+    stream.accepted += fresh.byteLength;
+    const answer = { appliedOffset: stream.accepted, eof: stream.eof };
+    const result = this.#writeChain.then(async (): Promise<StreamWriteResult> => {
+      if (fresh.byteLength > 0) await this.child.write(fresh);
+      if (closes) await this.child.closeStdin();
+      return answer;
+    });
+    stream.last = result;
+    this.#writeChain = result.catch(() => undefined);
+    return result;
+  }
+
+  #stdinClosedError(): TetherError | undefined {
+    if (!this.running) return new TetherError(ErrorCode.FailedPrecondition, `process ${this.id} has exited; stdin is closed`);
+    if (!this.#stdinClosed) return undefined;
+    const why = this.spec.stdinOpen ? "EOF was already sent" : "it was started without stdin_open";
+    return new TetherError(ErrorCode.FailedPrecondition, `stdin of process ${this.id} is closed: ${why}`);
   }
 
   signal(signo: number, target: "process" | "group"): void {

@@ -14,6 +14,7 @@ import {
 import { ErrorCode, TetherError, throwIfAborted } from "../../common/tether-error.js";
 import { Child } from "./child.js";
 import { ManagedProcess, type WriteResult } from "./managed-process.js";
+import type { StreamWriteResult } from "./stdin-streams.js";
 import { MemoryBudget } from "./memory-budget.js";
 import { OutputLog } from "./output-log.js";
 import type { PidsCgroup, ProcessCgroup } from "./pids-cgroup.js";
@@ -182,13 +183,24 @@ export class ProcessManager implements AsyncDisposable {
   }
 
   write(processId: string, writeId: string, data: Uint8Array, eof: boolean, signal?: AbortSignal): Promise<WriteResult> {
+    this.#checkWriteSize(data);
+    return this.get(processId).write(writeId, data, eof, signal);
+  }
+
+  /** One WriteStream request; see ManagedProcess.writeStream for the offset rules. */
+  writeStream(processId: string, streamId: string, offset: number, data: Uint8Array, eof: boolean): Promise<StreamWriteResult> {
+    checkId("stream_id", streamId);
+    this.#checkWriteSize(data);
+    return this.get(processId).writeStream(streamId, offset, data, eof);
+  }
+
+  #checkWriteSize(data: Uint8Array): void {
     if (data.byteLength > this.limits.maxWriteBytes) {
       throw new TetherError(
         ErrorCode.InvalidArgument,
         `data is ${data.byteLength} bytes; the limit per Write is ${this.limits.maxWriteBytes}: split it into several writes`,
       );
     }
-    return this.get(processId).write(writeId, data, eof, signal);
   }
 
   signal(processId: string, signal: number | string, target: "process" | "group"): void {

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tether/exec/v1/process.proto.
  */
 export const file_tether_exec_v1_process: GenFile = /*@__PURE__*/
-  fileDesc("Chx0ZXRoZXIvZXhlYy92MS9wcm9jZXNzLnByb3RvEg50ZXRoZXIuZXhlYy52MSJJCglFbnZQb2xpY3kSKwoHaW5oZXJpdBgBIAEoDjIaLnRldGhlci5leGVjLnYxLkVudkluaGVyaXQSDwoHZXhjbHVkZRgCIAMoCSIlCgdUdHlTaXplEgwKBHJvd3MYASABKA0SDAoEY29scxgCIAEoDSJcCgxPdXRwdXRQb2xpY3kSMAoIb3ZlcmZsb3cYASABKA4yHi50ZXRoZXIuZXhlYy52MS5PdmVyZmxvd1BvbGljeRIaChJtYXhfcmV0YWluZWRfYnl0ZXMYAiABKAQiQwoIVGltZW91dHMSDwoHd2FsbF9tcxgBIAEoDRIPCgdpZGxlX21zGAIgASgNEhUKDWtpbGxfZ3JhY2VfbXMYAyABKA0ijAQKC1Byb2Nlc3NTcGVjEgwKBGFyZ3YYASADKAkSCwoDY3dkGAIgASgJEjEKA2VudhgDIAMoCzIkLnRldGhlci5leGVjLnYxLlByb2Nlc3NTcGVjLkVudkVudHJ5Ei0KCmVudl9wb2xpY3kYBCABKAsyGS50ZXRoZXIuZXhlYy52MS5FbnZQb2xpY3kSJAoDdHR5GAUgASgLMhcudGV0aGVyLmV4ZWMudjEuVHR5U2l6ZRISCgpzdGRpbl9vcGVuGAYgASgIEigKBXNoZWxsGAcgASgOMhkudGV0aGVyLmV4ZWMudjEuU2hlbGxNb2RlEi4KB3NhbmRib3gYCCABKAsyHS50ZXRoZXIuZXhlYy52MS5TYW5kYm94UG9saWN5EioKCHRpbWVvdXRzGAkgASgLMhgudGV0aGVyLmV4ZWMudjEuVGltZW91dHMSLAoGb3V0cHV0GAogASgLMhwudGV0aGVyLmV4ZWMudjEuT3V0cHV0UG9saWN5EjcKBmxhYmVscxgLIAMoCzInLnRldGhlci5leGVjLnYxLlByb2Nlc3NTcGVjLkxhYmVsc0VudHJ5GioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJhCgxTdGFydFJlcXVlc3QSEgoKcHJvY2Vzc19pZBgBIAEoCRIpCgRzcGVjGAIgASgLMhsudGV0aGVyLmV4ZWMudjEuUHJvY2Vzc1NwZWMSEgoKc2Vzc2lvbl9pZBgDIAEoCSJOCg1TdGFydFJlc3BvbnNlEiwKB3Byb2Nlc3MYASABKAsyGy50ZXRoZXIuZXhlYy52MS5Qcm9jZXNzSW5mbxIPCgdjcmVhdGVkGAIgASgIIrACCgtQcm9jZXNzSW5mbxISCgpwcm9jZXNzX2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSKwoFc3RhdGUYAyABKA4yHC50ZXRoZXIuZXhlYy52MS5Qcm9jZXNzU3RhdGUSCwoDcGlkGAQgASgFEikKBHNwZWMYBSABKAsyGy50ZXRoZXIuZXhlYy52MS5Qcm9jZXNzU3BlYxIVCg1zdGFydGVkX2F0X21zGAYgASgDEigKBGV4aXQYByABKAsyGi50ZXRoZXIuZXhlYy52MS5FeGl0U3RhdHVzEhoKEmZpcnN0X3JldGFpbmVkX3NlcRgIIAEoBBIQCghsYXN0X3NlcRgJIAEoBBIVCg1kcm9wcGVkX2J5dGVzGAogASgEEg4KBnBhdXNlZBgLIAEoCCKdAgoKRXhpdFN0YXR1cxIRCgRjb2RlGAEgASgFSACIAQESEwoGc2lnbmFsGAIgASgFSAGIAQESEwoLc2lnbmFsX25hbWUYAyABKAkSEQoJdGltZWRfb3V0GAQgASgIEjEKDHRpbWVvdXRfa2luZBgFIAEoDjIbLnRldGhlci5leGVjLnYxLlRpbWVvdXRLaW5kEhIKCm9vbV9raWxsZWQYBiABKAgSFAoMd2FsbF90aW1lX21zGAcgASgEEhMKC3VzZXJfY3B1X21zGAggASgEEhUKDXN5c3RlbV9jcHVfbXMYCSABKAQSEgoKbWF4X3Jzc19rYhgKIAEoBBIOCgZyZWFzb24YCyABKAlCBwoFX2NvZGVCCQoHX3NpZ25hbCJKCg1BdHRhY2hSZXF1ZXN0EhIKCnByb2Nlc3NfaWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgEEhIKCmFsbG93X2dhcHMYAyABKAgiSQoLT3V0cHV0Q2h1bmsSLAoGc3RyZWFtGAEgASgOMhwudGV0aGVyLmV4ZWMudjEuT3V0cHV0U3RyZWFtEgwKBGRhdGEYAiABKAwiRAoJT3V0cHV0R2FwEhAKCGZyb21fc2VxGAEgASgEEg4KBnRvX3NlcRgCIAEoBBIVCg1kcm9wcGVkX2J5dGVzGAMgASgEIjsKDVByb2Nlc3NFeGl0ZWQSKgoGc3RhdHVzGAEgASgLMhoudGV0aGVyLmV4ZWMudjEuRXhpdFN0YXR1cyLgAQoOQXR0YWNoUmVzcG9uc2USCwoDc2VxGAEgASgEEi4KB3N0YXJ0ZWQYAiABKAsyGy50ZXRoZXIuZXhlYy52MS5Qcm9jZXNzSW5mb0gAEi0KBm91dHB1dBgDIAEoCzIbLnRldGhlci5leGVjLnYxLk91dHB1dENodW5rSAASKAoDZ2FwGAQgASgLMhkudGV0aGVyLmV4ZWMudjEuT3V0cHV0R2FwSAASLwoGZXhpdGVkGAUgASgLMh0udGV0aGVyLmV4ZWMudjEuUHJvY2Vzc0V4aXRlZEgAQgcKBWV2ZW50Ik8KDFdyaXRlUmVxdWVzdBISCgpwcm9jZXNzX2lkGAEgASgJEhAKCHdyaXRlX2lkGAIgASgJEgwKBGRhdGEYAyABKAwSCwoDZW9mGAQgASgIIjcKDVdyaXRlUmVzcG9uc2USFQoNYnl0ZXNfd3JpdHRlbhgBIAEoBBIPCgdhcHBsaWVkGAIgASgIIn0KDVNpZ25hbFJlcXVlc3QSEgoKcHJvY2Vzc19pZBgBIAEoCRIQCgZudW1iZXIYAiABKAVIABIOCgRuYW1lGAMgASgJSAASLAoGdGFyZ2V0GAQgASgOMhwudGV0aGVyLmV4ZWMudjEuU2lnbmFsVGFyZ2V0QggKBnNpZ25hbCIQCg5TaWduYWxSZXNwb25zZSJKCg1SZXNpemVSZXF1ZXN0EhIKCnByb2Nlc3NfaWQYASABKAkSJQoEc2l6ZRgCIAEoCzIXLnRldGhlci5leGVjLnYxLlR0eVNpemUiEAoOUmVzaXplUmVzcG9uc2UiOAoQVGVybWluYXRlUmVxdWVzdBISCgpwcm9jZXNzX2lkGAEgASgJEhAKCGdyYWNlX21zGAIgASgNIj8KEVRlcm1pbmF0ZVJlc3BvbnNlEioKBnN0YXR1cxgBIAEoCzIaLnRldGhlci5leGVjLnYxLkV4aXRTdGF0dXMioQEKC0xpc3RSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSNwoGbGFiZWxzGAIgAygLMicudGV0aGVyLmV4ZWMudjEuTGlzdFJlcXVlc3QuTGFiZWxzRW50cnkSFgoOaW5jbHVkZV9leGl0ZWQYAyABKAgaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI+CgxMaXN0UmVzcG9uc2USLgoJcHJvY2Vzc2VzGAEgAygLMhsudGV0aGVyLmV4ZWMudjEuUHJvY2Vzc0luZm8iIQoLV2FpdFJlcXVlc3QSEgoKcHJvY2Vzc19pZBgBIAEoCSI6CgxXYWl0UmVzcG9uc2USKgoGc3RhdHVzGAEgASgLMhoudGV0aGVyLmV4ZWMudjEuRXhpdFN0YXR1cypXCglTaGVsbE1vZGUSGgoWU0hFTExfTU9ERV9VTlNQRUNJRklFRBAAEhUKEVNIRUxMX01PREVfRElSRUNUEAESFwoTU0hFTExfTU9ERV9aU0hfRk9SSxACKmoKCkVudkluaGVyaXQSGwoXRU5WX0lOSEVSSVRfVU5TUEVDSUZJRUQQABITCg9FTlZfSU5IRVJJVF9BTEwQARIUChBFTlZfSU5IRVJJVF9DT1JFEAISFAoQRU5WX0lOSEVSSVRfTk9ORRADKm0KDk92ZXJmbG93UG9saWN5Eh8KG09WRVJGTE9XX1BPTElDWV9VTlNQRUNJRklFRBAAEhkKFU9WRVJGTE9XX1BPTElDWV9CTE9DSxABEh8KG09WRVJGTE9XX1BPTElDWV9EUk9QX09MREVTVBACKmIKDFByb2Nlc3NTdGF0ZRIdChlQUk9DRVNTX1NUQVRFX1VOU1BFQ0lGSUVEEAASGQoVUFJPQ0VTU19TVEFURV9SVU5OSU5HEAESGAoUUFJPQ0VTU19TVEFURV9FWElURUQQAipZCgtUaW1lb3V0S2luZBIcChhUSU1FT1VUX0tJTkRfVU5TUEVDSUZJRUQQABIVChFUSU1FT1VUX0tJTkRfV0FMTBABEhUKEVRJTUVPVVRfS0lORF9JRExFEAIqeAoMT3V0cHV0U3RyZWFtEh0KGU9VVFBVVF9TVFJFQU1fVU5TUEVDSUZJRUQQABIYChRPVVRQVVRfU1RSRUFNX1NURE9VVBABEhgKFE9VVFBVVF9TVFJFQU1fU1RERVJSEAISFQoRT1VUUFVUX1NUUkVBTV9QVFkQAyphCgxTaWduYWxUYXJnZXQSHQoZU0lHTkFMX1RBUkdFVF9VTlNQRUNJRklFRBAAEhkKFVNJR05BTF9UQVJHRVRfUFJPQ0VTUxABEhcKE1NJR05BTF9UQVJHRVRfR1JPVVAQAjLRBAoOUHJvY2Vzc1NlcnZpY2USRAoFU3RhcnQSHC50ZXRoZXIuZXhlYy52MS5TdGFydFJlcXVlc3QaHS50ZXRoZXIuZXhlYy52MS5TdGFydFJlc3BvbnNlEkkKBkF0dGFjaBIdLnRldGhlci5leGVjLnYxLkF0dGFjaFJlcXVlc3QaHi50ZXRoZXIuZXhlYy52MS5BdHRhY2hSZXNwb25zZTABEkQKBVdyaXRlEhwudGV0aGVyLmV4ZWMudjEuV3JpdGVSZXF1ZXN0Gh0udGV0aGVyLmV4ZWMudjEuV3JpdGVSZXNwb25zZRJHCgZTaWduYWwSHS50ZXRoZXIuZXhlYy52MS5TaWduYWxSZXF1ZXN0Gh4udGV0aGVyLmV4ZWMudjEuU2lnbmFsUmVzcG9uc2USRwoGUmVzaXplEh0udGV0aGVyLmV4ZWMudjEuUmVzaXplUmVxdWVzdBoeLnRldGhlci5leGVjLnYxLlJlc2l6ZVJlc3BvbnNlElAKCVRlcm1pbmF0ZRIgLnRldGhlci5leGVjLnYxLlRlcm1pbmF0ZVJlcXVlc3QaIS50ZXRoZXIuZXhlYy52MS5UZXJtaW5hdGVSZXNwb25zZRJBCgRMaXN0EhsudGV0aGVyLmV4ZWMudjEuTGlzdFJlcXVlc3QaHC50ZXRoZXIuZXhlYy52MS5MaXN0UmVzcG9uc2USQQoEV2FpdBIbLnRldGhlci5leGVjLnYxLldhaXRSZXF1ZXN0GhwudGV0aGVyLmV4ZWMudjEuV2FpdFJlc3BvbnNlYgZwcm90bzM", [file_tether_exec_v1_sandbox]);
+  fileDesc("Chx0ZXRoZXIvZXhlYy92MS9wcm9jZXNzLnByb3RvEg50ZXRoZXIuZXhlYy52MSJJCglFbnZQb2xpY3kSKwoHaW5oZXJpdBgBIAEoDjIaLnRldGhlci5leGVjLnYxLkVudkluaGVyaXQSDwoHZXhjbHVkZRgCIAMoCSIlCgdUdHlTaXplEgwKBHJvd3MYASABKA0SDAoEY29scxgCIAEoDSJcCgxPdXRwdXRQb2xpY3kSMAoIb3ZlcmZsb3cYASABKA4yHi50ZXRoZXIuZXhlYy52MS5PdmVyZmxvd1BvbGljeRIaChJtYXhfcmV0YWluZWRfYnl0ZXMYAiABKAQiQwoIVGltZW91dHMSDwoHd2FsbF9tcxgBIAEoDRIPCgdpZGxlX21zGAIgASgNEhUKDWtpbGxfZ3JhY2VfbXMYAyABKA0ijAQKC1Byb2Nlc3NTcGVjEgwKBGFyZ3YYASADKAkSCwoDY3dkGAIgASgJEjEKA2VudhgDIAMoCzIkLnRldGhlci5leGVjLnYxLlByb2Nlc3NTcGVjLkVudkVudHJ5Ei0KCmVudl9wb2xpY3kYBCABKAsyGS50ZXRoZXIuZXhlYy52MS5FbnZQb2xpY3kSJAoDdHR5GAUgASgLMhcudGV0aGVyLmV4ZWMudjEuVHR5U2l6ZRISCgpzdGRpbl9vcGVuGAYgASgIEigKBXNoZWxsGAcgASgOMhkudGV0aGVyLmV4ZWMudjEuU2hlbGxNb2RlEi4KB3NhbmRib3gYCCABKAsyHS50ZXRoZXIuZXhlYy52MS5TYW5kYm94UG9saWN5EioKCHRpbWVvdXRzGAkgASgLMhgudGV0aGVyLmV4ZWMudjEuVGltZW91dHMSLAoGb3V0cHV0GAogASgLMhwudGV0aGVyLmV4ZWMudjEuT3V0cHV0UG9saWN5EjcKBmxhYmVscxgLIAMoCzInLnRldGhlci5leGVjLnYxLlByb2Nlc3NTcGVjLkxhYmVsc0VudHJ5GioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJhCgxTdGFydFJlcXVlc3QSEgoKcHJvY2Vzc19pZBgBIAEoCRIpCgRzcGVjGAIgASgLMhsudGV0aGVyLmV4ZWMudjEuUHJvY2Vzc1NwZWMSEgoKc2Vzc2lvbl9pZBgDIAEoCSJOCg1TdGFydFJlc3BvbnNlEiwKB3Byb2Nlc3MYASABKAsyGy50ZXRoZXIuZXhlYy52MS5Qcm9jZXNzSW5mbxIPCgdjcmVhdGVkGAIgASgIIrACCgtQcm9jZXNzSW5mbxISCgpwcm9jZXNzX2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSKwoFc3RhdGUYAyABKA4yHC50ZXRoZXIuZXhlYy52MS5Qcm9jZXNzU3RhdGUSCwoDcGlkGAQgASgFEikKBHNwZWMYBSABKAsyGy50ZXRoZXIuZXhlYy52MS5Qcm9jZXNzU3BlYxIVCg1zdGFydGVkX2F0X21zGAYgASgDEigKBGV4aXQYByABKAsyGi50ZXRoZXIuZXhlYy52MS5FeGl0U3RhdHVzEhoKEmZpcnN0X3JldGFpbmVkX3NlcRgIIAEoBBIQCghsYXN0X3NlcRgJIAEoBBIVCg1kcm9wcGVkX2J5dGVzGAogASgEEg4KBnBhdXNlZBgLIAEoCCKdAgoKRXhpdFN0YXR1cxIRCgRjb2RlGAEgASgFSACIAQESEwoGc2lnbmFsGAIgASgFSAGIAQESEwoLc2lnbmFsX25hbWUYAyABKAkSEQoJdGltZWRfb3V0GAQgASgIEjEKDHRpbWVvdXRfa2luZBgFIAEoDjIbLnRldGhlci5leGVjLnYxLlRpbWVvdXRLaW5kEhIKCm9vbV9raWxsZWQYBiABKAgSFAoMd2FsbF90aW1lX21zGAcgASgEEhMKC3VzZXJfY3B1X21zGAggASgEEhUKDXN5c3RlbV9jcHVfbXMYCSABKAQSEgoKbWF4X3Jzc19rYhgKIAEoBBIOCgZyZWFzb24YCyABKAlCBwoFX2NvZGVCCQoHX3NpZ25hbCJKCg1BdHRhY2hSZXF1ZXN0EhIKCnByb2Nlc3NfaWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgEEhIKCmFsbG93X2dhcHMYAyABKAgiSQoLT3V0cHV0Q2h1bmsSLAoGc3RyZWFtGAEgASgOMhwudGV0aGVyLmV4ZWMudjEuT3V0cHV0U3RyZWFtEgwKBGRhdGEYAiABKAwiRAoJT3V0cHV0R2FwEhAKCGZyb21fc2VxGAEgASgEEg4KBnRvX3NlcRgCIAEoBBIVCg1kcm9wcGVkX2J5dGVzGAMgASgEIjsKDVByb2Nlc3NFeGl0ZWQSKgoGc3RhdHVzGAEgASgLMhoudGV0aGVyLmV4ZWMudjEuRXhpdFN0YXR1cyLgAQoOQXR0YWNoUmVzcG9uc2USCwoDc2VxGAEgASgEEi4KB3N0YXJ0ZWQYAiABKAsyGy50ZXRoZXIuZXhlYy52MS5Qcm9jZXNzSW5mb0gAEi0KBm91dHB1dBgDIAEoCzIbLnRldGhlci5leGVjLnYxLk91dHB1dENodW5rSAASKAoDZ2FwGAQgASgLMhkudGV0aGVyLmV4ZWMudjEuT3V0cHV0R2FwSAASLwoGZXhpdGVkGAUgASgLMh0udGV0aGVyLmV4ZWMudjEuUHJvY2Vzc0V4aXRlZEgAQgcKBWV2ZW50Ik8KDFdyaXRlUmVxdWVzdBISCgpwcm9jZXNzX2lkGAEgASgJEhAKCHdyaXRlX2lkGAIgASgJEgwKBGRhdGEYAyABKAwSCwoDZW9mGAQgASgIIjcKDVdyaXRlUmVzcG9uc2USFQoNYnl0ZXNfd3JpdHRlbhgBIAEoBBIPCgdhcHBsaWVkGAIgASgIImYKEldyaXRlU3RyZWFtUmVxdWVzdBISCgpwcm9jZXNzX2lkGAEgASgJEhEKCXN0cmVhbV9pZBgCIAEoCRIOCgZvZmZzZXQYAyABKAQSDAoEZGF0YRgEIAEoDBILCgNlb2YYBSABKAgiOgoTV3JpdGVTdHJlYW1SZXNwb25zZRIWCg5hcHBsaWVkX29mZnNldBgBIAEoBBILCgNlb2YYAiABKAgifQoNU2lnbmFsUmVxdWVzdBISCgpwcm9jZXNzX2lkGAEgASgJEhAKBm51bWJlchgCIAEoBUgAEg4KBG5hbWUYAyABKAlIABIsCgZ0YXJnZXQYBCABKA4yHC50ZXRoZXIuZXhlYy52MS5TaWduYWxUYXJnZXRCCAoGc2lnbmFsIhAKDlNpZ25hbFJlc3BvbnNlIkoKDVJlc2l6ZVJlcXVlc3QSEgoKcHJvY2Vzc19pZBgBIAEoCRIlCgRzaXplGAIgASgLMhcudGV0aGVyLmV4ZWMudjEuVHR5U2l6ZSIQCg5SZXNpemVSZXNwb25zZSI4ChBUZXJtaW5hdGVSZXF1ZXN0EhIKCnByb2Nlc3NfaWQYASABKAkSEAoIZ3JhY2VfbXMYAiABKA0iPwoRVGVybWluYXRlUmVzcG9uc2USKgoGc3RhdHVzGAEgASgLMhoudGV0aGVyLmV4ZWMudjEuRXhpdFN0YXR1cyKhAQoLTGlzdFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRI3CgZsYWJlbHMYAiADKAsyJy50ZXRoZXIuZXhlYy52MS5MaXN0UmVxdWVzdC5MYWJlbHNFbnRyeRIWCg5pbmNsdWRlX2V4aXRlZBgDIAEoCBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIj4KDExpc3RSZXNwb25zZRIuCglwcm9jZXNzZXMYASADKAsyGy50ZXRoZXIuZXhlYy52MS5Qcm9jZXNzSW5mbyIhCgtXYWl0UmVxdWVzdBISCgpwcm9jZXNzX2lkGAEgASgJIjoKDFdhaXRSZXNwb25zZRIqCgZzdGF0dXMYASABKAsyGi50ZXRoZXIuZXhlYy52MS5FeGl0U3RhdHVzKlcKCVNoZWxsTW9kZRIaChZTSEVMTF9NT0RFX1VOU1BFQ0lGSUVEEAASFQoRU0hFTExfTU9ERV9ESVJFQ1QQARIXChNTSEVMTF9NT0RFX1pTSF9GT1JLEAIqagoKRW52SW5oZXJpdBIbChdFTlZfSU5IRVJJVF9VTlNQRUNJRklFRBAAEhMKD0VOVl9JTkhFUklUX0FMTBABEhQKEEVOVl9JTkhFUklUX0NPUkUQAhIUChBFTlZfSU5IRVJJVF9OT05FEAMqbQoOT3ZlcmZsb3dQb2xpY3kSHwobT1ZFUkZMT1dfUE9MSUNZX1VOU1BFQ0lGSUVEEAASGQoVT1ZFUkZMT1dfUE9MSUNZX0JMT0NLEAESHwobT1ZFUkZMT1dfUE9MSUNZX0RST1BfT0xERVNUEAIqYgoMUHJvY2Vzc1N0YXRlEh0KGVBST0NFU1NfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVQUk9DRVNTX1NUQVRFX1JVTk5JTkcQARIYChRQUk9DRVNTX1NUQVRFX0VYSVRFRBACKlkKC1RpbWVvdXRLaW5kEhwKGFRJTUVPVVRfS0lORF9VTlNQRUNJRklFRBAAEhUKEVRJTUVPVVRfS0lORF9XQUxMEAESFQoRVElNRU9VVF9LSU5EX0lETEUQAip4CgxPdXRwdXRTdHJlYW0SHQoZT1VUUFVUX1NUUkVBTV9VTlNQRUNJRklFRBAAEhgKFE9VVFBVVF9TVFJFQU1fU1RET1VUEAESGAoUT1VUUFVUX1NUUkVBTV9TVERFUlIQAhIVChFPVVRQVVRfU1RSRUFNX1BUWRADKmEKDFNpZ25hbFRhcmdldBIdChlTSUdOQUxfVEFSR0VUX1VOU1BFQ0lGSUVEEAASGQoVU0lHTkFMX1RBUkdFVF9QUk9DRVNTEAESFwoTU0lHTkFMX1RBUkdFVF9HUk9VUBACMq0FCg5Qcm9jZXNzU2VydmljZRJECgVTdGFydBIcLnRldGhlci5leGVjLnYxLlN0YXJ0UmVxdWVzdBodLnRldGhlci5leGVjLnYxLlN0YXJ0UmVzcG9uc2USSQoGQXR0YWNoEh0udGV0aGVyLmV4ZWMudjEuQXR0YWNoUmVxdWVzdBoeLnRldGhlci5leGVjLnYxLkF0dGFjaFJlc3BvbnNlMAESRAoFV3JpdGUSHC50ZXRoZXIuZXhlYy52MS5Xcml0ZVJlcXVlc3QaHS50ZXRoZXIuZXhlYy52MS5Xcml0ZVJlc3BvbnNlEloKC1dyaXRlU3RyZWFtEiIudGV0aGVyLmV4ZWMudjEuV3JpdGVTdHJlYW1SZXF1ZXN0GiMudGV0aGVyLmV4ZWMudjEuV3JpdGVTdHJlYW1SZXNwb25zZSgBMAESRwoGU2lnbmFsEh0udGV0aGVyLmV4ZWMudjEuU2lnbmFsUmVxdWVzdBoeLnRldGhlci5leGVjLnYxLlNpZ25hbFJlc3BvbnNlEkcKBlJlc2l6ZRIdLnRldGhlci5leGVjLnYxLlJlc2l6ZVJlcXVlc3QaHi50ZXRoZXIuZXhlYy52MS5SZXNpemVSZXNwb25zZRJQCglUZXJtaW5hdGUSIC50ZXRoZXIuZXhlYy52MS5UZXJtaW5hdGVSZXF1ZXN0GiEudGV0aGVyLmV4ZWMudjEuVGVybWluYXRlUmVzcG9uc2USQQoETGlzdBIbLnRldGhlci5leGVjLnYxLkxpc3RSZXF1ZXN0GhwudGV0aGVyLmV4ZWMudjEuTGlzdFJlc3BvbnNlEkEKBFdhaXQSGy50ZXRoZXIuZXhlYy52MS5XYWl0UmVxdWVzdBocLnRldGhlci5leGVjLnYxLldhaXRSZXNwb25zZWIGcHJvdG8z", [file_tether_exec_v1_sandbox]);
 
 /**
  * @generated from message tether.exec.v1.EnvPolicy
@@ -620,6 +620,79 @@ export const WriteResponseSchema: GenMessage<WriteResponse> = /*@__PURE__*/
   messageDesc(file_tether_exec_v1_process, 15);
 
 /**
+ * @generated from message tether.exec.v1.WriteStreamRequest
+ */
+export type WriteStreamRequest = Message<"tether.exec.v1.WriteStreamRequest"> & {
+  /**
+   * Required in the first request; later requests leave it empty or repeat it.
+   *
+   * @generated from field: string process_id = 1;
+   */
+  processId: string;
+
+  /**
+   * Names this byte sequence (1-128 characters of [A-Za-z0-9._:-]), chosen by the client.
+   * Required in the first request; later requests leave it empty or repeat it.
+   *
+   * @generated from field: string stream_id = 2;
+   */
+  streamId: string;
+
+  /**
+   * Position of data's first byte in the stream (0 for its first byte ever). Bytes before
+   * the stream's applied offset are skipped; an offset past it is OUT_OF_RANGE (bytes lost).
+   *
+   * @generated from field: uint64 offset = 3;
+   */
+  offset: bigint;
+
+  /**
+   * @generated from field: bytes data = 4;
+   */
+  data: Uint8Array;
+
+  /**
+   * Close stdin after data.
+   *
+   * @generated from field: bool eof = 5;
+   */
+  eof: boolean;
+};
+
+/**
+ * Describes the message tether.exec.v1.WriteStreamRequest.
+ * Use `create(WriteStreamRequestSchema)` to create a new message.
+ */
+export const WriteStreamRequestSchema: GenMessage<WriteStreamRequest> = /*@__PURE__*/
+  messageDesc(file_tether_exec_v1_process, 16);
+
+/**
+ * @generated from message tether.exec.v1.WriteStreamResponse
+ */
+export type WriteStreamResponse = Message<"tether.exec.v1.WriteStreamResponse"> & {
+  /**
+   * Bytes of this stream applied to stdin so far: the client may forget everything before.
+   *
+   * @generated from field: uint64 applied_offset = 1;
+   */
+  appliedOffset: bigint;
+
+  /**
+   * Stdin was closed by this stream.
+   *
+   * @generated from field: bool eof = 2;
+   */
+  eof: boolean;
+};
+
+/**
+ * Describes the message tether.exec.v1.WriteStreamResponse.
+ * Use `create(WriteStreamResponseSchema)` to create a new message.
+ */
+export const WriteStreamResponseSchema: GenMessage<WriteStreamResponse> = /*@__PURE__*/
+  messageDesc(file_tether_exec_v1_process, 17);
+
+/**
  * @generated from message tether.exec.v1.SignalRequest
  */
 export type SignalRequest = Message<"tether.exec.v1.SignalRequest"> & {
@@ -660,7 +733,7 @@ export type SignalRequest = Message<"tether.exec.v1.SignalRequest"> & {
  * Use `create(SignalRequestSchema)` to create a new message.
  */
 export const SignalRequestSchema: GenMessage<SignalRequest> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_process, 16);
+  messageDesc(file_tether_exec_v1_process, 18);
 
 /**
  * @generated from message tether.exec.v1.SignalResponse
@@ -673,7 +746,7 @@ export type SignalResponse = Message<"tether.exec.v1.SignalResponse"> & {
  * Use `create(SignalResponseSchema)` to create a new message.
  */
 export const SignalResponseSchema: GenMessage<SignalResponse> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_process, 17);
+  messageDesc(file_tether_exec_v1_process, 19);
 
 /**
  * @generated from message tether.exec.v1.ResizeRequest
@@ -695,7 +768,7 @@ export type ResizeRequest = Message<"tether.exec.v1.ResizeRequest"> & {
  * Use `create(ResizeRequestSchema)` to create a new message.
  */
 export const ResizeRequestSchema: GenMessage<ResizeRequest> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_process, 18);
+  messageDesc(file_tether_exec_v1_process, 20);
 
 /**
  * @generated from message tether.exec.v1.ResizeResponse
@@ -708,7 +781,7 @@ export type ResizeResponse = Message<"tether.exec.v1.ResizeResponse"> & {
  * Use `create(ResizeResponseSchema)` to create a new message.
  */
 export const ResizeResponseSchema: GenMessage<ResizeResponse> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_process, 19);
+  messageDesc(file_tether_exec_v1_process, 21);
 
 /**
  * @generated from message tether.exec.v1.TerminateRequest
@@ -732,7 +805,7 @@ export type TerminateRequest = Message<"tether.exec.v1.TerminateRequest"> & {
  * Use `create(TerminateRequestSchema)` to create a new message.
  */
 export const TerminateRequestSchema: GenMessage<TerminateRequest> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_process, 20);
+  messageDesc(file_tether_exec_v1_process, 22);
 
 /**
  * @generated from message tether.exec.v1.TerminateResponse
@@ -749,7 +822,7 @@ export type TerminateResponse = Message<"tether.exec.v1.TerminateResponse"> & {
  * Use `create(TerminateResponseSchema)` to create a new message.
  */
 export const TerminateResponseSchema: GenMessage<TerminateResponse> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_process, 21);
+  messageDesc(file_tether_exec_v1_process, 23);
 
 /**
  * @generated from message tether.exec.v1.ListRequest
@@ -780,7 +853,7 @@ export type ListRequest = Message<"tether.exec.v1.ListRequest"> & {
  * Use `create(ListRequestSchema)` to create a new message.
  */
 export const ListRequestSchema: GenMessage<ListRequest> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_process, 22);
+  messageDesc(file_tether_exec_v1_process, 24);
 
 /**
  * @generated from message tether.exec.v1.ListResponse
@@ -797,7 +870,7 @@ export type ListResponse = Message<"tether.exec.v1.ListResponse"> & {
  * Use `create(ListResponseSchema)` to create a new message.
  */
 export const ListResponseSchema: GenMessage<ListResponse> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_process, 23);
+  messageDesc(file_tether_exec_v1_process, 25);
 
 /**
  * @generated from message tether.exec.v1.WaitRequest
@@ -814,7 +887,7 @@ export type WaitRequest = Message<"tether.exec.v1.WaitRequest"> & {
  * Use `create(WaitRequestSchema)` to create a new message.
  */
 export const WaitRequestSchema: GenMessage<WaitRequest> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_process, 24);
+  messageDesc(file_tether_exec_v1_process, 26);
 
 /**
  * @generated from message tether.exec.v1.WaitResponse
@@ -831,7 +904,7 @@ export type WaitResponse = Message<"tether.exec.v1.WaitResponse"> & {
  * Use `create(WaitResponseSchema)` to create a new message.
  */
 export const WaitResponseSchema: GenMessage<WaitResponse> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_process, 25);
+  messageDesc(file_tether_exec_v1_process, 27);
 
 /**
  * @generated from enum tether.exec.v1.ShellMode
@@ -1088,6 +1161,19 @@ export const ProcessService: GenService<{
     methodKind: "unary";
     input: typeof WriteRequestSchema;
     output: typeof WriteResponseSchema;
+  },
+  /**
+   * WriteStream feeds stdin over one long-lived stream: the cheap path for keystrokes. Bytes
+   * are numbered per stream_id, so a stream reopened after a cut with the same stream_id and
+   * the offset of its first unacknowledged byte neither repeats nor loses any. Each request is
+   * answered once its bytes reached the child's pipe, with the stream's applied offset.
+   *
+   * @generated from rpc tether.exec.v1.ProcessService.WriteStream
+   */
+  writeStream: {
+    methodKind: "bidi_streaming";
+    input: typeof WriteStreamRequestSchema;
+    output: typeof WriteStreamResponseSchema;
   },
   /**
    * @generated from rpc tether.exec.v1.ProcessService.Signal
