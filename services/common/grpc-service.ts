@@ -57,10 +57,32 @@ function decoder<D extends DescMessage>(schema: D) {
 
 function encoder<D extends DescMessage>(schema: D) {
   return (msg: MessageShape<D> | MessageInitShape<D> | PreEncoded): Buffer => {
-    if (msg instanceof PreEncoded) return Buffer.from(msg.bytes.buffer, msg.bytes.byteOffset, msg.bytes.byteLength);
+    if (msg instanceof PreEncoded) {
+      const bytes = msg.bytes;
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
     const full = isMessage(msg, schema) ? msg : create(schema, msg as MessageInitShape<D>);
     const bytes = toBinary(schema, full as MessageShape<D>);
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}
+
+/**
+ * Server responses: grpc-js frames one by copying what this returns after its 5-byte header,
+ * using only `byteLength` and `copy(frame, 5)` (server-interceptors.js, serializeMessage). A
+ * PreEncoded in pieces answers those two itself, so bulk output goes from the output log's
+ * buffers into the frame in one copy, with no joined buffer to allocate and collect.
+ * grpc-service.test.ts fails if grpc-js starts to use the value any other way.
+ */
+function responseEncoder<D extends DescMessage>(schema: D) {
+  const encode = encoder(schema);
+  return (msg: MessageShape<D> | MessageInitShape<D> | PreEncoded): Buffer => {
+    if (!(msg instanceof PreEncoded) || msg.parts.length === 1) return encode(msg);
+    const copy = (target: Uint8Array, offset: number) => {
+      msg.copyTo(target, offset);
+      return msg.byteLength;
+    };
+    return { byteLength: msg.byteLength, length: msg.byteLength, copy } as unknown as Buffer;
   };
 }
 
@@ -78,7 +100,7 @@ export function grpcServiceDefinition(service: DescService): grpc.ServiceDefinit
       responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
       requestSerialize: encoder(method.input),
       requestDeserialize: decoder(method.input),
-      responseSerialize: encoder(method.output),
+      responseSerialize: responseEncoder(method.output),
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
     } as grpc.MethodDefinition<unknown, unknown>;
   }
@@ -141,23 +163,61 @@ async function* requests<T>(call: grpc.ServerReadableStream<T | MalformedRequest
   for await (const req of call.iterator({ destroyOnReturn: false }) as AsyncIterable<T | MalformedRequest>) yield unwrap(req);
 }
 
-/** Writes one message and resolves when grpc-js accepted it, so a slow client slows the handler. */
-function send<T>(call: grpc.ServerWritableStream<unknown, T> | grpc.ServerDuplexStream<unknown, T>, msg: T, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(TetherError.from(signal.reason));
-    const flushed = call.write(msg, (err?: Error | null) => (err ? reject(err) : undefined));
-    if (flushed) return resolve();
-    const onAbort = () => {
-      call.off("drain", onDrain);
-      reject(TetherError.from(signal.reason));
-    };
-    const onDrain = () => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    };
-    call.once("drain", onDrain);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
+/**
+ * Response bytes grpc-js may hold un-sent for one call. Its own limit is 16 messages, which
+ * for 512 KiB output messages is 8 MiB: as much as a process keeps for readers that resume,
+ * and all of it lost on a cut. About one message queued behind the one on the wire keeps
+ * the socket busy.
+ */
+const MAX_QUEUED_BYTES = 1 << 20;
+
+/**
+ * Writes a stream's responses; `send` resolves when grpc-js accepted the message and its
+ * queue is under both limits, so a slow client slows the handler.
+ */
+class ResponseWriter {
+  #queuedBytes = 0;
+  #mustDrain = false;
+  #changed: (() => void) | undefined;
+
+  constructor(private readonly call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>) {
+    call.on("drain", () => {
+      this.#mustDrain = false;
+      this.#changed?.();
+    });
+  }
+
+  async send(msg: unknown, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) throw TetherError.from(signal.reason);
+    const size = msg instanceof PreEncoded ? msg.byteLength : 0;
+    let failed: Error | undefined;
+    this.#queuedBytes += size;
+    const accepted = this.call.write(msg, (err?: Error | null) => {
+      this.#queuedBytes -= size;
+      if (err) failed = err;
+      this.#changed?.();
+    });
+    if (!accepted) this.#mustDrain = true;
+    while (this.#mustDrain || this.#queuedBytes > MAX_QUEUED_BYTES) {
+      if (failed) throw failed;
+      await this.#change(signal);
+    }
+  }
+
+  #change(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.#changed = undefined;
+        reject(TetherError.from(signal.reason));
+      };
+      this.#changed = () => {
+        this.#changed = undefined;
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
 }
 
 function wrap(method: DescMethod, handler: (...args: unknown[]) => unknown) {
@@ -202,8 +262,9 @@ async function pump(
   produce: () => AsyncIterable<unknown>,
   ctx: CallContext,
 ): Promise<void> {
+  const writer = new ResponseWriter(call);
   try {
-    for await (const msg of produce()) await send(call, msg, ctx.signal);
+    for await (const msg of produce()) await writer.send(msg, ctx.signal);
     call.end();
   } catch (err) {
     // A cancelled client is gone: there is nobody to send a status to.

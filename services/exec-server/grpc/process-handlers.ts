@@ -26,29 +26,31 @@ const STREAMS: Record<LogStream, OutputStream> = {
 
 /**
  * AttachResponse{seq=1, output=3{stream=1, data=2}} written by hand: output is the bulk of
- * all traffic, and this costs one copy where the generic encoder costs several. Output
- * events always have seq ≥ 1 and data, so no field is left at its default.
+ * all traffic. Only the few header bytes are new; the data stays in the log's buffers until
+ * the transport frames the message, so each byte is copied once. Output events always have
+ * seq ≥ 1 and data, so no field is left at its default.
  */
-export function encodeOutputEvent(seq: number, stream: OutputStream, data: Uint8Array): PreEncoded {
-  const innerLen = 1 + varintSize(stream) + 1 + varintSize(data.byteLength) + data.byteLength;
-  const buf = Buffer.allocUnsafe(1 + varintSize(seq) + 1 + varintSize(innerLen) + innerLen);
+export function encodeOutputEvent(seq: number, stream: OutputStream, data: readonly Uint8Array[]): PreEncoded {
+  let dataLen = 0;
+  for (const part of data) dataLen += part.byteLength;
+  const innerLen = 1 + varintSize(stream) + 1 + varintSize(dataLen) + dataLen;
+  const head = Buffer.allocUnsafe(1 + varintSize(seq) + 1 + varintSize(innerLen) + innerLen - dataLen);
   let o = 0;
-  buf[o++] = 0x08;
-  o = writeVarint(buf, o, seq);
-  buf[o++] = 0x1a;
-  o = writeVarint(buf, o, innerLen);
-  buf[o++] = 0x08;
-  o = writeVarint(buf, o, stream);
-  buf[o++] = 0x12;
-  o = writeVarint(buf, o, data.byteLength);
-  buf.set(data, o);
-  return new PreEncoded(buf);
+  head[o++] = 0x08;
+  o = writeVarint(head, o, seq);
+  head[o++] = 0x1a;
+  o = writeVarint(head, o, innerLen);
+  head[o++] = 0x08;
+  o = writeVarint(head, o, stream);
+  head[o++] = 0x12;
+  writeVarint(head, o, dataLen);
+  return new PreEncoded(head, ...data);
 }
 
 export function toAttachResponse(item: LogItem<ExitStatus>): AttachResponse | PreEncoded {
   switch (item.kind) {
     case "output":
-      return encodeOutputEvent(item.seq, STREAMS[item.stream], item.data);
+      return encodeOutputEvent(item.seq, STREAMS[item.stream], item.parts ?? [item.data]);
     case "gap":
       return create(AttachResponseSchema, {
         seq: BigInt(item.toSeq),

@@ -10,10 +10,15 @@ export type LogStream = "stdout" | "stderr" | "pty";
 export type OverflowMode = "block" | "drop_oldest";
 
 export interface LogOutput {
-  kind: "output";
-  seq: number;
-  stream: LogStream;
-  data: Uint8Array;
+  readonly kind: "output";
+  readonly seq: number;
+  readonly stream: LogStream;
+  readonly data: Uint8Array;
+  /**
+   * The appended chunks a merged item covers, in order. A transport that frames them itself
+   * copies each byte once; reading `data` instead joins them (one more copy).
+   */
+  readonly parts?: readonly Uint8Array[];
 }
 
 export interface LogExit<E> {
@@ -51,7 +56,8 @@ export interface ReadOptions {
   /**
    * Merge consecutive chunks of one stream that are already there into one item of at most
    * this many bytes (its seq is the last merged one). A reader that fell behind then catches
-   * up in few large messages instead of many pipe-sized ones. 0: one item per chunk.
+   * up in few large messages instead of many pipe-sized ones (see LogOutput.parts).
+   * 0: one item per chunk.
    */
   mergeUpToBytes?: number;
 }
@@ -62,6 +68,23 @@ const ENTRY_OVERHEAD = 64;
 /** A retained chunk and the total bytes appended up to and including it (for O(1) unread counts). */
 interface Entry extends LogOutput {
   end: number;
+}
+
+/** Consecutive chunks of one stream read as one item; `data` joins them on first use only. */
+class MergedOutput implements LogOutput {
+  readonly kind = "output";
+  #data: Uint8Array | undefined;
+
+  constructor(
+    readonly seq: number,
+    readonly stream: LogStream,
+    readonly parts: readonly Uint8Array[],
+    private readonly size: number,
+  ) {}
+
+  get data(): Uint8Array {
+    return (this.#data ??= Buffer.concat(this.parts, this.size));
+  }
 }
 
 function cost(entry: LogOutput): number {
@@ -240,16 +263,17 @@ export class OutputLog<E> implements BudgetMember {
 
   /** `first` plus the chunks right after it of the same stream, up to `limit` bytes. */
   #merge(first: LogOutput, limit: number): LogOutput {
-    const parts = [first];
+    let last = first;
+    let parts: Uint8Array[] | undefined;
     let size = first.data.byteLength;
     for (;;) {
-      const next = this.#next(parts.at(-1)!.seq, true);
+      const next = this.#next(last.seq, true);
       if (next?.kind !== "output" || next.stream !== first.stream || size + next.data.byteLength > limit) break;
-      parts.push(next);
+      (parts ??= [first.data]).push(next.data);
       size += next.data.byteLength;
+      last = next;
     }
-    if (parts.length === 1) return first;
-    return { kind: "output", seq: parts.at(-1)!.seq, stream: first.stream, data: Buffer.concat(parts.map((p) => p.data), size) };
+    return parts ? new MergedOutput(last.seq, first.stream, parts, size) : first;
   }
 
   shed(bytes: number): number {
