@@ -16,8 +16,9 @@ import { streamStdout } from "./benchmarks/stream-stdout.js";
 import { ptyEcho } from "./benchmarks/pty-echo.js";
 import { transferDown, transferUp } from "./benchmarks/sftp-transfer.js";
 import { containerTrue } from "./benchmarks/container-true.js";
+import { serverStart } from "./benchmarks/server-start.js";
 
-export const BENCHMARKS: readonly Benchmark[] = [execTrue, processStart, streamStdout, ptyEcho, transferUp, transferDown, containerTrue];
+export const BENCHMARKS: readonly Benchmark[] = [execTrue, processStart, streamStdout, ptyEcho, transferUp, transferDown, containerTrue, serverStart];
 
 const USAGE = `usage: bench/run [--quick] [--only NAME[,NAME]] [--cipher CIPHER] [--results DIR]
 benchmarks: ${BENCHMARKS.map((b) => b.name).join(", ")}`;

@@ -44,8 +44,7 @@ export interface TetherTargets {
   inProcess?: TetherTarget;
   /** An exec server on 127.0.0.1 over TCP with TLS and a bearer token. */
   tls?: TetherTarget;
-  /** Brings up a container environment, runs `true`, removes it (compared with `docker run --rm`). */
-  containerStartTrue?: () => Promise<void>;
+  /** A local image the container benchmarks may start (a daemon answers). */
   containerImage?: string;
   cli?: TetherCli;
   /** The CLI's run path (lean client, hand-written codecs) against the same exec server. */
@@ -112,16 +111,5 @@ async function addOptionalTargets(targets: TetherTargets, bin: string, tmp: stri
   const docker = await ensureDocker();
   if (!docker.ok) targets.missing.push(`container target: ${docker.reason}`);
   else if (!(await dockerImageExists(docker.socketPath, image))) targets.missing.push(`container target: image ${image} is not built (make image)`);
-  else {
-    const { startDockerEnvironment } = await import("../clients/environment/docker-provider.js");
-    targets.containerImage = image;
-    targets.containerStartTrue = async () => {
-      const env = await startDockerEnvironment({ image });
-      try {
-        await new EnvironmentTarget("container", env).runTrue();
-      } finally {
-        await env.close();
-      }
-    };
-  }
+  else targets.containerImage = image;
 }

@@ -3,7 +3,27 @@
 // an image is local (TETHER_BENCH_IMAGE, or the first local image).
 import type { Benchmark, BenchContext, Subject } from "../benchmark.js";
 import { spawnToExit, timeMs } from "../benchmark.js";
+import { EnvironmentTarget } from "../environment-target.js";
 import { runProgram } from "../ssh-peer.js";
+
+/**
+ * Create, run `true`, close; with `untilRemoved` the time also covers the container's removal,
+ * as `docker run --rm` does. Either way the sample ends only once the container is gone, so
+ * no cleanup overlaps the next subject's sample.
+ */
+async function tetherStartTrue(image: string, untilRemoved: boolean): Promise<number> {
+  const { startDockerEnvironment } = await import("../../clients/environment/docker-provider.js");
+  const started = performance.now();
+  const env = await startDockerEnvironment({ image });
+  try {
+    await new EnvironmentTarget("container", env).runTrue();
+  } finally {
+    await env.close();
+  }
+  const closed = performance.now();
+  await env.removed;
+  return (untilRemoved ? performance.now() : closed) - started;
+}
 
 interface Docker {
   image?: string;
@@ -39,13 +59,20 @@ export const containerTrue: Benchmark = {
       await probed;
       return docker.why;
     };
-    const startTrue = ctx.tether.containerStartTrue;
+    const image = ctx.tether.containerImage;
+    const noTarget = async () => (image ? undefined : "no container tether target");
     return [
       {
-        name: "tether container environment: create, run true, remove",
+        name: "tether container environment: create, run true, close",
         role: "tether",
-        setup: async () => (startTrue ? undefined : "no container tether target"),
-        sample: () => timeMs(() => startTrue!()),
+        setup: noTarget,
+        sample: () => tetherStartTrue(image!, false),
+      },
+      {
+        name: "tether container environment: … and wait until removed",
+        role: "tether",
+        setup: noTarget,
+        sample: () => tetherStartTrue(image!, true),
       },
       {
         name: "docker run --rm IMAGE true",
