@@ -110,6 +110,9 @@ export class StdinStreamWriter implements StdinWriter {
   }
 
   async flush(): Promise<void> {
+    if (this.#failure) throw this.#failure;
+    // The server delays its answers; a request without data asks for one at once.
+    if (this.#acked < this.#next && !this.#ending) this.#send(new Uint8Array(0), false);
     await this.#until(() => this.#acked >= this.#next);
   }
 

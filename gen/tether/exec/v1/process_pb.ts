@@ -1165,8 +1165,10 @@ export const ProcessService: GenService<{
   /**
    * WriteStream feeds stdin over one long-lived stream: the cheap path for keystrokes. Bytes
    * are numbered per stream_id, so a stream reopened after a cut with the same stream_id and
-   * the offset of its first unacknowledged byte neither repeats nor loses any. Each request is
-   * answered once its bytes reached the child's pipe, with the stream's applied offset.
+   * the offset of its first unacknowledged byte neither repeats nor loses any. Answers carry
+   * the stream's applied offset and are delayed like TCP ACKs: at once for a request that
+   * closes stdin or carries no data (a flush), else within 10 ms or 64 KiB of the first
+   * unanswered request, and when the client ends its side.
    *
    * @generated from rpc tether.exec.v1.ProcessService.WriteStream
    */

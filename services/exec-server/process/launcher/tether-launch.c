@@ -374,12 +374,16 @@ static void on_signals(struct relay *r) {
     }
 }
 
+static void flush_in(struct relay *r);
+
 static void on_stdin(struct relay *r) {
     ssize_t n = read(0, r->in, sizeof r->in);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
     if (n > 0) {
         r->in_len = (size_t)n;
         r->in_off = 0;
+        /* The master is almost always writable: a keystroke goes in now, not after another poll. */
+        if (r->master_open) flush_in(r);
         return;
     }
     /* EOF (or a broken stdin): tell the terminal once, as a user's ^D would. */
@@ -392,13 +396,16 @@ static void on_stdin(struct relay *r) {
     }
 }
 
+/* Writes what stdin gave to the (non-blocking) master; what does not fit waits for POLLOUT. */
+static void flush_in(struct relay *r) {
+    ssize_t n = write(r->master, r->in + r->in_off, r->in_len - r->in_off);
+    if (n > 0) r->in_off += (size_t)n;
+    else if (n < 0 && errno != EAGAIN && errno != EINTR) r->in_off = r->in_len;
+    if (r->in_off == r->in_len) r->in_len = r->in_off = 0;
+}
+
 static void on_master(struct relay *r, short revents) {
-    if ((revents & POLLOUT) && r->in_len > r->in_off) {
-        ssize_t n = write(r->master, r->in + r->in_off, r->in_len - r->in_off);
-        if (n > 0) r->in_off += (size_t)n;
-        else if (n < 0 && errno != EAGAIN && errno != EINTR) r->in_off = r->in_len;
-        if (r->in_off == r->in_len) r->in_len = r->in_off = 0;
-    }
+    if ((revents & POLLOUT) && r->in_len > r->in_off) flush_in(r);
     if (!(revents & (POLLIN | POLLHUP | POLLERR))) return;
     char buf[RELAY_BUF];
     ssize_t n = read(r->master, buf, sizeof buf);
