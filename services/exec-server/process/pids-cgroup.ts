@@ -2,8 +2,11 @@
 // fork bomb hits a wall instead of the machine; root ignores RLIMIT_NPROC, so this
 // is the only bound that holds for it. Works on cgroup v2 (pids enabled at the mount
 // root) and on v1's pids hierarchy. The launcher joins the cgroup before it forks.
-import { existsSync } from "node:fs";
-import { mkdir, readFile, readdir, rmdir, writeFile } from "node:fs/promises";
+// Per-process cgroup files are touched with synchronous calls: on cgroupfs each is a
+// few dozen microseconds in the kernel, while a thread-pool round trip per call cost
+// the start of every process milliseconds under load.
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ErrorCode, TetherError, errnoCode } from "../../common/tether-error.js";
 
@@ -71,10 +74,10 @@ export class PidsCgroup {
     const dir = path.join(this.parent, `proc-${++this.#seq}`);
     try {
       // recursive: another server's sweep (in another pid namespace) may have removed our empty parent.
-      await mkdir(dir, { recursive: true });
-      await writeFile(path.join(dir, "pids.max"), String(pidsMax));
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, "pids.max"), String(pidsMax));
     } catch (err) {
-      await rmdir(dir).catch(() => undefined); // best effort: the error below is what matters
+      tryRmdir(dir); // best effort: the error below is what matters
       throw TetherError.from(err, `cannot set up the pids cgroup ${dir}`);
     }
     let finished: Promise<CgroupOutcome> | undefined;
@@ -89,12 +92,31 @@ export class PidsCgroup {
   }
 
   async #finish(dir: string): Promise<CgroupOutcome> {
-    const pidsLimitHits = counter(await readFile(path.join(dir, "pids.events"), "utf8").catch(() => ""), "max");
-    const memoryEvents = this.version === 2 ? await readFile(path.join(dir, "memory.events"), "utf8").catch(() => "") : "";
+    const pidsLimitHits = counter(readOrEmpty(path.join(dir, "pids.events")), "max");
+    const memoryEvents = this.version === 2 ? readOrEmpty(path.join(dir, "memory.events")) : "";
     // Removal may retry for a moment; the exit status need not wait for it.
     const removal = removeCgroup(dir).finally(() => this.#removing.delete(removal));
     this.#removing.add(removal);
     return { pidsLimitHits, oomKilled: counter(memoryEvents, "oom_kill") > 0 };
+  }
+}
+
+function readOrEmpty(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return ""; // no such counter on this kernel: it counts as zero
+  }
+}
+
+/** rmdir; the errno on failure, undefined once the directory is gone. */
+function tryRmdir(dir: string): string | undefined {
+  try {
+    rmdirSync(dir);
+    return undefined;
+  } catch (err) {
+    const code = errnoCode(err);
+    return code === "ENOENT" ? undefined : (code ?? "EIO");
   }
 }
 
@@ -109,15 +131,9 @@ function counter(text: string, key: string): number {
  */
 async function removeCgroup(dir: string, attempts = 20): Promise<void> {
   for (let attempt = 0; attempt < attempts; attempt++) {
-    try {
-      await rmdir(dir);
-      return;
-    } catch (err) {
-      const code = errnoCode(err);
-      if (code === "ENOENT") return;
-      if (code !== "EBUSY") return; // EACCES/EROFS: not ours to remove; nothing else to do
-      await new Promise((r) => setTimeout(r, 25 * (attempt + 1)));
-    }
+    // EACCES/EROFS: not ours to remove; nothing else to do.
+    if (tryRmdir(dir) !== "EBUSY") return;
+    await new Promise((r) => setTimeout(r, 25 * (attempt + 1)));
   }
 }
 
