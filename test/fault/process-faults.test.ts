@@ -125,14 +125,16 @@ describe("an exec server SIGKILLed and restarted", () => {
       await c.process.start({ processId: "p1", sessionId: "s1", spec: { argv: ["sh", "-c", `sleep 600 & sleep 600 & echo ready; wait`, marker] } });
       await waitForOutput(c, "p1", "ready");
       await c.process.start({ processId: "p2", spec: { argv: ["sh", "-c", "exec sleep 600", marker] } });
-      await until("both processes to run", () => processesWithMarker(marker).length >= 2);
+      // Three sleeps: p1's two and p2's (its shell exec'd sleep, so only p1 still carries the marker).
+      await until("both processes to run", () => descendants(first.pid).filter((p) => p.comm === "sleep").length >= 3);
       const before = descendants(first.pid).map((p) => p.pid);
       const hadCgroups = pidsCgroupsOf(first.pid).length > 0;
       expect(before.length).toBeGreaterThanOrEqual(5); // launchers, shells, sleeps
 
       await first.stop("SIGKILL");
       if (hadCgroups) expect(pidsCgroupsOf(first.pid).length).toBeGreaterThan(0); // left behind by the SIGKILL
-      // PDEATHSIG reaches each launcher, which kills and reaps its whole tree.
+      // Each launcher sees the server go (PDEATHSIG, or EOF on its control socket when the
+      // zygote forked it) and kills and reaps its whole tree.
       await until("every child of the killed server to be gone", () => before.every((pid) => !alive(pid)));
       expect(processesWithMarker(marker).filter(alive)).toEqual([]);
 
