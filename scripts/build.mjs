@@ -1,10 +1,11 @@
 // Bundles the CLI (and the benchmarks) into dist/ with esbuild: one start-up path with
 // no TypeScript loader. The full CLI is code split, so each command loads only what it
-// uses; `tether run` on an exec server (the lean client) is bundled apart into one file,
-// since every file node loads costs it start-up time (clients/cli/entry.ts).
+// uses. bin/tether.js loads dist/tether.cjs: the entry (clients/cli/entry.ts) with `tether
+// run` on an exec server (the lean client) in the same file, as CommonJS, since every file
+// node loads, and its ES module loader, cost that path start-up time.
 import { build } from "esbuild";
 import { existsSync } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { rename, rm, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 
 const started = performance.now();
@@ -38,21 +39,25 @@ const LEFT_OUT = [
 const startupPath = {
   name: "tether-startup-path",
   setup(b) {
-    // The entry's two ways on are loaded at run time from dist/, beside it.
-    b.onResolve({ filter: /^\.\/(main|lean-main)\.js$/ }, (args) =>
-      basename(args.importer) === "entry.ts" ? { path: args.path, external: true } : undefined,
-    );
+    // The full CLI is loaded at run time from dist/, beside the entry.
+    b.onResolve({ filter: /^\.\/main\.js$/ }, (args) => (basename(args.importer) === "entry.ts" ? { path: args.path, external: true } : undefined));
     b.onResolve({ filter: /^(\.\/(env-run-target|sandbox-flags)\.js|@bufbuild\/protobuf)$/ }, (args) =>
       LEFT_OUT.some((l) => l.importer === basename(args.importer) && l.path.test(args.path)) ? { path: args.path, namespace: "left-out" } : undefined,
     );
     // Should the lean run ever reach one, it fails saying so instead of loading half a CLI.
     b.onLoad({ filter: /.*/, namespace: "left-out" }, (args) => ({
-      contents: `throw new Error(${JSON.stringify(`${args.path} is left out of dist/lean-main.js (scripts/build.mjs): run without the lean client (TETHER_LEAN=0)`)});`,
+      contents: `throw new Error(${JSON.stringify(`${args.path} is left out of dist/tether.cjs (scripts/build.mjs): run without the lean client (TETHER_LEAN=0)`)});`,
       loader: "js",
     }));
   },
 };
-await build({ ...common, entryPoints: { tether: "clients/cli/entry.ts", "lean-main": "clients/cli/lean-main.ts" }, plugins: [startupPath] });
+// In CommonJS, the lean run's modules (node:http2 with them) load only when it runs.
+await build({ ...common, entryPoints: { tether: "clients/cli/entry.ts" }, outExtension: { ".js": ".cjs" }, format: "cjs", banner: {}, plugins: [startupPath] });
+// For ES modules that import the CLI (`import { main } from "dist/tether.js"`).
+await writeFile(
+  `${staging}/tether.js`,
+  `import { createRequire } from "node:module";\nexport const { main } = createRequire(import.meta.url)("./tether.cjs");\n`,
+);
 
 await rm("dist.old", { recursive: true, force: true });
 await rename("dist", "dist.old").catch(() => undefined);

@@ -1,7 +1,7 @@
-// The `tether` command's entry point (dist/tether.js), kept to this file and run-argv.ts: a
-// plain `tether run` on an exec server goes to lean-main.ts, bundled alone into one file
-// with the lean client, since each further file node loads costs start-up time; everything
-// else, help and command-line errors included, goes to the full CLI (main.ts).
+// The `tether` command's entry point (bundled with the lean run into dist/tether.cjs, see
+// scripts/build.mjs): a plain `tether run` on an exec server runs from that one file, since
+// each further file node loads costs start-up time; everything else, help and command-line
+// errors included, goes to the full CLI (main.ts, code split into dist/).
 import { leanEligible, parseRunArgv } from "./run-argv.js";
 
 export async function main(argv: string[]): Promise<void> {

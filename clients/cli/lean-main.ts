@@ -1,6 +1,7 @@
-// `tether run` on an exec server through the lean client, as one bundle (dist/lean-main.js,
-// see scripts/build.mjs): entry.ts comes here only when leanEligible() holds, so the
-// Environment path and the sandbox flags, which this bundle leaves out, are never reached.
+// `tether run` on an exec server through the lean client, bundled into the entry's file
+// (dist/tether.cjs, see scripts/build.mjs): entry.ts comes here only when leanEligible()
+// holds, so the Environment path and the sandbox flags, which that file leaves out, are
+// never reached.
 import { reportError } from "./cli-error.js";
 import { type RunFlags, runCommand } from "./run-command.js";
 
