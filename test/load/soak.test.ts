@@ -39,11 +39,21 @@ interface Tally {
   bytes: number;
 }
 
+/** The server's children that sessions own: all its descendants but its tether-zygote, which lives as long as the server. */
+function sessionChildren(serverPid: number): string[] {
+  return descendants(serverPid)
+    .filter((d) => d.comm !== "tether-zygote")
+    .map((d) => `${d.pid} ${d.comm}`);
+}
+
 /** Polls a condition (for state owned by another process, which sends us no events). */
-async function until(what: string, ok: () => boolean | Promise<boolean>, limitMs = 20_000): Promise<void> {
+async function until(what: string, ok: () => boolean | Promise<boolean>, left: () => string = () => "", limitMs = 20_000): Promise<void> {
   const end = Date.now() + limitMs;
   while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) {
+      const rest = left();
+      throw new Error(`timed out waiting for ${what}${rest ? `; left: ${rest}` : ""}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -191,7 +201,7 @@ describe("exec server under a bounded soak", () => {
       for (let round = 0; round < 2; round++) await oneSession(clients, 1000 + w, round, warm);
     }));
     expect(warm.errors.join("\n")).toBe("");
-    await until("the warm-up's children to go", () => descendants(server.pid).length === 0);
+    await until("the warm-up's children to go", () => sessionChildren(server.pid).length === 0, () => sessionChildren(server.pid).join(", "));
     const fdStart = fdCount(server.pid);
     const rssStart = rssBytes(server.pid) / 2 ** 20;
 
@@ -200,7 +210,7 @@ describe("exec server under a bounded soak", () => {
     let peakChildren = 0;
     const rssSamples: number[] = [];
     const sampler = setInterval(() => {
-      peakChildren = Math.max(peakChildren, descendants(server.pid).length);
+      peakChildren = Math.max(peakChildren, sessionChildren(server.pid).length);
       rssSamples.push(Math.round(rssBytes(server.pid) / 2 ** 20));
     }, 1000);
     await Promise.all(
@@ -211,9 +221,9 @@ describe("exec server under a bounded soak", () => {
     clearInterval(sampler);
 
     // Quiet period: every session is closed, so every child must go.
-    await until("the server's children to be gone", () => descendants(server.pid).length === 0);
+    await until("the server's children to be gone", () => sessionChildren(server.pid).length === 0, () => sessionChildren(server.pid).join(", "));
     expect((await clients.process.list({ includeExited: true })).processes).toEqual([]);
-    await until(`fds back within +${FD_SLACK}`, () => fdCount(server.pid) <= fdStart + FD_SLACK, 10_000).catch(() => undefined);
+    await until(`fds back within +${FD_SLACK}`, () => fdCount(server.pid) <= fdStart + FD_SLACK, undefined, 10_000).catch(() => undefined);
     const fdEnd = fdCount(server.pid);
     const rssEnd = rssBytes(server.pid) / 2 ** 20;
     const quarter = Math.floor(rssSamples.length / 4);
