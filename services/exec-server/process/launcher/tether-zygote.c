@@ -107,6 +107,7 @@ static int high(int conn, int fd) {
 
 /* In the forked child: serve one connection, then become tether-launch. Never returns. */
 static void serve(int conn) {
+    (void)prctl(PR_SET_NAME, "tether-launch"); /* what ps shows: it is one from here on */
     conn = high(conn, conn);
     uint32_t len;
     if (read_full(conn, &len, sizeof len) < 0) _exit(0);
