@@ -13,7 +13,9 @@ export class LeanTarget implements LeanRunTarget {
   private readonly channel: LeanChannel;
 
   constructor(url: string) {
-    this.channel = LeanChannel.connect({ target: url });
+    // The window `tether run` uses (clients/cli/lean-run.ts); HTTP/2's 64 KiB default would
+    // cap a stream at one window per round trip.
+    this.channel = LeanChannel.connect({ target: url, windowBytes: 4 << 20 });
   }
 
   private id(): string {

@@ -1,5 +1,6 @@
-// Throughput of a command's stdout reaching the client: tether's Attach stream against ssh
-// (multiplexed) and a local pipe. Every subject's bytes are read by this Node process.
+// Throughput of a command's stdout reaching the client: tether's Attach stream (Unix socket,
+// TCP+TLS, and the CLI's lean client) against ssh (multiplexed) and a local pipe. Every
+// subject's bytes are read by this Node process.
 import type { Benchmark, BenchContext, Subject } from "../benchmark.js";
 import { mibPerSec, spawnCountingStdout, timeMs } from "../benchmark.js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
@@ -20,6 +21,7 @@ export const streamStdout: Benchmark = {
   subjects(ctx: BenchContext): Subject[] {
     const n = ctx.quick ? QUICK_BYTES : FULL_BYTES;
     const tether = ctx.tether.local;
+    const tls = ctx.tether.tls;
     const head = ["head", "-c", String(n), "/dev/zero"];
     const measure = async (who: string, run: () => Promise<number>) => {
       let got = 0;
@@ -35,6 +37,12 @@ export const streamStdout: Benchmark = {
         role: "tether",
         setup: async () => (tether ? undefined : "no local tether target"),
         sample: () => measure("tether", () => tether!.streamBytes(n)),
+      },
+      {
+        name: "tether Environment Attach (TCP+TLS)",
+        role: "tether",
+        setup: async () => (tls ? undefined : "no TLS target"),
+        sample: () => measure("tether TLS", () => tls!.streamBytes(n)),
       },
       {
         name: "tether lean client Attach",
