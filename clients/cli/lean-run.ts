@@ -8,7 +8,7 @@ import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import { describeTarget, explainConnectError, parseEnvTarget } from "../environment/env-target.js";
 import { LeanChannel, type LeanChannelOptions } from "../environment/lean/lean-channel.js";
 import { ProcessWire, SessionWire } from "../environment/lean/process-wire.js";
-import { DEFAULT_RECONNECT, Outage, type ReconnectPolicy, isTransportFailure, withReconnect } from "../environment/reconnect.js";
+import { DEFAULT_RECONNECT, Outage, type ReconnectPolicy, isTransportFailure, sleep, withReconnect } from "../environment/reconnect.js";
 import type { RunEvent, RunSpec, RunTarget } from "./run-command.js";
 
 export interface LeanRunOptions {
@@ -21,6 +21,13 @@ export interface LeanRunOptions {
 
 /** ProcessState.EXITED in process.proto. */
 const EXITED = 4;
+
+/**
+ * How long a run goes before it attaches its session (the Events stream), at most: a short
+ * command is over by then, and the server is spared a stream while it starts the process.
+ * Never more than a quarter of the detached TTL, so the session cannot expire meanwhile.
+ */
+const ATTACH_AFTER_MS = 1000;
 
 /**
  * The current HTTP/2 connection, replaced by a new one once it died: a LeanChannel does not
@@ -75,9 +82,10 @@ export async function openLeanRunTarget(text: string, options: LeanRunOptions = 
   // Not awaited here: Start goes out right behind OpenSession, on the same connection, and
   // the round trip it would wait for is saved (see LeanRunTarget.start).
   const opened = (async () => {
+    let ready: { detachedTtlMs: number };
     try {
       // The first contact fails fast: a wrong address should say so now, not after a minute.
-      await withReconnect({ ...policy, giveUpAfterMs: 0 }, description, () =>
+      ready = await withReconnect({ ...policy, giveUpAfterMs: 0 }, description, () =>
         link.get().unary(SessionWire.openSession, { sessionId }, { timeoutMs: 30_000 }),
       );
     } catch (err) {
@@ -85,6 +93,7 @@ export async function openLeanRunTarget(text: string, options: LeanRunOptions = 
       throw explainConnectError(err, target);
     }
     if (options.verbose) process.stderr.write(`tether: ${description} ready in ${Math.round(performance.now() - started)} ms\n`);
+    return ready.detachedTtlMs;
   })();
   return new LeanRunTarget(link, sessionId, description, policy, opened);
 }
@@ -95,12 +104,12 @@ export class LeanRunTarget implements RunTarget {
   readonly #description: string;
   readonly #policy: ReconnectPolicy;
   readonly #lifetime = new AbortController();
-  /** Resolves once the session is open; rejects with the reason the server cannot be reached. */
-  readonly #opened: Promise<void>;
+  /** The session's detached TTL once it is open; rejects with the reason the server cannot be reached. */
+  readonly #opened: Promise<number>;
   readonly #attached: Promise<void>;
   #closing: Promise<void> | undefined;
 
-  constructor(link: Link, sessionId: string, description: string, policy: ReconnectPolicy, opened: Promise<void>) {
+  constructor(link: Link, sessionId: string, description: string, policy: ReconnectPolicy, opened: Promise<number>) {
     this.#link = link;
     this.#sessionId = sessionId;
     this.#description = description;
@@ -108,7 +117,7 @@ export class LeanRunTarget implements RunTarget {
     this.#opened = opened;
     // Attached once open: an Events stream for an unknown session would end at once.
     this.#attached = opened.then(
-      () => this.#keepAttached(),
+      (detachedTtlMs) => this.#keepAttached(Math.min(ATTACH_AFTER_MS, detachedTtlMs / 4)),
       () => undefined,
     );
   }
@@ -203,11 +212,14 @@ export class LeanRunTarget implements RunTarget {
   }
 
   /**
-   * Keeps one Events stream open for the session's life: an attached session does not
-   * expire, so a command may run for as long as it likes. Reopened after every drop.
+   * Keeps one Events stream open for the session's life from `afterMs` on: an attached
+   * session does not expire, so a command may run for as long as it likes. Reopened after
+   * every drop.
    */
-  async #keepAttached(): Promise<void> {
+  async #keepAttached(afterMs: number): Promise<void> {
     const signal = this.#lifetime.signal;
+    // Closed meanwhile: the run was over before it needed to attach.
+    if (!(await sleep(afterMs, signal).then(() => true, () => false))) return;
     const outage = new Outage({ ...this.#policy, giveUpAfterMs: Number.MAX_SAFE_INTEGER }, this.#description);
     while (!signal.aborted) {
       try {
