@@ -177,6 +177,8 @@ const MAX_QUEUED_BYTES = 1 << 20;
  */
 class ResponseWriter {
   #queuedBytes = 0;
+  /** Writes whose callback has not run yet. */
+  #inFlight = 0;
   #mustDrain = false;
   #changed: (() => void) | undefined;
 
@@ -192,8 +194,10 @@ class ResponseWriter {
     const size = msg instanceof PreEncoded ? msg.byteLength : 0;
     let failed: Error | undefined;
     this.#queuedBytes += size;
+    this.#inFlight++;
     const accepted = this.call.write(msg, (err?: Error | null) => {
       this.#queuedBytes -= size;
+      this.#inFlight--;
       if (err) failed = err;
       this.#changed?.();
     });
@@ -202,6 +206,14 @@ class ResponseWriter {
       if (failed) throw failed;
       await this.#change(signal);
     }
+  }
+
+  /**
+   * Resolves once every write completed. A bidi call whose 'error' is emitted while a write
+   * is still in flight never sends its status (grpc-js 1.14), so failures wait for this.
+   */
+  async settled(signal: AbortSignal): Promise<void> {
+    while (this.#inFlight > 0) await this.#change(signal);
   }
 
   #change(signal: AbortSignal): Promise<void> {
@@ -269,6 +281,8 @@ async function pump(
   } catch (err) {
     // A cancelled client is gone: there is nobody to send a status to.
     if (call.cancelled) return;
+    // Aborted means the call is over anyway: then there is nothing left to wait for.
+    await writer.settled(ctx.signal).catch(() => undefined);
     call.emit("error", toGrpcStatus(err));
   }
 }
