@@ -5,6 +5,7 @@ import type { Benchmark, BenchContext, Subject } from "../benchmark.js";
 import { spawnToExit, timeMs } from "../benchmark.js";
 import { EnvironmentTarget } from "../environment-target.js";
 import { runProgram } from "../ssh-peer.js";
+import type { DockerEnvironmentPool } from "../../clients/environment/docker-environment-pool.js";
 
 /**
  * Create, run `true`, close; with `untilRemoved` the time also covers the container's removal,
@@ -60,6 +61,7 @@ export const containerTrue: Benchmark = {
       return docker.why;
     };
     const image = ctx.tether.containerImage;
+    let pool: DockerEnvironmentPool | undefined;
     const noTarget = async () => (image ? undefined : "no container tether target");
     return [
       {
@@ -73,6 +75,33 @@ export const containerTrue: Benchmark = {
         role: "tether",
         setup: noTarget,
         sample: () => tetherStartTrue(image!, true),
+      },
+      {
+        // Opt-in, not the default path: containers started ahead of time wait idle.
+        name: "tether warm pool (opt-in): take, run true, close",
+        role: "tether",
+        async setup() {
+          if (!image) return "no container tether target";
+          const { DockerEnvironmentPool } = await import("../../clients/environment/docker-environment-pool.js");
+          pool = new DockerEnvironmentPool({ image, size: 1 });
+          return undefined;
+        },
+        async sample() {
+          // The refill and the removal run outside the clock and before the next subject.
+          await pool!.ready();
+          const started = performance.now();
+          const env = await pool!.take();
+          try {
+            await new EnvironmentTarget("container", env).runTrue();
+          } finally {
+            await env.close();
+          }
+          const ms = performance.now() - started;
+          await env.removed;
+          await pool!.ready();
+          return ms;
+        },
+        teardown: async () => pool?.close(),
       },
       {
         name: "docker run --rm IMAGE true",
