@@ -12,6 +12,13 @@ import { ErrorCode } from "../../common/tether-error.js";
 import { type Harness, childrenOf, drain, failure, pollUntil, startHarness } from "../../../test/support/exec-harness.js";
 import { type ExecServerProcess, startExecServerProcess } from "../../../test/support/exec-server-process.js";
 
+async function launchersUnder(pid: number): Promise<number[]> {
+  const children = await childrenOf(pid);
+  const all = [...children, ...(await Promise.all(children.map(childrenOf))).flat()];
+  const comms = await Promise.all(all.map((p) => readFile(`/proc/${p}/comm`, "utf8").catch(() => "")));
+  return all.filter((_, i) => comms[i]!.trim() === "tether-launch");
+}
+
 async function procField(pid: number, file: "status" | "io", name: string): Promise<number> {
   const text = await readFile(`/proc/${pid}/${file}`, "utf8");
   const m = new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(text);
@@ -42,8 +49,9 @@ describe("many processes at once", () => {
       const got = r.stdout.toString();
       if (got !== expected(i)) throw new Error(`process ${i}: got ${got.length} bytes, expected ${expected(i).length}; events ${r.events.map((e) => e.event.case + ":" + e.seq).join(",")}; head ${JSON.stringify(got.slice(0, 80))}`);
     });
-    // The launchers reap their trees and exit: no child of this test process is left.
-    await pollUntil(async () => (await childrenOf(process.pid)).length === 0, "every launcher to exit");
+    // The launchers reap their trees and exit: none is left among this test process's children
+    // (spawned directly) or its children's (forked by the exec server's tether-zygote).
+    await pollUntil(async () => (await launchersUnder(process.pid)).length === 0, "every launcher to exit");
     expect(h.core.processes.runningCount).toBe(0);
   });
 });
