@@ -45,7 +45,10 @@ async function readStrict(env: GrpcEnvironment, processId: string) {
   throw new Error(`attach to ${processId} ended without an exit event after ${bytes} bytes`);
 }
 
-/** Command lines of the server process's live descendants. */
+/**
+ * Command lines of the server process's live descendants, but for its tether-zygote, which
+ * lives as long as the server (what the zygote forked still counts).
+ */
 async function descendants(pid: number): Promise<string[]> {
   const found: string[] = [];
   const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
@@ -53,7 +56,10 @@ async function descendants(pid: number): Promise<string[]> {
     const children = await readFile(`/proc/${pid}/task/${task}/children`, "utf8").catch(() => "");
     for (const child of children.split(" ").filter(Boolean)) {
       const cmdline = await readFile(`/proc/${child}/cmdline`, "utf8").catch(() => "");
-      if (cmdline !== "") found.push(cmdline.replaceAll("\0", " ").trim(), ...(await descendants(Number(child))));
+      const comm = await readFile(`/proc/${child}/comm`, "utf8").catch(() => "");
+      if (cmdline === "") continue;
+      if (comm.trim() !== "tether-zygote") found.push(cmdline.replaceAll("\0", " ").trim());
+      found.push(...(await descendants(Number(child))));
     }
   }
   return found;
