@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import type * as grpc from "@grpc/grpc-js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
@@ -81,9 +82,17 @@ async function bareUnary(socket: string): Promise<void> {
   }
 }
 
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((res) => server.listen(0, "127.0.0.1", res));
+  const { port } = server.address() as { port: number };
+  await new Promise((res) => server.close(res));
+  return port;
+}
+
 /** A second sshd beside the benchmark's own: its config with another port, and a client config to match. */
 async function coldSshd(ctx: BenchContext): Promise<{ sshdArgs: string[]; sshArgs: string[] }> {
-  const port = ctx.peer.port + 1;
+  const port = await freePort();
   const dir = ctx.peer.dir;
   const sshdConfig = join(ctx.tmp, "cold-sshd_config");
   const sshConfig = join(ctx.tmp, "cold-ssh_config");
