@@ -67,6 +67,12 @@ describe("Zygote", () => {
     expect((await child.exited).signal).toBe(9);
   });
 
+  it("serves many launches at once, each with its own streams", async () => {
+    const z = zygote();
+    const runs = await Promise.all(Array.from({ length: 30 }, (_, i) => run({ ...echo, argv: ["echo", `n${i}`] }, z)));
+    expect(runs.map((r) => r.out)).toEqual(Array.from({ length: 30 }, (_, i) => `n${i}\n`));
+  });
+
   it("falls back to a direct spawn after the zygote was killed, and restarts it later", async () => {
     let now = 0;
     const z = zygote({ now: () => now });
