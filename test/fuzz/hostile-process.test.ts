@@ -19,6 +19,7 @@ import {
   TerminateRequestSchema,
   WaitRequestSchema,
   WriteRequestSchema,
+  WriteStreamRequestSchema,
 } from "../../gen/tether/exec/v1/process_pb.js";
 import { SandboxMode } from "../../gen/tether/exec/v1/sandbox_pb.js";
 import {
@@ -148,6 +149,18 @@ describe("exec server with hostile process and session requests", () => {
       eof: fc.boolean().map((b) => b && Math.random() < 0.1),
     });
     await property(P.write, req, (r) => encodeWithBadUtf8(WriteRequestSchema, [1, 2])(r).map((b) => [b]), 150);
+  });
+
+  it("WriteStream: several requests per stream, hostile ids, offsets, data and EOF", async () => {
+    const req = fc.record({
+      processId: fc.oneof(fc.constant(""), knownOr([CAT, PTY, EXITED])),
+      streamId: fc.oneof(fc.constant(""), fc.constantFrom("s1", "s2"), hostileString),
+      offset: fc.oneof(fc.bigInt({ min: 0n, max: 64n }), hostileUint64),
+      data: hostileBytes(5 << 20),
+      eof: fc.boolean().map((b) => b && Math.random() < 0.1),
+    });
+    const enc = encodeWithBadUtf8(WriteStreamRequestSchema, [1, 2]);
+    await property(P.writeStream, fc.array(req, { minLength: 1, maxLength: 4 }), (reqs) => fc.tuple(...reqs.map((r) => enc(r))), 120);
   });
 
   it("Signal: random numbers and names to live and unknown processes", async () => {
