@@ -324,7 +324,7 @@ export class Child implements AsyncDisposable {
   }
 
   #abortStart(): void {
-    // SIGTERM is what the launcher treats as "stop": it kills and reaps the target.
+    // Told to stop, the launcher kills and reaps the target.
     if (this.#pid === 0) this.#io.stop();
     this.#drain();
   }
