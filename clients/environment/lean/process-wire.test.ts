@@ -18,6 +18,8 @@ import {
   WaitResponseSchema,
   WriteRequestSchema,
   WriteResponseSchema,
+  WriteStreamRequestSchema,
+  WriteStreamResponseSchema,
   type AttachResponse,
   type ExitStatus,
   type ProcessInfo,
@@ -26,7 +28,7 @@ import { OpenSessionRequestSchema, OpenSessionResponseSchema } from "../../../ge
 import { addService } from "../../../services/common/grpc-service.js";
 import { ErrorCode, TetherError } from "../../../services/common/tether-error.js";
 import { LeanChannel } from "./lean-channel.js";
-import { ProcessWire, SessionWire, type AttachResponseWire, type ExitStatusWire, type ProcessSummary, type StartRequestInit } from "./process-wire.js";
+import { ProcessWire, SessionWire, WriteStreamWire, type AttachResponseWire, type ExitStatusWire, type ProcessSummary, type StartRequestInit } from "./process-wire.js";
 
 const u32 = fc.integer({ min: 0, max: 2 ** 32 - 1 });
 const i32 = fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 });
@@ -148,6 +150,19 @@ describe("ProcessWire requests", () => {
           SessionWire.openSession.encode({ sessionId: processId, detachedTtlMs: data.length, labels: { a: processId } }),
           toBinary(OpenSessionRequestSchema, create(OpenSessionRequestSchema, { sessionId: processId, detachedTtlMs: data.length, labels: { a: processId } })),
         );
+      }),
+    );
+  });
+});
+
+describe("WriteStreamWire", () => {
+  it("encodes requests and decodes answers exactly as the generated schemas do", () => {
+    fc.assert(
+      fc.property(fc.option(str, { nil: undefined }), fc.option(str, { nil: undefined }), fc.option(u64, { nil: undefined }), fc.option(bytes, { nil: undefined }), fc.boolean(), u64, (processId, streamId, offset, data, flag, applied) => {
+        const req = { processId, streamId, offset, data, eof: flag };
+        expect(Buffer.from(WriteStreamWire.encode(req))).toEqual(Buffer.from(toBinary(WriteStreamRequestSchema, create(WriteStreamRequestSchema, req))));
+        const answer = { appliedOffset: applied, eof: flag };
+        expect(WriteStreamWire.decode(toBinary(WriteStreamResponseSchema, create(WriteStreamResponseSchema, answer)))).toEqual(answer);
       }),
     );
   });

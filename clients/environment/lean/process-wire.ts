@@ -1,5 +1,5 @@
-// Hand-written protobuf codecs for the calls `tether run` makes (Start, Attach, Write, Signal,
-// Resize, Wait, OpenSession, CloseSession). Booting the generated descriptors in gen/ costs
+// Hand-written protobuf codecs for the calls `tether run` makes (Start, Attach, Write, WriteStream,
+// Signal, Resize, Wait, OpenSession, CloseSession). Booting the generated descriptors in gen/ costs
 // more at start-up than the whole lean client, so the run path encodes these few messages
 // itself. Field numbers mirror proto/tether/exec/v1; process-wire.test.ts checks every codec
 // against the generated schemas, so drift fails a test. Shapes and names follow protobuf-es.
@@ -238,6 +238,34 @@ function method<Req, Res, K extends "unary" | "server_streaming">(
 ): WireMethod<Req, Res, K> {
   return { path, kind, encode: encoder(write), decode: decodeWith(decode) };
 }
+
+export interface WriteStreamRequestInit {
+  processId?: string;
+  streamId?: string;
+  offset?: bigint;
+  data?: Uint8Array;
+  eof?: boolean;
+}
+
+/**
+ * WriteStream's request and answer. A bidi call, which LeanChannel does not make yet: kept
+ * here, checked against gen/, for when the lean run path streams stdin.
+ */
+export const WriteStreamWire = {
+  path: PROCESS + "WriteStream",
+  encode: encoder<WriteStreamRequestInit>((w, req) => {
+    writeString(w, 1, req.processId);
+    writeString(w, 2, req.streamId);
+    if (req.offset) w.tag(3, WireType.Varint).uint64(req.offset);
+    if (req.data && req.data.byteLength > 0) w.tag(4, WireType.LengthDelimited).bytes(req.data);
+    writeBool(w, 5, req.eof);
+  }),
+  decode: decodeWith((r, end) => {
+    const out = { appliedOffset: 0n, eof: false };
+    fields(r, end, (no) => (no === 1 ? ((out.appliedOffset = big(r.uint64())), true) : no === 2 ? ((out.eof = r.bool()), true) : false));
+    return out;
+  }),
+};
 
 export const ProcessWire = {
   start: method<StartRequestInit, { process?: ProcessSummary; created: boolean }, "unary">(
