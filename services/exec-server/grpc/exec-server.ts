@@ -16,6 +16,7 @@ import { bearerTokenInterceptor, shutdownGateInterceptor } from "./auth-intercep
 import { HealthStatus, addHealthService } from "./health-service.js";
 import { type ListenAddress, parseListenAddress } from "./listen-address.js";
 import { processHandlers } from "./process-handlers.js";
+import { widenReceiveWindows } from "./receive-window.js";
 import { addReflectionService } from "./reflection.js";
 import { sessionHandlers } from "./session-handlers.js";
 import { prepareSocketPath } from "./socket-path.js";
@@ -70,7 +71,12 @@ function checkSecurity(address: ListenAddress, options: ExecServerOptions): void
 
 function bind(server: grpc.Server, target: string, creds: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) =>
-    server.bindAsync(target, creds, (err, port) => (err ? reject(bindError(err, target)) : resolve(port))),
+    server.bindAsync(target, creds, (err, port) => {
+      if (err) return reject(bindError(err, target));
+      // Right in the listen callback: no connection can be accepted before this.
+      widenReceiveWindows(server);
+      resolve(port);
+    }),
   );
 }
 
