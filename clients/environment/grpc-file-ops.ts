@@ -14,14 +14,22 @@ type Resumable = (what: string) => Outage;
 /** Splits what callers pass as file data into messages of at most this many bytes. */
 const WRITE_CHUNK = 1 << 20;
 
+/**
+ * Header, data, then the end message: the server commits only after it, so a cancelled
+ * upload (whose stream Node half-closes before resetting it) is never taken as complete.
+ */
 async function* toRequests(header: WriteFileHeaderInit, sessionId: string, data: AsyncIterable<Uint8Array> | Uint8Array): AsyncIterable<MessageInitShape<typeof WriteFileRequestSchema>> {
-  yield { part: { case: "header", value: { ...header, sessionId } as MessageInitShape<typeof WriteFileHeaderSchema> } };
+  yield { part: { case: "header", value: { ...header, sessionId, explicitEnd: true } as MessageInitShape<typeof WriteFileHeaderSchema> } };
   const chunks = data instanceof Uint8Array ? [data] : data;
+  let size = 0;
   for await (const chunk of chunks) {
     for (let off = 0; off < chunk.byteLength; off += WRITE_CHUNK) {
-      yield { part: { case: "data", value: chunk.subarray(off, off + WRITE_CHUNK) } };
+      const part = chunk.subarray(off, off + WRITE_CHUNK);
+      size += part.byteLength;
+      yield { part: { case: "data", value: part } };
     }
   }
+  yield { part: { case: "end", value: { size: BigInt(size) } } };
 }
 
 function required<T>(value: T | undefined, what: string): T {

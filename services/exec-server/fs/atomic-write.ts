@@ -47,9 +47,10 @@ export async function writeAtomic(target: string, chunks: AsyncIterable<Uint8Arr
     await handle.sync();
     await handle.close();
     handle = undefined;
-    throwIfAborted(signal);
     await checkVersion(target, opts.expectedVersion);
     await checkDirUnchanged(dir);
+    // Last look before the point of no return: a call cancelled while we synced commits nothing.
+    throwIfAborted(signal);
     await rename(temp, target);
     created = false;
     await syncDir(dir);

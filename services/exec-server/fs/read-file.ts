@@ -9,13 +9,19 @@ import type { FileStat } from "./file-stat.js";
 import { fsError } from "./fs-error.js";
 import type { PathResolver } from "./path-resolver.js";
 
-export const READ_CHUNK_BYTES = 256 * 1024;
+export const READ_CHUNK_BYTES = 512 * 1024;
+/**
+ * Free bytes just before every chunk's `data`, in the same buffer: a transport writes its
+ * message header there and sends header and data as one buffer, copying each byte once.
+ */
+export const READ_HEADROOM_BYTES = 32;
 
 export interface ReadChunk {
   /** Only on the first chunk. */
   info?: FileStat;
   /** File offset of `data`. */
   offset: number;
+  /** A view into a fresh buffer the consumer owns, READ_HEADROOM_BYTES after its start. */
   data: Uint8Array;
 }
 
@@ -57,7 +63,6 @@ export async function* readFileChunks(
     while (true) {
       throwIfAborted(signal);
       const want = Math.min(chunkBytes, end - offset);
-      // A fresh buffer per chunk: the consumer owns what we yield.
       const data = want > 0 ? await readSome(handle, want, offset, path) : new Uint8Array(0);
       if (data.byteLength > 0 || first) {
         yield first ? { info, offset, data } : { offset, data };
@@ -71,11 +76,12 @@ export async function* readFileChunks(
   }
 }
 
+/** A fresh buffer per chunk (the consumer owns what we yield), with the headroom before the data. */
 async function readSome(handle: FileHandle, want: number, position: number, path: string): Promise<Uint8Array> {
-  const buf = Buffer.allocUnsafe(want);
+  const buf = Buffer.allocUnsafe(READ_HEADROOM_BYTES + want);
   try {
-    const { bytesRead } = await handle.read(buf, 0, want, position);
-    return bytesRead === want ? buf : buf.subarray(0, bytesRead);
+    const { bytesRead } = await handle.read(buf, READ_HEADROOM_BYTES, want, position);
+    return buf.subarray(READ_HEADROOM_BYTES, READ_HEADROOM_BYTES + bytesRead);
   } catch (err) {
     throw fsError(err, "read", path);
   }

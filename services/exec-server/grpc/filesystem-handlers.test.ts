@@ -41,14 +41,25 @@ function onceInDir(dir: string, ok: (names: string[]) => boolean): Promise<void>
   });
 }
 
+/** Records the signal of the last WriteFile the server handled, to see what the server saw. */
+class ObservedFiles extends FileService {
+  lastWriteSignal: AbortSignal | undefined;
+  override writeFile(...args: Parameters<FileService["writeFile"]>): ReturnType<FileService["writeFile"]> {
+    this.lastWriteSignal = args[2].signal;
+    return super.writeFile(...args);
+  }
+}
+
 const header = (path: string, extra: Record<string, unknown> = {}): WriteReq => ({ part: { case: "header", value: { path, ...extra } } });
 const data = (text: string | Uint8Array): WriteReq => ({ part: { case: "data", value: typeof text === "string" ? Buffer.from(text) : text } });
+const end = (size: number): WriteReq => ({ part: { case: "end", value: { size: BigInt(size) } } });
 
 describe("fileSystemHandlers over grpc-js", () => {
   let base: string;
   let root: string;
   let server: grpc.Server;
   let client: ReturnType<typeof connect>;
+  const files = new ObservedFiles();
   const sessions: string[] = [];
 
   beforeAll(async () => {
@@ -65,7 +76,7 @@ describe("fileSystemHandlers over grpc-js", () => {
       return sessionId === "confined" ? confined : FULL_ACCESS;
     };
     server = new grpc.Server();
-    addService(server, FileSystemService, fileSystemHandlers(new FileService(), policyFor));
+    addService(server, FileSystemService, fileSystemHandlers(files, policyFor));
     const address = `unix://${join(base, "fs.sock")}`;
     await new Promise<void>((resolve, reject) =>
       server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
@@ -135,6 +146,44 @@ describe("fileSystemHandlers over grpc-js", () => {
     await tempGone;
     release();
     expect(await readFile(path, "utf8")).toBe("original");
+  });
+
+  it("sees the client's cancel while data flows, and leaves neither the file nor a temp file", async () => {
+    const dir = join(root, "cancel-flowing");
+    await mkdir(dir);
+    const path = join(dir, "target");
+    const ac = new AbortController();
+    const tempAppeared = onceInDir(dir, (names) => names.some((n) => n.startsWith(TEMP_PREFIX)));
+    async function* endless(): AsyncGenerator<WriteReq> {
+      yield header(path, { explicitEnd: true });
+      while (!ac.signal.aborted) yield data(Buffer.alloc(64 * 1024, 2));
+    }
+    const writing = client.writeFile(endless(), { signal: ac.signal });
+    await tempAppeared;
+    const tempGone = onceInDir(dir, (names) => names.length === 0);
+    ac.abort();
+    expect((await failure(writing)).code).toBe(ErrorCode.Cancelled);
+    await tempGone;
+    expect(files.lastWriteSignal?.aborted).toBe(true);
+    expect((files.lastWriteSignal?.reason as { code?: string }).code).toBe(ErrorCode.Cancelled);
+  });
+
+  it("commits only after the promised end message, whose size must match", async () => {
+    const dir = join(root, "explicit-end");
+    await mkdir(dir);
+    const path = join(dir, "target");
+    // Node's HTTP/2 client half-closes a stream before resetting it: a cancelled upload can
+    // arrive as a clean end of stream. With explicit_end that is not a commit.
+    const cut = await failure(client.writeFile(messages(header(path, { explicitEnd: true }), data("partial"))));
+    expect(cut.code).toBe(ErrorCode.InvalidArgument);
+    expect(cut.message).toMatch(/without the end message/);
+    expect((await failure(client.writeFile(messages(header(path, { explicitEnd: true }), data("abc"), end(4))))).message).toMatch(/end\.size/);
+    expect((await failure(client.writeFile(messages(header(path), data("abc"), end(3), data("d"))))).message).toMatch(/after the end message/);
+    expect(await readdir(dir)).toEqual([]);
+    const res = await client.writeFile(messages(header(path, { explicitEnd: true }), data("ab"), data("c"), end(3)));
+    expect(res.info?.size).toBe(3n);
+    expect(await readFile(path, "utf8")).toBe("abc");
+    expect(await readdir(dir)).toEqual(["target"]);
   });
 
   it("maps expected_version mismatches and bad modes", async () => {

@@ -10,6 +10,7 @@ import type { FileService, WriteFileHeader } from "../fs/file-service.js";
 import type { FileKind, FileStat } from "../fs/file-stat.js";
 import type { WatchChange, WatchItem } from "../fs/watch-queue.js";
 import type { FileAccessPolicy } from "../sandbox/file-access.js";
+import { encodeReadChunk } from "./read-file-response.js";
 
 type FileSystemMethods = typeof FileSystemService extends { method: infer M extends GenServiceMethods } ? M : never;
 
@@ -53,7 +54,9 @@ export function fileSystemHandlers(
     async *readFile(req, ctx) {
       const range = { path: req.path, offset: safeNumber(req.offset, "offset"), length: safeNumber(req.length, "length") };
       for await (const chunk of files.readFile(range, { signal: ctx.signal, policy: policyFor(req.sessionId) })) {
-        yield { offset: BigInt(chunk.offset), data: chunk.data, ...(chunk.info ? { info: toFileInfo(chunk.info) } : {}) };
+        yield chunk.info
+          ? { offset: BigInt(chunk.offset), data: chunk.data, info: toFileInfo(chunk.info) }
+          : encodeReadChunk(chunk.offset, chunk.data);
       }
     },
 
@@ -70,7 +73,7 @@ export function fileSystemHandlers(
         createParents: h.createParents,
         expectedVersion: h.expectedVersion,
       };
-      const info = await files.writeFile(header, dataParts(it), { signal: ctx.signal, policy: policyFor(h.sessionId) });
+      const info = await files.writeFile(header, dataParts(it, h.explicitEnd), { signal: ctx.signal, policy: policyFor(h.sessionId) });
       return { info: toFileInfo(info) };
     },
 
@@ -122,14 +125,31 @@ export function fileSystemHandlers(
   };
 }
 
-/** The data messages after the header; a second header or an empty part is a client bug. */
-async function* dataParts(it: AsyncIterator<WriteFileRequest>): AsyncGenerator<Uint8Array> {
+/**
+ * The data messages after the header, ending at the end message (checked against the bytes
+ * received) or, unless the header promised one, at the end of the stream. A second header
+ * or an empty part is a client bug.
+ */
+async function* dataParts(it: AsyncIterator<WriteFileRequest>, explicitEnd: boolean): AsyncGenerator<Uint8Array> {
+  let received = 0;
   while (true) {
     const next = await it.next();
-    if (next.done) return;
+    if (next.done) {
+      if (!explicitEnd) return;
+      // What a cancelled upload looks like when the reset follows the half-close: never commit it.
+      throw new TetherError(ErrorCode.InvalidArgument, "part: the stream ended without the end message header.explicit_end promised: nothing was written");
+    }
     const part = next.value.part;
-    if (part.case === "data") yield part.value;
-    else if (part.case === "header") throw new TetherError(ErrorCode.InvalidArgument, "part: WriteFile got a second header: send one header, then only data");
+    if (part.case === "data") {
+      received += part.value.byteLength;
+      yield part.value;
+    } else if (part.case === "end") {
+      if (part.value.size !== BigInt(received)) {
+        throw new TetherError(ErrorCode.InvalidArgument, `end.size: the end message says ${part.value.size} bytes but ${received} arrived: nothing was written`);
+      }
+      if (!(await it.next()).done) throw new TetherError(ErrorCode.InvalidArgument, "part: WriteFile got a message after the end message: send end last");
+      return;
+    } else if (part.case === "header") throw new TetherError(ErrorCode.InvalidArgument, "part: WriteFile got a second header: send one header, then only data");
     else throw new TetherError(ErrorCode.InvalidArgument, "part: WriteFile message has neither header nor data: set data");
   }
 }

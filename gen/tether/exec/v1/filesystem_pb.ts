@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tether/exec/v1/filesystem.proto.
  */
 export const file_tether_exec_v1_filesystem: GenFile = /*@__PURE__*/
-  fileDesc("Ch90ZXRoZXIvZXhlYy92MS9maWxlc3lzdGVtLnByb3RvEg50ZXRoZXIuZXhlYy52MSKXAQoIRmlsZUluZm8SDAoEcGF0aBgBIAEoCRImCgR0eXBlGAIgASgOMhgudGV0aGVyLmV4ZWMudjEuRmlsZVR5cGUSDAoEc2l6ZRgDIAEoBBIMCgRtb2RlGAQgASgNEhAKCG10aW1lX21zGAUgASgDEg8KB3ZlcnNpb24YBiABKAkSFgoOc3ltbGlua190YXJnZXQYByABKAkiQgoLU3RhdFJlcXVlc3QSDAoEcGF0aBgBIAEoCRIRCglub19mb2xsb3cYAiABKAgSEgoKc2Vzc2lvbl9pZBgDIAEoCSI2CgxTdGF0UmVzcG9uc2USJgoEaW5mbxgBIAEoCzIYLnRldGhlci5leGVjLnYxLkZpbGVJbmZvIlMKD1JlYWRGaWxlUmVxdWVzdBIMCgRwYXRoGAEgASgJEg4KBm9mZnNldBgCIAEoBBIOCgZsZW5ndGgYAyABKAQSEgoKc2Vzc2lvbl9pZBgEIAEoCSJYChBSZWFkRmlsZVJlc3BvbnNlEiYKBGluZm8YASABKAsyGC50ZXRoZXIuZXhlYy52MS5GaWxlSW5mbxIOCgZvZmZzZXQYAiABKAQSDAoEZGF0YRgDIAEoDCJzCg9Xcml0ZUZpbGVIZWFkZXISDAoEcGF0aBgBIAEoCRIMCgRtb2RlGAIgASgNEhYKDmNyZWF0ZV9wYXJlbnRzGAMgASgIEhgKEGV4cGVjdGVkX3ZlcnNpb24YBCABKAkSEgoKc2Vzc2lvbl9pZBgFIAEoCSJdChBXcml0ZUZpbGVSZXF1ZXN0EjEKBmhlYWRlchgBIAEoCzIfLnRldGhlci5leGVjLnYxLldyaXRlRmlsZUhlYWRlckgAEg4KBGRhdGEYAiABKAxIAEIGCgRwYXJ0IjsKEVdyaXRlRmlsZVJlc3BvbnNlEiYKBGluZm8YASABKAsyGC50ZXRoZXIuZXhlYy52MS5GaWxlSW5mbyJRCg5NYWtlRGlyUmVxdWVzdBIMCgRwYXRoGAEgASgJEg8KB3BhcmVudHMYAiABKAgSDAoEbW9kZRgDIAEoDRISCgpzZXNzaW9uX2lkGAQgASgJIjkKD01ha2VEaXJSZXNwb25zZRImCgRpbmZvGAEgASgLMhgudGV0aGVyLmV4ZWMudjEuRmlsZUluZm8iQQoOUmVhZERpclJlcXVlc3QSDAoEcGF0aBgBIAEoCRINCgVkZXB0aBgCIAEoDRISCgpzZXNzaW9uX2lkGAMgASgJIkAKCERpckVudHJ5EgwKBG5hbWUYASABKAkSJgoEaW5mbxgCIAEoCzIYLnRldGhlci5leGVjLnYxLkZpbGVJbmZvIjwKD1JlYWREaXJSZXNwb25zZRIpCgdlbnRyaWVzGAEgAygLMhgudGV0aGVyLmV4ZWMudjEuRGlyRW50cnkiUwoNUmVtb3ZlUmVxdWVzdBIMCgRwYXRoGAEgASgJEhEKCXJlY3Vyc2l2ZRgCIAEoCBINCgVmb3JjZRgDIAEoCBISCgpzZXNzaW9uX2lkGAQgASgJIhAKDlJlbW92ZVJlc3BvbnNlImwKC0NvcHlSZXF1ZXN0Eg4KBnNvdXJjZRgBIAEoCRITCgtkZXN0aW5hdGlvbhgCIAEoCRIRCglyZWN1cnNpdmUYAyABKAgSEQoJb3ZlcndyaXRlGAQgASgIEhIKCnNlc3Npb25faWQYBSABKAkiNgoMQ29weVJlc3BvbnNlEiYKBGluZm8YASABKAsyGC50ZXRoZXIuZXhlYy52MS5GaWxlSW5mbyJbCg1SZW5hbWVSZXF1ZXN0Eg4KBnNvdXJjZRgBIAEoCRITCgtkZXN0aW5hdGlvbhgCIAEoCRIRCglvdmVyd3JpdGUYAyABKAgSEgoKc2Vzc2lvbl9pZBgEIAEoCSI4Cg5SZW5hbWVSZXNwb25zZRImCgRpbmZvGAEgASgLMhgudGV0aGVyLmV4ZWMudjEuRmlsZUluZm8iNwoTQ2Fub25pY2FsaXplUmVxdWVzdBIMCgRwYXRoGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkiJAoUQ2Fub25pY2FsaXplUmVzcG9uc2USDAoEcGF0aBgBIAEoCSJECgxXYXRjaFJlcXVlc3QSDQoFcGF0aHMYASADKAkSEQoJcmVjdXJzaXZlGAIgASgIEhIKCnNlc3Npb25faWQYAyABKAkicwoNV2F0Y2hSZXNwb25zZRIrCgVyZWFkeRgBIAEoCzIaLnRldGhlci5leGVjLnYxLldhdGNoUmVhZHlIABIsCgZjaGFuZ2UYAiABKAsyGi50ZXRoZXIuZXhlYy52MS5XYXRjaEV2ZW50SABCBwoFZXZlbnQiDAoKV2F0Y2hSZWFkeSJICgpXYXRjaEV2ZW50EgwKBHBhdGgYASABKAkSLAoEa2luZBgCIAEoDjIeLnRldGhlci5leGVjLnYxLldhdGNoRXZlbnRLaW5kKn4KCEZpbGVUeXBlEhkKFUZJTEVfVFlQRV9VTlNQRUNJRklFRBAAEhIKDkZJTEVfVFlQRV9GSUxFEAESFwoTRklMRV9UWVBFX0RJUkVDVE9SWRACEhUKEUZJTEVfVFlQRV9TWU1MSU5LEAMSEwoPRklMRV9UWVBFX09USEVSEAQqqwEKDldhdGNoRXZlbnRLaW5kEiAKHFdBVENIX0VWRU5UX0tJTkRfVU5TUEVDSUZJRUQQABIcChhXQVRDSF9FVkVOVF9LSU5EX0NSRUFURUQQARIdChlXQVRDSF9FVkVOVF9LSU5EX01PRElGSUVEEAISHAoYV0FUQ0hfRVZFTlRfS0lORF9SRU1PVkVEEAMSHAoYV0FUQ0hfRVZFTlRfS0lORF9SRU5BTUVEEAQyjQYKEUZpbGVTeXN0ZW1TZXJ2aWNlEkEKBFN0YXQSGy50ZXRoZXIuZXhlYy52MS5TdGF0UmVxdWVzdBocLnRldGhlci5leGVjLnYxLlN0YXRSZXNwb25zZRJPCghSZWFkRmlsZRIfLnRldGhlci5leGVjLnYxLlJlYWRGaWxlUmVxdWVzdBogLnRldGhlci5leGVjLnYxLlJlYWRGaWxlUmVzcG9uc2UwARJSCglXcml0ZUZpbGUSIC50ZXRoZXIuZXhlYy52MS5Xcml0ZUZpbGVSZXF1ZXN0GiEudGV0aGVyLmV4ZWMudjEuV3JpdGVGaWxlUmVzcG9uc2UoARJKCgdNYWtlRGlyEh4udGV0aGVyLmV4ZWMudjEuTWFrZURpclJlcXVlc3QaHy50ZXRoZXIuZXhlYy52MS5NYWtlRGlyUmVzcG9uc2USTAoHUmVhZERpchIeLnRldGhlci5leGVjLnYxLlJlYWREaXJSZXF1ZXN0Gh8udGV0aGVyLmV4ZWMudjEuUmVhZERpclJlc3BvbnNlMAESRwoGUmVtb3ZlEh0udGV0aGVyLmV4ZWMudjEuUmVtb3ZlUmVxdWVzdBoeLnRldGhlci5leGVjLnYxLlJlbW92ZVJlc3BvbnNlEkEKBENvcHkSGy50ZXRoZXIuZXhlYy52MS5Db3B5UmVxdWVzdBocLnRldGhlci5leGVjLnYxLkNvcHlSZXNwb25zZRJHCgZSZW5hbWUSHS50ZXRoZXIuZXhlYy52MS5SZW5hbWVSZXF1ZXN0Gh4udGV0aGVyLmV4ZWMudjEuUmVuYW1lUmVzcG9uc2USWQoMQ2Fub25pY2FsaXplEiMudGV0aGVyLmV4ZWMudjEuQ2Fub25pY2FsaXplUmVxdWVzdBokLnRldGhlci5leGVjLnYxLkNhbm9uaWNhbGl6ZVJlc3BvbnNlEkYKBVdhdGNoEhwudGV0aGVyLmV4ZWMudjEuV2F0Y2hSZXF1ZXN0Gh0udGV0aGVyLmV4ZWMudjEuV2F0Y2hSZXNwb25zZTABYgZwcm90bzM");
+  fileDesc("Ch90ZXRoZXIvZXhlYy92MS9maWxlc3lzdGVtLnByb3RvEg50ZXRoZXIuZXhlYy52MSKXAQoIRmlsZUluZm8SDAoEcGF0aBgBIAEoCRImCgR0eXBlGAIgASgOMhgudGV0aGVyLmV4ZWMudjEuRmlsZVR5cGUSDAoEc2l6ZRgDIAEoBBIMCgRtb2RlGAQgASgNEhAKCG10aW1lX21zGAUgASgDEg8KB3ZlcnNpb24YBiABKAkSFgoOc3ltbGlua190YXJnZXQYByABKAkiQgoLU3RhdFJlcXVlc3QSDAoEcGF0aBgBIAEoCRIRCglub19mb2xsb3cYAiABKAgSEgoKc2Vzc2lvbl9pZBgDIAEoCSI2CgxTdGF0UmVzcG9uc2USJgoEaW5mbxgBIAEoCzIYLnRldGhlci5leGVjLnYxLkZpbGVJbmZvIlMKD1JlYWRGaWxlUmVxdWVzdBIMCgRwYXRoGAEgASgJEg4KBm9mZnNldBgCIAEoBBIOCgZsZW5ndGgYAyABKAQSEgoKc2Vzc2lvbl9pZBgEIAEoCSJYChBSZWFkRmlsZVJlc3BvbnNlEiYKBGluZm8YASABKAsyGC50ZXRoZXIuZXhlYy52MS5GaWxlSW5mbxIOCgZvZmZzZXQYAiABKAQSDAoEZGF0YRgDIAEoDCKJAQoPV3JpdGVGaWxlSGVhZGVyEgwKBHBhdGgYASABKAkSDAoEbW9kZRgCIAEoDRIWCg5jcmVhdGVfcGFyZW50cxgDIAEoCBIYChBleHBlY3RlZF92ZXJzaW9uGAQgASgJEhIKCnNlc3Npb25faWQYBSABKAkSFAoMZXhwbGljaXRfZW5kGAYgASgIIooBChBXcml0ZUZpbGVSZXF1ZXN0EjEKBmhlYWRlchgBIAEoCzIfLnRldGhlci5leGVjLnYxLldyaXRlRmlsZUhlYWRlckgAEg4KBGRhdGEYAiABKAxIABIrCgNlbmQYAyABKAsyHC50ZXRoZXIuZXhlYy52MS5Xcml0ZUZpbGVFbmRIAEIGCgRwYXJ0IhwKDFdyaXRlRmlsZUVuZBIMCgRzaXplGAEgASgEIjsKEVdyaXRlRmlsZVJlc3BvbnNlEiYKBGluZm8YASABKAsyGC50ZXRoZXIuZXhlYy52MS5GaWxlSW5mbyJRCg5NYWtlRGlyUmVxdWVzdBIMCgRwYXRoGAEgASgJEg8KB3BhcmVudHMYAiABKAgSDAoEbW9kZRgDIAEoDRISCgpzZXNzaW9uX2lkGAQgASgJIjkKD01ha2VEaXJSZXNwb25zZRImCgRpbmZvGAEgASgLMhgudGV0aGVyLmV4ZWMudjEuRmlsZUluZm8iQQoOUmVhZERpclJlcXVlc3QSDAoEcGF0aBgBIAEoCRINCgVkZXB0aBgCIAEoDRISCgpzZXNzaW9uX2lkGAMgASgJIkAKCERpckVudHJ5EgwKBG5hbWUYASABKAkSJgoEaW5mbxgCIAEoCzIYLnRldGhlci5leGVjLnYxLkZpbGVJbmZvIjwKD1JlYWREaXJSZXNwb25zZRIpCgdlbnRyaWVzGAEgAygLMhgudGV0aGVyLmV4ZWMudjEuRGlyRW50cnkiUwoNUmVtb3ZlUmVxdWVzdBIMCgRwYXRoGAEgASgJEhEKCXJlY3Vyc2l2ZRgCIAEoCBINCgVmb3JjZRgDIAEoCBISCgpzZXNzaW9uX2lkGAQgASgJIhAKDlJlbW92ZVJlc3BvbnNlImwKC0NvcHlSZXF1ZXN0Eg4KBnNvdXJjZRgBIAEoCRITCgtkZXN0aW5hdGlvbhgCIAEoCRIRCglyZWN1cnNpdmUYAyABKAgSEQoJb3ZlcndyaXRlGAQgASgIEhIKCnNlc3Npb25faWQYBSABKAkiNgoMQ29weVJlc3BvbnNlEiYKBGluZm8YASABKAsyGC50ZXRoZXIuZXhlYy52MS5GaWxlSW5mbyJbCg1SZW5hbWVSZXF1ZXN0Eg4KBnNvdXJjZRgBIAEoCRITCgtkZXN0aW5hdGlvbhgCIAEoCRIRCglvdmVyd3JpdGUYAyABKAgSEgoKc2Vzc2lvbl9pZBgEIAEoCSI4Cg5SZW5hbWVSZXNwb25zZRImCgRpbmZvGAEgASgLMhgudGV0aGVyLmV4ZWMudjEuRmlsZUluZm8iNwoTQ2Fub25pY2FsaXplUmVxdWVzdBIMCgRwYXRoGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkiJAoUQ2Fub25pY2FsaXplUmVzcG9uc2USDAoEcGF0aBgBIAEoCSJECgxXYXRjaFJlcXVlc3QSDQoFcGF0aHMYASADKAkSEQoJcmVjdXJzaXZlGAIgASgIEhIKCnNlc3Npb25faWQYAyABKAkicwoNV2F0Y2hSZXNwb25zZRIrCgVyZWFkeRgBIAEoCzIaLnRldGhlci5leGVjLnYxLldhdGNoUmVhZHlIABIsCgZjaGFuZ2UYAiABKAsyGi50ZXRoZXIuZXhlYy52MS5XYXRjaEV2ZW50SABCBwoFZXZlbnQiDAoKV2F0Y2hSZWFkeSJICgpXYXRjaEV2ZW50EgwKBHBhdGgYASABKAkSLAoEa2luZBgCIAEoDjIeLnRldGhlci5leGVjLnYxLldhdGNoRXZlbnRLaW5kKn4KCEZpbGVUeXBlEhkKFUZJTEVfVFlQRV9VTlNQRUNJRklFRBAAEhIKDkZJTEVfVFlQRV9GSUxFEAESFwoTRklMRV9UWVBFX0RJUkVDVE9SWRACEhUKEUZJTEVfVFlQRV9TWU1MSU5LEAMSEwoPRklMRV9UWVBFX09USEVSEAQqqwEKDldhdGNoRXZlbnRLaW5kEiAKHFdBVENIX0VWRU5UX0tJTkRfVU5TUEVDSUZJRUQQABIcChhXQVRDSF9FVkVOVF9LSU5EX0NSRUFURUQQARIdChlXQVRDSF9FVkVOVF9LSU5EX01PRElGSUVEEAISHAoYV0FUQ0hfRVZFTlRfS0lORF9SRU1PVkVEEAMSHAoYV0FUQ0hfRVZFTlRfS0lORF9SRU5BTUVEEAQyjQYKEUZpbGVTeXN0ZW1TZXJ2aWNlEkEKBFN0YXQSGy50ZXRoZXIuZXhlYy52MS5TdGF0UmVxdWVzdBocLnRldGhlci5leGVjLnYxLlN0YXRSZXNwb25zZRJPCghSZWFkRmlsZRIfLnRldGhlci5leGVjLnYxLlJlYWRGaWxlUmVxdWVzdBogLnRldGhlci5leGVjLnYxLlJlYWRGaWxlUmVzcG9uc2UwARJSCglXcml0ZUZpbGUSIC50ZXRoZXIuZXhlYy52MS5Xcml0ZUZpbGVSZXF1ZXN0GiEudGV0aGVyLmV4ZWMudjEuV3JpdGVGaWxlUmVzcG9uc2UoARJKCgdNYWtlRGlyEh4udGV0aGVyLmV4ZWMudjEuTWFrZURpclJlcXVlc3QaHy50ZXRoZXIuZXhlYy52MS5NYWtlRGlyUmVzcG9uc2USTAoHUmVhZERpchIeLnRldGhlci5leGVjLnYxLlJlYWREaXJSZXF1ZXN0Gh8udGV0aGVyLmV4ZWMudjEuUmVhZERpclJlc3BvbnNlMAESRwoGUmVtb3ZlEh0udGV0aGVyLmV4ZWMudjEuUmVtb3ZlUmVxdWVzdBoeLnRldGhlci5leGVjLnYxLlJlbW92ZVJlc3BvbnNlEkEKBENvcHkSGy50ZXRoZXIuZXhlYy52MS5Db3B5UmVxdWVzdBocLnRldGhlci5leGVjLnYxLkNvcHlSZXNwb25zZRJHCgZSZW5hbWUSHS50ZXRoZXIuZXhlYy52MS5SZW5hbWVSZXF1ZXN0Gh4udGV0aGVyLmV4ZWMudjEuUmVuYW1lUmVzcG9uc2USWQoMQ2Fub25pY2FsaXplEiMudGV0aGVyLmV4ZWMudjEuQ2Fub25pY2FsaXplUmVxdWVzdBokLnRldGhlci5leGVjLnYxLkNhbm9uaWNhbGl6ZVJlc3BvbnNlEkYKBVdhdGNoEhwudGV0aGVyLmV4ZWMudjEuV2F0Y2hSZXF1ZXN0Gh0udGV0aGVyLmV4ZWMudjEuV2F0Y2hSZXNwb25zZTABYgZwcm90bzM");
 
 /**
  * @generated from message tether.exec.v1.FileInfo
@@ -206,6 +206,15 @@ export type WriteFileHeader = Message<"tether.exec.v1.WriteFileHeader"> & {
    * @generated from field: string session_id = 5;
    */
   sessionId: string;
+
+  /**
+   * The client promises a WriteFileEnd as its last message, and the server commits only
+   * after it. Without this promise a stream's end is the commit, and a cancelled upload can
+   * look complete: Node's HTTP/2 client half-closes a stream before it resets it.
+   *
+   * @generated from field: bool explicit_end = 6;
+   */
+  explicitEnd: boolean;
 };
 
 /**
@@ -234,6 +243,14 @@ export type WriteFileRequest = Message<"tether.exec.v1.WriteFileRequest"> & {
      */
     value: Uint8Array;
     case: "data";
+  } | {
+    /**
+     * Last message: the data is complete and may be committed.
+     *
+     * @generated from field: tether.exec.v1.WriteFileEnd end = 3;
+     */
+    value: WriteFileEnd;
+    case: "end";
   } | { case: undefined; value?: undefined };
 };
 
@@ -243,6 +260,25 @@ export type WriteFileRequest = Message<"tether.exec.v1.WriteFileRequest"> & {
  */
 export const WriteFileRequestSchema: GenMessage<WriteFileRequest> = /*@__PURE__*/
   messageDesc(file_tether_exec_v1_filesystem, 6);
+
+/**
+ * @generated from message tether.exec.v1.WriteFileEnd
+ */
+export type WriteFileEnd = Message<"tether.exec.v1.WriteFileEnd"> & {
+  /**
+   * Data bytes sent; the server refuses to commit if it received another count.
+   *
+   * @generated from field: uint64 size = 1;
+   */
+  size: bigint;
+};
+
+/**
+ * Describes the message tether.exec.v1.WriteFileEnd.
+ * Use `create(WriteFileEndSchema)` to create a new message.
+ */
+export const WriteFileEndSchema: GenMessage<WriteFileEnd> = /*@__PURE__*/
+  messageDesc(file_tether_exec_v1_filesystem, 7);
 
 /**
  * @generated from message tether.exec.v1.WriteFileResponse
@@ -259,7 +295,7 @@ export type WriteFileResponse = Message<"tether.exec.v1.WriteFileResponse"> & {
  * Use `create(WriteFileResponseSchema)` to create a new message.
  */
 export const WriteFileResponseSchema: GenMessage<WriteFileResponse> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_filesystem, 7);
+  messageDesc(file_tether_exec_v1_filesystem, 8);
 
 /**
  * @generated from message tether.exec.v1.MakeDirRequest
@@ -291,7 +327,7 @@ export type MakeDirRequest = Message<"tether.exec.v1.MakeDirRequest"> & {
  * Use `create(MakeDirRequestSchema)` to create a new message.
  */
 export const MakeDirRequestSchema: GenMessage<MakeDirRequest> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_filesystem, 8);
+  messageDesc(file_tether_exec_v1_filesystem, 9);
 
 /**
  * @generated from message tether.exec.v1.MakeDirResponse
@@ -308,7 +344,7 @@ export type MakeDirResponse = Message<"tether.exec.v1.MakeDirResponse"> & {
  * Use `create(MakeDirResponseSchema)` to create a new message.
  */
 export const MakeDirResponseSchema: GenMessage<MakeDirResponse> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_filesystem, 9);
+  messageDesc(file_tether_exec_v1_filesystem, 10);
 
 /**
  * @generated from message tether.exec.v1.ReadDirRequest
@@ -337,7 +373,7 @@ export type ReadDirRequest = Message<"tether.exec.v1.ReadDirRequest"> & {
  * Use `create(ReadDirRequestSchema)` to create a new message.
  */
 export const ReadDirRequestSchema: GenMessage<ReadDirRequest> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_filesystem, 10);
+  messageDesc(file_tether_exec_v1_filesystem, 11);
 
 /**
  * @generated from message tether.exec.v1.DirEntry
@@ -361,7 +397,7 @@ export type DirEntry = Message<"tether.exec.v1.DirEntry"> & {
  * Use `create(DirEntrySchema)` to create a new message.
  */
 export const DirEntrySchema: GenMessage<DirEntry> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_filesystem, 11);
+  messageDesc(file_tether_exec_v1_filesystem, 12);
 
 /**
  * @generated from message tether.exec.v1.ReadDirResponse
@@ -378,7 +414,7 @@ export type ReadDirResponse = Message<"tether.exec.v1.ReadDirResponse"> & {
  * Use `create(ReadDirResponseSchema)` to create a new message.
  */
 export const ReadDirResponseSchema: GenMessage<ReadDirResponse> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_filesystem, 12);
+  messageDesc(file_tether_exec_v1_filesystem, 13);
 
 /**
  * @generated from message tether.exec.v1.RemoveRequest
@@ -412,7 +448,7 @@ export type RemoveRequest = Message<"tether.exec.v1.RemoveRequest"> & {
  * Use `create(RemoveRequestSchema)` to create a new message.
  */
 export const RemoveRequestSchema: GenMessage<RemoveRequest> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_filesystem, 13);
+  messageDesc(file_tether_exec_v1_filesystem, 14);
 
 /**
  * @generated from message tether.exec.v1.RemoveResponse
@@ -425,7 +461,7 @@ export type RemoveResponse = Message<"tether.exec.v1.RemoveResponse"> & {
  * Use `create(RemoveResponseSchema)` to create a new message.
  */
 export const RemoveResponseSchema: GenMessage<RemoveResponse> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_filesystem, 14);
+  messageDesc(file_tether_exec_v1_filesystem, 15);
 
 /**
  * @generated from message tether.exec.v1.CopyRequest
@@ -462,7 +498,7 @@ export type CopyRequest = Message<"tether.exec.v1.CopyRequest"> & {
  * Use `create(CopyRequestSchema)` to create a new message.
  */
 export const CopyRequestSchema: GenMessage<CopyRequest> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_filesystem, 15);
+  messageDesc(file_tether_exec_v1_filesystem, 16);
 
 /**
  * @generated from message tether.exec.v1.CopyResponse
@@ -479,7 +515,7 @@ export type CopyResponse = Message<"tether.exec.v1.CopyResponse"> & {
  * Use `create(CopyResponseSchema)` to create a new message.
  */
 export const CopyResponseSchema: GenMessage<CopyResponse> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_filesystem, 16);
+  messageDesc(file_tether_exec_v1_filesystem, 17);
 
 /**
  * @generated from message tether.exec.v1.RenameRequest
@@ -511,7 +547,7 @@ export type RenameRequest = Message<"tether.exec.v1.RenameRequest"> & {
  * Use `create(RenameRequestSchema)` to create a new message.
  */
 export const RenameRequestSchema: GenMessage<RenameRequest> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_filesystem, 17);
+  messageDesc(file_tether_exec_v1_filesystem, 18);
 
 /**
  * @generated from message tether.exec.v1.RenameResponse
@@ -528,7 +564,7 @@ export type RenameResponse = Message<"tether.exec.v1.RenameResponse"> & {
  * Use `create(RenameResponseSchema)` to create a new message.
  */
 export const RenameResponseSchema: GenMessage<RenameResponse> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_filesystem, 18);
+  messageDesc(file_tether_exec_v1_filesystem, 19);
 
 /**
  * @generated from message tether.exec.v1.CanonicalizeRequest
@@ -550,7 +586,7 @@ export type CanonicalizeRequest = Message<"tether.exec.v1.CanonicalizeRequest"> 
  * Use `create(CanonicalizeRequestSchema)` to create a new message.
  */
 export const CanonicalizeRequestSchema: GenMessage<CanonicalizeRequest> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_filesystem, 19);
+  messageDesc(file_tether_exec_v1_filesystem, 20);
 
 /**
  * @generated from message tether.exec.v1.CanonicalizeResponse
@@ -567,7 +603,7 @@ export type CanonicalizeResponse = Message<"tether.exec.v1.CanonicalizeResponse"
  * Use `create(CanonicalizeResponseSchema)` to create a new message.
  */
 export const CanonicalizeResponseSchema: GenMessage<CanonicalizeResponse> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_filesystem, 20);
+  messageDesc(file_tether_exec_v1_filesystem, 21);
 
 /**
  * @generated from message tether.exec.v1.WatchRequest
@@ -594,7 +630,7 @@ export type WatchRequest = Message<"tether.exec.v1.WatchRequest"> & {
  * Use `create(WatchRequestSchema)` to create a new message.
  */
 export const WatchRequestSchema: GenMessage<WatchRequest> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_filesystem, 21);
+  messageDesc(file_tether_exec_v1_filesystem, 22);
 
 /**
  * @generated from message tether.exec.v1.WatchResponse
@@ -625,7 +661,7 @@ export type WatchResponse = Message<"tether.exec.v1.WatchResponse"> & {
  * Use `create(WatchResponseSchema)` to create a new message.
  */
 export const WatchResponseSchema: GenMessage<WatchResponse> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_filesystem, 22);
+  messageDesc(file_tether_exec_v1_filesystem, 23);
 
 /**
  * @generated from message tether.exec.v1.WatchReady
@@ -638,7 +674,7 @@ export type WatchReady = Message<"tether.exec.v1.WatchReady"> & {
  * Use `create(WatchReadySchema)` to create a new message.
  */
 export const WatchReadySchema: GenMessage<WatchReady> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_filesystem, 23);
+  messageDesc(file_tether_exec_v1_filesystem, 24);
 
 /**
  * @generated from message tether.exec.v1.WatchEvent
@@ -660,7 +696,7 @@ export type WatchEvent = Message<"tether.exec.v1.WatchEvent"> & {
  * Use `create(WatchEventSchema)` to create a new message.
  */
 export const WatchEventSchema: GenMessage<WatchEvent> = /*@__PURE__*/
-  messageDesc(file_tether_exec_v1_filesystem, 24);
+  messageDesc(file_tether_exec_v1_filesystem, 25);
 
 /**
  * @generated from enum tether.exec.v1.FileType
