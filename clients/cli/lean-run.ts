@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import { describeTarget, explainConnectError, parseEnvTarget } from "../environment/env-target.js";
 import { LeanChannel, type LeanChannelOptions } from "../environment/lean/lean-channel.js";
-import { ProcessWire, SessionWire } from "../environment/lean/process-wire.js";
+import { type AttachResponseWire, ProcessWire, SessionWire } from "../environment/lean/process-wire.js";
 import { DEFAULT_RECONNECT, Outage, type ReconnectPolicy, isTransportFailure, sleep, withReconnect } from "../environment/reconnect.js";
 import type { RunEvent, RunSpec, RunTarget } from "./run-command.js";
 
@@ -108,6 +108,9 @@ export class LeanRunTarget implements RunTarget {
   readonly #opened: Promise<number>;
   readonly #attached: Promise<void>;
   #closing: Promise<void> | undefined;
+  /** The first process's Attach, sent right behind its Start (see start()), for attach() to take up. */
+  #earlyAttach: { processId: string; responses: AsyncIterable<AttachResponseWire> } | undefined;
+  #firstStart = true;
 
   constructor(link: Link, sessionId: string, description: string, policy: ReconnectPolicy, opened: Promise<number>) {
     this.#link = link;
@@ -135,6 +138,10 @@ export class LeanRunTarget implements RunTarget {
       () => true,
       () => false,
     );
+    // Its Attach goes right behind it too: the server holds an Attach until the Start before
+    // it has ended, which saves a run the round trip between the two.
+    if (this.#firstStart) this.#earlyAttach = { processId, responses: this.#sendAttach(processId) };
+    this.#firstStart = false;
     await this.#opened;
     if (await early) return;
     await this.#retry("Start", start);
@@ -159,10 +166,18 @@ export class LeanRunTarget implements RunTarget {
   async *attach(processId: string): AsyncIterable<RunEvent> {
     let cursor = 0n;
     const outage = new Outage(this.#policy, `${this.#description} (Attach ${processId})`);
+    let early: AsyncIterable<AttachResponseWire> | undefined;
+    if (this.#earlyAttach?.processId === processId) {
+      early = this.#earlyAttach.responses;
+      this.#earlyAttach = undefined;
+    }
     for (;;) {
+      const responses = early ?? this.#link.get().serverStream(ProcessWire.attach, { processId, afterSeq: cursor });
+      const wasEarly = early !== undefined;
+      early = undefined;
       try {
         let endsAt: bigint | undefined;
-        for await (const ev of this.#link.get().serverStream(ProcessWire.attach, { processId, afterSeq: cursor })) {
+        for await (const ev of responses) {
           outage.recovered();
           const e = ev.event;
           if (e.case === "started") {
@@ -181,10 +196,23 @@ export class LeanRunTarget implements RunTarget {
         // The server ends the stream only after the exit event, or when it shuts down.
         throw new TetherError(ErrorCode.Unavailable, "the attach stream ended before the process exited");
       } catch (err) {
+        // A server that does not hold an Attach for a process still starting: attach again, now that it has.
+        if (wasEarly && err instanceof TetherError && err.code === ErrorCode.NotFound) continue;
         if (!isTransportFailure(err)) throw err;
         await outage.failed(err as TetherError);
       }
     }
+  }
+
+  /** An Attach from the start, sent now; its responses wait for attach() (flow control holds the rest). */
+  #sendAttach(processId: string): AsyncIterable<AttachResponseWire> {
+    const stream = this.#link.get().serverStream(ProcessWire.attach, { processId, afterSeq: 0n })[Symbol.asyncIterator]();
+    const first = stream.next();
+    // Seen by attach() if it comes; a run that fails before then closes the target, which cancels the call.
+    first.catch(() => undefined);
+    return (async function* () {
+      for (let r = await first; !r.done; r = await stream.next()) yield r.value;
+    })();
   }
 
   close(): Promise<void> {

@@ -87,7 +87,7 @@ export function processHandlers(core: ExecCore): ServiceHandlers<Methods> {
       return { process: process.info(), created };
     },
     async *attach(req, ctx) {
-      const process = core.processes.get(requireId(req.processId));
+      const process = await core.processes.started(requireId(req.processId));
       const afterSeq = seqNumber("after_seq", req.afterSeq);
       process.log.checkCursor(afterSeq, req.allowGaps);
       yield { seq: req.afterSeq, event: { case: "started", value: process.info() } };

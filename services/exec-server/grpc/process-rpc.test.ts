@@ -105,6 +105,16 @@ describe("ProcessService over a Unix socket", () => {
     expect((await drain(p.attach({ processId: pid }))).stdout.toString()).toBe("hello\nbye\n");
   });
 
+  it("an Attach sent right behind its Start waits for the process instead of failing NOT_FOUND", async () => {
+    const p = h.clients.processes;
+    const pid = id("behind");
+    const started = p.start({ processId: pid, spec: { argv: ["echo", "hi"] } });
+    const out = await drain(p.attach({ processId: pid }));
+    expect((await started).created).toBe(true);
+    expect(out.stdout.toString()).toBe("hi\n");
+    expect(out.events.at(-1)!.event.case).toBe("exited");
+  });
+
   it("Write is idempotent by write_id, and a write after EOF is FAILED_PRECONDITION", async () => {
     const p = h.clients.processes;
     const pid = id("write");

@@ -160,6 +160,12 @@ export class ProcessManager implements AsyncDisposable {
     }
   }
 
+  /** As get(), once a Start still in flight for it has ended: an Attach may come right behind its Start. */
+  async started(processId: string): Promise<ManagedProcess> {
+    await this.#starting.get(processId)?.done.catch(() => undefined);
+    return this.get(processId);
+  }
+
   get(processId: string): ManagedProcess {
     const process = this.#processes.get(processId);
     if (!process) {
