@@ -25,6 +25,7 @@ export async function openEnvRunTarget(text: string, options: OpenOptions & { de
     write: async (processId, data, opts) => {
       await env.processes.write(processId, data, opts);
     },
+    openStdin: (processId) => env.processes.openStdin(processId),
     signal: (processId, signal) => env.processes.signal(processId, signal),
     resize: (processId, rows, cols) => env.processes.resize(processId, rows, cols),
     close: () => env.close(),

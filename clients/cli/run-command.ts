@@ -12,6 +12,7 @@ import type { Writable } from "node:stream";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { SandboxPolicySchema } from "../../gen/tether/exec/v1/sandbox_pb.js";
 import { ErrorCode, TetherError, errnoCode } from "../../services/common/tether-error.js";
+import type { StdinWriter } from "../environment/environment.js";
 import type { ProcessSpecInit as LeanSpec } from "../environment/lean/process-wire.js";
 import { TETHER_FAILURE, reportError } from "./cli-error.js";
 import { parseChoice, parseEnvVars, parseIntOption, readSecretFile } from "./cli-options.js";
@@ -56,6 +57,8 @@ export interface RunTarget {
   /** Output in order, then the exit; nothing lost or repeated across reconnects. */
   attach(processId: string): AsyncIterable<RunEvent>;
   write(processId: string, data: Uint8Array, opts?: { eof?: boolean }): Promise<void>;
+  /** Stdin as one stream (WriteStream), where the target has it: a keystroke costs no round trip. */
+  openStdin?(processId: string): StdinWriter;
   /** A signal by name, to the process group. */
   signal(processId: string, signal: string): Promise<void>;
   resize(processId: string, rows: number, cols: number): Promise<void>;
@@ -170,10 +173,16 @@ async function pumpStdin(target: RunTarget, processId: string, tty: boolean, cle
     stdin.pause();
     stdin.destroy();
   });
-  for await (const chunk of stdin) {
-    await target.write(processId, chunk as Buffer);
+  const stream = target.openStdin?.(processId);
+  if (stream === undefined) {
+    for await (const chunk of stdin) await target.write(processId, chunk as Buffer);
+    await target.write(processId, new Uint8Array(0), { eof: true });
+    return;
   }
-  await target.write(processId, new Uint8Array(0), { eof: true });
+  cleanups.push(() => void stream.close());
+  // write() returns once the bytes are on their way (it waits only when too much is unacknowledged).
+  for await (const chunk of stdin) await stream.write(chunk as Buffer);
+  await stream.end();
 }
 
 /**
