@@ -17,8 +17,9 @@ import { ptyEcho } from "./benchmarks/pty-echo.js";
 import { transferDown, transferUp } from "./benchmarks/sftp-transfer.js";
 import { containerTrue } from "./benchmarks/container-true.js";
 import { serverStart } from "./benchmarks/server-start.js";
+import { concurrency } from "./benchmarks/concurrency.js";
 
-export const BENCHMARKS: readonly Benchmark[] = [execTrue, processStart, streamStdout, ptyEcho, transferUp, transferDown, containerTrue, serverStart];
+export const BENCHMARKS: readonly Benchmark[] = [execTrue, processStart, streamStdout, ptyEcho, transferUp, transferDown, containerTrue, serverStart, concurrency];
 
 const USAGE = `usage: bench/run [--quick] [--only NAME[,NAME]] [--cipher CIPHER] [--results DIR]
 benchmarks: ${BENCHMARKS.map((b) => b.name).join(", ")}`;
