@@ -19,16 +19,24 @@ const SESSIONS = Number(process.env.TETHER_SOAK_SESSIONS ?? 16);
 /** fds allowed beyond the warmed-up start once the load is over. */
 const FD_SLACK = 10;
 /**
- * Growth allowed between the RSS floor (lowest sample) of the run's second quarter and of its
- * last quarter. Floors, because RSS is what is kept plus what is in flight (stream buffers,
- * garbage not collected yet): bursts lift single samples by 10-25 MiB for seconds, a leak
- * lifts the floor. Not from the start, which still settles (V8 heap and malloc arenas sizing
- * to the load). A leak grows with the work done: the exited-process retention leak lifted
- * the floor by ≈ 25 MiB between these windows in 60 s at ~500 sessions/min, while runs
- * without it (60 s and 4 min) moved it by 0-3 MiB; on a starved machine doing a quarter of
- * that work it lifted it by only 5 MiB, below what RSS can tell from noise.
+ * Growth allowed in the server's JS heap and in its external memory (Buffers), both measured
+ * right after a full GC, from the warmed-up start to the quiet end. Everything a session
+ * created is gone by then; what stays is code and caches (+1 MiB). The exited-process
+ * retention leak kept ≈ 15 KB of heap per process, 8 MiB in ~90 sessions: it added 12.5 MiB
+ * in a 60 s run that a starved machine let do only 139 sessions.
  */
-const RSS_GROWTH_SLACK_MIB = 12;
+const HEAP_SLACK = 8 << 20;
+/**
+ * Growth allowed between the RSS floor (lowest sample) of the run's second quarter and of its
+ * last quarter: the backstop for what the heap probe cannot see (native memory). Floors,
+ * because RSS is what is kept plus what is in flight (stream buffers, garbage not collected
+ * yet): bursts lift single samples by 10-25 MiB for seconds, a leak lifts the floor. Not from
+ * the start, which still settles (V8 heap and malloc arenas sizing to the load). The
+ * exited-process retention leak lifted the floor by ≈ 25 MiB between these windows in 60 s at
+ * ~500 sessions/min; runs without it moved it by 0-3 MiB, up to 6 MiB on a machine starved
+ * by other work.
+ */
+const RSS_GROWTH_SLACK_MIB = 16;
 
 type Clients = ReturnType<typeof fuzzClients>;
 type Spec = Exclude<MessageInitShape<typeof ProcessSpecSchema>, ProcessSpec>;
@@ -37,6 +45,10 @@ interface Tally {
   ops: Record<string, number>;
   errors: string[];
   bytes: number;
+}
+
+function mib(bytes: number): string {
+  return (bytes / 2 ** 20).toFixed(1);
 }
 
 /** The server's children that sessions own: all its descendants but its tether-zygote, which lives as long as the server. */
@@ -184,7 +196,7 @@ describe("exec server under a bounded soak", () => {
   let clients: Clients;
 
   beforeAll(async () => {
-    server = await startServerProcess({ nodeArgs: process.env.TETHER_SOAK_SERVER_NODE_ARGS?.split(" ").filter(Boolean) });
+    server = await startServerProcess({ heapProbe: true, nodeArgs: process.env.TETHER_SOAK_SERVER_NODE_ARGS?.split(" ").filter(Boolean) });
     clients = fuzzClients(server.url);
   });
 
@@ -204,6 +216,7 @@ describe("exec server under a bounded soak", () => {
     await until("the warm-up's children to go", () => sessionChildren(server.pid).length === 0, () => sessionChildren(server.pid).join(", "));
     const fdStart = fdCount(server.pid);
     const rssStart = rssBytes(server.pid) / 2 ** 20;
+    const memStart = await server.memory();
 
     const tally: Tally = { ops: {}, errors: [], bytes: 0 };
     const deadline = Date.now() + SECONDS * 1000;
@@ -226,6 +239,7 @@ describe("exec server under a bounded soak", () => {
     await until(`fds back within +${FD_SLACK}`, () => fdCount(server.pid) <= fdStart + FD_SLACK, undefined, 10_000).catch(() => undefined);
     const fdEnd = fdCount(server.pid);
     const rssEnd = rssBytes(server.pid) / 2 ** 20;
+    const memEnd = await server.memory();
     const quarter = Math.floor(rssSamples.length / 4);
     const rssMid = Math.min(...rssSamples.slice(quarter, 2 * quarter));
     const rssLate = Math.min(...rssSamples.slice(3 * quarter));
@@ -235,6 +249,7 @@ describe("exec server under a bounded soak", () => {
         `soak: ${SESSIONS} sessions × ${SECONDS} s: ${total} operations, ${tally.errors.length} errors, ${(tally.bytes / 1e6).toFixed(1)} MB streamed`,
         `  ${Object.entries(tally.ops).map(([k, v]) => `${k}=${v}`).join(" ")}`,
         `  server fds ${fdStart} -> ${fdEnd} (bound +${FD_SLACK}), RSS ${rssStart.toFixed(1)} -> ${rssEnd.toFixed(1)} MiB, peak children ${peakChildren}`,
+        `  after GC: heap ${mib(memStart.heapUsed)} -> ${mib(memEnd.heapUsed)} MiB, external ${mib(memStart.external)} -> ${mib(memEnd.external)} MiB (bound +${mib(HEAP_SLACK)})`,
         `  RSS floor MiB: second quarter ${rssMid}, last quarter ${rssLate} (bound +${RSS_GROWTH_SLACK_MIB})`,
         `  RSS MiB each second: ${rssSamples.join(" ")}`,
         ...tally.errors.slice(0, 20).map((e) => `  error: ${e}`),
@@ -243,6 +258,8 @@ describe("exec server under a bounded soak", () => {
     expect(tally.errors.slice(0, 20).join("\n")).toBe("");
     expect(tally.ops["close-session"]).toBeGreaterThan(SESSIONS);
     expect(fdEnd, `open fds: ${fdTargets(server.pid).join(", ")}`).toBeLessThanOrEqual(fdStart + FD_SLACK);
+    expect(memEnd.heapUsed).toBeLessThanOrEqual(memStart.heapUsed + HEAP_SLACK);
+    expect(memEnd.external).toBeLessThanOrEqual(memStart.external + HEAP_SLACK);
     expect(quarter, "too short a run to judge RSS growth: set TETHER_SOAK_SECONDS to 8 or more").toBeGreaterThanOrEqual(2);
     expect(rssLate).toBeLessThanOrEqual(rssMid + RSS_GROWTH_SLACK_MIB);
     expect(await clients.health.check({ service: "" })).toMatchObject({ status: 1 });

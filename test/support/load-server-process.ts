@@ -46,6 +46,16 @@ export interface ServerProcess extends AsyncDisposable {
   stderr(): string;
   /** Sends the signal and waits for the process to be gone. */
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Memory after a full GC (needs `heapProbe`). */
+  memory(): Promise<ProbedMemory>;
+}
+
+/** process.memoryUsage() of the server right after a full GC, in bytes. */
+export interface ProbedMemory {
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  rss: number;
 }
 
 export interface ServerProcessOptions {
@@ -56,6 +66,8 @@ export interface ServerProcessOptions {
   env?: NodeJS.ProcessEnv;
   /** Flags for the server's node, e.g. ["--max-old-space-size=64"] to tell a leak from lazy GC. */
   nodeArgs?: string[];
+  /** Preload heap-probe.mjs, so memory() can ask for the heap after a GC. */
+  heapProbe?: boolean;
 }
 
 export async function startServerProcess(options: ServerProcessOptions = {}): Promise<ServerProcess> {
@@ -63,7 +75,8 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await realpath(await mkdtemp(join(tmpdir(), "tether-load-"))));
   const socketPath = join(dir, "exec.sock");
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), entry, "exec-server", "--listen", `unix://${socketPath}`, "--cwd", dir, ...(options.args ?? [])], {
+  const probe = options.heapProbe ? ["--expose-gc", "--import", join(import.meta.dirname, "heap-probe.mjs")] : [];
+  const child = spawn(process.execPath, [...probe, ...(options.nodeArgs ?? []), entry, "exec-server", "--listen", `unix://${socketPath}`, "--cwd", dir, ...(options.args ?? [])], {
     stdio: ["ignore", "pipe", "pipe"],
     env: options.env ?? process.env,
   });
@@ -72,6 +85,19 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
   child.stderr!.on("data", (t: string) => {
     stderr = (stderr + t).slice(-8192);
   });
+  const probeLines = createInterface({ input: child.stderr! });
+  const memory = () =>
+    new Promise<ProbedMemory>((res, rej) => {
+      if (!options.heapProbe) return rej(new Error("memory() needs the server started with heapProbe"));
+      const onLine = (line: string) => {
+        if (!line.startsWith("heap-probe ")) return;
+        probeLines.off("line", onLine);
+        res(JSON.parse(line.slice("heap-probe ".length)) as ProbedMemory);
+      };
+      probeLines.on("line", onLine);
+      void exited.then((e) => rej(new Error(`exec server exited (${JSON.stringify(e)}) before its heap probe answered; stderr: ${stderr}`)));
+      child.kill("SIGUSR2");
+    });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once("exit", (code, signal) => res({ code, signal })));
   const url = await new Promise<string>((res, rej) => {
     const lines = createInterface({ input: child.stdout! });
@@ -87,7 +113,7 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
     await exited;
     if (ownDir) await rm(dir, { recursive: true, force: true });
   };
-  return { pid: child.pid!, url, socketPath, child, exited, stderr: () => stderr, stop, [Symbol.asyncDispose]: () => stop() };
+  return { pid: child.pid!, url, socketPath, child, exited, stderr: () => stderr, stop, memory, [Symbol.asyncDispose]: () => stop() };
 }
 
 /** Open file descriptors of a process (Linux /proc). */
