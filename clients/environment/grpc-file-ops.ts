@@ -1,12 +1,14 @@
 // FileOps over gRPC. Reads resume from the last byte received after a reconnect;
 // writes are one client stream (atomic on the server), so they are not retried.
-import type { DirEntry, FileInfo, WatchEvent, WriteFileRequest } from "../../gen/tether/exec/v1/filesystem_pb.js";
+import type { DirEntry, FileInfo, WatchEvent } from "../../gen/tether/exec/v1/filesystem_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { WriteFileHeaderSchema, WriteFileRequestSchema } from "../../gen/tether/exec/v1/filesystem_pb.js";
+import type { PreEncoded } from "../../services/common/pre-encoded.js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import type { FileOps, WriteFileHeaderInit } from "./environment.js";
 import type { Connection } from "./grpc-connection.js";
 import { type Outage, isTransportFailure } from "./reconnect.js";
+import { encodeWriteData } from "./write-file-wire.js";
 
 type Retry = <T>(what: string, call: () => Promise<T>, signal?: AbortSignal) => Promise<T>;
 type Resumable = (what: string) => Outage;
@@ -18,7 +20,7 @@ const WRITE_CHUNK = 1 << 20;
  * Header, data, then the end message: the server commits only after it, so a cancelled
  * upload (whose stream Node half-closes before resetting it) is never taken as complete.
  */
-async function* toRequests(header: WriteFileHeaderInit, sessionId: string, data: AsyncIterable<Uint8Array> | Uint8Array): AsyncIterable<MessageInitShape<typeof WriteFileRequestSchema>> {
+async function* toRequests(header: WriteFileHeaderInit, sessionId: string, data: AsyncIterable<Uint8Array> | Uint8Array): AsyncIterable<MessageInitShape<typeof WriteFileRequestSchema> | PreEncoded> {
   yield { part: { case: "header", value: { ...header, sessionId, explicitEnd: true } as MessageInitShape<typeof WriteFileHeaderSchema> } };
   const chunks = data instanceof Uint8Array ? [data] : data;
   let size = 0;
@@ -26,7 +28,7 @@ async function* toRequests(header: WriteFileHeaderInit, sessionId: string, data:
     for (let off = 0; off < chunk.byteLength; off += WRITE_CHUNK) {
       const part = chunk.subarray(off, off + WRITE_CHUNK);
       size += part.byteLength;
-      yield { part: { case: "data", value: part } };
+      yield encodeWriteData(part);
     }
   }
   yield { part: { case: "end", value: { size: BigInt(size) } } };
@@ -86,7 +88,7 @@ export function grpcFileOps(conn: Connection, sessionId: string, retry: Retry, r
       return { info, chunks: chunks() };
     },
     writeFile: async (header, data, opts) =>
-      required((await c.writeFile(toRequests(header, sessionId, data) as AsyncIterable<WriteFileRequest>, { signal: opts?.signal, ...ready })).info, "file info"),
+      required((await c.writeFile(toRequests(header, sessionId, data), { signal: opts?.signal, ...ready })).info, "file info"),
     makeDir: (path, opts) => retry("MakeDir", async () => required((await c.makeDir({ path, parents: opts?.parents ?? false, mode: opts?.mode ?? 0, sessionId }, ready)).info, "file info"), opts?.signal),
     async *readDir(path, opts): AsyncIterable<DirEntry> {
       for await (const batch of c.readDir({ path, depth: opts?.depth ?? 1, sessionId }, { ...ready, signal: opts?.signal })) yield* batch.entries;

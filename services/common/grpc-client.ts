@@ -5,6 +5,7 @@ import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/prot
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { grpcServiceDefinition } from "./grpc-service.js";
 import { fromGrpcError } from "./grpc-status.js";
+import type { PreEncoded } from "./pre-encoded.js";
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -28,7 +29,7 @@ export type ClientMethod<M> = M extends { methodKind: "unary" }
   : M extends { methodKind: "server_streaming" }
     ? (req: In<M>, opts?: CallOptions) => AsyncIterable<Out<M>>
     : M extends { methodKind: "client_streaming" }
-      ? (reqs: AsyncIterable<In<M>>, opts?: CallOptions) => Promise<Out<M>>
+      ? (reqs: AsyncIterable<In<M> | PreEncoded>, opts?: CallOptions) => Promise<Out<M>>
       : (reqs: AsyncIterable<In<M>>, opts?: CallOptions) => AsyncIterable<Out<M>>;
 
 export type GrpcClient<T extends GenServiceMethods> = { [K in keyof T]: ClientMethod<T[K]> };

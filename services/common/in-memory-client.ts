@@ -29,8 +29,8 @@ function context(method: DescMethod, opts: CallOptions | undefined): { ctx: Call
   return { ctx: { signal: controller.signal, metadata: NO_METADATA, peer: "in-process", method: path }, end };
 }
 
-async function* mapRequests(schema: DescMessage, reqs: AsyncIterable<MessageInitShape<DescMessage>>) {
-  for await (const req of reqs) yield create(schema, req);
+async function* mapRequests(schema: DescMessage, reqs: AsyncIterable<MessageInitShape<DescMessage> | PreEncoded>) {
+  for await (const req of reqs) yield req instanceof PreEncoded ? fromBinary(schema, req.bytes) : create(schema, req);
 }
 
 export function inMemoryClient<T extends GenServiceMethods>(
