@@ -160,7 +160,8 @@ export async function startDockerEnvironment(options: DockerEnvironmentOptions =
         removal.settle(removeContainer());
         await rm(dir, { recursive: true, force: true });
       }));
-    removal.promise.catch((err: unknown) => log(`docker: could not remove ${name}: ${TetherError.from(err).message}`));
+    // Nobody may await `removed`: a failure is reported here too (on stderr without a log).
+    removal.promise.catch((err: unknown) => (options.log ?? console.error)(`docker: could not remove ${name}: ${TetherError.from(err).message}`));
     return {
       ...guard.wrap(env, close),
       containerName: name,
@@ -193,8 +194,8 @@ function defaultNetwork(docker: Dockerode): Promise<string> {
     known = docker.getNetwork("bridge").inspect().then(
       () => "bridge",
       (err: unknown) => {
-        networks.delete(docker); // not learnt: ask again next time
         if (statusOf(err) === 404) return "none";
+        networks.delete(docker); // not learnt: ask again next time
         throw dockerError(docker, err, "docker network inspect bridge");
       },
     );
