@@ -223,7 +223,8 @@ function localSide(): Side {
       }
       yield* under(dir, "");
     },
-    read: (p) => createReadStream(p, { highWaterMark: 256 << 10 }),
+    // One read per WriteFile message (grpc-file-ops sends up to 1 MiB each).
+    read: (p) => createReadStream(p, { highWaterMark: 1 << 20 }),
     async writeFile(p, mode, data) {
       // Into a temp file beside the target, renamed over it: a failed copy leaves no half file.
       const temp = path.join(path.dirname(p), `.tether-cp-${randomBytes(6).toString("hex")}.tmp`);
