@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ErrorCode, TetherError } from "../../../services/common/tether-error.js";
-import { FrameDecoder, encodeFrame } from "./grpc-frame.js";
+import { Readable } from "node:stream";
+import { FrameDecoder, encodeFrame, readMessages } from "./grpc-frame.js";
 import { encodeTimeout, percentDecode, statusFromHeaders } from "./grpc-call-status.js";
 
 function split(buf: Buffer, size: number): Buffer[] {
@@ -44,6 +45,58 @@ describe("FrameDecoder", () => {
     const decoder = new FrameDecoder(100);
     decoder.push(encodeFrame(Buffer.from("abc")).subarray(0, 6));
     expect(thrown(() => decoder.finish()).code).toBe(ErrorCode.Internal);
+  });
+});
+
+describe("readMessages", () => {
+  const messages = Array.from({ length: 40 }, (_, i) => Buffer.alloc(1000 + i * 997, i));
+  const wire = Buffer.concat(messages.map((m) => encodeFrame(m)));
+
+  it("yields every message in order and ends with the stream", async () => {
+    const got: Buffer[] = [];
+    for await (const m of readMessages(Readable.from(split(wire, 4096)), new FrameDecoder(1 << 20))) got.push(Buffer.from(m));
+    expect(got).toEqual(messages);
+  });
+
+  it("pauses the stream while decoded messages wait for the consumer", async () => {
+    const stream = Readable.from(split(wire, 4096));
+    const reader = readMessages(stream, new FrameDecoder(1 << 20));
+    await reader.next();
+    expect(stream.isPaused()).toBe(true);
+    expect(stream.readableEnded).toBe(false);
+    await reader.return();
+  });
+
+  it("runs onFirstChunk before decoding and fails with what it throws", async () => {
+    const bad = new TetherError(ErrorCode.Internal, "bad headers");
+    const reader = readMessages(Readable.from([wire]), new FrameDecoder(1 << 20), () => {
+      throw bad;
+    });
+    await expect(reader.next()).rejects.toBe(bad);
+  });
+
+  it("delivers the messages before a stream error, then the error", async () => {
+    const boom = new Error("reset");
+    const stream = new Readable({ read() {} });
+    stream.push(encodeFrame(messages[0]!));
+    const reader = readMessages(stream, new FrameDecoder(1 << 20));
+    expect(Buffer.from((await reader.next()).value as Buffer)).toEqual(messages[0]);
+    stream.destroy(boom);
+    await expect(reader.next()).rejects.toBe(boom);
+  });
+
+  it("fails when the stream closes before it ends", async () => {
+    const stream = new Readable({ read() {} });
+    const reader = readMessages(stream, new FrameDecoder(1 << 20));
+    const next = reader.next();
+    stream.destroy();
+    await expect(next).rejects.toMatchObject({ code: "ERR_STREAM_PREMATURE_CLOSE" });
+  });
+
+  it("destroys the stream when the consumer leaves early", async () => {
+    const stream = Readable.from(split(wire, 4096));
+    for await (const _ of readMessages(stream, new FrameDecoder(1 << 20))) break;
+    expect(stream.destroyed).toBe(true);
   });
 });
 

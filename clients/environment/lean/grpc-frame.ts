@@ -1,6 +1,7 @@
 // gRPC's length-prefixed message framing (1 flag byte, 4-byte big-endian length), both ways.
 // The decoder copies a message only when it spans HTTP/2 DATA frames, and never holds more
 // than one message plus one chunk.
+import { type Readable, finished } from "node:stream";
 import { ErrorCode, TetherError } from "../../../services/common/tether-error.js";
 
 export const FRAME_HEADER_BYTES = 5;
@@ -85,5 +86,55 @@ export class FrameDecoder {
     }
     this.buffered -= n;
     return out;
+  }
+}
+
+/**
+ * The messages a response stream carries, decoded as its chunks arrive. Chunks come from
+ * 'data' events: a stream's async iterator costs several times more per chunk (HTTP/2 hands
+ * over 16 KiB DATA frames) than decoding them. The stream is paused while decoded messages
+ * wait for the consumer, so HTTP/2 flow control still holds the server back. Ends, fails
+ * and, when the consumer leaves early, destroys the stream as its async iterator would.
+ * `onFirstChunk` runs before the first chunk is decoded (to check response headers).
+ */
+export async function* readMessages(stream: Readable, decoder: FrameDecoder, onFirstChunk?: () => void): AsyncGenerator<Buffer, void, undefined> {
+  const ready: Buffer[] = [];
+  let failure: unknown;
+  let ended = false;
+  let wake: (() => void) | undefined;
+  let first = true;
+  const onData = (chunk: Buffer) => {
+    try {
+      if (first) {
+        first = false;
+        onFirstChunk?.();
+      }
+      for (const message of decoder.push(chunk)) ready.push(message);
+    } catch (err) {
+      failure ??= err;
+    }
+    if (ready.length > 0 || failure !== undefined) stream.pause();
+    wake?.();
+  };
+  stream.on("data", onData);
+  const stopWatching = finished(stream, { writable: false }, (err) => {
+    if (err) failure ??= err;
+    ended = true;
+    wake?.();
+  });
+  try {
+    for (;;) {
+      while (ready.length > 0) yield ready.shift()!;
+      if (failure !== undefined) throw failure;
+      if (ended) return;
+      const changed = new Promise<void>((resolve) => (wake = resolve));
+      stream.resume();
+      await changed;
+      wake = undefined;
+    }
+  } finally {
+    stream.off("data", onData);
+    stopWatching();
+    if (!ended) stream.destroy();
   }
 }

@@ -5,7 +5,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { ErrorCode, TetherError, cancelled } from "../../../services/common/tether-error.js";
-import { FrameDecoder, encodeFrame } from "./grpc-frame.js";
+import { FrameDecoder, encodeFrame, readMessages } from "./grpc-frame.js";
 import { checkResponseHeaders, encodeTimeout, statusFromHeaders } from "./grpc-call-status.js";
 
 export interface LeanChannelOptions {
@@ -308,18 +308,14 @@ export class LeanChannel implements AsyncDisposable {
     try {
       stream.end(body);
       const decoder = new FrameDecoder(this.opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
-      let checked = false;
+      const checkHeaders = () => {
+        const bad = response && checkResponseHeaders(response, path);
+        if (bad) throw bad;
+      };
       try {
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
-          if (!checked) {
-            const bad = response && checkResponseHeaders(response, path);
-            if (bad) throw bad;
-            checked = true;
-          }
-          for (const bytes of decoder.push(chunk)) {
-            if (stopped) throw stopped;
-            yield codec.decode(bytes);
-          }
+        for await (const bytes of readMessages(stream, decoder, checkHeaders)) {
+          if (stopped) throw stopped;
+          yield codec.decode(bytes);
         }
       } catch (err) {
         throw stopped ?? streamFailure(err, path, this.opts.target, this.sessionError);
