@@ -3,6 +3,7 @@
 // a while (late readers, Wait after a reconnect) within a bounded count.
 import { equals } from "@bufbuild/protobuf";
 import { constants as osConstants } from "node:os";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import {
   type ExitStatus,
   OverflowPolicy,
@@ -36,6 +37,22 @@ export interface ProcessLimits extends SpecLimits {
   defaultKillGraceMs: number;
   /** Most tasks one process tree may have (cgroup pids.max); 0 = no limit. Needs `cgroups`. */
   maxPidsPerProcess: number;
+}
+
+/**
+ * Kills per event-loop turn when many processes go at once. Each kill wakes the process and
+ * its launcher; 1000 in one synchronous loop held the loop for 17 s on a busy 2-core machine,
+ * long enough for every connection's keepalive ping to time out (GOAWAY, calls failed).
+ */
+const KILL_BATCH = 32;
+
+async function killAll(processes: ManagedProcess[], reason: string): Promise<void> {
+  const exits: Promise<ExitStatus>[] = [];
+  for (let i = 0; i < processes.length; i += KILL_BATCH) {
+    if (i > 0) await nextTurn();
+    for (const p of processes.slice(i, i + KILL_BATCH)) exits.push(p.kill(reason));
+  }
+  await Promise.all(exits);
 }
 
 export const DEFAULT_PROCESS_LIMITS: ProcessLimits = {
@@ -252,7 +269,7 @@ export class ProcessManager implements AsyncDisposable {
     await Promise.allSettled(starting.map((s) => s.done));
     const owned = [...this.#processes.values()].filter((p) => p.sessionId === sessionId);
     const killed = owned.filter((p) => p.running).length;
-    await Promise.all(owned.map((p) => p.kill(reason)));
+    await killAll(owned, reason);
     for (const p of owned) this.#forget(p);
     return killed;
   }
@@ -261,7 +278,7 @@ export class ProcessManager implements AsyncDisposable {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.allSettled([...this.#starting.values()].map((s) => s.done));
-    await Promise.all([...this.#processes.values()].map((p) => p.kill("the exec server shut down")));
+    await killAll([...this.#processes.values()], "the exec server shut down");
     for (const p of [...this.#processes.values()]) this.#forget(p);
     await this.#zygote?.close();
   }
