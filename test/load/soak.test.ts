@@ -16,6 +16,7 @@ import { type ServerProcess, descendants, fdCount, fdTargets, rssBytes, startSer
 
 const SECONDS = Number(process.env.TETHER_SOAK_SECONDS ?? 60);
 const SESSIONS = Number(process.env.TETHER_SOAK_SESSIONS ?? 16);
+const ATTACH_LIMIT_MS = 60_000;
 /** fds allowed beyond the warmed-up start once the load is over. */
 const FD_SLACK = 10;
 /**
@@ -27,16 +28,17 @@ const FD_SLACK = 10;
  */
 const HEAP_SLACK = 8 << 20;
 /**
- * Growth allowed between the RSS floor (lowest sample) of the run's second quarter and of its
- * last quarter: the backstop for what the heap probe cannot see (native memory). Floors,
- * because RSS is what is kept plus what is in flight (stream buffers, garbage not collected
- * yet): bursts lift single samples by 10-25 MiB for seconds, a leak lifts the floor. Not from
- * the start, which still settles (V8 heap and malloc arenas sizing to the load). The
- * exited-process retention leak lifted the floor by ≈ 25 MiB between these windows in 60 s at
- * ~500 sessions/min; runs without it moved it by 0-3 MiB, up to 6 MiB on a machine starved
- * by other work.
+ * How far RSS may end (quiet, all sessions closed) above its highest sample in the first half
+ * of the run: a backstop for native memory, which the heap probe cannot see. Not a slack from
+ * the start: RSS first settles (V8 heap and malloc arenas sizing to the load, refilling after
+ * the probe's GC; up to half a minute on a starved machine), and malloc keeps its high-water
+ * mark, so the level to beat is the first half's peak, which a leak keeps passing. Loose,
+ * because that mark depends on timing (a BLOCK process keeps up to 8 MiB of delivered output
+ * while it runs): runs without a leak ended from 35 MiB below to 18 MiB above it. So at 60 s
+ * it catches native growth above ~1 MiB/s; the retention leak ended 31-36 MiB above, but JS
+ * and Buffer leaks are the heap probe's to catch.
  */
-const RSS_GROWTH_SLACK_MIB = 16;
+const RSS_SLACK_MIB = 32;
 
 type Clients = ReturnType<typeof fuzzClients>;
 type Spec = Exclude<MessageInitShape<typeof ProcessSpecSchema>, ProcessSpec>;
@@ -84,7 +86,8 @@ async function drain(c: Clients, processId: string, opts: { allowGaps?: boolean;
   let gaps = 0;
   let fired = false;
   let exit: { status: ExitStatus | undefined } | undefined;
-  for await (const ev of c.process.attach({ processId, allowGaps: opts.allowGaps ?? false })) {
+  // Every process here ends within its 30 s wall time: a stream still open long after is a hang to report.
+  for await (const ev of c.process.attach({ processId, allowGaps: opts.allowGaps ?? false }, { timeoutMs: ATTACH_LIMIT_MS })) {
     if (exit) throw new Error(`attach stream of ${processId} sent ${ev.event.case} after the exit event`);
     switch (ev.event.case) {
       case "output":
@@ -240,9 +243,7 @@ describe("exec server under a bounded soak", () => {
     const fdEnd = fdCount(server.pid);
     const rssEnd = rssBytes(server.pid) / 2 ** 20;
     const memEnd = await server.memory();
-    const quarter = Math.floor(rssSamples.length / 4);
-    const rssMid = Math.min(...rssSamples.slice(quarter, 2 * quarter));
-    const rssLate = Math.min(...rssSamples.slice(3 * quarter));
+    const rssFirstHalfPeak = Math.max(...rssSamples.slice(0, Math.ceil(rssSamples.length / 2)));
     const total = Object.values(tally.ops).reduce((a, b) => a + b, 0);
     console.log(
       [
@@ -250,7 +251,7 @@ describe("exec server under a bounded soak", () => {
         `  ${Object.entries(tally.ops).map(([k, v]) => `${k}=${v}`).join(" ")}`,
         `  server fds ${fdStart} -> ${fdEnd} (bound +${FD_SLACK}), RSS ${rssStart.toFixed(1)} -> ${rssEnd.toFixed(1)} MiB, peak children ${peakChildren}`,
         `  after GC: heap ${mib(memStart.heapUsed)} -> ${mib(memEnd.heapUsed)} MiB, external ${mib(memStart.external)} -> ${mib(memEnd.external)} MiB (bound +${mib(HEAP_SLACK)})`,
-        `  RSS floor MiB: second quarter ${rssMid}, last quarter ${rssLate} (bound +${RSS_GROWTH_SLACK_MIB})`,
+        `  RSS peak of the first half ${rssFirstHalfPeak} MiB, at the end ${rssEnd.toFixed(1)} MiB (bound +${RSS_SLACK_MIB})`,
         `  RSS MiB each second: ${rssSamples.join(" ")}`,
         ...tally.errors.slice(0, 20).map((e) => `  error: ${e}`),
       ].join("\n"),
@@ -260,8 +261,8 @@ describe("exec server under a bounded soak", () => {
     expect(fdEnd, `open fds: ${fdTargets(server.pid).join(", ")}`).toBeLessThanOrEqual(fdStart + FD_SLACK);
     expect(memEnd.heapUsed).toBeLessThanOrEqual(memStart.heapUsed + HEAP_SLACK);
     expect(memEnd.external).toBeLessThanOrEqual(memStart.external + HEAP_SLACK);
-    expect(quarter, "too short a run to judge RSS growth: set TETHER_SOAK_SECONDS to 8 or more").toBeGreaterThanOrEqual(2);
-    expect(rssLate).toBeLessThanOrEqual(rssMid + RSS_GROWTH_SLACK_MIB);
+    expect(rssSamples.length, "too short a run to judge RSS growth: set TETHER_SOAK_SECONDS to 4 or more").toBeGreaterThanOrEqual(4);
+    expect(rssEnd).toBeLessThanOrEqual(rssFirstHalfPeak + RSS_SLACK_MIB);
     expect(await clients.health.check({ service: "" })).toMatchObject({ status: 1 });
   }, (SECONDS + 90) * 1000);
 });
