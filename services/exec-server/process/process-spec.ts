@@ -27,23 +27,48 @@ export function checkId(field: string, id: string): void {
   }
 }
 
+const MAX_ENV_EXCLUDES = 256;
+const MAX_ENV_EXCLUDE_LENGTH = 256;
+
 const CORE_VARS = new Set(["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TERM", "TMPDIR", "TZ"]);
 
-function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-  return new RegExp(`^${body}$`);
+/**
+ * Shell-style `*` and `?` match, in O(name × glob) at worst: a client's glob never becomes a
+ * RegExp (a huge one overflowed the RegExp compiler; many stars backtrack exponentially).
+ */
+export function globMatch(glob: string, name: string): boolean {
+  let g = 0;
+  let n = 0;
+  let starG = -1;
+  let starN = 0;
+  while (n < name.length) {
+    if (g < glob.length && (glob[g] === "?" || glob[g] === name[n])) {
+      g++;
+      n++;
+    } else if (g < glob.length && glob[g] === "*") {
+      starG = g++;
+      starN = n;
+    } else if (starG >= 0) {
+      g = starG + 1;
+      n = ++starN;
+    } else {
+      return false;
+    }
+  }
+  while (glob[g] === "*") g++;
+  return g === glob.length;
 }
 
 /** The child's environment: inherited per policy, minus excluded names, plus the spec's variables. */
 export function buildEnv(spec: ProcessSpec, serverEnv: NodeJS.ProcessEnv): Record<string, string> {
   const inherit = spec.envPolicy?.inherit ?? EnvInherit.UNSPECIFIED;
-  const excludes = (spec.envPolicy?.exclude ?? []).map(globToRegExp);
+  const excludes = spec.envPolicy?.exclude ?? [];
   const env: Record<string, string> = {};
   if (inherit !== EnvInherit.NONE) {
     for (const [name, value] of Object.entries(serverEnv)) {
       if (value === undefined) continue;
       if (inherit === EnvInherit.CORE && !CORE_VARS.has(name) && !name.startsWith("LC_")) continue;
-      if (excludes.some((re) => re.test(name))) continue;
+      if (excludes.some((glob) => globMatch(glob, name))) continue;
       env[name] = value;
     }
   }
@@ -92,6 +117,13 @@ export function checkSpec(spec: ProcessSpec | undefined, limits: SpecLimits = DE
     throw new TetherError(
       ErrorCode.InvalidArgument,
       `spec.env is ${envBytes} bytes; the limit is ${limits.maxEnvBytes}: pass large values through a file`,
+    );
+  }
+  const excludes = spec.envPolicy?.exclude ?? [];
+  if (excludes.length > MAX_ENV_EXCLUDES || excludes.some((glob) => glob.length > MAX_ENV_EXCLUDE_LENGTH)) {
+    throw new TetherError(
+      ErrorCode.InvalidArgument,
+      `spec.env_policy.exclude takes at most ${MAX_ENV_EXCLUDES} globs of at most ${MAX_ENV_EXCLUDE_LENGTH} characters each`,
     );
   }
   checkNoNul("spec.cwd", spec.cwd);
