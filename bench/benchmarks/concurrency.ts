@@ -1,7 +1,8 @@
 // Many processes on one exec server (issue 11): N long-running processes that print a line
 // a second, C clients (each on its own connection) holding live Attach streams to all of
 // them, and meanwhile every client re-attaching to processes round-robin. Measured: Attach
-// call → first output event, and Start → first output of one more process under that load.
+// call → first output event (in waves of C concurrent calls, and one call at a time), and
+// Start → first output of one more process under that load.
 // The limit is a plain Node parent holding the same N children and reading their pipes; the
 // peer is ssh multiplexed (start → first output: ssh has no attach to a running command).
 // The server's peak RSS, its fds and how many processes List shows running go to the notes.
@@ -18,7 +19,7 @@ import { ExecServerProcess } from "../exec-server-process.js";
 import { percentile } from "../stats.js";
 import { LoadClient, fdCount, findPid, rssMiB } from "./concurrency-load.js";
 
-const FULL = { processes: 1000, clients: 64, waves: 16 };
+const FULL = { processes: 1000, clients: 64, waves: 8 };
 const QUICK = { processes: 100, clients: 8, waves: 3 };
 /**
  * One line a second without a fork per line: bash's `read -t` on the stdin the server keeps
@@ -34,9 +35,14 @@ interface Findings {
   size: typeof FULL;
   attachMs: number[];
   minRunning?: number;
+  /** Server RSS once the N processes were started and attached, and the most seen later. */
+  setupRssMiB: number;
   serverRssMiB: number;
   serverFds: number;
   nodeRssMiB: number;
+  /** When setup finished, and the last sample (performance.now()). */
+  setupAt: number;
+  lastAt: number;
 }
 const findings = new WeakMap<BenchContext, Findings>();
 
@@ -122,22 +128,32 @@ export const concurrency: Benchmark = {
   },
   subjects(ctx: BenchContext): Subject[] {
     const size = ctx.quick ? QUICK : FULL;
-    const found: Findings = { size, attachMs: [], serverRssMiB: 0, serverFds: 0, nodeRssMiB: 0 };
+    const found: Findings = { size, attachMs: [], setupRssMiB: 0, serverRssMiB: 0, serverFds: 0, nodeRssMiB: 0, setupAt: 0, lastAt: 0 };
     findings.set(ctx, found);
     const bin = resolve(process.env.TETHER_BIN ?? "bin/tether.js");
     let server: ExecServerProcess | undefined;
     let serverPid = 0;
     let load: LoadClient | undefined;
+    // The Node parent spawns its N children before tether's clients connect: that spawn storm
+    // starved every process here for seconds, and the exec server's keepalive (ping, 10 s
+    // timeout) then dropped the clients' connections mid-call.
+    let nodeStarting: Promise<NodeParent> | undefined;
+    const startNode = () => (nodeStarting ??= NodeParent.start(size.processes));
     let node: NodeParent | undefined;
     let wave = 0;
     let queued: number[] = [];
     let extra = 0;
+    let single = 0;
+    const watch = () => {
+      found.serverRssMiB = Math.max(found.serverRssMiB, rssMiB(serverPid));
+      found.serverFds = Math.max(found.serverFds, fdCount(serverPid));
+      found.lastAt = performance.now();
+    };
     const observe = async () => {
       const running = await load!.running();
       found.minRunning = Math.min(found.minRunning ?? running, running);
       if (running < size.processes) throw new TetherError(ErrorCode.Internal, `List shows ${running} of ${size.processes} processes running`);
-      found.serverRssMiB = Math.max(found.serverRssMiB, rssMiB(serverPid));
-      found.serverFds = Math.max(found.serverFds, fdCount(serverPid));
+      watch();
     };
     return [
       {
@@ -145,6 +161,7 @@ export const concurrency: Benchmark = {
         role: "tether",
         setup: async () => {
           if (!existsSync(bin)) return `${bin} not found (make build)`;
+          await startNode().catch(() => undefined);
           const dir = await mkdtemp(join(ctx.tmp, "concurrency-"));
           server = await ExecServerProcess.start(bin, dir);
           serverPid = findPid(join(dir, "exec-server.sock"));
@@ -152,6 +169,8 @@ export const concurrency: Benchmark = {
           await load.startAll(size.processes, { argv: PRODUCER, stdinOpen: true, output: { overflow: OverflowPolicy.DROP_OLDEST, maxRetainedBytes: 64n << 10n } });
           load.attachAllLive();
           await observe();
+          found.setupRssMiB = found.serverRssMiB;
+          found.setupAt = performance.now();
           return undefined;
         },
         sample: async () => {
@@ -170,23 +189,38 @@ export const concurrency: Benchmark = {
         },
       },
       {
+        name: "tether Attach → first output, one call at a time (same load)",
+        role: "tether",
+        setup: async () => (server ? undefined : "no tether server"),
+        sample: () => {
+          const k = single++;
+          watch();
+          return load!.attachFirstOutput(load!.clients[k % size.clients]!, load!.ids[(k * 7) % size.processes]!);
+        },
+      },
+      {
         name: "tether Start → first output (one more process, same load)",
         role: "tether",
         setup: async () => (server ? undefined : "no tether server"),
-        sample: () => load!.startFirstOutput(`extra-${extra++}`, { argv: ["echo", "x"] }),
+        sample: async () => {
+          // List here too, so the count and RSS are watched even if the attach row failed.
+          if (extra % size.clients === 0) await observe();
+          else watch();
+          return load!.startFirstOutput(`extra-${extra++}`, { argv: ["echo", "x"] });
+        },
       },
       {
         name: `node parent holding ${size.processes} children: spawn → first output`,
         role: "limit",
         setup: async () => {
-          node = await NodeParent.start(size.processes);
+          node = await startNode();
           return undefined;
         },
         sample: async () => {
           found.nodeRssMiB = Math.max(found.nodeRssMiB, rssMiB(node!.pid));
           return node!.spawnFirstOutput();
         },
-        teardown: async () => node?.close(),
+        teardown: async () => (node ?? (await nodeStarting?.catch(() => undefined)))?.close(),
       },
       {
         name: "ssh multiplexed: start `echo x` → first output",
@@ -203,7 +237,7 @@ export const concurrency: Benchmark = {
     const mark = (ok: boolean) => (ok ? "met" : "MISSED");
     return [
       `${n} processes: bash printing a line a second (\`read -t 1\` on its open stdin as the sleep, no fork per line); DROP_OLDEST, 64 KiB retained each. ${c} clients, each its own grpc-js channel (local subchannel pool), together hold one live Attach stream on every process and re-attach round-robin in waves of ${c} concurrent Attach calls (from seq 0: the first output event is retained history).`,
-      `tether exec server: List showed at least ${f.minRunning ?? "–"} of ${n} running; peak RSS ${f.serverRssMiB.toFixed(0)} MiB; peak fds ${f.serverFds}. Node parent holding the same ${n} children: peak RSS ${f.nodeRssMiB.toFixed(0)} MiB.`,
+      `tether exec server: List showed at least ${f.minRunning ?? "–"} of ${n} running; RSS ${f.setupRssMiB.toFixed(0)} MiB once all were started and attached, peak ${f.serverRssMiB.toFixed(0)} MiB over the next ${((f.lastAt - f.setupAt) / 1000).toFixed(0)} s (the Start row leaves one exited process per sample, and the server keeps up to 1000 exited); peak fds ${f.serverFds}. Node parent holding the same ${n} children: peak RSS ${f.nodeRssMiB.toFixed(0)} MiB.`,
       `Targets: all ${n} held ${mark((f.minRunning ?? 0) >= n)}; RSS < ${TARGET.rssMiB} MiB ${mark(f.serverRssMiB < TARGET.rssMiB)}; p99 Attach → first output ${p99.toFixed(1)} ms < ${TARGET.p99AttachMs} ms ${mark(p99 < TARGET.p99AttachMs)}${f.size === QUICK ? " (quick sizes: not the target scale)" : ""}.`,
       "ssh has no attach to a running command (that takes tmux or screen), so its row is start → first output over the ControlMaster, with sshd not holding the N processes; holding them over ssh would take N sessions (MaxSessions 10 per connection).",
     ];
