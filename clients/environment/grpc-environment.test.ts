@@ -171,3 +171,17 @@ describe("GrpcEnvironment session lifetime across outages", () => {
     }
   });
 });
+
+describe("GrpcEnvironment under many short attaches", () => {
+  it("keeps its connection when consumers stop at the exit event 1200 times (nghttp2 closes one that resets > 1000 streams, then > 33/s)", async () => {
+    await using env = await connect();
+    await env.processes.start("attach-often", { argv: ["echo", "hi"] });
+    await env.processes.wait("attach-often");
+    const acceptedBefore = proxy.accepted;
+    for (let i = 0; i < 1200; i++) {
+      for await (const ev of env.processes.attach("attach-often")) if (ev.event.case === "exited") break;
+    }
+    // One connection throughout: a GOAWAY would have forced a reconnect through the proxy.
+    expect(proxy.accepted - acceptedBefore).toBe(0);
+  }, 180_000);
+});

@@ -191,18 +191,30 @@ export class GrpcEnvironment implements Environment {
           { signal: opts.signal, waitForReady: true },
         );
         let endsAt: bigint | undefined;
-        for await (const ev of stream) {
-          outage.recovered();
-          if (ev.event.case === "started") {
-            // An exited process's last seq is its exit event: a cursor there has nothing left to read.
-            if (ev.event.value.state === ProcessState.EXITED) endsAt = ev.event.value.lastSeq;
-            if (startedSent) continue;
-            startedSent = true;
-          } else {
-            cursor = ev.seq;
+        let exit: AttachResponse | undefined;
+        try {
+          for await (const ev of stream) {
+            outage.recovered();
+            if (ev.event.case === "started") {
+              // An exited process's last seq is its exit event: a cursor there has nothing left to read.
+              if (ev.event.value.state === ProcessState.EXITED) endsAt = ev.event.value.lastSeq;
+              if (startedSent) continue;
+              startedSent = true;
+            } else {
+              cursor = ev.seq;
+            }
+            // The exit event is held until the stream ends: a consumer that stops at it would
+            // otherwise reset the stream, and nghttp2 closes a connection that resets more than
+            // ~33 streams a second (its rapid-reset guard), failing every call on it.
+            if (ev.event.case === "exited") exit = ev;
+            else yield ev;
           }
-          yield ev;
-          if (ev.event.case === "exited") return;
+        } catch (err) {
+          if (exit === undefined) throw err;
+        }
+        if (exit !== undefined) {
+          yield exit;
+          return;
         }
         if (endsAt !== undefined && cursor >= endsAt) return;
         // The server ends the stream only after the exit event, or when it shuts down.
