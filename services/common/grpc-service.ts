@@ -180,12 +180,12 @@ class ResponseWriter {
   /** Writes whose callback has not run yet. */
   #inFlight = 0;
   #mustDrain = false;
-  #changed: (() => void) | undefined;
+  readonly #waiters = new Set<() => void>();
 
   constructor(private readonly call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>) {
     call.on("drain", () => {
       this.#mustDrain = false;
-      this.#changed?.();
+      this.#wake();
     });
   }
 
@@ -199,7 +199,7 @@ class ResponseWriter {
       this.#queuedBytes -= size;
       this.#inFlight--;
       if (err) failed = err;
-      this.#changed?.();
+      this.#wake();
     });
     if (!accepted) this.#mustDrain = true;
     while (this.#mustDrain || this.#queuedBytes > MAX_QUEUED_BYTES) {
@@ -216,19 +216,27 @@ class ResponseWriter {
     while (this.#inFlight > 0) await this.#change(signal);
   }
 
+  /** Waits for the next write callback or 'drain'; every waiter wakes (send and settled may overlap). */
   #change(signal: AbortSignal): Promise<void> {
+    // grpc-js drops the callbacks of a cancelled call: an abort that already happened must end the wait.
+    if (signal.aborted) return Promise.reject(TetherError.from(signal.reason));
     return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.#changed = undefined;
-        reject(TetherError.from(signal.reason));
-      };
-      this.#changed = () => {
-        this.#changed = undefined;
+      const waiter = () => {
+        this.#waiters.delete(waiter);
         signal.removeEventListener("abort", onAbort);
         resolve();
       };
+      const onAbort = () => {
+        this.#waiters.delete(waiter);
+        reject(TetherError.from(signal.reason));
+      };
+      this.#waiters.add(waiter);
       signal.addEventListener("abort", onAbort, { once: true });
     });
+  }
+
+  #wake(): void {
+    for (const waiter of [...this.#waiters]) waiter();
   }
 }
 
