@@ -56,8 +56,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const controller = new AbortController();
-  const onSigint = () => controller.abort(new TetherError(ErrorCode.Cancelled, "interrupted"));
-  process.once("SIGINT", onSigint);
+  // Stopped by a signal, the run still stops its exec servers and sshd (they would outlive it).
+  const onSignal = (name: string) => controller.abort(new TetherError(ErrorCode.Cancelled, `interrupted by ${name}`));
+  const stopSignals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  for (const name of stopSignals) process.once(name, onSignal);
   const tmp = await mkdtemp(join(tmpdir(), "tether-bench-"));
   const meta = { quick: opts.quick, node: process.version, kernel: release(), cpus: cpus().length, cipher: opts.cipher ?? "default" };
   let tether: TetherTargets = { missing: [] };
@@ -78,7 +80,7 @@ export async function main(argv: string[]): Promise<number> {
       failed += result.subjects.filter((s) => /^(setup )?failed/.test(s.skipped ?? "")).length;
     }
   } finally {
-    process.off("SIGINT", onSigint);
+    for (const name of stopSignals) process.off(name, onSignal);
     await Promise.all([tether.local?.close(), tether.inProcess?.close(), tether.tls?.close(), peer?.close()]);
     await rm(tmp, { recursive: true, force: true });
   }
