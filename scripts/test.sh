@@ -72,7 +72,7 @@ if [[ "$docker_answers" == true ]]; then
   step "images (scripts/build-image.sh)" "$ROOT/scripts/build-image.sh"
 fi
 
-# Two passes: the suites, then the load tests alone. A soak that shares the two cores with
+# Two passes: the suites, then the load tests (and `make bench ARGS=--quick`) alone. A soak that shares the two cores with
 # the rest starves timing-sensitive tests and measures contention instead of the server.
 # Extra arguments (a file filter) run one pass over what they select.
 vitest_rc=0
@@ -92,8 +92,8 @@ vitest_pass() {
 if (( $# > 0 )); then
   vitest_pass selected "$@"
 else
-  vitest_pass suites --exclude 'test/load/**'
-  vitest_pass load test/load
+  vitest_pass suites --exclude 'test/load/**' --exclude bench/quick-run.test.ts
+  vitest_pass load test/load bench/quick-run.test.ts
 fi
 
 release_dockerd
