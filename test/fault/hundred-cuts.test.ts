@@ -3,10 +3,10 @@
 // `seq 1 N` to its end; then cuts land between stdin writes to `cat`. The client resumes
 // every time: the output arrives whole, once, in order, and each write is applied once.
 import { createHash } from "node:crypto";
-import { readFile, readdir } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GrpcEnvironment } from "../../clients/environment/grpc-environment.js";
 import type { ExecServerProcess } from "../support/exec-server-process.js";
+import { sessionChildren } from "../support/load-server-process.js";
 import type { TcpProxy } from "../support/tcp-proxy.js";
 import { type ProxiedServer, seqDigest, startProxiedServer } from "./seq-output.js";
 
@@ -43,26 +43,6 @@ async function readStrict(env: GrpcEnvironment, processId: string) {
     if (ev.event.case === "exited") return { sha256: hash.digest("hex"), bytes, exit: ev.event.value.status!, outOfOrder, startedEvents };
   }
   throw new Error(`attach to ${processId} ended without an exit event after ${bytes} bytes`);
-}
-
-/**
- * Command lines of the server process's live descendants, but for its tether-zygote, which
- * lives as long as the server (what the zygote forked still counts).
- */
-async function descendants(pid: number): Promise<string[]> {
-  const found: string[] = [];
-  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
-  for (const task of tasks) {
-    const children = await readFile(`/proc/${pid}/task/${task}/children`, "utf8").catch(() => "");
-    for (const child of children.split(" ").filter(Boolean)) {
-      const cmdline = await readFile(`/proc/${child}/cmdline`, "utf8").catch(() => "");
-      const comm = await readFile(`/proc/${child}/comm`, "utf8").catch(() => "");
-      if (cmdline === "") continue;
-      if (comm.trim() !== "tether-zygote") found.push(cmdline.replaceAll("\0", " ").trim());
-      found.push(...(await descendants(Number(child))));
-    }
-  }
-  return found;
 }
 
 describe("a hundred connection cuts through a TCP proxy", () => {
@@ -119,7 +99,7 @@ describe("a hundred connection cuts through a TCP proxy", () => {
     const listed = await env.processes.list({ includeExited: true });
     expect(listed.filter((p) => p.processId === "seq-100")).toHaveLength(1);
     // Exited and reaped: nothing of it is left under the server.
-    expect((await descendants(server.pid)).filter((c) => c.includes("seq"))).toEqual([]);
+    expect(sessionChildren(server.pid).filter((c) => c.endsWith(" seq"))).toEqual([]);
   });
 
   it("applies each stdin write exactly once when cuts land between and during writes", async () => {
@@ -150,6 +130,6 @@ describe("a hundred connection cuts through a TCP proxy", () => {
     expect(out).toBe(expectedText);
     const listed = await env.processes.list({ includeExited: true });
     expect(listed.filter((p) => p.processId === "cat-100")).toHaveLength(1);
-    expect(await descendants(server.pid)).toEqual([]);
+    expect(sessionChildren(server.pid)).toEqual([]);
   });
 });

@@ -11,28 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OverflowPolicy } from "../../gen/tether/exec/v1/process_pb.js";
 import { PRODUCER } from "../../bench/benchmarks/concurrency.js";
 import { LoadClient } from "../../bench/benchmarks/concurrency-load.js";
-import { type ServerProcess, descendants, fdCount, fdTargets, startServerProcess } from "../support/load-server-process.js";
+import { type ServerProcess, fdCount, fdTargets, sessionChildren, startServerProcess, until } from "../support/load-server-process.js";
 
 const PROCESSES = Number(process.env.TETHER_MANY_PROCESSES ?? 300);
 const CLIENTS = Number(process.env.TETHER_MANY_CLIENTS ?? 16);
 /** fds allowed beyond the warmed-up baseline once every process is gone (lazily closed pipes, a zygote socket). */
 const FD_SLACK = 10;
-
-/** Polls a condition owned by another process (which sends us no event for it). */
-async function until(what: string, ok: () => boolean | Promise<boolean>, left: () => string = () => "", limitMs = 30_000): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${left() && `; left: ${left()}`}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** The server's children that sessions own: all its descendants but its tether-zygote. */
-function sessionChildren(serverPid: number): string[] {
-  return descendants(serverPid)
-    .filter((d) => d.comm !== "tether-zygote")
-    .map((d) => `${d.pid} ${d.comm}`);
-}
 
 describe("exec server holding many processes", () => {
   let server: ServerProcess;

@@ -12,7 +12,7 @@ import { SandboxMode } from "../../gen/tether/exec/v1/sandbox_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ProcessSpecSchema } from "../../gen/tether/exec/v1/process_pb.js";
 import { fuzzClients } from "../support/fuzz-server.js";
-import { type ServerProcess, descendants, fdCount, fdTargets, rssBytes, startServerProcess } from "../support/load-server-process.js";
+import { type ServerProcess, fdCount, fdTargets, rssBytes, sessionChildren, startServerProcess, until } from "../support/load-server-process.js";
 
 const SECONDS = Number(process.env.TETHER_SOAK_SECONDS ?? 60);
 const SESSIONS = Number(process.env.TETHER_SOAK_SESSIONS ?? 16);
@@ -51,25 +51,6 @@ interface Tally {
 
 function mib(bytes: number): string {
   return (bytes / 2 ** 20).toFixed(1);
-}
-
-/** The server's children that sessions own: all its descendants but its tether-zygote, which lives as long as the server. */
-function sessionChildren(serverPid: number): string[] {
-  return descendants(serverPid)
-    .filter((d) => d.comm !== "tether-zygote")
-    .map((d) => `${d.pid} ${d.comm}`);
-}
-
-/** Polls a condition (for state owned by another process, which sends us no events). */
-async function until(what: string, ok: () => boolean | Promise<boolean>, left: () => string = () => "", limitMs = 20_000): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!(await ok())) {
-    if (Date.now() > end) {
-      const rest = left();
-      throw new Error(`timed out waiting for ${what}${rest ? `; left: ${rest}` : ""}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /**

@@ -167,6 +167,16 @@ export function descendants(pid: number): Array<{ pid: number; comm: string }> {
   return out;
 }
 
+/**
+ * The server's descendants that sessions own, as "pid comm": all but its tether-zygote, which
+ * lives as long as the server (what the zygote forked still counts).
+ */
+export function sessionChildren(serverPid: number): string[] {
+  return descendants(serverPid)
+    .filter((d) => d.comm !== "tether-zygote")
+    .map((d) => `${d.pid} ${d.comm}`);
+}
+
 /** Processes whose command line contains `marker` (to find orphans re-parented to init). */
 export function processesWithMarker(marker: string): number[] {
   const out: number[] = [];
@@ -179,4 +189,13 @@ export function processesWithMarker(marker: string): number[] {
     }
   }
   return out;
+}
+
+/** Polls a condition owned by another process (which sends us no event for it); `left` says what remains on timeout. */
+export async function until(what: string, ok: () => boolean | Promise<boolean>, left: () => string = () => "", limitMs = 30_000): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${left() && `; left: ${left()}`}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
