@@ -1,7 +1,8 @@
 # tether — one entry point for setup, code generation, build, tests and benchmarks.
 SHELL := /bin/bash
 NODE_BIN := $(CURDIR)/node_modules/.bin
-export PATH := $(NODE_BIN):$(PATH)
+# The project's Node (scripts/setup.sh installs it from the npm registry) comes first.
+export PATH := $(CURDIR)/.tools/node/bin:$(NODE_BIN):$(PATH)
 
 .PHONY: setup deps proto proto-check build test demo bench image lint
 

