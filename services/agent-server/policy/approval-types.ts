@@ -1,0 +1,78 @@
+// Approvals as data (STYLE rule 19): what may be proposed, how policy assesses it, what a
+// human may answer. Shared by the policy module, the tools, the core's pending table and
+// every client (gRPC, TUI, exec mode).
+
+export type SandboxMode = "read-only" | "workspace-write" | "full-access";
+
+/** When to ask: Codex's names, so users keep their habits. */
+export type ApprovalPolicyMode = "untrusted" | "on-failure" | "on-request" | "never";
+
+/** Kinds of prompt that a granular policy can auto-decline. */
+export type PromptKind = "sandbox_approval" | "rules" | "request_permissions" | "mcp_elicitations";
+
+export type ApprovalPolicy = ApprovalPolicyMode | { mode: ApprovalPolicyMode; reject: PromptKind[] };
+
+/** An execpolicy prefix rule as proposed for "accept and add a rule". */
+export interface PrefixRuleProposal {
+  pattern: string[];
+  decision: "allow" | "prompt" | "forbidden";
+  justification?: string;
+}
+
+/** Something a tool wants to do, as policy sees it. */
+export type ProposedAction =
+  | {
+      kind: "command";
+      /** The command line as the model wrote it (shell syntax) and its argv when known. */
+      commandLine: string;
+      argv: string[];
+      cwd: string;
+      /** The model asked to run outside the sandbox (with_escalated_permissions / on-request). */
+      escalated: boolean;
+      justification?: string;
+    }
+  /** on-failure: the sandboxed run was refused by the sandbox; run again without it? */
+  | { kind: "retry_unsandboxed"; commandLine: string; argv: string[]; cwd: string; failure: string }
+  | { kind: "file_change"; paths: string[]; /** Any path outside the writable roots. */ outsideWritableRoots: boolean }
+  /** A zsh-fork shell is about to exec this (escalation request from the exec layer). */
+  | { kind: "escalation"; file: string; argv: string[]; cwd: string }
+  | { kind: "network"; host: string; port: number }
+  | { kind: "permissions"; reason: string; writableRoots?: string[]; network?: boolean };
+
+export type ActionKind = ProposedAction["kind"];
+
+/** Policy's verdict (the data a tool acts on): run, ask first, or refuse. */
+export type Assessment =
+  | { type: "skip"; /** Run outside the sandbox (a rule or the user allowed it). */ unsandboxed: boolean; reason?: string }
+  | { type: "needs_approval"; reason: string; promptKind: PromptKind; proposedRule?: PrefixRuleProposal }
+  | { type: "forbidden"; reason: string };
+
+export type ApprovalDecision =
+  | { type: "accept" }
+  | { type: "accept_for_session" }
+  | { type: "accept_with_rule"; rule: PrefixRuleProposal }
+  | { type: "decline"; reason?: string }
+  /** Decline and end the turn. */
+  | { type: "cancel" };
+
+export type ApprovalDecisionType = ApprovalDecision["type"];
+
+/** What a client is asked: serializable, parked in the core's pending table until answered. */
+export interface ApprovalRequest {
+  requestId: string;
+  threadId: string;
+  turnId: string;
+  /** The model's call id the approval belongs to. */
+  callId: string;
+  action: ProposedAction;
+  reason: string;
+  promptKind: PromptKind;
+  proposedRule?: PrefixRuleProposal;
+  /** Which answers make sense for this request (e.g. no rule for a file change). */
+  availableDecisions: ApprovalDecisionType[];
+}
+
+/** What a tool gets back from asking to act. */
+export type Authorization =
+  | { allowed: true; unsandboxed: boolean }
+  | { allowed: false; reason: string; by: "policy" | "user" | "timeout"; /** The user chose cancel: end the turn. */ cancelTurn: boolean };

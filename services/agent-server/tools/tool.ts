@@ -1,0 +1,52 @@
+// A tool is a declaration (STYLE rules 15–17): a name, one zod schema that yields both the
+// JSON schema the model sees and the parser, whether it mutates, and a run function that
+// receives parsed input. The registry is fixed per thread.
+import type { z } from "zod";
+import type { Environment } from "../../../clients/environment/environment.js";
+import type { Authorization, ProposedAction, SandboxMode } from "../policy/approval-types.js";
+import type { ThreadItem } from "../thread/thread-event.js";
+
+export interface ToolContext {
+  threadId: string;
+  turnId: string;
+  /** The model's call id: use it as the idempotency key (e.g. Write's writeId). */
+  callId: string;
+  cwd: string;
+  env: Environment;
+  sandbox: SandboxMode;
+  /** Writable roots of workspace-write (the thread's cwd plus configured extras). */
+  writableRoots: string[];
+  /** The turn's signal: aborted on interrupt; every wait takes it. */
+  signal: AbortSignal;
+  /** Asks policy (and, when it says so, the user) whether the action may go ahead. */
+  authorize(action: ProposedAction): Promise<Authorization>;
+  /** Opens, updates or closes this call's item (the core adds turn ids and ordering). */
+  item: ItemEmitter;
+}
+
+export interface ItemEmitter {
+  started(item: ThreadItem): void;
+  updated(item: ThreadItem): void;
+  delta(itemId: string, kind: "text" | "reasoning" | "output", delta: string): void;
+  completed(item: ThreadItem): void;
+}
+
+/** What goes back to the model as the call's output. */
+export interface ToolResult {
+  output: string;
+  /** false when the call failed in a way the model should see as failure (e.g. exit code ≠ 0). */
+  success: boolean;
+}
+
+export interface ToolDefinition<Input = unknown> {
+  name: string;
+  description: string;
+  input: z.ZodType<Input>;
+  /** Counted as mutating unless shown otherwise (parallel calls, approvals). */
+  mutating: boolean;
+  /**
+   * Runs the call. Bad arguments never reach here (the registry parses them). A failure the
+   * model should see is a result, not a throw; throw only for fatal errors or aborts.
+   */
+  run(input: Input, ctx: ToolContext): Promise<ToolResult>;
+}
