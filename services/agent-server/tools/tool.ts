@@ -45,6 +45,11 @@ export interface ToolDefinition<Input = unknown> {
   /** Counted as mutating unless shown otherwise (parallel calls, approvals). */
   mutating: boolean;
   /**
+   * Arguments that are not JSON (a freeform call, e.g. a raw patch) are turned into input by
+   * this, then validated by `input` as usual. Without it such arguments are a bad call.
+   */
+  fromPlainText?(text: string): unknown;
+  /**
    * Runs the call. Bad arguments never reach here (the registry parses them). A failure the
    * model should see is a result, not a throw; throw only for fatal errors or aborts.
    */
