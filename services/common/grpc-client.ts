@@ -137,10 +137,30 @@ export function bindClient<T extends GenServiceMethods>(
   return client as GrpcClient<T> & { close(): void; raw: grpc.Client };
 }
 
-/** Writes every request, waiting for drain so a fast producer cannot outrun the connection. */
+/** Requests handed to grpc-js and not yet passed on to HTTP/2: a few, not its 16-message queue. */
+const MAX_UNSENT_REQUESTS = 4;
+
+/**
+ * Writes every request, keeping at most MAX_UNSENT_REQUESTS in grpc-js's queue so a fast
+ * producer cannot outrun the connection. Waiting for `drain` alone lets grpc-js queue 16
+ * messages (16 MiB of file data), on top of what HTTP/2 and TLS hold.
+ */
 async function writeAll(call: grpc.ClientWritableStream<unknown>, reqs: AsyncIterable<unknown>): Promise<void> {
+  let unsent = 0;
+  let wake: (() => void) | undefined;
+  const sent = () => {
+    unsent--;
+    wake?.();
+  };
   for await (const req of reqs) {
-    if (!call.write(req)) await new Promise<void>((resolve) => call.once("drain", resolve));
+    unsent++;
+    call.write(req, sent);
+    while (unsent >= MAX_UNSENT_REQUESTS && !call.destroyed) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      wake = undefined;
+    }
   }
   call.end();
 }

@@ -1,5 +1,5 @@
 // A client that attaches and then stops reading must not make the exec server hold the
-// output: 200 MB of it passes (DROP_OLDEST) or waits in the producer (BLOCK) while the
+// output: 400 MB of it passes (DROP_OLDEST) or waits in the producer (BLOCK) while the
 // server's resident memory stays within the retained cap plus a fixed slack.
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,11 +10,12 @@ import { alive, pollUntil } from "../support/exec-harness.js";
 import { type ExecServerProcess, startExecServerProcess } from "../support/exec-server-process.js";
 
 const MIB = 1 << 20;
-const PRODUCED = 200_000_000;
+const PRODUCED = 400_000_000;
 const RETAINED = 4 * MIB;
 // Node's own growth under load (heap, pipe and HTTP/2 buffers) that has nothing to do with
-// how much output is produced; 200 MB held would be far above it.
-const SLACK = 96 * MIB;
+// how much output is produced: on Node 24, with the other suites running, garbage from the
+// pipe reads reached ~100 MiB before a GC took it. 400 MB held would be far above it.
+const SLACK = 128 * MIB;
 
 async function memory(pid: number): Promise<{ rss: number; hwm: number }> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
@@ -71,7 +72,7 @@ describe("a reader that stops reading", () => {
     await server?.close();
   });
 
-  it("under BLOCK pauses the producer instead of buffering 200 MB", async () => {
+  it("under BLOCK pauses the producer instead of buffering 400 MB", async () => {
     await env.processes.start("block", { argv: ["head", "-c", String(PRODUCED), "/dev/zero"], output: { overflow: OverflowPolicy.BLOCK } });
     const abort = new AbortController();
     const reader = await stalledReader(env, "block", abort.signal);
@@ -101,7 +102,7 @@ describe("a reader that stops reading", () => {
     expect(outcome).toMatchObject({ status: { signal: 15 } });
   });
 
-  it("under DROP_OLDEST lets 200 MB pass while the server keeps only the cap", async () => {
+  it("under DROP_OLDEST lets 400 MB pass while the server keeps only the cap", async () => {
     await env.processes.start("drop", { argv: ["head", "-c", String(PRODUCED), "/dev/zero"], output: { overflow: OverflowPolicy.DROP_OLDEST } });
     const abort = new AbortController();
     const reader = await stalledReader(env, "drop", abort.signal);
