@@ -37,6 +37,8 @@ PACKAGES=(
   "g++:g++"
   "python3:python3"
   "curl:curl"
+  # The interactive `tether` is tested for real in tmux (send-keys, capture-pane).
+  "tmux:tmux"
 )
 
 present() {

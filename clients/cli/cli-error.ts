@@ -3,6 +3,8 @@ import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 
 /** Exit status for errors of tether itself (not of the remote command), like ssh's 255. */
 export const TETHER_FAILURE = 255;
+/** Exit status for a command line or config that tether cannot use (commander's errors included). */
+export const USAGE_FAILURE = 2;
 
 export function codeLabel(code: ErrorCode): string {
   return ErrorCode[code]?.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase() ?? "UNKNOWN";
@@ -12,9 +14,14 @@ export function reportError(err: unknown): number {
   const te = TetherError.from(err);
   process.stderr.write(`tether: ${te.message} (${codeLabel(te.code)})\n`);
   if (process.env.TETHER_DEBUG && te.stack) process.stderr.write(`${te.stack}\n`);
-  return TETHER_FAILURE;
+  return isUsageError(te) ? USAGE_FAILURE : TETHER_FAILURE;
 }
 
+/** An error in what the user typed or configured (exit 2): marked by a `usage` detail. */
 export function usageError(message: string): TetherError {
-  return new TetherError(ErrorCode.InvalidArgument, message);
+  return new TetherError(ErrorCode.InvalidArgument, message, { details: { usage: "true" } });
+}
+
+export function isUsageError(err: TetherError): boolean {
+  return err.code === ErrorCode.InvalidArgument && err.details.usage === "true";
 }

@@ -3,7 +3,7 @@
 // matters); a plain `tether run` does not even load this module (see main.ts, run-argv.ts).
 import { Command, CommanderError } from "commander";
 import { packageVersion } from "../../services/common/package-info.js";
-import { reportError } from "./cli-error.js";
+import { USAGE_FAILURE, reportError, usageError } from "./cli-error.js";
 import type { RunFlags } from "./run-command.js";
 
 export interface ProgramActions {
@@ -13,6 +13,18 @@ export interface ProgramActions {
 
 async function runAction(command: string[], flags: RunFlags): Promise<void> {
   process.exitCode = await (await import("./run-command.js")).runCommand(command, flags);
+}
+
+/** `tether run` without --env: config's default_env (the whole config: a profile may set it). */
+async function withDefaultEnv(flags: Omit<RunFlags, "env">): Promise<RunFlags> {
+  const { loadConfig } = await import("../../services/common/config/load-config.js");
+  const loaded = loadConfig({ cwd: process.cwd() });
+  for (const w of loaded.warnings) process.stderr.write(`tether: warning: ${w}\n`);
+  const env = loaded.config.default_env;
+  if (env === undefined) {
+    throw usageError(`no --env given and no default_env in config: pass --env ENV, or set default_env = "ENV" in ${loaded.home}/config.toml`);
+  }
+  return { ...flags, env };
 }
 
 export function buildProgram(actions: ProgramActions = {}): Command {
@@ -43,7 +55,7 @@ export function buildProgram(actions: ProgramActions = {}): Command {
   program
     .command("run")
     .description("Run a command in an environment, like ssh: stdio is piped byte-exact and the exit code is passed back.")
-    .requiredOption("--env <env>", "where to run: local | unix:///path | grpc://host:port | grpcs://host:port | docker[:IMAGE]")
+    .option("--env <env>", "where to run: local | unix:///path | grpc://host:port | grpcs://host:port | docker[:IMAGE] (default: default_env in config.toml)")
     .option("--token-file <file>", "bearer token for the exec server")
     .option("--ca-file <file>", "trust this CA for grpcs:// (a private CA)")
     .option("-t, --tty", "allocate a PTY that follows this terminal's size; Ctrl-C is passed as a keystroke")
@@ -59,7 +71,11 @@ export function buildProgram(actions: ProgramActions = {}): Command {
     .option("-v, --verbose", "log how long the environment took to come up")
     .argument("<command...>", "the command and its arguments (after --)")
     .passThroughOptions()
-    .action(async (command: string[], opts: RunFlags) => (actions.run ?? runAction)(command, opts));
+    .action(async (command: string[], opts: Omit<RunFlags, "env"> & { env?: string }) => {
+      const run = actions.run ?? runAction;
+      // With --env, run is called in the same tick (tests parse synchronously to compare).
+      return opts.env !== undefined ? run(command, { ...opts, env: opts.env }) : run(command, await withDefaultEnv(opts));
+    });
 
   program
     .command("cp")
@@ -71,6 +87,31 @@ export function buildProgram(actions: ProgramActions = {}): Command {
     .argument("<dst>", "where to: :/path on the environment, or a local path (an existing directory receives the source inside it)")
     .action(async (src: string, dst: string, opts) => {
       process.exitCode = await (await import("./cp-command.js")).cpCommand(src, dst, opts);
+    });
+
+  program
+    .command("features")
+    .description("Feature flags: their stage (experimental, beta, stable, deprecated, removed) and whether they are on.")
+    .command("list")
+    .description("List every feature with its stage and state (config [features], --enable and --disable applied).")
+    .option("-c, --config <key=value>", "override a config key; repeatable", collect, [])
+    .option("-p, --profile <name>", "use [profiles.NAME] from config.toml")
+    .option("--enable <feature>", "turn a feature on; repeatable", collect, [])
+    .option("--disable <feature>", "turn a feature off; repeatable", collect, [])
+    .action(async (opts) => {
+      const { loadCliConfig } = await import("./cli-config.js");
+      const { formatFeatureTable } = await import("../../services/agent-server/features/feature-registry.js");
+      process.stdout.write(formatFeatureTable(loadCliConfig(opts, process.cwd()).features));
+    });
+
+  program
+    .command("completion")
+    .description("Print a shell completion script: eval \"$(tether completion bash)\", or save it where your shell looks.")
+    .argument("<shell>", "bash | zsh | fish")
+    .action(async (shell: string) => {
+      const { SHELLS, completionScript } = await import("./completion-script.js");
+      if (!(SHELLS as readonly string[]).includes(shell)) throw usageError(`completion ${JSON.stringify(shell)}: use bash, zsh or fish`);
+      process.stdout.write(completionScript(program, shell as (typeof SHELLS)[number]));
     });
 
   return program;
@@ -85,15 +126,22 @@ function defaultListen(): string {
   return `unix://${dir}/tether-${process.getuid?.() ?? 0}.sock`;
 }
 
+/** Every command of the tree, so each one's usage errors come back to runProgram. */
+function exitOverrideAll(cmd: Command): void {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) exitOverrideAll(sub);
+}
+
 /** Parses `argv` (node, script, words…) with commander and runs the command. */
 export async function runProgram(argv: string[]): Promise<void> {
   const program = buildProgram();
-  program.exitOverride();
+  exitOverrideAll(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode;
+      // Help and version exit 0; every other commander error is a usage error.
+      process.exitCode = err.exitCode === 0 ? 0 : USAGE_FAILURE;
       return;
     }
     process.exitCode = reportError(err);

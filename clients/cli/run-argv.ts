@@ -4,6 +4,7 @@
 // --env or command) returns undefined, and commander parses it and says what is wrong.
 // Which client a run takes (leanEligible) is decided here too: the CLI's entry (entry.ts)
 // asks before it loads either.
+import { readDefaultEnv } from "./default-env.js";
 import type { RunFlags } from "./run-command.js";
 
 /** Flags that take a value, by their long name; the keys of RunFlags they fill. */
@@ -63,7 +64,13 @@ export function parseRunArgv(args: readonly string[]): { command: string[]; flag
     else (flags as Record<string, unknown>)[key] = value;
   }
   const command = args.slice(i);
-  if (flags.env === undefined || command.length === 0) return undefined;
+  if (command.length === 0) return undefined;
+  if (flags.env === undefined) {
+    // No --env: config's default_env, when it can be read cheaply; else commander's path loads the config.
+    const found = readDefaultEnv();
+    if (typeof found !== "object") return undefined;
+    flags.env = found.env;
+  }
   return { command, flags: { ...flags, env: flags.env } };
 }
 

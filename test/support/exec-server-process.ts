@@ -43,7 +43,7 @@ export function ensureBuilt(): void {
     execFileSync("flock", ["/tmp/tether-native-build.lock", "scripts/build-native.sh", "tether-launch"], { cwd: REPO_ROOT, stdio: "inherit" });
   }
   const script =
-    '[ -f dist/tether.js ] && [ -z "$(find clients services gen scripts/build.mjs -newer dist/tether.js -name "*.ts" ! -name "*.test.ts" -print -quit)" ] || node scripts/build.mjs';
+    '[ -f dist/tether.js ] && [ -z "$(find clients services gen scripts/build.mjs -newer dist/tether.js \\( -name "*.ts" -o -name "*.tsx" \\) ! -name "*.test.ts" -print -quit)" ] || node scripts/build.mjs';
   execFileSync("flock", ["/tmp/tether-dist-build.lock", "sh", "-c", script], { cwd: REPO_ROOT, stdio: ["ignore", "inherit", "inherit"] });
 }
 

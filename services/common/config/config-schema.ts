@@ -1,0 +1,55 @@
+// The one schema of tether's config.toml (STYLE rule 10): every layer (the home file, the
+// project file, a profile, environment variables, `-c` overrides) is checked against it
+// alone, so an error names the layer it came from; the merged result is checked again.
+import { z } from "zod";
+
+export const SANDBOX_MODES = ["read-only", "workspace-write", "full-access"] as const;
+export const APPROVAL_POLICIES = ["untrusted", "on-failure", "on-request", "never"] as const;
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
+const ModelProvider = z.strictObject({
+  name: z.string().optional(),
+  base_url: z.url({ error: "must be a URL such as http://127.0.0.1:8080/v1" }),
+  /** Environment variable holding the API key (default OPENAI_API_KEY). */
+  env_key: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name").optional(),
+  wire_api: z.enum(["responses"]).optional(),
+});
+
+/** What a profile may set: everything but profiles themselves. */
+const settings = {
+  model: z.string().min(1).optional(),
+  model_provider: z.string().min(1).optional(),
+  /** Shortcut for a Responses-compatible server when no provider is named. */
+  base_url: z.url({ error: "must be a URL such as http://127.0.0.1:8080/v1" }).optional(),
+  model_reasoning_effort: z.enum(["minimal", "low", "medium", "high"]).optional(),
+  approval_policy: z.enum(APPROVAL_POLICIES).optional(),
+  sandbox_mode: z.enum(SANDBOX_MODES).optional(),
+  sandbox_workspace_write: z
+    .strictObject({
+      writable_roots: z.array(z.string().min(1)).optional(),
+      network_access: z.boolean().optional(),
+    })
+    .optional(),
+  /** Where commands run when no --env is given (`tether run`, `tether exec`, the TUI). */
+  default_env: z.string().min(1).optional(),
+  /** An agent server to use instead of the in-process agent (`--agent`). */
+  agent: z.string().regex(/^(unix|grpcs?):\/\//, "must be unix:///path, grpc://host:port or grpcs://host:port").optional(),
+  features: z.record(z.string(), z.boolean()).optional(),
+  log_level: z.enum(LOG_LEVELS).optional(),
+  /** How long the model may take to begin answering a turn. */
+  model_start_timeout_ms: z.number().int().positive().optional(),
+  history: z.strictObject({ max_entries: z.number().int().min(0).max(100_000).optional() }).optional(),
+};
+
+export const ProfileSchema = z.strictObject(settings);
+
+export const ConfigSchema = z.strictObject({
+  ...settings,
+  model_providers: z.record(z.string(), ModelProvider).optional(),
+  /** The profile used when no --profile is given. */
+  profile: z.string().min(1).optional(),
+  profiles: z.record(z.string(), ProfileSchema).optional(),
+});
+
+export type TetherConfig = z.infer<typeof ConfigSchema>;
+export type ProfileConfig = z.infer<typeof ProfileSchema>;
