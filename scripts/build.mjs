@@ -17,7 +17,7 @@ const common = {
   bundle: true,
   format: "esm",
   platform: "node",
-  target: "node20",
+  target: "node24",
   sourcemap: true,
   // Native addons and Docker's client (with its optional ssh transport) stay in node_modules.
   // @grpc/reflection reads its .proto files next to itself at run time, and must share grpc-js with us.
