@@ -4,7 +4,7 @@ NODE_BIN := $(CURDIR)/node_modules/.bin
 # The project's Node (scripts/setup.sh installs it from the npm registry) comes first.
 export PATH := $(CURDIR)/.tools/node/bin:$(NODE_BIN):$(PATH)
 
-.PHONY: setup deps proto proto-check build test demo bench image lint
+.PHONY: setup deps proto proto-check build typecheck lint test demo bench image
 
 # System packages (apt-get when root) and npm packages; idempotent.
 setup:
@@ -24,6 +24,13 @@ proto-check: deps
 
 build: deps
 	node scripts/build.mjs
+
+typecheck: deps
+	tsc -p tsconfig.json --noEmit
+
+# typescript-eslint with type information (floating promises, unused code); eslint.config.mjs.
+lint: deps
+	eslint .
 
 test: setup
 	./scripts/test.sh $(ARGS)

@@ -143,6 +143,9 @@ install_node() {
 }
 
 npm_packages() {
+  # A linked node_modules belongs to another checkout (a git worktree sharing it): that
+  # checkout's setup keeps it current; reinstalling here would pull it from under its users.
+  if [[ -L node_modules ]]; then return 0; fi
   # npm writes node_modules/.package-lock.json on every install; a package-lock.json
   # newer than it (fresh clone, pull, edit) means node_modules is stale.
   # Native addons (node-pty) are built for one Node ABI: a new runtime means a fresh install.

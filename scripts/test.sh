@@ -67,6 +67,8 @@ else
 fi
 
 step "proto-check" make --no-print-directory proto-check
+step "type-check (tsc --noEmit)" tsc -p tsconfig.json --noEmit
+step "lint (eslint)" eslint .
 
 if [[ "$docker_answers" == true ]]; then
   step "images (scripts/build-image.sh)" "$ROOT/scripts/build-image.sh"

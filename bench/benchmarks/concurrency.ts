@@ -74,7 +74,7 @@ class NodeParent {
 
   static async start(n: number): Promise<NodeParent> {
     const child = spawn(process.execPath, ["-e", NODE_PARENT, String(n), PRODUCER[2]!], { stdio: ["pipe", "pipe", "inherit"] });
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     const parent = new NodeParent(child, lines);
     const [first] = (await Promise.race([once(lines, "line"), once(child, "exit").then(() => ["exited"])])) as [string];
     if (first !== "ready") throw new TetherError(ErrorCode.Unavailable, `node parent said ${first} instead of ready`);
@@ -184,7 +184,7 @@ export const concurrency: Benchmark = {
           return queued.shift()!;
         },
         teardown: async () => {
-          await load?.close();
+          load?.close();
           await server?.close();
         },
       },

@@ -34,8 +34,8 @@ async function startServer(file: string, args: string[], ready: RegExp, from: "s
     child[from].on("data", onData);
     child.once("exit", onExit);
   });
-  child.stdout!.resume();
-  child.stderr!.resume();
+  child.stdout.resume();
+  child.stderr.resume();
   return child;
 }
 

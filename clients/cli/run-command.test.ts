@@ -27,17 +27,17 @@ function tether(args: string[], input?: Buffer, onStdout?: (chunk: Buffer, total
   const out: Buffer[] = [];
   let total = 0;
   let stderr = "";
-  child.stdout!.on("data", (b: Buffer) => {
+  child.stdout.on("data", (b: Buffer) => {
     out.push(b);
     total += b.length;
     onStdout?.(b, total);
   });
-  child.stderr!.setEncoding("utf8").on("data", (s: string) => (stderr += s));
-  child.stdin!.on("error", () => {
+  child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+  child.stdin.on("error", () => {
     // EPIPE when the command exits before reading everything: the test checks the outcome.
   });
-  if (input) child.stdin!.end(input);
-  else child.stdin!.end();
+  if (input) child.stdin.end(input);
+  else child.stdin.end();
   const done = new Promise<RunResult>((resolve) =>
     child.once("close", (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out), stderr, ms: Date.now() - t0 })),
   );
@@ -180,7 +180,7 @@ describe("tether run across a dropped connection", () => {
     const term = pty.spawn(process.execPath, [TETHER_BIN, "run", "--env", `grpc://127.0.0.1:${proxy.port}`, "-t", "--", "seq", "1", "300000"], {
       cols: 80,
       rows: 24,
-      env: { ...process.env, TERM: "xterm" } as Record<string, string>,
+      env: { ...process.env, TERM: "xterm" },
     });
     let screen = "";
     const cutAt = [200_000, 800_000, 1_400_000];
@@ -226,7 +226,7 @@ describe("tether run -t in a real terminal", () => {
     const term = pty.spawn(process.execPath, [TETHER_BIN, "run", "--env", env, "-t", "--", "sh"], {
       cols: 80,
       rows: 24,
-      env: { ...process.env, TERM: "xterm" } as Record<string, string>,
+      env: { ...process.env, TERM: "xterm" },
     });
     let screen = "";
     const waiters = new Set<() => void>();
@@ -286,7 +286,7 @@ describe("tether run -t in a real terminal", () => {
 
   it("passes the remote PTY's bytes through untranslated and restores the terminal afterwards", async () => {
     const script = `"${process.execPath}" "${TETHER_BIN}" run --env ${env} -t -- printf 'a\\nb\\r\\n'; echo; stty -a | tr ' ;' '\\n\\n' | grep -x -e opost -e -opost`;
-    const term = pty.spawn("sh", ["-c", script], { cols: 80, rows: 24, env: { ...process.env, TERM: "xterm" } as Record<string, string> });
+    const term = pty.spawn("sh", ["-c", script], { cols: 80, rows: 24, env: { ...process.env, TERM: "xterm" } });
     let screen = "";
     term.onData((d) => (screen += d));
     expect(await new Promise<number>((resolve) => term.onExit((e) => resolve(e.exitCode)))).toBe(0);

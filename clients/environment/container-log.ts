@@ -7,7 +7,7 @@ const LOG_TAIL_LINES = 20;
 /** The last lines of a container's stdout and stderr (Docker multiplexes them in 8-byte framed records). */
 export async function logTail(container: Dockerode.Container): Promise<string> {
   try {
-    const raw = (await container.logs({ stdout: true, stderr: true, tail: LOG_TAIL_LINES, follow: false })) as unknown as Buffer;
+    const raw = await container.logs({ stdout: true, stderr: true, tail: LOG_TAIL_LINES, follow: false });
     const text: string[] = [];
     let off = 0;
     while (off + 8 <= raw.length) {

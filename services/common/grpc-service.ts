@@ -61,8 +61,8 @@ function encoder<D extends DescMessage>(schema: D) {
       const bytes = msg.bytes;
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     }
-    const full = isMessage(msg, schema) ? msg : create(schema, msg as MessageInitShape<D>);
-    const bytes = toBinary(schema, full as MessageShape<D>);
+    const full = isMessage(msg, schema) ? msg : create(schema, msg);
+    const bytes = toBinary(schema, full);
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   };
 }
@@ -267,12 +267,12 @@ function wrap(method: DescMethod, handler: (...args: unknown[]) => unknown) {
     case "server_streaming":
       return (call: grpc.ServerWritableStream<unknown, unknown>) => {
         const { ctx, end } = callContext(call, method);
-        pump(call, () => handler(unwrap(call.request), ctx) as AsyncIterable<unknown>, ctx).finally(end);
+        void pump(call, () => handler(unwrap(call.request), ctx) as AsyncIterable<unknown>, ctx).finally(end);
       };
     case "bidi_streaming":
       return (call: grpc.ServerDuplexStream<unknown, unknown>) => {
         const { ctx, end } = callContext(call, method);
-        pump(call, () => handler(requests(call), ctx) as AsyncIterable<unknown>, ctx).finally(end);
+        void pump(call, () => handler(requests(call), ctx) as AsyncIterable<unknown>, ctx).finally(end);
       };
   }
 }

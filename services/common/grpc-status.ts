@@ -37,7 +37,7 @@ export function toGrpcStatus(err: unknown): Partial<grpc.StatusObject> & { code:
   const te = TetherError.from(err);
   const metadata = new grpc.Metadata();
   for (const [key, value] of Object.entries(te.details)) metadata.set(DETAIL_PREFIX + key, wireValue(value));
-  return { code: te.code as number as grpc.status, details: capText(te.message), metadata };
+  return { code: te.code as number, details: capText(te.message), metadata };
 }
 
 /** Client side: a grpc-js ServiceError (or anything) becomes a TetherError. */

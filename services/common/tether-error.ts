@@ -52,7 +52,7 @@ export class TetherError extends Error {
 
 export function errnoCode(err: unknown): string | undefined {
   if (typeof err === "object" && err !== null && "code" in err) {
-    const code = (err as { code: unknown }).code;
+    const code = (err).code;
     if (typeof code === "string" && /^E[A-Z0-9]+$/.test(code)) return code;
   }
   return undefined;

@@ -6,7 +6,6 @@ import { rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GrpcEnvironment } from "../../clients/environment/grpc-environment.js";
-import type { ExecServerProcess } from "../support/exec-server-process.js";
 import { type RemoteExecServer, remoteBackend, startRemoteExecServer } from "../support/backends.js";
 import type { TcpProxy } from "../support/tcp-proxy.js";
 import { type ProxiedServer, readChecked, seqDigest, startProxiedServer } from "./seq-output.js";
@@ -16,7 +15,6 @@ const expected = seqDigest(N);
 const RECONNECT = { giveUpAfterMs: 30_000, initialBackoffMs: 20, maxBackoffMs: 250 };
 
 describe("cut connections through a TCP proxy", () => {
-  let server: ExecServerProcess;
   let proxy: TcpProxy;
   let env: GrpcEnvironment;
 
@@ -24,7 +22,7 @@ describe("cut connections through a TCP proxy", () => {
 
   beforeAll(async () => {
     fixture = await startProxiedServer(RECONNECT);
-    ({ server, proxy, env } = fixture);
+    ({ proxy, env } = fixture);
   });
   afterAll(() => fixture?.close());
 

@@ -122,7 +122,7 @@ describe.skipIf(skipReason !== undefined)("dockerd stops under a container envir
     pd = await startPrivateDockerd();
     const t0 = Date.now();
     const save = spawn("docker", ["-H", `unix://${docker.ok ? docker.socketPath : ""}`, "save", DOCKER_IMAGE], { stdio: ["ignore", "pipe", "inherit"] });
-    await run("docker", ["-H", `unix://${pd.socketPath}`, "load", "-q"], save.stdout!);
+    await run("docker", ["-H", `unix://${pd.socketPath}`, "load", "-q"], save.stdout);
     console.log(`dockerd-stop: image loaded into the private daemon in ${Date.now() - t0} ms`);
   }, 90_000);
 

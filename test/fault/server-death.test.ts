@@ -33,7 +33,7 @@ describe("the exec server is SIGKILLed", () => {
   });
 
   it("fails calls and open streams with UNAVAILABLE naming the server, within the reconnect budget", async () => {
-    const { stream, pending } = await attachLive(env, "long");
+    const { pending } = await attachLive(env, "long");
 
     server.kill("SIGKILL");
     expect((await server.exited).signal).toBe("SIGKILL");
@@ -72,7 +72,7 @@ describe.skipIf(!docker.ok)("the container under a docker environment is killed"
   });
 
   it("reports the dead container on the next call and on open streams instead of hanging", async () => {
-    const { stream, pending } = await attachLive(env, "long");
+    const { pending } = await attachLive(env, "long");
 
     await execFileAsync("docker", ["kill", name]);
 

@@ -25,7 +25,7 @@ import {
 } from "../../gen/tether/exec/v1/filesystem_pb.js";
 import { SandboxMode } from "../../gen/tether/exec/v1/sandbox_pb.js";
 import { badUtf8, encode, encodeWithBadUtf8, hostileBytes, hostileId, hostileString, hostileUint32, hostileUint64 } from "../support/fuzz-arbitraries.js";
-import { FuzzRawClient, TYPED_ERRORS, methodPath, rawField, untypedAnswers, FUZZ_CALL_TIMEOUT_MS } from "../support/fuzz-raw-client.js";
+import { FuzzRawClient, rawField, untypedAnswers, FUZZ_CALL_TIMEOUT_MS } from "../support/fuzz-raw-client.js";
 import { type FuzzServer, startFuzzServer } from "../support/fuzz-server.js";
 
 const F = FileSystemService.method;

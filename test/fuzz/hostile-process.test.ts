@@ -43,7 +43,7 @@ import {
   hostileUint64,
   signalNames,
 } from "../support/fuzz-arbitraries.js";
-import { FuzzRawClient, TYPED_ERRORS, methodPath, rawField, untypedAnswers, FUZZ_CALL_TIMEOUT_MS } from "../support/fuzz-raw-client.js";
+import { FuzzRawClient, rawField, untypedAnswers, FUZZ_CALL_TIMEOUT_MS } from "../support/fuzz-raw-client.js";
 import { type FuzzServer, startFuzzServer } from "../support/fuzz-server.js";
 
 const P = ProcessService.method;

@@ -56,7 +56,7 @@ export async function startExecServerProcess(options: ExecServerProcessOptions =
     env: options.env ?? process.env,
   });
   let stderr = "";
-  child.stderr!.setEncoding("utf8").on("data", (s: string) => {
+  child.stderr.setEncoding("utf8").on("data", (s: string) => {
     // Bounded: only the tail matters for a failure message.
     stderr = (stderr + s).slice(-16_384);
   });

@@ -6,7 +6,7 @@ export async function failure(p: Promise<unknown> | (() => Promise<unknown> | As
   try {
     const r = typeof p === "function" ? p() : p;
     if (r && typeof r === "object" && Symbol.asyncIterator in r) {
-      for await (const _ of r as AsyncIterable<unknown>) {
+      for await (const _ of r) {
         // Draining: the error may come after any number of items.
       }
     } else {

@@ -81,11 +81,11 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
     env: options.env ?? process.env,
   });
   let stderr = "";
-  child.stderr!.setEncoding("utf8");
-  child.stderr!.on("data", (t: string) => {
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (t: string) => {
     stderr = (stderr + t).slice(-8192);
   });
-  const probeLines = createInterface({ input: child.stderr! });
+  const probeLines = createInterface({ input: child.stderr });
   const memory = () =>
     new Promise<ProbedMemory>((res, rej) => {
       if (!options.heapProbe) return rej(new Error("memory() needs the server started with heapProbe"));
@@ -100,7 +100,7 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
     });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once("exit", (code, signal) => res({ code, signal })));
   const url = await new Promise<string>((res, rej) => {
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     lines.once("line", (line) => {
       const m = /^listening (\S+)$/.exec(line);
       if (m) res(m[1]!);

@@ -37,7 +37,7 @@ export function statusFromHeaders(h: IncomingHttpHeaders): TetherError | null | 
   }
   const known = Number.isInteger(code) && code >= 1 && code <= 16;
   const name = known ? CODE_NAMES[code] : `status ${raw}`;
-  return new TetherError(known ? (code as ErrorCode) : ErrorCode.Unknown, message || `the server answered ${name} without a message`, { details });
+  return new TetherError(known ? (code) : ErrorCode.Unknown, message || `the server answered ${name} without a message`, { details });
 }
 
 /** A response that is not gRPC at all (a proxy, a web server): map its HTTP status as gRPC does. */

@@ -99,7 +99,7 @@ export class FrameDecoder {
  */
 export async function* readMessages(stream: Readable, decoder: FrameDecoder, onFirstChunk?: () => void): AsyncGenerator<Buffer, void, undefined> {
   const ready: Buffer[] = [];
-  let failure: unknown;
+  let failure: Error | undefined;
   let ended = false;
   let wake: (() => void) | undefined;
   let first = true;
@@ -111,7 +111,7 @@ export async function* readMessages(stream: Readable, decoder: FrameDecoder, onF
       }
       for (const message of decoder.push(chunk)) ready.push(message);
     } catch (err) {
-      failure ??= err;
+      failure ??= err instanceof Error ? err : new Error(String(err));
     }
     if (ready.length > 0 || failure !== undefined) stream.pause();
     wake?.();

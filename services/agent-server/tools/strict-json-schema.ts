@@ -13,7 +13,7 @@ const KEPT = new Set(["type", "properties", "required", "additionalProperties", 
 export function strictJsonSchema(schema: z.ZodType, what: string): Json {
   let raw: Json;
   try {
-    raw = z.toJSONSchema(schema, { io: "input", unrepresentable: "throw" }) as Json;
+    raw = z.toJSONSchema(schema, { io: "input", unrepresentable: "throw" });
   } catch (err) {
     throw new TetherError(ErrorCode.InvalidArgument, `${what}: its input schema has no JSON schema form: ${String(err)}`, { cause: err });
   }
@@ -54,7 +54,7 @@ function nullable(node: Json): Json {
     return anyOf.some((n) => n.type === "null") ? node : { ...node, anyOf: [...anyOf, { type: "null" }] };
   }
   if (typeof node.type === "string" || Array.isArray(node.type)) {
-    const types = Array.isArray(node.type) ? (node.type as string[]) : [node.type as string];
+    const types = Array.isArray(node.type) ? (node.type as string[]) : [node.type];
     const out: Json = { ...node, type: types.includes("null") ? types : [...types, "null"] };
     if (Array.isArray(node.enum) && !node.enum.includes(null)) out.enum = [...node.enum, null];
     return out;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { mkdtemp, rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OutputStream, ProcessState, SignalTarget, TimeoutKind } from "../../../gen/tether/exec/v1/process_pb.js";
+import { ProcessState, SignalTarget, TimeoutKind } from "../../../gen/tether/exec/v1/process_pb.js";
 import { ErrorCode } from "../../common/tether-error.js";
 import { type Harness, TextReader, alive, drain, failure, pollUntil, readUntil, startHarness } from "../../../test/support/exec-harness.js";
 import { createTestCa } from "../../../test/support/test-ca.js";

@@ -42,7 +42,7 @@ async function load(files: DescFile[]): Promise<Loaded> {
       for (const [name, def] of Object.entries(service)) loaded.set(def.path, { def, handler: impl[name]! });
     },
   };
-  new ReflectionService(root).addToServer(recorder as unknown as grpc.Server);
+  new ReflectionService(root).addToServer(recorder);
   return loaded;
 }
 
@@ -68,6 +68,6 @@ export function addReflectionService(server: grpc.Server, files: DescFile[]): vo
         (err: unknown) => call.emit("error", toGrpcStatus(new TetherError(ErrorCode.Internal, "server reflection failed to load", { cause: err }))),
       );
     };
-    server.addService({ [METHOD]: def } as grpc.ServiceDefinition, { [METHOD]: handler });
+    server.addService({ [METHOD]: def }, { [METHOD]: handler });
   }
 }

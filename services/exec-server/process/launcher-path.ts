@@ -42,7 +42,7 @@ function packageName(file: string): string | undefined {
   try {
     const parsed: unknown = JSON.parse(text);
     if (typeof parsed === "object" && parsed !== null && "name" in parsed) {
-      const name = (parsed as { name: unknown }).name;
+      const name = (parsed).name;
       return typeof name === "string" ? name : undefined;
     }
   } catch {

@@ -165,7 +165,7 @@ function handshake(socketPath: string, spec: LaunchSpec, signal?: AbortSignal): 
       done();
       conn.pause();
       if (nl + 1 < reply.length) conn.unshift(reply.subarray(nl + 1));
-      const answer = answerOf(reply.subarray(0, nl).toString("utf8"), conn, spec);
+      const answer = answerOf(reply.subarray(0, nl).toString("utf8"), conn);
       if (answer === undefined) conn.destroy();
       resolve(answer);
     };
@@ -177,7 +177,7 @@ function handshake(socketPath: string, spec: LaunchSpec, signal?: AbortSignal): 
   });
 }
 
-function answerOf(line: string, conn: Socket, spec: LaunchSpec): ZygoteLaunch | undefined {
+function answerOf(line: string, conn: Socket): ZygoteLaunch | undefined {
   const error = /^error (\S+) (\d+) ?(.*)$/.exec(line);
   if (error) return { ok: false, refusal: { stage: error[1]!, errno: Number(error[2]), text: error[3] ?? "" } };
   const fds = /^fds (\d+) (-1|\d+) (\d+) (\d+)$/.exec(line);
