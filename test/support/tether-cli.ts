@@ -30,16 +30,16 @@ export function runTether(args: string[], options: TetherRunOptions = {}): Promi
   });
   let stdout = "";
   let stderr = "";
-  child.stdout!.setEncoding("utf8").on("data", (s: string) => {
+  child.stdout.setEncoding("utf8").on("data", (s: string) => {
     if (stdout.length < MAX_OUTPUT) stdout += s;
   });
-  child.stderr!.setEncoding("utf8").on("data", (s: string) => {
+  child.stderr.setEncoding("utf8").on("data", (s: string) => {
     if (stderr.length < MAX_OUTPUT) stderr += s;
   });
-  child.stdin!.on("error", () => {
+  child.stdin.on("error", () => {
     // EPIPE when tether exits before reading its input: the test checks the outcome.
   });
-  child.stdin!.end(options.input ?? "");
+  child.stdin.end(options.input ?? "");
   const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);
   const done = new Promise<TetherResult>((resolve) =>
     child.once("close", (code, signal) => {

@@ -42,7 +42,7 @@ export function deepMerge(...trees: (ConfigTree | undefined)[]): ConfigTree {
 
 export function parseTomlFile(file: string, text: string): ConfigTree {
   try {
-    return parseToml(text) as ConfigTree;
+    return parseToml(text);
   } catch (err) {
     if (err instanceof TomlError) {
       const reason = err.message.split("\n")[0] ?? "invalid TOML";
@@ -109,7 +109,7 @@ export function checkLayer(layer: ConfigLayer, schema: z.ZodType, warnings: stri
     }
     data = structuredClone(data);
     for (const issue of unknown) {
-      const keys = "keys" in issue ? (issue.keys as string[]) : [];
+      const keys = "keys" in issue ? (issue.keys) : [];
       const parent = issue.path.reduce<unknown>((node, part) => (isTable(node) ? node[String(part)] : undefined), data);
       for (const key of keys) {
         warnings.push(`${layer.source}: unknown key ${[...issue.path, key].join(".")} (ignored)`);
