@@ -54,3 +54,30 @@ describe("tether exec-server", () => {
     expect(bad.stderr).toMatch(/use unix:\/\/\/path\/to\.sock or tcp:\/\/host:port/);
   });
 });
+
+describe("tether exec-server logs", () => {
+  it("writes one JSON object per stderr line: start, each call at debug, stop", async () => {
+    const server = await startExecServerProcess({ args: ["--log-level", "debug"] });
+    const run = spawn(process.execPath, [TETHER_BIN, "run", "--env", server.url, "--", "true"], { stdio: "ignore" });
+    expect(await new Promise((resolve) => run.once("close", resolve))).toBe(0);
+    server.kill("SIGTERM");
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    const lines = server.stderr().trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ level: "info", name: "exec-server", msg: "listening", url: server.url });
+    expect(lines).toEqual(expect.arrayContaining([expect.objectContaining({ level: "debug", msg: "call", method: "/tether.exec.v1.ProcessService/Start", code: "OK" })]));
+    expect(lines.at(-2)).toMatchObject({ msg: expect.stringMatching(/^stopping/), signal: "SIGTERM" });
+    expect(lines.at(-1)).toMatchObject({ msg: "stopped" });
+    await server.close();
+  });
+
+  it("takes the level from TETHER_LOG, and refuses a level it does not know with exit 2", async () => {
+    const quiet = await startExecServerProcess({ env: { ...process.env, TETHER_LOG: "warn" } });
+    quiet.kill("SIGTERM");
+    await quiet.exited;
+    expect(quiet.stderr()).toBe("");
+    await quiet.close();
+    const bad = await execServer(["--listen", `unix://${dir}/log.sock`, "--log-level", "loud"]);
+    expect(bad.stderr).toMatch(/--log-level "loud" must be one of: trace, debug, info/);
+    expect(bad.code).toBe(2);
+  });
+});

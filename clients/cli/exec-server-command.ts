@@ -2,6 +2,7 @@
 // process it owns before exiting (children also die if this process is SIGKILLed:
 // each runs under tether-launch with a parent-death signal).
 import { readFile } from "node:fs/promises";
+import { createLogger, resolveLogLevel } from "../../services/common/logger.js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import { ExecCore } from "../../services/exec-server/exec-core.js";
 import { detectSandboxSupport } from "../../services/exec-server/sandbox/sandbox-capabilities.js";
@@ -21,11 +22,13 @@ export interface ExecServerFlags {
   retainBytesMax: string;
   retainBytesTotal: string;
   sandbox: string;
+  logLevel?: string;
 }
 
 export async function execServerCommand(flags: ExecServerFlags): Promise<void> {
   // Start-up overlap: the sandbox probe (two bwrap runs, answer cached for ExecCore.create)
   // runs in child processes while this process loads grpc-js and the services.
+  const logger = createLogger({ name: "exec-server", level: resolveLogLevel(flags.logLevel) });
   void detectSandboxSupport();
   const grpcServer = import("../../services/exec-server/grpc/exec-server.js");
   grpcServer.catch(() => undefined); // awaited below; a flag error first must not leave it unhandled
@@ -55,16 +58,17 @@ export async function execServerCommand(flags: ExecServerFlags): Promise<void> {
   let server;
   try {
     const { startExecServer } = await grpcServer;
-    server = await startExecServer(core, { listen: flags.listen, token, tls });
+    server = await startExecServer(core, { listen: flags.listen, token, tls, logger });
   } catch (err) {
     await core.close();
     throw err;
   }
   // The first line on stdout is the address, with the real port for tcp://host:0.
   process.stdout.write(`listening ${server.url}\n`);
+  logger.info({ url: server.url, sandbox: flags.sandbox, tls: Boolean(tls), token: Boolean(token) }, "listening");
   await new Promise<void>((resolve) => {
     const stop = (sig: NodeJS.Signals) => {
-      process.stderr.write(`tether exec-server: ${sig}, stopping\n`);
+      logger.info({ signal: sig }, "stopping: refusing new calls, ending processes");
       resolve();
     };
     process.once("SIGTERM", stop);
@@ -74,6 +78,8 @@ export async function execServerCommand(flags: ExecServerFlags): Promise<void> {
   // New calls are refused first, then processes end (Attach streams get their exit events),
   // then the listener.
   server.refuseNewCalls();
+  const stopping = performance.now();
   await core.close();
   await server.close();
+  logger.info({ ms: Math.round(performance.now() - stopping) }, "stopped");
 }

@@ -50,6 +50,7 @@ export function buildProgram(actions: ProgramActions = {}): Command {
     .option("--retain-bytes-max <n>", "most output bytes a process may ask to keep", String(64 << 20))
     .option("--retain-bytes-total <n>", "output bytes kept by all processes together", String(512 << 20))
     .option("--sandbox <mode>", "default sandbox for processes that ask for none: full-access | read-only | workspace-write", "full-access")
+    .option("--log-level <level>", "JSON logs on stderr from this level: trace | debug | info | warn | error | fatal | silent (default: $TETHER_LOG or info)")
     .action(async (opts) => (await import("./exec-server-command.js")).execServerCommand(opts));
 
   program

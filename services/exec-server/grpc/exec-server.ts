@@ -10,6 +10,8 @@ import { ProcessService, file_tether_exec_v1_process } from "../../../gen/tether
 import { SessionService, file_tether_exec_v1_session } from "../../../gen/tether/exec/v1/session_pb.js";
 import { HealthCheckResponse_ServingStatus } from "../../../gen/grpc/health/v1/health_pb.js";
 import { addService } from "../../common/grpc-service.js";
+import type { Logger } from "../../common/logger.js";
+import { loggingInterceptor } from "../../common/logging-interceptor.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { ExecCore } from "../exec-core.js";
 import { bearerTokenInterceptor, shutdownGateInterceptor } from "./auth-interceptor.js";
@@ -32,6 +34,8 @@ export interface ExecServerOptions {
   listen: string;
   token?: string;
   tls?: TlsFiles;
+  /** One line per finished call (debug; warn for server faults). */
+  logger?: Logger;
 }
 
 export interface ExecServer extends AsyncDisposable {
@@ -99,7 +103,12 @@ export async function startExecServer(core: ExecCore, options: ExecServerOptions
   checkSecurity(address, options);
   let closing: Promise<void> | undefined;
   let refusing = false;
-  const interceptors = [shutdownGateInterceptor(() => refusing), ...(options.token ? [bearerTokenInterceptor(options.token)] : [])];
+  const interceptors = [
+    // First, so refused and unauthenticated calls are logged too.
+    ...(options.logger ? [loggingInterceptor(options.logger)] : []),
+    shutdownGateInterceptor(() => refusing),
+    ...(options.token ? [bearerTokenInterceptor(options.token)] : []),
+  ];
   const server = new grpc.Server({ ...SERVER_CHANNEL_OPTIONS, interceptors });
 
   const health = new HealthStatus([ProcessService.typeName, SessionService.typeName, EnvironmentService.typeName, FileSystemService.typeName]);

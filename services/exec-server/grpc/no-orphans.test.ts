@@ -42,7 +42,7 @@ describe("exec server process lifetime", () => {
       close();
       server.kill("SIGTERM");
       expect(await server.exited).toEqual({ code: 0, signal: null });
-      expect(server.stderr()).toMatch(/SIGTERM, stopping/);
+      expect(server.stderr()).toMatch(/"signal":"SIGTERM".*"msg":"stopping/);
       for (const pid of pids) await pollUntil(async () => !(await alive(pid)), `sleep ${pid} to die after SIGTERM`);
     } finally {
       await server.close();
