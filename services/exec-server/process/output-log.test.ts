@@ -25,6 +25,18 @@ describe("OutputLog", () => {
     ]);
   });
 
+  it("counts what a retained tiny chunk really costs (~500 B of memory), not just its bytes", async () => {
+    const log = new OutputLog<number>({ overflow: "drop_oldest", maxRetainedBytes: 64 * 1024 });
+    for (let i = 0; i < 10_000; i++) log.append("stdout", bytes(8));
+    log.finish(0);
+    let chunks = 0;
+    for await (const item of log.read({ afterSeq: 0, allowGaps: true })) if (item.kind === "output") chunks++;
+    // 64 KiB of budget holds about 126 eight-byte chunks, not the ~910 that counting 8 + 64 B allowed.
+    expect(chunks).toBeGreaterThan(100);
+    expect(chunks).toBeLessThan(130);
+    expect(log.retainedBytes).toBeLessThanOrEqual(64 * 1024 + 520);
+  });
+
   it("resumes from any cursor", async () => {
     const log = new OutputLog<number>({ overflow: "block", maxRetainedBytes: 1 << 20 });
     for (let i = 0; i < 5; i++) log.append("stdout", bytes(1, 0x30 + i));
@@ -62,12 +74,12 @@ describe("OutputLog", () => {
   });
 
   it("BLOCK stops being writable when unread output reaches the cap and resumes as a reader catches up", async () => {
-    const log = new OutputLog<number>({ overflow: "block", maxRetainedBytes: 4096 });
+    const log = new OutputLog<number>({ overflow: "block", maxRetainedBytes: 8192 });
     let resumed = 0;
     using _l = log.onWritable(() => resumed++);
     while (log.writable) log.append("stdout", bytes(1000));
     const unreadWhenBlocked = log.lastSeq;
-    expect(unreadWhenBlocked).toBeGreaterThanOrEqual(4);
+    expect(unreadWhenBlocked).toBeGreaterThanOrEqual(5);
     const reader = log.read({ afterSeq: 0 });
     for (let i = 1; i <= unreadWhenBlocked; i++) expect((await reader.next()).value).toMatchObject({ seq: i });
     // The reader asked for the next item: everything before it is delivered.
