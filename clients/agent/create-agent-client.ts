@@ -1,0 +1,48 @@
+// The one way callers (the CLI, the TUI, tests) get an AgentClient: the agent in this process
+// by default, or an agent server at `agentUrl`. The interface stays the same either way.
+import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
+import { AgentCore, type AgentCoreOptions } from "../../services/agent-server/agent-core.js";
+import type { ModelClient } from "../../services/agent-server/model/model-client.js";
+import type { ThreadServicesFactory } from "../../services/agent-server/thread/thread-services.js";
+import type { AgentClient } from "./agent-client.js";
+import { InProcessAgentClient } from "./in-process-agent-client.js";
+
+export interface CreateAgentClientOptions {
+  /** An agent server (unix:///…, grpc://host:port, grpcs://…); in process when absent. */
+  agentUrl?: string;
+  /** Bearer token and CA for a remote agent server. */
+  token?: string;
+  caFile?: string;
+  /** In process: where rollouts, config and rules live (default $TETHER_HOME or ~/.tether). */
+  tetherHome?: string;
+  /** In process: the model (default: the Responses API client from config and environment). */
+  model?: ModelClient;
+  /** In process: tools and policy per thread (default: tether's tools and execpolicy). */
+  services?: ThreadServicesFactory;
+  openEnvironment?: AgentCoreOptions["openEnvironment"];
+  instructions?: AgentCoreOptions["instructions"];
+  startupTimeoutMs?: number;
+}
+
+export async function createAgentClient(options: CreateAgentClientOptions = {}): Promise<AgentClient> {
+  if (options.agentUrl) {
+    const { GrpcAgentClient } = await import("./grpc-agent-client.js");
+    return GrpcAgentClient.connect(options.agentUrl, { token: options.token, caFile: options.caFile });
+  }
+  const defaults = options.model && options.services ? undefined : await import("../../services/agent-server/default-agent-parts.js");
+  const model = options.model ?? (await defaults!.defaultModelClient());
+  const services = options.services ?? defaults!.defaultThreadServices({ tetherHome: options.tetherHome });
+  const core = await AgentCore.create({
+    tetherHome: options.tetherHome,
+    model,
+    services,
+    openEnvironment: options.openEnvironment,
+    instructions: options.instructions ?? defaults?.defaultInstructions,
+    startupTimeoutMs: options.startupTimeoutMs,
+  });
+  return new InProcessAgentClient(core, { ownsCore: true });
+}
+
+export function unavailable(what: string): never {
+  throw new TetherError(ErrorCode.Unimplemented, `${what} is not available in this build yet`);
+}

@@ -1,0 +1,282 @@
+// Everything the agent owns, transport-free (like ExecCore): live threads, their rollouts
+// and the index. The in-process client and the gRPC handlers both drive this object.
+import { randomUUID } from "node:crypto";
+import path from "node:path";
+import type { Environment } from "../../clients/environment/environment.js";
+import { openEnvironment } from "../../clients/environment/open-environment.js";
+import type { ThreadOptions, ThreadSnapshot, TurnInput } from "../../clients/agent/agent-client.js";
+import { ErrorCode, TetherError, throwIfAborted } from "../common/tether-error.js";
+import type { ModelClient } from "./model/model-client.js";
+import type { ApprovalDecision, ApprovalRequest, SandboxMode } from "./policy/approval-types.js";
+import { readRollout } from "./thread/rollout-reader.js";
+import { RolloutStore, defaultTetherHome, metaRecord } from "./thread/rollout-store.js";
+import { RolloutWriter } from "./thread/rollout-writer.js";
+import { type LiveTurn, Thread } from "./thread/thread.js";
+import type { ThreadEvent, ThreadInfo } from "./thread/thread-event.js";
+import type { ThreadServicesFactory } from "./thread/thread-services.js";
+import { DEFAULT_STARTUP_TIMEOUT_MS } from "./thread/turn-runner.js";
+
+export interface OpenEnvironmentRequest {
+  target: string;
+  cwd: string;
+  sandbox: SandboxMode;
+  threadId: string;
+}
+
+export interface AgentCoreOptions {
+  /** Holds sessions/ (rollouts), config and rules; default $TETHER_HOME or ~/.tether. */
+  tetherHome?: string;
+  model: ModelClient;
+  services: ThreadServicesFactory;
+  /** Opens a thread's environment; default: the `--env` grammar of clients/environment. */
+  openEnvironment?: (request: OpenEnvironmentRequest, options: { signal?: AbortSignal }) => Promise<Environment>;
+  /** Base instructions plus project instructions (AGENTS.md) for a cwd. */
+  instructions?: (cwd: string) => Promise<string>;
+  startupTimeoutMs?: number;
+  maxQueuedEvents?: number;
+  newId?: (prefix: string) => string;
+  now?: () => Date;
+}
+
+interface Signal {
+  signal?: AbortSignal;
+}
+
+export class AgentCore implements AsyncDisposable {
+  readonly store: RolloutStore;
+  readonly #o: AgentCoreOptions;
+  readonly #threads = new Map<string, Thread>();
+  /** Threads being opened: a second resume of the same id waits for the first. */
+  readonly #opening = new Map<string, Promise<Thread>>();
+  readonly #newId: (prefix: string) => string;
+  readonly #now: () => Date;
+  #closing: Promise<void> | undefined;
+
+  private constructor(options: AgentCoreOptions, store: RolloutStore) {
+    this.#o = options;
+    this.store = store;
+    this.#newId = options.newId ?? ((prefix) => `${prefix}_${randomUUID().replaceAll("-", "")}`);
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  static async create(options: AgentCoreOptions): Promise<AgentCore> {
+    const store = new RolloutStore(options.tetherHome ?? defaultTetherHome());
+    await store.init();
+    return new AgentCore(options, store);
+  }
+
+  async startThread(options: ThreadOptions, opts: Signal = {}): Promise<ThreadInfo> {
+    this.#checkOpen();
+    const at = this.#now().toISOString();
+    const info: ThreadInfo = {
+      threadId: this.#newId("thread"),
+      createdAt: at,
+      updatedAt: at,
+      cwd: path.resolve(options.cwd),
+      environment: options.environment,
+      model: options.model,
+      sandbox: options.sandbox,
+      approvalPolicy: options.approvalPolicy,
+      preview: "",
+    };
+    const writer = await RolloutWriter.open(this.store.pathFor(info.threadId), { create: true });
+    writer.append(metaRecord(info));
+    const thread = await this.#open(info, writer, [], options.writableRoots ?? [], opts);
+    await this.store.noteThread(info);
+    return thread.info;
+  }
+
+  async resumeThread(threadId: string, overrides: Partial<ThreadOptions> = {}, opts: Signal = {}): Promise<ThreadInfo> {
+    this.#checkOpen();
+    const live = this.#threads.get(threadId);
+    if (live) return live.info;
+    const pending = this.#opening.get(threadId);
+    if (pending) return (await pending).info;
+    const opening = (async () => {
+      const file = this.store.pathFor(threadId);
+      if (!(await this.store.exists(threadId))) throw new TetherError(ErrorCode.NotFound, `no thread ${threadId} under ${this.store.dir}`);
+      const state = await readRollout(file);
+      const writer = await RolloutWriter.open(file, { create: false });
+      // Record the synthetic outputs so the file itself never leaves a call unanswered.
+      for (const d of state.danglingCalls) {
+        const turn = state.turns.find((t) => t.turnId === d.turnId)!;
+        const output = turn.input.find((i) => i.type === "function_call_output" && i.callId === d.callId)!;
+        writer.append({ t: "input", turnId: d.turnId, item: output });
+      }
+      const turns: LiveTurn[] = state.turns.map((t) => ({ turnId: t.turnId, items: t.items, status: t.status, input: t.input }));
+      const { writableRoots, ...rest } = overrides;
+      const changed = Object.entries(rest).some(([k, v]) => v !== undefined && (state.thread as unknown as Record<string, unknown>)[k] !== v);
+      const info: ThreadInfo = changed ? { ...state.thread, ...definedOnly(rest), updatedAt: this.#now().toISOString() } : state.thread;
+      const thread = await this.#open(info, writer, turns, writableRoots ?? [], opts);
+      if (changed) thread.updateInfo(info);
+      for (const message of state.warnings) thread.fanout.publish({ type: "warning", message });
+      return thread;
+    })();
+    this.#opening.set(threadId, opening);
+    try {
+      return (await opening).info;
+    } finally {
+      this.#opening.delete(threadId);
+    }
+  }
+
+  async forkThread(threadId: string, options: { turns?: number } = {}, opts: Signal = {}): Promise<ThreadInfo> {
+    this.#checkOpen();
+    await this.#threads.get(threadId)?.flush();
+    const state = await readRollout(this.store.pathFor(threadId));
+    const count = options.turns ?? state.turns.length;
+    if (!Number.isInteger(count) || count < 0 || count > state.turns.length) {
+      throw new TetherError(ErrorCode.OutOfRange, `thread ${threadId} has ${state.turns.length} turns: cannot fork its first ${count}`);
+    }
+    const kept = state.turns.slice(0, count);
+    const at = this.#now().toISOString();
+    const forkedFrom = { threadId, turnCount: count };
+    const info: ThreadInfo = { ...state.thread, threadId: this.#newId("thread"), createdAt: at, updatedAt: at, forkedFrom };
+    const writer = await RolloutWriter.open(this.store.pathFor(info.threadId), { create: true });
+    writer.append(metaRecord(info, forkedFrom));
+    for (const t of kept) {
+      writer.append({ t: "turn", turnId: t.turnId, at });
+      for (const item of t.input) writer.append({ t: "input", turnId: t.turnId, item });
+      for (const item of t.items) writer.append({ t: "item", turnId: t.turnId, item });
+      writer.append({ t: "end", turnId: t.turnId, status: t.status, usage: { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningOutputTokens: 0 }, at });
+    }
+    const turns: LiveTurn[] = kept.map((t) => ({ turnId: t.turnId, items: t.items, status: t.status, input: t.input }));
+    const thread = await this.#open(info, writer, turns, [], opts);
+    await this.store.noteThread(thread.info);
+    return thread.info;
+  }
+
+  async rollback(threadId: string, turns: number): Promise<ThreadInfo> {
+    const thread = await this.#live(threadId);
+    thread.rollback(turns);
+    await thread.flush();
+    await this.store.noteThread(thread.info);
+    return thread.info;
+  }
+
+  listThreads(options: { limit?: number; cwd?: string } = {}): Promise<ThreadInfo[]> {
+    return this.store.list(options);
+  }
+
+  async readThread(threadId: string): Promise<ThreadSnapshot> {
+    const live = this.#threads.get(threadId);
+    if (live) {
+      return { thread: live.info, turns: live.turns().flatMap((t) => (t.status === "in_progress" ? [] : [{ turnId: t.turnId, items: t.items, status: t.status }])) };
+    }
+    if (!(await this.store.exists(threadId))) throw new TetherError(ErrorCode.NotFound, `no thread ${threadId} under ${this.store.dir}`);
+    const state = await readRollout(this.store.pathFor(threadId));
+    return { thread: state.thread, turns: state.turns.map((t) => ({ turnId: t.turnId, items: t.items, status: t.status })) };
+  }
+
+  async startTurn(threadId: string, input: TurnInput): Promise<{ turnId: string }> {
+    return (await this.#live(threadId)).startTurn(input.text);
+  }
+
+  async steer(threadId: string, text: string): Promise<void> {
+    if (text.trim() === "") throw new TetherError(ErrorCode.InvalidArgument, "the steering text is empty");
+    (await this.#live(threadId)).steer(text);
+  }
+
+  async interrupt(threadId: string): Promise<void> {
+    await (await this.#live(threadId)).interrupt();
+  }
+
+  /** The thread's events; the first subscription opens with `thread.started`. Resumes a stored thread. */
+  async events(threadId: string, options: { controller?: boolean; signal?: AbortSignal } = {}): Promise<AsyncIterable<ThreadEvent>> {
+    return (await this.#live(threadId)).subscribe(options);
+  }
+
+  async listPendingApprovals(threadId: string): Promise<ApprovalRequest[]> {
+    return (await this.#live(threadId)).listPending();
+  }
+
+  async respond(threadId: string, requestId: string, decision: ApprovalDecision): Promise<void> {
+    (await this.#live(threadId)).respond(requestId, decision);
+  }
+
+  /** A live thread (tests and the server's shutdown use it). */
+  thread(threadId: string): Thread | undefined {
+    return this.#threads.get(threadId);
+  }
+
+  get liveThreadCount(): number {
+    return this.#threads.size;
+  }
+
+  /** Closes one live thread (its environment session ends); its rollout stays. */
+  async closeThread(threadId: string): Promise<void> {
+    const thread = this.#threads.get(threadId);
+    if (!thread) return;
+    this.#threads.delete(threadId);
+    await thread.close();
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const threads = [...this.#threads.values()];
+      this.#threads.clear();
+      await Promise.allSettled(threads.map((t) => t.close()));
+    })();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #checkOpen(): void {
+    if (this.#closing) throw new TetherError(ErrorCode.Unavailable, "the agent is shutting down");
+  }
+
+  async #live(threadId: string): Promise<Thread> {
+    this.#checkOpen();
+    const live = this.#threads.get(threadId);
+    if (live) return live;
+    await this.resumeThread(threadId);
+    return this.#threads.get(threadId)!;
+  }
+
+  async #open(info: ThreadInfo, writer: RolloutWriter, turns: LiveTurn[], writableRoots: string[], opts: Signal): Promise<Thread> {
+    let env: Environment | undefined;
+    try {
+      throwIfAborted(opts.signal);
+      const request = { target: info.environment, cwd: info.cwd, sandbox: info.sandbox, threadId: info.threadId };
+      env = await (this.#o.openEnvironment ?? defaultOpenEnvironment)(request, opts);
+      const setup = { threadId: info.threadId, cwd: info.cwd, env, sandbox: info.sandbox, writableRoots: [info.cwd, ...writableRoots] };
+      const tools = await this.#o.services.tools(setup);
+      const policy = await this.#o.services.policy(setup);
+      const instructions = this.#o.instructions ?? (async () => "");
+      const thread = new Thread({
+        info,
+        env,
+        tools,
+        policy,
+        model: this.#o.model,
+        writer,
+        turns,
+        writableRoots: setup.writableRoots,
+        instructions: () => instructions(info.cwd),
+        startupTimeoutMs: this.#o.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS,
+        newId: this.#newId,
+        now: this.#now,
+        onTurnEnd: (i) => this.store.noteThread(i),
+        maxQueuedEvents: this.#o.maxQueuedEvents,
+      });
+      await thread.attachEscalations();
+      this.#threads.set(info.threadId, thread);
+      return thread;
+    } catch (err) {
+      await writer.close().catch(() => undefined);
+      await env?.close().catch(() => undefined);
+      throw TetherError.from(err);
+    }
+  }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function defaultOpenEnvironment(request: OpenEnvironmentRequest): Promise<Environment> {
+  return openEnvironment(request.target);
+}

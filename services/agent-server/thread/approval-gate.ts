@@ -1,0 +1,163 @@
+// Decides whether a tool's action may go ahead (rule 19): policy's assessment first; a needed
+// approval becomes a record (an approval item on the controller's stream, parked in the
+// pending table) that waits for `respond` or the turn's signal. While it waits the exec
+// session's elicitation counter is raised, so command stopwatches pause. With no controller
+// attached there is no one to ask: the answer is decline.
+import type { SessionOps } from "../../../clients/environment/environment.js";
+import { ErrorCode, TetherError, cancelled } from "../../common/tether-error.js";
+import type {
+  ApprovalDecision,
+  ApprovalDecisionType,
+  ApprovalRequest,
+  Authorization,
+  ProposedAction,
+} from "../policy/approval-types.js";
+import type { ItemTracker } from "./item-tracker.js";
+import type { PolicyContext, ThreadPolicy } from "./thread-services.js";
+
+type DecidedBy = "user" | "policy" | "timeout" | "server";
+
+interface Parked {
+  request: ApprovalRequest;
+  resolve: (decision: ApprovalDecision) => void;
+}
+
+export interface ApprovalCall {
+  threadId: string;
+  turnId: string;
+  callId: string;
+  items: ItemTracker;
+  signal: AbortSignal;
+}
+
+export interface ApprovalGateOptions {
+  policy: ThreadPolicy;
+  context: () => PolicyContext;
+  hasController: () => boolean;
+  session: SessionOps;
+  newId: (prefix: string) => string;
+  warn: (message: string) => void;
+}
+
+function availableDecisions(action: ProposedAction, hasRule: boolean): ApprovalDecisionType[] {
+  const all: ApprovalDecisionType[] = ["accept", "accept_for_session", "accept_with_rule", "decline", "cancel"];
+  return all.filter((d) => d !== "accept_with_rule" || (hasRule && (action.kind === "command" || action.kind === "escalation" || action.kind === "retry_unsandboxed")));
+}
+
+/** Whether an accepted action runs outside the sandbox. */
+function unsandboxedWhenAccepted(action: ProposedAction): boolean {
+  return action.kind === "retry_unsandboxed" || action.kind === "escalation" || (action.kind === "command" && action.escalated);
+}
+
+export class ApprovalGate {
+  readonly #pending = new Map<string, Parked>();
+  readonly #o: ApprovalGateOptions;
+
+  constructor(options: ApprovalGateOptions) {
+    this.#o = options;
+  }
+
+  listPending(): ApprovalRequest[] {
+    return [...this.#pending.values()].map((p) => p.request);
+  }
+
+  respond(requestId: string, decision: ApprovalDecision): void {
+    const parked = this.#pending.get(requestId);
+    if (!parked) throw new TetherError(ErrorCode.NotFound, `no pending approval ${JSON.stringify(requestId)}: it was answered already or its turn ended`);
+    if (!parked.request.availableDecisions.includes(decision.type)) {
+      throw new TetherError(ErrorCode.InvalidArgument, `decision ${decision.type} is not offered for this request: use one of ${parked.request.availableDecisions.join(", ")}`);
+    }
+    this.#pending.delete(requestId);
+    parked.resolve(decision);
+  }
+
+  async authorize(action: ProposedAction, call: ApprovalCall): Promise<Authorization> {
+    const ctx = this.#o.context();
+    const assessment = this.#o.policy.assess(action, ctx);
+    if (assessment.type === "skip") return { allowed: true, unsandboxed: assessment.unsandboxed };
+    if (assessment.type === "forbidden") return { allowed: false, reason: assessment.reason, by: "policy", cancelTurn: false };
+
+    const request: ApprovalRequest = {
+      requestId: this.#o.newId("approval"),
+      threadId: call.threadId,
+      turnId: call.turnId,
+      callId: call.callId,
+      action,
+      reason: assessment.reason,
+      promptKind: assessment.promptKind,
+      ...(assessment.proposedRule ? { proposedRule: assessment.proposedRule } : {}),
+      availableDecisions: availableDecisions(action, assessment.proposedRule !== undefined),
+    };
+    const item = { type: "approval" as const, id: request.requestId, request };
+    call.items.started(item);
+    const finish = (decision: ApprovalDecision, decidedBy: DecidedBy) => call.items.completed({ ...item, decision, decidedBy });
+
+    const policy = ctx.approvalPolicy;
+    if (typeof policy === "object" && policy.reject.includes(assessment.promptKind)) {
+      const reason = `the approval policy declines ${assessment.promptKind} prompts: ${assessment.reason}`;
+      finish({ type: "decline", reason }, "policy");
+      return { allowed: false, reason, by: "policy", cancelTurn: false };
+    }
+    if (!this.#o.hasController()) {
+      const reason = `no client is attached to answer approvals (${assessment.reason})`;
+      finish({ type: "decline", reason }, "policy");
+      return { allowed: false, reason, by: "policy", cancelTurn: false };
+    }
+
+    const decision = await this.#wait(request, call.signal).catch((err: unknown) => {
+      finish({ type: "cancel" }, "server");
+      throw err;
+    });
+    finish(decision, "user");
+    switch (decision.type) {
+      case "accept":
+        return { allowed: true, unsandboxed: unsandboxedWhenAccepted(action) };
+      case "accept_for_session":
+        this.#o.policy.grantForSession(action);
+        return { allowed: true, unsandboxed: unsandboxedWhenAccepted(action) };
+      case "accept_with_rule":
+        try {
+          await this.#o.policy.addRule(decision.rule);
+        } catch (err) {
+          this.#o.warn(`the accepted rule was not saved: ${TetherError.from(err).message}`);
+        }
+        return { allowed: true, unsandboxed: unsandboxedWhenAccepted(action) };
+      case "decline":
+        return { allowed: false, reason: decision.reason ?? "the user declined", by: "user", cancelTurn: false };
+      case "cancel":
+        return { allowed: false, reason: "the user cancelled the turn", by: "user", cancelTurn: true };
+    }
+  }
+
+  async #wait(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalDecision> {
+    const session = this.#o.session;
+    let raised = false;
+    try {
+      await session.incrementElicitation();
+      raised = true;
+    } catch (err) {
+      this.#o.warn(`could not pause command timers while asking: ${TetherError.from(err).message}`);
+    }
+    try {
+      return await new Promise<ApprovalDecision>((resolve, reject) => {
+        if (signal.aborted) return reject(TetherError.from(signal.reason ?? cancelled()));
+        const onAbort = () => {
+          this.#pending.delete(request.requestId);
+          reject(TetherError.from(signal.reason ?? cancelled()));
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        this.#pending.set(request.requestId, {
+          request,
+          resolve: (d) => {
+            signal.removeEventListener("abort", onAbort);
+            resolve(d);
+          },
+        });
+      });
+    } finally {
+      if (raised) {
+        await session.decrementElicitation().catch((err: unknown) => this.#o.warn(`could not resume command timers: ${TetherError.from(err).message}`));
+      }
+    }
+  }
+}

@@ -1,0 +1,104 @@
+// Delivers a thread's events to every subscriber, in order, each through its own bounded
+// queue: a subscriber that falls more than `maxQueued` events behind is ended with
+// RESOURCE_EXHAUSTED (it re-subscribes and reads the thread) instead of growing memory.
+// The first subscriber that asks to be controller holds the role until it leaves.
+import { ErrorCode, TetherError, cancelled } from "../../common/tether-error.js";
+import type { ThreadEvent } from "./thread-event.js";
+
+export const DEFAULT_MAX_QUEUED_EVENTS = 4096;
+
+interface Subscriber {
+  queue: ThreadEvent[];
+  /** Set once the subscriber is ended: what its iterator throws (undefined = clean end). */
+  ended: { error?: TetherError } | undefined;
+  wake: (() => void) | undefined;
+  controller: boolean;
+}
+
+export interface SubscribeOptions {
+  controller?: boolean;
+  signal?: AbortSignal;
+  /** Delivered first, before any live event (e.g. thread.started, pending approvals). */
+  initial?: () => ThreadEvent[];
+}
+
+export class EventFanout {
+  readonly #subscribers = new Set<Subscriber>();
+  readonly #maxQueued: number;
+  #controller: Subscriber | undefined;
+  #closed = false;
+
+  constructor(options: { maxQueued?: number } = {}) {
+    this.#maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED_EVENTS;
+  }
+
+  get hasController(): boolean {
+    return this.#controller !== undefined;
+  }
+
+  get subscriberCount(): number {
+    return this.#subscribers.size;
+  }
+
+  publish(event: ThreadEvent): void {
+    for (const sub of this.#subscribers) {
+      if (sub.ended) continue;
+      if (sub.queue.length >= this.#maxQueued) {
+        this.#end(sub, new TetherError(ErrorCode.ResourceExhausted, `the event subscriber fell more than ${this.#maxQueued} events behind and was dropped: subscribe again and read the thread to catch up`));
+        continue;
+      }
+      sub.queue.push(event);
+      sub.wake?.();
+    }
+  }
+
+  /** Ends every subscription cleanly (the thread is closing). */
+  close(): void {
+    this.#closed = true;
+    for (const sub of this.#subscribers) this.#end(sub, undefined);
+  }
+
+  subscribe(options: SubscribeOptions = {}): AsyncIterable<ThreadEvent> {
+    if (this.#closed) throw new TetherError(ErrorCode.FailedPrecondition, "the thread is closed: resume it first");
+    const sub: Subscriber = { queue: [], ended: undefined, wake: undefined, controller: false };
+    if (options.controller && !this.#controller) {
+      sub.controller = true;
+      this.#controller = sub;
+    }
+    if (options.initial) sub.queue.push(...options.initial());
+    this.#subscribers.add(sub);
+    const onAbort = () => this.#end(sub, TetherError.from(options.signal?.reason ?? cancelled()));
+    if (options.signal?.aborted) onAbort();
+    else options.signal?.addEventListener("abort", onAbort, { once: true });
+    const iterate = async function* (this: EventFanout): AsyncGenerator<ThreadEvent> {
+      try {
+        for (;;) {
+          const next = sub.queue.shift();
+          if (next !== undefined) {
+            yield next;
+            continue;
+          }
+          if (sub.ended) {
+            if (sub.ended.error && sub.ended.error.code !== ErrorCode.Cancelled) throw sub.ended.error;
+            return;
+          }
+          await new Promise<void>((resolve) => (sub.wake = resolve));
+          sub.wake = undefined;
+        }
+      } finally {
+        options.signal?.removeEventListener("abort", onAbort);
+        this.#end(sub, undefined);
+      }
+    };
+    return iterate.call(this);
+  }
+
+  #end(sub: Subscriber, error: TetherError | undefined): void {
+    if (!sub.ended) sub.ended = { error };
+    // A dropped subscriber's queue is released at once; a clean end keeps it to be read out.
+    if (error) sub.queue.length = 0;
+    this.#subscribers.delete(sub);
+    if (this.#controller === sub) this.#controller = undefined;
+    sub.wake?.();
+  }
+}

@@ -1,0 +1,31 @@
+// The lines of a rollout file (one JSON object per line, append-only). Format 1:
+// the first line is `meta` (format version, the thread, what it was forked from); then, per
+// turn, `turn` opens it, `input` lines are the model input it added (exactly what the
+// model saw), `item` lines are completed thread items (what a reader shows), `end` closes it.
+// `rollback` drops the last N turns; `settings` records changed thread options on resume.
+import type { ConversationItem } from "../model/model-client.js";
+import type { ThreadInfo, ThreadItem, TurnError, Usage } from "./thread-event.js";
+
+export const ROLLOUT_FORMAT = 1;
+
+export type TurnStatus = "completed" | "failed" | "interrupted";
+
+export type RolloutRecord =
+  | { t: "meta"; format: number; thread: ThreadInfo; forkedFrom?: { threadId: string; turnCount: number } }
+  | { t: "turn"; turnId: string; at: string }
+  | { t: "input"; turnId: string; item: ConversationItem }
+  | { t: "item"; turnId: string; item: ThreadItem }
+  | { t: "end"; turnId: string; status: TurnStatus; usage: Usage; error?: TurnError; at: string }
+  | { t: "rollback"; turns: number; at: string }
+  | { t: "settings"; thread: ThreadInfo };
+
+/** Stored command output in thread items is cut to this (the model's copy is capped separately). */
+export const MAX_STORED_ITEM_OUTPUT_CHARS = 16 * 1024;
+
+export function capStoredItem(item: ThreadItem): ThreadItem {
+  if (item.type !== "command_execution" && item.type !== "tool_call") return item;
+  const output = item.output;
+  if (output === undefined || output.length <= MAX_STORED_ITEM_OUTPUT_CHARS) return item;
+  const half = MAX_STORED_ITEM_OUTPUT_CHARS / 2;
+  return { ...item, output: `${output.slice(0, half)}\n[… ${output.length - 2 * half} characters not stored …]\n${output.slice(-half)}` };
+}

@@ -1,0 +1,48 @@
+// What a thread needs from the pieces built beside it (tools, policy), as narrow interfaces:
+// the core drives these and never reaches into their modules. Adapters in agent-core.ts
+// wire the real tool registry and execpolicy to them.
+import type { Environment } from "../../../clients/environment/environment.js";
+import type { ApprovalPolicy, Assessment, PrefixRuleProposal, ProposedAction, SandboxMode } from "../policy/approval-types.js";
+import type { ToolSpec } from "../model/model-client.js";
+import type { ToolContext, ToolResult } from "../tools/tool.js";
+
+/** The thread's fixed tool set: what the model is offered and how a call runs. */
+export interface ThreadTools {
+  readonly specs: ToolSpec[];
+  /** Runs one call; unknown tools and bad arguments come back as a failed result (rule 17). */
+  run(call: { name: string; arguments: string; callId: string }, ctx: ToolContext): Promise<ToolResult>;
+  /** Kills every process group the turn started (interrupt). */
+  terminateTurn(turnId: string): Promise<void>;
+  /** Ends everything the tools hold (thread close). */
+  closeAll(): Promise<void>;
+}
+
+export interface PolicyContext {
+  sandbox: SandboxMode;
+  approvalPolicy: ApprovalPolicy;
+  cwd: string;
+  writableRoots: string[];
+}
+
+/** The thread's policy: execpolicy rules, session grants and the approval policy together. */
+export interface ThreadPolicy {
+  assess(action: ProposedAction, ctx: PolicyContext): Assessment;
+  /** "Accept for the session": the same action is not asked again in this thread. */
+  grantForSession(action: ProposedAction): void;
+  /** "Accept and add a rule": appended to the user's rule file and applied at once. */
+  addRule(rule: PrefixRuleProposal): Promise<void>;
+}
+
+export interface ThreadSetup {
+  threadId: string;
+  cwd: string;
+  env: Environment;
+  sandbox: SandboxMode;
+  writableRoots: string[];
+}
+
+/** Builds a thread's tools and policy once its environment is open. */
+export interface ThreadServicesFactory {
+  tools(setup: ThreadSetup): ThreadTools | Promise<ThreadTools>;
+  policy(setup: ThreadSetup): ThreadPolicy | Promise<ThreadPolicy>;
+}

@@ -1,0 +1,300 @@
+// One live thread: its options and environment, its tools and policy, the conversation, the
+// rollout writer and the event fan-out. Runs at most one turn at a time; steer, interrupt
+// and approval answers reach the running turn through here.
+import type { Environment, EscalationHandler } from "../../../clients/environment/environment.js";
+import type { DecisionResult } from "../../exec-server/escalation/escalation-types.js";
+import { ErrorCode, TetherError, cancelled } from "../../common/tether-error.js";
+import type { ConversationItem, ModelClient, ModelRequest } from "../model/model-client.js";
+import type { ApprovalDecision, ApprovalRequest } from "../policy/approval-types.js";
+import type { ToolContext } from "../tools/tool.js";
+import { ApprovalGate } from "./approval-gate.js";
+import { EventFanout } from "./event-fanout.js";
+import { ItemTracker } from "./item-tracker.js";
+import { capStoredItem } from "./rollout-record.js";
+import type { RolloutWriter } from "./rollout-writer.js";
+import type { ThreadEvent, ThreadInfo, ThreadItem } from "./thread-event.js";
+import type { ThreadPolicy, ThreadTools } from "./thread-services.js";
+import { type TurnOutcome, runTurn } from "./turn-runner.js";
+
+export const MAX_QUEUED_STEERS = 64;
+
+export interface ThreadTurnView {
+  turnId: string;
+  items: ThreadItem[];
+  status: "completed" | "failed" | "interrupted" | "in_progress";
+}
+
+/** A turn as the thread holds it: what it showed and the model input it added. */
+export interface LiveTurn extends ThreadTurnView {
+  input: ConversationItem[];
+}
+
+export interface ThreadInit {
+  info: ThreadInfo;
+  env: Environment;
+  tools: ThreadTools;
+  policy: ThreadPolicy;
+  model: ModelClient;
+  writer: RolloutWriter;
+  turns: LiveTurn[];
+  writableRoots: string[];
+  instructions: () => Promise<string>;
+  startupTimeoutMs: number;
+  newId: (prefix: string) => string;
+  now: () => Date;
+  /** Called after each turn ends (the index records the new updatedAt). */
+  onTurnEnd: (info: ThreadInfo) => Promise<void>;
+  maxQueuedEvents?: number;
+}
+
+interface RunningTurn {
+  turnId: string;
+  abort: AbortController;
+  cancelled: boolean;
+  items: ItemTracker;
+  done: Promise<void>;
+  callId: string;
+}
+
+export class Thread {
+  info: ThreadInfo;
+  readonly env: Environment;
+  readonly fanout: EventFanout;
+  readonly #i: ThreadInit;
+  readonly #gate: ApprovalGate;
+  #turns: LiveTurn[];
+  #steers: string[] = [];
+  #turn: RunningTurn | undefined;
+  #escalations: Disposable | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(init: ThreadInit) {
+    this.#i = init;
+    this.info = init.info;
+    this.env = init.env;
+    this.#turns = init.turns;
+    this.fanout = new EventFanout({ maxQueued: init.maxQueuedEvents });
+    this.#gate = new ApprovalGate({
+      policy: init.policy,
+      context: () => ({ sandbox: this.info.sandbox, approvalPolicy: this.info.approvalPolicy, cwd: this.info.cwd, writableRoots: init.writableRoots }),
+      hasController: () => this.fanout.hasController,
+      session: init.env.session,
+      newId: init.newId,
+      warn: (message) => this.#emit({ type: "warning", message }),
+    });
+  }
+
+  /** Becomes the controller of its exec session: zsh-fork escalations go through policy. */
+  async attachEscalations(): Promise<void> {
+    const handler = (req: Parameters<EscalationHandler>[0], signal?: AbortSignal): Promise<DecisionResult> => this.#decideEscalation(req, signal);
+    this.#escalations = await this.env.session.handleEscalations(handler);
+  }
+
+  /** The model input so far: every kept turn's input, in order. */
+  conversation(): ConversationItem[] {
+    return this.#turns.flatMap((t) => t.input);
+  }
+
+  get turnCount(): number {
+    return this.#turns.length;
+  }
+
+  /** Drops the last `count` turns (the rollout gets a rollback record). */
+  rollback(count: number): void {
+    if (this.#turn) throw new TetherError(ErrorCode.FailedPrecondition, `turn ${this.#turn.turnId} is running: interrupt it before rolling back`);
+    if (!Number.isInteger(count) || count < 1) throw new TetherError(ErrorCode.InvalidArgument, "rollback needs a positive number of turns");
+    if (count > this.#turns.length) throw new TetherError(ErrorCode.OutOfRange, `the thread has ${this.#turns.length} turns: cannot roll back ${count}`);
+    this.#turns = this.#turns.slice(0, this.#turns.length - count);
+    const at = this.#i.now().toISOString();
+    this.info = { ...this.info, updatedAt: at };
+    this.#i.writer.append({ t: "rollback", turns: count, at });
+  }
+
+  /** Records changed options (resume with overrides). */
+  updateInfo(info: ThreadInfo): void {
+    this.info = info;
+    this.#i.writer.append({ t: "settings", thread: info });
+  }
+
+  flush(): Promise<void> {
+    return this.#i.writer.flush();
+  }
+
+  get runningTurnId(): string | undefined {
+    return this.#turn?.turnId;
+  }
+
+  turns(): ThreadTurnView[] {
+    return this.#turns.map((t) => ({ turnId: t.turnId, status: t.status, items: [...t.items] }));
+  }
+
+  subscribe(options: { controller?: boolean; signal?: AbortSignal }): AsyncIterable<ThreadEvent> {
+    return this.fanout.subscribe({
+      ...options,
+      // Every subscription opens with the thread itself; a new controller also sees what waits.
+      initial: () => [
+        { type: "thread.started", thread: this.info },
+        ...(options.controller && this.#turn
+          ? this.#gate.listPending().map((request): ThreadEvent => ({ type: "item.started", turnId: request.turnId, item: { type: "approval", id: request.requestId, request } }))
+          : []),
+      ],
+    });
+  }
+
+  startTurn(text: string): { turnId: string } {
+    if (this.#closing) throw new TetherError(ErrorCode.FailedPrecondition, "the thread is closing");
+    if (this.#turn) throw new TetherError(ErrorCode.FailedPrecondition, `turn ${this.#turn.turnId} is still running: steer it or interrupt it first`);
+    if (text.trim() === "") throw new TetherError(ErrorCode.InvalidArgument, "the turn's input text is empty");
+    const turnId = this.#i.newId("turn");
+    const view: LiveTurn = { turnId, items: [], status: "in_progress", input: [] };
+    this.#turns.push(view);
+    const items = new ItemTracker(turnId, (e) => this.#emit(e), (item) => {
+      view.items.push(item);
+      this.#i.writer.append({ t: "item", turnId, item: capStoredItem(item) });
+    });
+    const turn: RunningTurn = { turnId, abort: new AbortController(), cancelled: false, items, done: Promise.resolve(), callId: "" };
+    this.#turn = turn;
+    this.#steers = [];
+    this.#i.writer.append({ t: "turn", turnId, at: this.#i.now().toISOString() });
+    if (this.info.preview === "") this.info = { ...this.info, preview: text.slice(0, 120) };
+    this.#emit({ type: "turn.started", turnId });
+    turn.done = this.#run(turn, text, view);
+    return { turnId };
+  }
+
+  steer(text: string): void {
+    if (!this.#turn) throw new TetherError(ErrorCode.FailedPrecondition, "no turn is running: start a turn instead");
+    if (this.#steers.length >= MAX_QUEUED_STEERS) throw new TetherError(ErrorCode.ResourceExhausted, `${MAX_QUEUED_STEERS} steering messages are already waiting for the model`);
+    this.#steers.push(text);
+  }
+
+  /** Cancels the model request and the turn's processes; resolves once the turn has ended. */
+  async interrupt(): Promise<void> {
+    const turn = this.#turn;
+    if (!turn) return;
+    turn.abort.abort(cancelled("the turn was interrupted"));
+    await turn.done;
+  }
+
+  listPending(): ApprovalRequest[] {
+    return this.#gate.listPending();
+  }
+
+  respond(requestId: string, decision: ApprovalDecision): void {
+    this.#gate.respond(requestId, decision);
+  }
+
+  /** Waits for the running turn (if any) to end. */
+  async idle(): Promise<void> {
+    await this.#turn?.done;
+  }
+
+  async close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.interrupt();
+      this.#escalations?.[Symbol.dispose]();
+      await this.#i.tools.closeAll().catch(() => undefined);
+      await this.#i.writer.close();
+      this.fanout.close();
+      await this.env.close();
+    })();
+    return this.#closing;
+  }
+
+  #emit(event: ThreadEvent): void {
+    this.fanout.publish(event);
+  }
+
+  async #run(turn: RunningTurn, text: string, view: LiveTurn): Promise<void> {
+    let outcome: TurnOutcome;
+    try {
+      outcome = await runTurn(
+        {
+          turnId: turn.turnId,
+          model: this.#i.model,
+          request: async (): Promise<Omit<ModelRequest, "input" | "tools">> => {
+            await this.#i.writer.room();
+            return { model: this.info.model, instructions: await this.#i.instructions(), promptCacheKey: this.info.threadId };
+          },
+          tools: this.#i.tools,
+          items: turn.items,
+          append: (item) => {
+            view.input.push(item);
+            this.#i.writer.append({ t: "input", turnId: turn.turnId, item });
+          },
+          conversation: () => this.conversation(),
+          takeSteers: () => this.#steers.splice(0),
+          toolContext: (callId) => this.#toolContext(turn, callId),
+          newId: this.#i.newId,
+          emitRetrying: (e) => this.#emit({ type: "model.retrying", turnId: turn.turnId, ...e }),
+          startupTimeoutMs: this.#i.startupTimeoutMs,
+          signal: turn.abort.signal,
+          cancelled: () => turn.cancelled,
+        },
+        text,
+      );
+    } catch (err) {
+      const e = TetherError.from(err);
+      outcome = { status: "failed", usage: { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningOutputTokens: 0 }, error: { code: "INTERNAL", message: e.message } };
+    }
+    if (turn.abort.signal.aborted) {
+      // No orphans: every process group this turn started ends with it.
+      await this.#i.tools.terminateTurn(turn.turnId).catch((err: unknown) => this.#emit({ type: "warning", message: `could not end the turn's processes: ${TetherError.from(err).message}` }));
+    }
+    turn.items.closeAll();
+    view.status = outcome.status;
+    const at = this.#i.now().toISOString();
+    this.info = { ...this.info, updatedAt: at };
+    this.#i.writer.append({ t: "end", turnId: turn.turnId, status: outcome.status, usage: outcome.usage, ...(outcome.status === "failed" ? { error: outcome.error } : {}), at });
+    await this.#i.writer.flush().catch((err: unknown) => this.#emit({ type: "warning", message: TetherError.from(err).message }));
+    await this.#i.onTurnEnd(this.info).catch((err: unknown) => this.#emit({ type: "warning", message: `the thread index was not updated: ${TetherError.from(err).message}` }));
+    this.#turn = undefined;
+    switch (outcome.status) {
+      case "completed":
+        return this.#emit({ type: "turn.completed", turnId: turn.turnId, usage: outcome.usage });
+      case "failed":
+        return this.#emit({ type: "turn.failed", turnId: turn.turnId, usage: outcome.usage, error: outcome.error });
+      case "interrupted":
+        return this.#emit({ type: "turn.interrupted", turnId: turn.turnId, usage: outcome.usage });
+    }
+  }
+
+  #toolContext(turn: RunningTurn, callId: string): ToolContext {
+    turn.callId = callId;
+    return {
+      threadId: this.info.threadId,
+      turnId: turn.turnId,
+      callId,
+      cwd: this.info.cwd,
+      env: this.env,
+      sandbox: this.info.sandbox,
+      writableRoots: this.#i.writableRoots,
+      signal: turn.abort.signal,
+      item: turn.items,
+      authorize: async (action) => {
+        const result = await this.#gate.authorize(action, { threadId: this.info.threadId, turnId: turn.turnId, callId, items: turn.items, signal: turn.abort.signal });
+        if (!result.allowed && result.cancelTurn) {
+          turn.cancelled = true;
+          turn.abort.abort(cancelled("the user cancelled the turn"));
+        }
+        return result;
+      },
+    };
+  }
+
+  async #decideEscalation(req: Parameters<EscalationHandler>[0], signal: AbortSignal | undefined): Promise<DecisionResult> {
+    const turn = this.#turn;
+    if (!turn) return { decision: "deny", reason: "no turn of this thread is running" };
+    const combined = signal ? AbortSignal.any([signal, turn.abort.signal]) : turn.abort.signal;
+    try {
+      const result = await this.#gate.authorize(
+        { kind: "escalation", file: req.file, argv: [...req.argv], cwd: req.cwd },
+        { threadId: this.info.threadId, turnId: turn.turnId, callId: turn.callId, items: turn.items, signal: combined },
+      );
+      if (!result.allowed) return { decision: "deny", reason: result.reason };
+      return { decision: result.unsandboxed ? "escalate" : "run" };
+    } catch (err) {
+      return { decision: "deny", reason: TetherError.from(err).message };
+    }
+  }
+}

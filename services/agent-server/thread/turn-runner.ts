@@ -1,0 +1,185 @@
+// One turn of the agent loop: ask the model (instructions + history + tools), stream its
+// text and reasoning into items, run the function calls it made, and ask again until it
+// answers without calls. Returns how the turn ended; the thread emits the terminal event.
+import { ErrorCode, TetherError } from "../../common/tether-error.js";
+import type { ConversationItem, ModelClient, ModelEvent, ModelRequest } from "../model/model-client.js";
+import type { ToolContext } from "../tools/tool.js";
+import type { ItemTracker } from "./item-tracker.js";
+import { type TurnError, type Usage, EMPTY_USAGE } from "./thread-event.js";
+import type { ThreadTools } from "./thread-services.js";
+
+export const DEFAULT_STARTUP_TIMEOUT_MS = 15_000;
+/** A model that keeps calling tools is stopped here rather than looping for ever. */
+export const MAX_MODEL_REQUESTS_PER_TURN = 256;
+/** Tool output kept for the model (and the rollout, so resume rebuilds the same input). */
+export const MAX_TOOL_OUTPUT_CHARS = 64 * 1024;
+
+export type TurnOutcome =
+  | { status: "completed"; usage: Usage }
+  | { status: "failed"; usage: Usage; error: TurnError }
+  | { status: "interrupted"; usage: Usage };
+
+export interface TurnRunnerDeps {
+  turnId: string;
+  model: ModelClient;
+  request: () => Promise<Omit<ModelRequest, "input" | "tools">>;
+  tools: ThreadTools;
+  items: ItemTracker;
+  /** The thread's history; the runner appends (and records) what this turn adds. */
+  append: (item: ConversationItem) => void;
+  conversation: () => ConversationItem[];
+  /** Steering input queued since the last model request. */
+  takeSteers: () => string[];
+  toolContext: (callId: string) => ToolContext;
+  newId: (prefix: string) => string;
+  emitRetrying: (e: { attempt: number; maxAttempts: number; delayMs: number; reason: string }) => void;
+  startupTimeoutMs: number;
+  signal: AbortSignal;
+  /** Set by a tool's authorization when the user chose cancel. */
+  cancelled: () => boolean;
+}
+
+export function capOutput(text: string, max = MAX_TOOL_OUTPUT_CHARS): string {
+  if (text.length <= max) return text;
+  const half = Math.floor(max / 2);
+  return `${text.slice(0, half)}\n[… ${text.length - 2 * half} characters cut …]\n${text.slice(-half)}`;
+}
+
+function addUsage(a: Usage, b: Usage): Usage {
+  return {
+    inputTokens: a.inputTokens + b.inputTokens,
+    cachedInputTokens: a.cachedInputTokens + b.cachedInputTokens,
+    outputTokens: a.outputTokens + b.outputTokens,
+    reasoningOutputTokens: a.reasoningOutputTokens + b.reasoningOutputTokens,
+  };
+}
+
+export async function runTurn(d: TurnRunnerDeps, userText: string): Promise<TurnOutcome> {
+  let usage: Usage = { ...EMPTY_USAGE };
+  const pendingCalls = new Set<string>();
+  const addUser = (text: string) => {
+    d.items.completed({ type: "user_message", id: d.newId("item"), text });
+    d.append({ type: "message", role: "user", text });
+  };
+  try {
+    addUser(userText);
+    for (let n = 0; n < MAX_MODEL_REQUESTS_PER_TURN; n++) {
+      for (const text of d.takeSteers()) addUser(text);
+      const calls: { callId: string; name: string; arguments: string }[] = [];
+      usage = addUsage(usage, await streamOnce(d, (call) => {
+        pendingCalls.add(call.callId);
+        calls.push(call);
+      }));
+      if (calls.length === 0) {
+        // Steering that arrived while the model answered must still be seen.
+        const late = d.takeSteers();
+        if (late.length === 0) return { status: "completed", usage };
+        for (const text of late) addUser(text);
+        continue;
+      }
+      for (const call of calls) {
+        if (d.signal.aborted) break;
+        const result = await d.tools.run(call, d.toolContext(call.callId));
+        pendingCalls.delete(call.callId);
+        d.append({ type: "function_call_output", callId: call.callId, output: capOutput(result.output) });
+        if (d.cancelled()) return { status: "interrupted", usage };
+      }
+      if (d.signal.aborted) break;
+    }
+    if (!d.signal.aborted) {
+      return { status: "failed", usage, error: { code: ErrorCode[ErrorCode.ResourceExhausted], message: `the model asked for tools ${MAX_MODEL_REQUESTS_PER_TURN} times in one turn: stopped` } };
+    }
+    return { status: "interrupted", usage };
+  } catch (err) {
+    if (d.signal.aborted || d.cancelled()) return { status: "interrupted", usage };
+    const e = TetherError.from(err);
+    return { status: "failed", usage, error: { code: codeName(e.code), message: e.message } };
+  } finally {
+    // Every call the model made gets exactly one output, even when the turn stopped mid-call.
+    for (const callId of pendingCalls) d.append({ type: "function_call_output", callId, output: "aborted: the turn ended before this call finished" });
+  }
+}
+
+export function codeName(code: ErrorCode): string {
+  return (ErrorCode[code] ?? "Unknown").replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
+}
+
+/** One model request; returns its usage. Function calls are handed to `onCall` as they finish. */
+async function streamOnce(d: TurnRunnerDeps, onCall: (call: { callId: string; name: string; arguments: string }) => void): Promise<Usage> {
+  const base = await d.request();
+  const request: ModelRequest = { ...base, input: d.conversation(), tools: d.tools.specs };
+  const attempt = new AbortController();
+  const onTurnAbort = () => attempt.abort(d.signal.reason);
+  d.signal.addEventListener("abort", onTurnAbort, { once: true });
+  let timedOut: TetherError | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      timedOut = new TetherError(ErrorCode.DeadlineExceeded, `the model did not begin answering within ${d.startupTimeoutMs} ms: check the model server (base URL, network) and try again`);
+      attempt.abort(timedOut);
+    }, d.startupTimeoutMs);
+  };
+  arm();
+  // Open items of this attempt, keyed by the model's item id.
+  const open = new Map<string, { id: string; kind: "agent_message" | "reasoning"; text: string }>();
+  const openItem = (modelItemId: string, kind: "agent_message" | "reasoning") => {
+    let o = open.get(modelItemId);
+    if (!o) {
+      o = { id: d.newId("item"), kind, text: "" };
+      open.set(modelItemId, o);
+      d.items.started({ type: kind, id: o.id, text: "" });
+    }
+    return o;
+  };
+  let usage: Usage = { ...EMPTY_USAGE };
+  try {
+    for await (const event of d.model.stream(request, { signal: attempt.signal }) as AsyncIterable<ModelEvent>) {
+      switch (event.type) {
+        case "created":
+          clearTimeout(timer);
+          break;
+        case "retrying":
+          // The UI drops what it showed of this attempt; so do we.
+          for (const o of open.values()) d.items.forget(o.id);
+          open.clear();
+          d.emitRetrying(event);
+          arm();
+          break;
+        case "text.delta":
+        case "reasoning.delta": {
+          const o = openItem(event.itemId, event.type === "text.delta" ? "agent_message" : "reasoning");
+          o.text += event.delta;
+          d.items.delta(o.id, event.type === "text.delta" ? "text" : "reasoning", event.delta);
+          break;
+        }
+        case "item.done": {
+          const item = event.item;
+          if (item.type === "message" && item.role === "assistant") {
+            const o = openItem(event.itemId, "agent_message");
+            d.items.completed({ type: "agent_message", id: o.id, text: item.text });
+            open.delete(event.itemId);
+          } else if (item.type === "reasoning") {
+            const o = openItem(event.itemId, "reasoning");
+            d.items.completed({ type: "reasoning", id: o.id, text: item.summary.join("\n\n") || o.text });
+            open.delete(event.itemId);
+          } else if (item.type === "function_call") {
+            onCall({ callId: item.callId, name: item.name, arguments: item.arguments });
+          }
+          d.append(item);
+          break;
+        }
+        case "completed":
+          usage = event.usage;
+          break;
+      }
+    }
+  } catch (err) {
+    if (timedOut) throw timedOut;
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    d.signal.removeEventListener("abort", onTurnAbort);
+  }
+  return usage;
+}
