@@ -44,7 +44,17 @@ export type ActionKind = ProposedAction["kind"];
 /** Policy's verdict (the data a tool acts on): run, ask first, or refuse. */
 export type Assessment =
   | { type: "skip"; /** Run outside the sandbox (a rule or the user allowed it). */ unsandboxed: boolean; reason?: string }
-  | { type: "needs_approval"; reason: string; promptKind: PromptKind; proposedRule?: PrefixRuleProposal }
+  | {
+      type: "needs_approval";
+      reason: string;
+      promptKind: PromptKind;
+      proposedRule?: PrefixRuleProposal;
+      /**
+       * Whether the action runs outside the sandbox once accepted (an escalation the model asked
+       * for, a retry after a sandbox refusal, a rule-prompted zsh-fork exec). Absent: decide from the action.
+       */
+      unsandboxedOnAccept?: boolean;
+    }
   | { type: "forbidden"; reason: string };
 
 export type ApprovalDecision =

@@ -33,6 +33,8 @@ export interface PolicyEvaluation {
 
 export interface CommandEvaluation {
   argv: string[];
+  /** Indexes of words the shell may still expand (unquoted globs). */
+  globs: number[];
   /** Undefined when no rule matched this command. */
   evaluation?: PolicyEvaluation;
 }
@@ -157,8 +159,9 @@ export class ExecPolicy {
   checkSplit(split: SplitResult): CommandLineCheck {
     if (!split.ok) return { decision: "prompt", matchedRules: [], unparseable: true, reason: split.reason, commands: [] };
     const commands = split.commands.map((argv, i): CommandEvaluation => {
-      const evaluation = this.check(argv, split.globs[i]);
-      return evaluation === undefined ? { argv } : { argv, evaluation };
+      const globs = split.globs[i] ?? [];
+      const evaluation = this.check(argv, globs);
+      return evaluation === undefined ? { argv, globs } : { argv, globs, evaluation };
     });
     const matchedRules = commands.flatMap((c) => c.evaluation?.matchedRules ?? []);
     const decision = matchedRules.length === 0 ? undefined : strictest(matchedRules.map((m) => m.decision));
