@@ -1,0 +1,132 @@
+// exec_command (Codex's name and argument shape): ask policy, start the command through the
+// Environment in the thread's sandbox, and answer with the output once it exits or the yield
+// time passes, with a session id when it is still running. A sandboxed run that the sandbox
+// refused may be run again without it if policy allows (on-failure).
+import path from "node:path";
+import { z } from "zod";
+import { OverflowPolicy } from "../../../../gen/tether/exec/v1/process_pb.js";
+import type { ProcessSpecInit } from "../../../../clients/environment/environment.js";
+import { TetherError } from "../../../common/tether-error.js";
+import { truncateMiddle } from "../head-tail-buffer.js";
+import type { ToolContext, ToolDefinition, ToolResult } from "../tool.js";
+import { type Collected, collectOutput } from "./collect-output.js";
+import { itemExited, itemFailed, itemOutput, itemYielded, newItem } from "./exec-item.js";
+import { clampMs, execResult, outputBudgetBytes } from "./exec-output.js";
+import { FULL_ACCESS, type SandboxPolicyInit, isSandboxed, looksLikeSandboxDenial, sandboxPolicyFor } from "./exec-sandbox.js";
+import type { OpenItem, UnifiedExecSessions } from "./unified-exec-sessions.js";
+
+export const EXEC_YIELD = { default: 10_000, min: 250, max: 30_000 } as const;
+/** Output the exec server keeps per process for later yields (oldest dropped first, with a gap). */
+export const RETAINED_OUTPUT_BYTES = 1 << 20;
+const TTY_SIZE = { rows: 24, cols: 80 };
+/** Commands run for a model: no colours, no pagers waiting for a key. */
+const COMMAND_ENV = { NO_COLOR: "1", TERM: "dumb", PAGER: "cat", GIT_PAGER: "cat", GH_PAGER: "cat" };
+
+const input = z.object({
+  cmd: z.string().min(1).describe("Shell command to execute."),
+  workdir: z.string().optional().describe("Working directory for the command. Defaults to the turn's working directory."),
+  shell: z.string().optional().describe("Shell binary to launch. Defaults to bash."),
+  login: z.boolean().optional().describe("Run the shell as a login shell (-lc). Defaults to true."),
+  tty: z.boolean().optional().describe("Allocate a PTY for the command (needed to send input with write_stdin). Defaults to false: plain pipes, stdin closed."),
+  yield_time_ms: z.number().optional().describe("How long to wait for output before returning. Defaults to 10000 ms; clamped to 250-30000 ms. The command keeps running afterwards."),
+  max_output_tokens: z.number().optional().describe("Maximum output tokens to return; the middle is cut beyond it. Defaults to 10000."),
+  sandbox_permissions: z
+    .enum(["use_default", "require_escalated"])
+    .optional()
+    .describe("'require_escalated' asks to run outside the sandbox (the user may be asked); give a justification."),
+  justification: z.string().optional().describe("Why the command needs to run outside the sandbox: one short sentence for the user."),
+});
+
+export type ExecCommandInput = z.infer<typeof input>;
+
+export function execCommandTool(sessions: UnifiedExecSessions): ToolDefinition<ExecCommandInput> {
+  return {
+    name: "exec_command",
+    description: "Runs a shell command, returning its output, or a session ID to continue with write_stdin while it keeps running.",
+    input,
+    mutating: true,
+    run: (args, ctx) => runExecCommand(sessions, args, ctx),
+  };
+}
+
+async function runExecCommand(sessions: UnifiedExecSessions, args: ExecCommandInput, ctx: ToolContext): Promise<ToolResult> {
+  const cwd = path.posix.resolve(ctx.cwd, args.workdir ?? ".");
+  const argv = [args.shell ?? "bash", (args.login ?? true) ? "-lc" : "-c", args.cmd];
+  const escalated = args.sandbox_permissions === "require_escalated";
+  const auth = await ctx.authorize({ kind: "command", commandLine: args.cmd, argv, cwd, escalated, ...(args.justification === undefined ? {} : { justification: args.justification }) });
+  ctx.signal.throwIfAborted();
+  const startedAt = sessions.now();
+  const item = newItem(ctx, args.cmd, cwd, startedAt);
+  if (!auth.allowed) {
+    const message = `The command was not run: ${auth.by === "user" ? "the user declined it" : `declined by ${auth.by}`}: ${auth.reason}`;
+    itemFailed(item, message, "declined");
+    return { output: message, success: false };
+  }
+  const notes: string[] = [];
+  const ended = await sessions.makeRoom();
+  if (ended.length > 0) notes.push(`Note: ended session ${ended.join(", ")} (least recently used) to stay within ${sessions.maxSessions} running sessions.`);
+  const run = { sessions, ctx, args, argv, cwd, item, startedAt };
+  const policy = sandboxPolicyFor(ctx.sandbox, ctx.writableRoots, auth.unsandboxed);
+  let result = await startAndCollect(run, sessions.processIdFor(ctx.callId), policy);
+  if ("error" in result) return fail(item, result.error);
+  if (result.collected.exit !== undefined && isSandboxed(policy) && looksLikeSandboxDenial(result.collected.exit, result.collected.text)) {
+    const retry = await ctx.authorize({ kind: "retry_unsandboxed", commandLine: args.cmd, argv, cwd, failure: truncateMiddle(result.collected.text, 2000) });
+    ctx.signal.throwIfAborted();
+    if (retry.allowed) {
+      const note = "\n[the sandbox refused this command; running it again without the sandbox]\n";
+      itemOutput(item, Buffer.from(note), note);
+      notes.push("Note: the sandbox refused the first run; the command was run again without the sandbox (approved).");
+      result = await startAndCollect(run, sessions.processIdFor(ctx.callId, ".unsandboxed"), FULL_ACCESS);
+      if ("error" in result) return fail(item, result.error);
+    }
+  }
+  const { collected, sessionId } = result;
+  if (collected.exit !== undefined) itemExited(item, collected.exit, sessions.now());
+  else itemYielded(item, sessionId);
+  return execResult({ wallMs: sessions.now() - startedAt, collected, sessionId, notes });
+}
+
+interface Run {
+  sessions: UnifiedExecSessions;
+  ctx: ToolContext;
+  args: ExecCommandInput;
+  argv: string[];
+  cwd: string;
+  item: OpenItem;
+  startedAt: number;
+}
+
+/** Starts the process and waits one yield; a process that exited is forgotten at once. */
+async function startAndCollect(run: Run, processId: string, sandbox: SandboxPolicyInit): Promise<{ collected: Collected; sessionId: number } | { error: string }> {
+  const { sessions, ctx, args } = run;
+  const tty = args.tty ?? false;
+  const spec: ProcessSpecInit = {
+    argv: run.argv,
+    cwd: run.cwd,
+    env: COMMAND_ENV,
+    ...(tty ? { tty: TTY_SIZE } : {}),
+    stdinOpen: tty,
+    sandbox,
+    output: { overflow: OverflowPolicy.DROP_OLDEST, maxRetainedBytes: BigInt(RETAINED_OUTPUT_BYTES) },
+    labels: sessions.labels(ctx.turnId, ctx.callId),
+  };
+  try {
+    await ctx.env.processes.start(processId, spec, { signal: ctx.signal });
+  } catch (err) {
+    if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
+    return { error: `exec_command could not start the command: ${TetherError.from(err).message}` };
+  }
+  const session = sessions.add({ processId, turnId: ctx.turnId, command: args.cmd, cwd: run.cwd, tty, startedAt: run.startedAt, item: run.item, cursor: 0n, decoder: new TextDecoder() });
+  const yieldMs = clampMs(args.yield_time_ms, EXEC_YIELD.default, EXEC_YIELD.min, EXEC_YIELD.max);
+  const collected = await sessions.exclusive(session, () => collectOutput(sessions, session, ctx, yieldMs, outputBudgetBytes(args.max_output_tokens)));
+  if (collected.exit !== undefined) {
+    sessions.remove(session);
+    session.item = undefined;
+  }
+  return { collected, sessionId: session.id };
+}
+
+function fail(item: OpenItem, message: string): ToolResult {
+  itemFailed(item, message, "failed");
+  return { output: message, success: false };
+}

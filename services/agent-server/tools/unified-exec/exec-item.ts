@@ -1,0 +1,61 @@
+// The command_execution item of a unified-exec session: opened by the call that started the
+// command (or, in a later turn, by the first write_stdin there), fed output deltas by every
+// yield, updated when a yield leaves the process running, completed when it exits.
+import type { ExitStatus } from "../../../../gen/tether/exec/v1/process_pb.js";
+import { HeadTailBuffer } from "../head-tail-buffer.js";
+import type { ToolContext } from "../tool.js";
+import type { CommandItem, ExecSession, OpenItem } from "./unified-exec-sessions.js";
+
+/** Output kept in an item (the model's share is cut separately, per call). */
+export const ITEM_OUTPUT_BYTES = 64 << 10;
+
+export function newItem(ctx: ToolContext, command: string, cwd: string, startedAt: number): OpenItem {
+  const snapshot: CommandItem = { type: "command_execution", id: `cmd-${ctx.callId}`, callId: ctx.callId, command, cwd, output: "", status: "in_progress" };
+  ctx.item.started(snapshot);
+  return { turnId: ctx.turnId, emitter: ctx.item, snapshot, output: new HeadTailBuffer(ITEM_OUTPUT_BYTES), startedAt };
+}
+
+/** The session's item in this turn: the open one, or a new one when the turn changed. */
+export function itemForTurn(session: ExecSession, ctx: ToolContext, now: number): OpenItem {
+  if (session.item !== undefined && session.item.turnId === ctx.turnId) return session.item;
+  const item = newItem(ctx, session.command, session.cwd, now);
+  item.snapshot.sessionId = String(session.id);
+  session.item = item;
+  return item;
+}
+
+export function itemOutput(item: OpenItem, data: Uint8Array, text: string): void {
+  item.output.push(data);
+  if (text !== "") item.emitter.delta(item.snapshot.id, "output", text);
+}
+
+/** The process is still running after a yield: the item shows its session id and output so far. */
+export function itemYielded(item: OpenItem, sessionId: number): void {
+  item.snapshot = { ...item.snapshot, sessionId: String(sessionId), output: item.output.text() };
+  item.emitter.updated(item.snapshot);
+}
+
+export function itemExited(item: OpenItem, exit: ExitStatus, now: number): void {
+  const exitCode = exitCodeOf(exit);
+  item.snapshot = {
+    ...item.snapshot,
+    output: item.output.text(),
+    exitCode,
+    status: exitCode === 0 ? "completed" : "failed",
+    durationMs: Math.max(0, Math.round(now - item.startedAt)),
+  };
+  item.emitter.completed(item.snapshot);
+}
+
+/** The call failed before or while starting (or was refused): the item closes with the reason. */
+export function itemFailed(item: OpenItem, message: string, status: "failed" | "declined"): void {
+  item.snapshot = { ...item.snapshot, output: message, status };
+  item.emitter.completed(item.snapshot);
+}
+
+/** A shell's view of how a process ended: its code, or 128 + the signal that killed it. */
+export function exitCodeOf(exit: ExitStatus): number {
+  if (exit.code !== undefined) return exit.code;
+  if (exit.signal !== undefined) return 128 + exit.signal;
+  return -1;
+}

@@ -1,0 +1,40 @@
+// How a thread's sandbox mode becomes the exec layer's SandboxPolicy for one command, and
+// how a sandbox refusal is recognised so on-failure can offer to run the command again
+// without it.
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { ExitStatus } from "../../../../gen/tether/exec/v1/process_pb.js";
+import { FileAccess, SandboxMode as WireMode, type SandboxPolicySchema } from "../../../../gen/tether/exec/v1/sandbox_pb.js";
+import type { SandboxMode } from "../../policy/approval-types.js";
+
+export type SandboxPolicyInit = MessageInitShape<typeof SandboxPolicySchema>;
+
+export const FULL_ACCESS: SandboxPolicyInit = { mode: WireMode.FULL_ACCESS };
+
+export function sandboxPolicyFor(mode: SandboxMode, writableRoots: readonly string[], unsandboxed: boolean): SandboxPolicyInit {
+  if (unsandboxed || mode === "full-access") return FULL_ACCESS;
+  // The roots (the thread's cwd among them) stay readable even under a scratch dir the sandbox hides (/tmp).
+  if (mode === "read-only") return { mode: WireMode.READ_ONLY, fileRules: writableRoots.map((pattern) => ({ pattern, access: FileAccess.READ })) };
+  return { mode: WireMode.WORKSPACE_WRITE, writableRoots: [...writableRoots] };
+}
+
+export function isSandboxed(policy: SandboxPolicyInit): boolean {
+  return policy.mode !== WireMode.FULL_ACCESS;
+}
+
+/** What sandboxes make commands print when they refuse (bubblewrap's read-only binds, seccomp, no network). */
+const DENIAL_TEXT = /permission denied|read-only file system|operation not permitted|EACCES|EROFS|EPERM/i;
+
+/**
+ * Whether a sandboxed command's failure looks like the sandbox's doing. The exit status's own
+ * flag wins when the exec server sets one; otherwise the output is read for the usual errno
+ * texts (a heuristic: a command may fail like this on its own, and then asking to retry
+ * unsandboxed costs one question).
+ */
+export function looksLikeSandboxDenial(exit: ExitStatus, output: string): boolean {
+  const flagged = (exit as ExitStatus & { sandboxDenied?: boolean }).sandboxDenied;
+  if (flagged !== undefined) return flagged;
+  if (exit.code === 0 || exit.timedOut) return false;
+  // 127: command not found; 2: usage errors. Neither is the sandbox.
+  if (exit.code === 127 || exit.code === 2) return false;
+  return DENIAL_TEXT.test(output);
+}

@@ -1,0 +1,203 @@
+// The running commands of one thread that the model may continue with write_stdin. The model
+// sees short numbers; the exec layer sees process ids that embed the thread id and labels
+// naming thread, turn and call, so a turn's processes can be found (List) and ended even
+// when this table lost track of one. Bounded: starting one more than the limit ends the
+// least recently used.
+import { setTimeout as sleep } from "node:timers/promises";
+import { ProcessState } from "../../../../gen/tether/exec/v1/process_pb.js";
+import type { Environment } from "../../../../clients/environment/environment.js";
+import { ErrorCode, TetherError } from "../../../common/tether-error.js";
+import type { ThreadItem } from "../../thread/thread-event.js";
+import type { HeadTailBuffer } from "../head-tail-buffer.js";
+import type { ItemEmitter } from "../tool.js";
+
+export type CommandItem = Extract<ThreadItem, { type: "command_execution" }>;
+
+/** The command_execution item being filled by one session in one turn. */
+export interface OpenItem {
+  turnId: string;
+  emitter: ItemEmitter;
+  snapshot: CommandItem;
+  output: HeadTailBuffer;
+  startedAt: number;
+}
+
+export interface ExecSession {
+  /** What the model passes to write_stdin. */
+  readonly id: number;
+  readonly processId: string;
+  readonly turnId: string;
+  readonly command: string;
+  readonly cwd: string;
+  readonly tty: boolean;
+  readonly startedAt: number;
+  /** Last event seq delivered: the next yield attaches after it. */
+  cursor: bigint;
+  lastUsed: number;
+  item: OpenItem | undefined;
+  /** UTF-8 across chunk borders, for deltas. */
+  readonly decoder: StreamDecoder;
+  /** Calls on one session run one at a time (each moves the cursor). */
+  lock: Promise<unknown>;
+}
+
+/** A TextDecoder as used here: UTF-8 that may end mid-character until the last call. */
+export interface StreamDecoder {
+  decode(input?: Uint8Array, options?: { stream?: boolean }): string;
+}
+
+/** Waits `ms` (or until `signal` aborts, then rejects). Injected so tests decide when a yield ends. */
+export type YieldTimer = (ms: number, signal: AbortSignal) => Promise<void>;
+
+export const realYieldTimer: YieldTimer = async (ms, signal) => {
+  await sleep(ms, undefined, { signal });
+};
+
+export interface UnifiedExecSessionsOptions {
+  env: Environment;
+  threadId: string;
+  /** Running sessions kept per thread (default 16). */
+  maxSessions?: number;
+  /** First session number handed to the model (default 1000). */
+  firstSessionId?: number;
+  now?: () => number;
+  yieldTimer?: YieldTimer;
+  /** Between SIGTERM and SIGKILL when a session is ended (default: the server's). */
+  terminateGraceMs?: number;
+}
+
+export const LABEL_THREAD = "tether.thread";
+export const LABEL_TURN = "tether.turn";
+export const LABEL_CALL = "tether.call";
+
+export class UnifiedExecSessions {
+  readonly env: Environment;
+  readonly threadId: string;
+  readonly maxSessions: number;
+  readonly now: () => number;
+  readonly yieldTimer: YieldTimer;
+  readonly #graceMs: number | undefined;
+  readonly #sessions = new Map<number, ExecSession>();
+  #nextId: number;
+  #clock = 0;
+
+  constructor(options: UnifiedExecSessionsOptions) {
+    this.env = options.env;
+    this.threadId = options.threadId;
+    this.maxSessions = Math.max(1, options.maxSessions ?? 16);
+    this.#nextId = options.firstSessionId ?? 1000;
+    this.now = options.now ?? (() => performance.now());
+    this.yieldTimer = options.yieldTimer ?? realYieldTimer;
+    this.#graceMs = options.terminateGraceMs;
+  }
+
+  labels(turnId: string, callId: string): Record<string, string> {
+    return { [LABEL_THREAD]: this.threadId, [LABEL_TURN]: turnId, [LABEL_CALL]: callId };
+  }
+
+  /** A process id unique to this thread and call: 1-128 of [A-Za-z0-9._:-], as Start requires. */
+  processIdFor(callId: string, suffix = ""): string {
+    const id = `ue.${safe(this.threadId)}.${safe(callId)}${suffix}`;
+    return id.length <= 128 ? id : `ue.${safe(this.threadId).slice(0, 60)}.${hash(callId)}${suffix}`.slice(0, 128);
+  }
+
+  /** Records a started process the model may come back to. */
+  add(init: Omit<ExecSession, "id" | "cursor" | "lastUsed" | "decoder" | "lock" | "item"> & { item: OpenItem | undefined; cursor: bigint; decoder: StreamDecoder }): ExecSession {
+    const session: ExecSession = { ...init, id: this.#nextId++, lastUsed: ++this.#clock, lock: Promise.resolve() };
+    this.#sessions.set(session.id, session);
+    return session;
+  }
+
+  get(id: number): ExecSession | undefined {
+    const s = this.#sessions.get(id);
+    if (s !== undefined) s.lastUsed = ++this.#clock;
+    return s;
+  }
+
+  /** Runs `fn` when the session's earlier calls are done. */
+  exclusive<T>(session: ExecSession, fn: () => Promise<T>): Promise<T> {
+    const run = session.lock.then(fn, fn);
+    session.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  remove(session: ExecSession): void {
+    if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  ids(): number[] {
+    return [...this.#sessions.keys()];
+  }
+
+  /**
+   * Makes room for one more session: forgets sessions whose process already exited, then ends
+   * the least recently used. Returns the ids of the sessions ended.
+   */
+  async makeRoom(): Promise<number[]> {
+    if (this.#sessions.size < this.maxSessions) return [];
+    const running = new Set((await this.env.processes.list({ labels: { [LABEL_THREAD]: this.threadId } })).filter((p) => p.state === ProcessState.RUNNING).map((p) => p.processId));
+    for (const s of this.#sessions.values()) if (!running.has(s.processId)) this.#sessions.delete(s.id);
+    const ended: number[] = [];
+    while (this.#sessions.size >= this.maxSessions) {
+      const lru = [...this.#sessions.values()].reduce((a, b) => (b.lastUsed < a.lastUsed ? b : a));
+      this.#sessions.delete(lru.id);
+      await this.#terminate(lru.processId);
+      ended.push(lru.id);
+    }
+    return ended;
+  }
+
+  /**
+   * Ends every process the turn started (interrupt): those in the table, then whatever List
+   * still shows with the turn's labels. Resolves with the process ids that were ended.
+   */
+  async terminateTurn(turnId: string): Promise<string[]> {
+    const mine = [...this.#sessions.values()].filter((s) => s.turnId === turnId);
+    for (const s of mine) this.#sessions.delete(s.id);
+    return this.#terminateAll(mine.map((s) => s.processId), { [LABEL_THREAD]: this.threadId, [LABEL_TURN]: turnId });
+  }
+
+  /** Ends every process of the thread (thread closed or unloaded). */
+  async closeAll(): Promise<string[]> {
+    const all = [...this.#sessions.values()];
+    this.#sessions.clear();
+    return this.#terminateAll(all.map((s) => s.processId), { [LABEL_THREAD]: this.threadId });
+  }
+
+  async #terminateAll(known: string[], labels: Record<string, string>): Promise<string[]> {
+    const ended = new Set<string>();
+    let targets = known;
+    // Twice at most: a Start that was in flight during the first List shows up in the second.
+    for (let pass = 0; pass < 2; pass++) {
+      const running = (await this.env.processes.list({ labels })).filter((p) => p.state === ProcessState.RUNNING).map((p) => p.processId);
+      targets = [...new Set([...targets, ...running])];
+      if (targets.length === 0) break;
+      await Promise.all(targets.map((id) => this.#terminate(id).then(() => ended.add(id))));
+      targets = [];
+    }
+    return [...ended];
+  }
+
+  async #terminate(processId: string): Promise<void> {
+    try {
+      await this.env.processes.terminate(processId, this.#graceMs === undefined ? {} : { graceMs: this.#graceMs });
+    } catch (err) {
+      // Already gone (exited and reaped, or its session ended): nothing left to end.
+      if (!(err instanceof TetherError && err.code === ErrorCode.NotFound)) throw err;
+    }
+  }
+}
+
+function safe(s: string): string {
+  return s.replace(/[^A-Za-z0-9_:-]/g, "_");
+}
+
+function hash(s: string): string {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return (h >>> 0).toString(16);
+}

@@ -1,0 +1,73 @@
+// write_stdin (Codex's name and shape): write to a running exec_command session (once, even
+// if the call is retried: the call id is the write id) and answer with the output that
+// follows, like a yield of exec_command. Empty chars only polls.
+import { z } from "zod";
+import { ErrorCode, TetherError } from "../../../common/tether-error.js";
+import type { ToolContext, ToolDefinition, ToolResult } from "../tool.js";
+import { collectOutput } from "./collect-output.js";
+import { itemExited, itemForTurn, itemYielded } from "./exec-item.js";
+import { clampMs, execResult, outputBudgetBytes } from "./exec-output.js";
+import type { UnifiedExecSessions } from "./unified-exec-sessions.js";
+
+/** After a write the answer comes quickly; a bare poll waits longer so the model does not spin. */
+export const WRITE_YIELD = { default: 250, min: 250, max: 30_000 } as const;
+export const POLL_YIELD = { default: 5_000, min: 5_000, max: 300_000 } as const;
+
+const input = z.object({
+  session_id: z.number().int().describe("The session ID exec_command returned for a command that is still running."),
+  chars: z.string().optional().describe("Characters to write to the command's stdin (a PTY: '\\n' is Enter, '\\u0003' is Ctrl-C). Empty or omitted: only wait for more output."),
+  yield_time_ms: z.number().optional().describe("How long to wait for output. Writes: default 250 ms, at most 30000. Empty polls: 5000-300000 ms."),
+  max_output_tokens: z.number().optional().describe("Maximum output tokens to return; the middle is cut beyond it. Defaults to 10000."),
+});
+
+export type WriteStdinInput = z.infer<typeof input>;
+
+export function writeStdinTool(sessions: UnifiedExecSessions): ToolDefinition<WriteStdinInput> {
+  return {
+    name: "write_stdin",
+    description: "Writes characters to a running exec_command session and returns the output that follows (or just waits for output when chars is empty).",
+    input,
+    mutating: true,
+    run: (args, ctx) => runWriteStdin(sessions, args, ctx),
+  };
+}
+
+async function runWriteStdin(sessions: UnifiedExecSessions, args: WriteStdinInput, ctx: ToolContext): Promise<ToolResult> {
+  const session = sessions.get(args.session_id);
+  if (session === undefined) {
+    const running = sessions.ids();
+    return {
+      output: `Unknown session ID ${args.session_id}: its process exited (and its output was returned) or it never existed. ${running.length === 0 ? "No session is running." : `Running sessions: ${running.join(", ")}.`}`,
+      success: false,
+    };
+  }
+  const chars = args.chars ?? "";
+  if (chars !== "" && !session.tty) {
+    return { output: "stdin is closed for this session; rerun exec_command with tty=true to keep stdin open", success: false };
+  }
+  return sessions.exclusive(session, async () => {
+    const startedAt = sessions.now();
+    const item = itemForTurn(session, ctx, startedAt);
+    if (chars !== "") {
+      try {
+        await ctx.env.processes.write(session.processId, Buffer.from(chars, "utf8"), { writeId: ctx.callId, signal: ctx.signal });
+      } catch (err) {
+        if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
+        // The process may have exited just now: the yield below reports that; anything else is the model's to see.
+        const e = TetherError.from(err);
+        if (e.code !== ErrorCode.FailedPrecondition && e.code !== ErrorCode.NotFound) return { output: `write_stdin failed: ${e.message}`, success: false };
+      }
+    }
+    const limits = chars === "" ? POLL_YIELD : WRITE_YIELD;
+    const yieldMs = clampMs(args.yield_time_ms, limits.default, limits.min, limits.max);
+    const collected = await collectOutput(sessions, session, ctx, yieldMs, outputBudgetBytes(args.max_output_tokens));
+    if (collected.exit !== undefined) {
+      sessions.remove(session);
+      itemExited(item, collected.exit, sessions.now());
+      session.item = undefined;
+    } else {
+      itemYielded(item, session.id);
+    }
+    return execResult({ wallMs: sessions.now() - startedAt, collected, sessionId: session.id });
+  });
+}
