@@ -1,4 +1,5 @@
 // How the CLI tells a person what went wrong: one line naming the gRPC code and what to do.
+import { codeName } from "../../services/common/status-codec.js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 
 /** Exit status for errors of tether itself (not of the remote command), like ssh's 255. */
@@ -6,13 +7,9 @@ export const TETHER_FAILURE = 255;
 /** Exit status for a command line or config that tether cannot use (commander's errors included). */
 export const USAGE_FAILURE = 2;
 
-export function codeLabel(code: ErrorCode): string {
-  return ErrorCode[code]?.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase() ?? "UNKNOWN";
-}
-
 export function reportError(err: unknown): number {
   const te = TetherError.from(err);
-  process.stderr.write(`tether: ${te.message} (${codeLabel(te.code)})\n`);
+  process.stderr.write(`tether: ${te.message} (${codeName(te.code)})\n`);
   if (process.env.TETHER_DEBUG && te.stack) process.stderr.write(`${te.stack}\n`);
   return isUsageError(te) ? USAGE_FAILURE : TETHER_FAILURE;
 }

@@ -16,7 +16,6 @@ import type {
   ProcessSpecSchema,
 } from "../../gen/tether/exec/v1/process_pb.js";
 import type { EscalationRequest } from "../../gen/tether/exec/v1/session_pb.js";
-import type { DecisionResult } from "../../services/exec-server/escalation/escalation-types.js";
 
 export type ProcessSpecInit = MessageInitShape<typeof ProcessSpecSchema>;
 export type WriteFileHeaderInit = Omit<MessageInitShape<typeof WriteFileHeaderSchema>, "sessionId">;
@@ -78,6 +77,15 @@ export interface FileOps {
   canonicalize(path: string, opts?: Signalable): Promise<string>;
   /** Yields once the watch is in place (`ready`), then changes. */
   watch(paths: string[], opts?: Signalable & { recursive?: boolean }): AsyncIterable<{ ready: true } | WatchEvent>;
+}
+
+/** What a controller answers to an escalation: the same shape the exec server's core uses. */
+export type EscalationDecision = "run" | "escalate" | "deny";
+
+export interface DecisionResult {
+  decision: EscalationDecision;
+  /** Shown to the command on stderr for deny. */
+  reason?: string;
 }
 
 export type EscalationHandler = (request: EscalationRequest) => Promise<DecisionResult>;

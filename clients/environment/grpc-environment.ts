@@ -41,6 +41,8 @@ export class GrpcEnvironment implements Environment {
   readonly session: SessionOps;
   readonly #conn: Connection;
   readonly #policy: ReconnectPolicy;
+  /** Calls queue while the server is unreachable (restarting), for as long as the reconnect budget. */
+  readonly #ready: { waitForReady: true; readyTimeoutMs: number };
   readonly #sessionId: string;
   readonly #lifetime = new AbortController();
   #escalationHandler: EscalationHandler | undefined;
@@ -53,6 +55,7 @@ export class GrpcEnvironment implements Environment {
     this.#conn = conn;
     this.#sessionId = sessionId;
     this.#policy = { ...DEFAULT_RECONNECT, ...options.reconnect };
+    this.#ready = { waitForReady: true, readyTimeoutMs: this.#policy.giveUpAfterMs };
     this.kind = options.kind;
     this.description = options.description;
     this.#onClose = options.onClose;
@@ -62,6 +65,7 @@ export class GrpcEnvironment implements Environment {
       sessionId,
       (what, call, signal) => this.#retry(what, call, signal),
       (what) => new Outage(this.#policy, `${this.description} (${what})`),
+      this.#ready,
     );
     this.session = this.#sessionOps();
   }
@@ -102,7 +106,7 @@ export class GrpcEnvironment implements Environment {
   }
 
   info(opts?: Signalable): Promise<GetInfoResponse> {
-    return this.#retry("GetInfo", () => this.#conn.environment.getInfo({}, { signal: opts?.signal, waitForReady: true }), opts?.signal);
+    return this.#retry("GetInfo", () => this.#conn.environment.getInfo({}, { signal: opts?.signal, ...this.#ready }), opts?.signal);
   }
 
   close(): Promise<void> {
@@ -139,7 +143,7 @@ export class GrpcEnvironment implements Environment {
     return {
       start: (processId: string, spec: ProcessSpecInit, opts?: Signalable) =>
         this.#retry("Start", async () => {
-          const res = await c.start({ processId, spec, sessionId }, { signal: opts?.signal, waitForReady: true });
+          const res = await c.start({ processId, spec, sessionId }, { signal: opts?.signal, ...this.#ready });
           return { process: res.process as ProcessInfo, created: res.created };
         }, opts?.signal),
       attach: (processId: string, opts?: AttachOptions) => this.#attach(processId, opts ?? {}),
@@ -147,7 +151,7 @@ export class GrpcEnvironment implements Environment {
         // A write id makes the retry after a reconnect safe.
         const writeId = opts?.writeId ?? randomUUID();
         return this.#retry("Write", async () => {
-          const res = await c.write({ processId, writeId, data, eof: opts?.eof ?? false }, { signal: opts?.signal, waitForReady: true });
+          const res = await c.write({ processId, writeId, data, eof: opts?.eof ?? false }, { signal: opts?.signal, ...this.#ready });
           return { bytesWritten: Number(res.bytesWritten), applied: res.applied };
         }, opts?.signal);
       },
@@ -155,7 +159,7 @@ export class GrpcEnvironment implements Environment {
         new StdinStreamWriter({
           processId,
           streamId: randomUUID(),
-          open: (requests, signal) => c.writeStream(requests, { signal, waitForReady: true }),
+          open: (requests, signal) => c.writeStream(requests, { signal, ...this.#ready }),
           policy: this.#policy,
           what: `${this.description} (WriteStream ${processId})`,
           signal: opts?.signal ? AbortSignal.any([opts.signal, this.#lifetime.signal]) : this.#lifetime.signal,
@@ -163,19 +167,19 @@ export class GrpcEnvironment implements Environment {
       signal: async (processId, signal, opts) => {
         const value = typeof signal === "number" ? { case: "number" as const, value: signal } : { case: "name" as const, value: signal };
         const target = opts?.target === "process" ? 1 : 2;
-        await this.#retry("Signal", () => c.signal({ processId, signal: value, target }, { waitForReady: true }));
+        await this.#retry("Signal", () => c.signal({ processId, signal: value, target }, { ...this.#ready }));
       },
       resize: async (processId, rows, cols) => {
-        await this.#retry("Resize", () => c.resize({ processId, size: { rows, cols } }, { waitForReady: true }));
+        await this.#retry("Resize", () => c.resize({ processId, size: { rows, cols } }, { ...this.#ready }));
       },
       terminate: (processId, opts) =>
-        this.#retry("Terminate", async () => (await c.terminate({ processId, graceMs: opts?.graceMs ?? 0 }, { waitForReady: true })).status as ExitStatus),
+        this.#retry("Terminate", async () => (await c.terminate({ processId, graceMs: opts?.graceMs ?? 0 }, { ...this.#ready })).status as ExitStatus),
       list: (filter) =>
         this.#retry("List", async () =>
-          (await c.list({ sessionId: filter?.allSessions ? "" : sessionId, labels: filter?.labels ?? {}, includeExited: filter?.includeExited ?? false }, { waitForReady: true })).processes,
+          (await c.list({ sessionId: filter?.allSessions ? "" : sessionId, labels: filter?.labels ?? {}, includeExited: filter?.includeExited ?? false }, { ...this.#ready })).processes,
         ),
       wait: (processId, opts) =>
-        this.#retry("Wait", async () => (await c.wait({ processId }, { signal: opts?.signal, waitForReady: true })).status as ExitStatus, opts?.signal),
+        this.#retry("Wait", async () => (await c.wait({ processId }, { signal: opts?.signal, ...this.#ready })).status as ExitStatus, opts?.signal),
     };
   }
 
@@ -188,7 +192,7 @@ export class GrpcEnvironment implements Environment {
       try {
         const stream = this.#conn.processes.attach(
           { processId, afterSeq: cursor, allowGaps: opts.allowGaps ?? false },
-          { signal: opts.signal, waitForReady: true },
+          { signal: opts.signal, ...this.#ready },
         );
         let endsAt: bigint | undefined;
         let exit: AttachResponse | undefined;
@@ -231,8 +235,8 @@ export class GrpcEnvironment implements Environment {
     const sessionId = this.#sessionId;
     return {
       sessionId,
-      incrementElicitation: async () => (await this.#retry("IncrementElicitation", () => s.incrementElicitation({ sessionId }, { waitForReady: true }))).count,
-      decrementElicitation: async () => (await this.#retry("DecrementElicitation", () => s.decrementElicitation({ sessionId }, { waitForReady: true }))).count,
+      incrementElicitation: async () => (await this.#retry("IncrementElicitation", () => s.incrementElicitation({ sessionId }, { ...this.#ready }))).count,
+      decrementElicitation: async () => (await this.#retry("DecrementElicitation", () => s.decrementElicitation({ sessionId }, { ...this.#ready }))).count,
       handleEscalations: async (handler) => {
         this.#escalationHandler = handler;
         this.#restartEvents();
@@ -263,7 +267,7 @@ export class GrpcEnvironment implements Environment {
       const outage = new Outage({ ...this.#policy, giveUpAfterMs: Number.MAX_SAFE_INTEGER }, this.description);
       while (!signal.aborted) {
         try {
-          for await (const ev of this.#conn.sessions.events({ sessionId: this.#sessionId, controller: handler !== undefined }, { signal, waitForReady: true })) {
+          for await (const ev of this.#conn.sessions.events({ sessionId: this.#sessionId, controller: handler !== undefined }, { signal, ...this.#ready })) {
             outage.recovered();
             if (ev.event.case === "escalation" && handler) void this.#answer(handler, ev.event.value);
           }
@@ -285,7 +289,7 @@ export class GrpcEnvironment implements Environment {
       result = { decision: "deny" as const, reason: `the controller failed: ${TetherError.from(err).message}` };
     }
     await this.#retry("Decide", () =>
-      this.#conn.sessions.decide({ sessionId: this.#sessionId, escalationId: req.escalationId, decision: DECISION_CODES[result.decision], reason: result.reason ?? "" }, { waitForReady: true }),
+      this.#conn.sessions.decide({ sessionId: this.#sessionId, escalationId: req.escalationId, decision: DECISION_CODES[result.decision], reason: result.reason ?? "" }, { ...this.#ready }),
     ).catch(() => {
       // Already decided or timed out on the server: it has denied on its own.
     });

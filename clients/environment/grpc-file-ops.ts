@@ -3,6 +3,7 @@
 import type { DirEntry, FileInfo, WatchEvent } from "../../gen/tether/exec/v1/filesystem_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { WriteFileHeaderSchema, WriteFileRequestSchema } from "../../gen/tether/exec/v1/filesystem_pb.js";
+import type { CallOptions } from "../../services/common/gen-methods.js";
 import type { PreEncoded } from "../../services/common/pre-encoded.js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import type { FileOps, WriteFileHeaderInit } from "./environment.js";
@@ -39,9 +40,8 @@ function required<T>(value: T | undefined, what: string): T {
   return value;
 }
 
-export function grpcFileOps(conn: Connection, sessionId: string, retry: Retry, resumable: Resumable): FileOps {
+export function grpcFileOps(conn: Connection, sessionId: string, retry: Retry, resumable: Resumable, ready: CallOptions): FileOps {
   const c = conn.files;
-  const ready = { waitForReady: true };
   return {
     stat: (path, opts) => retry("Stat", async () => required((await c.stat({ path, noFollow: opts?.noFollow ?? false, sessionId }, { ...ready, signal: opts?.signal })).info, "file info"), opts?.signal),
     readFile(path, opts) {

@@ -1,5 +1,7 @@
-// When a call may be retried after the connection dropped, and for how long. Only
-// transport failures are retried; every answer from the server is final.
+// When a call may be retried after the connection dropped, and for how long: exponential
+// backoff with jitter (so clients cut together do not return together). Only transport
+// failures are retried; every answer from the server is final. Shared by every client of
+// the engine: GrpcEnvironment on any transport and the lean `tether run`.
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 
 export interface ReconnectPolicy {
@@ -7,6 +9,8 @@ export interface ReconnectPolicy {
   giveUpAfterMs: number;
   initialBackoffMs: number;
   maxBackoffMs: number;
+  /** A number in [0, 1): each wait is between half and all of the backoff step. Injected for tests. */
+  random?: () => number;
 }
 
 export const DEFAULT_RECONNECT: ReconnectPolicy = { giveUpAfterMs: 60_000, initialBackoffMs: 50, maxBackoffMs: 2_000 };
@@ -58,7 +62,8 @@ export class Outage {
         { cause: err },
       );
     }
-    await sleep(this.#backoff, signal);
+    const random = this.#policy.random ?? Math.random;
+    await sleep(Math.round(this.#backoff * (0.5 + random() / 2)), signal);
     this.#backoff = Math.min(this.#backoff * 2, this.#policy.maxBackoffMs);
   }
 

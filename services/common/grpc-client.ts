@@ -1,47 +1,56 @@
-// Typed grpc-js clients for protobuf-es services: promises for unary calls, async
-// iterables for streams, AbortSignal for cancellation, TetherError for failures.
+// The grpc-js Transport: unary and streaming calls over a grpc-js channel, AbortSignal for
+// cancellation, TetherError (through the shared status codec) for failures, and a
+// waitForReady that grpc-js really honours. Typed clients come from gen-methods.ts.
 import * as grpc from "@grpc/grpc-js";
-import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { grpcServiceDefinition } from "./grpc-service.js";
+import { type GrpcClient, bindTransport } from "./gen-methods.js";
 import { fromGrpcError } from "./grpc-status.js";
-import type { PreEncoded } from "./pre-encoded.js";
+import { ErrorCode, TetherError } from "./tether-error.js";
+import type { Transport, TransportCallOptions, WireMethod } from "./transport.js";
 
-export interface CallOptions {
-  signal?: AbortSignal;
-  /** Milliseconds from now. */
-  timeoutMs?: number;
-  metadata?: grpc.Metadata;
-  /** Queue the call until the channel is connected instead of failing fast. */
-  waitForReady?: boolean;
-}
+export type { CallOptions, ClientMethod, GrpcClient } from "./gen-methods.js";
 
 export interface BindOptions {
-  /** Sent with every call (e.g. the bearer token), merged under per-call metadata. */
+  /** Sent with every call (e.g. the bearer token). */
   metadata?: grpc.Metadata;
 }
 
-type In<M> = M extends { input: infer I extends DescMessage } ? MessageInitShape<I> : never;
-type Out<M> = M extends { output: infer O extends DescMessage } ? MessageShape<O> : never;
+type Call = { cancel(): void; cancelWithStatus?(code: grpc.status, details: string): void };
 
-export type ClientMethod<M> = M extends { methodKind: "unary" }
-  ? (req: In<M>, opts?: CallOptions) => Promise<Out<M>>
-  : M extends { methodKind: "server_streaming" }
-    ? (req: In<M>, opts?: CallOptions) => AsyncIterable<Out<M>>
-    : M extends { methodKind: "client_streaming" }
-      ? (reqs: AsyncIterable<In<M> | PreEncoded>, opts?: CallOptions) => Promise<Out<M>>
-      : (reqs: AsyncIterable<In<M>>, opts?: CallOptions) => AsyncIterable<Out<M>>;
-
-export type GrpcClient<T extends GenServiceMethods> = { [K in keyof T]: ClientMethod<T[K]> };
-
-function grpcOptions(opts: CallOptions | undefined): grpc.CallOptions {
-  const out: grpc.CallOptions = {};
-  if (opts?.timeoutMs !== undefined) out.deadline = Date.now() + opts.timeoutMs;
-  if (opts?.waitForReady) (out as { waitForReady?: boolean }).waitForReady = true;
-  return out;
+/**
+ * Per-call metadata and options. grpc-js 1.14 reads waitForReady only from the metadata's
+ * options (load-balancing-call.js, resolving-call.js), never from CallOptions: set there, a
+ * call made while the server is unreachable is queued until the channel is READY.
+ */
+function callSetup(base: grpc.Metadata | undefined, opts: TransportCallOptions | undefined): { metadata: grpc.Metadata; options: grpc.CallOptions } {
+  const metadata = base?.clone() ?? new grpc.Metadata();
+  if (opts?.waitForReady) metadata.setOptions({ waitForReady: true });
+  const options: grpc.CallOptions = {};
+  if (opts?.timeoutMs !== undefined) options.deadline = Date.now() + opts.timeoutMs;
+  return { metadata, options };
 }
 
-function bindSignal(call: { cancel(): void }, signal: AbortSignal | undefined): () => void {
+/**
+ * Bounds a waitForReady call's wait for a connection (not its run time): if the channel is
+ * not READY within readyTimeoutMs, the call is cancelled and fails UNAVAILABLE. Returns the
+ * failure to report instead of grpc-js's CANCELLED, once that happened.
+ */
+function watchReady(raw: grpc.Client, target: string, call: Call, opts: TransportCallOptions | undefined): { failure(): TetherError | undefined; dispose(): void } {
+  const ms = opts?.readyTimeoutMs;
+  if (!opts?.waitForReady || ms === undefined) return { failure: () => undefined, dispose: () => {} };
+  let failure: TetherError | undefined;
+  let done = false;
+  if (raw.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY) {
+    raw.waitForReady(Date.now() + ms, (err) => {
+      if (!err || done) return;
+      failure = new TetherError(ErrorCode.Unavailable, `cannot reach ${target}: no connection within ${ms} ms`);
+      call.cancel();
+    });
+  }
+  return { failure: () => failure, dispose: () => void (done = true) };
+}
+
+function bindSignal(call: Call, signal: AbortSignal | undefined): () => void {
   if (!signal) return () => {};
   const onAbort = () => call.cancel();
   if (signal.aborted) onAbort();
@@ -49,92 +58,16 @@ function bindSignal(call: { cancel(): void }, signal: AbortSignal | undefined): 
   return () => signal.removeEventListener("abort", onAbort);
 }
 
-async function* readStream<T>(call: grpc.ClientReadableStream<T>, unbind: () => void): AsyncIterable<T> {
+async function* readStream<T>(call: grpc.ClientReadableStream<T>, cleanup: () => void, failure: () => TetherError | undefined): AsyncIterable<T> {
   try {
     for await (const msg of call as AsyncIterable<T>) yield msg;
   } catch (err) {
-    throw fromGrpcError(err);
+    throw failure() ?? fromGrpcError(err);
   } finally {
-    unbind();
+    cleanup();
     // Stops the server's producer when the consumer breaks out early.
     call.cancel();
   }
-}
-
-/** A typed client for `service` over an existing grpc-js channel-owning client. */
-export function createGrpcClient<T extends GenServiceMethods>(
-  service: GenService<T>,
-  address: string,
-  credentials: grpc.ChannelCredentials,
-  options: grpc.ClientOptions = {},
-  bindOptions: BindOptions = {},
-): GrpcClient<T> & { close(): void; raw: grpc.Client } {
-  return bindClient(service, new grpc.Client(address, credentials, options), bindOptions);
-}
-
-/** Binds a service's methods to an existing grpc-js client, so several services share one channel. */
-export function bindClient<T extends GenServiceMethods>(
-  service: GenService<T>,
-  raw: grpc.Client,
-  bindOptions: BindOptions = {},
-): GrpcClient<T> & { close(): void; raw: grpc.Client } {
-  const def = grpcServiceDefinition(service);
-  const client: Record<string, unknown> = { close: () => raw.close(), raw };
-  for (const method of service.methods) {
-    const d = def[method.localName]!;
-    const path = d.path;
-    const ser = d.requestSerialize;
-    const des = d.responseDeserialize;
-    const md = (opts?: CallOptions) => {
-      const base = bindOptions.metadata?.clone() ?? new grpc.Metadata();
-      if (opts?.metadata) base.merge(opts.metadata);
-      return base;
-    };
-    switch (method.methodKind) {
-      case "unary":
-        client[method.localName] = (req: unknown, opts?: CallOptions) =>
-          new Promise((resolve, reject) => {
-            let unbind = () => {};
-            const call = raw.makeUnaryRequest(path, ser, des, req, md(opts), grpcOptions(opts), (err, res) => {
-              unbind();
-              if (err) reject(fromGrpcError(err));
-              else resolve(res);
-            });
-            unbind = bindSignal(call, opts?.signal);
-          });
-        break;
-      case "server_streaming":
-        client[method.localName] = (req: unknown, opts?: CallOptions) => {
-          const call = raw.makeServerStreamRequest(path, ser, des, req, md(opts), grpcOptions(opts));
-          return readStream(call, bindSignal(call, opts?.signal));
-        };
-        break;
-      case "client_streaming":
-        client[method.localName] = (reqs: AsyncIterable<unknown>, opts?: CallOptions) =>
-          new Promise((resolve, reject) => {
-            let unbind = () => {};
-            const call = raw.makeClientStreamRequest(path, ser, des, md(opts), grpcOptions(opts), (err, res) => {
-              unbind();
-              if (err) reject(fromGrpcError(err));
-              else resolve(res);
-            });
-            unbind = bindSignal(call, opts?.signal);
-            void writeAll(call, reqs).catch((err) => {
-              call.cancel();
-              reject(fromGrpcError(err));
-            });
-          });
-        break;
-      case "bidi_streaming":
-        client[method.localName] = (reqs: AsyncIterable<unknown>, opts?: CallOptions) => {
-          const call = raw.makeBidiStreamRequest(path, ser, des, md(opts), grpcOptions(opts));
-          void writeAll(call, reqs).catch(() => call.cancel());
-          return readStream(call, bindSignal(call, opts?.signal));
-        };
-        break;
-    }
-  }
-  return client as GrpcClient<T> & { close(): void; raw: grpc.Client };
 }
 
 /** Requests handed to grpc-js and not yet passed on to HTTP/2: a few, not its 16-message queue. */
@@ -163,4 +96,88 @@ async function writeAll(call: grpc.ClientWritableStream<unknown>, reqs: AsyncIte
     }
   }
   call.end();
+}
+
+const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+/** A Transport over a grpc-js client (its channel); closing it closes the channel. */
+export function grpcJsTransport(raw: grpc.Client, target: string, bindOptions: BindOptions = {}): Transport {
+  const codecs = (m: WireMethod<unknown, unknown>) => [(req: unknown) => toBuffer(m.encode(req)), (bytes: Buffer) => m.decode(bytes)] as const;
+  return {
+    target,
+    unary: (m, req, opts) =>
+      new Promise((resolve, reject) => {
+        const [ser, des] = codecs(m);
+        const { metadata, options } = callSetup(bindOptions.metadata, opts);
+        let cleanup = () => {};
+        const call = raw.makeUnaryRequest(m.path, ser, des, req, metadata, options, (err, res) => {
+          const failure = ready.failure();
+          cleanup();
+          if (err) reject(failure ?? fromGrpcError(err));
+          else resolve(res as never);
+        });
+        const ready = watchReady(raw, target, call, opts);
+        const unbind = bindSignal(call, opts?.signal);
+        cleanup = () => (unbind(), ready.dispose());
+      }),
+    serverStream: (m, req, opts) => {
+      const [ser, des] = codecs(m);
+      const { metadata, options } = callSetup(bindOptions.metadata, opts);
+      const call = raw.makeServerStreamRequest(m.path, ser, des, req, metadata, options);
+      const ready = watchReady(raw, target, call, opts);
+      const unbind = bindSignal(call, opts?.signal);
+      return readStream(call, () => (unbind(), ready.dispose()), ready.failure) as AsyncIterable<never>;
+    },
+    clientStream: (m, reqs, opts) =>
+      new Promise((resolve, reject) => {
+        const [ser, des] = codecs(m);
+        const { metadata, options } = callSetup(bindOptions.metadata, opts);
+        let cleanup = () => {};
+        const call = raw.makeClientStreamRequest(m.path, ser, des, metadata, options, (err, res) => {
+          const failure = ready.failure();
+          cleanup();
+          if (err) reject(failure ?? fromGrpcError(err));
+          else resolve(res as never);
+        });
+        const ready = watchReady(raw, target, call, opts);
+        const unbind = bindSignal(call, opts?.signal);
+        cleanup = () => (unbind(), ready.dispose());
+        void writeAll(call, reqs).catch((err: unknown) => {
+          call.cancel();
+          reject(fromGrpcError(err));
+        });
+      }),
+    bidi: (m, reqs, opts) => {
+      const [ser, des] = codecs(m);
+      const { metadata, options } = callSetup(bindOptions.metadata, opts);
+      const call = raw.makeBidiStreamRequest(m.path, ser, des, metadata, options);
+      const ready = watchReady(raw, target, call, opts);
+      // A failing request source ends the call; the reader then reports CANCELLED.
+      void writeAll(call, reqs).catch(() => call.cancel());
+      const unbind = bindSignal(call, opts?.signal);
+      return readStream(call, () => (unbind(), ready.dispose()), ready.failure) as AsyncIterable<never>;
+    },
+    close: async () => raw.close(),
+  };
+}
+
+/** A typed client for `service` over a new grpc-js channel. */
+export function createGrpcClient<T extends GenServiceMethods>(
+  service: GenService<T>,
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  options: grpc.ClientOptions = {},
+  bindOptions: BindOptions = {},
+): GrpcClient<T> & { close(): void; raw: grpc.Client } {
+  return bindClient(service, new grpc.Client(address, credentials, options), bindOptions);
+}
+
+/** Binds a service's methods to an existing grpc-js client, so several services share one channel. */
+export function bindClient<T extends GenServiceMethods>(
+  service: GenService<T>,
+  raw: grpc.Client,
+  bindOptions: BindOptions = {},
+): GrpcClient<T> & { close(): void; raw: grpc.Client } {
+  const transport = grpcJsTransport(raw, raw.getChannel().getTarget(), bindOptions);
+  return Object.assign(bindTransport(service, transport), { close: () => raw.close(), raw });
 }

@@ -4,7 +4,7 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, MessageInitShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import type { CallOptions, GrpcClient } from "./grpc-client.js";
+import type { CallOptions, GrpcClient } from "./gen-methods.js";
 import type { CallContext, ServiceHandlers } from "./grpc-service.js";
 import { PreEncoded } from "./pre-encoded.js";
 import { ErrorCode, TetherError, cancelled } from "./tether-error.js";

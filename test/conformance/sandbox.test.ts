@@ -7,7 +7,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { FileAccess, NetworkMode, SandboxMode, type SandboxPolicySchema } from "../../gen/tether/exec/v1/sandbox_pb.js";
 import type { EscalationRequest } from "../../gen/tether/exec/v1/session_pb.js";
 import type { ProcessSpecInit } from "../../clients/environment/environment.js";
-import type { DecisionResult } from "../../services/exec-server/escalation/escalation-types.js";
+import type { DecisionResult } from "../../clients/environment/environment.js";
 import { ErrorCode } from "../../services/common/tether-error.js";
 import { OutputReader, enc, failure, forEachBackend, newId, run } from "./conformance-kit.js";
 

@@ -2,6 +2,8 @@
 // too): the bearer-token check (constant-time compare) and the shutdown gate.
 import * as grpc from "@grpc/grpc-js";
 import { createHash, timingSafeEqual } from "node:crypto";
+import { toGrpcStatus } from "../../common/grpc-status.js";
+import { ErrorCode, TetherError } from "../../common/tether-error.js";
 
 function digest(value: string): Buffer {
   // Hashing first makes the comparison length-independent.
@@ -24,13 +26,10 @@ export function bearerTokenInterceptor(token: string): grpc.ServerInterceptor {
           onReceiveMetadata(metadata, mdNext) {
             if (tokenMatches(expected, metadata)) return mdNext(metadata);
             const present = metadata.get("authorization").length > 0;
-            call.sendStatus({
-              code: grpc.status.UNAUTHENTICATED,
-              details: present
-                ? "the bearer token is wrong: pass the server's token (tether: --token-file)"
-                : "this server requires a bearer token: send `authorization: Bearer <token>` (tether: --token-file)",
-              metadata: new grpc.Metadata(),
-            });
+            const message = present
+              ? "the bearer token is wrong: pass the server's token (tether: --token-file)"
+              : "this server requires a bearer token: send `authorization: Bearer <token>` (tether: --token-file)";
+            call.sendStatus(wireStatus(new TetherError(ErrorCode.Unauthenticated, message)));
           },
         });
       },
@@ -48,9 +47,15 @@ export function shutdownGateInterceptor(isClosing: () => boolean): grpc.ServerIn
         next({
           onReceiveMetadata(metadata, mdNext) {
             if (!isClosing()) return mdNext(metadata);
-            call.sendStatus({ code: grpc.status.UNAVAILABLE, details: "the exec server is shutting down", metadata: new grpc.Metadata() });
+            call.sendStatus(wireStatus(new TetherError(ErrorCode.Unavailable, "the exec server is shutting down")));
           },
         });
       },
     });
+}
+
+/** The shared codec's status, complete as sendStatus needs it. */
+function wireStatus(err: TetherError): grpc.StatusObject {
+  const status = toGrpcStatus(err);
+  return { code: status.code, details: status.details, metadata: status.metadata ?? new grpc.Metadata() };
 }
