@@ -169,7 +169,7 @@ export class AgentCore implements AsyncDisposable {
   }
 
   async startTurn(threadId: string, input: TurnInput): Promise<{ turnId: string }> {
-    return (await this.#live(threadId)).startTurn(input.text);
+    return (await this.#live(threadId)).startTurn(input.text, input.outputSchema);
   }
 
   async steer(threadId: string, text: string): Promise<void> {

@@ -54,6 +54,8 @@ interface RunningTurn {
   items: ItemTracker;
   done: Promise<void>;
   callId: string;
+  /** `exec --output-schema`: asked of every model request of the turn. */
+  outputSchema?: Record<string, unknown>;
 }
 
 export class Thread {
@@ -141,7 +143,7 @@ export class Thread {
     });
   }
 
-  startTurn(text: string): { turnId: string } {
+  startTurn(text: string, outputSchema?: Record<string, unknown>): { turnId: string } {
     if (this.#closing) throw new TetherError(ErrorCode.FailedPrecondition, "the thread is closing");
     if (this.#turn) throw new TetherError(ErrorCode.FailedPrecondition, `turn ${this.#turn.turnId} is still running: steer it or interrupt it first`);
     if (text.trim() === "") throw new TetherError(ErrorCode.InvalidArgument, "the turn's input text is empty");
@@ -152,7 +154,7 @@ export class Thread {
       view.items.push(item);
       this.#i.writer.append({ t: "item", turnId, item: capStoredItem(item) });
     });
-    const turn: RunningTurn = { turnId, abort: new AbortController(), cancelled: false, items, done: Promise.resolve(), callId: "" };
+    const turn: RunningTurn = { turnId, abort: new AbortController(), cancelled: false, items, done: Promise.resolve(), callId: "", outputSchema };
     this.#turn = turn;
     this.#steers = [];
     this.#i.writer.append({ t: "turn", turnId, at: this.#i.now().toISOString() });
@@ -214,7 +216,8 @@ export class Thread {
           model: this.#i.model,
           request: async (): Promise<Omit<ModelRequest, "input" | "tools">> => {
             await this.#i.writer.room();
-            return { model: this.info.model, instructions: await this.#i.instructions(), promptCacheKey: this.info.threadId };
+            const outputSchema = turn.outputSchema ? { name: "final_answer", schema: turn.outputSchema } : undefined;
+            return { model: this.info.model, instructions: await this.#i.instructions(), promptCacheKey: this.info.threadId, outputSchema };
           },
           tools: this.#i.tools,
           items: turn.items,
