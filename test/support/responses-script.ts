@@ -18,8 +18,11 @@ export interface UsageOverride {
 }
 
 export type ScriptStep =
-  /** An assistant message streamed as output_text deltas (split at spaces unless given). */
-  | { type: "message"; text: string; deltas?: string[] }
+  /**
+   * An assistant message streamed as output_text deltas (split at spaces unless given).
+   * `partial` streams the deltas but never finishes the item (put a drop or hang after it).
+   */
+  | { type: "message"; text: string; deltas?: string[]; partial?: boolean }
   /** A reasoning item whose summary parts are streamed as reasoning_summary_text deltas. */
   | { type: "reasoning"; summary: string | string[]; encryptedContent?: string }
   /** A function tool call; an object is sent as JSON, a string as is (may be invalid JSON). */

@@ -256,7 +256,7 @@ export async function startResponsesServer(options: ResponsesServerOptions): Pro
 function contentEvents(stream: ResponseStream, step: ScriptStep): StreamEvent[] {
   switch (step.type) {
     case "message":
-      return stream.message(step.text, step.deltas ?? splitDeltas(step.text));
+      return stream.message(step.text, step.deltas ?? splitDeltas(step.text), step.partial);
     case "reasoning":
       return stream.reasoning(typeof step.summary === "string" ? [step.summary] : step.summary, step.encryptedContent);
     case "function_call": {

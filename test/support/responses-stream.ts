@@ -92,7 +92,8 @@ export class ResponseStream {
     };
   }
 
-  message(text: string, deltas: string[]): StreamEvent[] {
+  /** `partial`: only the start and the deltas, as a stream cut mid-message shows. */
+  message(text: string, deltas: string[], partial = false): StreamEvent[] {
     const id = this.nextId("msg");
     const index = this.output.length;
     const base = { type: "message", id, role: "assistant" };
@@ -100,11 +101,15 @@ export class ResponseStream {
     const done = { ...part, text };
     const at = { item_id: id, output_index: index, content_index: 0 };
     const item = { ...base, status: "completed", content: [done] };
-    this.output.push(item);
-    return [
+    const start = [
       this.event("response.output_item.added", { output_index: index, item: { ...base, status: "in_progress", content: [] } }),
       this.event("response.content_part.added", { ...at, part }),
       ...deltas.map((delta) => this.event("response.output_text.delta", { ...at, delta, logprobs: [] })),
+    ];
+    if (partial) return start;
+    this.output.push(item);
+    return [
+      ...start,
       this.event("response.output_text.done", { ...at, text, logprobs: [] }),
       this.event("response.content_part.done", { ...at, part: done }),
       this.event("response.output_item.done", { output_index: index, item }),

@@ -28,6 +28,8 @@ export interface ModelRequest {
   reasoning?: { effort?: "minimal" | "low" | "medium" | "high"; summary?: "auto" | "concise" | "detailed" };
   /** Stable per thread, so a server can reuse its prompt cache. */
   promptCacheKey?: string;
+  /** Let the model ask for several tool calls in one response (default true). */
+  parallelToolCalls?: boolean;
 }
 
 /** The stream of one model call, in order; `completed` is last unless the iterator throws. */
@@ -38,9 +40,14 @@ export type ModelEvent =
   | { type: "reasoning.delta"; itemId: string; delta: string }
   /** A finished output item: assistant message, reasoning, or a function call to run. */
   | { type: "item.done"; itemId: string; item: ConversationItem }
-  /** A retry is coming: drop partial text shown for this attempt. */
+  /**
+   * A retry is coming (`attempt` of `maxAttempts` starts after `delayMs`): drop the partial
+   * text shown for this attempt. Only sent while no `item.done` was yielded in the attempt,
+   * so finished items are never taken back; the next attempt starts with `created` again.
+   */
   | { type: "retrying"; attempt: number; maxAttempts: number; delayMs: number; reason: string }
-  | { type: "completed"; responseId: string; usage: Usage };
+  /** The end of the response; `incompleteReason` when it stopped early (e.g. "max_output_tokens"). */
+  | { type: "completed"; responseId: string; usage: Usage; incompleteReason?: string };
 
 export interface ModelCallOptions {
   /** The turn's signal: aborting cancels the HTTP request at once. */
