@@ -108,8 +108,10 @@ function final(code: ErrorCode, message: string, cause: unknown): ModelFailure {
 
 /** The server's own words: `error.message` of the OpenAI error body, else the SDK's text. */
 function serverMessage(err: APIError): string {
-  const body = err.error as { message?: unknown } | undefined;
-  if (body && typeof body.message === "string" && body.message.length > 0) return body.message.slice(0, 500);
+  const body: unknown = err.error;
+  if (typeof body === "object" && body !== null && "message" in body && typeof body.message === "string" && body.message.length > 0) {
+    return body.message.slice(0, 500);
+  }
   return err.message.slice(0, 500);
 }
 
@@ -127,6 +129,6 @@ export function retryAfter(headers: Headers | undefined, now: () => number): num
 }
 
 function isNetworkErrno(err: unknown): boolean {
-  const code = typeof err === "object" && err !== null && "code" in err ? (err as { code: unknown }).code : undefined;
+  const code = typeof err === "object" && err !== null && "code" in err ? (err).code : undefined;
   return typeof code === "string" && /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|UND_ERR_SOCKET|UND_ERR_CLOSED)$/.test(code);
 }
