@@ -1,0 +1,34 @@
+import { create } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import { ExitStatusSchema } from "../../../../gen/tether/exec/v1/process_pb.js";
+import { FileAccess, SandboxMode } from "../../../../gen/tether/exec/v1/sandbox_pb.js";
+import { looksLikeSandboxDenial, sandboxPolicyFor } from "./exec-sandbox.js";
+
+const exit = (init: Parameters<typeof create<typeof ExitStatusSchema>>[1]) => create(ExitStatusSchema, init);
+
+describe("sandboxPolicyFor", () => {
+  it("maps the thread's mode; an unsandboxed authorization is full access", () => {
+    expect(sandboxPolicyFor("full-access", ["/w"], false)).toEqual({ mode: SandboxMode.FULL_ACCESS });
+    expect(sandboxPolicyFor("workspace-write", ["/w", "/x"], false)).toEqual({ mode: SandboxMode.WORKSPACE_WRITE, writableRoots: ["/w", "/x"] });
+    expect(sandboxPolicyFor("read-only", ["/tmp/w"], false)).toEqual({ mode: SandboxMode.READ_ONLY, fileRules: [{ pattern: "/tmp/w", access: FileAccess.READ }] });
+    expect(sandboxPolicyFor("read-only", ["/w"], true)).toEqual({ mode: SandboxMode.FULL_ACCESS });
+  });
+});
+
+describe("looksLikeSandboxDenial", () => {
+  it("reads the usual errno texts of a failed command", () => {
+    expect(looksLikeSandboxDenial(exit({ code: 1 }), "bash: x: Read-only file system")).toBe(true);
+    expect(looksLikeSandboxDenial(exit({ code: 1 }), "touch: cannot touch 'x': Permission denied")).toBe(true);
+    expect(looksLikeSandboxDenial(exit({ code: 1 }), "curl: (6) Could not resolve host")).toBe(false);
+  });
+  it("never for success, timeouts, not-found and usage errors", () => {
+    expect(looksLikeSandboxDenial(exit({ code: 0 }), "Permission denied")).toBe(false);
+    expect(looksLikeSandboxDenial(exit({ code: 127 }), "Permission denied")).toBe(false);
+    expect(looksLikeSandboxDenial(exit({ code: 2 }), "Permission denied")).toBe(false);
+    expect(looksLikeSandboxDenial(exit({ signal: 9, timedOut: true }), "Permission denied")).toBe(false);
+  });
+  it("an exit status flag from the exec server wins over the text", () => {
+    expect(looksLikeSandboxDenial(Object.assign(exit({ code: 1 }), { sandboxDenied: false }), "Permission denied")).toBe(false);
+    expect(looksLikeSandboxDenial(Object.assign(exit({ code: 1 }), { sandboxDenied: true }), "")).toBe(true);
+  });
+});
