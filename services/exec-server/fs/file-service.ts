@@ -23,6 +23,8 @@ import { watchPaths } from "./watch-paths.js";
 import type { WatchItem } from "./watch-queue.js";
 
 export const DEFAULT_FILE_MODE = 0o644;
+/** Roots one Watch call may name (each is resolved and checked before anything is watched). */
+export const MAX_WATCH_PATHS = 256;
 
 /** Only rwx bits: a root server must not create setuid/setgid/sticky files for a client. */
 function permissionBits(mode: number | undefined): number {
@@ -142,6 +144,9 @@ export class FileService {
   /** `ready` once watching, then changes; ends when `opts.signal` aborts. */
   async *watch(req: { paths: string[]; recursive?: boolean }, opts: FileCallOptions): AsyncGenerator<WatchItem> {
     if (req.paths.length === 0) throw new TetherError(ErrorCode.InvalidArgument, "paths is empty: pass at least one path to watch");
+    if (req.paths.length > MAX_WATCH_PATHS) {
+      throw new TetherError(ErrorCode.InvalidArgument, `paths has ${req.paths.length} entries; the limit is ${MAX_WATCH_PATHS} (MAX_WATCH_PATHS): watch a common parent recursively`);
+    }
     const r = this.resolver(opts);
     const roots: string[] = [];
     for (const [i, p] of req.paths.entries()) roots.push(await r.resolve(p, `paths[${i}]`, "read"));

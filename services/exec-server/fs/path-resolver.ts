@@ -2,6 +2,7 @@
 // `..` resolved against the real file system, then checked against the file policy.
 import { lstat, readlink, realpath } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join } from "node:path";
+import { PATH_MAX } from "../../common/glob-matcher.js";
 import { ErrorCode, TetherError, errnoCode } from "../../common/tether-error.js";
 import type { FileAccessLevel, FileAccessPolicy } from "../sandbox/file-access.js";
 import { fsError } from "./fs-error.js";
@@ -68,6 +69,11 @@ function satisfies(level: FileAccessLevel, need: AccessNeed): boolean {
 export function validatePath(raw: string, field: string): void {
   if (typeof raw !== "string" || raw.length === 0) {
     throw new TetherError(ErrorCode.InvalidArgument, `${field} is empty: pass an absolute path`);
+  }
+  // Longer than the kernel takes: refused before it is resolved or matched against rules.
+  const bytes = Buffer.byteLength(raw);
+  if (bytes > PATH_MAX) {
+    throw new TetherError(ErrorCode.InvalidArgument, `${field} is ${bytes} bytes; the limit is ${PATH_MAX} (PATH_MAX): use a shorter path`);
   }
   if (raw.includes("\0")) {
     throw new TetherError(ErrorCode.InvalidArgument, `${field} contains a NUL byte: remove it, paths cannot hold NUL`);

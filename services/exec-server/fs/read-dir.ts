@@ -35,7 +35,7 @@ export async function* readDirBatches(
     throw new TetherError(ErrorCode.InvalidArgument, `cannot list ${root}: it is not a directory, use Stat or ReadFile`);
   }
   let batch: DirEntry[] = [];
-  for await (const entry of walk(root, "", 1, Math.max(1, depth), resolver, signal)) {
+  for await (const entry of walk(root, Math.max(1, depth), resolver, signal)) {
     batch.push(entry);
     if (batch.length >= batchSize) {
       yield batch;
@@ -45,26 +45,46 @@ export async function* readDirBatches(
   if (batch.length > 0) yield batch;
 }
 
+/**
+ * Depth-first, siblings sorted, with an explicit stack: the client picks `depth` (up to
+ * 2^32), so the walk must not nest one generator per level (each entry would pass
+ * through every level above it).
+ */
 async function* walk(
-  dir: string,
-  rel: string,
-  level: number,
+  root: string,
   depth: number,
   resolver: PathResolver,
   signal: AbortSignal,
 ): AsyncGenerator<DirEntry> {
-  throwIfAborted(signal);
-  const names = await listNames(dir, level === 1);
-  // Code-unit order: stable across locales, the same on every backend.
-  names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  for (const name of names) {
-    const full = join(dir, name);
+  interface Frame {
+    dir: string;
+    rel: string;
+    level: number;
+    names: string[];
+    next: number;
+  }
+  const open = async (dir: string, rel: string, level: number): Promise<Frame> => {
+    throwIfAborted(signal);
+    const names = await listNames(dir, level === 1);
+    // Code-unit order: stable across locales, the same on every backend.
+    names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return { dir, rel, level, names, next: 0 };
+  };
+  const stack: Frame[] = [await open(root, "", 1)];
+  while (stack.length > 0) {
+    const frame = stack.at(-1)!;
+    if (frame.next >= frame.names.length) {
+      stack.pop();
+      continue;
+    }
+    const name = frame.names[frame.next++]!;
+    const full = join(frame.dir, name);
     if (!resolver.allows(full, "read")) continue;
-    const relName = rel === "" ? name : `${rel}/${name}`;
+    const relName = frame.rel === "" ? name : `${frame.rel}/${name}`;
     const info = await entryStat(full);
     if (!info) continue;
     yield { name: relName, info };
-    if (info.type === "directory" && level < depth) yield* walk(full, relName, level + 1, depth, resolver, signal);
+    if (info.type === "directory" && frame.level < depth) stack.push(await open(full, relName, frame.level + 1));
   }
 }
 

@@ -14,6 +14,7 @@ import { PreEncoded, varintSize, writeVarint } from "../../common/pre-encoded.js
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { ExecCore } from "../exec-core.js";
 import type { LogItem, LogStream } from "../process/output-log.js";
+import { checkLabels } from "../process/process-spec.js";
 import { writeStreamHandler } from "./stdin-stream-handler.js";
 
 type Methods = typeof ProcessService extends { method: infer M extends GenServiceMethods } ? M : never;
@@ -119,6 +120,7 @@ export function processHandlers(core: ExecCore): ServiceHandlers<Methods> {
       return { status: await core.processes.terminate(requireId(req.processId), req.graceMs) };
     },
     async list(req) {
+      checkLabels("labels", req.labels);
       return {
         processes: core.processes.list({ sessionId: req.sessionId, labels: req.labels, includeExited: req.includeExited }),
       };

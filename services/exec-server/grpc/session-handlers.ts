@@ -5,6 +5,9 @@ import type { ServiceHandlers } from "../../common/grpc-service.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { ExecCore } from "../exec-core.js";
 
+/** A decision's reason reaches the command's stderr: a sentence, not a payload. */
+const MAX_REASON_LENGTH = 4096;
+
 type Methods = typeof SessionService extends { method: infer M extends GenServiceMethods } ? M : never;
 
 function requireSession(sessionId: string): string {
@@ -38,6 +41,9 @@ export function sessionHandlers(core: ExecCore): ServiceHandlers<Methods> {
     },
     async decide(req) {
       if (req.escalationId === "") throw new TetherError(ErrorCode.InvalidArgument, "escalation_id is empty");
+      if (req.reason.length > MAX_REASON_LENGTH) {
+        throw new TetherError(ErrorCode.InvalidArgument, `reason is ${req.reason.length} characters; the limit is ${MAX_REASON_LENGTH}: say it shorter`);
+      }
       sessions.decide(requireSession(req.sessionId), req.escalationId, req.decision, req.reason);
       return {};
     },

@@ -5,7 +5,9 @@ import { constants as fsConstants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import path from "node:path";
 import { EnvInherit, type ProcessSpec, ShellMode } from "../../../gen/tether/exec/v1/process_pb.js";
+import { GlobMatcher, MAX_GLOB_LENGTH } from "../../common/glob-matcher.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
+import { checkSandboxLimits } from "../sandbox/sandbox-policy.js";
 
 export interface SpecLimits {
   /** Bytes of all environment entries together ("K=V\0"). */
@@ -28,47 +30,22 @@ export function checkId(field: string, id: string): void {
 }
 
 const MAX_ENV_EXCLUDES = 256;
-const MAX_ENV_EXCLUDE_LENGTH = 256;
+/** Labels a process or session carries (each key ≤ 256, value ≤ 1024 characters). */
+export const MAX_LABELS = 64;
 
 const CORE_VARS = new Set(["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TERM", "TMPDIR", "TZ"]);
-
-/**
- * Shell-style `*` and `?` match, in O(name × glob) at worst: a client's glob never becomes a
- * RegExp (a huge one overflowed the RegExp compiler; many stars backtrack exponentially).
- */
-export function globMatch(glob: string, name: string): boolean {
-  let g = 0;
-  let n = 0;
-  let starG = -1;
-  let starN = 0;
-  while (n < name.length) {
-    if (g < glob.length && (glob[g] === "?" || glob[g] === name[n])) {
-      g++;
-      n++;
-    } else if (g < glob.length && glob[g] === "*") {
-      starG = g++;
-      starN = n;
-    } else if (starG >= 0) {
-      g = starG + 1;
-      n = ++starN;
-    } else {
-      return false;
-    }
-  }
-  while (glob[g] === "*") g++;
-  return g === glob.length;
-}
 
 /** The child's environment: inherited per policy, minus excluded names, plus the spec's variables. */
 export function buildEnv(spec: ProcessSpec, serverEnv: NodeJS.ProcessEnv): Record<string, string> {
   const inherit = spec.envPolicy?.inherit ?? EnvInherit.UNSPECIFIED;
-  const excludes = spec.envPolicy?.exclude ?? [];
+  // Compiled once per spec; a client's glob never becomes a RegExp (see glob-matcher.ts).
+  const excludes = (spec.envPolicy?.exclude ?? []).map((glob, i) => GlobMatcher.compile(glob, "name", `spec.env_policy.exclude[${i}]`));
   const env: Record<string, string> = {};
   if (inherit !== EnvInherit.NONE) {
     for (const [name, value] of Object.entries(serverEnv)) {
       if (value === undefined) continue;
       if (inherit === EnvInherit.CORE && !CORE_VARS.has(name) && !name.startsWith("LC_")) continue;
-      if (excludes.some((glob) => globMatch(glob, name))) continue;
+      if (excludes.some((glob) => glob.matches(name))) continue;
       env[name] = value;
     }
   }
@@ -120,12 +97,13 @@ export function checkSpec(spec: ProcessSpec | undefined, limits: SpecLimits = DE
     );
   }
   const excludes = spec.envPolicy?.exclude ?? [];
-  if (excludes.length > MAX_ENV_EXCLUDES || excludes.some((glob) => glob.length > MAX_ENV_EXCLUDE_LENGTH)) {
+  if (excludes.length > MAX_ENV_EXCLUDES || excludes.some((glob) => glob.length > MAX_GLOB_LENGTH)) {
     throw new TetherError(
       ErrorCode.InvalidArgument,
-      `spec.env_policy.exclude takes at most ${MAX_ENV_EXCLUDES} globs of at most ${MAX_ENV_EXCLUDE_LENGTH} characters each`,
+      `spec.env_policy.exclude takes at most ${MAX_ENV_EXCLUDES} globs of at most ${MAX_GLOB_LENGTH} characters each (MAX_GLOB_LENGTH)`,
     );
   }
+  checkSandboxLimits(spec.sandbox, "spec.sandbox");
   checkNoNul("spec.cwd", spec.cwd);
   if (spec.tty) {
     const { rows, cols } = spec.tty;
@@ -136,12 +114,21 @@ export function checkSpec(spec: ProcessSpec | undefined, limits: SpecLimits = DE
       );
     }
   }
-  for (const [key, value] of Object.entries(spec.labels)) {
+  checkLabels("spec.labels", spec.labels);
+  return spec;
+}
+
+/** At most MAX_LABELS labels, each key ≤ 256 and value ≤ 1024 characters. */
+export function checkLabels(field: string, labels: Record<string, string>): void {
+  const entries = Object.entries(labels);
+  if (entries.length > MAX_LABELS) {
+    throw new TetherError(ErrorCode.InvalidArgument, `${field} has ${entries.length} labels; the limit is ${MAX_LABELS} (MAX_LABELS)`);
+  }
+  for (const [key, value] of entries) {
     if (key.length > 256 || value.length > 1024) {
-      throw new TetherError(ErrorCode.InvalidArgument, `spec.labels[${key.slice(0, 40)}] is too long (key ≤ 256, value ≤ 1024)`);
+      throw new TetherError(ErrorCode.InvalidArgument, `${field}[${key.slice(0, 40)}] is too long (key ≤ 256, value ≤ 1024)`);
     }
   }
-  return spec;
 }
 
 /** An absolute, existing working directory. */

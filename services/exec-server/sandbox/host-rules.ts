@@ -1,25 +1,27 @@
 // The proxy's allow/deny decision for one host name. Exact names match themselves;
 // `*.example.com` matches subdomains of example.com (not example.com itself).
-// Deny wins over allow; an empty allow list allows every host not denied.
+// Deny wins over allow; an empty allow list allows every host not denied. Rules are
+// globs of the "name" dialect, matched by the one linear GlobMatcher.
 
 import net from "node:net";
+import { GlobMatcher } from "../../common/glob-matcher.js";
 
 export type HostDecision = { allowed: true } | { allowed: false; reason: string };
 
 export class HostRules {
-  private readonly allow: string[];
-  private readonly deny: string[];
+  private readonly allow: GlobMatcher[];
+  private readonly deny: GlobMatcher[];
 
   constructor(options: { allowHosts: string[]; denyHosts: string[] }) {
-    this.allow = options.allowHosts.map(normaliseHost);
-    this.deny = options.denyHosts.map(normaliseHost);
+    this.allow = options.allowHosts.map((h, i) => GlobMatcher.compile(normaliseHost(h), "name", `allow_hosts[${i}]`));
+    this.deny = options.denyHosts.map((h, i) => GlobMatcher.compile(normaliseHost(h), "name", `deny_hosts[${i}]`));
   }
 
   decide(rawHost: string): HostDecision {
     const host = normaliseHost(rawHost);
-    const denied = this.deny.find((rule) => hostMatches(rule, host));
-    if (denied !== undefined) return { allowed: false, reason: `denied by rule ${denied}` };
-    if (this.allow.length > 0 && !this.allow.some((rule) => hostMatches(rule, host))) {
+    const denied = this.deny.find((rule) => rule.matches(host));
+    if (denied !== undefined) return { allowed: false, reason: `denied by rule ${denied.source}` };
+    if (this.allow.length > 0 && !this.allow.some((rule) => rule.matches(host))) {
       return { allowed: false, reason: `host ${host} is not in the allow list` };
     }
     return { allowed: true };
@@ -32,7 +34,7 @@ export class HostRules {
   decideAddress(rawHost: string, address: string): HostDecision {
     const host = normaliseHost(rawHost);
     if (!isLocalAddress(address)) return { allowed: true };
-    if (this.allow.includes(host)) return { allowed: true };
+    if (this.allow.some((rule) => rule.source === host)) return { allowed: true };
     return {
       allowed: false,
       reason: `host ${host} resolves to local address ${address}; add "${host}" to allow_hosts to reach it`,
@@ -44,11 +46,6 @@ export function normaliseHost(host: string): string {
   let h = host.trim().toLowerCase().replace(/\.$/, "");
   if (h.startsWith("[") && h.endsWith("]")) h = h.slice(1, -1);
   return h;
-}
-
-function hostMatches(rule: string, host: string): boolean {
-  if (rule.startsWith("*.")) return host.endsWith(rule.slice(1));
-  return rule === host;
 }
 
 function isLocalAddress(address: string): boolean {

@@ -25,6 +25,8 @@ export interface NetworkProxyOptions {
 }
 
 const DEFAULT_MAX_CONNECTIONS = 256;
+/** RFC 1035's longest name (+2 below for brackets or a trailing dot): bounds rule matching. */
+const MAX_HOST_LENGTH = 253;
 const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 // Headers that describe the hop to the proxy, not the request: never forwarded.
 const HOP_HEADERS = new Set(["proxy-connection", "proxy-authorization", "connection", "keep-alive", "te", "trailer", "upgrade"]);
@@ -88,6 +90,9 @@ export class NetworkProxy implements AsyncDisposable {
 
   /** Host rules first, then the resolved address (so a name cannot smuggle in 127.0.0.1). */
   private async admit(host: string): Promise<{ address: string } | { refusal: HostDecision & { allowed: false }; status: number }> {
+    if (host.length > MAX_HOST_LENGTH + 2) {
+      return { refusal: { allowed: false, reason: `host name of ${host.length} characters: the limit is ${MAX_HOST_LENGTH}` }, status: 400 };
+    }
     const byName = this.rules.decide(host);
     if (!byName.allowed) return { refusal: byName, status: 403 };
     let address: string;

@@ -2,17 +2,27 @@
 // the paths it matches now, and finding Unix sockets that a readable tree would expose.
 
 import fs from "node:fs";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { MAX_MATCH_STEPS, type StepCounter } from "../../common/glob-matcher.js";
 import { ErrorCode, TetherError, throwIfAborted } from "../../common/tether-error.js";
 import type { PathPattern } from "./path-pattern.js";
 
 /** Glob expansion visits at most this many directory entries before giving up. */
 const MAX_GLOB_ENTRIES = 50_000;
+/**
+ * Matcher steps one expansion may spend (about 100 worst-case matches against PATH_MAX
+ * paths; real globs against real paths take a few hundred steps per entry).
+ */
+export const MAX_GLOB_EXPANSION_STEPS = 100 * MAX_MATCH_STEPS;
+/** Entries handled between yields to the event loop, so one huge directory cannot hold it. */
+const ENTRIES_PER_TURN = 1_000;
 const NEVER_WALK = ["/proc", "/sys", "/dev"];
 
 /** Existing paths a glob matches now. Paths created later are not covered (documented). */
 export async function expandGlob(pattern: PathPattern, signal: AbortSignal | undefined): Promise<string[]> {
   const matches: string[] = [];
   let visited = 0;
+  const counter: StepCounter = { steps: 0 };
   await walk(pattern.literalBase, Infinity, signal, (full, entry) => {
     if (++visited > MAX_GLOB_ENTRIES) {
       throw new TetherError(
@@ -20,7 +30,13 @@ export async function expandGlob(pattern: PathPattern, signal: AbortSignal | und
         `file rule ${pattern.source} needs more than ${MAX_GLOB_ENTRIES} directory entries to expand: start the glob from a deeper directory`,
       );
     }
-    if (pattern.matchBase(full) === full) {
+    if (counter.steps > MAX_GLOB_EXPANSION_STEPS) {
+      throw new TetherError(
+        ErrorCode.FailedPrecondition,
+        `file rule ${pattern.source} needs more than ${MAX_GLOB_EXPANSION_STEPS} matching steps to expand: start the glob from a deeper directory or simplify it`,
+      );
+    }
+    if (pattern.matchBase(full, counter) === full) {
       matches.push(full);
       return false; // the match covers its whole subtree
     }
@@ -64,7 +80,11 @@ async function walk(
     } catch {
       continue; // Unreadable or vanished directory: nothing below it can be found.
     }
-    for (const entry of entries) {
+    for (const [i, entry] of entries.entries()) {
+      if (i > 0 && i % ENTRIES_PER_TURN === 0) {
+        await nextTurn();
+        throwIfAborted(signal);
+      }
       const full = next.dir === "/" ? `/${entry.name}` : `${next.dir}/${entry.name}`;
       const descend = visit(full, entry);
       if (descend === "stop") return;

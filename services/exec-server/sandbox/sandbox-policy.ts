@@ -23,6 +23,7 @@ import {
   SandboxMode,
   type SandboxPolicy,
 } from "../../../gen/tether/exec/v1/sandbox_pb.js";
+import { MAX_GLOB_LENGTH, PATH_MAX } from "../../common/glob-matcher.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { FileAccessLevel, FileAccessPolicy } from "./file-access.js";
 import { PathPattern, isWithin } from "./path-pattern.js";
@@ -50,6 +51,78 @@ export const SCRATCH_DIRS = ["/tmp", "/var/tmp", "/run"] as const;
 
 const LEVEL_RANK: Record<FileAccessLevel, number> = { read: 0, write: 1, none: 2 };
 
+/**
+ * What one policy may hold. Every file call checks each rule against the path, so the
+ * glob rules bound that work: at most MAX_GLOB_FILE_RULES × GlobMatcher's MAX_MATCH_STEPS
+ * (measured: about 1 ms per worst-case glob against a PATH_MAX path on this machine).
+ */
+export const SANDBOX_LIMITS = {
+  fileRules: 256,
+  globFileRules: 32,
+  writableRoots: 64,
+  allowedUnixSockets: 64,
+  /** Each of allow_hosts and deny_hosts. */
+  hosts: 256,
+  /** RFC 1035's longest host name. */
+  hostLength: 253,
+} as const;
+
+function checkCount(field: string, count: number, limit: number, name: string): void {
+  if (count > limit) {
+    throw new TetherError(ErrorCode.InvalidArgument, `${field} has ${count} entries; the limit is ${limit} (${name}): merge or drop some`);
+  }
+}
+
+function checkPathLength(field: string, p: string): void {
+  const bytes = Buffer.byteLength(p);
+  if (bytes > PATH_MAX) {
+    throw new TetherError(ErrorCode.InvalidArgument, `${field} is ${bytes} bytes; the limit is ${PATH_MAX} (PATH_MAX)`);
+  }
+}
+
+/**
+ * The sizes of a client's policy, checked before any of it is used (no file system
+ * access): counts, path lengths, glob lengths. `prefix` names the field
+ * (`spec.sandbox`, `default_sandbox`).
+ */
+export function checkSandboxLimits(policy: SandboxPolicy | undefined, prefix = "sandbox"): void {
+  if (!policy) return;
+  const L = SANDBOX_LIMITS;
+  checkCount(`${prefix}.file_rules`, policy.fileRules.length, L.fileRules, "MAX_FILE_RULES");
+  checkCount(`${prefix}.writable_roots`, policy.writableRoots.length, L.writableRoots, "MAX_WRITABLE_ROOTS");
+  checkCount(`${prefix}.allowed_unix_sockets`, policy.allowedUnixSockets.length, L.allowedUnixSockets, "MAX_UNIX_SOCKETS");
+  checkCount(`${prefix}.network.allow_hosts`, policy.network?.allowHosts.length ?? 0, L.hosts, "MAX_HOSTS");
+  checkCount(`${prefix}.network.deny_hosts`, policy.network?.denyHosts.length ?? 0, L.hosts, "MAX_HOSTS");
+  let globs = 0;
+  policy.fileRules.forEach((rule, i) => {
+    const field = `${prefix}.file_rules[${i}].pattern`;
+    checkPathLength(field, rule.pattern);
+    const wildcard = rule.pattern.search(/[*?]/);
+    if (wildcard < 0) return;
+    globs++;
+    // From the first wildcard segment on is what the matcher walks state by state.
+    const wild = rule.pattern.length - (rule.pattern.lastIndexOf("/", wildcard) + 1);
+    if (wild > MAX_GLOB_LENGTH) {
+      throw new TetherError(
+        ErrorCode.InvalidArgument,
+        `${field} has ${wild} characters from its first wildcard segment on; the limit is ${MAX_GLOB_LENGTH} (MAX_GLOB_LENGTH): start the glob from a deeper directory or shorten it`,
+      );
+    }
+  });
+  checkCount(`${prefix}.file_rules (globs)`, globs, L.globFileRules, "MAX_GLOB_FILE_RULES");
+  policy.writableRoots.forEach((p, i) => checkPathLength(`${prefix}.writable_roots[${i}]`, p));
+  policy.allowedUnixSockets.forEach((p, i) => checkPathLength(`${prefix}.allowed_unix_sockets[${i}]`, p));
+  for (const list of ["allowHosts", "denyHosts"] as const) {
+    (policy.network?.[list] ?? []).forEach((h, i) => {
+      if (h.length > L.hostLength + 2) {
+        // +2: a trailing dot and brackets around an IPv6 address are trimmed later.
+        const field = `${prefix}.network.${list === "allowHosts" ? "allow_hosts" : "deny_hosts"}[${i}]`;
+        throw new TetherError(ErrorCode.InvalidArgument, `${field} is ${h.length} characters; the limit is ${L.hostLength} (a DNS name's maximum)`);
+      }
+    });
+  }
+}
+
 export function resolveSandboxPolicy(
   policy: SandboxPolicy | undefined,
   defaults: { cwd: string; defaultMode: SandboxModeName },
@@ -57,6 +130,7 @@ export function resolveSandboxPolicy(
   if (!path.isAbsolute(defaults.cwd)) {
     throw new TetherError(ErrorCode.InvalidArgument, `cwd "${defaults.cwd}" is not absolute: pass an absolute path`);
   }
+  checkSandboxLimits(policy);
   const cwd = canonical(defaults.cwd);
   const mode = modeName(policy?.mode ?? SandboxMode.UNSPECIFIED, defaults.defaultMode);
 

@@ -6,7 +6,8 @@ import type { SandboxPolicy } from "../../../gen/tether/exec/v1/sandbox_pb.js";
 import { Decision, type EventsResponse, EventsResponseSchema } from "../../../gen/tether/exec/v1/session_pb.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { DecisionResult, EscalationDecision, ExecIntercept } from "../escalation/escalation-types.js";
-import { checkId } from "../process/process-spec.js";
+import { checkId, checkLabels } from "../process/process-spec.js";
+import { checkSandboxLimits } from "../sandbox/sandbox-policy.js";
 import type { ProcessManager } from "../process/process-manager.js";
 import { type PendingEscalation, Session, Subscriber, sessionNotFound } from "./session.js";
 
@@ -48,6 +49,8 @@ export class SessionManager implements AsyncDisposable {
     defaultSandbox?: SandboxPolicy,
   ): { session: Session; resumed: boolean } {
     if (sessionId !== "") checkId("session_id", sessionId);
+    checkLabels("labels", labels);
+    checkSandboxLimits(defaultSandbox, "default_sandbox");
     const existing = sessionId === "" ? undefined : this.#sessions.get(sessionId);
     if (existing) {
       this.#touch(existing);
