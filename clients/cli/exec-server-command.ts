@@ -8,8 +8,14 @@ import { ExecCore } from "../../services/exec-server/exec-core.js";
 import { detectSandboxSupport } from "../../services/exec-server/sandbox/sandbox-capabilities.js";
 import { parseIntOption, readSecretFile } from "./cli-options.js";
 
+/** Codex's WebSocket front door; the same test as codex-server.ts's, without loading it. */
+function isCodexListen(url: string): boolean {
+  return /^(wss?|ws\+unix):\/\//.test(url);
+}
+
 export interface ExecServerFlags {
-  listen: string;
+  /** gRPC (unix://, tcp://) and Codex (ws://, wss://, ws+unix://) addresses; at least one. */
+  listen: string[];
   tokenFile?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -32,6 +38,8 @@ export async function execServerCommand(flags: ExecServerFlags): Promise<void> {
   void detectSandboxSupport();
   const grpcServer = import("../../services/exec-server/grpc/exec-server.js");
   grpcServer.catch(() => undefined); // awaited below; a flag error first must not leave it unhandled
+  const codexServer = flags.listen.some(isCodexListen) ? import("../../services/exec-server/codex/codex-server.js") : undefined;
+  codexServer?.catch(() => undefined);
   if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) {
     throw new TetherError(ErrorCode.InvalidArgument, "--tls-cert and --tls-key go together: pass both");
   }
@@ -55,17 +63,25 @@ export async function execServerCommand(flags: ExecServerFlags): Promise<void> {
     },
     defaultSandboxMode: flags.sandbox,
   });
-  let server;
+  const servers: { url: string; refuseNewCalls(): void; close(): Promise<void> }[] = [];
   try {
-    const { startExecServer } = await grpcServer;
-    server = await startExecServer(core, { listen: flags.listen, token, tls, logger });
+    for (const listen of flags.listen) {
+      servers.push(
+        isCodexListen(listen)
+          ? await (await codexServer!).startCodexServer(core, { listen, token, tls, log: (message) => logger.warn({ door: "codex" }, message) })
+          : await (await grpcServer).startExecServer(core, { listen, token, tls, logger }),
+      );
+    }
   } catch (err) {
+    for (const server of servers) await server.close();
     await core.close();
     throw err;
   }
-  // The first line on stdout is the address, with the real port for tcp://host:0.
-  process.stdout.write(`listening ${server.url}\n`);
-  logger.info({ url: server.url, sandbox: flags.sandbox, tls: Boolean(tls), token: Boolean(token) }, "listening");
+  // One line per address, in the order given, with the real port for port 0.
+  for (const server of servers) {
+    process.stdout.write(`listening ${server.url}\n`);
+    logger.info({ url: server.url, sandbox: flags.sandbox, tls: Boolean(tls), token: Boolean(token) }, "listening");
+  }
   await new Promise<void>((resolve) => {
     const stop = (sig: NodeJS.Signals) => {
       logger.info({ signal: sig }, "stopping: refusing new calls, ending processes");
@@ -77,9 +93,9 @@ export async function execServerCommand(flags: ExecServerFlags): Promise<void> {
   });
   // New calls are refused first, then processes end (Attach streams get their exit events),
   // then the listener.
-  server.refuseNewCalls();
+  for (const server of servers) server.refuseNewCalls();
   const stopping = performance.now();
   await core.close();
-  await server.close();
+  for (const server of servers) await server.close();
   logger.info({ ms: Math.round(performance.now() - stopping) }, "stopped");
 }

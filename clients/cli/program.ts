@@ -36,8 +36,13 @@ export function buildProgram(actions: ProgramActions = {}): Command {
 
   program
     .command("exec-server")
-    .description("Serve processes, files and sessions over gRPC (tether.exec.v1).")
-    .option("--listen <url>", "unix:///path.sock (created 0600) or tcp://host:port", defaultListen())
+    .description("Serve processes, files and sessions over gRPC (tether.exec.v1), and to the Codex CLI over WebSocket.")
+    .option(
+      "--listen <url>",
+      "unix:///path.sock (created 0600) or tcp://host:port for gRPC; ws://host:port, wss://host:port or ws+unix:///path for Codex (repeatable: one server, several doors)",
+      collect,
+      [],
+    )
     .option("--token-file <file>", "require this bearer token on every call (required for TCP off loopback)")
     .option("--tls-cert <file>", "TLS certificate (PEM); required for TCP off loopback")
     .option("--tls-key <file>", "TLS private key (PEM)")
@@ -51,7 +56,9 @@ export function buildProgram(actions: ProgramActions = {}): Command {
     .option("--retain-bytes-total <n>", "output bytes kept by all processes together", String(512 << 20))
     .option("--sandbox <mode>", "default sandbox for processes that ask for none: full-access | read-only | workspace-write", "full-access")
     .option("--log-level <level>", "JSON logs on stderr from this level: trace | debug | info | warn | error | fatal | silent (default: $TETHER_LOG or info)")
-    .action(async (opts) => (await import("./exec-server-command.js")).execServerCommand(opts));
+    .action(async (opts) =>
+      (await import("./exec-server-command.js")).execServerCommand({ ...opts, listen: opts.listen.length > 0 ? opts.listen : [defaultListen()] }),
+    );
 
   program
     .command("run")

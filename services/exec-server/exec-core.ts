@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { Capability } from "../../gen/tether/exec/v1/environment_pb.js";
 import type { ProcessSpec } from "../../gen/tether/exec/v1/process_pb.js";
+import type { SandboxPolicy } from "../../gen/tether/exec/v1/sandbox_pb.js";
 import { ErrorCode, TetherError } from "../common/tether-error.js";
 import { type EnvironmentFacts, detectEnvironment } from "./environment-info.js";
 import { ZshForkBroker } from "./escalation/zsh-fork.js";
@@ -140,7 +141,12 @@ export class ExecCore implements AsyncDisposable {
   /** The file policy of a session's file calls: its default sandbox, else the server's. */
   filePolicyFor(sessionId: string): FileAccessPolicy {
     const policy = sessionId && this.sessions.has(sessionId) ? this.sessions.get(sessionId).defaultSandbox : undefined;
-    return withoutProc(fileAccessPolicy(resolveSandboxPolicy(policy, { cwd: this.defaultCwd, defaultMode: this.defaultMode })));
+    return this.filePolicyOf(policy);
+  }
+
+  /** The file policy of an explicit sandbox (a front door whose calls each carry one). */
+  filePolicyOf(policy: SandboxPolicy | undefined, cwd = this.defaultCwd): FileAccessPolicy {
+    return withoutProc(fileAccessPolicy(resolveSandboxPolicy(policy, { cwd, defaultMode: this.defaultMode })));
   }
 
   /** Start a process, owned by a session when one is named (it must exist). */
