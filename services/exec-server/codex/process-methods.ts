@@ -6,7 +6,6 @@ import type { ManagedProcess } from "../process/managed-process.js";
 import { toProcessSpec } from "./codex-process-spec.js";
 import { isSandboxed, toSandboxPolicy } from "./codex-sandbox.js";
 import {
-  type OutputStreamName,
   ReadParams,
   type ReadResult,
   SignalParams,
@@ -83,7 +82,7 @@ const read: Handler = async (raw, ctx) => {
         break;
       }
       if (item.kind !== "output") break;
-      result.chunks.push({ seq: item.seq, stream: item.stream as OutputStreamName, chunk: Buffer.from(item.data).toString("base64") });
+      result.chunks.push({ seq: item.seq, stream: item.stream, chunk: Buffer.from(item.data).toString("base64") });
       result.nextSeq = item.seq + 1;
       bytes += item.data.byteLength;
       // Everything that was there is taken: do not wait for more.
