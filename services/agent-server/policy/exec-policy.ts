@@ -56,6 +56,8 @@ const NETWORK_SEVERITY: Record<NetworkDecision, number> = { allow: 0, prompt: 1,
 export class ExecPolicy {
   readonly #byProgram = new Map<string, PrefixRule[]>();
   readonly #defs: RuleDefinitions;
+  /** The texts this policy was parsed from, so a rule can be added in memory (withRuleText). */
+  #sources: readonly { text: string; fileName: string }[] = [];
 
   private constructor(defs: RuleDefinitions) {
     this.#defs = defs;
@@ -84,6 +86,7 @@ export class ExecPolicy {
     for (const { text, fileName } of files) defineRules(parseRuleFile(text, fileName), defs);
     const policy = new ExecPolicy(defs);
     policy.#verifyExamples();
+    policy.#sources = [...files];
     return policy;
   }
 
@@ -116,6 +119,11 @@ export class ExecPolicy {
       }
     }
     return ExecPolicy.parseFiles(files);
+  }
+
+  /** This policy plus the rules in `text` (a rule just appended, when the file cannot be re-read). */
+  withRuleText(text: string, fileName: string): ExecPolicy {
+    return ExecPolicy.parseFiles([...this.#sources, { text, fileName }]);
   }
 
   get prefixRules(): readonly PrefixRule[] {
