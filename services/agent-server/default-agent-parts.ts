@@ -1,19 +1,21 @@
 // The parts an agent gets when the caller names none: the Responses model client from the
 // environment, tether's tools and its execpolicy. Loaded lazily by createAgentClient.
-// TODO(issue 15): wire ResponsesModelClient, createDefaultTools and assessAction as they land.
+// TODO(issue 15): wire ResponsesModelClient and createDefaultTools as they land.
 import { ErrorCode, TetherError } from "../common/tether-error.js";
 import type { ModelClient } from "./model/model-client.js";
 import type { ThreadServicesFactory } from "./thread/thread-services.js";
-import { basicThreadPolicy } from "./thread/basic-thread-policy.js";
+import { RulesThreadPolicy } from "./policy/rules-thread-policy.js";
+import { defaultTetherHome } from "./thread/rollout-store.js";
 
 export async function defaultModelClient(): Promise<ModelClient> {
   throw new TetherError(ErrorCode.Unimplemented, "the Responses model client is not wired yet: pass `model` to createAgentClient");
 }
 
-export function defaultThreadServices(_options: { tetherHome?: string }): ThreadServicesFactory {
+export function defaultThreadServices(options: { tetherHome?: string }): ThreadServicesFactory {
   return {
     tools: () => ({ specs: [], run: async (call) => ({ output: `unknown tool ${call.name}`, success: false }), terminateTurn: async () => {}, closeAll: async () => {} }),
-    policy: () => basicThreadPolicy(),
+    // The user's execpolicy rules ($TETHER_HOME/rules/*.rules), re-read for each thread.
+    policy: () => RulesThreadPolicy.load({ tetherHome: options.tetherHome ?? defaultTetherHome() }),
   };
 }
 
