@@ -1,0 +1,97 @@
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Environment } from "../../../clients/environment/environment.js";
+import { LocalEnvironment } from "../../../clients/environment/local-environment.js";
+import { loadProjectInstructions } from "./project-instructions.js";
+
+let scratch: string;
+let env: Environment;
+beforeAll(async () => {
+  scratch = await mkdtemp(path.join(os.tmpdir(), "tether-agents-md-"));
+  env = await LocalEnvironment.create({ defaultCwd: scratch });
+});
+afterAll(async () => {
+  await env?.close();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+/** Makes a fresh tree under the scratch dir from { relative path: content } (null: a directory). */
+async function tree(name: string, files: Record<string, string | null>): Promise<string> {
+  const root = path.join(scratch, name);
+  for (const [rel, content] of Object.entries(files)) {
+    const p = path.join(root, rel);
+    if (content === null) {
+      await mkdir(p, { recursive: true });
+    } else {
+      await mkdir(path.dirname(p), { recursive: true });
+      await writeFile(p, content);
+    }
+  }
+  await mkdir(root, { recursive: true });
+  return root;
+}
+
+describe("loadProjectInstructions", () => {
+  it("joins AGENTS.md files from the repository root down to the cwd, root first, each under a header", async () => {
+    const root = await tree("repo", {
+      ".git": null,
+      "AGENTS.md": "Use pnpm.\n",
+      "pkg/AGENTS.md": "Tests live beside the code.\n",
+      "pkg/src/deep/file.ts": "",
+    });
+    const cwd = path.join(root, "pkg/src/deep");
+    const got = await loadProjectInstructions(env.files, cwd);
+    expect(got.files).toEqual([path.join(root, "AGENTS.md"), path.join(root, "pkg/AGENTS.md")]);
+    expect(got.text).toBe(
+      `# Project instructions from ${root}/AGENTS.md\n\nUse pnpm.\n\n# Project instructions from ${root}/pkg/AGENTS.md\n\nTests live beside the code.`,
+    );
+    expect(got.omittedBytes).toBe(0);
+    expect(got.warnings).toEqual([]);
+  });
+
+  it("reads only the cwd's file when no ancestor holds .git", async () => {
+    const root = await tree("plain", { "AGENTS.md": "outer\n", "inner/AGENTS.md": "inner\n" });
+    const got = await loadProjectInstructions(env.files, path.join(root, "inner"));
+    expect(got.files).toEqual([path.join(root, "inner/AGENTS.md")]);
+    expect(got.text).toContain("inner");
+    expect(got.text).not.toContain("outer");
+  });
+
+  it("takes a .git file (a worktree) as the root too", async () => {
+    const root = await tree("worktree", { ".git": "gitdir: /elsewhere\n", "AGENTS.md": "root rules\n", "a/b": null });
+    const got = await loadProjectInstructions(env.files, path.join(root, "a/b"));
+    expect(got.files).toEqual([path.join(root, "AGENTS.md")]);
+  });
+
+  it("gives empty text when there is no AGENTS.md", async () => {
+    const root = await tree("none", { ".git": null, "x": null });
+    expect(await loadProjectInstructions(env.files, path.join(root, "x"))).toEqual({ text: "", files: [], omittedBytes: 0, warnings: [] });
+  });
+
+  it("caps the total in bytes, cuts the file that overflows with a marker, and says what it left out", async () => {
+    const root = await tree("big", {
+      ".git": null,
+      "AGENTS.md": "a".repeat(20_000),
+      "one/AGENTS.md": "b".repeat(20_000),
+      "one/two/AGENTS.md": "c".repeat(100),
+    });
+    const got = await loadProjectInstructions(env.files, path.join(root, "one/two"), { maxBytes: 32 * 1024 });
+    const kept = 32 * 1024 - 20_000;
+    expect(got.text).toContain("a".repeat(20_000));
+    expect(got.text).toContain(`${"b".repeat(kept)}\n\n[… ${20_000 - kept} more bytes of ${root}/one/AGENTS.md cut: project instructions are capped at 32768 bytes]`);
+    expect(got.text).not.toContain("b".repeat(kept + 1));
+    expect(got.text).not.toContain("ccc");
+    expect(got.text).toMatch(/\[… 1 more AGENTS\.md file\(s\) nearer the cwd left out/);
+    expect(got.omittedBytes).toBe(20_000 - kept + 100);
+  });
+
+  it("never cuts a UTF-8 character in half", async () => {
+    const root = await tree("utf8", { ".git": null, "AGENTS.md": "é".repeat(100) });
+    const got = await loadProjectInstructions(env.files, root, { maxBytes: 51 });
+    expect(got.text).toContain("é".repeat(25) + "\n");
+    expect(got.text).not.toContain("\uFFFD");
+    expect(got.omittedBytes).toBe(200 - 50);
+  });
+});

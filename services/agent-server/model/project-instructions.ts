@@ -1,0 +1,130 @@
+// Project instructions: the AGENTS.md files from the repository root (nearest ancestor of the
+// cwd holding `.git`, else the cwd alone) down to the cwd, root first, each under a header
+// naming it, capped in bytes. Read through the Environment's file API: the cwd may be remote.
+import path from "node:path";
+import type { FileOps } from "../../../clients/environment/environment.js";
+import { FileType } from "../../../gen/tether/exec/v1/filesystem_pb.js";
+import { ErrorCode, TetherError } from "../../common/tether-error.js";
+
+export interface ProjectInstructionsOptions {
+  signal?: AbortSignal;
+  /** Cap on the instruction text of all files together (headers not counted). Default 32 KiB. */
+  maxBytes?: number;
+  fileName?: string;
+}
+
+export interface ProjectInstructions {
+  /** Ready for the model's instructions; "" when there is no file. */
+  text: string;
+  /** Files read (in part, when cut), root first. */
+  files: string[];
+  /** Bytes left out by the cap. */
+  omittedBytes: number;
+  /** Files that exist but could not be read (permission …): said, not fatal. */
+  warnings: string[];
+}
+
+export const DEFAULT_PROJECT_INSTRUCTIONS_BYTES = 32 * 1024;
+
+export async function loadProjectInstructions(files: FileOps, cwd: string, options: ProjectInstructionsOptions = {}): Promise<ProjectInstructions> {
+  const signal = options.signal;
+  const maxBytes = options.maxBytes ?? DEFAULT_PROJECT_INSTRUCTIONS_BYTES;
+  const fileName = options.fileName ?? "AGENTS.md";
+  // Remote cwds are POSIX paths whatever this process runs on.
+  const dirs = ancestors(path.posix.resolve(cwd));
+  const warnings: string[] = [];
+  const statOf = (p: string) => files.stat(p, { signal }).then(
+    (info) => info,
+    (err: unknown) => {
+      if (isAbsent(err)) return undefined;
+      if (signal?.aborted) throw err;
+      warnings.push(`cannot read ${p}: ${err instanceof Error ? err.message : String(err)}`);
+      return undefined;
+    },
+  );
+  // One round of stats in parallel (each is a network call for a remote environment).
+  const gits = await Promise.all(dirs.map((d) => statOf(path.posix.join(d, ".git"))));
+  const rootIndex = gits.findIndex((info) => info !== undefined);
+  const chain = (rootIndex < 0 ? dirs.slice(0, 1) : dirs.slice(0, rootIndex + 1)).reverse();
+  const candidates = chain.map((d) => path.posix.join(d, fileName));
+  const infos = await Promise.all(candidates.map(statOf));
+
+  const parts: string[] = [];
+  const read: string[] = [];
+  let budget = maxBytes;
+  let omittedBytes = 0;
+  let skipped = 0;
+  for (const [i, file] of candidates.entries()) {
+    const info = infos[i];
+    if (info === undefined || info.type !== FileType.FILE) continue;
+    const size = Number(info.size);
+    if (budget <= 0) {
+      omittedBytes += size;
+      skipped++;
+      continue;
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = await readCapped(files, file, budget, signal);
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      warnings.push(`cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`);
+      continue;
+    }
+    const text = decodeWhole(bytes);
+    const usedBytes = Buffer.byteLength(text);
+    const cut = Math.max(0, size - usedBytes);
+    budget -= usedBytes;
+    omittedBytes += cut;
+    read.push(file);
+    const body = text.trim();
+    if (body.length === 0 && cut === 0) continue;
+    parts.push(`# Project instructions from ${file}\n\n${body}${cut > 0 ? `\n\n[… ${cut} more bytes of ${file} cut: project instructions are capped at ${maxBytes} bytes]` : ""}`);
+    if (cut > 0) budget = 0;
+  }
+  if (skipped > 0) parts.push(`[… ${skipped} more ${fileName} file(s) nearer the cwd left out: project instructions are capped at ${maxBytes} bytes]`);
+  return { text: parts.join("\n\n"), files: read, omittedBytes, warnings };
+}
+
+/** The directory itself, then each parent up to `/`. */
+function ancestors(dir: string): string[] {
+  const out = [dir];
+  for (let d = dir; ; ) {
+    const parent = path.posix.dirname(d);
+    if (parent === d) return out;
+    out.push(parent);
+    d = parent;
+  }
+}
+
+async function readCapped(files: FileOps, file: string, max: number, signal: AbortSignal | undefined): Promise<Uint8Array> {
+  const { chunks } = files.readFile(file, { length: max, signal });
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of chunks) {
+    const room = max - size;
+    if (room <= 0) break;
+    const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    parts.push(piece);
+    size += piece.length;
+  }
+  return Buffer.concat(parts);
+}
+
+/** UTF-8 text of the bytes, dropping a character the cap cut in half. */
+function decodeWhole(bytes: Uint8Array): string {
+  let end = bytes.length;
+  // Step back over continuation bytes to the start of the last character, then keep it only if complete.
+  let start = end - 1;
+  while (start >= 0 && start > end - 4 && (bytes[start]! & 0xc0) === 0x80) start--;
+  if (start >= 0) {
+    const lead = bytes[start]!;
+    const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    if (end - start < need) end = start;
+  }
+  return Buffer.from(bytes.buffer, bytes.byteOffset, end).toString("utf8");
+}
+
+function isAbsent(err: unknown): boolean {
+  return err instanceof TetherError && err.code === ErrorCode.NotFound;
+}
