@@ -7,6 +7,7 @@ import Dockerode from "dockerode";
 import { afterAll, describe, expect, it } from "vitest";
 import { dockerImageExists, dockerOrSkip } from "../../test/support/dockerd.js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
+import { SandboxMode } from "../../gen/tether/exec/v1/sandbox_pb.js";
 import { DEFAULT_IMAGE } from "./env-target.js";
 import type { Environment } from "./environment.js";
 import { copyFiles } from "./copy-files.js";
@@ -62,7 +63,7 @@ describe.skipIf(skip !== undefined)("startDockerEnvironment", () => {
 
     expect(await run(env, "echo", ["sh", "-c", "echo hello from $(cat /etc/os-release | grep ^ID=)"])).toEqual({ out: "hello from ID=debian\n", code: 0 });
     // bubblewrap works inside: read-only sandbox, no network namespace escape.
-    const sandboxed = await run(env, "ro", ["sh", "-c", "touch /etc/x 2>&1; echo rc=$?"], { mode: 2 });
+    const sandboxed = await run(env, "ro", ["sh", "-c", "touch /etc/x 2>&1; echo rc=$?"], { mode: SandboxMode.READ_ONLY });
     expect(sandboxed.out).toMatch(/Read-only file system[\s\S]*rc=1/);
 
     await env.files.writeFile({ path: "/opt/t/greeting.txt", createParents: true, mode: 0o640 }, new TextEncoder().encode("héllo"));
@@ -73,7 +74,7 @@ describe.skipIf(skip !== undefined)("startDockerEnvironment", () => {
     expect((await info).mode).toBe(0o640);
 
     // A second session on the same container sees the same files and has its own sandbox.
-    const second = await env.openSession({ defaultSandbox: { mode: 2 } });
+    const second = await env.openSession({ defaultSandbox: { mode: SandboxMode.READ_ONLY } });
     expect((await second.files.stat("/opt/t/greeting.txt")).size).toBe(6n);
     expect((await run(second, "ro2", ["sh", "-c", "touch /opt/t/x 2>/dev/null; echo rc=$?"])).out).toBe("rc=1\n");
     await second.close();

@@ -4,7 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GrpcEnvironment } from "../../clients/environment/grpc-environment.js";
-import { OverflowPolicy } from "../../gen/tether/exec/v1/process_pb.js";
+import { OverflowPolicy, ProcessState } from "../../gen/tether/exec/v1/process_pb.js";
 import type { AttachResponse } from "../../gen/tether/exec/v1/process_pb.js";
 import { alive, pollUntil } from "../support/exec-harness.js";
 import { type ExecServerProcess, startExecServerProcess } from "../support/exec-server-process.js";
@@ -95,7 +95,7 @@ describe("a reader that stops reading", () => {
       new Promise<{ hung: string }>((resolve) =>
         setTimeout(async () => {
           const [info] = (await env.processes.list({ includeExited: true })).filter((p) => p.processId === "block-nobody");
-          resolve({ hung: `Terminate did not answer within 10 s; the process is still ${info?.state === 1 ? "RUNNING" : "EXITED"} (pid ${info?.pid}, alive: ${await alive(info?.pid ?? 0)})` });
+          resolve({ hung: `Terminate did not answer within 10 s; the process is still ${info?.state === ProcessState.RUNNING ? "RUNNING" : "EXITED"} (pid ${info?.pid}, alive: ${await alive(info?.pid ?? 0)})` });
         }, 10_000),
       ),
     ]);
