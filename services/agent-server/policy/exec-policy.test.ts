@@ -170,6 +170,11 @@ describe("ExecPolicy rule file errors", () => {
     expect(err.details).toEqual({ file: "bad.rules", line: String(line), column: String(column) });
   });
 
+  it("refuses a host glob the exec layer's proxy would refuse", () => {
+    const err = errorOf(() => ExecPolicy.parse(`network_rule(host="${"a*".repeat(150)}.com", decision="allow")`, "h.rules"));
+    expect(err.message).toMatch(/^h\.rules:1:19: host "a\*a\*.*is not a host name or glob/);
+  });
+
   it("bounds list nesting and file size", () => {
     expect(errorOf(() => ExecPolicy.parse(`prefix_rule(pattern=${"[".repeat(50)}`, "n.rules")).message).toMatch(/nested deeper/);
     expect(errorOf(() => ExecPolicy.parse(" ".repeat(1024 * 1024 + 1), "big.rules")).message).toMatch(/larger than/);

@@ -3,6 +3,7 @@
 // Strictest wins across matching rules: forbidden > prompt > allow.
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import { GlobMatcher } from "../../common/glob-matcher.js";
 import { errnoCode, ErrorCode, TetherError } from "../../common/tether-error.js";
 import { globMatch, MAX_GLOB_LENGTH } from "./glob-match.js";
 import {
@@ -56,11 +57,14 @@ const NETWORK_SEVERITY: Record<NetworkDecision, number> = { allow: 0, prompt: 1,
 export class ExecPolicy {
   readonly #byProgram = new Map<string, PrefixRule[]>();
   readonly #defs: RuleDefinitions;
+  /** Network host globs, compiled once by the matcher the exec layer's proxy uses. */
+  readonly #hostMatchers: GlobMatcher[];
   /** The texts this policy was parsed from, so a rule can be added in memory (withRuleText). */
   #sources: readonly { text: string; fileName: string }[] = [];
 
   private constructor(defs: RuleDefinitions) {
     this.#defs = defs;
+    this.#hostMatchers = defs.networkRules.map((r) => GlobMatcher.compile(r.host, "name", "host"));
     for (const rule of defs.prefixRules) {
       const first = rule.pattern[0]!;
       for (const program of typeof first === "string" ? [first] : first) {
@@ -185,7 +189,7 @@ export class ExecPolicy {
 
   matchingNetworkRules(host: string): NetworkRule[] {
     const name = host.trim().toLowerCase().replace(/\.$/, "");
-    return this.#defs.networkRules.filter((r) => (r.host.length > MAX_GLOB_LENGTH ? false : globMatch(r.host, name, { classes: false })));
+    return this.#defs.networkRules.filter((_r, i) => this.#hostMatchers[i]!.matches(name));
   }
 
   networkRules(): readonly NetworkRule[] {

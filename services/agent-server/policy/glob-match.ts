@@ -1,6 +1,7 @@
-// A bounded shell-style glob matcher (`*`, `?`, `[a-z]`, `[!x]`) for two uses: could an
-// unquoted glob word in a command expand to a rule's token, and does a host match a
-// network rule's host pattern. Greedy `*` with one backtrack point: O(text × pattern).
+// A bounded shell-style glob matcher (`*`, `?`, `[a-z]`, `[!x]`) for one question: could an
+// unquoted glob word of a command expand to a rule's token? (Host globs use the exec
+// layer's GlobMatcher, which has no classes.) Greedy `*` with one backtrack point:
+// O(text × pattern), both capped.
 
 export const MAX_GLOB_LENGTH = 1024;
 
@@ -8,9 +9,8 @@ export const MAX_GLOB_LENGTH = 1024;
  * Whether `text` matches `pattern`. Inputs over MAX_GLOB_LENGTH never match (callers decide
  * what "unknown" means; policy treats it as the stricter outcome).
  */
-export function globMatch(pattern: string, text: string, options: { classes?: boolean } = {}): boolean {
+export function globMatch(pattern: string, text: string): boolean {
   if (pattern.length > MAX_GLOB_LENGTH || text.length > MAX_GLOB_LENGTH) return false;
-  const classes = options.classes ?? true;
   let p = 0;
   let t = 0;
   let starP = -1;
@@ -23,7 +23,7 @@ export function globMatch(pattern: string, text: string, options: { classes?: bo
       continue;
     }
     if (pc !== undefined) {
-      const step = matchOne(pattern, p, text[t]!, classes);
+      const step = matchOne(pattern, p, text[t]!);
       if (step > 0) {
         p += step;
         t++;
@@ -40,10 +40,10 @@ export function globMatch(pattern: string, text: string, options: { classes?: bo
 }
 
 /** Length of the pattern element at `p` if it matches `ch`, else 0. */
-function matchOne(pattern: string, p: number, ch: string, classes: boolean): number {
+function matchOne(pattern: string, p: number, ch: string): number {
   const pc = pattern[p]!;
   if (pc === "?") return 1;
-  if (pc === "[" && classes) {
+  if (pc === "[") {
     const end = classEnd(pattern, p);
     if (end < 0) return pc === ch ? 1 : 0; // an unclosed `[` is literal, as in the shell
     let i = p + 1;

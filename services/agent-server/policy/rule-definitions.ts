@@ -1,5 +1,6 @@
 // What the calls of a rule file mean: Codex's prefix_rule, network_rule and host_executable
 // with their argument checks. Produces plain rule records; matching lives in ExecPolicy.
+import { GlobMatcher } from "../../common/glob-matcher.js";
 import { lexShell, ShellRefusal } from "./shell-lexer.js";
 import { ruleError, type RuleArg, type RuleCall, type RuleValue, type SourcePos } from "./rules-parser.js";
 
@@ -170,7 +171,7 @@ function examples(v: RuleValue | undefined): string[][] {
   });
 }
 
-const HOST_PATTERN = /^[a-z0-9*?.\-_:[\]]+$/;
+const HOST_PATTERN = /^[a-z0-9*?.\-_:]+$/;
 
 function hostPattern(v: RuleValue): string {
   let host = text(v).trim().toLowerCase();
@@ -180,6 +181,12 @@ function hostPattern(v: RuleValue): string {
   host = host.replace(/\.$/, "");
   if (host === "" || host.length > 253 || !HOST_PATTERN.test(host)) {
     throw ruleError(v.at, `host ${JSON.stringify(text(v))} is not a host name or glob (letters, digits, . - _ and * ?)`);
+  }
+  try {
+    // The exec layer's proxy compiles the same glob: what it would refuse is refused here.
+    GlobMatcher.compile(host, "name", "host");
+  } catch (err) {
+    throw ruleError(v.at, err instanceof Error ? err.message : String(err));
   }
   return host;
 }
