@@ -4,6 +4,8 @@
 import { Command, CommanderError } from "commander";
 import { packageVersion } from "../../services/common/package-info.js";
 import { USAGE_FAILURE, reportError, usageError } from "./cli-error.js";
+import { addAgentOptions, addConfigOptions } from "./agent-options.js";
+import type { ExecFlags, ResumeTarget } from "./exec/exec-command.js";
 import type { RunFlags } from "./run-command.js";
 
 export interface ProgramActions {
@@ -97,15 +99,14 @@ export function buildProgram(actions: ProgramActions = {}): Command {
       process.exitCode = await (await import("./cp-command.js")).cpCommand(src, dst, opts);
     });
 
-  program
+  addExecCommands(program);
+
+  const features = program
     .command("features")
     .description("Feature flags: their stage (experimental, beta, stable, deprecated, removed) and whether they are on.")
     .command("list")
-    .description("List every feature with its stage and state (config [features], --enable and --disable applied).")
-    .option("-c, --config <key=value>", "override a config key; repeatable", collect, [])
-    .option("-p, --profile <name>", "use [profiles.NAME] from config.toml")
-    .option("--enable <feature>", "turn a feature on; repeatable", collect, [])
-    .option("--disable <feature>", "turn a feature off; repeatable", collect, [])
+    .description("List every feature with its stage and state (config [features], --enable and --disable applied).");
+  addConfigOptions(features)
     .action(async (opts) => {
       const { loadCliConfig } = await import("./cli-config.js");
       const { formatFeatureTable } = await import("../../services/agent-server/features/feature-registry.js");
@@ -123,6 +124,62 @@ export function buildProgram(actions: ProgramActions = {}): Command {
     });
 
   return program;
+}
+
+const EXEC_HELP = `
+Exit status:
+  0    the turn completed (and its answer matched --output-schema, if given)
+  1    the turn failed or was interrupted
+  2    usage error: a bad flag, prompt, config file or --output-schema
+  255  tether could not run the turn: the environment or agent server is unreachable
+
+With --json, stdout carries only JSON Lines, the events of \`codex exec --json\`:
+thread.started, turn.started, item.started/updated/completed (agent_message, reasoning,
+command_execution, file_change, todo_list, error), turn.completed {usage}, turn.failed
+{error}, error. Schema: docs/exec-json-events.schema.json.`;
+
+function addExecCommands(program: Command): void {
+  const execOptions = (cmd: Command) =>
+    addAgentOptions(cmd)
+      .option("--json", "print JSON Lines events on stdout (and nothing else there); progress otherwise goes to stderr")
+      .option("-o, --output-last-message <file>", "write the agent's last message to FILE when the turn completes")
+      .option("--output-schema <file>", "a JSON schema the final answer must match (else the turn fails)")
+      .addHelpText("after", EXEC_HELP);
+  const run = async (prompt: string | undefined, opts: ExecFlags, resume?: ResumeTarget) => {
+    process.exitCode = await (await import("./exec/exec-command.js")).execCommand(prompt, opts, resume);
+  };
+  const exec = execOptions(
+    program
+      .command("exec")
+      .description("Run one agent turn without a person (CI): approvals are declined, progress on stderr, the exit status says how it ended.")
+      .argument("[prompt]", "what to do; - (or no argument with a pipe) reads it from stdin"),
+  ).action(async (prompt: string | undefined, opts: ExecFlags) => run(prompt, opts));
+  execOptions(
+    exec
+      .command("resume")
+      .description("Run a further turn on a stored thread: the most recent one here (--last) or the one named.")
+      .argument("[thread-id]", "the thread (from thread.started), unless --last")
+      .argument("[prompt]", "what to do; - reads it from stdin")
+      .option("--last", "the most recent thread of this working directory"),
+  ).action(async (first: string | undefined, second: string | undefined, opts: ExecFlags & { last?: boolean }, cmd: Command) => {
+    const merged = mergeFlags(exec.opts<ExecFlags>(), opts);
+    if (opts.last) {
+      if (second !== undefined) throw usageError("with --last, give only the prompt: tether exec resume --last PROMPT");
+      return run(first, merged, { last: true });
+    }
+    if (first === undefined) throw usageError(`name the thread or pass --last: ${cmd.name()} THREAD_ID [PROMPT]`);
+    return run(second, merged, { threadId: first });
+  });
+}
+
+/** Options given before `resume` (on exec) and after it: lists add up, the later value wins. */
+function mergeFlags<T extends object>(before: T, after: T): T {
+  const out: Record<string, unknown> = { ...(before as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(after) as [string, unknown][]) {
+    const prev = out[key];
+    out[key] = Array.isArray(prev) && Array.isArray(value) ? [...prev, ...value] : value ?? prev;
+  }
+  return out as T;
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -1,0 +1,33 @@
+// The flags of the agent commands (exec, the interactive session, features), defined without
+// importing what they configure: program.ts loads this for every command, `tether
+// exec-server` included, which must not pay for zod or the TOML parser.
+import type { Command } from "commander";
+
+export const DEFAULT_MODEL = "gpt-5.5";
+export const DEFAULT_SANDBOX = "workspace-write";
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function addConfigOptions(cmd: Command): Command {
+  return cmd
+    .option("-c, --config <key=value>", 'override a config key (dotted for tables, TOML value syntax: -c sandbox_mode="read-only"); repeatable', collect, [])
+    .option("-p, --profile <name>", "use [profiles.NAME] from config.toml")
+    .option("--enable <feature>", "turn a feature on (see `tether features list`); repeatable", collect, [])
+    .option("--disable <feature>", "turn a feature off; repeatable", collect, []);
+}
+
+export function addAgentOptions(cmd: Command): Command {
+  return addConfigOptions(
+    cmd
+      .option("-m, --model <name>", `the model (default: model in config.toml, else ${DEFAULT_MODEL})`)
+      .option("--env <env>", "where commands run: local | unix:///path | grpc://host:port | grpcs://host:port | docker[:IMAGE] (default: default_env, else local)")
+      .option("--token-file <file>", "bearer token for the environment's exec server")
+      .option("--ca-file <file>", "trust this CA for a grpcs:// environment")
+      .option("-s, --sandbox <mode>", `read-only | workspace-write | full-access (default: sandbox_mode, else ${DEFAULT_SANDBOX})`)
+      .option("-C, --cwd <dir>", "the working directory of the thread (default: this directory)")
+      .option("--agent <url>", "use an agent server (unix:///path, grpc://host:port, grpcs://…) instead of the agent in this process")
+      .option("--agent-token-file <file>", "bearer token for --agent"),
+  );
+}

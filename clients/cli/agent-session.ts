@@ -1,0 +1,83 @@
+// What `tether exec` and the interactive `tether` share: flags and config resolved into the
+// thread's settings (model, environment, sandbox, approvals) and an AgentClient — the agent
+// in this process, or an agent server with --agent. Flags beat config; config beats defaults.
+import path from "node:path";
+import type { AgentClient, ThreadOptions } from "../agent/agent-client.js";
+import type { ApprovalPolicy } from "../../services/agent-server/policy/approval-types.js";
+import { APPROVAL_POLICIES, SANDBOX_MODES } from "../../services/common/config/config-schema.js";
+import { DEFAULT_MODEL, DEFAULT_SANDBOX } from "./agent-options.js";
+import { type CliConfig, type ConfigFlags, loadCliConfig } from "./cli-config.js";
+import { parseChoice, readSecretFile } from "./cli-options.js";
+import { usageError } from "./cli-error.js";
+
+export interface AgentFlags extends ConfigFlags {
+  model?: string;
+  env?: string;
+  tokenFile?: string;
+  caFile?: string;
+  sandbox?: string;
+  cwd?: string;
+  agent?: string;
+  agentTokenFile?: string;
+}
+
+export interface AgentSession {
+  client: AgentClient;
+  /** Settings for a new thread (resume keeps the stored ones unless a flag overrides them). */
+  thread: ThreadOptions;
+  /** Only what a flag set explicitly: the overrides for a resumed thread. */
+  overrides: Partial<ThreadOptions>;
+  config: CliConfig;
+}
+
+export async function openAgentSession(flags: AgentFlags, defaults: { approvalPolicy: ApprovalPolicy }): Promise<AgentSession> {
+  const cwd = path.resolve(flags.cwd ?? process.cwd());
+  const config = loadCliConfig(flags, cwd);
+  const c = config.config;
+  const sandbox = parseChoice("--sandbox", flags.sandbox ?? c.sandbox_mode ?? DEFAULT_SANDBOX, SANDBOX_MODES);
+  const approvalPolicy = c.approval_policy ? parseChoice("approval_policy", c.approval_policy, APPROVAL_POLICIES) : defaults.approvalPolicy;
+  const thread: ThreadOptions = {
+    cwd,
+    environment: flags.env ?? c.default_env ?? "local",
+    model: flags.model ?? c.model ?? DEFAULT_MODEL,
+    sandbox,
+    approvalPolicy,
+    writableRoots: c.sandbox_workspace_write?.writable_roots,
+  };
+  const overrides: Partial<ThreadOptions> = {
+    ...(flags.env !== undefined ? { environment: flags.env } : {}),
+    ...(flags.model !== undefined ? { model: flags.model } : {}),
+    ...(flags.sandbox !== undefined ? { sandbox } : {}),
+  };
+  const envToken = flags.tokenFile ? await readSecretFile(flags.tokenFile, "--token-file") : undefined;
+  const agentUrl = flags.agent ?? c.agent;
+  if (flags.agentTokenFile && !agentUrl) throw usageError("--agent-token-file needs --agent");
+  const agentToken = flags.agentTokenFile ? await readSecretFile(flags.agentTokenFile, "--agent-token-file") : undefined;
+  const { createAgentClient } = await import("../agent/create-agent-client.js");
+  const model = agentUrl ? undefined : await modelFromConfig(config);
+  const client = await createAgentClient({
+    agentUrl,
+    token: agentToken,
+    tetherHome: config.home,
+    model,
+    startupTimeoutMs: c.model_start_timeout_ms,
+    // The environment's own credentials (the `tether run` grammar): only the in-process agent opens it here.
+    openEnvironment: envToken || flags.caFile ? async (request) => (await import("../environment/open-environment.js")).openEnvironment(request.target, { token: envToken, caFile: flags.caFile }) : undefined,
+  });
+  return { client, thread, overrides, config };
+}
+
+/** The Responses client for config's base_url / model_provider (else OPENAI_BASE_URL, OPENAI_API_KEY). */
+async function modelFromConfig(config: CliConfig): Promise<import("../../services/agent-server/model/model-client.js").ModelClient | undefined> {
+  const c = config.config;
+  const provider = c.model_provider ? c.model_providers?.[c.model_provider] : undefined;
+  if (c.model_provider && !provider) {
+    throw usageError(`model_provider ${JSON.stringify(c.model_provider)} is not defined: add [model_providers.${c.model_provider}] with base_url to config.toml`);
+  }
+  const baseURL = provider?.base_url ?? c.base_url;
+  const apiKey = process.env[provider?.env_key ?? "OPENAI_API_KEY"];
+  // TODO(issue 15): new ResponsesModelClient({ baseURL, apiKey }) once it lands.
+  if (baseURL) process.env.OPENAI_BASE_URL = baseURL;
+  if (apiKey) process.env.OPENAI_API_KEY = apiKey;
+  return undefined;
+}

@@ -1,0 +1,130 @@
+// `tether exec [PROMPT]` and `tether exec resume`: one turn of the agent without a person —
+// CI's runner mode. Progress goes to stderr (or, with --json, Codex-shaped JSONL to stdout and
+// nothing else there); approvals are never asked (declined, and the model is told); the exit
+// status comes from how the turn ended: 0 completed, 1 failed, 2 usage, 255 unreachable.
+import { once } from "node:events";
+import { writeFile } from "node:fs/promises";
+import type { AgentClient } from "../../agent/agent-client.js";
+import type { ThreadEvent, ThreadInfo } from "../../../services/agent-server/thread/thread-event.js";
+import { ErrorCode, TetherError } from "../../../services/common/tether-error.js";
+import { type AgentFlags, openAgentSession } from "../agent-session.js";
+import { TETHER_FAILURE, isUsageError, usageError } from "../cli-error.js";
+import { INITIAL_EXEC_MAP_STATE, type ExecMapState, mapEvent } from "./exec-event-mapper.js";
+import { formatProgress } from "./human-progress.js";
+import { type OutputSchema, enforceOutputSchema, readOutputSchema } from "./output-schema.js";
+import { readPrompt } from "./exec-prompt.js";
+
+export interface ExecFlags extends AgentFlags {
+  json?: boolean;
+  outputLastMessage?: string;
+  outputSchema?: string;
+}
+
+export type ResumeTarget = { last: true } | { threadId: string };
+
+/** Exit statuses of `tether exec` (documented in --help and the README). */
+export const EXEC_EXIT = { completed: 0, failed: 1, usage: 2, unreachable: TETHER_FAILURE } as const;
+
+const DECLINE_REASON = "tether exec runs without a person: nothing that needs approval may run; find another way or report what you need";
+
+interface Sink {
+  json: boolean;
+  write(line: string, to: "stdout" | "stderr"): Promise<void>;
+}
+
+async function writeLine(stream: NodeJS.WriteStream, line: string): Promise<void> {
+  // Backpressure: a slow reader of the JSONL (a pipe into jq) holds the run, nothing is dropped.
+  if (!stream.write(`${line}\n`)) await once(stream, "drain");
+}
+
+const stdSink = (json: boolean): Sink => ({ json, write: (line, to) => writeLine(to === "stdout" ? process.stdout : process.stderr, line) });
+
+export async function execCommand(promptArg: string | undefined, flags: ExecFlags, resume?: ResumeTarget): Promise<number> {
+  const sink = stdSink(Boolean(flags.json));
+  const prompt = await readPrompt(promptArg);
+  const schema = flags.outputSchema ? await readOutputSchema(flags.outputSchema) : undefined;
+  const session = await openAgentSession(flags, { approvalPolicy: "never" });
+  const client = session.client;
+  let info: ThreadInfo;
+  try {
+    if (!resume) info = await client.startThread(session.thread);
+    else {
+      const threadId = "threadId" in resume ? resume.threadId : (await client.listThreads({ limit: 1, cwd: session.thread.cwd }))[0]?.threadId;
+      if (!threadId) throw usageError(`no thread to resume in ${session.thread.cwd}: start one with tether exec PROMPT`);
+      info = await client.resumeThread(threadId, session.overrides);
+    }
+  } catch (err) {
+    await client.close().catch(() => undefined);
+    const te = TetherError.from(err);
+    // The run never started: in --json, one `error` line says why (stdout carries only JSONL).
+    if (sink.json && !isUsageError(te)) await sink.write(JSON.stringify({ type: "error", message: te.message }), "stdout");
+    throw te;
+  }
+  try {
+    return await runTurn(client, info, prompt, schema, flags, sink);
+  } finally {
+    await client.close();
+  }
+}
+
+async function runTurn(client: AgentClient, info: ThreadInfo, prompt: string, schema: OutputSchema | undefined, flags: ExecFlags, sink: Sink): Promise<number> {
+  const stop = new AbortController();
+  const events = client.events(info.threadId, { controller: true, signal: stop.signal })[Symbol.asyncIterator]();
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      void client.interrupt(info.threadId).catch((err: unknown) => process.stderr.write(`tether: interrupt failed: ${TetherError.from(err).message}\n`));
+    } else stop.abort(new TetherError(ErrorCode.Cancelled, "interrupted twice: stopped without waiting for the turn"));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  let state: ExecMapState = INITIAL_EXEC_MAP_STATE;
+  let lastMessage: string | undefined;
+  let turnId: string | undefined;
+  let outcome: "completed" | "failed" | undefined;
+  const emit = async (event: ThreadEvent) => {
+    if (sink.json) {
+      const mapped = mapEvent(event, state);
+      state = mapped.state;
+      for (const e of mapped.events) await sink.write(JSON.stringify(e), "stdout");
+    } else {
+      for (const line of formatProgress(event)) await sink.write(line, "stderr");
+    }
+  };
+  try {
+    // The subscription opens with thread.started: once it is read, nothing of the turn can be missed.
+    const first = await events.next();
+    if (first.done) throw new TetherError(ErrorCode.Unavailable, "the agent closed the thread's event stream");
+    await emit(first.value);
+    turnId = (await client.startTurn(info.threadId, { text: prompt, outputSchema: schema?.schema })).turnId;
+    for (let next = await events.next(); !next.done; next = await events.next()) {
+      let event = next.value;
+      if (event.type === "thread.started") continue;
+      if (event.type === "item.started" && event.item.type === "approval") {
+        await client.respond(info.threadId, event.item.request.requestId, { type: "decline", reason: DECLINE_REASON });
+      }
+      if (event.type === "item.completed" && event.item.type === "agent_message" && event.turnId === turnId) lastMessage = event.item.text;
+      if ((event.type === "turn.completed" || event.type === "turn.failed" || event.type === "turn.interrupted") && event.turnId === turnId) {
+        event = enforceOutputSchema(event, lastMessage, schema);
+        outcome = event.type === "turn.completed" ? "completed" : "failed";
+        await emit(event);
+        break;
+      }
+      await emit(event);
+    }
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    stop.abort();
+    await events.return?.();
+  }
+  if (outcome === undefined) throw new TetherError(ErrorCode.Unavailable, "the agent's event stream ended before the turn did");
+  if (outcome === "completed") {
+    if (flags.outputLastMessage) await writeFile(flags.outputLastMessage, lastMessage ?? "");
+    // The answer on stdout in human mode, so `answer=$(tether exec …)` works.
+    if (!sink.json && lastMessage !== undefined) await sink.write(lastMessage, "stdout");
+    return EXEC_EXIT.completed;
+  }
+  return interrupts > 0 ? 130 : EXEC_EXIT.failed;
+}
