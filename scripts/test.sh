@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The one test entry point (`make test`, which .ci/run runs). Builds, starts dockerd when
 # needed (always in CI), checks gen/ against proto/, builds the images when Docker answers,
-# runs vitest (extra arguments go to vitest) and ends with the line `N passed, N failed[, N skipped]`.
-# Exits non-zero when a test or a step failed, or vitest crashed.
+# runs vitest (extra arguments go to vitest) and ends with the line
+# `N passed, N failed, N retried[, N skipped]`; each retried test is named above it (vitest's
+# `retry: 1` in CI would otherwise hide a flake as a pass). Exits non-zero when a test or a
+# step failed, or vitest crashed, and in CI (CI=true) when any test was skipped.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -80,13 +82,14 @@ fi
 vitest_rc=0
 reports=()
 vitest_pass() {
-  local label="$1" report="$RUN_DIR/vitest-$1.json" t0 rc=0 ms
+  local label="$1" report="$RUN_DIR/vitest-$1.json" notes="$RUN_DIR/vitest-$1-notes.json" t0 rc=0 ms
   shift
-  rm -f "$report"
-  reports+=("$report")
+  rm -f "$report" "$notes"
+  reports+=("$report" "$notes")
   t0="$(now_ms)"
   say "vitest ($label) ..."
-  vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || rc=$?
+  TETHER_TEST_NOTES="$notes" vitest run --reporter=default --reporter=json --outputFile.json="$report" \
+    --reporter=./scripts/vitest-retries.mjs "$@" || rc=$?
   ms=$(( $(now_ms) - t0 ))
   say "vitest ($label) exited $rc after $(( ms / 1000 )).$(( ms % 1000 / 100 )) s"
   (( rc == 0 )) || vitest_rc=$rc
@@ -106,9 +109,21 @@ release_dockerd
 if (( ${#failed_steps[@]} > 0 )); then say "failed steps: ${failed_steps[*]}"; fi
 summary="$(node - "$vitest_rc" "${#failed_steps[@]}" "${reports[@]}" <<'NODE'
 const fs = require("node:fs");
-const [vitestRc, failedSteps, ...reports] = process.argv.slice(2);
-let passed = 0, failed = Number(failedSteps), skipped = 0;
-for (const report of reports) {
+const [vitestRc, failedSteps, ...files] = process.argv.slice(2);
+const ci = process.env.CI === "true";
+let passed = 0, failed = Number(failedSteps), skipped = 0, retried = 0;
+// Pairs: vitest's JSON report, then this repo's notes (retried and skipped tests by name).
+for (let i = 0; i < files.length; i += 2) {
+  const report = files[i], notesFile = files[i + 1];
+  let notes;
+  try { notes = JSON.parse(fs.readFileSync(notesFile, "utf8")); } catch (err) {
+    console.error(`test: no readable retry notes at ${notesFile} (${err.message}): retried tests cannot be counted`);
+    failed++;
+    notes = { retried: [], skipped: [] };
+  }
+  for (const t of notes.retried) console.error(`test: retried ${t.retries}x, ${t.state === "pass" ? "passed on retry" : "failed"}: ${t.name}`);
+  retried += notes.retried.length;
+  if (ci) for (const t of notes.skipped) console.error(`test: skipped under CI=true (counted as failed): ${t.name}`);
   let r;
   try { r = JSON.parse(fs.readFileSync(report, "utf8")); } catch (err) {
     console.error(`test: no readable vitest report at ${report} (${err.message}): vitest crashed`);
@@ -116,13 +131,16 @@ for (const report of reports) {
     continue;
   }
   passed += r.numPassedTests;
-  skipped += r.numPendingTests + r.numTodoTests;
+  const skippedHere = r.numPendingTests + r.numTodoTests;
+  skipped += skippedHere;
+  // In CI nothing may vanish quietly: a skip is a failure.
+  if (ci) failed += Math.max(skippedHere, notes.skipped.length);
   const brokenFiles = r.testResults.filter((f) => f.status === "failed" && !f.assertionResults.some((a) => a.status === "failed"));
   for (const f of brokenFiles) console.error(`test: ${f.name} failed outside any test: ${(f.message || "").split("\n")[0]}`);
   failed += r.numFailedTests + brokenFiles.length;
 }
 if (Number(vitestRc) !== 0 && failed === 0) failed = 1;
-console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
+console.log(`${passed} passed, ${failed} failed, ${retried} retried${skipped ? `, ${skipped} skipped` : ""}`);
 NODE
 )"
 echo "$summary" >"$SUMMARY_FILE"

@@ -1,6 +1,7 @@
 // The opt-in warm pool against a real dockerd and the locally built exec-server image.
 import Dockerode from "dockerode";
 import { afterAll, describe, expect, it } from "vitest";
+import { skipOutsideCi } from "../../test/support/ci-must-run.js";
 import { dockerImageExists, dockerOrSkip } from "../../test/support/dockerd.js";
 import { ErrorCode } from "../../services/common/tether-error.js";
 import { DEFAULT_IMAGE } from "./env-target.js";
@@ -8,7 +9,10 @@ import { ENV_LABEL } from "./docker-provider.js";
 import { DockerEnvironmentPool } from "./docker-environment-pool.js";
 
 const docker = await dockerOrSkip();
-const skip = !docker.ok ? docker.reason : (await dockerImageExists(docker.socketPath, DEFAULT_IMAGE)) ? undefined : `image ${DEFAULT_IMAGE} is missing (make image)`;
+const skip = skipOutsideCi(
+  !docker.ok ? docker.reason : (await dockerImageExists(docker.socketPath, DEFAULT_IMAGE)) ? undefined : `image ${DEFAULT_IMAGE} is missing (make image)`,
+  "the docker pool test",
+);
 
 /** Names of the containers this test process owns. */
 async function ours(client: Dockerode): Promise<string[]> {
@@ -16,7 +20,7 @@ async function ours(client: Dockerode): Promise<string[]> {
   return all.map((c) => c.Names[0]!.replace(/^\//, "")).sort();
 }
 
-describe.skipIf(skip !== undefined)("DockerEnvironmentPool", () => {
+describe.skipIf(skip)("DockerEnvironmentPool", () => {
   const client = new Dockerode();
   const pool = new DockerEnvironmentPool({ size: 1 });
   afterAll(() => pool.close());

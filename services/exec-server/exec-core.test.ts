@@ -4,7 +4,10 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Capability } from "../../gen/tether/exec/v1/environment_pb.js";
 import { ErrorCode } from "../common/tether-error.js";
+import { ZshForkBroker } from "./escalation/zsh-fork.js";
 import { ExecCore } from "./exec-core.js";
+import { launcherPath } from "./process/launcher-path.js";
+import { detectSandboxSupport } from "./sandbox/sandbox-capabilities.js";
 
 let core: ExecCore;
 let dir: string;
@@ -42,11 +45,23 @@ describe("ExecCore", () => {
     expect((await stat(file)).mode & 0o7777).toBe(0o755);
   });
 
-  it("lists what this host supports and why the rest is missing", () => {
+  it("lists what this host supports and why the rest is missing, as the probes find it", async () => {
     expect(core.facts.capabilities).toContain(Capability.PTY);
-    const sandbox = core.facts.capabilities.includes(Capability.SANDBOX_BWRAP) || "sandbox_bwrap" in core.facts.unavailable;
-    const zsh = core.facts.capabilities.includes(Capability.ZSH_FORK) || "zsh_fork" in core.facts.unavailable;
-    expect(sandbox && zsh).toBe(true);
+    // Independent probes of this machine decide what the facts must say, and each missing
+    // capability carries the probe's reason (not merely "listed or explained").
+    const bwrap = (await detectSandboxSupport()).bwrap;
+    const zsh = await ZshForkBroker.available(path.dirname(launcherPath()));
+    const expected = {
+      sandbox_bwrap: [Capability.SANDBOX_BWRAP, bwrap.ok ? undefined : bwrap.reason],
+      zsh_fork: [Capability.ZSH_FORK, zsh.ok ? undefined : zsh.reason],
+    } as const;
+    for (const [name, [capability, reason]] of Object.entries(expected)) {
+      expect({ name, listed: core.facts.capabilities.includes(capability), reason: core.facts.unavailable[name] }).toEqual({
+        name,
+        listed: reason === undefined,
+        reason,
+      });
+    }
   });
 
   it("refuses an unknown default sandbox mode with the choices", async () => {

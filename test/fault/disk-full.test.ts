@@ -13,6 +13,7 @@ import { ErrorCode } from "../../services/common/tether-error.js";
 import { TEMP_PREFIX } from "../../services/exec-server/fs/atomic-write.js";
 import { type FuzzServer, startFuzzServer } from "../support/fuzz-server.js";
 import { failure } from "../support/failure.js";
+import { skipTestOutsideCi } from "../support/ci-must-run.js";
 
 type WriteReq = MessageInitShape<typeof WriteFileRequestSchema>;
 
@@ -45,7 +46,6 @@ describe("a full disk", () => {
     small = join(fuzz.dir, "small");
     await mkdir(small);
     skipReason = tryMount(small);
-    if (skipReason) console.log(`skipping disk-full tests: ${skipReason}`);
     // File calls and processes of this session may write the small disk, nothing else.
     await fuzz.clients.session.openSession({ sessionId: SESSION, defaultSandbox: { mode: SandboxMode.WORKSPACE_WRITE, writableRoots: [small] } });
   });
@@ -64,7 +64,7 @@ describe("a full disk", () => {
   });
 
   it("WriteFile that fills it gets RESOURCE_EXHAUSTED, leaves no temp file, and the old file intact", async (ctx) => {
-    if (skipReason) return ctx.skip();
+    skipTestOutsideCi(ctx, skipReason, "disk-full tests (tmpfs mount)");
     const { files } = fuzz.clients;
     const keep = join(small, "keep.txt");
     await files.writeFile(
@@ -93,7 +93,7 @@ describe("a full disk", () => {
   });
 
   it("a process writing to the full disk gets ENOSPC itself, and the server keeps serving", async (ctx) => {
-    if (skipReason) return ctx.skip();
+    skipTestOutsideCi(ctx, skipReason, "disk-full tests (tmpfs mount)");
     const { process, files } = fuzz.clients;
     // Fill what is left, then let a process try to write more.
     await writeFile(join(small, "filler"), Buffer.alloc(SIZE)).catch((err: unknown) => {

@@ -11,6 +11,7 @@ import { descendants, processesWithMarker, startServerProcess } from "../support
 import { mkdtemp, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { failure } from "../support/failure.js";
+import { skipTestOutsideCi } from "../support/ci-must-run.js";
 
 type Clients = ReturnType<typeof fuzzClients>;
 
@@ -169,11 +170,7 @@ describe("a fork bomb in the sandbox", () => {
   afterAll(() => fuzz?.close());
 
   it("is held by the per-process pids limit, killed by its wall timeout, and leaves nothing behind", async (ctx) => {
-    const why = fuzz.core.facts.unavailable?.pids_limit;
-    if (why) {
-      console.log(`skipping the fork bomb: no pids limit on this machine (${why})`);
-      ctx.skip();
-    }
+    skipTestOutsideCi(ctx, fuzz.core.facts.unavailable?.pids_limit, "the fork bomb test (needs a pids cgroup)");
     const c = fuzz.clients;
     const marker = `fork-bomb-${process.pid}`;
     await c.process.start({

@@ -9,13 +9,17 @@ import pty from "node-pty";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DecideFn, DecisionResult, EscalationDecision, ExecIntercept } from "./escalation-types.js";
 import { ZshForkBroker, type ZshForkLaunch } from "./zsh-fork.js";
+import { skipOutsideCi } from "../../../test/support/ci-must-run.js";
+import { detectSandboxSupport } from "../sandbox/sandbox-capabilities.js";
 
 const root = path.resolve(import.meta.dirname, "../../..");
 const nativeDir = path.join(root, "build/native");
 execFileSync("bash", [path.join(root, "scripts/build-native.sh")], { stdio: "inherit" });
 const availability = await ZshForkBroker.available(nativeDir);
-if (!availability.ok) console.log(`SKIPPING zsh-fork suite: ${availability.reason}`);
-const hasBwrap = fs.existsSync("/usr/bin/bwrap");
+const skipSuite = skipOutsideCi(availability.ok ? undefined : availability.reason, "the zsh-fork suite");
+// The same probe the exec server uses (bwrap on PATH and able to build namespaces), not a fixed path.
+const bwrap = (await detectSandboxSupport()).bwrap;
+const skipBwrap = skipOutsideCi(bwrap.ok ? undefined : bwrap.reason, "zsh-fork across a bwrap sandbox");
 
 const PATH = "/usr/bin:/bin";
 const MAX_CAPTURE = 8 * 1024 * 1024;
@@ -60,7 +64,7 @@ function collect(proc: ChildProcess, stdin?: Buffer): Promise<Omit<Run, "interce
   });
 }
 
-describe.skipIf(!availability.ok)("ZshForkBroker (real zsh and shim)", () => {
+describe.skipIf(skipSuite)("ZshForkBroker (real zsh and shim)", () => {
   let runtimeDir: string;
   let work: string;
   let broker: ZshForkBroker;
@@ -389,7 +393,7 @@ describe.skipIf(!availability.ok)("ZshForkBroker (real zsh and shim)", () => {
     expect(r.signal).toBe("SIGKILL");
   });
 
-  it.skipIf(!hasBwrap)("escalation crosses a bwrap sandbox; run stays inside", async () => {
+  it.skipIf(skipBwrap)("escalation crosses a bwrap sandbox; run stays inside", async () => {
     const socketDir = path.dirname((await launch("true", always("run").decide)).env.TETHER_ESCALATION_SOCKET!);
     for (const decision of ["run", "escalate"] as const) {
       const target = path.join(work, `touched-${decision}`);

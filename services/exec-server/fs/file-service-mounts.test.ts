@@ -1,6 +1,6 @@
 // Real-kernel failure cases: a full disk and a read-only file system, on small tmpfs
 // mounts. Mounting needs root (CAP_SYS_ADMIN); without it these tests are skipped with
-// the reason printed.
+// the reason printed, and fail in CI.
 import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../common/tether-error.js";
 import { TEMP_PREFIX } from "./atomic-write.js";
 import { FileService } from "./file-service.js";
+import { skipTestOutsideCi } from "../../../test/support/ci-must-run.js";
 import { failure } from "../../../test/support/failure.js";
 
 function tryMount(dir: string, options: string): string | undefined {
@@ -59,10 +60,7 @@ describe("FileService on real tmpfs mounts", () => {
   });
 
   it("reports a full disk as ResourceExhausted and leaves no temp file", async (ctx) => {
-    if (skipReason) {
-      console.log(`skipped: cannot mount tmpfs (${skipReason})`);
-      return ctx.skip();
-    }
+    skipTestOutsideCi(ctx, skipReason, "tmpfs mount tests");
     await writeFile(join(small, "keep"), "kept");
     const target = join(small, "big");
     const err = await failure(files.writeFile({ path: target }, megabytes(2), { signal }));
@@ -75,10 +73,7 @@ describe("FileService on real tmpfs mounts", () => {
   });
 
   it("reports a read-only file system as PermissionDenied and keeps the file", async (ctx) => {
-    if (skipReason) {
-      console.log(`skipped: cannot mount tmpfs (${skipReason})`);
-      return ctx.skip();
-    }
+    skipTestOutsideCi(ctx, skipReason, "tmpfs mount tests");
     const target = join(readonly, "existing");
     async function* data(): AsyncGenerator<Uint8Array> {
       yield Buffer.from("after");
@@ -91,10 +86,7 @@ describe("FileService on real tmpfs mounts", () => {
   });
 
   it("falls back to copy and remove when renaming across file systems", async (ctx) => {
-    if (skipReason) {
-      console.log(`skipped: cannot mount tmpfs (${skipReason})`);
-      return ctx.skip();
-    }
+    skipTestOutsideCi(ctx, skipReason, "tmpfs mount tests");
     await mkdir(join(small, "tree", "sub"), { recursive: true });
     await writeFile(join(small, "tree", "sub", "f"), "moved");
     const dest = join(base, "moved-tree");

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Child } from "./child.js";
 import { launcherPath } from "./launcher-path.js";
 import { PidsCgroup } from "./pids-cgroup.js";
+import { skipTestOutsideCi } from "../../../test/support/ci-must-run.js";
 
 describe("PidsCgroup.detect", () => {
   let dir: string;
@@ -41,10 +42,8 @@ describe("PidsCgroup on this machine", () => {
   afterAll(() => cgroups?.close());
 
   it("caps a process tree's tasks through tether-launch --cgroup and counts refused forks", async (ctx) => {
-    if (!cgroups) {
-      console.log(`skipped: ${why}`);
-      return ctx.skip();
-    }
+    skipTestOutsideCi(ctx, cgroups ? undefined : why, "the pids cgroup test");
+    if (!cgroups) throw new Error("unreachable: skipTestOutsideCi returns only when cgroups exist");
     const cg = await cgroups.create(4);
     expect(readFileSync(join(cg.dir, "pids.max"), "utf8").trim()).toBe("4");
     // launcher + sh + 2 sleeps fill the 4 slots; the third sleep cannot fork.

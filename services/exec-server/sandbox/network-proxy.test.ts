@@ -61,10 +61,12 @@ describe("NetworkProxy", () => {
   it("tunnels CONNECT to an allowed host", async () => {
     const sock = await start(["a.example.test"], []);
     const c = net.connect(sock);
-    c.on("close", () => expect.fail(`tunnel closed early: ${got}`));
     c.write(`CONNECT a.example.test:${echoPort} HTTP/1.1\r\nHost: a.example.test:${echoPort}\r\n\r\n`);
     let got = "";
-    await new Promise<void>((resolve) => {
+    // An early close rejects the wait, so the test fails by name (an expect.fail thrown in
+    // the event callback would be an uncaught error outside the test).
+    await new Promise<void>((resolve, reject) => {
+      c.on("close", () => reject(new Error(`tunnel closed early: ${JSON.stringify(got)}`)));
       c.on("data", (d) => {
         got += d.toString();
         if (got.includes("\r\n\r\n") && !got.includes("ping")) c.write("ping");
