@@ -41,7 +41,8 @@ export function applyPatchTool(): ToolDefinition<ApplyPatchInput> {
   };
 }
 
-async function runApplyPatch(patch: string, ctx: ToolContext): Promise<ToolResult> {
+/** Applies patch text as the apply_patch tool does (also used when exec_command is handed a patch). */
+export async function runApplyPatch(patch: string, ctx: ToolContext): Promise<ToolResult> {
   let hunks: PatchHunk[];
   try {
     hunks = parsePatch(patch);

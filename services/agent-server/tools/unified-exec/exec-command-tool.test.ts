@@ -206,6 +206,55 @@ describe("exec_command", () => {
     expect(r.output).toMatch(/Process exited with code 1/);
   });
 
+  it("an abort during a yield propagates; the process is left for terminateTurn", async () => {
+    const t = thread();
+    const abort = new AbortController();
+    yieldWith = untilExit;
+    const call = t.call("exec_command", { cmd: "echo started; sleep 60", login: false }, { callId: "ab1", turnId: "turn-ab", signal: abort.signal });
+    await t.item.waitForOutput("cmd-ab1", /started/);
+    abort.abort(new Error("interrupted"));
+    await expect(call).rejects.toThrow("interrupted");
+    expect(await running({ [LABEL_THREAD]: t.threadId, [LABEL_TURN]: "turn-ab" })).toHaveLength(1);
+    await t.sessions.terminateTurn("turn-ab");
+    expect(await running({ [LABEL_THREAD]: t.threadId })).toEqual([]);
+  });
+
+  it("write_stdin in a later turn reports on a new item of that turn", async () => {
+    const t = thread();
+    yieldWith = untilOutput(t.item, "cmd-t1", /ready/);
+    const first = await t.call("exec_command", { cmd: "echo ready; read x; echo bye:$x", login: false, tty: true }, { callId: "t1", turnId: "turn-1" });
+    const later = new RecordingEmitter();
+    yieldWith = untilExit;
+    const r = await t.call("write_stdin", { session_id: Number(first.session), chars: "z\n" }, { callId: "t2", turnId: "turn-2", item: later });
+    expect(r.output).toContain("bye:z");
+    expect(later.events[0]).toMatchObject({ kind: "started", item: { type: "command_execution", id: "cmd-t2", callId: "t2", sessionId: first.session } });
+    expect(later.events.at(-1)).toMatchObject({ kind: "completed", item: { id: "cmd-t2", exitCode: 0, status: "completed" } });
+    expect(t.item.events.filter((e) => e.kind === "completed")).toEqual([]);
+  });
+
+  it("a patch run through the shell is applied as apply_patch", async () => {
+    const t = thread();
+    const sub = path.join(dir, `shellpatch-${t.threadId}`);
+    await mkdir(sub);
+    const r = await t.call("exec_command", { cmd: `cd ${path.basename(sub)} && apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: p.txt\n+patched\n*** End Patch\nEOF` });
+    expect(r).toMatchObject({ success: true, output: "Success. Updated the following files:\nA p.txt\n" });
+    expect(await readFile(path.join(sub, "p.txt"), "utf8")).toBe("patched\n");
+    expect(r.ctx.asked).toEqual([{ kind: "file_change", paths: [path.join(sub, "p.txt")], outsideWritableRoots: false }]);
+  });
+
+  it("streams at most 1 MiB of deltas per item; the item keeps head and tail", async () => {
+    yieldWith = untilExit;
+    const t = thread();
+    const r = await t.call("exec_command", { cmd: "head -c 3000000 /dev/zero | tr '\\0' a; echo; echo END", login: false, max_output_tokens: 10 }, { callId: "big" });
+    expect(r.output).toMatch(/Process exited with code 0/);
+    const streamed = t.item.output("cmd-big");
+    expect(streamed.length).toBeLessThan((1 << 20) + 70_000);
+    expect(streamed).toMatch(/output beyond 1 MiB is not streamed/);
+    const done = t.item.events.at(-1);
+    if (done?.kind !== "completed" || done.item.type !== "command_execution") throw new Error("not completed");
+    expect(done.item.output).toMatch(/^a+\n\[… \d+ bytes .* cut from the middle …\]\na+\nEND\n$/);
+  });
+
   it("a command that cannot start is a failed call, not a thrown error", async () => {
     const t = thread();
     const r = await t.call("exec_command", { cmd: "true", workdir: "/nonexistent/dir", login: false });

@@ -9,10 +9,12 @@ import type { ProcessSpecInit } from "../../../../clients/environment/environmen
 import { TetherError } from "../../../common/tether-error.js";
 import { truncateMiddle } from "../head-tail-buffer.js";
 import type { ToolContext, ToolDefinition, ToolResult } from "../tool.js";
+import { runApplyPatch } from "../apply-patch/apply-patch-tool.js";
 import { type Collected, collectOutput } from "./collect-output.js";
 import { itemExited, itemFailed, itemOutput, itemYielded, newItem } from "./exec-item.js";
 import { clampMs, execResult, outputBudgetBytes } from "./exec-output.js";
 import { FULL_ACCESS, type SandboxPolicyInit, isSandboxed, looksLikeSandboxDenial, sandboxPolicyFor } from "./exec-sandbox.js";
+import { patchFromCommand } from "./intercept-apply-patch.js";
 import type { OpenItem, UnifiedExecSessions } from "./unified-exec-sessions.js";
 
 export const EXEC_YIELD = { default: 10_000, min: 250, max: 30_000 } as const;
@@ -51,6 +53,8 @@ export function execCommandTool(sessions: UnifiedExecSessions): ToolDefinition<E
 
 async function runExecCommand(sessions: UnifiedExecSessions, args: ExecCommandInput, ctx: ToolContext): Promise<ToolResult> {
   const cwd = path.posix.resolve(ctx.cwd, args.workdir ?? ".");
+  const shellPatch = patchFromCommand(args.cmd);
+  if (shellPatch !== undefined) return runApplyPatch(shellPatch.patch, { ...ctx, cwd: path.posix.resolve(cwd, shellPatch.dir ?? ".") });
   const argv = [args.shell ?? "bash", (args.login ?? true) ? "-lc" : "-c", args.cmd];
   const escalated = args.sandbox_permissions === "require_escalated";
   const auth = await ctx.authorize({ kind: "command", commandLine: args.cmd, argv, cwd, escalated, ...(args.justification === undefined ? {} : { justification: args.justification }) });

@@ -8,25 +8,33 @@ import type { CommandItem, ExecSession, OpenItem } from "./unified-exec-sessions
 
 /** Output kept in an item (the model's share is cut separately, per call). */
 export const ITEM_OUTPUT_BYTES = 64 << 10;
+/** Output streamed as deltas per item; beyond it one marker, then silence until the item completes. */
+export const MAX_STREAMED_BYTES = 1 << 20;
 
-export function newItem(ctx: ToolContext, command: string, cwd: string, startedAt: number): OpenItem {
-  const snapshot: CommandItem = { type: "command_execution", id: `cmd-${ctx.callId}`, callId: ctx.callId, command, cwd, output: "", status: "in_progress" };
+export function newItem(ctx: ToolContext, command: string, cwd: string, startedAt: number, sessionId?: number): OpenItem {
+  const snapshot: CommandItem = { type: "command_execution", id: `cmd-${ctx.callId}`, callId: ctx.callId, command, cwd, ...(sessionId === undefined ? {} : { sessionId: String(sessionId) }), output: "", status: "in_progress" };
   ctx.item.started(snapshot);
-  return { turnId: ctx.turnId, emitter: ctx.item, snapshot, output: new HeadTailBuffer(ITEM_OUTPUT_BYTES), startedAt };
+  return { turnId: ctx.turnId, emitter: ctx.item, snapshot, output: new HeadTailBuffer(ITEM_OUTPUT_BYTES), startedAt, streamed: 0 };
 }
 
 /** The session's item in this turn: the open one, or a new one when the turn changed. */
 export function itemForTurn(session: ExecSession, ctx: ToolContext, now: number): OpenItem {
   if (session.item !== undefined && session.item.turnId === ctx.turnId) return session.item;
-  const item = newItem(ctx, session.command, session.cwd, now);
-  item.snapshot.sessionId = String(session.id);
+  const item = newItem(ctx, session.command, session.cwd, now, session.id);
   session.item = item;
   return item;
 }
 
 export function itemOutput(item: OpenItem, data: Uint8Array, text: string): void {
   item.output.push(data);
-  if (text !== "") item.emitter.delta(item.snapshot.id, "output", text);
+  if (text === "" || item.streamed > MAX_STREAMED_BYTES) return;
+  item.streamed += data.byteLength;
+  if (item.streamed <= MAX_STREAMED_BYTES) {
+    item.emitter.delta(item.snapshot.id, "output", text);
+  } else {
+    // Clients (and the rollout) get no more live output; the completed item still has head and tail.
+    item.emitter.delta(item.snapshot.id, "output", `\n[… output beyond ${MAX_STREAMED_BYTES >> 20} MiB is not streamed; the item keeps its head and tail …]\n`);
+  }
 }
 
 /** The process is still running after a yield: the item shows its session id and output so far. */

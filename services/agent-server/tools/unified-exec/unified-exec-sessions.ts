@@ -20,6 +20,8 @@ export interface OpenItem {
   snapshot: CommandItem;
   output: HeadTailBuffer;
   startedAt: number;
+  /** Bytes sent as deltas so far. */
+  streamed: number;
 }
 
 export interface ExecSession {
@@ -70,7 +72,7 @@ export const LABEL_THREAD = "tether.thread";
 export const LABEL_TURN = "tether.turn";
 export const LABEL_CALL = "tether.call";
 
-export class UnifiedExecSessions {
+export class UnifiedExecSessions implements AsyncDisposable {
   readonly env: Environment;
   readonly threadId: string;
   readonly maxSessions: number;
@@ -166,6 +168,15 @@ export class UnifiedExecSessions {
     const all = [...this.#sessions.values()];
     this.#sessions.clear();
     return this.#terminateAll(all.map((s) => s.processId), { [LABEL_THREAD]: this.threadId });
+  }
+
+  /** closeAll, for `await using`. */
+  async close(): Promise<void> {
+    await this.closeAll();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   async #terminateAll(known: string[], labels: Record<string, string>): Promise<string[]> {
