@@ -14,6 +14,8 @@ export interface ModelFailure {
 export interface FailureContext {
   model: string;
   baseURL: string;
+  /** The variable holding the key, for the bad-key message. */
+  apiKeyEnv: string;
   /** For HTTP-date retry-after values. */
   now: () => number;
 }
@@ -71,7 +73,7 @@ function httpFailure(err: APIError, ctx: FailureContext): ModelFailure {
   if (status === undefined) return streamFailure(new StreamFailed(err.code ?? undefined, detail));
   switch (status) {
     case 401:
-      return final(ErrorCode.Unauthenticated, `the model server at ${ctx.baseURL} rejected the API key (401: ${detail}): set OPENAI_API_KEY to a valid key`, err);
+      return final(ErrorCode.Unauthenticated, `the model server at ${ctx.baseURL} rejected the API key (401: ${detail}): set ${ctx.apiKeyEnv} to a valid key`, err);
     case 403:
       return final(ErrorCode.PermissionDenied, `the API key may not use model "${ctx.model}" at ${ctx.baseURL} (403: ${detail})`, err);
     case 404:

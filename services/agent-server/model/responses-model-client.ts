@@ -16,6 +16,8 @@ export interface ResponsesModelClientOptions {
   baseURL?: string;
   /** Where OPENAI_API_KEY and OPENAI_BASE_URL are read (default process.env). */
   env?: Record<string, string | undefined>;
+  /** The variable the key comes from, named in errors (default OPENAI_API_KEY; a provider's env_key). */
+  apiKeyEnv?: string;
   /** Extra HTTP headers on every request. */
   headers?: Record<string, string>;
   /** Attempts per call, the first included (default 5). */
@@ -39,6 +41,7 @@ const DEFAULT_BASE_URL = "https://api.openai.com/v1";
 
 export class ResponsesModelClient implements ModelClient {
   readonly baseURL: string;
+  readonly #apiKeyEnv: string;
   readonly #client: OpenAI | undefined;
   readonly #maxAttempts: number;
   readonly #initialBackoffMs: number;
@@ -52,7 +55,8 @@ export class ResponsesModelClient implements ModelClient {
   constructor(options: ResponsesModelClientOptions = {}) {
     const env = options.env ?? process.env;
     this.baseURL = (options.baseURL ?? nonEmpty(env.OPENAI_BASE_URL) ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
-    const apiKey = options.apiKey ?? nonEmpty(env.OPENAI_API_KEY);
+    this.#apiKeyEnv = options.apiKeyEnv ?? "OPENAI_API_KEY";
+    const apiKey = options.apiKey ?? nonEmpty(env[this.#apiKeyEnv]);
     this.#maxAttempts = positive(options.maxAttempts ?? 5, "maxAttempts");
     this.#initialBackoffMs = positive(options.initialBackoffMs ?? 500, "initialBackoffMs");
     this.#maxBackoffMs = positive(options.maxBackoffMs ?? 8_000, "maxBackoffMs");
@@ -74,11 +78,11 @@ export class ResponsesModelClient implements ModelClient {
     if (client === undefined) {
       throw new TetherError(
         ErrorCode.Unauthenticated,
-        `no API key for the model server at ${this.baseURL}: set OPENAI_API_KEY (a local server without auth takes any value)`,
+        `no API key for the model server at ${this.baseURL}: set ${this.#apiKeyEnv} (a local server without auth takes any value)`,
       );
     }
     const body = toResponsesBody(request);
-    const ctx: FailureContext = { model: request.model, baseURL: this.baseURL, now: this.#now };
+    const ctx: FailureContext = { model: request.model, baseURL: this.baseURL, apiKeyEnv: this.#apiKeyEnv, now: this.#now };
     for (let attempt = 1; ; attempt++) {
       // Items handed out cannot be taken back (the caller may have stored or started them):
       // once one was, a failure is final. Deltas alone are dropped by the `retrying` event.

@@ -1,0 +1,28 @@
+// Which Responses server the agent talks to, from config.toml (already merged and checked):
+// a named model_provider, else `base_url` (which OPENAI_BASE_URL also sets), else the
+// environment and OpenAI's own URL; the key from the provider's env_key or OPENAI_API_KEY.
+import type { TetherConfig } from "../../common/config/config-schema.js";
+import { ErrorCode, TetherError } from "../../common/tether-error.js";
+import type { ResponsesModelClientOptions } from "./responses-model-client.js";
+
+export function modelClientOptions(config: TetherConfig, env: Record<string, string | undefined> = process.env): ResponsesModelClientOptions {
+  const options: ResponsesModelClientOptions = { env };
+  const name = config.model_provider;
+  // "openai" needs no table: it is the default server.
+  if (name !== undefined && name !== "openai") {
+    const provider = config.model_providers?.[name];
+    if (provider === undefined) {
+      const known = Object.keys(config.model_providers ?? {});
+      throw new TetherError(
+        ErrorCode.InvalidArgument,
+        `model_provider "${name}" is not defined: add [model_providers.${name}] with a base_url to config.toml${known.length > 0 ? ` (defined: ${known.join(", ")})` : ""}`,
+      );
+    }
+    options.baseURL = provider.base_url;
+    if (provider.env_key !== undefined) options.apiKeyEnv = provider.env_key;
+  } else if (config.base_url !== undefined) {
+    options.baseURL = config.base_url;
+  }
+  if (config.model_start_timeout_ms !== undefined) options.startupTimeoutMs = config.model_start_timeout_ms;
+  return options;
+}
