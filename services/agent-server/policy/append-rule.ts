@@ -2,7 +2,7 @@
 // file, written whole to a temporary file and renamed so a crash never leaves half a line;
 // appends to one file are serialised in this process. The caller reloads ExecPolicy after.
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { errnoCode, ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { PrefixRuleProposal } from "./approval-types.js";
@@ -71,8 +71,10 @@ async function writeLine(file: string, line: string, signal: AbortSignal | undef
   try {
     await mkdir(path.dirname(file), { recursive: true });
     let existing = "";
+    let mode = 0o600;
     try {
       existing = await readFile(file, "utf8");
+      mode = (await stat(file)).mode & 0o7777; // the rename must not change who may read the rules
     } catch (err) {
       if (errnoCode(err) !== "ENOENT") throw err;
     }
@@ -80,7 +82,8 @@ async function writeLine(file: string, line: string, signal: AbortSignal | undef
     const sep = existing === "" || existing.endsWith("\n") ? "" : "\n";
     const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
     try {
-      await writeFile(temp, `${existing}${sep}${line}\n`, { mode: 0o600, flag: "wx" });
+      await writeFile(temp, `${existing}${sep}${line}\n`, { mode, flag: "wx" });
+      await chmod(temp, mode); // writeFile's mode is filtered by the umask
       await rename(temp, file);
     } catch (err) {
       await rm(temp, { force: true });

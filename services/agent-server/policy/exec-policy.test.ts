@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile, mkdir, readdir } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, stat, writeFile, mkdir, readdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -94,6 +94,16 @@ describe("ExecPolicy.parse and check", () => {
     expect(policy.checkCommandLine("rm -[rf][rf] /").decision).toBe("forbidden");
     expect(policy.checkCommandLine("git stat*").decision).toBeUndefined();
     expect(policy.checkCommandLine("git 'stat*'").decision).toBeUndefined();
+  });
+
+  it("finds forbidden and prompt rules behind programs that run other programs", () => {
+    expect(policy.checkCommandLine("sudo -u root rm -rf /").decision).toBe("forbidden");
+    expect(policy.checkCommandLine("find . -name x -exec rm -fr {} ;").decision).toBe("forbidden");
+    expect(policy.checkCommandLine("timeout 5 git push").decision).toBe("prompt");
+    expect(policy.checkCommandLine("xargs git status").decision).toBeUndefined(); // allow rules never reach through
+    expect(policy.checkCommandLine("sudo sudo git push --force").decision).toBe("forbidden");
+    const nested = `${"sudo ".repeat(40)}ls;`.repeat(300);
+    expect(policy.checkCommandLine(nested).decision).toBeUndefined(); // linear in runners, not exponential
   });
 
   it("checks an exec argv, splitting a shell wrapper's script", () => {
@@ -235,11 +245,13 @@ describe("ExecPolicy.load and appending rules", () => {
   it("adds no duplicate line and ends an unterminated last line first", async () => {
     const file = defaultRulesFile(home);
     await mkdir(path.dirname(file));
-    await writeFile(file, 'prefix_rule(pattern=["ls"], decision="allow")');
+    await writeFile(file, 'prefix_rule(pattern=["ls"], decision="allow")', { mode: 0o640 });
+    await chmod(file, 0o640);
     await appendPrefixRule(file, { pattern: ["ls"], decision: "allow" });
     await appendPrefixRule(file, { pattern: ["pwd"], decision: "allow" });
     await appendPrefixRule(file, { pattern: ["pwd"], decision: "allow" });
     expect(await readFile(file, "utf8")).toBe('prefix_rule(pattern=["ls"], decision="allow")\nprefix_rule(pattern=["pwd"], decision="allow")\n');
+    expect((await stat(file)).mode & 0o777).toBe(0o640);
   });
 
   it("keeps every line when appends race, and leaves no temporary files", async () => {

@@ -51,6 +51,10 @@ export interface CommandLineCheck {
 }
 
 export const MAX_RULE_FILES = 1000;
+/** Programs that run another program given later in their argv (after options we do not parse). */
+const RUNNERS = new Set(["sudo", "doas", "xargs", "timeout", "nice", "ionice", "stdbuf", "setsid", "chrt", "taskset", "flock", "watch", "strace", "ltrace", "find", "nohup", "env", "command", "exec"]);
+/** How far into a runner's argv the program it runs is looked for. */
+const MAX_RUNNER_SCAN = 16;
 const SEVERITY: Record<RuleDecision, number> = { allow: 0, prompt: 1, forbidden: 2 };
 const NETWORK_SEVERITY: Record<NetworkDecision, number> = { allow: 0, prompt: 1, deny: 2 };
 
@@ -140,6 +144,10 @@ export class ExecPolicy {
    * forbidden rule whenever it could expand to the rule's token.
    */
   check(argv: readonly string[], globs: readonly number[] = []): PolicyEvaluation | undefined {
+    return this.#check(argv, globs, true);
+  }
+
+  #check(argv: readonly string[], globs: readonly number[], scanRunners: boolean): PolicyEvaluation | undefined {
     const program = argv[0];
     if (program === undefined) return undefined;
     const matchedRules: RuleMatch[] = [];
@@ -153,6 +161,14 @@ export class ExecPolicy {
         const m = matchPrefix(rule, argv, globs);
         if (m !== undefined) matchedRules.push(m);
       }
+    }
+    // Every suffix is scanned once here, so the scans themselves need not look into runners.
+    const runner = scanRunners && RUNNERS.has(base ?? program);
+    // A runner's own options are not parsed: every later word may be the program it runs, so
+    // prompt and forbidden rules are tried on each suffix (allow rules never are).
+    for (let i = 1; runner && i < Math.min(argv.length, MAX_RUNNER_SCAN); i++) {
+      const inner = this.#check(argv.slice(i), globs.filter((g) => g >= i).map((g) => g - i), false);
+      for (const m of inner?.matchedRules ?? []) if (m.decision !== "allow") matchedRules.push(m);
     }
     if (matchedRules.length === 0) return undefined;
     return { decision: strictest(matchedRules.map((m) => m.decision)), matchedRules };

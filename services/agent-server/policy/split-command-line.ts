@@ -197,19 +197,26 @@ function addCommand(argv: string[], globs: number[], depth: number, maxDepth: nu
 }
 
 /**
- * Removes wrappers that only exec the rest of their argv (env without assignments or options,
- * nohup, exec, command), so rules see the program that really runs.
+ * Removes wrappers that only exec the rest of their argv (env, nohup, exec, command,
+ * builtin), so rules see the program that really runs. Options that change what runs
+ * (env -S/-i/-u, exec -a) are refused rather than guessed at; `command -v/-V` only prints.
  */
 function unwrap(argv: string[], globs: number[]): { argv: string[]; globs: number[] } {
   let skip = 0;
   for (let guard = 0; guard < 8; guard++) {
     const word = argv[skip];
-    const next = argv[skip + 1];
-    const wrapper = word === "nohup" || word === "exec" || word === "command" || word === "env" || word === "builtin";
-    if (!wrapper) break;
-    if (next !== undefined && next.startsWith("-")) break; // options change what they do: leave them whole
+    if (word !== "nohup" && word !== "exec" && word !== "command" && word !== "env" && word !== "builtin") break;
     if (globs.includes(skip)) break;
-    skip++;
+    let next = argv[skip + 1];
+    if (word === "command" && next === "-p") {
+      skip++; // -p only picks the default PATH
+      next = argv[skip + 1];
+    }
+    if (next !== undefined && next.startsWith("-") && next !== "--") {
+      if (word === "command" && (next === "-v" || next === "-V")) break; // a lookup, runs nothing
+      throw new ShellRefusal(`\`${word} ${next}\` changes how the command runs`);
+    }
+    skip += next === "--" ? 2 : 1;
   }
   if (skip === 0) return { argv, globs };
   return { argv: argv.slice(skip), globs: globs.filter((g) => g >= skip).map((g) => g - skip) };
