@@ -1,8 +1,11 @@
-// tether's run path as the CLI will take it: the lean node:http2 client with the hand-written
-// ProcessWire codecs, straight to an exec server (no Environment, no grpc-js).
+// tether's run path as the CLI takes it: the lean node:http2 client with the hand-written
+// ProcessWire codecs, straight to an exec server (no Environment, no grpc-js), reading Attach
+// through the engine's resumableAttach as `tether run` does (each stream read to its end).
 import { ErrorCode, TetherError } from "../services/common/tether-error.js";
 import { LeanChannel } from "../clients/environment/lean/lean-channel.js";
-import { ProcessWire } from "../clients/environment/lean/process-wire.js";
+import { type AttachResponseWire, ProcessWire } from "../clients/environment/lean/process-wire.js";
+import { DEFAULT_RECONNECT, Outage } from "../clients/environment/reconnect.js";
+import { resumableAttach } from "../clients/environment/resumable-attach.js";
 import type { TetherTarget } from "./targets.js";
 
 export type LeanRunTarget = Pick<TetherTarget, "name" | "runTrue" | "streamBytes" | "close">;
@@ -25,7 +28,7 @@ export class LeanTarget implements LeanRunTarget {
   async runTrue(): Promise<void> {
     const processId = this.id();
     await this.channel.unary(ProcessWire.start, { processId, spec: { argv: ["/bin/true"] } });
-    for await (const ev of this.channel.serverStream(ProcessWire.attach, { processId })) {
+    for await (const ev of this.attach(processId)) {
       if (ev.event.case === "exited") {
         if (ev.event.value.status?.code !== 0) throw new TetherError(ErrorCode.Internal, `/bin/true exited with ${ev.event.value.status?.code}`);
         return;
@@ -34,12 +37,18 @@ export class LeanTarget implements LeanRunTarget {
     throw new TetherError(ErrorCode.Internal, "the attach stream ended without an exit event");
   }
 
+  private attach(processId: string): AsyncIterable<AttachResponseWire> {
+    return resumableAttach((afterSeq) => this.channel.serverStream(ProcessWire.attach, { processId, afterSeq }), {
+      outage: new Outage({ ...DEFAULT_RECONNECT, giveUpAfterMs: 0 }, this.name),
+    });
+  }
+
   async streamBytes(n: number): Promise<number> {
     const processId = this.id();
     // OverflowPolicy 1 = BLOCK: the server pauses the child instead of dropping output.
     await this.channel.unary(ProcessWire.start, { processId, spec: { argv: ["head", "-c", String(n), "/dev/zero"], output: { overflow: 1 } } });
     let bytes = 0;
-    for await (const ev of this.channel.serverStream(ProcessWire.attach, { processId })) {
+    for await (const ev of this.attach(processId)) {
       if (ev.event.case === "output") bytes += ev.event.value.data.byteLength;
       if (ev.event.case === "gap") throw new TetherError(ErrorCode.DataLoss, `output was dropped (${ev.event.value.droppedBytes} bytes)`);
     }

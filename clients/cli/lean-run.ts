@@ -1,14 +1,20 @@
 // `tether run` on an exec server through the lean client: node:http2 and the hand-written
 // ProcessWire/SessionWire codecs, no grpc-js and no generated descriptors (each costs more
-// start-up time than the whole run of a short command). Behaves as the GrpcEnvironment
-// does for the calls a run makes: one session kept attached by an Events stream, Start and
-// Write retried by id across reconnects, Attach resumed after the last seq it delivered.
+// start-up time than the whole run of a short command). The client engine is GrpcEnvironment's
+// own (reconnect.ts, resumable-attach.ts, session-keeper.ts, stdin-stream-writer.ts over the
+// LeanTransport): one session kept attached by an Events stream, Start and Write retried by
+// id across reconnects, Attach resumed after the last seq it delivered and read to its end,
+// stdin streamed over WriteStream.
 import { readFile } from "node:fs/promises";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
-import { describeTarget, explainConnectError, parseEnvTarget } from "../environment/env-target.js";
-import { LeanChannel, type LeanChannelOptions } from "../environment/lean/lean-channel.js";
-import { type AttachResponseWire, ProcessWire, SessionWire } from "../environment/lean/process-wire.js";
-import { DEFAULT_RECONNECT, Outage, type ReconnectPolicy, isTransportFailure, sleep, withReconnect } from "../environment/reconnect.js";
+import { describeTarget, explainConnectError, leanTarget, parseEnvTarget } from "../environment/env-target.js";
+import type { StdinWriter } from "../environment/environment.js";
+import { LeanTransport } from "../environment/lean/lean-transport.js";
+import { type AttachResponseWire, ProcessWire, SessionWire, WriteStreamWire } from "../environment/lean/process-wire.js";
+import { DEFAULT_RECONNECT, Outage, type ReconnectPolicy, isTransportFailure, withReconnect } from "../environment/reconnect.js";
+import { resumableAttach } from "../environment/resumable-attach.js";
+import { keepSessionAttached } from "../environment/session-keeper.js";
+import { StdinStreamWriter } from "../environment/stdin-stream-writer.js";
 import type { RunEvent, RunSpec, RunTarget } from "./run-command.js";
 
 export interface LeanRunOptions {
@@ -19,43 +25,12 @@ export interface LeanRunOptions {
   reconnect?: Partial<ReconnectPolicy>;
 }
 
-/** ProcessState.EXITED in process.proto. */
-const EXITED = 4;
-
 /**
  * How long a run goes before it attaches its session (the Events stream), at most: a short
  * command is over by then, and the server is spared a stream while it starts the process.
  * Never more than a quarter of the detached TTL, so the session cannot expire meanwhile.
  */
 const ATTACH_AFTER_MS = 1000;
-
-/**
- * The current HTTP/2 connection, replaced by a new one once it died: a LeanChannel does not
- * reconnect by itself, and a retried call must not land on the dead one again.
- */
-class Link {
-  #channel: LeanChannel | undefined;
-  #dead = false;
-
-  constructor(private readonly opts: LeanChannelOptions) {}
-
-  get(): LeanChannel {
-    if (this.#channel === undefined || this.#dead) {
-      const channel = LeanChannel.connect(this.opts);
-      this.#channel = channel;
-      this.#dead = false;
-      channel.onClose(() => {
-        if (this.#channel === channel) this.#dead = true;
-      });
-    }
-    return this.#channel;
-  }
-
-  close(): Promise<void> {
-    this.#dead = true;
-    return this.#channel?.close() ?? Promise.resolve();
-  }
-}
 
 export async function openLeanRunTarget(text: string, options: LeanRunOptions = {}): Promise<LeanRunTarget> {
   const target = parseEnvTarget(text);
@@ -71,11 +46,10 @@ export async function openLeanRunTarget(text: string, options: LeanRunOptions = 
       })
     : undefined;
   const description = describeTarget(target);
-  const channelTarget = target.kind === "unix" ? description : `${target.kind}://${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`;
   // As the grpc-js connection does: a 4 MiB window lets output flow at pipe speed while what
   // a cut can lose in flight stays well under the server's resume history (8 MiB); keepalive
   // notices a link that died without a reset (then calls retry on a new one).
-  const link = new Link({ target: channelTarget, token: options.token, caPem, windowBytes: 4 << 20, keepaliveMs: 10_000 });
+  const link = new LeanTransport({ target: leanTarget(target), token: options.token, caPem, windowBytes: 4 << 20, keepaliveMs: 10_000 });
   const policy = { ...DEFAULT_RECONNECT, ...options.reconnect };
   // Date, not performance: the first use of performance costs a run ~1 ms of start-up.
   const started = Date.now();
@@ -87,7 +61,7 @@ export async function openLeanRunTarget(text: string, options: LeanRunOptions = 
     try {
       // The first contact fails fast: a wrong address should say so now, not after a minute.
       ready = await withReconnect({ ...policy, giveUpAfterMs: 0 }, description, () =>
-        link.get().unary(SessionWire.openSession, { sessionId }, { timeoutMs: 30_000 }),
+        link.channel().unary(SessionWire.openSession, { sessionId }, { timeoutMs: 30_000 }),
       );
     } catch (err) {
       await link.close();
@@ -100,7 +74,7 @@ export async function openLeanRunTarget(text: string, options: LeanRunOptions = 
 }
 
 export class LeanRunTarget implements RunTarget {
-  readonly #link: Link;
+  readonly #link: LeanTransport;
   readonly #sessionId: string;
   readonly #description: string;
   readonly #policy: ReconnectPolicy;
@@ -113,7 +87,7 @@ export class LeanRunTarget implements RunTarget {
   #earlyAttach: { processId: string; responses: AsyncIterable<AttachResponseWire> } | undefined;
   #firstStart = true;
 
-  constructor(link: Link, sessionId: string, description: string, policy: ReconnectPolicy, opened: Promise<number>) {
+  constructor(link: LeanTransport, sessionId: string, description: string, policy: ReconnectPolicy, opened: Promise<number>) {
     this.#link = link;
     this.#sessionId = sessionId;
     this.#description = description;
@@ -132,7 +106,7 @@ export class LeanRunTarget implements RunTarget {
 
   async start(processId: string, spec: RunSpec): Promise<void> {
     if (spec.sandbox) throw new TetherError(ErrorCode.InvalidArgument, "sandbox flags need the Environment path (tether run without the lean client)");
-    const start = () => this.#link.get().unary(ProcessWire.start, { processId, spec, sessionId: this.#sessionId });
+    const start = () => this.#link.channel().unary(ProcessWire.start, { processId, spec, sessionId: this.#sessionId });
     // Sent before OpenSession has answered: the server handles the two in order, and if it
     // did not, Start fails NOT_FOUND (no such session) and is sent again; it is idempotent by id.
     const early = start().then(
@@ -151,63 +125,58 @@ export class LeanRunTarget implements RunTarget {
   async write(processId: string, data: Uint8Array, opts?: { eof?: boolean }): Promise<void> {
     // A write id makes the retry after a reconnect safe: the server applies it once.
     const writeId = crypto.randomUUID();
-    await this.#retry("Write", () => this.#link.get().unary(ProcessWire.write, { processId, writeId, data, eof: opts?.eof ?? false }));
+    await this.#retry("Write", () => this.#link.channel().unary(ProcessWire.write, { processId, writeId, data, eof: opts?.eof ?? false }));
   }
 
   async signal(processId: string, signal: string): Promise<void> {
     // SignalTarget 2 = the process group, as the Environment's default.
-    await this.#retry("Signal", () => this.#link.get().unary(ProcessWire.signal, { processId, signal, target: 2 }));
+    await this.#retry("Signal", () => this.#link.channel().unary(ProcessWire.signal, { processId, signal, target: 2 }));
   }
 
   async resize(processId: string, rows: number, cols: number): Promise<void> {
-    await this.#retry("Resize", () => this.#link.get().unary(ProcessWire.resize, { processId, size: { rows, cols } }));
+    await this.#retry("Resize", () => this.#link.channel().unary(ProcessWire.resize, { processId, size: { rows, cols } }));
   }
 
-  /** Attach that survives reconnects: it resumes after the last seq it yielded. */
+  /** Attach that survives reconnects (the engine's resumableAttach), mapped to run events. */
   async *attach(processId: string): AsyncIterable<RunEvent> {
-    let cursor = 0n;
-    const outage = new Outage(this.#policy, `${this.#description} (Attach ${processId})`);
     let early: AsyncIterable<AttachResponseWire> | undefined;
     if (this.#earlyAttach?.processId === processId) {
       early = this.#earlyAttach.responses;
       this.#earlyAttach = undefined;
     }
-    for (;;) {
-      const responses = early ?? this.#link.get().serverStream(ProcessWire.attach, { processId, afterSeq: cursor });
-      const wasEarly = early !== undefined;
+    const hadEarly = early !== undefined;
+    const open = (afterSeq: bigint): AsyncIterable<AttachResponseWire> => {
+      const responses = early ?? this.#link.channel().serverStream(ProcessWire.attach, { processId, afterSeq });
       early = undefined;
-      try {
-        let endsAt: bigint | undefined;
-        for await (const ev of responses) {
-          outage.recovered();
-          const e = ev.event;
-          if (e.case === "started") {
-            // An exited process's last seq is its exit event: a cursor there has nothing left to read.
-            if (e.value.state === EXITED) endsAt = e.value.lastSeq;
-            continue;
-          }
-          cursor = ev.seq;
-          if (e.case === "output") yield { kind: "output", stream: e.value.stream, data: e.value.data };
-          else if (e.case === "exited") {
-            yield { kind: "exited", status: e.value.status };
-            return;
-          }
-        }
-        if (endsAt !== undefined && cursor >= endsAt) return;
-        // The server ends the stream only after the exit event, or when it shuts down.
-        throw new TetherError(ErrorCode.Unavailable, "the attach stream ended before the process exited");
-      } catch (err) {
-        // A server that does not hold an Attach for a process still starting: attach again, now that it has.
-        if (wasEarly && err instanceof TetherError && err.code === ErrorCode.NotFound) continue;
-        if (!isTransportFailure(err)) throw err;
-        await outage.failed(err as TetherError);
-      }
+      return responses;
+    };
+    const events = resumableAttach(open, {
+      outage: new Outage(this.#policy, `${this.#description} (Attach ${processId})`),
+      // A server that does not hold an Attach for a process still starting: attach again, now that it has.
+      retryOnce: (err, attempt) => hadEarly && attempt === 0 && err.code === ErrorCode.NotFound,
+    });
+    for await (const ev of events) {
+      const e = ev.event;
+      if (e.case === "output") yield { kind: "output", stream: e.value.stream, data: e.value.data };
+      else if (e.case === "exited") yield { kind: "exited", status: e.value.status };
     }
+  }
+
+  /** Stdin as one WriteStream (bidi), resent from the first unacknowledged byte after a cut. */
+  openStdin(processId: string): StdinWriter {
+    return new StdinStreamWriter({
+      processId,
+      streamId: crypto.randomUUID(),
+      open: (requests, signal) => this.#link.bidi(WriteStreamWire, requests, { signal, waitForReady: true, readyTimeoutMs: this.#policy.giveUpAfterMs }),
+      policy: this.#policy,
+      what: `${this.#description} (WriteStream ${processId})`,
+      signal: this.#lifetime.signal,
+    });
   }
 
   /** An Attach from the start, sent now; its responses wait for attach() (flow control holds the rest). */
   #sendAttach(processId: string): AsyncIterable<AttachResponseWire> {
-    const stream = this.#link.get().serverStream(ProcessWire.attach, { processId, afterSeq: 0n })[Symbol.asyncIterator]();
+    const stream = this.#link.channel().serverStream(ProcessWire.attach, { processId, afterSeq: 0n })[Symbol.asyncIterator]();
     const first = stream.next();
     // Seen by attach() if it comes; a run that fails before then closes the target, which cancels the call.
     first.catch(() => undefined);
@@ -222,7 +191,7 @@ export class LeanRunTarget implements RunTarget {
       // Never opened: the connection is already closed, and the reason was reported.
       if (!(await this.#opened.then(() => true, () => false))) return;
       try {
-        await this.#link.get().unary(SessionWire.closeSession, { sessionId: this.#sessionId }, { timeoutMs: 5000 });
+        await this.#link.channel().unary(SessionWire.closeSession, { sessionId: this.#sessionId }, { timeoutMs: 5000 });
       } catch (err) {
         // The server may already be gone; its own session expiry then kills what is left.
         if (!isTransportFailure(err) && !(err instanceof TetherError && err.code === ErrorCode.NotFound)) throw err;
@@ -241,24 +210,17 @@ export class LeanRunTarget implements RunTarget {
   }
 
   /**
-   * Keeps one Events stream open for the session's life from `afterMs` on: an attached
-   * session does not expire, so a command may run for as long as it likes. Reopened after
-   * every drop.
+   * Keeps one Events stream open for the session's life from `afterMs` on (the engine's
+   * keepSessionAttached): an attached session does not expire, so a command may run for as
+   * long as it likes.
    */
-  async #keepAttached(afterMs: number): Promise<void> {
-    const signal = this.#lifetime.signal;
-    // Closed meanwhile: the run was over before it needed to attach.
-    if (!(await sleep(afterMs, signal).then(() => true, () => false))) return;
-    const outage = new Outage({ ...this.#policy, giveUpAfterMs: Number.MAX_SAFE_INTEGER }, this.#description);
-    while (!signal.aborted) {
-      try {
-        for await (const _ of this.#link.get().serverStream(SessionWire.events, { sessionId: this.#sessionId }, { signal })) outage.recovered();
-        if (!signal.aborted) await outage.failed(new TetherError(ErrorCode.Unavailable, "events stream ended"), signal);
-      } catch (err) {
-        if (signal.aborted) return;
-        if (err instanceof TetherError && err.code === ErrorCode.NotFound) return; // session gone (closed or expired)
-        await outage.failed(TetherError.from(err), signal).catch(() => undefined);
-      }
-    }
+  #keepAttached(afterMs: number): Promise<void> {
+    return keepSessionAttached({
+      open: (signal) => this.#link.channel().serverStream(SessionWire.events, { sessionId: this.#sessionId }, { signal }),
+      policy: this.#policy,
+      what: this.#description,
+      signal: this.#lifetime.signal,
+      delayMs: afterMs,
+    });
   }
 }

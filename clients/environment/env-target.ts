@@ -60,3 +60,8 @@ export function explainConnectError(err: unknown, target: NetworkTarget): Tether
   }
   return te;
 }
+
+/** The lean client's target string (lean-channel.ts): IPv6 hosts in brackets. */
+export function leanTarget(target: NetworkTarget): string {
+  return target.kind === "unix" ? `unix://${target.path}` : `${target.kind}://${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`;
+}

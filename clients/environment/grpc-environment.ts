@@ -6,7 +6,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { randomUUID } from "node:crypto";
 import type { SandboxPolicySchema } from "../../gen/tether/exec/v1/sandbox_pb.js";
 import type { GetInfoResponse } from "../../gen/tether/exec/v1/environment_pb.js";
-import { type AttachResponse, type ExitStatus, type ProcessInfo, ProcessState } from "../../gen/tether/exec/v1/process_pb.js";
+import type { AttachResponse, ExitStatus, ProcessInfo } from "../../gen/tether/exec/v1/process_pb.js";
 import { Decision } from "../../gen/tether/exec/v1/session_pb.js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import type { AttachOptions, EscalationHandler, Environment, FileOps, ProcessOps, ProcessSpecInit, SessionOps, Signalable } from "./environment.js";
@@ -15,6 +15,8 @@ import { type Connection, type ConnectionOptions, createConnection } from "./grp
 import { grpcFileOps } from "./grpc-file-ops.js";
 import { StdinStreamWriter } from "./stdin-stream-writer.js";
 import { DEFAULT_RECONNECT, Outage, type ReconnectPolicy, isTransportFailure, withReconnect } from "./reconnect.js";
+import { resumableAttach } from "./resumable-attach.js";
+import { keepSessionAttached } from "./session-keeper.js";
 
 export interface GrpcEnvironmentOptions extends ConnectionOptions {
   reconnect?: Partial<ReconnectPolicy>;
@@ -27,6 +29,8 @@ export interface GrpcEnvironmentOptions extends ConnectionOptions {
   detachedTtlMs?: number;
   kind?: string;
   description?: string;
+  /** How calls travel: grpc-js (default) or the lean node:http2 client. */
+  transport?: "grpc-js" | "lean";
   /** Called when the environment closes (e.g. a provider removes its container). */
   onClose?: () => Promise<void>;
 }
@@ -72,7 +76,7 @@ export class GrpcEnvironment implements Environment {
 
   /** Connects, opens (or resumes) a session and keeps it attached. */
   static async connect(target: NetworkTarget, options: GrpcEnvironmentOptions = {}): Promise<GrpcEnvironment> {
-    const conn = createConnection(target, options);
+    const conn = options.transport === "lean" ? (await import("./lean-connection.js")).createLeanConnection(target, options) : createConnection(target, options);
     try {
       return await GrpcEnvironment.open(conn, { kind: target.kind, description: describeTarget(target), ...options });
     } catch (err) {
@@ -183,51 +187,12 @@ export class GrpcEnvironment implements Environment {
     };
   }
 
-  /** Attach that survives reconnects: it resumes after the last seq it yielded. */
-  async *#attach(processId: string, opts: AttachOptions): AsyncIterable<AttachResponse> {
-    let cursor = BigInt(opts.afterSeq ?? 0);
-    let startedSent = false;
-    const outage = new Outage(this.#policy, `${this.description} (Attach ${processId})`);
-    for (;;) {
-      try {
-        const stream = this.#conn.processes.attach(
-          { processId, afterSeq: cursor, allowGaps: opts.allowGaps ?? false },
-          { signal: opts.signal, ...this.#ready },
-        );
-        let endsAt: bigint | undefined;
-        let exit: AttachResponse | undefined;
-        try {
-          for await (const ev of stream) {
-            outage.recovered();
-            if (ev.event.case === "started") {
-              // An exited process's last seq is its exit event: a cursor there has nothing left to read.
-              if (ev.event.value.state === ProcessState.EXITED) endsAt = ev.event.value.lastSeq;
-              if (startedSent) continue;
-              startedSent = true;
-            } else {
-              cursor = ev.seq;
-            }
-            // The exit event is held until the stream ends: a consumer that stops at it would
-            // otherwise reset the stream, and nghttp2 closes a connection that resets more than
-            // ~33 streams a second (its rapid-reset guard), failing every call on it.
-            if (ev.event.case === "exited") exit = ev;
-            else yield ev;
-          }
-        } catch (err) {
-          if (exit === undefined) throw err;
-        }
-        if (exit !== undefined) {
-          yield exit;
-          return;
-        }
-        if (endsAt !== undefined && cursor >= endsAt) return;
-        // The server ends the stream only after the exit event, or when it shuts down.
-        throw new TetherError(ErrorCode.Unavailable, "the attach stream ended before the process exited");
-      } catch (err) {
-        if (!isTransportFailure(err) || opts.signal?.aborted) throw err;
-        await outage.failed(err as TetherError, opts.signal);
-      }
-    }
+  /** Attach that survives reconnects (resumableAttach: resumes after the last seq, reads each stream to its end). */
+  #attach(processId: string, opts: AttachOptions): AsyncIterable<AttachResponse> {
+    return resumableAttach(
+      (afterSeq) => this.#conn.processes.attach({ processId, afterSeq, allowGaps: opts.allowGaps ?? false }, { signal: opts.signal, ...this.#ready }),
+      { afterSeq: BigInt(opts.afterSeq ?? 0), signal: opts.signal, outage: new Outage(this.#policy, `${this.description} (Attach ${processId})`) },
+    );
   }
 
   #sessionOps(): SessionOps {
@@ -263,22 +228,17 @@ export class GrpcEnvironment implements Environment {
     const signal = AbortSignal.any([abort.signal, this.#lifetime.signal]);
     const handler = this.#escalationHandler;
     const previous = this.#eventsLoop ?? Promise.resolve();
-    this.#eventsLoop = previous.catch(() => undefined).then(async () => {
-      const outage = new Outage({ ...this.#policy, giveUpAfterMs: Number.MAX_SAFE_INTEGER }, this.description);
-      while (!signal.aborted) {
-        try {
-          for await (const ev of this.#conn.sessions.events({ sessionId: this.#sessionId, controller: handler !== undefined }, { signal, ...this.#ready })) {
-            outage.recovered();
-            if (ev.event.case === "escalation" && handler) void this.#answer(handler, ev.event.value);
-          }
-          if (!signal.aborted) await outage.failed(new TetherError(ErrorCode.Unavailable, "events stream ended"), signal);
-        } catch (err) {
-          if (signal.aborted) return;
-          if (err instanceof TetherError && err.code === ErrorCode.NotFound) return; // session gone (closed or expired)
-          await outage.failed(TetherError.from(err), signal).catch(() => undefined);
-        }
-      }
-    });
+    this.#eventsLoop = previous.then(() =>
+      keepSessionAttached({
+        open: (s) => this.#conn.sessions.events({ sessionId: this.#sessionId, controller: handler !== undefined }, { signal: s, ...this.#ready }),
+        onEvent: (ev) => {
+          if (ev.event.case === "escalation" && handler) void this.#answer(handler, ev.event.value);
+        },
+        policy: this.#policy,
+        what: this.description,
+        signal,
+      }),
+    );
   }
 
   async #answer(handler: EscalationHandler, req: Parameters<EscalationHandler>[0]): Promise<void> {

@@ -7,6 +7,7 @@ import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createConnection, type ExecClients } from "../../clients/environment/grpc-connection.js";
+import { createLeanConnection } from "../../clients/environment/lean-connection.js";
 import { GrpcEnvironment } from "../../clients/environment/grpc-environment.js";
 import { ErrorCode } from "../../services/common/tether-error.js";
 import { type ExecServerProcess, startExecServerProcess } from "../support/exec-server-process.js";
@@ -25,7 +26,17 @@ function notReady(client: grpc.Client): Promise<void> {
   });
 }
 
-describe("a call made while the exec server restarts", () => {
+const transports = [
+  {
+    name: "grpc-js",
+    connect: (socket: string) => createConnection({ kind: "unix", path: socket }),
+    // grpc-js queues calls while it is still CONNECTING even without waitForReady: wait until it gave up.
+    settle: (conn: ExecClients) => notReady((conn.environment as unknown as { raw: grpc.Client }).raw),
+  },
+  { name: "lean" as const, connect: (socket: string) => createLeanConnection({ kind: "unix", path: socket }), settle: async () => {} },
+];
+
+describe.each(transports)("a call made while the exec server restarts ($name)", (transport) => {
   let dir: string;
   let socket: string;
   let server: ExecServerProcess | undefined;
@@ -35,7 +46,7 @@ describe("a call made while the exec server restarts", () => {
     dir = await mkdtemp(path.join(tmpdir(), "tether-restart-"));
     socket = path.join(dir, "exec.sock");
     server = await startExecServerProcess({ listen: `unix://${socket}` });
-    conn = createConnection({ kind: "unix", path: socket });
+    conn = transport.connect(socket);
     await conn.environment.getInfo({}, { timeoutMs: 10_000 });
   });
   afterAll(async () => {
@@ -46,7 +57,7 @@ describe("a call made while the exec server restarts", () => {
 
   async function restart(during: () => Promise<void>): Promise<void> {
     await server!.close();
-    await notReady((conn.environment as unknown as { raw: grpc.Client }).raw);
+    await transport.settle(conn);
     await during();
     server = await startExecServerProcess({ listen: `unix://${socket}` });
   }
@@ -71,7 +82,7 @@ describe("a call made while the exec server restarts", () => {
   });
 
   it("GrpcEnvironment.info() issued during the restart completes once the server is back", async () => {
-    const env = await GrpcEnvironment.connect({ kind: "unix", path: socket }, { connectTimeoutMs: 10_000 });
+    const env = await GrpcEnvironment.connect({ kind: "unix", path: socket }, { connectTimeoutMs: 10_000, transport: transport.name === "lean" ? "lean" : "grpc-js" });
     try {
       let waiting: Promise<unknown> | undefined;
       await restart(async () => {

@@ -1,5 +1,6 @@
 // The backends the conformance suite runs against, each a real way of reaching an exec
-// server: in-process, a separate process on a Unix socket, a server inside a second
+// server: in-process, a separate process on a Unix socket (over grpc-js, and over the lean
+// node:http2 client that `tether run` uses), a server inside a second
 // network namespace reached over TLS ("remote VM"), and a Docker container.
 import { type ChildProcess, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -105,6 +106,28 @@ export const unixBackend: Backend = {
   },
 };
 
+/**
+ * The lean client (node:http2, no grpc-js: what `tether run` uses) under the same engine,
+ * against a separate exec server on a Unix socket.
+ */
+export const leanBackend: Backend = {
+  name: "lean",
+  available: async () => ({ ok: true }),
+  async create(options = {}) {
+    const server = await startExecServerProcess();
+    try {
+      const open = (o: BackendOptions) =>
+        GrpcEnvironment.connect({ kind: "unix", path: server.url.slice("unix://".length) }, { ...o, transport: "lean", connectTimeoutMs: 10_000 });
+      const env = await open(options);
+      const extra = sessions(open);
+      return { env, openSession: extra.openSession, cleanup: async () => { await extra.closeAll(); await env.close(); await server.close(); } };
+    } catch (err) {
+      await server.close();
+      throw err;
+    }
+  },
+};
+
 export const remoteBackend: Backend = {
   name: "remote",
   available: async () => {
@@ -141,7 +164,7 @@ export const dockerBackend: Backend = {
   },
 };
 
-export const backends: Backend[] = [localBackend, unixBackend, remoteBackend, dockerBackend];
+export const backends: Backend[] = [localBackend, unixBackend, leanBackend, remoteBackend, dockerBackend];
 
 /**
  * Resolves each backend's availability once. Outside CI an unavailable backend is

@@ -1,12 +1,16 @@
 // A minimal gRPC client over node:http2 for the CLI's start-up path, where loading grpc-js
-// costs more than the whole call. Unary and server-streaming calls only; h2c over a Unix
-// socket or TCP, or TLS with a bearer token. Never imports @grpc/grpc-js.
+// costs more than the whole call: all four call shapes (a Transport, services/common/
+// transport.ts); h2c over a Unix socket or TCP, or TLS with a bearer token. One connection,
+// never reconnected here (LeanTransport replaces a dead one). Never imports @grpc/grpc-js.
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { ErrorCode, TetherError, cancelled } from "../../../services/common/tether-error.js";
 import { FrameDecoder, encodeFrame, readMessages } from "./grpc-frame.js";
 import { checkResponseHeaders, encodeTimeout, statusFromHeaders } from "./grpc-call-status.js";
+import type { MethodKind, Transport, TransportCallOptions, WireMethod } from "../../../services/common/transport.js";
+
+export type { WireMethod } from "../../../services/common/transport.js";
 
 export interface LeanChannelOptions {
   /** unix:///path/to.sock | grpc://host:port (h2c) | grpcs://host:port (TLS). */
@@ -15,6 +19,9 @@ export interface LeanChannelOptions {
   token?: string;
   /** CA certificate(s) for grpcs://; the system's CAs when absent. */
   caPem?: Buffer;
+  /** Client certificate and key for mTLS (grpcs://). */
+  clientCertPem?: Buffer;
+  clientKeyPem?: Buffer;
   /** TLS server name to verify (and send as SNI), when it differs from the target's host. */
   serverName?: string;
   /** Largest response message accepted; default 16 MiB. */
@@ -32,11 +39,8 @@ export interface LeanChannelOptions {
   keepaliveMs?: number;
 }
 
-export interface LeanCallOptions {
-  signal?: AbortSignal;
-  /** Deadline in milliseconds from now; sent as grpc-timeout and enforced here too. */
-  timeoutMs?: number;
-}
+/** timeoutMs is sent as grpc-timeout and enforced here too; waitForReady is LeanTransport's (a channel is one connection). */
+export type LeanCallOptions = TransportCallOptions;
 
 export type UnaryMethod<I extends DescMessage, O extends DescMessage> = DescMethod & { methodKind: "unary"; input: I; output: O };
 export type ServerStreamingMethod<I extends DescMessage, O extends DescMessage> = DescMethod & {
@@ -45,18 +49,12 @@ export type ServerStreamingMethod<I extends DescMessage, O extends DescMessage> 
   output: O;
 };
 
-/**
- * A method that brings its own codec, so a caller can skip the generated descriptors (whose
- * start-up costs more than this whole client; see process-wire.ts).
- */
-export interface WireMethod<Req, Res, K extends "unary" | "server_streaming" = "unary" | "server_streaming"> {
-  readonly path: string;
-  readonly kind: K;
-  encode(req: Req): Uint8Array;
-  decode(bytes: Uint8Array): Res;
-}
+// A WireMethod brings its own codec, so a caller can skip the generated descriptors (whose
+// start-up costs more than this whole client; see process-wire.ts).
+type AnyMethod = (DescMethod & { input: DescMessage; output: DescMessage }) | WireMethod<unknown, unknown, MethodKind>;
 
-type AnyMethod = (DescMethod & { input: DescMessage; output: DescMessage }) | WireMethod<unknown, unknown>;
+/** What a call sends: one request (unary, server stream) or a stream of them. */
+type Requests = { one: unknown } | { many: AsyncIterable<unknown> };
 
 function isWireMethod(m: AnyMethod): m is WireMethod<unknown, unknown> {
   return "encode" in m && typeof m.encode === "function";
@@ -119,6 +117,8 @@ function endpoint(opts: LeanChannelOptions): Endpoint {
   const bareHost = host.replace(/^\[|\]$/g, "");
   const tls: http2.SecureClientSessionOptions = { ALPNProtocols: ["h2"] };
   if (opts.caPem) tls.ca = opts.caPem;
+  if (opts.clientCertPem) tls.cert = opts.clientCertPem;
+  if (opts.clientKeyPem) tls.key = opts.clientKeyPem;
   // SNI may not carry an IP address (RFC 6066); node then checks the certificate against `host`.
   const name = opts.serverName ?? (net.isIP(bareHost) ? undefined : bareHost);
   if (name !== undefined) tls.servername = name;
@@ -143,12 +143,32 @@ function resetFailure(code: number, path: string): TetherError {
   return new TetherError(ErrorCode.Internal, `${path}: the server reset the stream (HTTP/2 error ${code})`);
 }
 
-export class LeanChannel implements AsyncDisposable {
+/** Writes each request as a frame, waiting for drain; ends the stream after the last. */
+async function sendAll(stream: http2.ClientHttp2Stream, reqs: AsyncIterable<unknown>, encode: (req: unknown) => Uint8Array): Promise<void> {
+  for await (const req of reqs) {
+    if (stream.destroyed || stream.writableEnded) return;
+    if (!stream.write(encodeFrame(encode(req)))) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          stream.off("drain", done);
+          stream.off("close", done);
+          resolve();
+        };
+        stream.on("drain", done);
+        stream.on("close", done);
+      });
+    }
+  }
+  if (!stream.destroyed && !stream.writableEnded) stream.end();
+}
+
+export class LeanChannel implements AsyncDisposable, Transport {
   private readonly session: http2.ClientHttp2Session;
   private readonly active = new Set<http2.ClientHttp2Stream>();
   private readonly closeListeners = new Set<(err?: TetherError) => void>();
   private sessionError: Error | undefined;
   private ended = false;
+  private connected = false;
   private readonly closedPromise: Promise<void>;
 
   private constructor(
@@ -158,7 +178,10 @@ export class LeanChannel implements AsyncDisposable {
     const window = opts.windowBytes;
     this.session = ep.connect(window === undefined ? {} : { settings: { initialWindowSize: window } });
     // The settings above cover each stream; the connection's own window is raised apart.
-    if (window !== undefined) this.session.once("connect", () => this.session.setLocalWindowSize(window));
+    this.session.once("connect", () => {
+      this.connected = true;
+      if (window !== undefined) this.session.setLocalWindowSize(window);
+    });
     // An idle channel must not keep a CLI alive; calls ref it while they run.
     this.session.unref();
     if (opts.keepaliveMs !== undefined) this.keepalive(opts.keepaliveMs);
@@ -207,6 +230,38 @@ export class LeanChannel implements AsyncDisposable {
     return new LeanChannel(opts, endpoint(opts));
   }
 
+  get target(): string {
+    return this.opts.target;
+  }
+
+  /** True once the connection is up and until it ends. */
+  get isReady(): boolean {
+    return this.connected && !this.ended && !this.session.destroyed;
+  }
+
+  /** Resolves when the connection is up; rejects UNAVAILABLE when it fails or closes first. */
+  ready(): Promise<void> {
+    if (this.isReady) return Promise.resolve();
+    if (this.ended || this.session.destroyed) return Promise.reject(this.closedError());
+    return new Promise((resolve, reject) => {
+      const onConnect = () => {
+        this.session.off("close", onClose);
+        resolve();
+      };
+      const onClose = () => {
+        this.session.off("connect", onConnect);
+        reject(this.closedError());
+      };
+      this.session.once("connect", onConnect);
+      this.session.once("close", onClose);
+    });
+  }
+
+  private closedError(): TetherError {
+    const why = this.sessionError ? `: ${this.sessionError.message}` : "";
+    return new TetherError(ErrorCode.Unavailable, `cannot reach ${this.opts.target}${why}`, { cause: this.sessionError });
+  }
+
   /** Called once when the connection ends (close(), server gone, network error). */
   onClose(cb: (err?: TetherError) => void): Disposable {
     if (this.ended) queueMicrotask(() => cb());
@@ -218,9 +273,13 @@ export class LeanChannel implements AsyncDisposable {
   unary<Req, Res>(method: WireMethod<Req, Res, "unary">, req: Req, opts?: LeanCallOptions): Promise<Res>;
   async unary(method: AnyMethod, req: unknown, opts: LeanCallOptions = {}): Promise<unknown> {
     const path = pathOf(method);
+    return this.single(path, this.call(method, { one: req }, opts));
+  }
+
+  private async single(path: string, responses: AsyncIterable<unknown>): Promise<unknown> {
     let result: unknown;
     let received = false;
-    for await (const msg of this.call(method, req, opts)) {
+    for await (const msg of responses) {
       if (received) throw new TetherError(ErrorCode.Internal, `${path}: the server sent more than one response`);
       result = msg;
       received = true;
@@ -237,7 +296,17 @@ export class LeanChannel implements AsyncDisposable {
   ): AsyncIterable<MessageShape<O>>;
   serverStream<Req, Res>(method: WireMethod<Req, Res, "server_streaming">, req: Req, opts?: LeanCallOptions): AsyncIterable<Res>;
   serverStream(method: AnyMethod, req: unknown, opts: LeanCallOptions = {}): AsyncIterable<unknown> {
-    return this.call(method, req, opts);
+    return this.call(method, { one: req }, opts);
+  }
+
+  /** Sends every request (waiting for drain), then returns the one answer. */
+  clientStream<Req, Res>(method: WireMethod<Req, Res, "client_streaming">, reqs: AsyncIterable<Req>, opts: LeanCallOptions = {}): Promise<Res> {
+    return this.single(method.path, this.call(method, { many: reqs }, opts)) as Promise<Res>;
+  }
+
+  /** Requests go out as they come while responses are read: both directions at once. */
+  bidi<Req, Res>(method: WireMethod<Req, Res, "bidi_streaming">, reqs: AsyncIterable<Req>, opts: LeanCallOptions = {}): AsyncIterable<Res> {
+    return this.call(method, { many: reqs }, opts) as AsyncIterable<Res>;
   }
 
   /** Cancels calls still running and closes the connection. Idempotent. */
@@ -265,14 +334,14 @@ export class LeanChannel implements AsyncDisposable {
     return this.close();
   }
 
-  private async *call(method: AnyMethod, req: unknown, opts: LeanCallOptions): AsyncGenerator<unknown> {
+  private async *call(method: AnyMethod, input: Requests, opts: LeanCallOptions): AsyncGenerator<unknown> {
     const codec = await codecOf(method);
     const path = codec.path;
     if (opts.signal?.aborted) throw TetherError.from(opts.signal.reason ?? cancelled());
     if (this.ended || this.session.closed || this.session.destroyed) {
       throw new TetherError(ErrorCode.Unavailable, `${path}: the channel to ${this.opts.target} is closed; connect again`);
     }
-    const body = encodeFrame(codec.encode(req));
+    const body = "one" in input ? encodeFrame(codec.encode(input.one)) : undefined;
     const headers: http2.OutgoingHttpHeaders = {
       ":method": "POST",
       ":path": path,
@@ -306,7 +375,12 @@ export class LeanChannel implements AsyncDisposable {
         : setTimeout(() => stop(new TetherError(ErrorCode.DeadlineExceeded, `${path}: no answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
     let finished = false;
     try {
-      stream.end(body);
+      if (body !== undefined) stream.end(body);
+      else {
+        // A request source that fails ends the call with its error (it is the caller's).
+        const many = (input as { many: AsyncIterable<unknown> }).many;
+        void sendAll(stream, many, (r) => codec.encode(r)).catch((err: unknown) => stop(TetherError.from(err)));
+      }
       const decoder = new FrameDecoder(this.opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
       const checkHeaders = () => {
         const bad = response && checkResponseHeaders(response, path);

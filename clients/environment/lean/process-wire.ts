@@ -247,12 +247,10 @@ export interface WriteStreamRequestInit {
   eof?: boolean;
 }
 
-/**
- * WriteStream's request and answer. A bidi call, which LeanChannel does not make yet: kept
- * here, checked against gen/, for when the lean run path streams stdin.
- */
-export const WriteStreamWire = {
+/** WriteStream (bidi): stdin as one stream, resent from the first unacknowledged byte after a cut (StdinStreamWriter). */
+export const WriteStreamWire: WireMethod<WriteStreamRequestInit, { appliedOffset: bigint; eof: boolean }, "bidi_streaming"> = {
   path: PROCESS + "WriteStream",
+  kind: "bidi_streaming",
   encode: encoder<WriteStreamRequestInit>((w, req) => {
     writeString(w, 1, req.processId);
     writeString(w, 2, req.streamId);
