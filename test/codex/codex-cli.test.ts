@@ -1,12 +1,12 @@
 // The real Codex CLI (pinned) runs its tools through tether's Codex front door: a scripted
 // model drives `codex exec --json`, and every tool call travels as Codex's exec-server
 // protocol over WebSocket to a tether exec server, which runs it under its own launcher.
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CodexRun, RUN_DIR, completedItems, requireCodex, runCodex } from "../support/codex-cli.js";
 import { type CodexExecServer, startCodexExecServer } from "../support/codex-exec-server.js";
-import { type ScriptResponse, startResponsesServer, toolOutput } from "../support/responses-server.js";
+import { type ScriptRequest, type ScriptResponse, startResponsesServer, toolOutput } from "../support/responses-server.js";
 
 let work: string;
 let server: CodexExecServer;
@@ -44,4 +44,102 @@ describe("Codex CLI through tether's Codex front door", () => {
     expect(listed[0]!.spec?.argv.at(-1)).toBe("echo hi from codex");
     expect(listed[0]!.spec?.labels["tether.front_door"]).toBe("codex");
   });
+
+  it("runs a long command across yields and polls it with write_stdin until it ends", async () => {
+    const { outputs } = await drive([
+      [{ type: "function_call", name: "exec_command", arguments: { cmd: "echo started; sleep 1.5; echo finished", login: false, yield_time_ms: 250 }, callId: "call_long" }],
+      [(req) => ({ type: "function_call", name: "write_stdin", arguments: { session_id: sessionOf(req, "call_long"), chars: "", yield_time_ms: 10_000 }, callId: "call_poll" })],
+    ]);
+    expect(outputs("call_long")).toContain("started");
+    expect(outputs("call_long")).not.toContain("finished");
+    expect(outputs("call_poll")).toContain("finished");
+    expect(outputs("call_poll")).toContain("Process exited with code 0");
+  });
+
+  it("runs a PTY command: keystrokes go in with write_stdin, ^C ends it", async () => {
+    const { outputs } = await drive([
+      [{ type: "function_call", name: "exec_command", arguments: { cmd: "tty; exec cat", login: false, tty: true, yield_time_ms: 500 }, callId: "call_pty" }],
+      [(req) => ({ type: "function_call", name: "write_stdin", arguments: { session_id: sessionOf(req, "call_pty"), chars: "typed-line\n", yield_time_ms: 500 }, callId: "call_type" })],
+      [(req) => ({ type: "function_call", name: "write_stdin", arguments: { session_id: sessionOf(req, "call_pty"), chars: "\u0003", yield_time_ms: 5_000 }, callId: "call_ctrl_c" })],
+    ]);
+    expect(outputs("call_pty")).toMatch(/\/dev\/pts\/\d+/);
+    // The terminal echoes the line, then cat prints it.
+    expect(outputs("call_type").split("typed-line").length - 1).toBe(2);
+    expect(outputs("call_ctrl_c")).toContain("Process exited with code 130");
+  });
+
+  it("delivers a 4 MB output whole: Codex truncates it for the model, the end marker arrives, nothing hangs", async () => {
+    const { run, outputs } = await drive([
+      [{ type: "function_call", name: "exec_command", arguments: { cmd: "head -c 3000000 /dev/zero | base64; echo END-OF-OUTPUT", login: false, yield_time_ms: 10_000 }, callId: "call_big" }],
+    ]);
+    const out = outputs("call_big");
+    expect(out).toContain("END-OF-OUTPUT");
+    // 4,052,632 bytes of base64 and the 14-byte marker: Codex omits exactly what it does with
+    // its own exec server (3,004,056 then), so every byte reached it.
+    expect(out).toContain("3004070 bytes omitted");
+    const item = completedItems(run, "command_execution")[0]!;
+    expect(item.exit_code).toBe(0);
+    const env = await server.grpc();
+    const [info] = await env.processes.list({ allSessions: true, includeExited: true, labels: { "codex.tool_call_id": "call_big" } });
+    expect(Number(info!.droppedBytes)).toBe(0);
+    expect(info!.exit?.code).toBe(0);
+  });
+
+  it("applies patches through the file methods: adds, changes and deletes files", async () => {
+    await writeFile(path.join(work, "old.txt"), "keep\nchange me\n");
+    await writeFile(path.join(work, "gone.txt"), "bye\n");
+    const patch = [
+      "*** Begin Patch",
+      "*** Add File: added/new.txt",
+      "+brand new",
+      "*** Update File: old.txt",
+      "@@",
+      " keep",
+      "-change me",
+      "+changed",
+      "*** Delete File: gone.txt",
+      "*** End Patch",
+      "",
+    ].join("\n");
+    const { outputs } = await drive([[{ type: "custom_tool_call", name: "apply_patch", input: patch, callId: "call_patch" }]]);
+    expect(outputs("call_patch")).toMatch(/Success|updated/i);
+    expect(await readFile(path.join(work, "added/new.txt"), "utf8")).toBe("brand new\n");
+    expect(await readFile(path.join(work, "old.txt"), "utf8")).toBe("keep\nchanged\n");
+    await expect(stat(path.join(work, "gone.txt"))).rejects.toThrow(/ENOENT/);
+  });
+
+  it("reports a failing command's exit code and stderr", async () => {
+    const { run, outputs } = await drive([
+      [{ type: "function_call", name: "exec_command", arguments: { cmd: "echo oops >&2; exit 3", login: false }, callId: "call_fail" }],
+    ]);
+    expect(outputs("call_fail")).toContain("oops");
+    expect(completedItems(run, "command_execution")[0]).toMatchObject({ exit_code: 3, status: "failed" });
+  });
+
+  it("in a workspace-write sandbox, writes inside the workspace and is refused outside it", async () => {
+    const outside = await mkdtemp(path.join(RUN_DIR, "codex-outside-"));
+    try {
+      const cmd = `echo in > inside.txt; echo out > ${outside}/escaped.txt; echo "outside-rc=$?"`;
+      const { outputs } = await drive(
+        [[{ type: "function_call", name: "exec_command", arguments: { cmd, login: false }, callId: "call_sandboxed" }]],
+        { sandbox: "workspace-write" },
+      );
+      expect(outputs("call_sandboxed")).toMatch(/outside-rc=[1-9]/);
+      expect(outputs("call_sandboxed")).toContain("escaped.txt: Read-only file system");
+      expect(await readFile(path.join(work, "inside.txt"), "utf8")).toBe("in\n");
+      await expect(stat(path.join(outside, "escaped.txt"))).rejects.toThrow(/ENOENT/);
+      const env = await server.grpc();
+      const [info] = await env.processes.list({ allSessions: true, includeExited: true, labels: { "codex.tool_call_id": "call_sandboxed" } });
+      expect(info!.spec?.sandbox?.writableRoots).toContain(work);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
 });
+
+/** The unified-exec session id Codex gave the model for a still-running command. */
+function sessionOf(req: ScriptRequest, callId: string): number {
+  const m = /session ID (\d+)/i.exec(toolOutput(req, callId));
+  if (!m) throw new Error(`call ${callId} left no running session: ${toolOutput(req, callId).slice(0, 400)}`);
+  return Number(m[1]);
+}
