@@ -20,7 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   if (work) await rm(work, { recursive: true, force: true });
-  await rm(RUN_DIR, { recursive: true, force: true, maxRetries: 0 }).catch(() => undefined);
 });
 
 /** Runs a script through Codex with its tools on the tether server; the last response is a message. */

@@ -4,7 +4,7 @@
 // .tether-run/ (Codex refuses to install its sandbox helper under /tmp).
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { REPO_ROOT } from "./exec-server-process.js";
 
@@ -29,6 +29,7 @@ export interface CodexRun {
   code: number | null;
   events: Record<string, unknown>[];
   stderr: string;
+  /** The run's CODEX_HOME (removed when the run ends). */
   home: string;
 }
 
@@ -62,6 +63,15 @@ export async function runCodex(options: CodexRunOptions): Promise<CodexRun> {
     "-C", options.cwd,
     options.prompt,
   ];
+  try {
+    return await spawnCodex(args, options, env, home);
+  } finally {
+    // Only what this run made: .tether-run holds other things (image contexts, other runs).
+    await rm(home, { recursive: true, force: true });
+  }
+}
+
+async function spawnCodex(args: string[], options: CodexRunOptions, env: NodeJS.ProcessEnv, home: string): Promise<CodexRun> {
   const child = spawn(CODEX_BIN, args, { cwd: options.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
