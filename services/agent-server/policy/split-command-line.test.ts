@@ -126,6 +126,8 @@ describe("splitCommandLine", () => {
     ["*.sh", /glob/],
     ["./run?.sh", /glob/],
     ["bash -c", /without a script/],
+    ["=rm -rf /", /expanded by zsh/],
+    ["ls *(e:'rm -rf /':)", /function|unexpected/],
     ["env -i rm -rf /", /changes how the command runs/],
     ["env -S 'rm -rf /'", /changes how the command runs/],
     ["exec -a x rm", /changes how the command runs/],

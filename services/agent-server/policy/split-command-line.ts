@@ -149,6 +149,9 @@ class Parser {
     const head = words[0]!;
     if (head.assignment) throw new ShellRefusal(`environment assignment ${JSON.stringify(head.value)} changes how the command runs`);
     if (!head.quoted && RESERVED.has(head.value)) throw new ShellRefusal(`\`${head.value}\` is shell control flow`);
+    // zsh (the zsh-fork shell) expands an unquoted `=name` word to a path found at run time.
+    const zshPath = words.find((w) => !w.quoted && /^=[^=]/.test(w.value));
+    if (zshPath !== undefined) throw new ShellRefusal(`${JSON.stringify(zshPath.value)} is expanded by zsh to a path`);
     const globs: number[] = [];
     words.forEach((w, i) => w.glob && globs.push(i));
     addCommand(
