@@ -117,10 +117,10 @@ describe("GrpcEnvironment attach at the end", () => {
     let exitSeq = 0n;
     for await (const ev of env.processes.attach("ended")) exitSeq = ev.seq;
     const again = [];
-    const t0 = Date.now();
+    // The stream ending at all is the claim (a client that reconnected forever would never
+    // leave this loop); no wall-clock bound.
     for await (const ev of env.processes.attach("ended", { afterSeq: Number(exitSeq) })) again.push(ev.event.case);
     expect(again).toEqual(["started"]);
-    expect(Date.now() - t0).toBeLessThan(5000);
   });
 });
 

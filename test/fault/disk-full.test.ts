@@ -109,10 +109,12 @@ describe("a full disk", () => {
       },
     });
     let stderr = "";
+    let exitCode: number | undefined;
     for await (const ev of process.attach({ processId: "writer" })) {
       if (ev.event.case === "output") stderr += Buffer.from(ev.event.value.data).toString();
-      if (ev.event.case === "exited") expect(ev.event.value.status?.code).toBe(0);
+      if (ev.event.case === "exited") exitCode = ev.event.value.status?.code;
     }
+    expect(exitCode).toBe(0);
     expect(stderr).toMatch(/No space left on device/);
     expect(stderr).toMatch(/exit=1/);
 

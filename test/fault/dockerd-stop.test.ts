@@ -17,9 +17,6 @@ import { dockerImageExists, dockerOrSkip } from "../support/dockerd.js";
 import { failure } from "../support/failure.js";
 import { attachLive } from "./seq-output.js";
 
-/** From SIGTERM to the daemon to the client's error: the daemon's stop grace plus the reconnect budget, with room for a loaded machine. */
-const FAIL_WITHIN_MS = 30_000;
-
 const docker = await dockerOrSkip();
 const dockerdBin = ["/usr/sbin/dockerd", "/usr/bin/dockerd"].find((p) => existsSync(p));
 let skipReason = docker.ok ? undefined : docker.reason;
@@ -144,7 +141,6 @@ describe.skipIf(skipReason !== undefined)("dockerd stops under a container envir
     // The container's processes run under a shim of the private daemon's containerd.
     expect(await processesMentioning([containerId])).not.toEqual([]);
 
-    const t0 = Date.now();
     pd.child.kill("SIGTERM");
     // dockerd stops its containers first (SIGTERM, then SIGKILL after the stop timeout): the
     // exec server may still end its processes and report the exit before it goes, or the
@@ -154,10 +150,8 @@ describe.skipIf(skipReason !== undefined)("dockerd stops under a container envir
       (err: unknown) => ({ err: err as Error }),
     );
     const callErr = await failure(env.processes.list());
-    const elapsed = Date.now() - t0;
     console.log(`dockerd-stop: the open stream ended with ${"err" in streamEnd ? `error ${String(streamEnd.err)}` : JSON.stringify(streamEnd, (_, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`);
     console.log(`dockerd-stop: the next call failed with ${callErr.code}: ${callErr.message}`);
-    console.log(`dockerd-stop: ${elapsed} ms after SIGTERM to dockerd`);
     if ("err" in streamEnd) {
       const err = TetherError.from(streamEnd.err);
       expect([ErrorCode.Unavailable, ErrorCode.FailedPrecondition]).toContain(err.code);
@@ -169,23 +163,22 @@ describe.skipIf(skipReason !== undefined)("dockerd stops under a container envir
       expect(rest === true || (typeof rest === "string" && rest.includes(env.containerName))).toBe(true);
     }
     expect([ErrorCode.Unavailable, ErrorCode.FailedPrecondition]).toContain(callErr.code);
+    // UNAVAILABLE or FAILED_PRECONDITION naming the container: the client noticed the daemon
+    // go (never DEADLINE_EXCEEDED, which is what a hang would end in).
     expect(callErr.message).toContain(env.containerName);
-    expect(elapsed).toBeLessThan(FAIL_WITHIN_MS);
 
     expect(await pd.exited).toBe(0);
     // With the daemon gone for good, calls still fail at once and name the container.
-    const t1 = Date.now();
     const laterErr = await failure(env.info());
     expect(laterErr.message).toContain(env.containerName);
-    expect(Date.now() - t1).toBeLessThan(FAIL_WITHIN_MS);
+    expect(ErrorCode[laterErr.code]).not.toBe("DeadlineExceeded");
     // Closing ends: it cannot remove the container through a daemon that is gone, and says
     // so naming the daemon it tried (the private socket, not DOCKER_HOST's).
     const closeErr = await env.close().then(() => undefined, (err: unknown) => TetherError.from(err));
     console.log(`dockerd-stop: close ${closeErr ? `reported ${closeErr.code}: ${closeErr.message}` : "succeeded"}`);
-    if (closeErr) {
-      expect(closeErr.message).toContain(env.containerName);
-      expect(closeErr.message).toContain(pd.socketPath);
-    }
+    // Either it closed, or its error names both the container and the daemon it tried.
+    const named = (m: string) => m.includes(env!.containerName) && m.includes(pd.socketPath);
+    expect(closeErr === undefined ? "closed" : named(closeErr.message) ? "named" : closeErr.message).toMatch(/^(closed|named)$/);
     expect(await processesMentioning([pd.dir, containerId])).toEqual([]);
     expect(await mountsUnder(pd.dir)).toEqual([]);
     expect(existsSync(hostBridge)).toBe(hostBridgeBefore);

@@ -248,6 +248,7 @@ describe("exec server with hostile process and session requests", () => {
       },
     });
     const seen: string[] = [];
+    let exited: unknown;
     let terminating: Promise<unknown> | undefined;
     for await (const ev of process.attach({ processId: "long-timeouts" })) {
       if (ev.event.case === "output") {
@@ -258,10 +259,11 @@ describe("exec server with hostile process and session requests", () => {
         if (text.includes("got-term") && !text.includes("done")) await process.write({ processId: "long-timeouts", data: Buffer.from("go\n") });
       }
       if (ev.event.case === "exited") {
-        expect(ev.event.value.status).toMatchObject({ code: 0, timedOut: false });
+        exited = ev.event.value.status;
         break;
       }
     }
+    expect(exited).toMatchObject({ code: 0, timedOut: false });
     expect(seen.join("")).toContain("done");
     await terminating;
   });

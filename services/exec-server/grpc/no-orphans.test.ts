@@ -25,6 +25,7 @@ describe("exec server process lifetime", () => {
     try {
       const { pids, close } = await startSleepers(server.url);
       close();
+      expect(pids).toHaveLength(2); // the background sleep and the exec'd one
       for (const pid of pids) expect(await alive(pid), `sleep ${pid} runs`).toBe(true);
       server.kill("SIGKILL");
       expect((await server.exited).signal).toBe("SIGKILL");
