@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ApprovalPolicy, Assessment, ProposedAction, SandboxMode } from "./approval-types.js";
-import { assessAction, escalationDecision, proposeRule } from "./assess-action.js";
+import { assessAction, escalationDecision, promptRejection, proposeRule } from "./assess-action.js";
 import { ExecPolicy } from "./exec-policy.js";
 import { SessionGrants } from "./session-grants.js";
 
@@ -168,6 +168,13 @@ describe("assessAction", () => {
     grants.grantFor(esc("cargo", "build"));
     expect(summary(assess(esc("cargo", "run"), "untrusted", "workspace-write", grants))).toBe("skip!");
     expect(summary(assess(esc("git", "push"), "on-request", "workspace-write", grants))).toBe("ask!:rules");
+  });
+
+  it("says when a policy declines a prompt kind without asking (MCP elicitations too)", () => {
+    expect(promptRejection("on-request", "mcp_elicitations")).toBeUndefined();
+    expect(promptRejection("never", "mcp_elicitations")).toMatch(/never/);
+    expect(promptRejection({ mode: "untrusted", reject: ["mcp_elicitations"] }, "mcp_elicitations")).toMatch(/rejects mcp_elicitations prompts/);
+    expect(promptRejection({ mode: "untrusted", reject: ["mcp_elicitations"] }, "rules")).toBeUndefined();
   });
 
   it("maps assessments and answers to the exec layer's run | escalate | deny", () => {

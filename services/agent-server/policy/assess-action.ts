@@ -58,15 +58,21 @@ function modeOf(policy: ApprovalPolicy): ApprovalPolicyMode {
   return typeof policy === "string" ? policy : policy.mode;
 }
 
+/**
+ * Why `policy` declines a prompt of this kind without asking (never, or granular reject), or
+ * undefined when a human may be asked. Exported for prompts that are not ProposedActions
+ * (MCP elicitations).
+ */
+export function promptRejection(policy: ApprovalPolicy, promptKind: PromptKind): string | undefined {
+  if (modeOf(policy) === "never") return `not run: the approval policy is "never", so no one can approve it`;
+  if (typeof policy === "object" && policy.reject.includes(promptKind)) return `declined: the approval policy rejects ${promptKind} prompts`;
+  return undefined;
+}
+
 /** A prompt, unless the policy declines that kind of prompt without asking. */
 function ask(ctx: AssessContext, reason: string, promptKind: PromptKind, onAccept: { unsandboxed: boolean; rule?: PrefixRuleProposal }): Assessment {
-  const policy = ctx.approvalPolicy;
-  if (modeOf(policy) === "never") {
-    return { type: "forbidden", reason: `${reason}; not run: the approval policy is "never", so no one can approve it` };
-  }
-  if (typeof policy === "object" && policy.reject.includes(promptKind)) {
-    return { type: "forbidden", reason: `${reason}; declined: the approval policy rejects ${promptKind} prompts` };
-  }
+  const rejection = promptRejection(ctx.approvalPolicy, promptKind);
+  if (rejection !== undefined) return { type: "forbidden", reason: `${reason}; ${rejection}` };
   return {
     type: "needs_approval",
     reason,
