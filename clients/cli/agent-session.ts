@@ -3,6 +3,7 @@
 // in this process, or an agent server with --agent. Flags beat config; config beats defaults.
 import path from "node:path";
 import type { AgentClient, ThreadOptions } from "../agent/agent-client.js";
+import type { ModelClient } from "../../services/agent-server/model/model-client.js";
 import type { ApprovalPolicy } from "../../services/agent-server/policy/approval-types.js";
 import { APPROVAL_POLICIES, SANDBOX_MODES } from "../../services/common/config/config-schema.js";
 import { DEFAULT_MODEL, DEFAULT_SANDBOX } from "./agent-options.js";
@@ -68,7 +69,7 @@ export async function openAgentSession(flags: AgentFlags, defaults: { approvalPo
 }
 
 /** The Responses client for config's base_url / model_provider (else OPENAI_BASE_URL, OPENAI_API_KEY). */
-async function modelFromConfig(config: CliConfig): Promise<import("../../services/agent-server/model/model-client.js").ModelClient | undefined> {
+async function modelFromConfig(config: CliConfig): Promise<ModelClient> {
   const c = config.config;
   const provider = c.model_provider ? c.model_providers?.[c.model_provider] : undefined;
   if (c.model_provider && !provider) {
@@ -76,8 +77,6 @@ async function modelFromConfig(config: CliConfig): Promise<import("../../service
   }
   const baseURL = provider?.base_url ?? c.base_url;
   const apiKey = process.env[provider?.env_key ?? "OPENAI_API_KEY"];
-  // TODO(issue 15): new ResponsesModelClient({ baseURL, apiKey }) once it lands.
-  if (baseURL) process.env.OPENAI_BASE_URL = baseURL;
-  if (apiKey) process.env.OPENAI_API_KEY = apiKey;
-  return undefined;
+  const { ResponsesModelClient } = await import("../../services/agent-server/model/responses-model-client.js");
+  return new ResponsesModelClient({ baseURL, apiKey, startupTimeoutMs: c.model_start_timeout_ms });
 }

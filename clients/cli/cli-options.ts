@@ -1,13 +1,17 @@
 // Parsing of CLI flag values that need more than commander gives: numbers with
-// bounds, KEY=VALUE pairs, secret files. Each error names the flag.
+// bounds, KEY=VALUE pairs, secret files. Each error names the flag; a malformed value is a
+// usage error (exit 2, like commander's own).
 import { readFile } from "node:fs/promises";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
+
+/** Marks an error as the user's (see cli-error.ts isUsageError); kept here so the lean path loads nothing more. */
+const USAGE = { details: { usage: "true" } };
 
 export function parseIntOption(flag: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   // Number() as zod's coerce does (not zod itself: it costs `tether run` ~50 ms to load).
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
-    throw new TetherError(ErrorCode.InvalidArgument, `${flag} ${JSON.stringify(value)} must be a whole number from ${min} to ${max}`);
+    throw new TetherError(ErrorCode.InvalidArgument, `${flag} ${JSON.stringify(value)} must be a whole number from ${min} to ${max}`, USAGE);
   }
   return parsed;
 }
@@ -16,7 +20,7 @@ export function parseEnvVars(pairs: string[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf("=");
-    if (eq <= 0) throw new TetherError(ErrorCode.InvalidArgument, `--env-var ${JSON.stringify(pair)} must look like NAME=value`);
+    if (eq <= 0) throw new TetherError(ErrorCode.InvalidArgument, `--env-var ${JSON.stringify(pair)} must look like NAME=value`, USAGE);
     env[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return env;
@@ -24,7 +28,7 @@ export function parseEnvVars(pairs: string[]): Record<string, string> {
 
 export function parseChoice<T extends string>(flag: string, value: string, choices: readonly T[]): T {
   if ((choices as readonly string[]).includes(value)) return value as T;
-  throw new TetherError(ErrorCode.InvalidArgument, `${flag} ${JSON.stringify(value)} must be one of: ${choices.join(", ")}`);
+  throw new TetherError(ErrorCode.InvalidArgument, `${flag} ${JSON.stringify(value)} must be one of: ${choices.join(", ")}`, USAGE);
 }
 
 /** A token file: its first line, trimmed; empty is an error. */

@@ -32,6 +32,9 @@ describe("usage errors", () => {
     [["completion"], /missing required argument 'shell'/],
     [["features", "list", "--enable", "warp_drive"], /unknown feature "warp_drive"/],
     [["features", "list", "-c", "nonsense"], /must look like key=value/],
+    [["run", "--env", "local", "--shell", "bash", "--", "true"], /--shell "bash" must be one of: direct, zsh-fork/],
+    [["run", "--env", "local", "--timeout", "soon", "--", "true"], /--timeout "soon" must be a whole number/],
+    [["exec-server", "--max-pids", "many"], /--max-pids "many" must be a whole number/],
   ])("%j exits 2 and says what is wrong", async (args, message) => {
     const r = await runTether(args, { env });
     expect(r.stderr).toMatch(message);

@@ -1,0 +1,147 @@
+// `tether exec` end to end: the real CLI process, the agent in it, a real scripted Responses
+// server on loopback, an in-process environment. Checks the JSONL against the schema file,
+// the exit statuses, -o, --output-schema, resume, and what reaches the model.
+import { readFileSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { REPO_ROOT } from "../../../test/support/exec-server-process.js";
+import { type ResponsesServer, type Script, inputItems, startResponsesServer } from "../../../test/support/responses-server.js";
+import { runTether } from "../../../test/support/tether-cli.js";
+
+const schema = z.fromJSONSchema(JSON.parse(readFileSync(path.join(REPO_ROOT, "docs/exec-json-events.schema.json"), "utf8")) as Parameters<typeof z.fromJSONSchema>[0]);
+
+let dir: string;
+let work: string;
+let server: ResponsesServer | undefined;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "tether-exec-"));
+  work = path.join(dir, "work");
+  await mkdir(work);
+});
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function exec(script: Script, args: string[], options: { input?: string; home?: string } = {}) {
+  server ??= await startResponsesServer({ script });
+  const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: options.home ?? path.join(dir, "home"), OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test" };
+  delete env.TETHER_PROFILE;
+  delete env.TETHER_MODEL;
+  const r = await runTether(["exec", "-C", work, ...args], { env, input: options.input, cwd: work });
+  const lines = args.includes("--json") ? r.stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Record<string, unknown>) : [];
+  return { ...r, lines };
+}
+
+const types = (lines: Record<string, unknown>[]) => lines.map((l) => (l.item ? `${String(l.type)}:${String((l.item as { type: string }).type)}` : String(l.type)));
+
+function expectValid(lines: unknown[]): void {
+  for (const line of lines) {
+    const result = schema.safeParse(line);
+    expect(result.success, `${JSON.stringify(line)}: ${result.error?.message}`).toBe(true);
+  }
+}
+
+describe("tether exec --json", () => {
+  it("prints Codex's events only on stdout, valid against the schema, and exits 0", async () => {
+    const out = path.join(dir, "last.txt");
+    const r = await exec([[{ type: "reasoning", summary: "easy" }, { type: "message", text: "hello from the model" }, { type: "completed", usage: { inputTokens: 50, outputTokens: 7 } }]], [
+      "--json",
+      "-o",
+      out,
+      "say hello",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expectValid(r.lines);
+    expect(types(r.lines)).toEqual(["thread.started", "turn.started", "item.completed:reasoning", "item.completed:agent_message", "turn.completed"]);
+    expect(r.lines.at(-1)).toMatchObject({ usage: { input_tokens: 50, output_tokens: 7 } });
+    expect(await readFile(out, "utf8")).toBe("hello from the model");
+    // The prompt reached the model as the user's message.
+    expect(JSON.stringify(inputItems(server!.requests[0]!))).toContain("say hello");
+  });
+
+  it("fails the turn (exit 1) when the model request fails: error, then turn.failed", async () => {
+    const r = await exec([[{ type: "http_error", status: 400, body: { error: { message: "no such thing", type: "invalid_request_error" } } }]], ["--json", "go"]);
+    expectValid(r.lines);
+    expect(types(r.lines).slice(-2)).toEqual(["error", "turn.failed"]);
+    expect(r.code).toBe(1);
+  });
+
+  it("exits 255 with one error line when the environment cannot be reached", async () => {
+    const r = await exec([], ["--json", "--env", "unix:///tmp/tether-exec-no-such.sock", "go"]);
+    expect(r.code).toBe(255);
+    expectValid(r.lines);
+    expect(r.lines).toEqual([{ type: "error", message: expect.stringMatching(/cannot reach unix:\/\/\/tmp\/tether-exec-no-such\.sock/) as unknown }]);
+  });
+});
+
+describe("tether exec", () => {
+  it("reads the prompt from stdin with -, shows progress on stderr and only the answer on stdout", async () => {
+    const r = await exec([[{ type: "message", text: "the answer" }]], ["-"], { input: "question from a pipe" });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("the answer\n");
+    expect(r.stderr).toMatch(/^tether exec · thread \S+ · model gpt-5\.5 · env local · sandbox workspace-write/);
+    expect(r.stderr).toMatch(/turn completed · tokens: \d+ in/);
+    expect(JSON.stringify(inputItems(server!.requests[0]!))).toContain("question from a pipe");
+  });
+
+  it("--output-schema asks the model for it, passes a matching answer and fails (exit 1) one that does not match", async () => {
+    const schemaFile = path.join(dir, "answer.schema.json");
+    await writeFile(schemaFile, JSON.stringify({ type: "object", properties: { ok: { type: "boolean" } }, required: ["ok"], additionalProperties: false }));
+    const good = await exec([[{ type: "message", text: '{"ok":true}' }], [{ type: "message", text: '{"ok":"maybe"}' }]], ["--json", "--output-schema", schemaFile, "check"]);
+    expect(good.code, good.stderr).toBe(0);
+    expect(server!.requests[0]!.text).toMatchObject({ format: { type: "json_schema", schema: { required: ["ok"] } } });
+    const bad = await exec([], ["--json", "--output-schema", schemaFile, "check again"]);
+    expectValid(bad.lines);
+    expect(bad.lines.at(-1)).toEqual({ type: "turn.failed", error: { message: expect.stringMatching(/^the final answer does not match --output-schema: ok: /) as unknown } });
+    expect(bad.code).toBe(1);
+  });
+
+  it("resume --last and resume ID continue the same thread, with its history sent to the model", async () => {
+    const home = path.join(dir, "resume-home");
+    const first = await exec([[{ type: "message", text: "first answer" }], [{ type: "message", text: "second answer" }], [{ type: "message", text: "third answer" }]], ["--json", "remember 42"], { home });
+    expect(first.code, first.stderr).toBe(0);
+    const threadId = first.lines[0]!.thread_id as string;
+    const second = await exec([], ["resume", "--last", "--json", "what did I say?"], { home });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.lines[0]).toEqual({ type: "thread.started", thread_id: threadId });
+    const history = JSON.stringify(inputItems(server!.requests[1]!));
+    expect(history).toContain("remember 42");
+    expect(history).toContain("first answer");
+    const third = await exec([], ["resume", threadId, "and now?"], { home });
+    expect(third.code, third.stderr).toBe(0);
+    expect(third.stdout).toBe("third answer\n");
+    expect(JSON.stringify(inputItems(server!.requests[2]!))).toContain("second answer");
+  });
+
+  it("takes the model from config (a profile, then -c), and --model beats both", async () => {
+    const home = path.join(dir, "config-home");
+    await mkdir(home, { recursive: true });
+    await writeFile(path.join(home, "config.toml"), 'model = "from-file"\n[profiles.ci]\nmodel = "from-profile"\n');
+    const script: Script = () => [{ type: "message", text: "ok" }];
+    await exec(script, ["--profile", "ci", "a"], { home });
+    await exec(script, ["--profile", "ci", "-c", "model=from-flag", "b"], { home });
+    await exec(script, ["-c", "model=from-flag", "--model", "explicit", "c"], { home });
+    expect(server!.requests.map((r) => r.model)).toEqual(["from-profile", "from-flag", "explicit"]);
+  });
+
+  it.each([
+    [["exec", ""], /the prompt is empty/],
+    [["exec", "--sandbox", "everything", "x"], /--sandbox "everything" must be one of/],
+    [["exec", "--output-schema", "/nonexistent/schema.json", "x"], /--output-schema \/nonexistent\/schema\.json/],
+    [["exec", "resume"], /name the thread or pass --last/],
+    [["exec", "--bogus", "x"], /unknown option '--bogus'/],
+  ])("%j is a usage error (exit 2 except a missing file, 255)", async (args, message) => {
+    const env = { ...process.env, TETHER_HOME: path.join(dir, "usage-home") };
+    const r = await runTether(args, { env, cwd: work });
+    expect(r.stderr).toMatch(message);
+    expect(r.code).toBe(args.includes("--output-schema") ? 255 : 2);
+  });
+});
