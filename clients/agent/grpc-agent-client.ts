@@ -1,9 +1,126 @@
-// The agent over gRPC (tether.agent.v1). TODO(issue 15): lands with the service.
+// The agent over gRPC (tether.agent.v1): the same AgentClient an in-process agent gives,
+// rebuilt from the wire by the one mapping module. Unary calls wait for the channel to be
+// ready (the server may be starting); the Events stream ends when the caller stops reading.
+import * as grpc from "@grpc/grpc-js";
+import { readFile } from "node:fs/promises";
+import { AgentService } from "../../gen/tether/agent/v1/agent_pb.js";
+import { type GrpcClient, bindClient } from "../../services/common/grpc-client.js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
-import type { AgentClient } from "./agent-client.js";
+import {
+  approvalRequestFromPb,
+  decisionToPb,
+  eventFromPb,
+  snapshotFromPb,
+  threadInfoFromPb,
+  threadOptionsToPb,
+} from "../../services/agent-server/grpc/agent-proto.js";
+import type { ApprovalDecision, ApprovalRequest } from "../../services/agent-server/policy/approval-types.js";
+import type { ThreadEvent, ThreadInfo } from "../../services/agent-server/thread/thread-event.js";
+import { type NetworkTarget, grpcTarget, parseEnvTarget } from "../environment/env-target.js";
+import type { AgentClient, ThreadOptions, ThreadSnapshot, TurnInput } from "./agent-client.js";
 
-export const GrpcAgentClient = {
-  async connect(url: string, _options: { token?: string; caFile?: string }): Promise<AgentClient> {
-    throw new TetherError(ErrorCode.Unimplemented, `the gRPC agent client is not built yet (${url}): run the agent in process`);
-  },
-};
+type Methods = typeof AgentService extends { method: infer M extends import("@bufbuild/protobuf/codegenv2").GenServiceMethods } ? M : never;
+
+export interface GrpcAgentClientOptions {
+  token?: string;
+  caFile?: string;
+  caPem?: Buffer;
+  /** Per unary call (default 60 s). */
+  timeoutMs?: number;
+}
+
+function networkTarget(url: string): NetworkTarget {
+  const t = parseEnvTarget(url);
+  if (t.kind !== "unix" && t.kind !== "grpc" && t.kind !== "grpcs") {
+    throw new TetherError(ErrorCode.InvalidArgument, `agent server URL ${JSON.stringify(url)}: use unix:///path.sock, grpc://host:port or grpcs://host:port`);
+  }
+  return t;
+}
+
+export class GrpcAgentClient implements AgentClient {
+  readonly #client: GrpcClient<Methods> & { close(): void };
+  readonly #timeoutMs: number;
+
+  private constructor(client: GrpcClient<Methods> & { close(): void }, timeoutMs: number) {
+    this.#client = client;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  static async connect(url: string, options: GrpcAgentClientOptions = {}): Promise<GrpcAgentClient> {
+    const target = networkTarget(url);
+    const caPem = options.caPem ?? (options.caFile ? await readFile(options.caFile).catch((e: unknown) => { throw TetherError.from(e, `--ca-file ${options.caFile}`); }) : undefined);
+    const creds = target.kind === "grpcs" ? grpc.credentials.createSsl(caPem ?? null) : grpc.credentials.createInsecure();
+    const raw = new grpc.Client(grpcTarget(target), creds, {
+      "grpc.max_receive_message_length": 16 << 20,
+      "grpc.keepalive_time_ms": 10_000,
+      "grpc.keepalive_timeout_ms": 5_000,
+      "grpc.keepalive_permit_without_calls": 1,
+    });
+    const metadata = new grpc.Metadata();
+    if (options.token) metadata.set("authorization", `Bearer ${options.token}`);
+    return new GrpcAgentClient(bindClient(AgentService, raw, { metadata }), options.timeoutMs ?? 60_000);
+  }
+
+  #opts() {
+    return { timeoutMs: this.#timeoutMs, waitForReady: true };
+  }
+
+  async startThread(options: ThreadOptions): Promise<ThreadInfo> {
+    return threadInfoFromPb((await this.#client.startThread({ options: threadOptionsToPb(options) }, this.#opts())).thread);
+  }
+
+  async resumeThread(threadId: string, overrides: Partial<ThreadOptions> = {}): Promise<ThreadInfo> {
+    return threadInfoFromPb((await this.#client.resumeThread({ threadId, overrides: threadOptionsToPb(overrides) }, this.#opts())).thread);
+  }
+
+  async forkThread(threadId: string, options: { turns?: number } = {}): Promise<ThreadInfo> {
+    return threadInfoFromPb((await this.#client.forkThread({ threadId, ...(options.turns === undefined ? {} : { turns: options.turns }) }, this.#opts())).thread);
+  }
+
+  async rollback(threadId: string, turns: number): Promise<ThreadInfo> {
+    return threadInfoFromPb((await this.#client.rollbackThread({ threadId, turns }, this.#opts())).thread);
+  }
+
+  async listThreads(options: { limit?: number; cwd?: string } = {}): Promise<ThreadInfo[]> {
+    const res = await this.#client.listThreads({ limit: options.limit ?? 0, cwd: options.cwd ?? "" }, this.#opts());
+    return res.threads.map(threadInfoFromPb);
+  }
+
+  async readThread(threadId: string): Promise<ThreadSnapshot> {
+    return snapshotFromPb(await this.#client.readThread({ threadId }, this.#opts()));
+  }
+
+  async startTurn(threadId: string, input: TurnInput): Promise<{ turnId: string }> {
+    const res = await this.#client.startTurn({ threadId, text: input.text, outputSchemaJson: input.outputSchema ? JSON.stringify(input.outputSchema) : "" }, this.#opts());
+    return { turnId: res.turnId };
+  }
+
+  async steer(threadId: string, text: string): Promise<void> {
+    await this.#client.steerTurn({ threadId, text }, this.#opts());
+  }
+
+  async interrupt(threadId: string): Promise<void> {
+    await this.#client.interruptTurn({ threadId }, this.#opts());
+  }
+
+  async *events(threadId: string, options: { controller?: boolean; signal?: AbortSignal } = {}): AsyncIterable<ThreadEvent> {
+    const stream = this.#client.events({ threadId, controller: options.controller ?? false }, { signal: options.signal, waitForReady: true });
+    for await (const res of stream) yield eventFromPb(res.event);
+  }
+
+  async listPendingApprovals(threadId: string): Promise<ApprovalRequest[]> {
+    return (await this.#client.listPendingApprovals({ threadId }, this.#opts())).requests.map(approvalRequestFromPb);
+  }
+
+  async respond(threadId: string, requestId: string, decision: ApprovalDecision): Promise<void> {
+    await this.#client.respond({ threadId, requestId, decision: decisionToPb(decision) }, this.#opts());
+  }
+
+  async close(): Promise<void> {
+    this.#client.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -129,7 +129,7 @@ describe("AgentCore", () => {
     expect(model.requests[1]!.input.at(-1)).toMatchObject({ type: "function_call_output", callId: "c1" });
     expect((model.requests[1]!.input.at(-1) as { output: string }).output).toMatch(/no client is attached/);
     expect((await watcher.turnEnd()).type).toBeDefined();
-    watcher.stop();
+    await watcher.stop();
     const model2 = new FakeModel([call("risky", {}, "c3")]);
     const core2 = await makeCore(model2, {
       risky: async (_a, ctx) => {

@@ -1,7 +1,8 @@
 // Delivers a thread's events to every subscriber, in order, each through its own bounded
 // queue: a subscriber that falls more than `maxQueued` events behind is ended with
 // RESOURCE_EXHAUSTED (it re-subscribes and reads the thread) instead of growing memory.
-// The first subscriber that asks to be controller holds the role until it leaves.
+// At most one controller: a new subscriber that asks for the role takes it over (as the exec
+// layer's session stream does), the old one stays subscribed as a viewer.
 import { ErrorCode, TetherError, cancelled } from "../../common/tether-error.js";
 import type { ThreadEvent } from "./thread-event.js";
 
@@ -61,7 +62,8 @@ export class EventFanout {
   subscribe(options: SubscribeOptions = {}): AsyncIterable<ThreadEvent> {
     if (this.#closed) throw new TetherError(ErrorCode.FailedPrecondition, "the thread is closed: resume it first");
     const sub: Subscriber = { queue: [], ended: undefined, wake: undefined, controller: false };
-    if (options.controller && !this.#controller) {
+    if (options.controller) {
+      if (this.#controller) this.#controller.controller = false;
       sub.controller = true;
       this.#controller = sub;
     }

@@ -2,7 +2,7 @@
 // text and reasoning into items, run the function calls it made, and ask again until it
 // answers without calls. Returns how the turn ended; the thread emits the terminal event.
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
-import type { ConversationItem, ModelClient, ModelEvent, ModelRequest } from "../model/model-client.js";
+import type { ConversationItem, ModelClient, ModelRequest } from "../model/model-client.js";
 import type { ToolContext } from "../tools/tool.js";
 import type { ItemTracker } from "./item-tracker.js";
 import { type TurnError, type Usage, EMPTY_USAGE } from "./thread-event.js";
@@ -134,7 +134,7 @@ async function streamOnce(d: TurnRunnerDeps, onCall: (call: { callId: string; na
   };
   let usage: Usage = { ...EMPTY_USAGE };
   try {
-    for await (const event of d.model.stream(request, { signal: attempt.signal }) as AsyncIterable<ModelEvent>) {
+    for await (const event of d.model.stream(request, { signal: attempt.signal })) {
       switch (event.type) {
         case "created":
           clearTimeout(timer);

@@ -12,8 +12,8 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { ExecCore } from "../exec-core.js";
-import { type ListenAddress, parseListenAddress } from "../grpc/listen-address.js";
-import { prepareSocketPath } from "../grpc/socket-path.js";
+import { type ListenAddress, parseListenAddress } from "../../common/listen-address.js";
+import { prepareSocketPath } from "../../common/socket-path.js";
 import { CodexConnection, type ConnectionHost } from "./codex-connection.js";
 
 export interface CodexServerOptions {

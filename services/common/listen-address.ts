@@ -2,7 +2,7 @@
 // nothing more (0600), TCP off loopback needs TLS and a token.
 import { isIP } from "node:net";
 import path from "node:path";
-import { ErrorCode, TetherError } from "../../common/tether-error.js";
+import { ErrorCode, TetherError } from "./tether-error.js";
 
 export type ListenAddress =
   | { kind: "unix"; path: string }

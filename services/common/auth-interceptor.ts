@@ -2,8 +2,8 @@
 // too): the bearer-token check (constant-time compare) and the shutdown gate.
 import * as grpc from "@grpc/grpc-js";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { toGrpcStatus } from "../../common/grpc-status.js";
-import { ErrorCode, TetherError } from "../../common/tether-error.js";
+import { toGrpcStatus } from "./grpc-status.js";
+import { ErrorCode, TetherError } from "./tether-error.js";
 
 function digest(value: string): Buffer {
   // Hashing first makes the comparison length-independent.
@@ -47,7 +47,7 @@ export function shutdownGateInterceptor(isClosing: () => boolean): grpc.ServerIn
         next({
           onReceiveMetadata(metadata, mdNext) {
             if (!isClosing()) return mdNext(metadata);
-            call.sendStatus(wireStatus(new TetherError(ErrorCode.Unavailable, "the exec server is shutting down")));
+            call.sendStatus(wireStatus(new TetherError(ErrorCode.Unavailable, "the server is shutting down")));
           },
         });
       },

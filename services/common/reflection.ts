@@ -7,8 +7,8 @@ import { EventEmitter } from "node:events";
 import { toBinary } from "@bufbuild/protobuf";
 import type { DescFile } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { toGrpcStatus } from "../../common/grpc-status.js";
-import { ErrorCode, TetherError } from "../../common/tether-error.js";
+import { toGrpcStatus } from "./grpc-status.js";
+import { ErrorCode, TetherError } from "./tether-error.js";
 
 const SERVICES = ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
 const METHOD = "ServerReflectionInfo";

@@ -1,9 +1,9 @@
 // grpc.health.v1: the server reports SERVING for itself ("") and each tether service
 // until it starts shutting down; Watch streams changes.
 import * as grpc from "@grpc/grpc-js";
-import { Health, HealthCheckResponse_ServingStatus as Status } from "../../../gen/grpc/health/v1/health_pb.js";
-import { addService } from "../../common/grpc-service.js";
-import { ErrorCode, TetherError } from "../../common/tether-error.js";
+import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/grpc/health/v1/health_pb.js";
+import { addService } from "./grpc-service.js";
+import { ErrorCode, TetherError } from "./tether-error.js";
 
 export class HealthStatus {
   readonly #statuses = new Map<string, Status>();

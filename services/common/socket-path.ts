@@ -3,7 +3,7 @@
 import net from "node:net";
 import { lstat, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { ErrorCode, TetherError, errnoCode } from "../../common/tether-error.js";
+import { ErrorCode, TetherError, errnoCode } from "./tether-error.js";
 
 /** Resolves whether something accepts connections on the socket (false: refused, a stale file). */
 function listening(file: string): Promise<boolean> {

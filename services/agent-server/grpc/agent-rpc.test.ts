@@ -1,0 +1,69 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GrpcAgentClient } from "../../../clients/agent/grpc-agent-client.js";
+import { LocalEnvironment } from "../../../clients/environment/local-environment.js";
+import { FakeModel, call, fakeServices, say } from "../../../test/support/agent-fakes.js";
+import { AgentCore } from "../agent-core.js";
+import type { ThreadEvent } from "../thread/thread-event.js";
+import { type AgentServer, startAgentServer } from "./agent-server.js";
+
+describe("AgentService over gRPC", () => {
+  let home: string;
+  let core: AgentCore;
+  let server: AgentServer;
+  let client: GrpcAgentClient;
+  const model = new FakeModel([call("risky", {}, "c1"), say("all done")]);
+
+  beforeAll(async () => {
+    home = await mkdtemp(path.join(tmpdir(), "tether-agent-rpc-"));
+    core = await AgentCore.create({
+      tetherHome: home,
+      model,
+      services: fakeServices({
+        risky: async (_a, ctx) => {
+          const auth = await ctx.authorize({ kind: "command", commandLine: "rm x", argv: ["rm", "x"], cwd: ctx.cwd, escalated: true });
+          return { output: auth.allowed ? "ran" : "no", success: auth.allowed };
+        },
+      }),
+      openEnvironment: () => LocalEnvironment.create({ defaultCwd: home }),
+    });
+    server = await startAgentServer(core, { listen: `unix://${path.join(home, "agent.sock")}` });
+    client = await GrpcAgentClient.connect(server.url);
+  });
+  afterAll(async () => {
+    await client?.close();
+    await server?.close();
+    await core?.close();
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it("runs a turn with an approval through Events and Respond, then reads the thread", async () => {
+    const thread = await client.startThread({ cwd: home, environment: "local", model: "m", sandbox: "workspace-write", approvalPolicy: { mode: "on-request", reject: ["mcp_elicitations"] } });
+    expect(thread.approvalPolicy).toEqual({ mode: "on-request", reject: ["mcp_elicitations"] });
+    const events: ThreadEvent[] = [];
+    const it = client.events(thread.threadId, { controller: true })[Symbol.asyncIterator]();
+    expect((await it.next()).value).toMatchObject({ type: "thread.started", thread: { threadId: thread.threadId } });
+    await client.startTurn(thread.threadId, { text: "go" });
+    for (;;) {
+      const r = await it.next();
+      if (r.done) throw new Error("the stream ended early");
+      events.push(r.value);
+      if (r.value.type === "item.started" && r.value.item.type === "approval") {
+        const pending = await client.listPendingApprovals(thread.threadId);
+        expect(pending[0]!.action).toEqual({ kind: "command", commandLine: "rm x", argv: ["rm", "x"], cwd: home, escalated: true });
+        await client.respond(thread.threadId, r.value.item.id, { type: "accept_with_rule", rule: { pattern: ["rm"], decision: "allow" } });
+      }
+      if (r.value.type === "turn.completed") break;
+    }
+    await it.return?.();
+    const approval = events.find((e) => e.type === "item.completed" && e.item.type === "approval");
+    expect(approval).toMatchObject({ item: { decision: { type: "accept_with_rule", rule: { pattern: ["rm"], decision: "allow" } }, decidedBy: "user" } });
+    expect(model.requests[1]!.input.at(-1)).toEqual({ type: "function_call_output", callId: "c1", output: "ran" });
+    const snap = await client.readThread(thread.threadId);
+    expect(snap.turns[0]!.items.map((i) => i.type)).toEqual(["user_message", "approval", "agent_message"]);
+    expect((await client.listThreads()).map((t) => t.threadId)).toContain(thread.threadId);
+    await expect(client.respond(thread.threadId, "nope", { type: "accept" })).rejects.toMatchObject({ code: 5 });
+  });
+});
