@@ -38,7 +38,8 @@ const OPTIONS = (): ThreadOptions => ({ cwd: home, environment: "local", model: 
 /** Subscribes, waits for the opening thread.started, and collects events until a turn ends. */
 async function subscribe(core: AgentCore, threadId: string, controller = true) {
   const events: ThreadEvent[] = [];
-  const it = (await core.events(threadId, { controller }))[Symbol.asyncIterator]();
+  const abort = new AbortController();
+  const it = (await core.events(threadId, { controller, signal: abort.signal }))[Symbol.asyncIterator]();
   const first = await it.next();
   expect(first.value?.type).toBe("thread.started");
   const waiters: { pred: (e: ThreadEvent) => boolean; resolve: (e: ThreadEvent) => void }[] = [];
@@ -59,7 +60,7 @@ async function subscribe(core: AgentCore, threadId: string, controller = true) {
     return new Promise<ThreadEvent>((resolve) => waiters.push({ pred, resolve }));
   };
   const turnEnd = () => until((e) => e.type === "turn.completed" || e.type === "turn.failed" || e.type === "turn.interrupted");
-  return { events, until, turnEnd, pump, stop: () => it.return?.() };
+  return { events, until, turnEnd, pump, stop: () => abort.abort() };
 }
 
 describe("AgentCore", () => {
@@ -129,7 +130,7 @@ describe("AgentCore", () => {
     expect(model.requests[1]!.input.at(-1)).toMatchObject({ type: "function_call_output", callId: "c1" });
     expect((model.requests[1]!.input.at(-1) as { output: string }).output).toMatch(/no client is attached/);
     expect((await watcher.turnEnd()).type).toBeDefined();
-    await watcher.stop();
+    watcher.stop();
     const model2 = new FakeModel([call("risky", {}, "c3")]);
     const core2 = await makeCore(model2, {
       risky: async (_a, ctx) => {
