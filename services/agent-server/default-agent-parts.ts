@@ -1,11 +1,12 @@
 // The parts an agent gets when the caller names none: the Responses model client from the
 // environment, tether's tools and its execpolicy. Loaded lazily by createAgentClient.
-// TODO(issue 15): wire ResponsesModelClient and createDefaultTools as they land.
+// TODO(issue 15): wire ResponsesModelClient as it lands.
 import { ErrorCode, TetherError } from "../common/tether-error.js";
 import type { ModelClient } from "./model/model-client.js";
 import type { ThreadServicesFactory } from "./thread/thread-services.js";
 import { RulesThreadPolicy } from "./policy/rules-thread-policy.js";
 import { defaultTetherHome } from "./thread/rollout-store.js";
+import { defaultThreadTools } from "./tools/thread-tools.js";
 
 export async function defaultModelClient(): Promise<ModelClient> {
   throw new TetherError(ErrorCode.Unimplemented, "the Responses model client is not wired yet: pass `model` to createAgentClient");
@@ -13,7 +14,8 @@ export async function defaultModelClient(): Promise<ModelClient> {
 
 export function defaultThreadServices(options: { tetherHome?: string }): ThreadServicesFactory {
   return {
-    tools: () => ({ specs: [], run: async (call) => ({ output: `unknown tool ${call.name}`, success: false }), terminateTurn: async () => {}, closeAll: async () => {} }),
+    // exec_command, write_stdin, apply_patch, update_plan over the thread's environment.
+    tools: (setup) => defaultThreadTools(setup),
     // The user's execpolicy rules ($TETHER_HOME/rules/*.rules), re-read for each thread.
     policy: () => RulesThreadPolicy.load({ tetherHome: options.tetherHome ?? defaultTetherHome() }),
   };

@@ -1,0 +1,24 @@
+// The default tools of one thread, in the shape the core drives (ThreadTools): a fixed
+// registry over createDefaultTools and the thread's unified-exec sessions, whose processes
+// end with an interrupted turn (terminateTurn) or with the thread (closeAll).
+import type { ThreadSetup, ThreadTools } from "../thread/thread-services.js";
+import { createDefaultTools } from "./default-tools.js";
+import { buildToolRegistry } from "./tool-registry.js";
+import { UnifiedExecSessions, type UnifiedExecSessionsOptions } from "./unified-exec/unified-exec-sessions.js";
+
+export type DefaultThreadToolsOptions = Omit<UnifiedExecSessionsOptions, "env" | "threadId">;
+
+export function defaultThreadTools(setup: Pick<ThreadSetup, "env" | "threadId">, options: DefaultThreadToolsOptions = {}): ThreadTools {
+  const sessions = new UnifiedExecSessions({ ...options, env: setup.env, threadId: setup.threadId });
+  const registry = buildToolRegistry(createDefaultTools({ sessions }));
+  return {
+    specs: registry.specs(),
+    run: (call, ctx) => registry.call(call.name, call.arguments, ctx),
+    terminateTurn: async (turnId) => {
+      await sessions.terminateTurn(turnId);
+    },
+    closeAll: async () => {
+      await sessions.closeAll();
+    },
+  };
+}
