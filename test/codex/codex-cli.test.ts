@@ -136,6 +136,23 @@ describe("Codex CLI through tether's Codex front door", () => {
   });
 });
 
+describe("Codex CLI with environments.toml and a bearer token", () => {
+  it("sends auth_bearer_token as `Authorization: Bearer`, which the tether server requires", async () => {
+    await using guarded = await startCodexExecServer({ cwd: work, token: "codex-token-123" });
+    await using model = await startResponsesServer({
+      script: [
+        [{ type: "function_call", name: "exec_command", arguments: { cmd: "echo through-the-token", login: false }, callId: "call_tok" }],
+        [{ type: "message", text: "done" }],
+      ],
+    });
+    const run = await runCodex({ modelUrl: model.url, cwd: work, prompt: "go", environment: { url: guarded.wsUrl, token: "codex-token-123" } });
+    expect(run.code, run.stderr).toBe(0);
+    expect(toolOutput(model.received.at(-1)!, "call_tok")).toContain("through-the-token");
+    const env = await guarded.grpc();
+    expect(await env.processes.list({ allSessions: true, includeExited: true, labels: { "codex.tool_call_id": "call_tok" } })).toHaveLength(1);
+  });
+});
+
 /** The unified-exec session id Codex gave the model for a still-running command. */
 function sessionOf(req: ScriptRequest, callId: string): number {
   const m = /session ID (\d+)/i.exec(toolOutput(req, callId));

@@ -2,7 +2,7 @@
 // WebSocket (ws://127.0.0.1:PORT) and gRPC on a Unix socket, through which a test looks
 // at what the server did (List shows every process Codex started, with its labels).
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -21,13 +21,27 @@ export interface CodexExecServer extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-export async function startCodexExecServer(options: { cwd: string; args?: string[]; listen?: string } = { cwd: process.cwd() }): Promise<CodexExecServer> {
+export interface CodexExecServerOptions {
+  cwd: string;
+  args?: string[];
+  /** Codex's door; default ws://127.0.0.1:0. */
+  listen?: string;
+  /** Required on both doors (--token-file). */
+  token?: string;
+}
+
+export async function startCodexExecServer(options: CodexExecServerOptions = { cwd: process.cwd() }): Promise<CodexExecServer> {
   ensureBuilt();
   const dir = await mkdtemp(path.join(tmpdir(), "tether-codex-es-"));
+  const tokenArgs: string[] = [];
+  if (options.token !== undefined) {
+    await writeFile(path.join(dir, "token"), `${options.token}\n`, { mode: 0o600 });
+    tokenArgs.push("--token-file", path.join(dir, "token"));
+  }
   const grpcListen = `unix://${dir}/exec.sock`;
   const child: ChildProcess = spawn(
     process.execPath,
-    [TETHER_BIN, "exec-server", "--listen", options.listen ?? "ws://127.0.0.1:0", "--listen", grpcListen, "--cwd", options.cwd, ...(options.args ?? [])],
+    [TETHER_BIN, "exec-server", "--listen", options.listen ?? "ws://127.0.0.1:0", "--listen", grpcListen, "--cwd", options.cwd, ...tokenArgs, ...(options.args ?? [])],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let stderr = "";
@@ -58,7 +72,7 @@ export async function startCodexExecServer(options: { cwd: string; args?: string
     wsUrl: urls[0]!,
     grpcUrl: urls[1]!,
     pid: child.pid!,
-    grpc: () => (env ??= openEnvironment(urls[1]!)),
+    grpc: () => (env ??= openEnvironment(urls[1]!, { token: options.token })),
     stderr: () => stderr,
     close,
     [Symbol.asyncDispose]: close,
