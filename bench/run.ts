@@ -18,8 +18,9 @@ import { transferDown, transferUp } from "./benchmarks/sftp-transfer.js";
 import { containerTrue } from "./benchmarks/container-true.js";
 import { serverStart } from "./benchmarks/server-start.js";
 import { concurrency } from "./benchmarks/concurrency.js";
+import { codexToolCall } from "./benchmarks/codex-tool-call.js";
 
-export const BENCHMARKS: readonly Benchmark[] = [execTrue, processStart, streamStdout, ptyEcho, transferUp, transferDown, containerTrue, serverStart, concurrency];
+export const BENCHMARKS: readonly Benchmark[] = [execTrue, processStart, streamStdout, ptyEcho, transferUp, transferDown, containerTrue, serverStart, concurrency, codexToolCall];
 
 const USAGE = `usage: bench/run [--quick] [--only NAME[,NAME]] [--cipher CIPHER] [--results DIR]
 benchmarks: ${BENCHMARKS.map((b) => b.name).join(", ")}`;
