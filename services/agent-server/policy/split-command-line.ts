@@ -29,10 +29,14 @@ export const MAX_SIMPLE_COMMANDS = 512;
 const RESERVED = new Set([
   "if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while", "until", "for", "in",
   "select", "function", "time", "coproc", "{", "}", "!", "[[", "]]",
+  // zsh's (the zsh-fork shell): loops and blocks of their own
+  "repeat", "foreach", "end", "always",
 ]);
 /** Builtins that run text as shell code later or elsewhere: their argv says nothing. */
 const CODE_BUILTINS = new Set(["eval", "source", ".", "trap", "alias"]);
 const SHELLS = new Set(["bash", "sh", "zsh", "dash"]);
+/** Run the rest of their argv as the command (noglob/nocorrect are zsh's precommand modifiers). */
+const WRAPPERS = new Set(["nohup", "exec", "command", "env", "builtin", "noglob", "nocorrect"]);
 
 export function splitCommandLine(line: string, options: SplitOptions = {}): SplitResult {
   const maxLength = options.maxLength ?? MAX_COMMAND_LINE_LENGTH;
@@ -144,11 +148,11 @@ class Parser {
     const words: (ShellToken & { type: "word" })[] = [];
     for (let w = this.tokens[this.pos]; w?.type === "word"; w = this.tokens[++this.pos]) words.push(w);
     if (words.length === 0) throw new ShellRefusal(t === undefined ? "a command is missing" : `unexpected \`${describe(t)}\``);
+    const head = words[0]!;
+    if (!head.quoted && RESERVED.has(head.value)) throw new ShellRefusal(`\`${head.value}\` is shell control flow`);
     const next = this.tokens[this.pos];
     if (next?.type === "op" && next.op === "(") throw new ShellRefusal("function definitions are not parsed");
-    const head = words[0]!;
     if (head.assignment) throw new ShellRefusal(`environment assignment ${JSON.stringify(head.value)} changes how the command runs`);
-    if (!head.quoted && RESERVED.has(head.value)) throw new ShellRefusal(`\`${head.value}\` is shell control flow`);
     // zsh (the zsh-fork shell) expands an unquoted `=name` word to a path found at run time.
     const zshPath = words.find((w) => !w.quoted && /^=[^=]/.test(w.value));
     if (zshPath !== undefined) throw new ShellRefusal(`${JSON.stringify(zshPath.value)} is expanded by zsh to a path`);
@@ -208,7 +212,7 @@ function unwrap(argv: string[], globs: number[]): { argv: string[]; globs: numbe
   let skip = 0;
   for (let guard = 0; guard < 8; guard++) {
     const word = argv[skip];
-    if (word !== "nohup" && word !== "exec" && word !== "command" && word !== "env" && word !== "builtin") break;
+    if (!WRAPPERS.has(word ?? "")) break;
     if (globs.includes(skip)) break;
     let next = argv[skip + 1];
     if (word === "command" && next === "-p") {

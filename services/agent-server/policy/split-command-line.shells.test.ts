@@ -1,6 +1,6 @@
-// The splitter against the real shell: random command lines (every quoting style, operators,
-// subshells, nested `bash -c`) run under bash with recording stubs on PATH; every argv the
-// stubs received must be exactly what splitCommandLine predicted.
+// The splitter against the real shells: random command lines (every quoting style, operators,
+// subshells, nested `bash -c`) run under bash and zsh with recording stubs on PATH; every
+// argv the stubs received must be exactly what splitCommandLine predicted.
 import { execFile } from "node:child_process";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -12,6 +12,7 @@ import { splitCommandLine } from "./split-command-line.js";
 const PROGRAMS = ["rec1", "rec2", "rec3"];
 let dir: string;
 let binDir: string;
+let run = 0;
 
 /** Each run of a stub writes its argv (NUL-separated, name first) to a file of its own. */
 const STUB = `#!/bin/sh
@@ -20,15 +21,19 @@ out=$(mktemp "$REC_DIR/argv.XXXXXXXX")
 { printf '%s\\0' "\${0##*/}"; for a in "$@"; do printf '%s\\0' "$a"; done; } > "$out"
 `;
 
-function runBash(line: string, recDir: string): Promise<void> {
+/** The shells commands run under: bash by default, zsh for zsh-fork (-f: no rc files). */
+const SHELL_ARGV: Record<string, string[]> = { bash: ["/bin/bash", "--norc", "--noprofile", "-c"], zsh: ["/usr/bin/zsh", "-f", "-c"] };
+
+function runShell(shell: string, line: string, recDir: string): Promise<void> {
+  const [file, ...args] = SHELL_ARGV[shell]!;
   return new Promise((resolve, reject) => {
     execFile(
-      "/bin/bash",
-      ["--norc", "--noprofile", "-c", line],
+      file!,
+      [...args, line],
       // HOME without a .bashrc: bash sources it when its stdin is a socket (as Node's pipes are).
       { env: { PATH: `${binDir}:/usr/bin:/bin`, REC_DIR: recDir, LC_ALL: "C", HOME: dir }, timeout: 20_000 },
       // A stub that failed (it writes to stderr) would lose a record: that is a failed run too.
-      (err, _stdout, stderr) => (err || stderr !== "" ? reject(new Error(`bash failed on ${JSON.stringify(line)}: ${stderr}`)) : resolve()),
+      (err, _stdout, stderr) => (err || stderr !== "" ? reject(new Error(`${shell} failed on ${JSON.stringify(line)}: ${stderr}`)) : resolve()),
     );
   });
 }
@@ -76,7 +81,7 @@ const line: fc.Arbitrary<string> = fc.letrec<{ list: string; unit: string }>((ti
     .map(([first, rest]) => first + rest.map(([op, u]) => op + u).join("")),
 })).list;
 
-describe("splitCommandLine against bash", () => {
+describe("splitCommandLine against the real shells", () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), "tether-split-bash-"));
     binDir = path.join(dir, "bin");
@@ -90,8 +95,7 @@ describe("splitCommandLine against bash", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("predicts exactly the argv every command receives", async () => {
-    let run = 0;
+  it.each(["bash", "zsh"])("predicts exactly the argv every command receives under %s", async (shell) => {
     await fc.assert(
       fc.asyncProperty(line, async (text) => {
         const split = splitCommandLine(text, { maxDepth: 16 });
@@ -99,10 +103,10 @@ describe("splitCommandLine against bash", () => {
         if (!split.ok) return;
         const recDir = path.join(dir, `run-${run++}`);
         await mkdir(recDir);
-        await runBash(text, recDir);
+        await runShell(shell, text, recDir);
         expect(sortArgvs(await recorded(recDir)), JSON.stringify(text)).toEqual(sortArgvs(split.commands));
       }),
-      { numRuns: 100 },
+      { numRuns: 60 },
     );
   });
 });
