@@ -14,7 +14,7 @@ import { PreEncoded, varintSize, writeVarint } from "../../common/pre-encoded.js
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { ExecCore } from "../exec-core.js";
 import type { LogItem, LogStream } from "../process/output-log.js";
-import { checkLabels } from "../process/process-spec.js";
+import { checkClientKey, checkLabels } from "../process/process-spec.js";
 import { writeStreamHandler } from "./stdin-stream-handler.js";
 
 type Methods = typeof ProcessService extends { method: infer M extends GenServiceMethods } ? M : never;
@@ -98,6 +98,7 @@ export function processHandlers(core: ExecCore): ServiceHandlers<Methods> {
       }
     },
     async write(req, ctx) {
+      checkClientKey("write_id", req.writeId);
       const result = await core.processes.write(requireId(req.processId), req.writeId, req.data, req.eof, ctx.signal);
       return { bytesWritten: BigInt(result.bytesWritten), applied: result.applied };
     },

@@ -132,6 +132,37 @@ describe("ProcessService over a Unix socket", () => {
     expect(out.exit?.code).toBe(0);
   });
 
+  it("a retried EOF write is answered as applied before, and stdin closes once", async () => {
+    const p = h.clients.processes;
+    const pid = id("eof-retry");
+    await p.start({ processId: pid, spec: { argv: ["cat"], stdinOpen: true } });
+    expect(await p.write({ processId: pid, writeId: "end", data: Buffer.from("last\n"), eof: true })).toMatchObject({ bytesWritten: 5n, applied: true });
+    // The answer was lost, so the client sends the same write again: not an error, not applied.
+    expect(await p.write({ processId: pid, writeId: "end", data: Buffer.from("last\n"), eof: true })).toMatchObject({ bytesWritten: 5n, applied: false });
+    const out = await drain(p.attach({ processId: pid }));
+    expect(out.stdout.toString()).toBe("last\n");
+    expect(out.exit?.code).toBe(0);
+  });
+
+  it("remembers the last 1024 write ids per process, and refuses ids longer than 128 characters", async () => {
+    const p = h.clients.processes;
+    const pid = id("write-ids");
+    await p.start({ processId: pid, spec: { argv: ["wc", "-c"], stdinOpen: true } });
+    const ids = Array.from({ length: 1025 }, (_, i) => `w-${i}`);
+    for (const writeId of ids) await p.write({ processId: pid, writeId, data: Buffer.from("x") });
+    // The newest 1024 are remembered: their retries are not applied again.
+    expect((await p.write({ processId: pid, writeId: ids.at(-1)!, data: Buffer.from("x") })).applied).toBe(false);
+    expect((await p.write({ processId: pid, writeId: ids[1]!, data: Buffer.from("x") })).applied).toBe(false);
+    // The oldest was forgotten to bound memory: a retry that late is written again.
+    expect((await p.write({ processId: pid, writeId: ids[0]!, data: Buffer.from("x") })).applied).toBe(true);
+    const long = await failure(p.write({ processId: pid, writeId: "i".repeat(129), data: Buffer.from("x") }));
+    expect(long.code).toBe(ErrorCode.InvalidArgument);
+    expect(long.message).toMatch(/write_id is 129 characters; the limit is 128/);
+    await p.write({ processId: pid, eof: true });
+    const out = await drain(p.attach({ processId: pid }));
+    expect(out.stdout.toString().trim()).toBe("1026");
+  });
+
   it("Signal by number to the process and by name to the group", async () => {
     const p = h.clients.processes;
     const one = id("sig-num");

@@ -6,6 +6,7 @@ import type { WriteStreamRequest, WriteStreamResponseSchema } from "../../../gen
 import type { CallContext } from "../../common/grpc-service.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { ExecCore } from "../exec-core.js";
+import { checkClientKey } from "../process/process-spec.js";
 
 type Response = MessageInitShape<typeof WriteStreamResponseSchema>;
 
@@ -26,6 +27,7 @@ function sameOrEmpty(field: string, first: string, value: string): void {
 function checkTarget(target: { processId: string; streamId: string } | undefined, req: WriteStreamRequest) {
   if (target === undefined) {
     if (req.processId === "") throw new TetherError(ErrorCode.InvalidArgument, "process_id is empty: name the process in the first request");
+    checkClientKey("stream_id", req.streamId);
     return { processId: req.processId, streamId: req.streamId };
   }
   sameOrEmpty("process_id", target.processId, req.processId);

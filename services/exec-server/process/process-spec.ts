@@ -118,6 +118,18 @@ export function checkSpec(spec: ProcessSpec | undefined, limits: SpecLimits = DE
   return spec;
 }
 
+/**
+ * Client-chosen keys the server remembers (write ids, stdin stream ids): each process keeps
+ * up to a thousand of them, so their length is what bounds that memory.
+ */
+export const MAX_CLIENT_KEY_LENGTH = 128;
+
+export function checkClientKey(field: string, key: string): void {
+  if (key.length > MAX_CLIENT_KEY_LENGTH) {
+    throw new TetherError(ErrorCode.InvalidArgument, `${field} is ${key.length} characters; the limit is ${MAX_CLIENT_KEY_LENGTH}: use a short unique id (a UUID fits)`);
+  }
+}
+
 /** At most MAX_LABELS labels, each key ≤ 256 and value ≤ 1024 characters. */
 export function checkLabels(field: string, labels: Record<string, string>): void {
   const entries = Object.entries(labels);
