@@ -30,8 +30,11 @@ export interface AgentCoreOptions {
   services: ThreadServicesFactory;
   /** Opens a thread's environment; default: the `--env` grammar of clients/environment. */
   openEnvironment?: (request: OpenEnvironmentRequest, options: { signal?: AbortSignal }) => Promise<Environment>;
-  /** Base instructions plus project instructions (AGENTS.md) for a cwd. */
-  instructions?: (cwd: string) => Promise<string>;
+  /**
+   * Base instructions plus project instructions (AGENTS.md) for a cwd, read through the
+   * thread's environment (the cwd may be remote). Called once per opened thread.
+   */
+  instructions?: (cwd: string, env: Environment) => Promise<string>;
   startupTimeoutMs?: number;
   maxQueuedEvents?: number;
   newId?: (prefix: string) => string;
@@ -246,6 +249,10 @@ export class AgentCore implements AsyncDisposable {
       const tools = await this.#o.services.tools(setup);
       const policy = await this.#o.services.policy(setup);
       const instructions = this.#o.instructions ?? (async () => "");
+      // Read once: stable instructions keep the server's prompt cache warm, and AGENTS.md is
+      // not re-read (over the network for a remote cwd) before every model request.
+      let threadInstructions: Promise<string> | undefined;
+      const threadEnv = env;
       const thread = new Thread({
         info,
         env,
@@ -255,7 +262,11 @@ export class AgentCore implements AsyncDisposable {
         writer,
         turns,
         writableRoots: setup.writableRoots,
-        instructions: () => instructions(info.cwd),
+        instructions: () =>
+          (threadInstructions ??= instructions(info.cwd, threadEnv).catch((err: unknown) => {
+            threadInstructions = undefined; // a failed read is retried by the next request
+            throw err;
+          })),
         startupTimeoutMs: this.#o.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS,
         newId: this.#newId,
         now: this.#now,

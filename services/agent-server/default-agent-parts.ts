@@ -1,15 +1,19 @@
 // The parts an agent gets when the caller names none: the Responses model client from the
 // environment, tether's tools and its execpolicy. Loaded lazily by createAgentClient.
-// TODO(issue 15): wire ResponsesModelClient as it lands.
-import { ErrorCode, TetherError } from "../common/tether-error.js";
+import type { Environment } from "../../clients/environment/environment.js";
+import type { TetherConfig } from "../common/config/config-schema.js";
 import type { ModelClient } from "./model/model-client.js";
+import { modelClientOptions } from "./model/model-client-options.js";
+import { loadProjectInstructions } from "./model/project-instructions.js";
+import { ResponsesModelClient } from "./model/responses-model-client.js";
 import type { ThreadServicesFactory } from "./thread/thread-services.js";
 import { RulesThreadPolicy } from "./policy/rules-thread-policy.js";
 import { defaultTetherHome } from "./thread/rollout-store.js";
 import { defaultThreadTools } from "./tools/thread-tools.js";
 
-export async function defaultModelClient(): Promise<ModelClient> {
-  throw new TetherError(ErrorCode.Unimplemented, "the Responses model client is not wired yet: pass `model` to createAgentClient");
+/** The Responses API client: provider and base URL from config, key and URL from the environment. */
+export async function defaultModelClient(config: TetherConfig = {}, env: Record<string, string | undefined> = process.env): Promise<ModelClient> {
+  return new ResponsesModelClient(modelClientOptions(config, env));
 }
 
 export function defaultThreadServices(options: { tetherHome?: string }): ThreadServicesFactory {
@@ -21,6 +25,13 @@ export function defaultThreadServices(options: { tetherHome?: string }): ThreadS
   };
 }
 
-export async function defaultInstructions(_cwd: string): Promise<string> {
-  return "You are tether, a coding agent. Run commands with exec_command, edit files with apply_patch, and keep the plan current with update_plan.";
+const BASE_INSTRUCTIONS =
+  "You are tether, a coding agent. Run commands with exec_command, edit files with apply_patch, and keep the plan current with update_plan.";
+
+/** Base instructions plus the AGENTS.md files from the repository root down to the cwd (read where the thread's commands run). */
+export async function defaultInstructions(cwd: string, env?: Environment): Promise<string> {
+  if (env === undefined) return BASE_INSTRUCTIONS;
+  const project = await loadProjectInstructions(env.files, cwd);
+  const warnings = project.warnings.map((w) => `(${w})`).join("\n");
+  return [BASE_INSTRUCTIONS, project.text, warnings].filter((part) => part.length > 0).join("\n\n");
 }

@@ -229,7 +229,7 @@ export class Thread {
           takeSteers: () => this.#steers.splice(0),
           toolContext: (callId) => this.#toolContext(turn, callId),
           newId: this.#i.newId,
-          emitRetrying: (e) => this.#emit({ type: "model.retrying", turnId: turn.turnId, ...e }),
+          emitRetrying: (e) => this.#emit({ ...e, type: "model.retrying", turnId: turn.turnId }),
           startupTimeoutMs: this.#i.startupTimeoutMs,
           signal: turn.abort.signal,
           cancelled: () => turn.cancelled,

@@ -113,12 +113,13 @@ async function streamOnce(d: TurnRunnerDeps, onCall: (call: { callId: string; na
   d.signal.addEventListener("abort", onTurnAbort, { once: true });
   let timedOut: TetherError | undefined;
   let timer: NodeJS.Timeout | undefined;
-  const arm = () => {
+  // A retry first waits its delay (Retry-After may exceed the start-up timeout): not counted.
+  const arm = (waitMs = 0) => {
     clearTimeout(timer);
     timer = setTimeout(() => {
       timedOut = new TetherError(ErrorCode.DeadlineExceeded, `the model did not begin answering within ${d.startupTimeoutMs} ms: check the model server (base URL, network) and try again`);
       attempt.abort(timedOut);
-    }, d.startupTimeoutMs);
+    }, d.startupTimeoutMs + waitMs);
   };
   arm();
   // Open items of this attempt, keyed by the model's item id.
@@ -144,7 +145,7 @@ async function streamOnce(d: TurnRunnerDeps, onCall: (call: { callId: string; na
           for (const o of open.values()) d.items.forget(o.id);
           open.clear();
           d.emitRetrying(event);
-          arm();
+          arm(event.delayMs);
           break;
         case "text.delta":
         case "reasoning.delta": {
