@@ -164,6 +164,13 @@ describe("apply_patch on a LocalEnvironment", () => {
     await call(patch("*** Add File: inside/ok.txt", "+1", "*** Add File: ../elsewhere.txt", "+2"), ctx);
     expect(ctx.asked[0]).toMatchObject({ kind: "file_change", outsideWritableRoots: true });
     await rm(path.join(root, "elsewhere.txt"), { force: true });
+    const inside = fakeToolContext({ env, cwd: dir, writableRoots: [dir] });
+    await call(patch("*** Add File: ok.txt", "+1"), inside);
+    expect(inside.asked[0]).toMatchObject({ outsideWritableRoots: false });
+    // .git and .tether stay read-only inside a writable root, as they do for commands.
+    const git = fakeToolContext({ env, cwd: dir, writableRoots: [dir], authorize: () => ({ allowed: false, reason: "asked", by: "user", cancelTurn: false }) });
+    await call(patch("*** Add File: .git/hooks/pre-commit", "+x"), git);
+    expect(git.asked[0]).toMatchObject({ outsideWritableRoots: true });
   });
 
   it("a parse error comes back to the model with the line", async () => {

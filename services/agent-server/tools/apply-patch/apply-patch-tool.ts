@@ -52,7 +52,7 @@ export async function runApplyPatch(patch: string, ctx: ToolContext): Promise<To
   if (hunks.length === 0) return { output: "the patch has no hunks: nothing to do", success: false };
   const item: FileChangeItem = { type: "file_change", id: `patch-${ctx.callId}`, callId: ctx.callId, changes: outline(hunks), status: "in_progress" };
   const paths = [...new Set(hunks.flatMap((h) => [h.path, ...(h.kind === "update" && h.movePath !== undefined ? [h.movePath] : [])]).map((p) => resolvePatchPath(ctx.cwd, p)))];
-  const outsideWritableRoots = paths.some((p) => !ctx.writableRoots.some((root) => isWithin(p, root)));
+  const outsideWritableRoots = paths.some((p) => !ctx.writableRoots.some((root) => isWritableUnder(p, root)));
   const auth = await ctx.authorize({ kind: "file_change", paths, outsideWritableRoots });
   ctx.signal.throwIfAborted();
   if (!auth.allowed) {
@@ -96,6 +96,14 @@ function summary(changes: FileChange[]): string {
   const lines = changes.map((c) => (c.movePath === undefined ? `${letter[c.kind]} ${c.path}` : `R ${c.path} -> ${c.movePath}`));
   return `Success. Updated the following files:\n${lines.join("\n")}\n`;
 }
+
+/** Inside the root but not in what the sandbox keeps read-only there (`.git`, `.tether`), as for commands. */
+function isWritableUnder(p: string, root: string): boolean {
+  const r = root.endsWith("/") ? root.slice(0, -1) : root;
+  return isWithin(p, r) && !PROTECTED.some((name) => isWithin(p, `${r}/${name}`));
+}
+
+const PROTECTED = [".git", ".tether"];
 
 function isWithin(p: string, root: string): boolean {
   const r = root.endsWith("/") ? root.slice(0, -1) : root;
