@@ -242,8 +242,10 @@ function matchPrefix(rule: PrefixRule, argv: readonly string[], globs: readonly 
     const token = rule.pattern[i]!;
     const alts = typeof token === "string" ? [token] : token;
     const word = argv[i]!;
+    // A word the shell may expand: never enough for allow, enough for prompt/forbidden when it
+    // could become the token (a ~ word could become any path).
     const ok = globs.includes(i)
-      ? rule.decision !== "allow" && (word.length > MAX_GLOB_LENGTH || alts.some((a) => globMatch(word, a)))
+      ? rule.decision !== "allow" && (word.length > MAX_GLOB_LENGTH || word.includes("~") || alts.some((a) => globMatch(word, a)))
       : alts.includes(word);
     if (!ok) return undefined;
   }

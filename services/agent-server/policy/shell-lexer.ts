@@ -9,7 +9,7 @@ export type ShellToken =
       value: string;
       /** Some part was quoted or escaped (quoted words are never keywords or assignments). */
       quoted: boolean;
-      /** Unquoted `*`, `?` or `[`: the shell may expand the word into other words. */
+      /** Unquoted `*`, `?`, `[` or a tilde prefix: the shell may still change or multiply the word. */
       glob: boolean;
       /** Starts with an unquoted `NAME=` (an environment assignment before a command). */
       assignment: boolean;
@@ -24,8 +24,11 @@ export class ShellRefusal extends Error {
 }
 
 const METACHARS = new Set([" ", "\t", "\n", "|", "&", ";", "(", ")", "<", ">"]);
-/** Characters after `$` that start an expansion (names, positionals, specials, ${, $(, $', $"). */
-const EXPANSION_START = /[A-Za-z0-9_{(?#@*!$'"-]/;
+/**
+ * A `$` is literal only before whitespace, the end, or (unquoted) an operator: bash and zsh
+ * start an expansion at almost anything else (names, specials, ${ $( $[ $' $", zsh's $= $^ $~ $+).
+ */
+const LITERAL_DOLLAR_BEFORE = new Set([" ", "\t", "\n", "|", "&", ";", "<", ">", ")"]);
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Special files through which bash opens network connections on redirection. */
 const NETWORK_FILES = ["/dev/tcp/", "/dev/udp/"];
@@ -167,7 +170,7 @@ function readWord(src: string, start: number): { token: ShellToken & { type: "wo
       continue;
     }
     if (c === "`") throw new ShellRefusal("command substitution (backticks) runs a command to build the line");
-    if (c === "$" && i + 1 < n && EXPANSION_START.test(src[i + 1]!)) {
+    if (c === "$" && i + 1 < n && !LITERAL_DOLLAR_BEFORE.has(src[i + 1]!)) {
       throw new ShellRefusal(expansionReason(src[i + 1]!));
     }
     if (c === "{" || c === "}") {
@@ -182,6 +185,8 @@ function readWord(src: string, start: number): { token: ShellToken & { type: "wo
     }
     // A lone `[` is the test command, not a pattern.
     if (c === "*" || c === "?" || (c === "[" && !(value === "" && (i + 1 >= n || METACHARS.has(src[i + 1]!))))) glob = true;
+    // Tilde expansion: at the start of a word and (bash) after `=` or `:`; over-marking is safe.
+    if (c === "~" && (value === "" || value.endsWith("=") || value.endsWith(":"))) glob = true;
     if (c === "=" && namePrefix && NAME.test(value)) assignment = true;
     if (c === "=" || !/[A-Za-z0-9_]/.test(c)) namePrefix = false;
     value += c;
@@ -212,8 +217,9 @@ function readDoubleQuoted(src: string, start: number, append: (text: string) => 
       continue;
     }
     if (c === "`") throw new ShellRefusal("command substitution (backticks) runs a command to build the line");
-    // Inside double quotes `$'` and `$"` are literal text, not quoting forms.
-    if (c === "$" && i + 1 < src.length && EXPANSION_START.test(src[i + 1]!) && src[i + 1] !== '"' && src[i + 1] !== "'") {
+    // Inside double quotes `$"` ends the string with a literal `$`.
+    const after = src[i + 1];
+    if (c === "$" && after !== undefined && after !== '"' && after !== " " && after !== "\t" && after !== "\n") {
       throw new ShellRefusal(expansionReason(src[i + 1]!));
     }
     text += c;

@@ -31,7 +31,7 @@ function runShell(shell: string, line: string, recDir: string): Promise<void> {
       file!,
       [...args, line],
       // HOME without a .bashrc: bash sources it when its stdin is a socket (as Node's pipes are).
-      { env: { PATH: `${binDir}:/usr/bin:/bin`, REC_DIR: recDir, LC_ALL: "C", HOME: dir }, timeout: 20_000 },
+      { env: { PATH: `${binDir}:/usr/bin:/bin`, REC_DIR: recDir, LC_ALL: "C", HOME: dir }, cwd: recDir, timeout: 20_000 },
       // A stub that failed (it writes to stderr) would lose a record: that is a failed run too.
       (err, _stdout, stderr) => (err || stderr !== "" ? reject(new Error(`${shell} failed on ${JSON.stringify(line)}: ${stderr}`)) : resolve()),
     );
@@ -93,6 +93,39 @@ describe("splitCommandLine against the real shells", () => {
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
+  });
+
+  // Soundness on hostile text: whatever the splitter accepts runs exactly as predicted. Only
+  // stubs can run: the letters are a and b (no real program or dangerous builtin is
+  // spelled), lines run only when every predicted command is a stub, from a scratch cwd.
+  const hostile = fc
+    .string({ unit: fc.constantFrom(..." \t\nab-_./'\"\\$`*?[]{}()<>|&;#~=!%^,:0123".split("")), maxLength: 40 })
+    .map((tail) => `rec1 ${tail}`);
+
+  it.each(["bash", "zsh"])("runs whatever it accepts of hostile text exactly as predicted under %s", async (shell) => {
+    let accepted = 0;
+    await fc.assert(
+      fc.asyncProperty(hostile, async (text) => {
+        const split = splitCommandLine(text);
+        if (!split.ok || !split.commands.every((argv) => PROGRAMS.includes(argv[0]!))) return;
+        // Unquoted globs may expand: keep those lines out of the exact comparison.
+        if (split.globs.some((g) => g.length > 0)) return;
+        accepted++;
+        const recDir = path.join(dir, `run-${run++}`);
+        await mkdir(recDir);
+        // A redirection may fail (a missing input file) and keep a command from running: fewer
+        // runs are fine; anything run that was not predicted is the failure looked for.
+        await runShell(shell, text, recDir).catch(() => undefined);
+        const predicted = sortArgvs(split.commands);
+        for (const argv of sortArgvs(await recorded(recDir))) {
+          const at = predicted.indexOf(argv);
+          expect(at, `${JSON.stringify(text)} ran ${argv}, predicted ${predicted.join(" ")}`).toBeGreaterThanOrEqual(0);
+          predicted.splice(at, 1);
+        }
+      }),
+      { numRuns: 400 },
+    );
+    expect(accepted).toBeGreaterThan(20);
   });
 
   it.each(["bash", "zsh"])("predicts exactly the argv every command receives under %s", async (shell) => {

@@ -35,7 +35,7 @@ describe("splitCommandLine", () => {
     ["ls # a comment $(rm -rf /)", [["ls"]]],
     ["echo a#b", [["echo", "a#b"]]],
     ["echo 100$ costs $", [["echo", "100$", "costs", "$"]]],
-    ["echo \"$\" '$HOME'", [["echo", "$", "$HOME"]]],
+    ["echo \"$\" '$HOME' \"a $ b\" $;", [["echo", "$", "$HOME", "a $ b", "$"]]],
     ["ls >/dev/null 2>/dev/null", [["ls"]]],
     ["ls &>/dev/null", [["ls"]]],
     ["ls > /dev/null 2>&1", [["ls"]]],
@@ -76,7 +76,9 @@ describe("splitCommandLine", () => {
     ["echo $'\\x41'", /quoting/],
     ["echo $((1+2))", /command substitution/],
     ["echo hi > out.txt", /writes a file/],
-    ["echo hi >> ~/.bashrc", /writes a file/],
+    ["echo hi >> ~/.bashrc", /writes a file|expanded/],
+    ["echo $=x $^y $~z $+w $[1+1]", /expansion/],
+    ["echo 100$/month", /expansion/],
     ["echo hi >| f", /writes a file/],
     ["ls &> log", /writes a file/],
     ["ls >&log", /writes a file/],
@@ -149,6 +151,11 @@ describe("splitCommandLine", () => {
       commands: [["ls", "*.ts", "x*"], ["grep", "-r", "foo", "src/[ab]*"]],
       globs: [[1], [3]],
     });
+  });
+
+  it("marks tilde prefixes as words the shell may expand", () => {
+    expect(splitCommandLine("cat ~/x a=~/y '~' b~")).toEqual({ ok: true, commands: [["cat", "~/x", "a=~/y", "~", "b~"]], globs: [[1, 2]] });
+    expect(refusal("~/bin/tool")).toMatch(/expands/);
   });
 
   it("keeps glob indexes aligned after removing wrappers", () => {

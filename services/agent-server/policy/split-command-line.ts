@@ -16,7 +16,7 @@ export type SplitResult =
       ok: true;
       /** Each simple command's argv, in source order, wrappers (sh -c, env, nohup, …) removed. */
       commands: string[][];
-      /** Per command, indexes of argv words holding unquoted glob characters (they may expand). */
+      /** Per command, indexes of argv words the shell may still expand (unquoted globs, ~ prefixes). */
       globs: number[][];
     }
   | { ok: false; reason: string };
@@ -187,7 +187,7 @@ function addCommand(argv: string[], globs: number[], depth: number, maxDepth: nu
   const program = unwrapped.argv[0];
   if (program === undefined) throw new ShellRefusal(`\`${argv[0]}\` without a command to run`);
   if (program === "") throw new ShellRefusal("the command word is empty");
-  if (unwrapped.globs.includes(0)) throw new ShellRefusal(`the command word ${JSON.stringify(program)} has a glob`);
+  if (unwrapped.globs.includes(0)) throw new ShellRefusal(`the command word ${JSON.stringify(program)} has a glob or ~ the shell expands`);
   if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(program) && unwrapped.argv !== argv) {
     throw new ShellRefusal(`environment assignment ${JSON.stringify(program)} changes how the command runs`);
   }
