@@ -99,7 +99,13 @@ describe("splitCommandLine against the real shells", () => {
   // stubs can run: the letters are a and b (no real program or dangerous builtin is
   // spelled), lines run only when every predicted command is a stub, from a scratch cwd.
   const hostile = fc
-    .string({ unit: fc.constantFrom(..." \t\nab-_./'\"\\$`*?[]{}()<>|&;#~=!%^,:0123".split("")), maxLength: 40 })
+    .string({
+      unit: fc.oneof(
+        { weight: 8, arbitrary: fc.constantFrom(..." \t\nab-_./'\"\\$`*?[]{}()<>|&;#~=!%^,:0123".split("")) },
+        { weight: 1, arbitrary: fc.constantFrom(" rec2 ", "; rec3 ", " bash -c ", " sh -c '", " | rec1 ", " && rec2 ", "2>&1", "/dev/null", " env ", " command ") },
+      ),
+      maxLength: 40,
+    })
     .map((tail) => `rec1 ${tail}`);
 
   it.each(["bash", "zsh"])("runs whatever it accepts of hostile text exactly as predicted under %s", async (shell) => {
