@@ -1,7 +1,7 @@
 // exec_command and write_stdin against a real in-process exec server: real shells, PTYs and
 // process groups. Yields end on events (output seen, or the process exiting), never on
 // elapsed time, except where a yield is meant to pass with nothing to wait for.
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -255,6 +255,30 @@ describe("exec_command", () => {
     expect(done.item.output).toMatch(/^a+\n\[… \d+ bytes .* cut from the middle …\]\na+\nEND\n$/);
   });
 
+  it("^C through write_stdin interrupts a PTY command", async () => {
+    const t = thread();
+    yieldWith = untilOutput(t.item, "cmd-int1", /waiting/);
+    const first = await t.call("exec_command", { cmd: "echo waiting; sleep 60", login: false, tty: true }, { callId: "int1" });
+    yieldWith = untilExit;
+    const r = await t.call("write_stdin", { session_id: Number(first.session), chars: "\u0003" });
+    expect(r.output).toMatch(/Process exited with code 130/);
+  });
+
+  it("output the exec server dropped while nobody read shows as a gap", async () => {
+    const t = thread();
+    const flag = path.join(dir, `written-${t.threadId}`);
+    yieldWith = immediate;
+    const first = await t.call("exec_command", { cmd: `head -c 3000000 /dev/zero | tr '\\0' a; echo; echo END; touch '${flag}'; sleep 60`, login: false }, { callId: "gap1" });
+    // Bounded wait for the command to have written everything (the flag file comes after).
+    for (let i = 0; i < 500 && !(await exists(flag)); i++) await new Promise((r) => setTimeout(r, 20));
+    yieldWith = untilOutput(t.item, "cmd-gap1", /END/);
+    // A budget above what the server retains: nothing is cut here, so the gap's note shows.
+    const r = await t.call("write_stdin", { session_id: Number(first.session), max_output_tokens: 400_000 }, { turnId: "turn-1" });
+    expect(r.output).toContain("bytes of output were dropped by the exec server before they were read");
+    expect(r.output).toMatch(/END\n$/);
+    await t.sessions.closeAll();
+  });
+
   it("a command that cannot start is a failed call, not a thrown error", async () => {
     const t = thread();
     const r = await t.call("exec_command", { cmd: "true", workdir: "/nonexistent/dir", login: false });
@@ -262,6 +286,8 @@ describe("exec_command", () => {
     expect(r.output).toMatch(/^exec_command could not start the command: /);
   });
 });
+
+const exists = (p: string) => stat(p).then(() => true, () => false);
 
 /** Waits (bounded) for a pid to disappear: a killed process is reaped a moment after its group's leader. */
 async function gone(pid: number): Promise<boolean> {
