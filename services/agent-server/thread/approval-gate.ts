@@ -104,6 +104,9 @@ export class ApprovalGate {
       return { allowed: false, reason, by: "policy", cancelTurn: false };
     }
 
+    // Policy knows whether accepting means leaving the sandbox (e.g. an untrusted-mode zsh-fork
+    // exec runs inside it once approved); older policies leave it to the action's kind.
+    const unsandboxed = assessment.unsandboxedOnAccept ?? unsandboxedWhenAccepted(action);
     const decision = await this.#wait(request, call.signal).catch((err: unknown) => {
       finish({ type: "cancel" }, "server");
       throw err;
@@ -111,17 +114,17 @@ export class ApprovalGate {
     finish(decision, "user");
     switch (decision.type) {
       case "accept":
-        return { allowed: true, unsandboxed: unsandboxedWhenAccepted(action) };
+        return { allowed: true, unsandboxed };
       case "accept_for_session":
         this.#o.policy.grantForSession(action);
-        return { allowed: true, unsandboxed: unsandboxedWhenAccepted(action) };
+        return { allowed: true, unsandboxed };
       case "accept_with_rule":
         try {
           await this.#o.policy.addRule(decision.rule);
         } catch (err) {
           this.#o.warn(`the accepted rule was not saved: ${TetherError.from(err).message}`);
         }
-        return { allowed: true, unsandboxed: unsandboxedWhenAccepted(action) };
+        return { allowed: true, unsandboxed };
       case "decline":
         return { allowed: false, reason: decision.reason ?? "the user declined", by: "user", cancelTurn: false };
       case "cancel":
