@@ -63,6 +63,19 @@ export function buildProgram(actions: ProgramActions = {}): Command {
     );
 
   program
+    .command("agent-server")
+    .description("Serve the agent (tether.agent.v1) over gRPC: threads, turns, events and approvals, with rollouts under $TETHER_HOME.")
+    .option("--listen <url>", "unix:///path.sock (created 0600) or tcp://host:port")
+    .option("--token-file <file>", "require this bearer token on every call (required for TCP off loopback)")
+    .option("--tls-cert <file>", "TLS certificate (PEM); required for TCP off loopback")
+    .option("--tls-key <file>", "TLS private key (PEM)")
+    .option("--tls-client-ca <file>", "require client certificates signed by this CA (mTLS)")
+    .option("--profile <name>", "config.toml profile")
+    .option("-c, --config <key=value>", "override a config.toml setting (repeatable)", collect, [])
+    .option("--log-level <level>", "JSON logs on stderr from this level: trace | debug | info | warn | error | fatal | silent (default: $TETHER_LOG or info)")
+    .action(async (opts) => (await import("./agent-server-command.js")).agentServerCommand({ ...opts, listen: opts.listen ?? defaultAgentListen() }));
+
+  program
     .command("run")
     .description("Run a command in an environment, like ssh: stdio is piped byte-exact and the exit code is passed back.")
     .option("--env <env>", "where to run: local | unix:///path | grpc://host:port | grpcs://host:port | docker[:IMAGE] (default: default_env in config.toml)")
@@ -184,6 +197,11 @@ function mergeFlags<T extends object>(before: T, after: T): T {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+function defaultAgentListen(): string {
+  const dir = process.env.XDG_RUNTIME_DIR ?? "/tmp";
+  return `unix://${dir}/tether-agent-${process.getuid?.() ?? 0}.sock`;
 }
 
 function defaultListen(): string {

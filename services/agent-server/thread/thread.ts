@@ -38,7 +38,7 @@ export interface ThreadInit {
   writer: RolloutWriter;
   turns: LiveTurn[];
   writableRoots: string[];
-  instructions: () => Promise<string>;
+  instructions: (signal: AbortSignal) => Promise<string>;
   startupTimeoutMs: number;
   newId: (prefix: string) => string;
   now: () => Date;
@@ -209,6 +209,8 @@ export class Thread {
 
   async #run(turn: RunningTurn, text: string, view: LiveTurn): Promise<void> {
     let outcome: TurnOutcome;
+    // Read once per turn: AGENTS.md may live on a remote environment.
+    let instructions: Promise<string> | undefined;
     try {
       outcome = await runTurn(
         {
@@ -217,7 +219,8 @@ export class Thread {
           request: async (): Promise<Omit<ModelRequest, "input" | "tools">> => {
             await this.#i.writer.room();
             const outputSchema = turn.outputSchema ? { name: "final_answer", schema: turn.outputSchema } : undefined;
-            return { model: this.info.model, instructions: await this.#i.instructions(), promptCacheKey: this.info.threadId, outputSchema };
+            instructions ??= this.#i.instructions(turn.abort.signal);
+            return { model: this.info.model, instructions: await instructions, promptCacheKey: this.info.threadId, outputSchema };
           },
           tools: this.#i.tools,
           items: turn.items,

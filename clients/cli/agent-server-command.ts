@@ -1,0 +1,72 @@
+// `tether agent-server`: serve the agent (tether.agent.v1) until SIGTERM/SIGINT on the same
+// server stack and flags as `tether exec-server`; then interrupt every turn, close every
+// thread (their environments end their processes) and the listener.
+import { readFile } from "node:fs/promises";
+import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
+import { createLogger, resolveLogLevel } from "../../services/common/logger.js";
+import { loadConfig } from "../../services/common/config/load-config.js";
+import { readSecretFile } from "./cli-options.js";
+
+export interface AgentServerFlags {
+  listen: string;
+  tokenFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+  logLevel?: string;
+  profile?: string;
+  config?: string[];
+}
+
+export async function agentServerCommand(flags: AgentServerFlags): Promise<void> {
+  const logger = createLogger({ name: "agent-server", level: resolveLogLevel(flags.logLevel) });
+  if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) {
+    throw new TetherError(ErrorCode.InvalidArgument, "--tls-cert and --tls-key go together: pass both");
+  }
+  const token = flags.tokenFile ? await readSecretFile(flags.tokenFile, "--token-file") : undefined;
+  const tls = flags.tlsCert && flags.tlsKey
+    ? {
+        cert: await readFile(flags.tlsCert).catch((e: unknown) => { throw TetherError.from(e, `--tls-cert ${flags.tlsCert}`); }),
+        key: await readFile(flags.tlsKey).catch((e: unknown) => { throw TetherError.from(e, `--tls-key ${flags.tlsKey}`); }),
+        clientCa: flags.tlsClientCa ? await readFile(flags.tlsClientCa) : undefined,
+      }
+    : undefined;
+  const loaded = loadConfig({ cwd: process.cwd(), profile: flags.profile, overrides: flags.config ?? [] });
+  for (const w of loaded.warnings) logger.warn(w);
+  const [{ AgentCore }, { startAgentServer }, parts] = await Promise.all([
+    import("../../services/agent-server/agent-core.js"),
+    import("../../services/agent-server/grpc/agent-server.js"),
+    import("../../services/agent-server/default-agent-parts.js"),
+  ]);
+  const core = await AgentCore.create({
+    tetherHome: loaded.home,
+    model: await parts.defaultModelClient(loaded.config),
+    services: parts.defaultThreadServices({ tetherHome: loaded.home }),
+    instructions: parts.defaultInstructions,
+    startupTimeoutMs: loaded.config.model_start_timeout_ms,
+  });
+  let server;
+  try {
+    server = await startAgentServer(core, { listen: flags.listen, token, tls, logger });
+  } catch (err) {
+    await core.close();
+    throw err;
+  }
+  // The first line on stdout is the address, with the real port for tcp://host:0.
+  process.stdout.write(`listening ${server.url}\n`);
+  logger.info({ url: server.url, home: loaded.home, tls: Boolean(tls), token: Boolean(token) }, "listening");
+  await new Promise<void>((resolve) => {
+    const stop = (sig: NodeJS.Signals) => {
+      logger.info({ signal: sig }, "stopping: refusing new calls, ending turns");
+      resolve();
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+    process.once("SIGHUP", stop);
+  });
+  server.refuseNewCalls();
+  const stopping = performance.now();
+  await core.close();
+  await server.close();
+  logger.info({ ms: Math.round(performance.now() - stopping) }, "stopped");
+}
