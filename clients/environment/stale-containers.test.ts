@@ -1,4 +1,5 @@
-// The stale-container sweep against a real dockerd, as a user meets it: containers left by
+// The stale-container sweep against a real dockerd, as a user meets it (and `tether run
+// --env docker` running a command in a container): containers left by
 // a tether process that died are removed (with their socket directory) the next time a
 // `tether run --env docker` starts; containers of live owners, of other hosts and of
 // anything that is not tether stay. The sweep runs in a fresh process because it spares
@@ -64,11 +65,17 @@ describe.skipIf(skip)("removeStaleContainers through tether run --env docker", (
     // after its own process started: start it in a later second than the containers'.
     const created = Math.max(...(await client.listContainers({ all: true, filters: { name: [tag] } })).map((c) => c.Created));
     while (Math.floor(Date.now() / 1000) <= created) await new Promise((resolve) => setTimeout(resolve, 50));
-    const child = spawn(process.execPath, [TETHER_BIN, "run", "--env", "docker", "--", "true"], { stdio: ["ignore", "ignore", "pipe"] });
+    // `--env docker` really runs the command in a container (its hostname is the container's).
+    const child = spawn(process.execPath, [TETHER_BIN, "run", "--env", "docker", "--", "sh", "-c", "echo in-container; hostname"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
     let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
     child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
     const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
     expect({ code, stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+    const [said, host] = stdout.trim().split("\n");
+    expect(said).toBe("in-container");
+    expect(host).not.toBe(hostname());
     expect(await exists(names.stale)).toBe(false);
     expect(existsSync(socketDir)).toBe(false);
     expect({ live: await exists(names.live), otherHost: await exists(names.otherHost), foreign: await exists(names.foreign) }).toEqual({
