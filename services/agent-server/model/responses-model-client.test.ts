@@ -230,6 +230,22 @@ describe("ResponsesModelClient", () => {
     expect(server.served[0]?.outcome).toBe("client_closed");
   });
 
+  it("counts a stream silent past the idle timeout as dropped, and retries it", async () => {
+    const { server, clock, client } = await setup(
+      [[{ type: "message", text: "stuck", partial: true }, { type: "hang" }], [{ type: "message", text: "flowing" }]],
+      { streamIdleTimeoutMs: 60_000 },
+    );
+    const run = collect(client.stream(request, { signal: AbortSignal.timeout(30_000) }));
+    clock.advance((await clock.waitForTimer((t) => t.ms === 60_000)).ms);
+    clock.advance((await clock.waitForTimer((t) => t.ms === 500)).ms);
+    const { events, error } = await run;
+    expect(error).toBeUndefined();
+    expect(events.find((e) => e.type === "retrying")).toMatchObject({ attempt: 2, reason: expect.stringMatching(/no event for 60 s/) as unknown });
+    expect(events.at(-2)).toMatchObject({ type: "item.done", item: { text: "flowing" } });
+    await server.waitForServed(2);
+    expect(Object.fromEntries(server.served.map((s) => [s.requestIndex, s.outcome]))).toEqual({ 0: "client_closed", 1: "completed" });
+  });
+
   it("cancels the HTTP request at once when the caller aborts mid-stream", async () => {
     const { server, client } = await setup([[{ type: "message", text: "one two", partial: true }, { type: "hang" }]]);
     const abort = new AbortController();

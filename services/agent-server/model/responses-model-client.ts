@@ -29,6 +29,8 @@ export interface ResponsesModelClientOptions {
   maxRetryDelayMs?: number;
   /** How long the server may take to send response.created (default 15 s). */
   startupTimeoutMs?: number;
+  /** After response.created, how long the stream may stay silent before it counts as dropped (default 300 s). */
+  streamIdleTimeoutMs?: number;
   /** Timers for backoff and the start-up timeout. */
   clock?: Clock;
   /** Wall-clock milliseconds, for Retry-After given as an HTTP date. */
@@ -48,6 +50,7 @@ export class ResponsesModelClient implements ModelClient {
   readonly #maxBackoffMs: number;
   readonly #maxRetryDelayMs: number;
   readonly #startupTimeoutMs: number;
+  readonly #idleTimeoutMs: number;
   readonly #clock: Clock;
   readonly #now: () => number;
   readonly #random: () => number;
@@ -62,6 +65,7 @@ export class ResponsesModelClient implements ModelClient {
     this.#maxBackoffMs = positive(options.maxBackoffMs ?? 8_000, "maxBackoffMs");
     this.#maxRetryDelayMs = positive(options.maxRetryDelayMs ?? 60_000, "maxRetryDelayMs");
     this.#startupTimeoutMs = positive(options.startupTimeoutMs ?? 15_000, "startupTimeoutMs");
+    this.#idleTimeoutMs = positive(options.streamIdleTimeoutMs ?? 300_000, "streamIdleTimeoutMs");
     this.#clock = options.clock ?? systemClock;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
@@ -119,34 +123,58 @@ export class ResponsesModelClient implements ModelClient {
     const request = new AbortController();
     const onAbort = () => request.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
+    // One watchdog: first the start-up timeout (until response.created), then the idle
+    // timeout, re-armed lazily from the time of the last event rather than per event.
+    const clock = this.#clock;
     let timedOut: TetherError | undefined;
-    const timer = this.#clock.setTimeout(() => {
-      timedOut = new TetherError(
-        ErrorCode.DeadlineExceeded,
-        `the model did not start answering within ${formatMs(this.#startupTimeoutMs)}: check that the model server at ${this.baseURL} is up and not overloaded`,
-      );
-      request.abort(timedOut);
-    }, this.#startupTimeoutMs);
+    let stalled: StreamDropped | undefined;
+    let idle = false;
+    let lastActivity = clock.now();
+    let timer: unknown;
+    const fire = () => {
+      if (!idle) {
+        timedOut = new TetherError(
+          ErrorCode.DeadlineExceeded,
+          `the model did not start answering within ${formatMs(this.#startupTimeoutMs)}: check that the model server at ${this.baseURL} is up and not overloaded`,
+        );
+        request.abort(timedOut);
+        return;
+      }
+      const quiet = clock.now() - lastActivity;
+      if (quiet < this.#idleTimeoutMs) {
+        timer = clock.setTimeout(fire, this.#idleTimeoutMs - quiet);
+        return;
+      }
+      stalled = new StreamDropped(`no event for ${formatMs(this.#idleTimeoutMs)}: the stream stalled`);
+      request.abort(stalled);
+    };
+    timer = clock.setTimeout(fire, this.#startupTimeoutMs);
     const mapper = new ResponsesEventMapper();
+    // What the SDK's quiet end (it returns when its request is aborted) or a throw meant.
+    const why = () => timedOut ?? (signal.aborted ? cancelled(signal) : stalled);
     try {
       const stream = await client.responses.create(body, { signal: request.signal });
       for await (const event of stream) {
+        lastActivity = clock.now();
         // Read on to the end of the body after `completed` (keeps the connection reusable).
         if (mapper.finished) continue;
         const events = mapper.map(event as unknown as StreamEventLike);
-        if (mapper.created) this.#clock.clearTimeout(timer);
+        if (mapper.created && !idle) {
+          idle = true;
+          clock.clearTimeout(timer);
+          timer = clock.setTimeout(fire, this.#idleTimeoutMs);
+        }
         yield* events;
+        // Time the caller spent before asking for more is not the server's silence.
+        lastActivity = clock.now();
       }
-      // The SDK ends the stream quietly when its request is aborted.
-      if (timedOut) throw timedOut;
-      if (signal.aborted) throw cancelled(signal);
+      const reason = why();
+      if (reason) throw reason;
       if (!mapper.finished) throw new StreamDropped(mapper.created ? "the stream closed before response.completed" : "the stream closed before response.created");
     } catch (err) {
-      if (timedOut) throw timedOut;
-      if (signal.aborted) throw cancelled(signal);
-      throw err;
+      throw why() ?? err;
     } finally {
-      this.#clock.clearTimeout(timer);
+      clock.clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
       // A caller that stopped early, or a failure: cancel the HTTP request at once.
       if (!mapper.finished) request.abort(new TetherError(ErrorCode.Cancelled, "model stream closed"));
