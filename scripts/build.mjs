@@ -21,7 +21,8 @@ const common = {
   sourcemap: true,
   // Native addons and Docker's client (with its optional ssh transport) stay in node_modules.
   // @grpc/reflection reads its .proto files next to itself at run time, and must share grpc-js with us.
-  external: ["node-pty", "dockerode", "ssh2", "cpu-features", "testcontainers", "@grpc/reflection", "@grpc/grpc-js"],
+  // react-devtools-core: Ink imports it only when DEV=true (not installed; never bundled).
+  external: ["node-pty", "dockerode", "ssh2", "cpu-features", "testcontainers", "@grpc/reflection", "@grpc/grpc-js", "react-devtools-core"],
   banner: { js: "import { createRequire as __tetherCreateRequire } from 'node:module'; const require = __tetherCreateRequire(import.meta.url);" },
   logLevel: "warning",
 };

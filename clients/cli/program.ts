@@ -5,6 +5,7 @@ import { Command, CommanderError } from "commander";
 import { packageVersion } from "../../services/common/package-info.js";
 import { USAGE_FAILURE, reportError, usageError } from "./cli-error.js";
 import { addAgentOptions, addConfigOptions } from "./agent-options.js";
+import type { AgentFlags } from "./agent-session.js";
 import type { ExecFlags, ResumeTarget } from "./exec/exec-command.js";
 import type { RunFlags } from "./run-command.js";
 
@@ -31,10 +32,19 @@ async function withDefaultEnv(flags: Omit<RunFlags, "env">): Promise<RunFlags> {
 
 export function buildProgram(actions: ProgramActions = {}): Command {
   const program = new Command("tether")
-    .description("Run commands in local, container and remote environments through tether exec servers.")
+    .description("A coding agent whose commands run in local, container and remote environments through tether exec servers. Without a command: the interactive session.")
     .version(packageVersion())
     .showHelpAfterError("(run with --help for usage)")
     .enablePositionalOptions();
+  // `tether` alone: the interactive session with the agent.
+  addAgentOptions(program)
+    .option("--resume <thread-id>", "continue a stored thread (/resume inside lists them)")
+    .allowExcessArguments()
+    .action(async (opts: AgentFlags & { resume?: string }, cmd: Command) => {
+      if (cmd.args.length > 0) throw usageError(`unknown command '${cmd.args[0]}': tether --help lists them`);
+      const { tuiCommand } = await import("./tui/tui-command.js");
+      await tuiCommand(opts);
+    });
 
   program
     .command("exec-server")

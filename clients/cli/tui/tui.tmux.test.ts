@@ -1,0 +1,118 @@
+// The interactive `tether` driven for real: the built CLI in a tmux terminal (send-keys,
+// capture-pane), the agent in process, a scripted Responses server on loopback.
+import { spawnSync } from "node:child_process";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { TETHER_BIN, ensureBuilt } from "../../../test/support/exec-server-process.js";
+import { type ResponsesServer, type Script, inputItems, startResponsesServer } from "../../../test/support/responses-server.js";
+import { type TmuxSession, startTmux } from "../../../test/support/tmux-session.js";
+
+let dir: string;
+let work: string;
+let server: ResponsesServer | undefined;
+let term: TmuxSession | undefined;
+
+beforeAll(async () => {
+  if (spawnSync("tmux", ["-V"]).status !== 0) throw new Error("tmux is missing: run scripts/setup.sh (it installs tmux)");
+  ensureBuilt();
+  dir = await mkdtemp(path.join(tmpdir(), "tether-tui-"));
+  work = path.join(dir, "work");
+  await mkdir(work);
+});
+afterEach(async () => {
+  await term?.close();
+  term = undefined;
+  await server?.close();
+  server = undefined;
+});
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const IDLE = /\/help for commands/;
+
+async function open(script: Script, args: string[] = [], size = { columns: 100, rows: 30 }): Promise<TmuxSession> {
+  server = await startResponsesServer({ script });
+  term = await startTmux([process.execPath, TETHER_BIN, "--env", "local", ...args], {
+    cwd: work,
+    ...size,
+    env: { TETHER_HOME: path.join(dir, "home"), OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test", TERM: "xterm-256color", PATH: process.env.PATH ?? "/usr/bin:/bin" },
+  });
+  await term.waitFor(IDLE, "the idle status line");
+  return term;
+}
+
+async function type(t: TmuxSession, text: string): Promise<void> {
+  await t.send([text], { literal: true });
+  await t.send(["Enter"]);
+}
+
+describe("tether (interactive)", () => {
+  it("answers a prompt, recalls it with ↑, and exits on the second Ctrl-C", async () => {
+    const t = await open([[{ type: "message", text: "Hello from the scripted model" }]]);
+    await type(t, "say hello");
+    await t.waitFor(/Hello from the scripted model/, "the streamed answer");
+    await t.waitFor(IDLE, "the turn to end");
+    expect(await t.screen()).toMatch(/› say hello/);
+    await t.send(["Up"]);
+    await t.waitFor((s) => /› say hello\s*\S?\s*│/.test(s.split("\n").filter((l) => l.includes("│")).join("\n")) || /│ › say hello/.test(s), "the prompt recalled from history");
+    await t.send(["C-c"]);
+    await t.waitFor(/Ctrl-C again to exit/, "the exit hint");
+    await t.send(["C-c"]);
+    await t.waitFor(/\[exited 0\]/, "tether to exit 0");
+  });
+
+  it("Ctrl-C interrupts a running turn; the session goes on", async () => {
+    // By content, not order: an interrupted request may or may not have reached the server again.
+    const t = await open((req) => (JSON.stringify(req.body).includes("are you there") ? [{ type: "message", text: "still here" }] : [{ type: "hang" }]));
+    await type(t, "take forever");
+    await t.waitFor(/thinking · \d+s/, "the spinner with elapsed time");
+    await t.send(["C-c"]);
+    await t.waitFor(/turn interrupted/, "the interrupted turn");
+    await type(t, "are you there?");
+    await t.waitFor(/still here/, "the next turn's answer");
+    expect(await t.exited()).toBe(false);
+  });
+
+  it("takes a multi-line paste as one prompt", async () => {
+    const t = await open([[{ type: "message", text: "got both lines" }]]);
+    await t.paste("first pasted line\nsecond pasted line");
+    await t.waitFor(/second pasted line/, "the pasted lines in the prompt");
+    await t.send(["Enter"]);
+    await t.waitFor(/got both lines/, "the answer");
+    expect(JSON.stringify(inputItems(server!.requests[0]!))).toContain("first pasted line\\nsecond pasted line");
+  });
+
+  it("/status, /new and /resume", async () => {
+    const t = await open([[{ type: "message", text: "answer one" }], [{ type: "message", text: "answer two" }]]);
+    await type(t, "first thread");
+    await t.waitFor(/answer one/, "the first answer");
+    await t.waitFor(IDLE, "idle");
+    await type(t, "/status");
+    const status = await t.waitFor(/sandbox\s+workspace-write/, "the status");
+    const threadId = /thread\s+(thread_\w+)/.exec(status)?.[1];
+    expect(threadId).toBeDefined();
+    expect(status).toMatch(/model\s+gpt-5\.5/);
+    expect(status).toMatch(/environment\s+local/);
+    await type(t, "/new");
+    await t.waitFor(/new thread/, "a new thread");
+    await type(t, "/resume");
+    await t.waitFor(new RegExp(`${threadId}.*first thread`), "the thread listed");
+    await type(t, `/resume ${threadId}`);
+    await t.waitFor(/resumed thread_/, "the resumed thread");
+    await type(t, "continue");
+    await t.waitFor(/answer two/, "the answer in the resumed thread");
+    expect(JSON.stringify(inputItems(server!.requests[1]!))).toContain("answer one");
+  });
+
+  it("follows the terminal's width when it is resized", async () => {
+    const t = await open([], [], { columns: 100, rows: 30 });
+    const wide = (await t.screen()).split("\n").find((l) => l.includes("╭"))!;
+    await t.resize(60, 30);
+    const narrow = await t.waitFor((s) => (s.split("\n").find((l) => l.includes("╭"))?.trimEnd().length ?? 0) < 62, "the prompt box to shrink");
+    expect(wide.trimEnd().length).toBeGreaterThan(90);
+    expect(narrow).toMatch(/\/help for/);
+  });
+});
