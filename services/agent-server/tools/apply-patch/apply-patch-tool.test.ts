@@ -97,6 +97,35 @@ describe("apply_patch on a LocalEnvironment", () => {
     ]);
   });
 
+  it("applies hunks on the same file in order, and a move may replace an existing file", async () => {
+    await writeFile(path.join(dir, "same.txt"), "a\nb\n");
+    await writeFile(path.join(dir, "src.txt"), "s\n");
+    await writeFile(path.join(dir, "dst.txt"), "old dst\n");
+    const r = await call(
+      patch(
+        "*** Add File: twice.txt", "+one",
+        "*** Update File: twice.txt", "@@", "-one", "+ONE",
+        "*** Update File: same.txt", "@@", "-a", "+A",
+        "*** Update File: same.txt", "@@", "-b", "+B",
+        "*** Update File: src.txt", "*** Move to: dst.txt", "@@", "-s", "+S",
+      ),
+    );
+    expect(r.success).toBe(true);
+    expect(await read("twice.txt")).toBe("ONE\n");
+    expect(await read("same.txt")).toBe("A\nB\n");
+    expect(await read("dst.txt")).toBe("S\n");
+    expect(await exists("src.txt")).toBe(false);
+  });
+
+  it("a binary file may be deleted but not updated", async () => {
+    await writeFile(path.join(dir, "bin.dat"), Buffer.from([0xff, 0xfe, 0x00, 0x80]));
+    const upd = await call(patch("*** Update File: bin.dat", "@@", "-x", "+y"));
+    expect(upd.output).toMatch(/cannot update bin\.dat \(patch line 2\): it is not UTF-8 text/);
+    const del = await call(patch("*** Delete File: bin.dat"));
+    expect(del.success).toBe(true);
+    expect(await exists("bin.dat")).toBe(false);
+  });
+
   it("accepts the raw patch text as the arguments (freeform call)", async () => {
     const ctx = fakeToolContext({ env, cwd: dir });
     const r = await registry.call("apply_patch", patch("*** Add File: raw.txt", "+raw"), ctx);
