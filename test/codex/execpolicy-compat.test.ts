@@ -1,6 +1,7 @@
 // Codex users' rule files must mean the same under tether: the same files and commands go
-// through the real Codex CLI (`codex execpolicy check`, pinned in package.json) and through
-// ExecPolicy, and the matched rules and decisions must agree, as must which files load.
+// through the real Codex CLI (`codex execpolicy check --resolve-host-executables`, as Codex's
+// core checks, pinned in package.json) and through ExecPolicy; the matched rules and
+// decisions must agree, as must which files load.
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -21,6 +22,7 @@ prefix_rule(pattern=["git", "push", ["--force", "-f"]], decision="forbidden", ju
 prefix_rule(["npm", "test"])
 prefix_rule(pattern=[["rm", "unlink"], "-rf"], decision="forbidden")
 network_rule(host="api.github.com", protocol="https", decision="deny", justification="no API")
+host_executable(name="npm", paths=["/usr/bin/npm"])
 `;
 
 const COMMANDS: string[][] = [
@@ -32,6 +34,11 @@ const COMMANDS: string[][] = [
   ["unlink", "-rf", "x"],
   ["rm", "x"],
   ["ls"],
+  // Absolute paths resolve to the base name's rules (host_executable restricts which paths).
+  ["/usr/bin/git", "status"],
+  ["/usr/local/bin/git", "push", "--force"],
+  ["/usr/bin/npm", "test"],
+  ["/opt/npm", "test"],
 ];
 
 interface CodexMatch {
@@ -45,10 +52,10 @@ function codexCheck(rulesFile: string, argv: string[]): Promise<{ code: number; 
   return new Promise((resolve, reject) => {
     execFile(
       CODEX_BIN,
-      ["execpolicy", "check", "--rules", rulesFile, "--", ...argv],
+      ["execpolicy", "check", "--resolve-host-executables", "--rules", rulesFile, "--", ...argv],
       { env: { ...process.env, CODEX_HOME: home }, timeout: 30_000 },
       (err, stdout, stderr) => {
-        if (err && typeof err.code !== "number") return reject(err);
+        if (err && typeof err.code !== "number") return reject(new Error(`codex did not run: ${err.message}`, { cause: err }));
         resolve({ code: typeof err?.code === "number" ? err.code : 0, stdout, stderr });
       },
     );

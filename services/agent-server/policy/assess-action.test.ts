@@ -96,6 +96,10 @@ const rows: Row[] = [
   ["esc plain", esc("cargo", "build"), "on-request", "workspace-write", "skip"],
   ["esc untrusted", esc("cargo", "build"), "untrusted", "workspace-write", "ask:sandbox_approval"],
   ["esc shell script", esc("bash", "-c", "git status; rm -rf x"), "never", "workspace-write", "forbidden"],
+  ["esc one-command script, prompt rule", esc("bash", "-c", "git push"), "on-request", "workspace-write", "ask!:rules"],
+  ["esc several-command script, prompt rule", esc("bash", "-c", "git push && cargo build"), "on-request", "workspace-write", "ask:rules"],
+  ["esc resolved path", { kind: "escalation", file: "/usr/local/bin/npm", argv: ["npm", "test"], cwd: "/w" }, "on-request", "workspace-write", "skip!"],
+  ["esc relative file", { kind: "escalation", file: "./npm", argv: ["npm", "test"], cwd: "/w" }, "on-request", "workspace-write", "skip"],
 ];
 
 function summary(a: Assessment): string {

@@ -32,7 +32,8 @@ export function assessAction(action: ProposedAction, ctx: AssessContext): Assess
         line: lineKey(action.commandLine, action.argv),
       });
     case "escalation":
-      return assessCommand(ctx.execPolicy.checkArgv(action.argv), ctx, {
+      // Checked as Codex does: the file the shell resolved, not the name it was given.
+      return assessCommand(ctx.execPolicy.checkArgv([action.file, ...action.argv.slice(1)]), ctx, {
         escalated: false,
         zshFork: action.file,
         line: JSON.stringify(action.argv),
@@ -126,7 +127,9 @@ function assessCommand(result: CommandLineCheck, ctx: AssessContext, o: CommandO
     const first = rulePrompts[0]!;
     const why = first.justification !== undefined ? `: ${first.justification}` : "";
     return ask(ctx, `rule ${JSON.stringify(first.rule.pattern)} asks before \`${first.matchedPrefix.join(" ")}\`${why}`, "rules", {
-      unsandboxed: o.escalated || o.zshFork !== undefined,
+      // A zsh-fork exec leaves the sandbox once accepted, unless it is a script of several
+      // commands (escalating it would take the unasked ones along).
+      unsandboxed: o.escalated || (o.zshFork !== undefined && result.commands.length === 1),
     });
   }
 

@@ -49,13 +49,16 @@ describe("ExecPolicy.parse and check", () => {
     expect(policy.check(argv)?.decision).toBe(decision);
   });
 
-  it.each([[["git"]], [["git", "fetch"]], [["ls"]], [["/tmp/evil/cargo", "build"]], [["rm", "x"]], [[]]])("matches nothing for %j", (argv) => {
+  it.each([[["git"]], [["git", "fetch"]], [["ls"]], [["/tmp/evil/cargo", "build"]], [["bin/cargo", "build"]], [["rm", "x"]], [[]]])("matches nothing for %j", (argv) => {
     expect(policy.check(argv)).toBeUndefined();
   });
 
-  it("reaches forbidden and prompt rules through any path to the program, allow rules only via host_executable", () => {
+  it("reaches forbidden and prompt rules through any path, allow rules through absolute paths as Codex resolves them", () => {
     expect(policy.check(["/usr/bin/git", "push", "--force"])?.decision).toBe("forbidden");
-    expect(policy.check(["/usr/bin/git", "status"])).toBeUndefined();
+    expect(policy.check(["./git", "push", "--force"])?.decision).toBe("forbidden");
+    expect(policy.check(["/usr/bin/git", "status"])?.decision).toBe("allow"); // no host_executable for git
+    expect(policy.check(["./git", "status"])).toBeUndefined(); // relative: not the host's git
+    expect(policy.check(["/opt/cargo", "build"])).toBeUndefined(); // cargo's host_executable lists other paths
   });
 
   it("reports every matched rule with its prefix and justification", () => {

@@ -139,7 +139,9 @@ export class ExecPolicy {
   }
 
   /**
-   * The rules matching one argv, or undefined when none does. `globs` lists words the shell
+   * The rules matching one argv, or undefined when none does. A program given as a path also
+   * meets the rules of its base name (allow rules only for absolute paths, and only listed ones
+   * when the name has a host_executable entry). `globs` lists words the shell
    * may still expand: such a word never satisfies an allow rule and satisfies a prompt or
    * forbidden rule whenever it could expand to the rule's token.
    */
@@ -152,13 +154,16 @@ export class ExecPolicy {
     if (program === undefined) return undefined;
     const matchedRules: RuleMatch[] = [];
     const base = program.includes("/") ? program.slice(program.lastIndexOf("/") + 1) : undefined;
-    // A path reaches the bare name's rules; only paths listed by host_executable reach its allow rules.
+    // A path reaches the bare name's prompt and forbidden rules. Its allow rules only as Codex
+    // resolves host executables: an absolute path, listed by host_executable if the name has one.
     const viaPath = base !== undefined && base !== program ? this.#byProgram.get(base) ?? [] : [];
-    const listed = base !== undefined && (this.#defs.hostExecutables.get(base)?.includes(program) ?? false);
+    const hostPaths = base === undefined ? undefined : this.#defs.hostExecutables.get(base);
+    const listed = program.startsWith("/") && (hostPaths === undefined || hostPaths.includes(program));
     for (const [rules, exact] of [[this.#byProgram.get(program) ?? [], true], [viaPath, false]] as const) {
       for (const rule of rules) {
         if (!exact && rule.decision === "allow" && !listed) continue;
-        const m = matchPrefix(rule, argv, globs);
+        // Like Codex, a match through a path reports the base name in its prefix.
+        const m = matchPrefix(rule, exact ? argv : [base!, ...argv.slice(1)], globs);
         if (m !== undefined) matchedRules.push(m);
       }
     }

@@ -211,8 +211,11 @@ function addCommand(argv: string[], globs: number[], depth: number, maxDepth: nu
 function unwrap(argv: string[], globs: number[]): { argv: string[]; globs: number[] } {
   let skip = 0;
   for (let guard = 0; guard < 8; guard++) {
-    const word = argv[skip];
-    if (!WRAPPERS.has(word ?? "")) break;
+    const raw = argv[skip];
+    if (raw === undefined) break;
+    // By base name: a zsh-fork exec names the resolved file (/usr/bin/env).
+    const word = raw.slice(raw.lastIndexOf("/") + 1);
+    if (!WRAPPERS.has(word)) break;
     if (globs.includes(skip)) break;
     let next = argv[skip + 1];
     if (word === "command" && next === "-p") {
