@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { REPO_ROOT } from "../../../test/support/exec-server-process.js";
-import { type ResponsesServer, type Script, inputItems, startResponsesServer } from "../../../test/support/responses-server.js";
+import { type ResponsesServer, type Script, inputItems, startResponsesServer, toolOutput } from "../../../test/support/responses-server.js";
 import { runTether } from "../../../test/support/tether-cli.js";
 
 const schema = z.fromJSONSchema(JSON.parse(readFileSync(path.join(REPO_ROOT, "docs/exec-json-events.schema.json"), "utf8")) as Parameters<typeof z.fromJSONSchema>[0]);
@@ -79,6 +79,53 @@ describe("tether exec --json", () => {
     expect(r.code).toBe(255);
     expectValid(r.lines);
     expect(r.lines).toEqual([{ type: "error", message: expect.stringMatching(/cannot reach unix:\/\/\/tmp\/tether-exec-no-such\.sock/) as unknown }]);
+  });
+});
+
+describe("tether exec with the agent's tools", () => {
+  it("runs a command and keeps a plan: command_execution and todo_list events, the file really made", async () => {
+    const r = await exec(
+      [
+        [{ type: "function_call", name: "update_plan", arguments: { plan: [{ step: "make the file", status: "in_progress" }] }, callId: "p1" }],
+        [{ type: "function_call", name: "exec_command", arguments: { cmd: "touch made.txt && ls made.txt", login: false }, callId: "c1" }],
+        [{ type: "function_call", name: "update_plan", arguments: { plan: [{ step: "make the file", status: "completed" }] }, callId: "p2" }],
+        [(req) => ({ type: "message", text: `command said: ${toolOutput(req, "c1").includes("made.txt") ? "made" : "?"}` })],
+      ],
+      ["--json", "make a file"],
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expectValid(r.lines);
+    expect(types(r.lines)).toEqual([
+      "thread.started",
+      "turn.started",
+      "item.started:todo_list",
+      "item.started:command_execution",
+      "item.completed:command_execution",
+      "item.updated:todo_list",
+      "item.completed:agent_message",
+      "item.completed:todo_list",
+      "turn.completed",
+    ]);
+    expect(r.lines[4]).toMatchObject({ item: { command: "touch made.txt && ls made.txt", aggregated_output: "made.txt\n", exit_code: 0, status: "completed" } });
+    expect(r.lines[7]).toMatchObject({ item: { items: [{ text: "make the file", completed: true }] } });
+    expect(await readFile(path.join(work, "made.txt"), "utf8")).toBe("");
+  });
+
+  it("never asks: a command that needs approval is declined, the model is told why, the turn completes", async () => {
+    const r = await exec(
+      [
+        [{ type: "function_call", name: "exec_command", arguments: { cmd: "touch not-approved.txt", login: false }, callId: "c1" }],
+        [(req) => ({ type: "message", text: toolOutput(req, "c1") })],
+      ],
+      ["--json", "-c", 'approval_policy="untrusted"', "touch a file"],
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expectValid(r.lines);
+    expect(r.lines.find((l) => l.type === "item.completed")).toMatchObject({ item: { type: "command_execution", status: "declined", exit_code: null } });
+    expect(r.lines.find((l) => (l.item as { type?: string } | undefined)?.type === "agent_message")).toMatchObject({
+      item: { text: expect.stringMatching(/not run.*tether exec runs without a person/) as unknown },
+    });
+    await expect(readFile(path.join(work, "not-approved.txt"))).rejects.toThrow(/ENOENT/);
   });
 });
 

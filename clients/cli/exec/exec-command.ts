@@ -43,7 +43,8 @@ export async function execCommand(promptArg: string | undefined, flags: ExecFlag
   const sink = stdSink(Boolean(flags.json));
   const prompt = await readPrompt(promptArg);
   const schema = flags.outputSchema ? await readOutputSchema(flags.outputSchema) : undefined;
-  const session = await openAgentSession(flags, { approvalPolicy: "never" });
+  // on-request: sandboxed commands run without asking; what would ask is declined below (no one to ask).
+  const session = await openAgentSession(flags, { approvalPolicy: "on-request" });
   const client = session.client;
   let info: ThreadInfo;
   try {

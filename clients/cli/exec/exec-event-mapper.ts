@@ -87,6 +87,8 @@ function mapItem(event: Extract<ThreadEvent, { type: "item.started" | "item.upda
   if (item.type === "plan") {
     const items = item.steps.map((s) => ({ text: s.step, completed: s.status === "completed" }));
     if (state.todo) {
+      // The plan item's completion repeats its last update: nothing new to print.
+      if (JSON.stringify(state.todo.items) === JSON.stringify(items)) return { events: [], state };
       const todo = { ...state.todo, items };
       return { events: [{ type: "item.updated", item: todo }], state: { ...state, todo } };
     }
@@ -99,7 +101,8 @@ function mapItem(event: Extract<ThreadEvent, { type: "item.started" | "item.upda
   const shown = known !== undefined;
   const id = known?.id ?? `item_${state.nextId}`;
   const next: ExecMapState = shown ? state : { ...state, nextId: state.nextId + 1 };
-  const full: ExecItem = { ...body, id };
+  // id first, as Codex prints it.
+  const full = { id, ...body } as ExecItem;
   if (event.type === "item.completed") {
     const after = withOpen(next, item.id, undefined);
     const lastMessage = full.type === "agent_message" ? full.text : after.lastMessage;
