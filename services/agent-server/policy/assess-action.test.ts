@@ -120,6 +120,16 @@ describe("assessAction", () => {
     expect(a).toEqual({ type: "forbidden", reason: expect.stringMatching(/`rm -rf` is forbidden by rule \["rm",\["-rf","-fr"\]\] \(policy\.rules:3\): use trash/) });
   });
 
+  it("asks about a retry for the whole line, proposing a rule for its first unmatched command", () => {
+    const a = assess(retry("make && cargo build --release"), "on-failure");
+    expect(a).toMatchObject({
+      type: "needs_approval",
+      reason: "the sandbox refused the command (Read-only file system); run it again without the sandbox?",
+      unsandboxedOnAccept: true,
+      proposedRule: { pattern: ["cargo", "build"] },
+    });
+  });
+
   it("tells the model why a prompt was declined under never", () => {
     const a = assess(cmd("git push"), "never");
     expect(a.type === "forbidden" && a.reason).toMatch(/it publishes work.*approval policy is "never"/);

@@ -136,10 +136,20 @@ function assessCommand(result: CommandLineCheck, ctx: AssessContext, o: CommandO
   const allRuleAllowed = result.commands.every((c) => c.evaluation?.decision === "allow");
   if (allRuleAllowed) return { type: "skip", unsandboxed: !fullAccess, reason: "allowed by rule" };
 
+  const unmatched = result.commands.filter((c) => c.evaluation === undefined);
+  if (o.failure !== undefined) {
+    // A retry without the sandbox: the refusal was the whole line's, so the question is too.
+    if (fullAccess) return { type: "skip", unsandboxed: false }; // there was no sandbox to leave
+    const rule = unmatched[0] !== undefined ? proposeRule(unmatched[0].argv) : undefined;
+    return ask(ctx, `the sandbox refused the command (${o.failure}); run it again without the sandbox?`, "sandbox_approval", {
+      unsandboxed: true,
+      ...(rule !== undefined ? { rule } : {}),
+    });
+  }
+
   // Commands no rule covers: Codex's heuristics by approval mode and sandbox.
   let asking: { argv: string[]; reason: string } | undefined;
-  for (const c of result.commands) {
-    if (c.evaluation !== undefined) continue;
+  for (const c of unmatched) {
     const reason = unmatchedReason(c, mode, fullAccess, o);
     if (reason !== undefined) {
       asking = { argv: c.argv, reason };
@@ -164,12 +174,7 @@ function unmatchedReason(
   o: CommandOptions,
 ): string | undefined {
   const argv = c.argv;
-  const safe = isKnownSafeCommand(argv, c.globs);
-  if (o.failure !== undefined) {
-    if (fullAccess) return undefined; // there was no sandbox to leave
-    return `the sandbox refused \`${argv.join(" ")}\` (${o.failure}); run it again without the sandbox?`;
-  }
-  if (safe && mode === "untrusted") return undefined;
+  if (mode === "untrusted" && isKnownSafeCommand(argv, c.globs)) return undefined;
   if (commandMightBeDangerous(argv)) return `\`${argv.join(" ")}\` may destroy work`;
   switch (mode) {
     case "never":
