@@ -78,3 +78,66 @@ export async function startCodexExecServer(options: CodexExecServerOptions = { c
     [Symbol.asyncDispose]: close,
   };
 }
+
+/**
+ * The same two doors from a `tether exec-server` inside a Docker container. Nothing depends
+ * on container networking (--network none): both doors are Unix sockets in a bind-mounted
+ * directory, and Codex (which speaks only TCP) reaches the WebSocket one through a loopback
+ * TCP bridge on the host. `share` is bind-mounted at the same path, so Codex's cwd and the
+ * paths of apply_patch mean the same file on both sides.
+ */
+export async function startCodexDockerServer(options: { image: string; share: string; cwd: string; token?: string }): Promise<CodexExecServer> {
+  const { default: Dockerode } = await import("dockerode");
+  const { SANDBOX_HOST_CONFIG } = await import("../../clients/environment/docker-provider.js");
+  const { waitForSocket } = await import("../../clients/environment/socket-ready.js");
+  const { logTail } = await import("../../clients/environment/container-log.js");
+  const { startTcpProxy } = await import("./tcp-proxy.js");
+  const docker = new Dockerode();
+  const dir = await mkdtemp(path.join(tmpdir(), "tether-codex-docker-"));
+  const tokenArgs: string[] = [];
+  if (options.token !== undefined) {
+    await writeFile(path.join(dir, "token"), `${options.token}\n`, { mode: 0o600 });
+    tokenArgs.push("--token-file", "/run/tether/token");
+  }
+  const container = await docker.createContainer({
+    Image: options.image,
+    Cmd: ["tether", "exec-server", "--listen", "ws+unix:///run/tether/codex.sock", "--listen", "unix:///run/tether/exec.sock", "--cwd", options.cwd, ...tokenArgs],
+    Labels: { "tether.test": "codex-docker" },
+    HostConfig: {
+      Binds: [`${dir}:/run/tether`, `${options.share}:${options.share}`],
+      NetworkMode: "none",
+      Init: true,
+      CapAdd: [...SANDBOX_HOST_CONFIG.CapAdd],
+      SecurityOpt: [...SANDBOX_HOST_CONFIG.SecurityOpt],
+    },
+  });
+  let log = "";
+  let env: Promise<Environment> | undefined;
+  let proxy: Awaited<ReturnType<typeof startTcpProxy>> | undefined;
+  const close = async () => {
+    await env?.then((e) => e.close()).catch(() => undefined);
+    await proxy?.close();
+    await container.remove({ force: true }).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await container.start();
+    await waitForSocket(path.join(dir, "exec.sock"), 30_000);
+    await waitForSocket(path.join(dir, "codex.sock"), 30_000);
+    proxy = await startTcpProxy({ path: path.join(dir, "codex.sock") });
+  } catch (err) {
+    log = await logTail(container).catch(() => "");
+    await close();
+    throw new Error(`the exec server container did not come up: ${String(err)}\n${log}`);
+  }
+  const grpcUrl = `unix://${dir}/exec.sock`;
+  return {
+    wsUrl: `ws://127.0.0.1:${proxy.port}`,
+    grpcUrl,
+    pid: 0,
+    grpc: () => (env ??= openEnvironment(grpcUrl, { token: options.token })),
+    stderr: () => log,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
