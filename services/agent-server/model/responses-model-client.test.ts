@@ -272,6 +272,35 @@ describe("ResponsesModelClient", () => {
     expect(server.received[0]?.headers.authorization).toBe("Bearer sk-env");
   });
 
+  it("classifies response.failed: a context overflow is final, a server error is retried", async () => {
+    const { server, clock, client } = await setup([
+      [{ type: "failed", code: "server_error", message: "try again" }],
+      [{ type: "failed", code: "context_length_exceeded", message: "too long" }],
+    ]);
+    const run = collect(client.stream(request, { signal: AbortSignal.timeout(30_000) }));
+    clock.advance((await clock.waitForTimer((t) => t.ms === 500)).ms);
+    const { events, error } = await run;
+    expect(events.filter((e) => e.type === "retrying")).toHaveLength(1);
+    expect(error?.code).toBe(ErrorCode.ResourceExhausted);
+    expect(error?.message).toMatch(/context window: too long/);
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it("ends an incomplete response with completed and the reason", async () => {
+    const { client } = await setup([[{ type: "message", text: "cut sho" }, { type: "incomplete", reason: "max_output_tokens" }]]);
+    const { events, error } = await collect(client.stream(request, { signal: AbortSignal.timeout(30_000) }));
+    expect(error).toBeUndefined();
+    expect(events.at(-1)).toMatchObject({ type: "completed", incompleteReason: "max_output_tokens" });
+  });
+
+  it("fails an exhausted quota with RESOURCE_EXHAUSTED and does not retry it", async () => {
+    const body = { error: { message: "You exceeded your current quota", type: "insufficient_quota", code: "insufficient_quota" } };
+    const { server, client } = await setup([[{ type: "http_error", status: 429, body }]]);
+    const { error } = await collect(client.stream(request, { signal: AbortSignal.timeout(30_000) }));
+    expect(error?.code).toBe(ErrorCode.ResourceExhausted);
+    expect(server.requests).toHaveLength(1);
+  });
+
   it("fails instead of waiting when the server asks for a retry later than allowed", async () => {
     const { client } = await setup([[{ type: "http_error", status: 429, retryAfter: "3600" }]]);
     const { error } = await collect(client.stream(request, { signal: AbortSignal.timeout(30_000) }));
