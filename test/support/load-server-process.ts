@@ -27,6 +27,18 @@ export function bundleCli(): Promise<string> {
       platform: "node",
       target: "node20",
       external: ["node-pty", "dockerode", "ssh2", "cpu-features", "testcontainers", "@grpc/reflection", "@grpc/grpc-js"],
+      // Ink imports react-devtools-core only when DEV=true, and it is not installed. dist/ keeps it
+      // external in a code-split chunk; this single-file bundle would hoist that import to the
+      // top and fail at load, so it gets a stub that throws only if that path is ever taken.
+      plugins: [
+        {
+          name: "no-react-devtools",
+          setup(b) {
+            b.onResolve({ filter: /^react-devtools-core$/ }, () => ({ path: "react-devtools-core", namespace: "stub" }));
+            b.onLoad({ filter: /.*/, namespace: "stub" }, () => ({ contents: 'throw new Error("react-devtools-core is not bundled (Ink DEV mode)");', loader: "js" }));
+          },
+        },
+      ],
       banner: { js: "import { createRequire as __loadCreateRequire } from 'node:module'; const require = __loadCreateRequire(import.meta.url);" },
       logLevel: "warning",
     });
