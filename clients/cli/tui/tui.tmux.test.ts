@@ -1,12 +1,12 @@
 // The interactive `tether` driven for real: the built CLI in a tmux terminal (send-keys,
 // capture-pane), the agent in process, a scripted Responses server on loopback.
 import { spawnSync } from "node:child_process";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { access, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TETHER_BIN, ensureBuilt } from "../../../test/support/exec-server-process.js";
-import { type ResponsesServer, type Script, inputItems, startResponsesServer } from "../../../test/support/responses-server.js";
+import { type ResponsesServer, type Script, inputItems, startResponsesServer, toolOutputs } from "../../../test/support/responses-server.js";
 import { type TmuxSession, startTmux } from "../../../test/support/tmux-session.js";
 
 let dir: string;
@@ -105,6 +105,36 @@ describe("tether (interactive)", () => {
     await type(t, "continue");
     await t.waitFor(/answer two/, "the answer in the resumed thread");
     expect(JSON.stringify(inputItems(server!.requests[1]!))).toContain("answer one");
+  });
+
+  it("asks before a command and takes single-key answers: y runs it, n declines it, c stops the turn", async () => {
+    const t = await open(
+      (req) => {
+        const outputs = toolOutputs(req);
+        if (JSON.stringify(req.body).includes("third")) {
+          return outputs.has("c3") ? [{ type: "message", text: "should not be asked" }] : [{ type: "function_call", name: "exec_command", arguments: { cmd: "touch cancelled.txt", login: false }, callId: "c3" }];
+        }
+        if (!outputs.has("c1")) return [{ type: "function_call", name: "exec_command", arguments: { cmd: "touch approved.txt", login: false }, callId: "c1" }];
+        if (!outputs.has("c2")) return [{ type: "function_call", name: "exec_command", arguments: { cmd: "touch declined.txt", login: false }, callId: "c2" }];
+        return [{ type: "message", text: `finished; second said: ${outputs.get("c2")!.slice(0, 40)}` }];
+      },
+      ["-c", 'approval_policy="untrusted"'],
+    );
+    await type(t, "make two files");
+    await t.waitFor(/Allow the agent to run touch approved\.txt\?[\s\S]*\[y\] yes[\s\S]*\[n\] no[\s\S]*\[c\] no, and stop/, "the first approval prompt");
+    await t.send(["y"], { literal: true });
+    await t.waitFor(/Allow the agent to run touch declined\.txt\?/, "the second approval prompt");
+    await t.send(["n"], { literal: true });
+    await t.waitFor(/finished; second said: The command was not run/, "the answer after the refusal");
+    await access(path.join(work, "approved.txt"));
+    await expect(access(path.join(work, "declined.txt"))).rejects.toThrow(/ENOENT/);
+    await t.waitFor(IDLE, "idle");
+    await type(t, "third");
+    await t.waitFor(/Allow the agent to run touch cancelled\.txt\?/, "the third approval prompt");
+    await t.send(["c"], { literal: true });
+    await t.waitFor(IDLE, "the stopped turn");
+    expect(await t.screen()).not.toMatch(/should not be asked/);
+    await expect(access(path.join(work, "cancelled.txt"))).rejects.toThrow(/ENOENT/);
   });
 
   it("follows the terminal's width when it is resized", async () => {
