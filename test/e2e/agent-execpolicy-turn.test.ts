@@ -114,6 +114,31 @@ describe("execpolicy in a real turn", () => {
     expect(await readFile(path.join(tetherHome, "rules", "default.rules"), "utf8")).toBe('prefix_rule(pattern=["touch"], decision="allow")\n');
   });
 
+  it("accept for the session: the same command runs unasked later in the thread, another one asks", async () => {
+    const model = new FakeModel([
+      call("exec_command", { cmd: "touch a.txt", login: false }, "s1"),
+      call("exec_command", { cmd: "touch a.txt", login: false }, "s2"),
+      call("exec_command", { cmd: "touch b.txt", login: false }, "s3"),
+      say("done"),
+    ]);
+    const t = await start(model, "untrusted");
+    await t.core.startTurn(t.thread.threadId, { text: "go" });
+    await t.until((e) => e.type === "item.started" && e.item.type === "approval");
+    const [first] = await t.core.listPendingApprovals(t.thread.threadId);
+    await t.core.respond(t.thread.threadId, first!.requestId, { type: "accept_for_session" });
+    // s2 is covered by the grant; s3 is a different command and asks again.
+    await t.until((e) => e.type === "item.started" && e.item.type === "approval" && e.item.id !== first!.requestId);
+    const [second] = await t.core.listPendingApprovals(t.thread.threadId);
+    expect(second!.action).toMatchObject({ kind: "command", commandLine: "touch b.txt" });
+    await t.core.respond(t.thread.threadId, second!.requestId, { type: "decline", reason: "not b" });
+    await t.turnEnd();
+    expect(completed(t.events, "approval")).toHaveLength(2);
+    expect(await exists(path.join(home, "a.txt"))).toBe(true);
+    expect(await exists(path.join(home, "b.txt"))).toBe(false);
+    expect(outputOf(model, "s2")).toMatch(/exited with code 0/);
+    expect(outputOf(model, "s3")).toMatch(/not b/);
+  });
+
   it("under never, a prompt rule and an unparseable line are declined and the model hears why", async () => {
     const model = new FakeModel([
       call("exec_command", { cmd: "git push origin main", login: false }, "p1"),
