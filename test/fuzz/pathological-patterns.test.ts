@@ -93,6 +93,28 @@ describe("exec server under pathological patterns", () => {
     expect(res).toBe(info.capabilities.includes(Capability.SANDBOX_BWRAP) ? "started" : "FailedPrecondition");
   });
 
+  it("starts a command under 256 env excludes that each make a backtracking matcher explode", async () => {
+    // 127 stars-and-a's per glob against the server's variable names: a RegExp would try
+    // every split; the matcher walks each name once per glob.
+    const exclude = Array.from({ length: 256 }, (_, i) => `${"*a".repeat(127)}${i % 2 === 0 ? "b" : "*"}`);
+    await clients.process.start(
+      { processId: "env-globs", spec: { argv: ["sh", "-c", "echo ok"], envPolicy: { exclude }, sandbox: { mode: SandboxMode.FULL_ACCESS } } },
+      { timeoutMs: CALL_DEADLINE_MS },
+    );
+    expect((await clients.process.wait({ processId: "env-globs" }, { timeoutMs: CALL_DEADLINE_MS })).status?.code).toBe(0);
+    expect(died).toBeUndefined();
+  });
+
+  it("lists a directory chain 300 levels deep with depth 2^32-1 (no recursion per level)", async () => {
+    const root = join(server.socketPath, "..", "deep");
+    let dir = root;
+    for (let i = 0; i < 300; i++) dir = join(dir, "d");
+    await mkdir(dir, { recursive: true });
+    let entries = 0;
+    for await (const batch of clients.files.readDir({ path: root, depth: 0xffff_ffff }, { timeoutMs: CALL_DEADLINE_MS })) entries += batch.entries.length;
+    expect(entries).toBe(300);
+  });
+
   it("refuses every list and string past its cap with INVALID_ARGUMENT naming the limit", async () => {
     const invalid = async (p: Promise<unknown>, limit: RegExp) => {
       const err = await failure(p);
