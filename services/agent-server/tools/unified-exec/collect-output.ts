@@ -4,6 +4,7 @@
 // snapshot). The turn's abort propagates; the yield's own deadline does not.
 import { create } from "@bufbuild/protobuf";
 import { type ExitStatus, ExitStatusSchema } from "../../../../gen/tether/exec/v1/process_pb.js";
+import { ErrorCode, TetherError } from "../../../common/tether-error.js";
 import { HeadTailBuffer } from "../head-tail-buffer.js";
 import type { ToolContext } from "../tool.js";
 import { itemOutput } from "./exec-item.js";
@@ -19,15 +20,16 @@ export interface Collected {
   exit?: ExitStatus;
 }
 
-const YIELD_OVER = Symbol("yield over");
 
 export async function collectOutput(sessions: UnifiedExecSessions, session: ExecSession, ctx: ToolContext, yieldMs: number, maxBytes: number): Promise<Collected> {
   const out = new HeadTailBuffer(maxBytes);
   const deadline = new AbortController();
+  // A TetherError, so a transport that wraps the abort reason keeps its code.
+  const yieldOver = new TetherError(ErrorCode.Cancelled, "the yield time passed");
   const timerStop = new AbortController();
   const signal = AbortSignal.any([ctx.signal, deadline.signal]);
   void sessions.yieldTimer(yieldMs, AbortSignal.any([timerStop.signal, ctx.signal])).then(
-    () => deadline.abort(YIELD_OVER),
+    () => deadline.abort(yieldOver),
     () => undefined, // stopped: the process exited first, or the turn was aborted (handled below)
   );
   let exit: ExitStatus | undefined;
@@ -51,7 +53,10 @@ export async function collectOutput(sessions: UnifiedExecSessions, session: Exec
     }
   } catch (err) {
     if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
-    if (deadline.signal.reason !== YIELD_OVER) throw err;
+    // Only the cancellation the deadline caused ends a yield quietly; a real failure that
+    // raced with it (e.g. an unknown process) still counts.
+    const cancelledByDeadline = deadline.signal.reason === yieldOver && (err === yieldOver || TetherError.from(err).code === ErrorCode.Cancelled);
+    if (!cancelledByDeadline) throw err;
   } finally {
     timerStop.abort();
   }
@@ -60,4 +65,20 @@ export async function collectOutput(sessions: UnifiedExecSessions, session: Exec
     if (rest !== "" && session.item !== undefined) itemOutput(session.item, new Uint8Array(0), rest);
   }
   return { text: out.text(), totalBytes: out.totalBytes, truncated: out.omittedBytes > 0, ...(exit === undefined ? {} : { exit }) };
+}
+
+/**
+ * collectOutput, with a failure to read the session (its process unknown to the exec server,
+ * the environment unreachable) turned into a message for the model (rule 17). A session whose
+ * process is gone is forgotten. Aborts propagate.
+ */
+export async function collectOrExplain(sessions: UnifiedExecSessions, session: ExecSession, ctx: ToolContext, yieldMs: number, maxBytes: number): Promise<Collected | { error: string }> {
+  try {
+    return await collectOutput(sessions, session, ctx, yieldMs, maxBytes);
+  } catch (err) {
+    if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
+    const e = TetherError.from(err);
+    if (e.code === ErrorCode.NotFound) sessions.remove(session);
+    return { error: `could not read the output of session ${session.id}: ${e.message}` };
+  }
 }

@@ -279,6 +279,17 @@ describe("exec_command", () => {
     await t.sessions.closeAll();
   });
 
+  it("a session whose process the exec server no longer knows is a failed call and is forgotten", async () => {
+    const t = thread();
+    const ghost = t.sessions.add({ processId: "ue.no-such-process", turnId: "turn-1", command: "x", cwd: dir, tty: false, startedAt: 0, item: undefined, cursor: 0n, decoder: new TextDecoder() });
+    yieldWith = untilExit;
+    const r = await t.call("write_stdin", { session_id: ghost.id });
+    expect(r.success).toBe(false);
+    expect(r.output).toMatch(new RegExp(`^write_stdin failed: could not read the output of session ${ghost.id}: `));
+    expect(t.sessions.ids()).toEqual([]);
+    expect(t.item.events.at(-1)).toMatchObject({ kind: "completed", item: { status: "failed" } });
+  });
+
   it("a command that cannot start is a failed call, not a thrown error", async () => {
     const t = thread();
     const r = await t.call("exec_command", { cmd: "true", workdir: "/nonexistent/dir", login: false });

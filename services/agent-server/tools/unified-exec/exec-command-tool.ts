@@ -10,7 +10,7 @@ import { TetherError } from "../../../common/tether-error.js";
 import { truncateMiddle } from "../head-tail-buffer.js";
 import type { ToolContext, ToolDefinition, ToolResult } from "../tool.js";
 import { runApplyPatch } from "../apply-patch/apply-patch-tool.js";
-import { type Collected, collectOutput } from "./collect-output.js";
+import { type Collected, collectOrExplain } from "./collect-output.js";
 import { itemExited, itemFailed, itemOutput, itemYielded, newItem } from "./exec-item.js";
 import { clampMs, execResult, outputBudgetBytes } from "./exec-output.js";
 import { FULL_ACCESS, type SandboxPolicyInit, isSandboxed, looksLikeSandboxDenial, sandboxPolicyFor } from "./exec-sandbox.js";
@@ -122,7 +122,8 @@ async function startAndCollect(run: Run, processId: string, sandbox: SandboxPoli
   }
   const session = sessions.add({ processId, turnId: ctx.turnId, command: args.cmd, cwd: run.cwd, tty, startedAt: run.startedAt, item: run.item, cursor: 0n, decoder: new TextDecoder() });
   const yieldMs = clampMs(args.yield_time_ms, EXEC_YIELD.default, EXEC_YIELD.min, EXEC_YIELD.max);
-  const collected = await sessions.exclusive(session, () => collectOutput(sessions, session, ctx, yieldMs, outputBudgetBytes(args.max_output_tokens)));
+  const collected = await sessions.exclusive(session, () => collectOrExplain(sessions, session, ctx, yieldMs, outputBudgetBytes(args.max_output_tokens)));
+  if ("error" in collected) return collected;
   if (collected.exit !== undefined) {
     sessions.remove(session);
     session.item = undefined;

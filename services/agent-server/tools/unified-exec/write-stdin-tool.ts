@@ -4,8 +4,8 @@
 import { z } from "zod";
 import { ErrorCode, TetherError } from "../../../common/tether-error.js";
 import type { ToolContext, ToolDefinition, ToolResult } from "../tool.js";
-import { collectOutput } from "./collect-output.js";
-import { itemExited, itemForTurn, itemYielded } from "./exec-item.js";
+import { collectOrExplain } from "./collect-output.js";
+import { itemExited, itemFailed, itemForTurn, itemYielded } from "./exec-item.js";
 import { clampMs, execResult, outputBudgetBytes } from "./exec-output.js";
 import type { UnifiedExecSessions } from "./unified-exec-sessions.js";
 
@@ -60,7 +60,12 @@ async function runWriteStdin(sessions: UnifiedExecSessions, args: WriteStdinInpu
     }
     const limits = chars === "" ? POLL_YIELD : WRITE_YIELD;
     const yieldMs = clampMs(args.yield_time_ms, limits.default, limits.min, limits.max);
-    const collected = await collectOutput(sessions, session, ctx, yieldMs, outputBudgetBytes(args.max_output_tokens));
+    const collected = await collectOrExplain(sessions, session, ctx, yieldMs, outputBudgetBytes(args.max_output_tokens));
+    if ("error" in collected) {
+      itemFailed(item, collected.error, "failed");
+      session.item = undefined;
+      return { output: `write_stdin failed: ${collected.error}`, success: false };
+    }
     if (collected.exit !== undefined) {
       sessions.remove(session);
       itemExited(item, collected.exit, sessions.now());
