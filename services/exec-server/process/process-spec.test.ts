@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { EnvInherit, ProcessSpecSchema } from "../../../gen/tether/exec/v1/process_pb.js";
 import { FileAccess } from "../../../gen/tether/exec/v1/sandbox_pb.js";
 import { ErrorCode } from "../../common/tether-error.js";
-import { buildEnv, checkSpec } from "./process-spec.js";
+import { buildEnv, checkSpec, resolveExecutable } from "./process-spec.js";
 
 describe("env_policy.exclude", () => {
   const spec = (exclude: string[]) =>
@@ -32,6 +32,12 @@ describe("checkSpec limits", () => {
   it("refuses more labels than MAX_LABELS", () => {
     const labels = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, "v"]));
     expect(() => checkSpec(create(ProcessSpecSchema, { argv: ["true"], labels }))).toThrow(invalid(/spec\.labels has 65 labels; the limit is 64/));
+  });
+
+  it("refuses a cwd longer than PATH_MAX and a PATH of more than 1024 entries", async () => {
+    expect(() => checkSpec(create(ProcessSpecSchema, { argv: ["true"], cwd: `/${"c".repeat(4096)}` }))).toThrow(invalid(/spec\.cwd is 4097 bytes; the limit is 4096/));
+    const err = await resolveExecutable("true", "/", { PATH: Array(2000).fill("/nonexistent").join(":") }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.InvalidArgument, message: expect.stringMatching(/PATH has 2000 entries; the limit is 1024/) });
   });
 
   it("checks the sandbox's sizes before anything uses them", () => {

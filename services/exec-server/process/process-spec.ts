@@ -5,7 +5,7 @@ import { constants as fsConstants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import path from "node:path";
 import { EnvInherit, type ProcessSpec, ShellMode } from "../../../gen/tether/exec/v1/process_pb.js";
-import { GlobMatcher, MAX_GLOB_LENGTH } from "../../common/glob-matcher.js";
+import { GlobMatcher, MAX_GLOB_LENGTH, PATH_MAX } from "../../common/glob-matcher.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import { checkSandboxLimits } from "../sandbox/sandbox-policy.js";
 
@@ -105,6 +105,10 @@ export function checkSpec(spec: ProcessSpec | undefined, limits: SpecLimits = DE
   }
   checkSandboxLimits(spec.sandbox, "spec.sandbox");
   checkNoNul("spec.cwd", spec.cwd);
+  const cwdBytes = Buffer.byteLength(spec.cwd);
+  if (cwdBytes > PATH_MAX) {
+    throw new TetherError(ErrorCode.InvalidArgument, `spec.cwd is ${cwdBytes} bytes; the limit is ${PATH_MAX} (PATH_MAX)`);
+  }
   if (spec.tty) {
     const { rows, cols } = spec.tty;
     if (rows < 1 || cols < 1 || rows > limits.maxTtyDimension || cols > limits.maxTtyDimension) {
@@ -169,6 +173,8 @@ async function isExecutableFile(file: string): Promise<"ok" | "missing" | "not-e
   }
 }
 
+const MAX_PATH_ENTRIES = 1024;
+
 /** Looks the program up like execvp: a name with a slash is taken as is (relative to cwd), else PATH is searched. */
 export async function resolveExecutable(program: string, cwd: string, env: Record<string, string>): Promise<string> {
   const candidates = program.includes("/")
@@ -177,6 +183,10 @@ export async function resolveExecutable(program: string, cwd: string, env: Recor
         .split(":")
         .filter((dir) => dir !== "")
         .map((dir) => path.resolve(cwd, dir, program));
+  // Each candidate is a stat: a PATH of a million entries (the env may hold 1 MiB) is refused.
+  if (candidates.length > MAX_PATH_ENTRIES) {
+    throw new TetherError(ErrorCode.InvalidArgument, `PATH has ${candidates.length} entries; the limit is ${MAX_PATH_ENTRIES}: name the program by its path or shorten PATH`);
+  }
   let denied: string | undefined;
   for (const file of candidates) {
     const state = await isExecutableFile(file);
