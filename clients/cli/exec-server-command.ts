@@ -22,6 +22,8 @@ export interface ExecServerFlags {
   tlsClientCa?: string;
   cwd: string;
   detachedTtl: string;
+  /** How long an escalation or network request waits for the controller; a session may ask for its own. */
+  decisionTimeout: string;
   maxProcesses: string;
   maxPids: string;
   retainBytes: string;
@@ -54,6 +56,7 @@ export async function execServerCommand(flags: ExecServerFlags): Promise<void> {
   const core = await ExecCore.create({
     defaultCwd: flags.cwd,
     defaultDetachedTtlMs: parseIntOption("--detached-ttl", flags.detachedTtl, 1),
+    decisionTimeoutMs: parseIntOption("--decision-timeout", flags.decisionTimeout, 1),
     limits: {
       maxRunning: parseIntOption("--max-processes", flags.maxProcesses, 1),
       maxPidsPerProcess: parseIntOption("--max-pids", flags.maxPids, 0),

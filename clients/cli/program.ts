@@ -61,6 +61,7 @@ export function buildProgram(actions: ProgramActions = {}): Command {
     .option("--tls-client-ca <file>", "require client certificates signed by this CA (mTLS)")
     .option("--cwd <dir>", "default working directory for processes", process.cwd())
     .option("--detached-ttl <ms>", "how long a session outlives its last connection", "300000")
+    .option("--decision-timeout <ms>", "how long an escalation or network request waits for the session's controller before it is denied (a session may set its own)", "600000")
     .option("--max-processes <n>", "most processes running at once", "2048")
     .option("--max-pids <n>", "most tasks one process tree may have (cgroup pids.max; 0 = no limit)", "4096")
     .option("--retain-bytes <n>", "output bytes kept per process unless it asks (resumable history)", String(4 << 20))

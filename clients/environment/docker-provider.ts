@@ -18,7 +18,7 @@ import { waitForSocket } from "./socket-ready.js";
 export { ENV_LABEL } from "./stale-containers.js";
 
 /** Per-session settings, for the first session and for `openSession`. */
-export type DockerSessionOptions = Pick<GrpcEnvironmentOptions, "defaultSandbox" | "reconnect" | "keepaliveMs" | "detachedTtlMs">;
+export type DockerSessionOptions = Pick<GrpcEnvironmentOptions, "defaultSandbox" | "reconnect" | "keepaliveMs" | "detachedTtlMs" | "decisionTimeoutMs">;
 
 export interface DockerEnvironmentOptions extends DockerSessionOptions {
   /** Default tether-exec-server:latest; must be present locally (no registry is ever asked). */
@@ -238,6 +238,7 @@ async function connectSession(
       keepaliveMs: options.keepaliveMs,
       defaultSandbox: options.defaultSandbox,
       detachedTtlMs: options.detachedTtlMs,
+      decisionTimeoutMs: options.decisionTimeoutMs,
     },
   );
 }

@@ -15,9 +15,11 @@ import type {
   ProcessInfo,
   ProcessSpecSchema,
 } from "../../gen/tether/exec/v1/process_pb.js";
-import type { EscalationRequest } from "../../gen/tether/exec/v1/session_pb.js";
+import type { SandboxPolicySchema } from "../../gen/tether/exec/v1/sandbox_pb.js";
+import type { EscalationRequest, NetworkRequest } from "../../gen/tether/exec/v1/session_pb.js";
 
 export type ProcessSpecInit = MessageInitShape<typeof ProcessSpecSchema>;
+export type SandboxPolicyInit = MessageInitShape<typeof SandboxPolicySchema>;
 export type WriteFileHeaderInit = Omit<MessageInitShape<typeof WriteFileHeaderSchema>, "sessionId">;
 
 export interface Signalable {
@@ -88,7 +90,31 @@ export interface DecisionResult {
   reason?: string;
 }
 
-export type EscalationHandler = (request: EscalationRequest) => Promise<DecisionResult>;
+/**
+ * A controller's handler. `signal` aborts when the answer is no longer wanted — the exec
+ * server already decided (no decision in time, the request was cancelled, the session
+ * closed), the handler was replaced or disposed, or the environment closed — with a
+ * TetherError reason saying which. A prompt shown for the request should close then.
+ */
+export type EscalationHandler = (request: EscalationRequest, signal: AbortSignal) => Promise<DecisionResult>;
+
+/** allow_once: this connection; allow_always: this host:port for the rest of the session; deny: HTTP 403 to the process. */
+export type NetworkVerdict = "allow_once" | "allow_always" | "deny";
+
+export interface NetworkDecisionResult {
+  decision: NetworkVerdict;
+  /** Shown to the process on deny (x-tether-proxy-reason). */
+  reason?: string;
+}
+
+/** As EscalationHandler: `signal` aborts when the answer is no longer wanted. */
+export type NetworkRequestHandler = (request: NetworkRequest, signal: AbortSignal) => Promise<NetworkDecisionResult>;
+
+/** Events of the session's stream every client of the session receives (controller or not). */
+export type SessionEvent =
+  | { type: "escalation_resolved"; escalationId: string; decision: EscalationDecision; reason: string }
+  | { type: "network_resolved"; requestId: string; decision: NetworkVerdict; reason: string }
+  | { type: "elicitation"; count: number };
 
 export interface SessionOps {
   readonly sessionId: string;
@@ -96,6 +122,18 @@ export interface SessionOps {
   decrementElicitation(): Promise<number>;
   /** Become the session's controller: zsh-fork escalation requests reach `handler`. */
   handleEscalations(handler: EscalationHandler): Promise<Disposable>;
+  /**
+   * Become the session's controller for its network proxies too: a host a process's proxy has
+   * no rule for (sandbox network.ask_controller) reaches `handler`. Without one, such hosts are denied.
+   */
+  handleNetworkRequests(handler: NetworkRequestHandler): Promise<Disposable>;
+  /** Session events as they arrive: decisions made (by anyone, or by timeout), elicitation count changes. */
+  onEvent(listener: (event: SessionEvent) => void): Disposable;
+  /**
+   * Replaces the session's default sandbox for later calls: processes started afterwards that
+   * ask for none, and file calls. Running processes keep theirs. Undefined: the server's default.
+   */
+  setSandbox(policy: SandboxPolicyInit | undefined, opts?: Signalable): Promise<void>;
 }
 
 export interface Environment extends AsyncDisposable {

@@ -7,15 +7,15 @@ import { randomUUID } from "node:crypto";
 import type { SandboxPolicySchema } from "../../gen/tether/exec/v1/sandbox_pb.js";
 import type { GetInfoResponse } from "../../gen/tether/exec/v1/environment_pb.js";
 import type { AttachResponse, ExitStatus, ProcessInfo } from "../../gen/tether/exec/v1/process_pb.js";
-import { Decision } from "../../gen/tether/exec/v1/session_pb.js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
-import type { AttachOptions, EscalationHandler, Environment, FileOps, ProcessOps, ProcessSpecInit, SessionOps, Signalable } from "./environment.js";
+import type { AttachOptions, Environment, FileOps, ProcessOps, ProcessSpecInit, SessionOps, Signalable } from "./environment.js";
 import { type NetworkTarget, describeTarget, explainConnectError } from "./env-target.js";
 import { type Connection, type ConnectionOptions, createConnection } from "./grpc-connection.js";
 import { grpcFileOps } from "./grpc-file-ops.js";
 import { StdinStreamWriter } from "./stdin-stream-writer.js";
 import { DEFAULT_RECONNECT, Outage, type ReconnectPolicy, isTransportFailure, withReconnect } from "./reconnect.js";
 import { resumableAttach } from "./resumable-attach.js";
+import { SessionController } from "./session-controller.js";
 import { keepSessionAttached } from "./session-keeper.js";
 
 export interface GrpcEnvironmentOptions extends ConnectionOptions {
@@ -24,9 +24,11 @@ export interface GrpcEnvironmentOptions extends ConnectionOptions {
   connectTimeoutMs?: number;
   /** The session's sandbox for processes that ask for none and for its file calls. */
   defaultSandbox?: MessageInitShape<typeof SandboxPolicySchema>;
-  /** Resume this session instead of opening a new one. */
+  /** Resume this session instead of opening a new one (e.g. after the agent restarted). */
   sessionId?: string;
   detachedTtlMs?: number;
+  /** How long the session's escalation and network requests wait for its controller; 0 = the server's default. */
+  decisionTimeoutMs?: number;
   kind?: string;
   description?: string;
   /** How calls travel: grpc-js (default) or the lean node:http2 client. */
@@ -34,8 +36,6 @@ export interface GrpcEnvironmentOptions extends ConnectionOptions {
   /** Called when the environment closes (e.g. a provider removes its container). */
   onClose?: () => Promise<void>;
 }
-
-const DECISION_CODES = { run: Decision.RUN, escalate: Decision.ESCALATE, deny: Decision.DENY } as const;
 
 export class GrpcEnvironment implements Environment {
   readonly kind: string;
@@ -49,7 +49,9 @@ export class GrpcEnvironment implements Environment {
   readonly #ready: { waitForReady: true; readyTimeoutMs: number };
   readonly #sessionId: string;
   readonly #lifetime = new AbortController();
-  #escalationHandler: EscalationHandler | undefined;
+  readonly #controller: SessionController;
+  /** Resolves when the current Events stream got its ready event (the server registered it). */
+  #streamReady: { promise: Promise<void>; resolve: () => void } | undefined;
   #eventsLoop: Promise<void> | undefined;
   #eventsAbort: AbortController | undefined;
   #closing: Promise<void> | undefined;
@@ -63,6 +65,12 @@ export class GrpcEnvironment implements Environment {
     this.kind = options.kind;
     this.description = options.description;
     this.#onClose = options.onClose;
+    this.#controller = new SessionController({
+      decide: (escalationId, decision, reason) =>
+        this.#retry("Decide", async () => void (await conn.sessions.decide({ sessionId, escalationId, decision, reason }, { ...this.#ready }))),
+      decideNetwork: (requestId, decision, reason) =>
+        this.#retry("DecideNetwork", async () => void (await conn.sessions.decideNetwork({ sessionId, requestId, decision, reason }, { ...this.#ready }))),
+    });
     this.processes = this.#processOps();
     this.files = grpcFileOps(
       conn,
@@ -91,7 +99,12 @@ export class GrpcEnvironment implements Environment {
     try {
       const opened = await withReconnect(policy, options.description, () =>
         conn.sessions.openSession(
-          { sessionId: options.sessionId ?? randomUUID(), detachedTtlMs: options.detachedTtlMs ?? 0, defaultSandbox: options.defaultSandbox },
+          {
+            sessionId: options.sessionId ?? randomUUID(),
+            detachedTtlMs: options.detachedTtlMs ?? 0,
+            defaultSandbox: options.defaultSandbox,
+            decisionTimeoutMs: options.decisionTimeoutMs ?? 0,
+          },
           { timeoutMs: 30_000 },
         ),
       );
@@ -116,6 +129,7 @@ export class GrpcEnvironment implements Environment {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#eventsAbort?.abort();
+      this.#controller.abortAll("the environment closed");
       try {
         await this.#conn.sessions.closeSession({ sessionId: this.#sessionId }, { timeoutMs: 5000 });
       } catch (err) {
@@ -198,27 +212,45 @@ export class GrpcEnvironment implements Environment {
   #sessionOps(): SessionOps {
     const s = this.#conn.sessions;
     const sessionId = this.#sessionId;
+    /** Installs a controller handler, restarts the stream as a controller stream, waits until the server has it. */
+    const control = async <H>(slot: "escalations" | "network", handler: H): Promise<Disposable> => {
+      (this.#controller[slot] as H | undefined) = handler;
+      this.#restartEvents();
+      await this.#whenStreamReady();
+      return {
+        [Symbol.dispose]: () => {
+          if ((this.#controller[slot] as H | undefined) !== handler) return;
+          this.#controller[slot] = undefined;
+          this.#restartEvents();
+        },
+      };
+    };
     return {
       sessionId,
       incrementElicitation: async () => (await this.#retry("IncrementElicitation", () => s.incrementElicitation({ sessionId }, { ...this.#ready }))).count,
       decrementElicitation: async () => (await this.#retry("DecrementElicitation", () => s.decrementElicitation({ sessionId }, { ...this.#ready }))).count,
-      handleEscalations: async (handler) => {
-        this.#escalationHandler = handler;
-        this.#restartEvents();
-        return {
-          [Symbol.dispose]: () => {
-            if (this.#escalationHandler !== handler) return;
-            this.#escalationHandler = undefined;
-            this.#restartEvents();
-          },
-        };
+      handleEscalations: (handler) => control("escalations", handler),
+      handleNetworkRequests: (handler) => control("network", handler),
+      onEvent: (listener) => this.#controller.listen(listener),
+      setSandbox: async (policy, opts) => {
+        await this.#retry("SetSandbox", () => s.setSandbox({ sessionId, defaultSandbox: policy }, { signal: opts?.signal, ...this.#ready }), opts?.signal);
       },
     };
   }
 
   #restartEvents(): void {
     this.#eventsAbort?.abort();
+    // The handlers' requests are re-sent to the new controller stream; the old answers are not wanted.
+    this.#controller.abortAll("the controller changed");
     this.#startEvents();
+  }
+
+  /** Resolves once the current Events stream is registered on the server, or the environment closed. */
+  async #whenStreamReady(): Promise<void> {
+    const ready = this.#streamReady?.promise;
+    if (!ready) return;
+    const closed = new Promise<void>((resolve) => this.#lifetime.signal.addEventListener("abort", () => resolve(), { once: true }));
+    await Promise.race([ready, closed]);
   }
 
   /** Keeps one Events stream open for the session's life (attached = not expiring). */
@@ -226,32 +258,22 @@ export class GrpcEnvironment implements Environment {
     const abort = new AbortController();
     this.#eventsAbort = abort;
     const signal = AbortSignal.any([abort.signal, this.#lifetime.signal]);
-    const handler = this.#escalationHandler;
+    const controller = this.#controller.controls;
+    let markReady!: () => void;
+    const ready = new Promise<void>((resolve) => (markReady = resolve));
+    this.#streamReady = { promise: ready, resolve: markReady };
     const previous = this.#eventsLoop ?? Promise.resolve();
     this.#eventsLoop = previous.then(() =>
       keepSessionAttached({
-        open: (s) => this.#conn.sessions.events({ sessionId: this.#sessionId, controller: handler !== undefined }, { signal: s, ...this.#ready }),
+        open: (sig) => this.#conn.sessions.events({ sessionId: this.#sessionId, controller }, { signal: sig, ...this.#ready }),
         onEvent: (ev) => {
-          if (ev.event.case === "escalation" && handler) void this.#answer(handler, ev.event.value);
+          if (ev.event.case === "ready") markReady();
+          this.#controller.dispatch(ev);
         },
         policy: this.#policy,
         what: this.description,
         signal,
-      }),
+      }).finally(markReady),
     );
-  }
-
-  async #answer(handler: EscalationHandler, req: Parameters<EscalationHandler>[0]): Promise<void> {
-    let result;
-    try {
-      result = await handler(req);
-    } catch (err) {
-      result = { decision: "deny" as const, reason: `the controller failed: ${TetherError.from(err).message}` };
-    }
-    await this.#retry("Decide", () =>
-      this.#conn.sessions.decide({ sessionId: this.#sessionId, escalationId: req.escalationId, decision: DECISION_CODES[result.decision], reason: result.reason ?? "" }, { ...this.#ready }),
-    ).catch(() => {
-      // Already decided or timed out on the server: it has denied on its own.
-    });
   }
 }

@@ -32,6 +32,7 @@ export const LocalEnvironment = {
       description: "this process (local)",
       defaultSandbox: options.defaultSandbox,
       detachedTtlMs: options.detachedTtlMs,
+      decisionTimeoutMs: options.decisionTimeoutMs,
       onClose: () => core.close(),
     });
   },

@@ -3,7 +3,7 @@
 // `tether run --env unix://…` loads neither the exec server nor Docker.
 import { readFile } from "node:fs/promises";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
-import type { Environment } from "./environment.js";
+import type { Environment, SandboxPolicyInit } from "./environment.js";
 import { parseEnvTarget } from "./env-target.js";
 
 export interface OpenOptions {
@@ -11,6 +11,17 @@ export interface OpenOptions {
   caFile?: string;
   /** Log provider start-up time to stderr. */
   verbose?: boolean;
+  /**
+   * Resume this session (exec servers only): an agent that restarted finds its processes
+   * again, if it comes back within the session's detached TTL. Default: a new session.
+   */
+  sessionId?: string;
+  /** How long the session outlives its connection; 0 = the server's default. */
+  detachedTtlMs?: number;
+  /** The session's sandbox for processes that ask for none and for its file calls. */
+  defaultSandbox?: SandboxPolicyInit;
+  /** How long escalation and network requests wait for the session's controller; 0 = the server's default. */
+  decisionTimeoutMs?: number;
 }
 
 export async function openEnvironment(text: string, options: OpenOptions = {}): Promise<Environment> {
@@ -26,20 +37,26 @@ export async function openEnvironment(text: string, options: OpenOptions = {}): 
       }
       const caPem = options.caFile ? await readFile(options.caFile).catch((e: unknown) => { throw TetherError.from(e, `--ca-file ${options.caFile}`); }) : undefined;
       const { GrpcEnvironment } = await import("./grpc-environment.js");
-      env = await GrpcEnvironment.connect(target, { token: options.token, caPem });
+      env = await GrpcEnvironment.connect(target, { token: options.token, caPem, ...sessionOptions(options) });
       break;
     }
     case "local": {
       const { LocalEnvironment } = await import("./local-environment.js");
-      env = await LocalEnvironment.create();
+      if (options.sessionId !== undefined) throw new TetherError(ErrorCode.InvalidArgument, "a local environment lives in this process: there is no session to resume");
+      env = await LocalEnvironment.create(sessionOptions(options));
       break;
     }
     case "docker": {
       const { startDockerEnvironment } = await import("./docker-provider.js");
-      env = await startDockerEnvironment({ image: target.image, log: options.verbose ? (msg) => process.stderr.write(`tether: ${msg}\n`) : undefined });
+      if (options.sessionId !== undefined) throw new TetherError(ErrorCode.InvalidArgument, "a docker environment starts a fresh container: there is no session to resume");
+      env = await startDockerEnvironment({ image: target.image, log: options.verbose ? (msg) => process.stderr.write(`tether: ${msg}\n`) : undefined, ...sessionOptions(options) });
       break;
     }
   }
   if (options.verbose) process.stderr.write(`tether: ${env.description} ready in ${Math.round(performance.now() - started)} ms\n`);
   return env;
+}
+
+function sessionOptions(o: OpenOptions): { sessionId?: string; detachedTtlMs?: number; defaultSandbox?: SandboxPolicyInit; decisionTimeoutMs?: number } {
+  return { sessionId: o.sessionId, detachedTtlMs: o.detachedTtlMs, defaultSandbox: o.defaultSandbox, decisionTimeoutMs: o.decisionTimeoutMs };
 }

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import { Outage } from "./reconnect.js";
-import { type AttachEventLike, resumableAttach } from "./resumable-attach.js";
+import { ProcessState } from "../../gen/tether/exec/v1/process_pb.js";
+import { type AttachEventLike, EXITED_STATE, resumableAttach } from "./resumable-attach.js";
 
-const started = (lastSeq = 0n, state = 2): AttachEventLike => ({ seq: 0n, event: { case: "started", value: { state, lastSeq } } });
+const started = (lastSeq = 0n, state: number = ProcessState.RUNNING): AttachEventLike => ({ seq: 0n, event: { case: "started", value: { state, lastSeq } } });
 const output = (seq: bigint): AttachEventLike => ({ seq, event: { case: "output", value: { data: new Uint8Array([Number(seq)]) } } });
 const exited = (seq: bigint): AttachEventLike => ({ seq, event: { case: "exited", value: {} } });
 const outage = () => new Outage({ giveUpAfterMs: 10_000, initialBackoffMs: 1, maxBackoffMs: 1, random: () => 0 }, "test server");
@@ -51,8 +52,9 @@ describe("resumableAttach", () => {
   });
 
   it("ends without an exit event when the cursor already passed an exited process's last seq", async () => {
+    expect(EXITED_STATE).toBe(ProcessState.EXITED);
     async function* stream() {
-      yield started(5n, 4);
+      yield started(5n, ProcessState.EXITED);
     }
     const events = await all(resumableAttach(stream, { afterSeq: 5n, outage: outage() }));
     expect(events.map((e) => e.event.case)).toEqual(["started"]);

@@ -7,8 +7,8 @@
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import { type Outage, isTransportFailure } from "./reconnect.js";
 
-/** ProcessState.EXITED in process.proto. */
-const EXITED = 4;
+/** ProcessState.EXITED in process.proto (the lean path cannot load gen/; the test checks it). */
+export const EXITED_STATE = 2;
 
 /** What both the generated AttachResponse and the lean AttachResponseWire look like. */
 export interface AttachEventLike {
@@ -47,7 +47,7 @@ export async function* resumableAttach<E extends AttachEventLike>(
           const started = startedSummary(ev);
           if (started) {
             // An exited process's last seq is its exit event: a cursor there has nothing left to read.
-            if (started.state === EXITED) endsAt = started.lastSeq;
+            if (started.state === EXITED_STATE) endsAt = started.lastSeq;
             if (startedSent) continue;
             startedSent = true;
           } else {

@@ -109,6 +109,10 @@ export class ExecCore implements AsyncDisposable {
       defaultMode,
       sessionSandbox: (id) => (id && sessions.has(id) ? sessions.get(id).defaultSandbox : undefined),
       decideFor: (id) => (req, signal) => sessions.requestDecision(id, req, signal),
+      askNetworkFor: (id, processId) => async (req, signal) => {
+        const answer = await sessions.requestNetworkDecision(id, { processId, ...req }, signal);
+        return { allowed: answer.decision !== "deny", reason: answer.reason };
+      },
       zshFork,
       zshForkUnavailable,
     });
@@ -136,6 +140,13 @@ export class ExecCore implements AsyncDisposable {
       unavailable,
     });
     return new ExecCore({ processes, sessions, sandboxer, runtimeDir, ownsRuntimeDir, facts, defaultCwd, defaultMode, zshFork, cgroups });
+  }
+
+  /** Replaces a session's default sandbox for later calls; a policy that does not resolve is INVALID_ARGUMENT and changes nothing. */
+  setSessionSandbox(sessionId: string, policy: SandboxPolicy | undefined): void {
+    this.sessions.get(sessionId);
+    if (policy) resolveSandboxPolicy(policy, { cwd: this.defaultCwd, defaultMode: this.defaultMode });
+    this.sessions.setSandbox(sessionId, policy);
   }
 
   /** The file policy of a session's file calls: its default sandbox, else the server's. */

@@ -8,6 +8,7 @@ import type { DecideFn } from "./escalation/escalation-types.js";
 import type { CommandPreparer, PrepareInput, PreparedCommand } from "./process/process-manager.js";
 import { type SandboxModeName, resolveSandboxPolicy } from "./sandbox/sandbox-policy.js";
 import { type Sandboxer, needsSandbox } from "./sandbox/sandboxer.js";
+import type { NetworkProxyOptions } from "./sandbox/network-proxy.js";
 
 /** What zsh-fork needs from the escalation broker (see escalation/zsh-fork.ts). */
 export interface ZshForkLauncher {
@@ -26,9 +27,13 @@ export interface ExecPreparerOptions {
   sessionSandbox: (sessionId: string) => SandboxPolicy | undefined;
   /** How a session's controller is asked about an intercepted exec. */
   decideFor: (sessionId: string) => DecideFn;
+  /** How a session's controller is asked about a host a process's proxy has no rule for. */
+  askNetworkFor: (sessionId: string, processId: string) => NonNullable<NetworkProxyOptions["ask"]>;
   zshFork?: ZshForkLauncher;
   zshForkUnavailable?: string;
 }
+
+const MAX_DENIALS = 16;
 
 export class ExecPreparer implements CommandPreparer {
   readonly #o: ExecPreparerOptions;
@@ -55,12 +60,20 @@ export class ExecPreparer implements CommandPreparer {
     }
     if (file === undefined) throw new TetherError(ErrorCode.Internal, "no program was resolved for this process");
     if (!needsSandbox(sandbox)) return { file, argv, env, dispose: disposeShell };
+    // Bounded: the first refusals say what happened; a retry loop must not grow this.
+    const denials: string[] = [];
+    const proxyOwner = {
+      id: `${input.sessionId}/${input.processId}`,
+      ask: this.#o.askNetworkFor(input.sessionId, input.processId),
+      onDenied: (what: string) => void (denials.length < MAX_DENIALS && denials.push(what)),
+    };
     try {
-      const wrapped = await this.#o.sandboxer.wrap(sandbox, { file, argv, cwd: input.cwd, env }, { signal, extraBinds, tty: input.spec.tty !== undefined });
+      const wrapped = await this.#o.sandboxer.wrap(sandbox, { file, argv, cwd: input.cwd, env }, { signal, extraBinds, tty: input.spec.tty !== undefined, proxyOwner });
       return {
         file: wrapped.argv[0]!,
         argv: wrapped.argv,
         env: wrapped.env,
+        sandbox: { restrictsWrites: sandbox.mode !== "full-access" || sandbox.rules.length > 0, denials: () => denials },
         dispose: async () => {
           await wrapped.dispose();
           await disposeShell();

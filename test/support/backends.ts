@@ -22,7 +22,7 @@ import { type TestCa, createTestCa } from "./test-ca.js";
 export type Availability = { ok: true } | { ok: false; reason: string };
 
 /** What a test may ask of any backend; each passes on what it can. */
-export type BackendOptions = Pick<GrpcEnvironmentOptions, "defaultSandbox" | "reconnect" | "keepaliveMs">;
+export type BackendOptions = Pick<GrpcEnvironmentOptions, "defaultSandbox" | "reconnect" | "keepaliveMs" | "decisionTimeoutMs">;
 
 export interface BackendInstance {
   env: Environment;
@@ -73,7 +73,7 @@ export const localBackend: Backend = {
     // defaultSandbox, a policy, so no policy can be passed through it.)
     const core = await ExecCore.create({ defaultCwd: scratch.dir });
     const open = (o: BackendOptions) =>
-      GrpcEnvironment.open(inProcessClients(core), { kind: "local", description: "this process (local)", defaultSandbox: o.defaultSandbox });
+      GrpcEnvironment.open(inProcessClients(core), { kind: "local", description: "this process (local)", defaultSandbox: o.defaultSandbox, decisionTimeoutMs: o.decisionTimeoutMs });
     const env = await open(options);
     const extra = sessions(open);
     return {

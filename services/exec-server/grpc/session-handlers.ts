@@ -19,12 +19,13 @@ export function sessionHandlers(core: ExecCore): ServiceHandlers<Methods> {
   const sessions = core.sessions;
   return {
     async openSession(req) {
-      const { session, resumed } = sessions.open(req.sessionId, req.detachedTtlMs, req.labels, req.defaultSandbox);
+      const { session, resumed } = sessions.open(req.sessionId, req.detachedTtlMs, req.labels, req.defaultSandbox, req.decisionTimeoutMs);
       return {
         sessionId: session.id,
         resumed,
         detachedTtlMs: session.detachedTtlMs,
         elicitationCount: session.elicitationCount,
+        decisionTimeoutMs: session.decisionTimeoutMs,
       };
     },
     events(req, ctx) {
@@ -45,6 +46,15 @@ export function sessionHandlers(core: ExecCore): ServiceHandlers<Methods> {
         throw new TetherError(ErrorCode.InvalidArgument, `reason is ${req.reason.length} characters; the limit is ${MAX_REASON_LENGTH}: say it shorter`);
       }
       sessions.decide(requireSession(req.sessionId), req.escalationId, req.decision, req.reason);
+      return {};
+    },
+    async setSandbox(req) {
+      core.setSessionSandbox(requireSession(req.sessionId), req.defaultSandbox);
+      return {};
+    },
+    async decideNetwork(req) {
+      if (req.requestId === "") throw new TetherError(ErrorCode.InvalidArgument, "request_id is empty");
+      sessions.decideNetwork(requireSession(req.sessionId), req.requestId, req.decision, req.reason);
       return {};
     },
   };

@@ -1,6 +1,7 @@
 // One process the exec server owns: its child, its output log, its stopwatches and
 // the bookkeeping that makes Write idempotent. Publishes exit only after every byte of
 // output was appended (the Child resolves `exited` after its streams end).
+import { DenialWatch, type SandboxReport } from "./sandbox-denial.js";
 import { create } from "@bufbuild/protobuf";
 import { constants as osConstants } from "node:os";
 import {
@@ -54,6 +55,7 @@ export class ManagedProcess {
   #paused = false;
   #stopReason: { reason: string; timeout?: TimeoutKind } | undefined;
   #terminating: Promise<ExitStatus> | undefined;
+  readonly #denials: DenialWatch | undefined;
   /** Set when a terminate's grace ran out and SIGKILL followed. */
   #killedAfterGraceMs: number | undefined;
 
@@ -69,6 +71,8 @@ export class ManagedProcess {
     paused: boolean;
     /** The process tree's cgroup: read (and removed) after exit, before the status is published. */
     cgroup?: { outcome: () => Promise<CgroupOutcome>; pidsMax: number };
+    /** The sandbox's report, read at exit for sandbox_denied. */
+    sandbox?: SandboxReport;
     onFinished: (p: ManagedProcess) => void;
   }) {
     this.id = init.id;
@@ -80,6 +84,7 @@ export class ManagedProcess {
     this.startedAtMs = init.nowMs;
     this.#startedAt = init.clock.now();
     this.#stdinClosed = !init.spec.stdinOpen;
+    this.#denials = init.sandbox && new DenialWatch(init.sandbox);
 
     const timeouts = init.spec.timeouts;
     const grace = timeouts?.killGraceMs || init.defaultGraceMs;
@@ -245,6 +250,7 @@ export class ManagedProcess {
   #wireOutput(): void {
     this.child.onOutput((stream, data) => {
       this.#idle?.touch();
+      this.#denials?.observe(stream, data);
       this.log.append(stream, data);
       // BLOCK backpressure: stop reading the child until readers catch up.
       if (!this.log.writable) this.child.pauseOutput();
@@ -263,7 +269,10 @@ export class ManagedProcess {
       cgroup && cgroup.pidsLimitHits > 0
         ? `the process tree reached its limit of ${cgroup.pidsMax} tasks (${cgroup.pidsLimitHits} forks refused)`
         : "";
+    const denial = this.#denials?.verdict(exit.code ?? undefined);
     return create(ExitStatusSchema, {
+      sandboxDenied: denial !== undefined,
+      sandboxDenial: denial ?? "",
       code: exit.code ?? undefined,
       signal: exit.signal ?? undefined,
       signalName: exit.signal !== null ? exit.signalName || signalName(exit.signal) : "",

@@ -1,6 +1,7 @@
 // The table of processes an exec server owns. Start is idempotent by id; everything
 // else looks the process up and delegates to it. Exited processes stay readable for
 // a while (late readers, Wait after a reconnect) within a bounded count.
+import type { SandboxReport } from "./sandbox-denial.js";
 import { equals } from "@bufbuild/protobuf";
 import { constants as osConstants } from "node:os";
 import { setImmediate as nextTurn } from "node:timers/promises";
@@ -74,6 +75,8 @@ export interface PreparedCommand {
   file: string;
   argv: string[];
   env: Record<string, string>;
+  /** What the sandbox may refuse it, for ExitStatus.sandbox_denied; absent when unsandboxed. */
+  sandbox?: SandboxReport;
   dispose(): Promise<void>;
 }
 
@@ -330,6 +333,7 @@ export class ProcessManager implements AsyncDisposable {
       defaultGraceMs: this.limits.defaultKillGraceMs,
       paused: this.#pausedSessions.has(sessionId),
       cgroup: cgroup && { outcome: () => cgroup.finish(), pidsMax: this.limits.maxPidsPerProcess },
+      sandbox: prepared.sandbox,
       onFinished: (p) => {
         this.#running--;
         void prepared.dispose();

@@ -17,6 +17,15 @@ export class HostRules {
     this.deny = options.denyHosts.map((h, i) => GlobMatcher.compile(normaliseHost(h), "name", `deny_hosts[${i}]`));
   }
 
+  /** Which list decides the host: a deny rule, an allow rule, or neither ("unlisted"). */
+  classify(rawHost: string): { list: "deny"; reason: string } | { list: "allow" } | { list: "unlisted" } {
+    const host = normaliseHost(rawHost);
+    const denied = this.deny.find((rule) => rule.matches(host));
+    if (denied !== undefined) return { list: "deny", reason: `denied by rule ${denied.source}` };
+    if (this.allow.some((rule) => rule.matches(host))) return { list: "allow" };
+    return { list: "unlisted" };
+  }
+
   decide(rawHost: string): HostDecision {
     const host = normaliseHost(rawHost);
     const denied = this.deny.find((rule) => rule.matches(host));
@@ -31,9 +40,10 @@ export class HostRules {
    * Loopback and link-local targets reach the exec server's own machine (its services,
    * cloud metadata), so only an exact allow entry for the name opens them.
    */
-  decideAddress(rawHost: string, address: string): HostDecision {
+  decideAddress(rawHost: string, address: string, controllerAllowed = false): HostDecision {
     const host = normaliseHost(rawHost);
-    if (!isLocalAddress(address)) return { allowed: true };
+    // The controller's answer names this very host: as explicit as an exact allow entry.
+    if (!isLocalAddress(address) || controllerAllowed) return { allowed: true };
     if (this.allow.some((rule) => rule.source === host)) return { allowed: true };
     return {
       allowed: false,

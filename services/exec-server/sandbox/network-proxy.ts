@@ -9,7 +9,7 @@ import http from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import { TetherError, throwIfAborted } from "../../common/tether-error.js";
-import { HostRules, type HostDecision } from "./host-rules.js";
+import { HostRules, type HostDecision, normaliseHost } from "./host-rules.js";
 
 export const PROXY_REASON_HEADER = "x-tether-proxy-reason";
 
@@ -22,6 +22,14 @@ export interface NetworkProxyOptions {
   /** How a host name becomes an address; injected so tests need no DNS. */
   lookup?: (host: string) => Promise<string>;
   connectTimeoutMs?: number;
+  /**
+   * Asks whoever controls the process about a host matching neither list (sandbox
+   * network.ask_controller); deny rules still win without asking. The signal aborts when
+   * the client's connection closes.
+   */
+  ask?: (request: { host: string; port: number; protocol: "http" | "https" }, signal: AbortSignal) => Promise<{ allowed: boolean; reason?: string }>;
+  /** Each refused connection ("host:port (reason)"), for ExitStatus.sandbox_denied. */
+  onDenied?: (what: string) => void;
 }
 
 const DEFAULT_MAX_CONNECTIONS = 256;
@@ -38,6 +46,8 @@ export class NetworkProxy implements AsyncDisposable {
   private readonly sockets = new Set<Duplex>();
   private readonly lookup: (host: string) => Promise<string>;
   private readonly connectTimeoutMs: number;
+  private readonly ask: NetworkProxyOptions["ask"];
+  private readonly onDenied: NetworkProxyOptions["onDenied"];
   private closing: Promise<void> | undefined;
 
   private constructor(options: NetworkProxyOptions) {
@@ -45,6 +55,8 @@ export class NetworkProxy implements AsyncDisposable {
     this.rules = new HostRules(options);
     this.lookup = options.lookup ?? defaultLookup;
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.ask = options.ask;
+    this.onDenied = options.onDenied;
     this.server = http.createServer();
     this.server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.server.on("connection", (s: net.Socket) => this.track(s));
@@ -88,20 +100,60 @@ export class NetworkProxy implements AsyncDisposable {
     s.once("close", () => this.sockets.delete(s));
   }
 
-  /** Host rules first, then the resolved address (so a name cannot smuggle in 127.0.0.1). */
-  private async admit(host: string): Promise<{ address: string } | { refusal: HostDecision & { allowed: false }; status: number }> {
+  /**
+   * Host rules first (or the controller, for a host no rule names, when asking is on), then
+   * the resolved address (so a name cannot smuggle in 127.0.0.1). A refusal is reported.
+   */
+  private async admit(
+    host: string,
+    port: number,
+    protocol: "http" | "https",
+    client: Duplex,
+  ): Promise<{ address: string } | { refusal: HostDecision & { allowed: false }; status: number }> {
+    const admitted = await this.decide(host, port, protocol, client);
+    if ("refusal" in admitted && admitted.status === 403) this.onDenied?.(`${normaliseHost(host)}:${port} (${admitted.refusal.reason})`);
+    return admitted;
+  }
+
+  private async decide(
+    host: string,
+    port: number,
+    protocol: "http" | "https",
+    client: Duplex,
+  ): Promise<{ address: string } | { refusal: HostDecision & { allowed: false }; status: number }> {
     if (host.length > MAX_HOST_LENGTH + 2) {
       return { refusal: { allowed: false, reason: `host name of ${host.length} characters: the limit is ${MAX_HOST_LENGTH}` }, status: 400 };
     }
-    const byName = this.rules.decide(host);
-    if (!byName.allowed) return { refusal: byName, status: 403 };
+    let controllerAllowed = false;
+    if (this.ask) {
+      const listed = this.rules.classify(host);
+      if (listed.list === "deny") return { refusal: { allowed: false, reason: listed.reason }, status: 403 };
+      if (listed.list === "unlisted") {
+        const gone = new AbortController();
+        const onClose = () => gone.abort();
+        client.once("close", onClose);
+        let answer: { allowed: boolean; reason?: string };
+        try {
+          answer = await this.ask({ host: normaliseHost(host), port, protocol }, gone.signal);
+        } catch (err) {
+          answer = { allowed: false, reason: `asking the controller failed: ${errText(err)}` };
+        } finally {
+          client.off("close", onClose);
+        }
+        if (!answer.allowed) return { refusal: { allowed: false, reason: answer.reason ?? `host ${normaliseHost(host)} was not allowed` }, status: 403 };
+        controllerAllowed = true;
+      }
+    } else {
+      const byName = this.rules.decide(host);
+      if (!byName.allowed) return { refusal: byName, status: 403 };
+    }
     let address: string;
     try {
       address = await this.lookup(host);
     } catch (err) {
       return { refusal: { allowed: false, reason: `host ${host} could not be resolved (${errText(err)})` }, status: 502 };
     }
-    const byAddress = this.rules.decideAddress(host, address);
+    const byAddress = this.rules.decideAddress(host, address, controllerAllowed);
     if (!byAddress.allowed) return { refusal: byAddress, status: 403 };
     return { address };
   }
@@ -114,7 +166,7 @@ export class NetworkProxy implements AsyncDisposable {
       return reply(res, 400, "only absolute-URI requests (http://host/path) and CONNECT are proxied");
     }
     if (url.protocol !== "http:") return reply(res, 400, `scheme ${url.protocol} is not proxied: use CONNECT for https`);
-    const admitted = await this.admit(url.hostname);
+    const admitted = await this.admit(url.hostname, Number(url.port || 80), "http", req.socket);
     if ("refusal" in admitted) return reply(res, admitted.status, admitted.refusal.reason);
 
     const headers: http.OutgoingHttpHeaders = {};
@@ -151,7 +203,7 @@ export class NetworkProxy implements AsyncDisposable {
   private async tunnel(req: http.IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
     const target = parseAuthority(req.url ?? "");
     if (target === undefined) return refuse(client, 400, `CONNECT target "${req.url}" is not host:port`);
-    const admitted = await this.admit(target.host);
+    const admitted = await this.admit(target.host, target.port, "https", client);
     if ("refusal" in admitted) return refuse(client, admitted.status, admitted.refusal.reason);
 
     const upstream = net.connect({ host: admitted.address, port: target.port, timeout: this.connectTimeoutMs });

@@ -34,7 +34,8 @@ export interface ResolvedSandbox {
   mode: SandboxModeName;
   writableRoots: string[];
   rules: { pattern: string; access: FileAccessLevel }[];
-  network: { mode: "off" | "on" | "proxy"; allowHosts: string[]; denyHosts: string[] };
+  /** askController: hosts matching neither list are asked of the session's controller (PROXY only). */
+  network: { mode: "off" | "on" | "proxy"; allowHosts: string[]; denyHosts: string[]; askController?: boolean };
   allowedUnixSockets: string[];
   /**
    * Paths kept readable even under the hidden scratch dirs (/tmp, /run): the command's
@@ -246,13 +247,16 @@ function network(policy: SandboxPolicy | undefined, mode: SandboxModeName): Reso
     default:
       throw new TetherError(ErrorCode.InvalidArgument, `sandbox.network.mode ${String(net?.mode)} is unknown: use OFF, ON or PROXY`);
   }
+  if (netMode !== "proxy" && net?.askController) {
+    throw new TetherError(ErrorCode.InvalidArgument, "sandbox.network.ask_controller only applies through the proxy: set sandbox.network.mode to NETWORK_MODE_PROXY");
+  }
   if (netMode !== "proxy" && allowHosts.length + denyHosts.length > 0) {
     throw new TetherError(
       ErrorCode.InvalidArgument,
       "sandbox.network.allow_hosts/deny_hosts only apply through the proxy: set sandbox.network.mode to NETWORK_MODE_PROXY",
     );
   }
-  return { mode: netMode, allowHosts, denyHosts };
+  return { mode: netMode, allowHosts, denyHosts, askController: net?.askController ?? false };
 }
 
 const HOST_RE = /^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/;

@@ -14,7 +14,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { ErrorCode, TetherError, throwIfAborted } from "../../common/tether-error.js";
 import { buildBwrapArgs } from "./bwrap-args.js";
-import { NetworkProxy } from "./network-proxy.js";
+import { NetworkProxy, type NetworkProxyOptions } from "./network-proxy.js";
 import { RELAY_PORT, proxyEnv, relayPrefixedArgv } from "./proxy-relay.js";
 import { detectSandboxSupport, type SandboxSupport } from "./sandbox-capabilities.js";
 import { ttyInjectionFilter } from "./tty-seccomp.js";
@@ -56,6 +56,11 @@ export interface WrapOptions {
   extraBinds?: { path: string; writable: boolean }[];
   /** The command will run on a PTY (default false: it gets its own session). */
   tty?: boolean;
+  /**
+   * A proxy of this command's own (not shared by rule set), so what it refuses is known to be
+   * this command's, and hosts no rule names can be asked of the controller (ask_controller).
+   */
+  proxyOwner?: { id: string; ask?: NetworkProxyOptions["ask"]; onDenied?: NetworkProxyOptions["onDenied"] };
 }
 
 interface ProxyEntry {
@@ -105,7 +110,7 @@ export class Sandboxer implements AsyncDisposable {
     const env = { ...cmd.env };
     const internalBinds: string[] = [];
     if (s.network.mode === "proxy") {
-      const { socketPath, release: rel } = await this.acquireProxy(s.network, options.signal);
+      const { socketPath, release: rel } = await this.acquireProxy(s.network, options.signal, options.proxyOwner);
       release = rel;
       internalBinds.push(socketPath);
       inner = relayPrefixedArgv({ nodePath: this.nodePath, socketPath, port: RELAY_PORT, command });
@@ -154,12 +159,13 @@ export class Sandboxer implements AsyncDisposable {
     await this.close();
   }
 
-  /** One proxy per allow/deny set, shared by every command using it, closed with the last. */
+  /** One proxy per allow/deny set (and owner, when given), shared by every command using it, closed with the last. */
   private async acquireProxy(
     network: ResolvedSandbox["network"],
     signal: AbortSignal | undefined,
+    owner?: WrapOptions["proxyOwner"],
   ): Promise<{ socketPath: string; release: () => Promise<void> }> {
-    const key = JSON.stringify([[...network.allowHosts].sort(), [...network.denyHosts].sort()]);
+    const key = JSON.stringify([[...network.allowHosts].sort(), [...network.denyHosts].sort(), owner?.id ?? "", network.askController ?? false]);
     const socketPath = path.join(this.runtimeDir, `proxy-${createHash("sha256").update(key).digest("hex").slice(0, 12)}.sock`);
     if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
       throw new TetherError(
@@ -174,6 +180,8 @@ export class Sandboxer implements AsyncDisposable {
         allowHosts: network.allowHosts,
         denyHosts: network.denyHosts,
         lookup: this.proxyLookup,
+        ask: network.askController ? owner?.ask : undefined,
+        onDenied: owner?.onDenied,
       });
       entry = { proxy: started, refs: 0 };
       this.proxies.set(key, entry);

@@ -3,22 +3,40 @@
 import { create } from "@bufbuild/protobuf";
 import { randomUUID } from "node:crypto";
 import type { SandboxPolicy } from "../../../gen/tether/exec/v1/sandbox_pb.js";
-import { Decision, type EventsResponse, EventsResponseSchema } from "../../../gen/tether/exec/v1/session_pb.js";
+import { Decision, type EventsResponse, EventsResponseSchema, NetworkDecision } from "../../../gen/tether/exec/v1/session_pb.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { DecisionResult, EscalationDecision, ExecIntercept } from "../escalation/escalation-types.js";
 import { checkId, checkLabels } from "../process/process-spec.js";
 import { checkSandboxLimits } from "../sandbox/sandbox-policy.js";
 import type { ProcessManager } from "../process/process-manager.js";
-import { type PendingEscalation, Session, Subscriber, sessionNotFound } from "./session.js";
+import {
+  MAX_ALWAYS_ALLOWED_HOSTS,
+  type NetworkAnswer,
+  type NetworkAsk,
+  type NetworkVerdict,
+  type PendingEscalation,
+  type PendingNetwork,
+  Session,
+  Subscriber,
+  sessionNotFound,
+} from "./session.js";
 
 export interface SessionManagerOptions {
   processes: ProcessManager;
   defaultDetachedTtlMs?: number;
   maxDetachedTtlMs?: number;
-  /** How long an escalation waits for a decision before it is denied. */
+  /** How long an escalation or network request waits for a decision before it is denied (a session may set its own). */
   decisionTimeoutMs?: number;
+  /** The longest decision timeout a session may ask for. */
+  maxDecisionTimeoutMs?: number;
   newId?: () => string;
 }
+
+const NETWORK_DECISIONS: Record<number, NetworkVerdict | undefined> = {
+  [NetworkDecision.ALLOW_ONCE]: "allow_once",
+  [NetworkDecision.ALLOW_ALWAYS]: "allow_always",
+  [NetworkDecision.DENY]: "deny",
+};
 
 const DECISIONS: Record<number, EscalationDecision | undefined> = {
   [Decision.RUN]: "run",
@@ -29,7 +47,8 @@ const DECISIONS: Record<number, EscalationDecision | undefined> = {
 export class SessionManager implements AsyncDisposable {
   readonly defaultDetachedTtlMs: number;
   readonly #maxTtlMs: number;
-  readonly #decisionTimeoutMs: number;
+  readonly decisionTimeoutMs: number;
+  readonly #maxDecisionTimeoutMs: number;
   readonly #processes: ProcessManager;
   readonly #newId: () => string;
   readonly #sessions = new Map<string, Session>();
@@ -38,7 +57,8 @@ export class SessionManager implements AsyncDisposable {
     this.#processes = options.processes;
     this.defaultDetachedTtlMs = options.defaultDetachedTtlMs ?? 5 * 60_000;
     this.#maxTtlMs = options.maxDetachedTtlMs ?? 24 * 3600_000;
-    this.#decisionTimeoutMs = options.decisionTimeoutMs ?? 10 * 60_000;
+    this.decisionTimeoutMs = options.decisionTimeoutMs ?? 10 * 60_000;
+    this.#maxDecisionTimeoutMs = options.maxDecisionTimeoutMs ?? 24 * 3600_000;
     this.#newId = options.newId ?? (() => randomUUID());
   }
 
@@ -47,6 +67,7 @@ export class SessionManager implements AsyncDisposable {
     ttlMs: number,
     labels: Record<string, string> = {},
     defaultSandbox?: SandboxPolicy,
+    decisionTimeoutMs = 0,
   ): { session: Session; resumed: boolean } {
     if (sessionId !== "") checkId("session_id", sessionId);
     checkLabels("labels", labels);
@@ -59,7 +80,10 @@ export class SessionManager implements AsyncDisposable {
     if (ttlMs > this.#maxTtlMs) {
       throw new TetherError(ErrorCode.InvalidArgument, `detached_ttl_ms ${ttlMs} exceeds the server's maximum ${this.#maxTtlMs}`);
     }
-    const session = new Session(sessionId || this.#newId(), ttlMs || this.defaultDetachedTtlMs, labels, defaultSandbox);
+    if (decisionTimeoutMs > this.#maxDecisionTimeoutMs) {
+      throw new TetherError(ErrorCode.InvalidArgument, `decision_timeout_ms ${decisionTimeoutMs} exceeds the server's maximum ${this.#maxDecisionTimeoutMs}`);
+    }
+    const session = new Session(sessionId || this.#newId(), ttlMs || this.defaultDetachedTtlMs, labels, defaultSandbox, decisionTimeoutMs || this.decisionTimeoutMs);
     this.#sessions.set(session.id, session);
     this.#touch(session);
     return { session, resumed: false };
@@ -86,7 +110,10 @@ export class SessionManager implements AsyncDisposable {
     }
     clearTimeout(session.expiryTimer);
     sub.push(session.ready());
-    if (controller) for (const p of session.pending.values()) sub.push(session.escalationEvent(p));
+    if (controller) {
+      for (const p of session.pending.values()) sub.push(session.escalationEvent(p));
+      for (const p of session.pendingNetwork.values()) sub.push(session.networkEvent(p));
+    }
     try {
       yield* sub.events(signal);
     } finally {
@@ -101,6 +128,7 @@ export class SessionManager implements AsyncDisposable {
     this.#sessions.delete(sessionId);
     clearTimeout(session.expiryTimer);
     for (const p of session.pending.values()) p.resolve({ decision: "deny", reason });
+    for (const p of session.pendingNetwork.values()) p.resolve({ decision: "deny", reason });
     for (const s of session.subscribers) s.close();
     return this.#processes.closeSession(sessionId, reason);
   }
@@ -162,8 +190,8 @@ export class SessionManager implements AsyncDisposable {
       };
       const onAbort = () => finish({ decision: "deny", reason: "the request was cancelled" });
       const timer = setTimeout(
-        () => finish({ decision: "deny", reason: `no decision within ${this.#decisionTimeoutMs} ms` }),
-        this.#decisionTimeoutMs,
+        () => finish({ decision: "deny", reason: `no decision within ${session.decisionTimeoutMs} ms` }),
+        session.decisionTimeoutMs,
       );
       timer.unref();
       signal.addEventListener("abort", onAbort, { once: true });
@@ -171,6 +199,59 @@ export class SessionManager implements AsyncDisposable {
       session.pending.set(id, pending);
       this.#changed(session);
       session.controller!.push(session.escalationEvent(pending));
+    });
+  }
+
+  /** Replaces the session's default sandbox for later Starts and file calls (already validated by the caller). */
+  setSandbox(sessionId: string, policy: SandboxPolicy | undefined): void {
+    this.get(sessionId).defaultSandbox = policy;
+  }
+
+  decideNetwork(sessionId: string, requestId: string, decision: NetworkDecision, reason: string): void {
+    const session = this.get(sessionId);
+    const pending = session.pendingNetwork.get(requestId);
+    if (!pending) {
+      throw new TetherError(ErrorCode.NotFound, `no pending network request ${JSON.stringify(requestId)} in session ${sessionId}: it was decided or timed out`);
+    }
+    const answer = NETWORK_DECISIONS[decision];
+    if (!answer) throw new TetherError(ErrorCode.InvalidArgument, "decision must be ALLOW_ONCE, ALLOW_ALWAYS or DENY");
+    pending.resolve({ decision: answer, reason: reason || undefined });
+  }
+
+  /**
+   * Asks the session's controller about a host the process's proxy has no rule for. A host
+   * the controller allowed for good is let through without asking; no controller, no answer
+   * in time or a cancelled request is a denial.
+   */
+  requestNetworkDecision(sessionId: string, request: NetworkAsk, signal: AbortSignal): Promise<NetworkAnswer> {
+    const session = this.#sessions.get(sessionId);
+    if (!session) return Promise.resolve({ decision: "deny", reason: "the process has no session to ask" });
+    const key = `${request.host}:${request.port}`;
+    if (session.alwaysAllowed.has(key)) return Promise.resolve({ decision: "allow_once", reason: "allowed for the session" });
+    if (!session.controller) return Promise.resolve({ decision: "deny", reason: `no controller is attached to session ${sessionId} to allow ${key}` });
+    return new Promise<NetworkAnswer>((resolve) => {
+      const id = this.#newId();
+      const finish = (answer: NetworkAnswer) => {
+        if (!session.pendingNetwork.delete(id)) return;
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        if (answer.decision === "allow_always" && session.alwaysAllowed.size < MAX_ALWAYS_ALLOWED_HOSTS) session.alwaysAllowed.add(key);
+        session.broadcast(
+          create(EventsResponseSchema, {
+            event: { case: "networkResolved", value: { requestId: id, decision: networkCode(answer.decision), reason: answer.reason ?? "" } },
+          }),
+        );
+        this.#changed(session);
+        resolve(answer);
+      };
+      const onAbort = () => finish({ decision: "deny", reason: "the request was cancelled" });
+      const timer = setTimeout(() => finish({ decision: "deny", reason: `no decision within ${session.decisionTimeoutMs} ms` }), session.decisionTimeoutMs);
+      timer.unref();
+      signal.addEventListener("abort", onAbort, { once: true });
+      const pending: PendingNetwork = { id, request, resolve: finish };
+      session.pendingNetwork.set(id, pending);
+      this.#changed(session);
+      session.controller!.push(session.networkEvent(pending));
     });
   }
 
@@ -201,6 +282,10 @@ export class SessionManager implements AsyncDisposable {
       create(EventsResponseSchema, { event: { case: "elicitation", value: { count: session.elicitationCount } } }),
     );
   }
+}
+
+function networkCode(d: NetworkVerdict): NetworkDecision {
+  return d === "allow_once" ? NetworkDecision.ALLOW_ONCE : d === "allow_always" ? NetworkDecision.ALLOW_ALWAYS : NetworkDecision.DENY;
 }
 
 function decisionCode(d: EscalationDecision): Decision {

@@ -17,6 +17,31 @@ export interface PendingEscalation {
   resolve(result: DecisionResult): void;
 }
 
+/** A connection a sandboxed process's network proxy asks about (sandbox network.ask_controller). */
+export interface NetworkAsk {
+  processId: string;
+  host: string;
+  port: number;
+  /** "https" (CONNECT) or "http". */
+  protocol: string;
+}
+
+export type NetworkVerdict = "allow_once" | "allow_always" | "deny";
+
+export interface NetworkAnswer {
+  decision: NetworkVerdict;
+  reason?: string;
+}
+
+export interface PendingNetwork {
+  id: string;
+  request: NetworkAsk;
+  resolve(answer: NetworkAnswer): void;
+}
+
+/** Hosts a session's controller allowed for good; bounded so a chatty controller cannot grow it without end. */
+export const MAX_ALWAYS_ALLOWED_HOSTS = 1024;
+
 export class Subscriber {
   readonly controller: boolean;
   #queue: EventsResponse[] = [];
@@ -67,23 +92,30 @@ export class Session {
   readonly id: string;
   readonly detachedTtlMs: number;
   readonly labels: Record<string, string>;
-  readonly defaultSandbox: SandboxPolicy | undefined;
+  /** Replaced by SetSandbox; read at each Start and file call. */
+  defaultSandbox: SandboxPolicy | undefined;
+  /** How long escalation and network requests wait for the controller. */
+  readonly decisionTimeoutMs: number;
   readonly subscribers = new Set<Subscriber>();
   controller: Subscriber | undefined;
   readonly pending = new Map<string, PendingEscalation>();
+  readonly pendingNetwork = new Map<string, PendingNetwork>();
+  /** "host:port" pairs the controller answered ALLOW_ALWAYS for. */
+  readonly alwaysAllowed = new Set<string>();
   elicitationCount = 0;
   expiryTimer: NodeJS.Timeout | undefined;
 
-  constructor(id: string, detachedTtlMs: number, labels: Record<string, string>, defaultSandbox?: SandboxPolicy) {
+  constructor(id: string, detachedTtlMs: number, labels: Record<string, string>, defaultSandbox: SandboxPolicy | undefined, decisionTimeoutMs: number) {
     this.id = id;
     this.detachedTtlMs = detachedTtlMs;
     this.labels = labels;
     this.defaultSandbox = defaultSandbox;
+    this.decisionTimeoutMs = decisionTimeoutMs;
   }
 
-  /** Stopwatches pause while a human is asked: by the client's counter or a waiting escalation. */
+  /** Stopwatches pause while a human is asked: by the client's counter or a waiting escalation or network request. */
   get paused(): boolean {
-    return this.elicitationCount > 0 || this.pending.size > 0;
+    return this.elicitationCount > 0 || this.pending.size > 0 || this.pendingNetwork.size > 0;
   }
 
   broadcast(event: EventsResponse): void {
@@ -97,6 +129,11 @@ export class Session {
         value: { sessionId: this.id, elicitationCount: this.elicitationCount, pendingEscalations: this.pending.size },
       },
     });
+  }
+
+  networkEvent(p: PendingNetwork): EventsResponse {
+    const { processId, host, port, protocol } = p.request;
+    return create(EventsResponseSchema, { event: { case: "networkRequest", value: { requestId: p.id, processId, host, port, protocol } } });
   }
 
   escalationEvent(p: PendingEscalation): EventsResponse {

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tether/exec/v1/session.proto.
  */
 export const file_tether_exec_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("Chx0ZXRoZXIvZXhlYy92MS9zZXNzaW9uLnByb3RvEg50ZXRoZXIuZXhlYy52MSLoAQoST3BlblNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSFwoPZGV0YWNoZWRfdHRsX21zGAIgASgNEj4KBmxhYmVscxgDIAMoCzIuLnRldGhlci5leGVjLnYxLk9wZW5TZXNzaW9uUmVxdWVzdC5MYWJlbHNFbnRyeRI2Cg9kZWZhdWx0X3NhbmRib3gYBCABKAsyHS50ZXRoZXIuZXhlYy52MS5TYW5kYm94UG9saWN5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEibgoTT3BlblNlc3Npb25SZXNwb25zZRISCgpzZXNzaW9uX2lkGAEgASgJEg8KB3Jlc3VtZWQYAiABKAgSFwoPZGV0YWNoZWRfdHRsX21zGAMgASgNEhkKEWVsaWNpdGF0aW9uX2NvdW50GAQgASgNIjcKDUV2ZW50c1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpjb250cm9sbGVyGAIgASgIIv8BCg5FdmVudHNSZXNwb25zZRItCgVyZWFkeRgBIAEoCzIcLnRldGhlci5leGVjLnYxLlNlc3Npb25SZWFkeUgAEjcKCmVzY2FsYXRpb24YAiABKAsyIS50ZXRoZXIuZXhlYy52MS5Fc2NhbGF0aW9uUmVxdWVzdEgAEjkKC2VsaWNpdGF0aW9uGAMgASgLMiIudGV0aGVyLmV4ZWMudjEuRWxpY2l0YXRpb25DaGFuZ2VkSAASQQoTZXNjYWxhdGlvbl9yZXNvbHZlZBgEIAEoCzIiLnRldGhlci5leGVjLnYxLkVzY2FsYXRpb25SZXNvbHZlZEgAQgcKBWV2ZW50IloKDFNlc3Npb25SZWFkeRISCgpzZXNzaW9uX2lkGAEgASgJEhkKEWVsaWNpdGF0aW9uX2NvdW50GAIgASgNEhsKE3BlbmRpbmdfZXNjYWxhdGlvbnMYAyABKA0iIwoSRWxpY2l0YXRpb25DaGFuZ2VkEg0KBWNvdW50GAEgASgNIswBChFFc2NhbGF0aW9uUmVxdWVzdBIVCg1lc2NhbGF0aW9uX2lkGAEgASgJEhIKCnByb2Nlc3NfaWQYAiABKAkSDAoEZmlsZRgDIAEoCRIMCgRhcmd2GAQgAygJEgsKA2N3ZBgFIAEoCRI3CgNlbnYYBiADKAsyKi50ZXRoZXIuZXhlYy52MS5Fc2NhbGF0aW9uUmVxdWVzdC5FbnZFbnRyeRoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImcKEkVzY2FsYXRpb25SZXNvbHZlZBIVCg1lc2NhbGF0aW9uX2lkGAEgASgJEioKCGRlY2lzaW9uGAIgASgOMhgudGV0aGVyLmV4ZWMudjEuRGVjaXNpb24SDgoGcmVhc29uGAMgASgJIikKE0Nsb3NlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIwChRDbG9zZVNlc3Npb25SZXNwb25zZRIYChBwcm9jZXNzZXNfa2lsbGVkGAEgASgNIjEKG0luY3JlbWVudEVsaWNpdGF0aW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIi0KHEluY3JlbWVudEVsaWNpdGF0aW9uUmVzcG9uc2USDQoFY291bnQYASABKA0iMQobRGVjcmVtZW50RWxpY2l0YXRpb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiLQocRGVjcmVtZW50RWxpY2l0YXRpb25SZXNwb25zZRINCgVjb3VudBgBIAEoDSJ2Cg1EZWNpZGVSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSFQoNZXNjYWxhdGlvbl9pZBgCIAEoCRIqCghkZWNpc2lvbhgDIAEoDjIYLnRldGhlci5leGVjLnYxLkRlY2lzaW9uEg4KBnJlYXNvbhgEIAEoCSIQCg5EZWNpZGVSZXNwb25zZSpgCghEZWNpc2lvbhIYChRERUNJU0lPTl9VTlNQRUNJRklFRBAAEhAKDERFQ0lTSU9OX1JVThABEhUKEURFQ0lTSU9OX0VTQ0FMQVRFEAISEQoNREVDSVNJT05fREVOWRADMr0ECg5TZXNzaW9uU2VydmljZRJWCgtPcGVuU2Vzc2lvbhIiLnRldGhlci5leGVjLnYxLk9wZW5TZXNzaW9uUmVxdWVzdBojLnRldGhlci5leGVjLnYxLk9wZW5TZXNzaW9uUmVzcG9uc2USSQoGRXZlbnRzEh0udGV0aGVyLmV4ZWMudjEuRXZlbnRzUmVxdWVzdBoeLnRldGhlci5leGVjLnYxLkV2ZW50c1Jlc3BvbnNlMAESWQoMQ2xvc2VTZXNzaW9uEiMudGV0aGVyLmV4ZWMudjEuQ2xvc2VTZXNzaW9uUmVxdWVzdBokLnRldGhlci5leGVjLnYxLkNsb3NlU2Vzc2lvblJlc3BvbnNlEnEKFEluY3JlbWVudEVsaWNpdGF0aW9uEisudGV0aGVyLmV4ZWMudjEuSW5jcmVtZW50RWxpY2l0YXRpb25SZXF1ZXN0GiwudGV0aGVyLmV4ZWMudjEuSW5jcmVtZW50RWxpY2l0YXRpb25SZXNwb25zZRJxChREZWNyZW1lbnRFbGljaXRhdGlvbhIrLnRldGhlci5leGVjLnYxLkRlY3JlbWVudEVsaWNpdGF0aW9uUmVxdWVzdBosLnRldGhlci5leGVjLnYxLkRlY3JlbWVudEVsaWNpdGF0aW9uUmVzcG9uc2USRwoGRGVjaWRlEh0udGV0aGVyLmV4ZWMudjEuRGVjaWRlUmVxdWVzdBoeLnRldGhlci5leGVjLnYxLkRlY2lkZVJlc3BvbnNlYgZwcm90bzM", [file_tether_exec_v1_sandbox]);
+  fileDesc("Chx0ZXRoZXIvZXhlYy92MS9zZXNzaW9uLnByb3RvEg50ZXRoZXIuZXhlYy52MSKFAgoST3BlblNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSFwoPZGV0YWNoZWRfdHRsX21zGAIgASgNEj4KBmxhYmVscxgDIAMoCzIuLnRldGhlci5leGVjLnYxLk9wZW5TZXNzaW9uUmVxdWVzdC5MYWJlbHNFbnRyeRI2Cg9kZWZhdWx0X3NhbmRib3gYBCABKAsyHS50ZXRoZXIuZXhlYy52MS5TYW5kYm94UG9saWN5EhsKE2RlY2lzaW9uX3RpbWVvdXRfbXMYBSABKA0aLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKLAQoTT3BlblNlc3Npb25SZXNwb25zZRISCgpzZXNzaW9uX2lkGAEgASgJEg8KB3Jlc3VtZWQYAiABKAgSFwoPZGV0YWNoZWRfdHRsX21zGAMgASgNEhkKEWVsaWNpdGF0aW9uX2NvdW50GAQgASgNEhsKE2RlY2lzaW9uX3RpbWVvdXRfbXMYBSABKA0iNwoNRXZlbnRzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhIKCmNvbnRyb2xsZXIYAiABKAgi9wIKDkV2ZW50c1Jlc3BvbnNlEi0KBXJlYWR5GAEgASgLMhwudGV0aGVyLmV4ZWMudjEuU2Vzc2lvblJlYWR5SAASNwoKZXNjYWxhdGlvbhgCIAEoCzIhLnRldGhlci5leGVjLnYxLkVzY2FsYXRpb25SZXF1ZXN0SAASOQoLZWxpY2l0YXRpb24YAyABKAsyIi50ZXRoZXIuZXhlYy52MS5FbGljaXRhdGlvbkNoYW5nZWRIABJBChNlc2NhbGF0aW9uX3Jlc29sdmVkGAQgASgLMiIudGV0aGVyLmV4ZWMudjEuRXNjYWxhdGlvblJlc29sdmVkSAASOQoPbmV0d29ya19yZXF1ZXN0GAUgASgLMh4udGV0aGVyLmV4ZWMudjEuTmV0d29ya1JlcXVlc3RIABI7ChBuZXR3b3JrX3Jlc29sdmVkGAYgASgLMh8udGV0aGVyLmV4ZWMudjEuTmV0d29ya1Jlc29sdmVkSABCBwoFZXZlbnQiWgoMU2Vzc2lvblJlYWR5EhIKCnNlc3Npb25faWQYASABKAkSGQoRZWxpY2l0YXRpb25fY291bnQYAiABKA0SGwoTcGVuZGluZ19lc2NhbGF0aW9ucxgDIAEoDSIjChJFbGljaXRhdGlvbkNoYW5nZWQSDQoFY291bnQYASABKA0izAEKEUVzY2FsYXRpb25SZXF1ZXN0EhUKDWVzY2FsYXRpb25faWQYASABKAkSEgoKcHJvY2Vzc19pZBgCIAEoCRIMCgRmaWxlGAMgASgJEgwKBGFyZ3YYBCADKAkSCwoDY3dkGAUgASgJEjcKA2VudhgGIAMoCzIqLnRldGhlci5leGVjLnYxLkVzY2FsYXRpb25SZXF1ZXN0LkVudkVudHJ5GioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiZwoSRXNjYWxhdGlvblJlc29sdmVkEhUKDWVzY2FsYXRpb25faWQYASABKAkSKgoIZGVjaXNpb24YAiABKA4yGC50ZXRoZXIuZXhlYy52MS5EZWNpc2lvbhIOCgZyZWFzb24YAyABKAkiKQoTQ2xvc2VTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIjAKFENsb3NlU2Vzc2lvblJlc3BvbnNlEhgKEHByb2Nlc3Nlc19raWxsZWQYASABKA0iMQobSW5jcmVtZW50RWxpY2l0YXRpb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiLQocSW5jcmVtZW50RWxpY2l0YXRpb25SZXNwb25zZRINCgVjb3VudBgBIAEoDSIxChtEZWNyZW1lbnRFbGljaXRhdGlvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSItChxEZWNyZW1lbnRFbGljaXRhdGlvblJlc3BvbnNlEg0KBWNvdW50GAEgASgNInYKDURlY2lkZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIVCg1lc2NhbGF0aW9uX2lkGAIgASgJEioKCGRlY2lzaW9uGAMgASgOMhgudGV0aGVyLmV4ZWMudjEuRGVjaXNpb24SDgoGcmVhc29uGAQgASgJIhAKDkRlY2lkZVJlc3BvbnNlIl8KEVNldFNhbmRib3hSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSNgoPZGVmYXVsdF9zYW5kYm94GAIgASgLMh0udGV0aGVyLmV4ZWMudjEuU2FuZGJveFBvbGljeSIUChJTZXRTYW5kYm94UmVzcG9uc2UiZgoOTmV0d29ya1JlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRISCgpwcm9jZXNzX2lkGAIgASgJEgwKBGhvc3QYAyABKAkSDAoEcG9ydBgEIAEoDRIQCghwcm90b2NvbBgFIAEoCSJoCg9OZXR3b3JrUmVzb2x2ZWQSEgoKcmVxdWVzdF9pZBgBIAEoCRIxCghkZWNpc2lvbhgCIAEoDjIfLnRldGhlci5leGVjLnYxLk5ldHdvcmtEZWNpc2lvbhIOCgZyZWFzb24YAyABKAkigQEKFERlY2lkZU5ldHdvcmtSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIxCghkZWNpc2lvbhgDIAEoDjIfLnRldGhlci5leGVjLnYxLk5ldHdvcmtEZWNpc2lvbhIOCgZyZWFzb24YBCABKAkiFwoVRGVjaWRlTmV0d29ya1Jlc3BvbnNlKmAKCERlY2lzaW9uEhgKFERFQ0lTSU9OX1VOU1BFQ0lGSUVEEAASEAoMREVDSVNJT05fUlVOEAESFQoRREVDSVNJT05fRVNDQUxBVEUQAhIRCg1ERUNJU0lPTl9ERU5ZEAMqkgEKD05ldHdvcmtEZWNpc2lvbhIgChxORVRXT1JLX0RFQ0lTSU9OX1VOU1BFQ0lGSUVEEAASHwobTkVUV09SS19ERUNJU0lPTl9BTExPV19PTkNFEAESIQodTkVUV09SS19ERUNJU0lPTl9BTExPV19BTFdBWVMQAhIZChVORVRXT1JLX0RFQ0lTSU9OX0RFTlkQAzLwBQoOU2Vzc2lvblNlcnZpY2USVgoLT3BlblNlc3Npb24SIi50ZXRoZXIuZXhlYy52MS5PcGVuU2Vzc2lvblJlcXVlc3QaIy50ZXRoZXIuZXhlYy52MS5PcGVuU2Vzc2lvblJlc3BvbnNlEkkKBkV2ZW50cxIdLnRldGhlci5leGVjLnYxLkV2ZW50c1JlcXVlc3QaHi50ZXRoZXIuZXhlYy52MS5FdmVudHNSZXNwb25zZTABElkKDENsb3NlU2Vzc2lvbhIjLnRldGhlci5leGVjLnYxLkNsb3NlU2Vzc2lvblJlcXVlc3QaJC50ZXRoZXIuZXhlYy52MS5DbG9zZVNlc3Npb25SZXNwb25zZRJxChRJbmNyZW1lbnRFbGljaXRhdGlvbhIrLnRldGhlci5leGVjLnYxLkluY3JlbWVudEVsaWNpdGF0aW9uUmVxdWVzdBosLnRldGhlci5leGVjLnYxLkluY3JlbWVudEVsaWNpdGF0aW9uUmVzcG9uc2UScQoURGVjcmVtZW50RWxpY2l0YXRpb24SKy50ZXRoZXIuZXhlYy52MS5EZWNyZW1lbnRFbGljaXRhdGlvblJlcXVlc3QaLC50ZXRoZXIuZXhlYy52MS5EZWNyZW1lbnRFbGljaXRhdGlvblJlc3BvbnNlEkcKBkRlY2lkZRIdLnRldGhlci5leGVjLnYxLkRlY2lkZVJlcXVlc3QaHi50ZXRoZXIuZXhlYy52MS5EZWNpZGVSZXNwb25zZRJTCgpTZXRTYW5kYm94EiEudGV0aGVyLmV4ZWMudjEuU2V0U2FuZGJveFJlcXVlc3QaIi50ZXRoZXIuZXhlYy52MS5TZXRTYW5kYm94UmVzcG9uc2USXAoNRGVjaWRlTmV0d29yaxIkLnRldGhlci5leGVjLnYxLkRlY2lkZU5ldHdvcmtSZXF1ZXN0GiUudGV0aGVyLmV4ZWMudjEuRGVjaWRlTmV0d29ya1Jlc3BvbnNlYgZwcm90bzM", [file_tether_exec_v1_sandbox]);
 
 /**
  * @generated from message tether.exec.v1.OpenSessionRequest
@@ -44,6 +44,15 @@ export type OpenSessionRequest = Message<"tether.exec.v1.OpenSessionRequest"> & 
    * @generated from field: tether.exec.v1.SandboxPolicy default_sandbox = 4;
    */
   defaultSandbox?: SandboxPolicy | undefined;
+
+  /**
+   * How long an escalation or network request waits for the controller's decision before
+   * it is denied; 0 takes the server default (tether exec-server --decision-timeout-ms).
+   * A resumed session keeps its own.
+   *
+   * @generated from field: uint32 decision_timeout_ms = 5;
+   */
+  decisionTimeoutMs: number;
 };
 
 /**
@@ -78,6 +87,11 @@ export type OpenSessionResponse = Message<"tether.exec.v1.OpenSessionResponse"> 
    * @generated from field: uint32 elicitation_count = 4;
    */
   elicitationCount: number;
+
+  /**
+   * @generated from field: uint32 decision_timeout_ms = 5;
+   */
+  decisionTimeoutMs: number;
 };
 
 /**
@@ -139,12 +153,31 @@ export type EventsResponse = Message<"tether.exec.v1.EventsResponse"> & {
     case: "elicitation";
   } | {
     /**
-     * Sent when a decision was not given in time or the controller left.
+     * Sent to every stream of the session once an escalation is decided: by the controller,
+     * or by the server when no decision came in time, the request was cancelled or the
+     * session closed. A prompt still showing for it should close.
      *
      * @generated from field: tether.exec.v1.EscalationResolved escalation_resolved = 4;
      */
     value: EscalationResolved;
     case: "escalationResolved";
+  } | {
+    /**
+     * The network proxy of a process asks about a host that matches none of its rules
+     * (only for sandboxes with network.ask_controller). Controller streams only.
+     *
+     * @generated from field: tether.exec.v1.NetworkRequest network_request = 5;
+     */
+    value: NetworkRequest;
+    case: "networkRequest";
+  } | {
+    /**
+     * Sent to every stream of the session once a network request is decided.
+     *
+     * @generated from field: tether.exec.v1.NetworkResolved network_resolved = 6;
+     */
+    value: NetworkResolved;
+    case: "networkResolved";
   } | { case: undefined; value?: undefined };
 };
 
@@ -424,6 +457,160 @@ export const DecideResponseSchema: GenMessage<DecideResponse> = /*@__PURE__*/
   messageDesc(file_tether_exec_v1_session, 15);
 
 /**
+ * @generated from message tether.exec.v1.SetSandboxRequest
+ */
+export type SetSandboxRequest = Message<"tether.exec.v1.SetSandboxRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * The new default; unset returns the session to the server's default.
+   *
+   * @generated from field: tether.exec.v1.SandboxPolicy default_sandbox = 2;
+   */
+  defaultSandbox?: SandboxPolicy | undefined;
+};
+
+/**
+ * Describes the message tether.exec.v1.SetSandboxRequest.
+ * Use `create(SetSandboxRequestSchema)` to create a new message.
+ */
+export const SetSandboxRequestSchema: GenMessage<SetSandboxRequest> = /*@__PURE__*/
+  messageDesc(file_tether_exec_v1_session, 16);
+
+/**
+ * @generated from message tether.exec.v1.SetSandboxResponse
+ */
+export type SetSandboxResponse = Message<"tether.exec.v1.SetSandboxResponse"> & {
+};
+
+/**
+ * Describes the message tether.exec.v1.SetSandboxResponse.
+ * Use `create(SetSandboxResponseSchema)` to create a new message.
+ */
+export const SetSandboxResponseSchema: GenMessage<SetSandboxResponse> = /*@__PURE__*/
+  messageDesc(file_tether_exec_v1_session, 17);
+
+/**
+ * A connection a sandboxed process asked its network proxy for.
+ *
+ * @generated from message tether.exec.v1.NetworkRequest
+ */
+export type NetworkRequest = Message<"tether.exec.v1.NetworkRequest"> & {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string process_id = 2;
+   */
+  processId: string;
+
+  /**
+   * As the process named it (lower case, no brackets or trailing dot).
+   *
+   * @generated from field: string host = 3;
+   */
+  host: string;
+
+  /**
+   * @generated from field: uint32 port = 4;
+   */
+  port: number;
+
+  /**
+   * "https" for a CONNECT tunnel, "http" for a forwarded request.
+   *
+   * @generated from field: string protocol = 5;
+   */
+  protocol: string;
+};
+
+/**
+ * Describes the message tether.exec.v1.NetworkRequest.
+ * Use `create(NetworkRequestSchema)` to create a new message.
+ */
+export const NetworkRequestSchema: GenMessage<NetworkRequest> = /*@__PURE__*/
+  messageDesc(file_tether_exec_v1_session, 18);
+
+/**
+ * @generated from message tether.exec.v1.NetworkResolved
+ */
+export type NetworkResolved = Message<"tether.exec.v1.NetworkResolved"> & {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: tether.exec.v1.NetworkDecision decision = 2;
+   */
+  decision: NetworkDecision;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message tether.exec.v1.NetworkResolved.
+ * Use `create(NetworkResolvedSchema)` to create a new message.
+ */
+export const NetworkResolvedSchema: GenMessage<NetworkResolved> = /*@__PURE__*/
+  messageDesc(file_tether_exec_v1_session, 19);
+
+/**
+ * @generated from message tether.exec.v1.DecideNetworkRequest
+ */
+export type DecideNetworkRequest = Message<"tether.exec.v1.DecideNetworkRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: tether.exec.v1.NetworkDecision decision = 3;
+   */
+  decision: NetworkDecision;
+
+  /**
+   * Shown to the process on DENY.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message tether.exec.v1.DecideNetworkRequest.
+ * Use `create(DecideNetworkRequestSchema)` to create a new message.
+ */
+export const DecideNetworkRequestSchema: GenMessage<DecideNetworkRequest> = /*@__PURE__*/
+  messageDesc(file_tether_exec_v1_session, 20);
+
+/**
+ * @generated from message tether.exec.v1.DecideNetworkResponse
+ */
+export type DecideNetworkResponse = Message<"tether.exec.v1.DecideNetworkResponse"> & {
+};
+
+/**
+ * Describes the message tether.exec.v1.DecideNetworkResponse.
+ * Use `create(DecideNetworkResponseSchema)` to create a new message.
+ */
+export const DecideNetworkResponseSchema: GenMessage<DecideNetworkResponse> = /*@__PURE__*/
+  messageDesc(file_tether_exec_v1_session, 21);
+
+/**
  * @generated from enum tether.exec.v1.Decision
  */
 export enum Decision {
@@ -459,6 +646,43 @@ export enum Decision {
  */
 export const DecisionSchema: GenEnum<Decision> = /*@__PURE__*/
   enumDesc(file_tether_exec_v1_session, 0);
+
+/**
+ * @generated from enum tether.exec.v1.NetworkDecision
+ */
+export enum NetworkDecision {
+  /**
+   * @generated from enum value: NETWORK_DECISION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * This connection only.
+   *
+   * @generated from enum value: NETWORK_DECISION_ALLOW_ONCE = 1;
+   */
+  ALLOW_ONCE = 1,
+
+  /**
+   * This host, for the rest of the session (every process of it).
+   *
+   * @generated from enum value: NETWORK_DECISION_ALLOW_ALWAYS = 2;
+   */
+  ALLOW_ALWAYS = 2,
+
+  /**
+   * The process sees HTTP 403 with the reason in the x-tether-proxy-reason header.
+   *
+   * @generated from enum value: NETWORK_DECISION_DENY = 3;
+   */
+  DENY = 3,
+}
+
+/**
+ * Describes the enum tether.exec.v1.NetworkDecision.
+ */
+export const NetworkDecisionSchema: GenEnum<NetworkDecision> = /*@__PURE__*/
+  enumDesc(file_tether_exec_v1_session, 1);
 
 /**
  * SessionService groups a client's processes. A session survives reconnects for its
@@ -529,6 +753,28 @@ export const SessionService: GenService<{
     methodKind: "unary";
     input: typeof DecideRequestSchema;
     output: typeof DecideResponseSchema;
+  },
+  /**
+   * Replaces the session's default sandbox for later calls: processes started afterwards that
+   * ask for none, and FileSystem calls naming the session (e.g. after an approval widened it).
+   * Running processes keep the sandbox they started with.
+   *
+   * @generated from rpc tether.exec.v1.SessionService.SetSandbox
+   */
+  setSandbox: {
+    methodKind: "unary";
+    input: typeof SetSandboxRequestSchema;
+    output: typeof SetSandboxResponseSchema;
+  },
+  /**
+   * Answers a NetworkRequest from the sandbox's network proxy.
+   *
+   * @generated from rpc tether.exec.v1.SessionService.DecideNetwork
+   */
+  decideNetwork: {
+    methodKind: "unary";
+    input: typeof DecideNetworkRequestSchema;
+    output: typeof DecideNetworkResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tether_exec_v1_session, 0);
