@@ -88,6 +88,10 @@ export const codexToolCall: Benchmark = {
       await ensureWork();
       return existsSync(CODEX_BIN) ? undefined : `the Codex CLI is not installed at ${CODEX_BIN} (npm install)`;
     };
+    const startTether = (extra: string[]) => {
+      if (!existsSync(bin)) throw new TetherError(ErrorCode.FailedPrecondition, `${bin} not found: make build`);
+      return startWsServer(process.execPath, [bin, "exec-server", "--listen", "ws://127.0.0.1:0", "--cwd", work, ...extra], process.env);
+    };
     const served = (name: string, role: Subject["role"], start: () => Promise<{ child: ChildProcess; url: string }>): Subject => {
       let server: { child: ChildProcess; url: string } | undefined;
       return {
@@ -104,10 +108,10 @@ export const codexToolCall: Benchmark = {
       };
     };
     return [
-      served("tether Codex front door (ws)", "tether", async () => {
-        if (!existsSync(bin)) throw new TetherError(ErrorCode.FailedPrecondition, `${bin} not found: make build`);
-        return startWsServer(process.execPath, [bin, "exec-server", "--listen", "ws://127.0.0.1:0", "--cwd", work], process.env);
-      }),
+      served("tether Codex front door (ws)", "tether", () => startTether([])),
+      // The per-process pids cgroup (--max-pids) costs a kernel RCU wait when calls are spaced
+      // out, as a model's are: this row shows what that guarantee costs per call.
+      served("tether Codex front door (ws), --max-pids 0", "tether", () => startTether(["--max-pids", "0"])),
       served("codex exec-server (ws)", "peer", () =>
         // Its CODEX_HOME may not be under /tmp (it refuses to install its sandbox helper there).
         startWsServer(CODEX_BIN, ["exec-server", "--listen", "ws://127.0.0.1:0"], { ...process.env, CODEX_HOME: codexHome }),

@@ -78,13 +78,15 @@ function codexSuite(backend: CodexBackend): void {
   }
 
     it("runs a command under tether's launcher (the server's List shows it, labelled with Codex's call)", async () => {
-      const cmd = "echo hi from codex; cat /proc/sys/kernel/hostname";
+      const cmd = "echo hi from codex; cat /proc/sys/kernel/hostname; cat /proc/$PPID/comm";
       const { run, outputs } = await drive([[{ type: "function_call", name: "exec_command", arguments: { cmd, login: false }, callId: "call_echo" }]]);
       expect(outputs("call_echo")).toContain("hi from codex\n");
       const item = completedItems(run, "command_execution")[0]!;
       expect(item).toMatchObject({ exit_code: 0 });
       // On the container backend the command ran in the container's UTS namespace (its own hostname).
-      const host = String(item.aggregated_output).split("\n")[1];
+      const [, host, parent] = String(item.aggregated_output).split("\n");
+      // Its parent is tether's launcher, which holds its process group and relays its exit.
+      expect(parent).toBe("tether-launch");
       if (backend.inContainer) expect(host).toMatch(/^[0-9a-f]{12}$/);
       else expect(host).toBe(hostname());
       const env = await server.grpc();
