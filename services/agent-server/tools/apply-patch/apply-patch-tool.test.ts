@@ -115,6 +115,15 @@ describe("apply_patch on a LocalEnvironment", () => {
     expect(await read("same.txt")).toBe("A\nB\n");
     expect(await read("dst.txt")).toBe("S\n");
     expect(await exists("src.txt")).toBe(false);
+    // One change per file: two hunks on same.txt make one diff.
+    expect(r.output).toBe("Success. Updated the following files:\nA twice.txt\nM same.txt\nR src.txt -> dst.txt\n");
+    const done = r.ctx.item.events.at(-1);
+    if (done?.kind !== "completed" || done.item.type !== "file_change") throw new Error("no completed file_change");
+    expect(done.item.changes.map((c) => c.diff)).toEqual([
+      "--- /dev/null\n+++ b/twice.txt\n@@ -0,0 +1,1 @@\n+ONE\n",
+      "--- a/same.txt\n+++ b/same.txt\n@@ -1,2 +1,2 @@\n-a\n-b\n+A\n+B\n",
+      "--- a/src.txt\n+++ b/dst.txt\n@@ -1,1 +1,1 @@\n-s\n+S\n",
+    ]);
   });
 
   it("a binary file may be deleted but not updated", async () => {

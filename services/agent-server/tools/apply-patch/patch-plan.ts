@@ -33,7 +33,7 @@ export interface PlannedFile {
 export interface PatchPlan {
   /** Files whose final state differs from what was read, writes before deletions. */
   files: PlannedFile[];
-  /** One entry per hunk, for the file_change item. */
+  /** One entry per file, for the file_change item. */
   changes: FileChange[];
 }
 
@@ -45,6 +45,8 @@ export function resolvePatchPath(cwd: string, p: string): string {
 export async function planPatch(hunks: readonly PatchHunk[], cwd: string, files: FileOps, signal: AbortSignal): Promise<PatchPlan> {
   const states = new Map<string, PlannedFile>();
   const binary = new Set<string>();
+  /** Each file's text as read (null: absent or binary). */
+  const texts = new Map<string, string | null>();
   const touch = async (abs: string): Promise<PlannedFile> => {
     let st = states.get(abs);
     if (st === undefined) {
@@ -53,22 +55,20 @@ export async function planPatch(hunks: readonly PatchHunk[], cwd: string, files:
       // A binary file may be deleted or replaced, not edited: it has no lines.
       st = { path: abs, original, final: text ?? (original === null ? null : ""), mode: original?.mode ?? 0 };
       if (original !== null && text === null) binary.add(abs);
+      texts.set(abs, text);
       states.set(abs, st);
     }
     return st;
   };
-  const changes: FileChange[] = [];
   for (const hunk of hunks) {
     const abs = resolvePatchPath(cwd, hunk.path);
     const st = await touch(abs);
     const before = st.final;
     if (hunk.kind === "add") {
       st.final = hunk.contents;
-      changes.push({ path: hunk.path, kind: before === null ? "add" : "update", diff: unifiedDiff(before, hunk.contents, hunk.path, hunk.path) });
     } else if (hunk.kind === "delete") {
       if (before === null) throw missing(hunk, "delete");
       st.final = null;
-      changes.push({ path: hunk.path, kind: "delete", diff: binary.has(abs) ? `Binary file ${hunk.path} deleted\n` : unifiedDiff(before, null, hunk.path, hunk.path) });
     } else {
       if (before === null) throw missing(hunk, "update");
       if (binary.has(abs)) throw new TetherError(ErrorCode.FailedPrecondition, `cannot update ${hunk.path} (patch line ${hunk.line}): it is not UTF-8 text; apply_patch edits text files only`);
@@ -85,13 +85,39 @@ export async function planPatch(hunks: readonly PatchHunk[], cwd: string, files:
           st.final = after;
         }
       }
-      const movePath = hunk.movePath;
-      changes.push({ path: hunk.path, kind: "update", ...(movePath === undefined ? {} : { movePath }), diff: unifiedDiff(before, after, hunk.path, movePath ?? hunk.path) });
     }
   }
+  const changes = fileChanges(hunks, cwd, states, texts, binary);
   const changed = [...states.values()].filter((st) => (st.original === null ? st.final !== null : st.final === null || !st.original.bytes.equals(Buffer.from(st.final, "utf8"))));
   // Writes first: a move creates its destination before removing its source.
   return { files: [...changed.filter((f) => f.final !== null), ...changed.filter((f) => f.final === null)], changes };
+}
+
+/**
+ * One change per file, in the order the patch first names it, diffed from what was read to
+ * what will be written: several hunks on one file make one diff, a move one rename.
+ */
+function fileChanges(hunks: readonly PatchHunk[], cwd: string, states: Map<string, PlannedFile>, texts: Map<string, string | null>, binary: Set<string>): FileChange[] {
+  const changes: FileChange[] = [];
+  const shown = new Set<string>();
+  const diff = (srcAbs: string, after: string | null, p: string, newP: string): string =>
+    binary.has(srcAbs) ? `Binary file ${p} ${after === null ? "deleted" : "replaced"}\n` : unifiedDiff(texts.get(srcAbs) ?? null, after, p, newP);
+  for (const hunk of hunks) {
+    const abs = resolvePatchPath(cwd, hunk.path);
+    if (shown.has(abs)) continue;
+    shown.add(abs);
+    const st = states.get(abs)!;
+    const moveAbs = hunk.kind === "update" && hunk.movePath !== undefined ? resolvePatchPath(cwd, hunk.movePath) : undefined;
+    if (hunk.kind === "update" && hunk.movePath !== undefined && moveAbs !== undefined && moveAbs !== abs && st.final === null) {
+      shown.add(moveAbs);
+      changes.push({ path: hunk.path, kind: "update", movePath: hunk.movePath, diff: diff(abs, states.get(moveAbs)!.final, hunk.path, hunk.movePath) });
+      continue;
+    }
+    if (st.original === null && st.final === null) continue; // added, then deleted again
+    const kind = st.original === null ? "add" : st.final === null ? "delete" : "update";
+    changes.push({ path: hunk.path, kind, diff: diff(abs, st.final, hunk.path, hunk.path) });
+  }
+  return changes;
 }
 
 function missing(hunk: PatchHunk, verb: string): TetherError {
