@@ -138,6 +138,19 @@ export function buildProgram(actions: ProgramActions = {}): Command {
     });
 
   program
+    .command("execpolicy")
+    .description("Execpolicy rules ($TETHER_HOME/rules/*.rules, the prefix_rule format Codex reads).")
+    .command("check")
+    .description("Print the rules matching a command as JSON (the shape of `codex execpolicy check`).")
+    .option("-r, --rules <file>", "a rule file to use instead of $TETHER_HOME/rules (repeatable)", collect, [])
+    .option("--line <command-line>", "check a shell command line, split into its simple commands, instead of COMMAND")
+    .option("--pretty", "indent the JSON")
+    .argument("[command...]", "the command's words (after --)")
+    .action(async (command: string[], opts: { rules: string[]; line?: string; pretty?: boolean }) => {
+      process.exitCode = await (await import("./execpolicy-command.js")).execpolicyCheck(command, opts);
+    });
+
+  program
     .command("completion")
     .description("Print a shell completion script: eval \"$(tether completion bash)\", or save it where your shell looks.")
     .argument("<shell>", "bash | zsh | fish")
