@@ -3,7 +3,8 @@
 // protocol over WebSocket to a tether exec server, which runs it under its own launcher.
 // The same script runs against two backends: a tether exec server process on this host,
 // and one inside a Docker container (reached through a Unix socket and a loopback bridge).
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,6 +13,7 @@ import { skipOutsideCi } from "../support/ci-must-run.js";
 import { type CodexRun, RUN_DIR, completedItems, requireCodex, runCodex } from "../support/codex-cli.js";
 import { type CodexExecServer, startCodexDockerServer, startCodexExecServer } from "../support/codex-exec-server.js";
 import { dockerImageExists, ensureDocker } from "../support/dockerd.js";
+import { startTcpProxy } from "../support/tcp-proxy.js";
 import { type ScriptRequest, type ScriptResponse, startResponsesServer, toolOutput } from "../support/responses-server.js";
 
 interface CodexBackend {
@@ -202,6 +204,44 @@ function codexSuite(backend: CodexBackend): void {
       expect(await env.processes.list({ allSessions: true, includeExited: true, labels: { "codex.tool_call_id": "call_tok" } })).toHaveLength(1);
     });
 }
+
+describe("Codex CLI across a dropped connection", () => {
+  it("reconnects, resumes its tether session and reads what it missed: the tool output is whole", async () => {
+    requireCodex();
+    await mkdir(RUN_DIR, { recursive: true });
+    const share = await mkdtemp(path.join(RUN_DIR, "codex-cut-"));
+    try {
+      await using server = await startCodexExecServer({ cwd: share });
+      await using proxy = await startTcpProxy({ port: Number(new URL(server.wsUrl).port) });
+      const fifo = path.join(share, "go");
+      execFileSync("mkfifo", [fifo]);
+      const cmd = `echo RECONNECT_ME; read go < ${fifo}; for i in 1 2 3; do echo tick $i; done`;
+      await using model = await startResponsesServer({
+        script: [
+          [{ type: "function_call", name: "exec_command", arguments: { cmd, login: false, yield_time_ms: 20_000 }, callId: "call_cut" }],
+          [{ type: "message", text: "done" }],
+        ],
+      });
+      const running = runCodex({ modelUrl: model.url, cwd: share, prompt: "go", execServerUrl: `ws://127.0.0.1:${proxy.port}` });
+      // Opening the FIFO for writing waits until the command opened it: the command is running.
+      const go = await open(fifo, "w");
+      expect(proxy.cut()).toBe(1);
+      await go.write("go\n");
+      await go.close();
+      const run = await running;
+      expect(run.code, run.stderr).toBe(0);
+      const out = toolOutput(model.received.at(-1)!, "call_cut");
+      expect(out).toContain("Process exited with code 0");
+      expect(out).toMatch(/RECONNECT_ME\ntick 1\ntick 2\ntick 3\n/);
+      expect(proxy.accepted).toBeGreaterThanOrEqual(2);
+      // One process: Codex resumed its session and read on; it did not run the command again.
+      const env = await server.grpc();
+      expect(await env.processes.list({ allSessions: true, includeExited: true, labels: { "codex.tool_call_id": "call_cut" } })).toHaveLength(1);
+    } finally {
+      await rm(share, { recursive: true, force: true });
+    }
+  });
+});
 
 /** The unified-exec session id Codex gave the model for a still-running command. */
 function sessionOf(req: ScriptRequest, callId: string): number {
