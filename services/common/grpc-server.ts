@@ -11,7 +11,7 @@ import { loggingInterceptor } from "./logging-interceptor.js";
 import { bearerTokenInterceptor, shutdownGateInterceptor } from "./auth-interceptor.js";
 import { HealthStatus, addHealthService } from "./health-service.js";
 import { type ListenAddress, parseListenAddress } from "./listen-address.js";
-import { widenReceiveWindows } from "./receive-window.js";
+import { widenReceiveWindows } from "./grpc-js-internals.js";
 import { addReflectionService } from "./reflection.js";
 import { prepareSocketPath } from "./socket-path.js";
 

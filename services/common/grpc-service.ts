@@ -10,6 +10,7 @@ import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2
 import { ErrorCode, TetherError, cancelled } from "./tether-error.js";
 import { toGrpcStatus } from "./grpc-status.js";
 import { PreEncoded } from "./pre-encoded.js";
+import { onCancelled, piecewiseResponse } from "./grpc-js-internals.js";
 
 /** What a handler learns about its call. `signal` aborts on cancel, deadline and when the call ends. */
 export interface CallContext {
@@ -78,11 +79,7 @@ function responseEncoder<D extends DescMessage>(schema: D) {
   const encode = encoder(schema);
   return (msg: MessageShape<D> | MessageInitShape<D> | PreEncoded): Buffer => {
     if (!(msg instanceof PreEncoded) || msg.parts.length === 1) return encode(msg);
-    const copy = (target: Uint8Array, offset: number) => {
-      msg.copyTo(target, offset);
-      return msg.byteLength;
-    };
-    return { byteLength: msg.byteLength, length: msg.byteLength, copy } as unknown as Buffer;
+    return piecewiseResponse(msg.byteLength, (target, offset) => msg.copyTo(target, offset));
   };
 }
 
@@ -126,9 +123,7 @@ type SurfaceCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableS
 
 function callContext(call: SurfaceCall, method: DescMethod): { ctx: CallContext; end: () => void } {
   const controller = new AbortController();
-  const onCancel = () => controller.abort(cancelled("the client cancelled the call"));
-  const events = call as unknown as NodeJS.EventEmitter;
-  events.on("cancelled", onCancel);
+  const stopWatching = onCancelled(call, () => controller.abort(cancelled("the client cancelled the call")));
   const deadline = call.getDeadline();
   let timer: NodeJS.Timeout | undefined;
   if (deadline instanceof Date || (typeof deadline === "number" && Number.isFinite(deadline))) {
@@ -140,7 +135,7 @@ function callContext(call: SurfaceCall, method: DescMethod): { ctx: CallContext;
   }
   const end = () => {
     if (timer) clearTimeout(timer);
-    events.off("cancelled", onCancel);
+    stopWatching();
     if (!controller.signal.aborted) controller.abort(cancelled("the call ended"));
   };
   return {

@@ -7,15 +7,15 @@ import { EventEmitter } from "node:events";
 import { toBinary } from "@bufbuild/protobuf";
 import type { DescFile } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import { type CapturedService, captureServices } from "./grpc-js-internals.js";
 import { toGrpcStatus } from "./grpc-status.js";
 import { ErrorCode, TetherError } from "./tether-error.js";
 
 const SERVICES = ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
 const METHOD = "ServerReflectionInfo";
 
-type Method = grpc.MethodDefinition<unknown, unknown>;
 /** @grpc/reflection's own method definitions and handlers, by path. */
-type Loaded = Map<string, { def: Method; handler: (stream: ReflectionStream) => void }>;
+type Loaded = CapturedService<(stream: ReflectionStream) => void>;
 /** The part of a duplex call @grpc/reflection uses: 'data' and 'end' in, write and end out. */
 type ReflectionStream = EventEmitter & { write(message: unknown): void; end(): void };
 
@@ -35,15 +35,8 @@ async function load(files: DescFile[]): Promise<Loaded> {
   const fileDescriptorProtos = withDependencies(files).map((f) => Buffer.from(toBinary(FileDescriptorProtoSchema, f.proto)));
   // @grpc/reflection reads `fileDescriptorProtos` from each package-definition entry.
   const root = { tether: { fileDescriptorProtos } } as unknown as ConstructorParameters<typeof ReflectionService>[0];
-  const loaded: Loaded = new Map();
-  // It adds itself to a server: hand it one that records what it adds.
-  const recorder = {
-    addService(service: Record<string, Method>, impl: Record<string, (stream: ReflectionStream) => void>) {
-      for (const [name, def] of Object.entries(service)) loaded.set(def.path, { def, handler: impl[name]! });
-    },
-  };
-  new ReflectionService(root).addToServer(recorder);
-  return loaded;
+  // It adds itself to a server: hand it one that records what it adds (grpc-js-internals.ts, 4).
+  return captureServices<(stream: ReflectionStream) => void>((server) => new ReflectionService(root).addToServer(server));
 }
 
 export function addReflectionService(server: grpc.Server, files: DescFile[]): void {

@@ -1,0 +1,103 @@
+// Every place tether relies on grpc-js (1.14) or @grpc/reflection behaving in a way their
+// public API does not promise, in one module with its tripwire tests (grpc-js-internals.test.ts
+// and grpc-service.test.ts's PreEncoded test): if a release changes one, a test here fails
+// by name instead of a server slowing down or hanging somewhere else.
+//
+// 1. Receive windows: the server's http2 listeners (`http2Servers`, private) — widened here.
+// 2. Serializer shape: a server response serializer may return any object with `byteLength`
+//    and `copy(target, offset)` (server-interceptors.js serializeMessage uses nothing else).
+// 3. Cancellation: a server call emits 'cancelled' (an event, not a typed API) and sets
+//    `cancelled`; after it, grpc-js drops pending write callbacks (they never run), so a
+//    writer waiting on them must also wait on the call's abort (ResponseWriter in grpc-service.ts).
+//    A bidi call that emits 'error' while a write is in flight never sends its status: wait
+//    for writes to settle first.
+// 4. Reflection: @grpc/reflection only installs itself with addToServer(server); its handlers
+//    are captured with a recording stand-in for the server and called later (reflection.ts).
+// 5. waitForReady is read from Metadata options only (metadata.setOptions), never from
+//    CallOptions (grpc-client.ts; test/fault/server-restart.test.ts holds it).
+import type * as grpc from "@grpc/grpc-js";
+import type * as http2 from "node:http2";
+
+// 1. Receive windows. grpc-js has a client option ('grpc-node.flow_control_window') but none
+// for servers, which keep the 64 KiB default: a client stream (WriteFile, stdin) then moves
+// one window per round trip and uploads idle both ends. If a release renames the listeners,
+// the server keeps working with the default window (and the tripwire test fails).
+
+/** What the server buffers per stream at most before the client must wait: bounded memory either way. */
+export const SERVER_STREAM_WINDOW_BYTES = 4 << 20;
+/** Shared by all streams of a connection; larger than one stream's, so one upload cannot stall the others. */
+export const SERVER_CONNECTION_WINDOW_BYTES = 16 << 20;
+
+interface Windows {
+  stream: number;
+  connection: number;
+}
+
+/**
+ * Applies `windows` to every listener the server has bound so far and to each connection
+ * they accept from now on. Call after bindAsync resolved; returns how many listeners it
+ * reached (0: grpc-js internals changed, default windows stay).
+ */
+export function widenReceiveWindows(
+  server: grpc.Server,
+  windows: Windows = { stream: SERVER_STREAM_WINDOW_BYTES, connection: SERVER_CONNECTION_WINDOW_BYTES },
+): number {
+  const listeners = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  if (!(listeners instanceof Map)) return 0;
+  let reached = 0;
+  for (const listener of listeners.keys()) {
+    if (!isHttp2Server(listener)) continue;
+    // Sent in each new connection's first SETTINGS frame: the per-stream window.
+    listener.updateSettings({ initialWindowSize: windows.stream });
+    listener.on("session", (session: http2.ServerHttp2Session) => {
+      try {
+        // The connection-level window is not a setting: it grows by WINDOW_UPDATE only.
+        session.setLocalWindowSize(windows.connection);
+      } catch {
+        // The session closed before we got to it: nothing to widen.
+      }
+    });
+    reached++;
+  }
+  return reached;
+}
+
+function isHttp2Server(value: unknown): value is http2.Http2Server {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as Partial<http2.Http2Server>).updateSettings === "function" &&
+    typeof (value as Partial<http2.Http2Server>).on === "function"
+  );
+}
+
+/** 2. A response "buffer" grpc-js frames by calling copy(frame, 5): bulk output is copied once, from its pieces. */
+export function piecewiseResponse(byteLength: number, copyTo: (target: Uint8Array, offset: number) => void): Buffer {
+  const copy = (target: Uint8Array, offset: number) => {
+    copyTo(target, offset);
+    return byteLength;
+  };
+  return { byteLength, length: byteLength, copy } as unknown as Buffer;
+}
+
+/** 3. Calls `listener` when the client cancels the call; returns the unsubscribe. */
+export function onCancelled(call: object, listener: () => void): () => void {
+  const events = call as NodeJS.EventEmitter;
+  events.on("cancelled", listener);
+  return () => void events.off("cancelled", listener);
+}
+
+/** The method definitions and handlers a grpc-js service installs with `addToServer(server)`. */
+export type CapturedService<H> = Map<string, { def: grpc.MethodDefinition<unknown, unknown>; handler: H }>;
+
+/** 4. Runs `install(recorder)` with a stand-in server that records each addService, by method path. */
+export function captureServices<H>(install: (server: grpc.Server) => void): CapturedService<H> {
+  const captured: CapturedService<H> = new Map();
+  const recorder = {
+    addService(service: Record<string, grpc.MethodDefinition<unknown, unknown>>, impl: Record<string, H>) {
+      for (const [name, def] of Object.entries(service)) captured.set(def.path, { def, handler: impl[name]! });
+    },
+  };
+  install(recorder as unknown as grpc.Server);
+  return captured;
+}
