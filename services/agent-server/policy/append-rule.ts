@@ -1,8 +1,10 @@
 // "Accept and add a rule": appends a prefix_rule (or network_rule) line to the user's rule
 // file, written whole to a temporary file and renamed so a crash never leaves half a line;
-// appends to one file are serialised in this process. The caller reloads ExecPolicy after.
+// appends to one file are serialised in this process and, with a lock file, across processes.
+// The caller reloads ExecPolicy after.
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { setTimeout as delay } from "node:timers/promises";
 import path from "node:path";
 import { errnoCode, ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { PrefixRuleProposal } from "./approval-types.js";
@@ -66,30 +68,69 @@ async function appendRuleLine(file: string, line: string, options: { signal?: Ab
   }
 }
 
+/** How long a lock file may sit before it is taken for a crashed holder's. */
+const STALE_LOCK_MS = 30_000;
+const MAX_LOCK_WAITS = 200;
+
 async function writeLine(file: string, line: string, signal: AbortSignal | undefined): Promise<void> {
-  signal?.throwIfAborted();
   try {
     await mkdir(path.dirname(file), { recursive: true });
-    let existing = "";
-    let mode = 0o600;
-    try {
-      existing = await readFile(file, "utf8");
-      mode = (await stat(file)).mode & 0o7777; // the rename must not change who may read the rules
-    } catch (err) {
-      if (errnoCode(err) !== "ENOENT") throw err;
-    }
-    if (existing.split("\n").some((l) => l === line)) return;
-    const sep = existing === "" || existing.endsWith("\n") ? "" : "\n";
-    const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-    try {
-      await writeFile(temp, `${existing}${sep}${line}\n`, { mode, flag: "wx" });
-      await chmod(temp, mode); // writeFile's mode is filtered by the umask
-      await rename(temp, file);
-    } catch (err) {
-      await rm(temp, { force: true });
-      throw err;
-    }
+    // Another process (a second agent server) may append at the same moment: the whole
+    // read-modify-rename happens under an exclusive lock file next to the rules.
+    await withLockFile(`${file}.lock`, signal, async () => {
+      const { text, mode } = await readRules(file);
+      if (text.split("\n").some((l) => l === line)) return;
+      const sep = text === "" || text.endsWith("\n") ? "" : "\n";
+      const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+      try {
+        await writeFile(temp, `${text}${sep}${line}\n`, { mode, flag: "wx" });
+        await chmod(temp, mode); // writeFile's mode is filtered by the umask
+        await rename(temp, file);
+      } catch (err) {
+        await rm(temp, { force: true });
+        throw err;
+      }
+    });
   } catch (err) {
     throw TetherError.from(err, `adding a rule to ${file}`);
   }
 }
+
+async function withLockFile(lock: string, signal: AbortSignal | undefined, fn: () => Promise<void>): Promise<void> {
+  for (let wait = 0; ; wait++) {
+    signal?.throwIfAborted();
+    try {
+      const handle = await open(lock, "wx", 0o600);
+      await handle.close();
+      break;
+    } catch (err) {
+      if (errnoCode(err) !== "EEXIST") throw err;
+    }
+    const info = await stat(lock).catch(() => undefined);
+    if (info !== undefined && Date.now() - info.mtimeMs > STALE_LOCK_MS) {
+      await rm(lock, { force: true }); // its holder died mid-append; the rules file itself is whole (rename)
+      continue;
+    }
+    if (wait >= MAX_LOCK_WAITS) {
+      throw new TetherError(ErrorCode.Unavailable, `${lock} is held by another process: try again, or remove it if no tether is running`);
+    }
+    await delay(5 + Math.min(wait, 20) * 2, undefined, signal ? { signal } : {});
+  }
+  try {
+    await fn();
+  } finally {
+    await rm(lock, { force: true });
+  }
+}
+
+async function readRules(file: string): Promise<{ text: string; mode: number }> {
+  try {
+    const text = await readFile(file, "utf8");
+    // The rename must not change who may read the rules.
+    return { text, mode: (await stat(file)).mode & 0o7777 };
+  } catch (err) {
+    if (errnoCode(err) !== "ENOENT") throw err;
+    return { text: "", mode: 0o600 };
+  }
+}
+

@@ -1,4 +1,5 @@
 import { chmod, mkdtemp, readFile, rm, stat, writeFile, mkdir, readdir } from "node:fs/promises";
+import { execFile } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -263,6 +264,28 @@ describe("ExecPolicy.load and appending rules", () => {
     const p = await ExecPolicy.load(rulesDir(home));
     expect(p.prefixRules).toHaveLength(20);
     expect(await readdir(rulesDir(home))).toEqual(["default.rules"]);
+  });
+
+  it("keeps every line when separate processes append at once", async () => {
+    const file = defaultRulesFile(home);
+    const module = path.resolve("services/agent-server/policy/append-rule.ts");
+    // Real processes racing on one file (vite-node runs the TypeScript module as it is).
+    const runs = [0, 1, 2].map(async (i) => {
+      const script = path.join(home, `append-${i}.ts`);
+      await writeFile(
+        script,
+        `import { appendPrefixRule } from ${JSON.stringify(module)};\n` +
+          `for (let j = 0; j < 10; j++) await appendPrefixRule(${JSON.stringify(file)}, { pattern: ["p${i}", "n" + j], decision: "allow" });\n`,
+      );
+      await new Promise<void>((resolve, reject) => {
+        execFile(process.execPath, [path.resolve("node_modules/vite-node/vite-node.mjs"), script], { timeout: 60_000 }, (err, _out, stderr) =>
+          err ? reject(new Error(`${err.message}: ${stderr}`)) : resolve(),
+        );
+      });
+    });
+    await Promise.all(runs);
+    const p = await ExecPolicy.load(rulesDir(home));
+    expect(p.prefixRules).toHaveLength(30);
   });
 
   it("appends network rules and refuses rules the loader would not read", async () => {
