@@ -139,6 +139,11 @@ line""", '\\u00e9\\x41\\101'], decision="forbidden"); prefix_rule(pattern=["x"])
     expect(p.prefixRules).toHaveLength(2);
   });
 
+  it("reads CRLF line ends and a leading byte-order mark", () => {
+    const p = ExecPolicy.parse('\uFEFF# rules\r\nprefix_rule(\r\n  pattern=["ls"],\r\n)\r\nprefix_rule(pattern=["pwd"])\r\n', "w.rules");
+    expect(p.prefixRules.map((r) => [r.pattern, r.source.line])).toEqual([[["ls"], 2], [["pwd"], 5]]);
+  });
+
   it("accepts an empty file and a file of comments", () => {
     expect(ExecPolicy.parse("", "e.rules").prefixRules).toEqual([]);
     expect(ExecPolicy.parse("# nothing\n\n  # here\n", "e.rules").prefixRules).toEqual([]);

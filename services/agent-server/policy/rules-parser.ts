@@ -47,7 +47,8 @@ export function parseRuleFile(text: string, file: string): RuleCall[] {
   if (text.length > MAX_RULE_FILE_BYTES) {
     throw ruleError({ file, line: 1, column: 1 }, `rule file is larger than ${MAX_RULE_FILE_BYTES} bytes`);
   }
-  const p = new RuleParser(tokenize(text, file));
+  // Editors on some systems start files with a byte-order mark: it is not part of the rules.
+  const p = new RuleParser(tokenize(text.startsWith("\uFEFF") ? text.slice(1) : text, file));
   return p.file();
 }
 
