@@ -89,25 +89,27 @@ export class ApprovalGate {
       availableDecisions: availableDecisions(action, assessment.proposedRule !== undefined),
     };
     const item = { type: "approval" as const, id: request.requestId, request };
-    call.items.started(item);
     const finish = (decision: ApprovalDecision, decidedBy: DecidedBy) => call.items.completed({ ...item, decision, decidedBy });
-
     const policy = ctx.approvalPolicy;
-    if (typeof policy === "object" && policy.reject.includes(assessment.promptKind)) {
-      const reason = `the approval policy declines ${assessment.promptKind} prompts: ${assessment.reason}`;
-      finish({ type: "decline", reason }, "policy");
-      return { allowed: false, reason, by: "policy", cancelTurn: false };
+    const autoDecline =
+      typeof policy === "object" && policy.reject.includes(assessment.promptKind)
+        ? `the approval policy declines ${assessment.promptKind} prompts: ${assessment.reason}`
+        : !this.#o.hasController()
+          ? `no client is attached to answer approvals (${assessment.reason})`
+          : undefined;
+    // Parked before anyone can see the request: a fast answer must find it.
+    const decided = autoDecline === undefined ? this.#park(request, call.signal) : undefined;
+    // Awaited below, after the elicitation call; an abort meanwhile must not count as unhandled.
+    decided?.catch(() => undefined);
+    call.items.started(item);
+    if (autoDecline !== undefined || !decided) {
+      finish({ type: "decline", reason: autoDecline }, "policy");
+      return { allowed: false, reason: autoDecline ?? "declined", by: "policy", cancelTurn: false };
     }
-    if (!this.#o.hasController()) {
-      const reason = `no client is attached to answer approvals (${assessment.reason})`;
-      finish({ type: "decline", reason }, "policy");
-      return { allowed: false, reason, by: "policy", cancelTurn: false };
-    }
-
     // Policy knows whether accepting means leaving the sandbox (e.g. an untrusted-mode zsh-fork
     // exec runs inside it once approved); older policies leave it to the action's kind.
     const unsandboxed = assessment.unsandboxedOnAccept ?? unsandboxedWhenAccepted(action);
-    const decision = await this.#wait(request, call.signal).catch((err: unknown) => {
+    const decision = await this.#withElicitation(decided).catch((err: unknown) => {
       finish({ type: "cancel" }, "server");
       throw err;
     });
@@ -132,7 +134,27 @@ export class ApprovalGate {
     }
   }
 
-  async #wait(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalDecision> {
+  /** Parks the request in the pending table; the promise settles with the answer or the turn's abort. */
+  #park(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalDecision> {
+    return new Promise<ApprovalDecision>((resolve, reject) => {
+      if (signal.aborted) return reject(TetherError.from(signal.reason ?? cancelled()));
+      const onAbort = () => {
+        this.#pending.delete(request.requestId);
+        reject(TetherError.from(signal.reason ?? cancelled()));
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#pending.set(request.requestId, {
+        request,
+        resolve: (d) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(d);
+        },
+      });
+    });
+  }
+
+  /** Waits for the decision with the session's elicitation counter raised (command stopwatches pause). */
+  async #withElicitation(decided: Promise<ApprovalDecision>): Promise<ApprovalDecision> {
     const session = this.#o.session;
     let raised = false;
     try {
@@ -142,21 +164,7 @@ export class ApprovalGate {
       this.#o.warn(`could not pause command timers while asking: ${TetherError.from(err).message}`);
     }
     try {
-      return await new Promise<ApprovalDecision>((resolve, reject) => {
-        if (signal.aborted) return reject(TetherError.from(signal.reason ?? cancelled()));
-        const onAbort = () => {
-          this.#pending.delete(request.requestId);
-          reject(TetherError.from(signal.reason ?? cancelled()));
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-        this.#pending.set(request.requestId, {
-          request,
-          resolve: (d) => {
-            signal.removeEventListener("abort", onAbort);
-            resolve(d);
-          },
-        });
-      });
+      return await decided;
     } finally {
       if (raised) {
         await session.decrementElicitation().catch((err: unknown) => this.#o.warn(`could not resume command timers: ${TetherError.from(err).message}`));

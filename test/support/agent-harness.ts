@@ -1,0 +1,82 @@
+// Drives full agent turns in tests: an AgentCore with the real Responses client (pointed at
+// the scripted Responses server), the real tools and execpolicy, on a given environment; and
+// a watcher that collects a thread's events from any AgentClient and waits on them.
+import path from "node:path";
+import type { AgentClient } from "../../clients/agent/agent-client.js";
+import type { Environment } from "../../clients/environment/environment.js";
+import { AgentCore } from "../../services/agent-server/agent-core.js";
+import { defaultThreadServices } from "../../services/agent-server/default-agent-parts.js";
+import { ResponsesModelClient } from "../../services/agent-server/model/responses-model-client.js";
+import type { ThreadEvent, ThreadItem } from "../../services/agent-server/thread/thread-event.js";
+
+export async function agentCoreFor(options: { tetherHome: string; modelUrl: string; openEnvironment: () => Promise<Environment>; startupTimeoutMs?: number }): Promise<AgentCore> {
+  return AgentCore.create({
+    tetherHome: options.tetherHome,
+    model: new ResponsesModelClient({ baseURL: options.modelUrl, apiKey: "test-key", initialBackoffMs: 10, maxBackoffMs: 50 }),
+    services: defaultThreadServices({ tetherHome: options.tetherHome }),
+    openEnvironment: options.openEnvironment,
+    instructions: async () => "You are a test agent.",
+    ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
+  });
+}
+
+export function rulesFile(tetherHome: string): string {
+  return path.join(tetherHome, "rules", "default.rules");
+}
+
+export type TurnEnd = Extract<ThreadEvent, { type: "turn.completed" | "turn.failed" | "turn.interrupted" }>;
+
+export interface ThreadWatch {
+  events: ThreadEvent[];
+  until(pred: (e: ThreadEvent) => boolean): Promise<ThreadEvent>;
+  /** The next turn end after `from` events (default: any seen so far not yet returned). */
+  turnEnd(): Promise<TurnEnd>;
+  /** Approval items as they start, answered by `answer` (when given). */
+  completedItems(type: ThreadItem["type"]): ThreadItem[];
+  stop(): void;
+}
+
+/** Subscribes (as controller by default), waits for the opening thread.started, and records events. */
+export async function watchThread(client: AgentClient, threadId: string, options: { controller?: boolean; onEvent?: (e: ThreadEvent) => void } = {}): Promise<ThreadWatch> {
+  const abort = new AbortController();
+  const it = client.events(threadId, { controller: options.controller ?? true, signal: abort.signal })[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done || first.value.type !== "thread.started") throw new Error(`the event stream did not open with thread.started: ${JSON.stringify(first.value)}`);
+  const events: ThreadEvent[] = [];
+  const waiters: { pred: (e: ThreadEvent) => boolean; resolve: (e: ThreadEvent) => void; reject: (e: unknown) => void }[] = [];
+  let ended: unknown;
+  void (async () => {
+    for (;;) {
+      const r = await it.next();
+      if (r.done) break;
+      events.push(r.value);
+      options.onEvent?.(r.value);
+      if (process.env.TETHER_TEST_DEBUG) console.log(JSON.stringify(r.value).slice(0, 300));
+      for (const w of waiters.filter((w) => w.pred(r.value))) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(r.value);
+      }
+    }
+  })().catch((err: unknown) => {
+    ended = err;
+    for (const w of waiters.splice(0)) w.reject(err);
+  });
+  let endsSeen = 0;
+  const isEnd = (e: ThreadEvent): e is TurnEnd => e.type === "turn.completed" || e.type === "turn.failed" || e.type === "turn.interrupted";
+  const until = (pred: (e: ThreadEvent) => boolean) => {
+    const found = events.find(pred);
+    if (found) return Promise.resolve(found);
+    if (ended) return Promise.reject(ended instanceof Error ? ended : new Error(String(ended)));
+    return new Promise<ThreadEvent>((resolve, reject) => waiters.push({ pred, resolve, reject }));
+  };
+  return {
+    events,
+    until,
+    async turnEnd() {
+      const n = ++endsSeen;
+      return (await until((e) => isEnd(e) && events.filter(isEnd).indexOf(e) === n - 1)) as TurnEnd;
+    },
+    completedItems: (type) => events.flatMap((e) => (e.type === "item.completed" && e.item.type === type ? [e.item] : [])),
+    stop: () => abort.abort(),
+  };
+}
