@@ -74,13 +74,15 @@ describe("Codex protocol onto ExecCore", () => {
     await c.close();
   });
 
-  it("writes to a PTY (idempotent by writeId) and terminates a running process", async () => {
+  it("writes to a PTY (pipelined, idempotent by writeId) and terminates a running process", async () => {
     const c = await CodexTestClient.connect(server.url);
     await c.initialize();
     const { processId, answer } = start(c, "exec cat", { tty: true });
-    await answer;
+    // Pipelined right behind the start, before its answer: the write waits for the start.
     const write = { processId, chunk: Buffer.from("abc\n").toString("base64"), writeId: "1" };
-    expect((await c.request("process/write", write)).result).toEqual({ status: "accepted" });
+    const first = c.request("process/write", write);
+    await answer;
+    expect((await first).result).toEqual({ status: "accepted" });
     expect((await c.request("process/write", write)).result).toEqual({ status: "accepted" });
     await c.waitFor((m) => m.params.processId === processId && c.output(processId).split("abc").length - 1 >= 2);
     expect((await c.request("process/terminate", { processId })).result).toEqual({ running: true });

@@ -22,10 +22,11 @@ import { exitCodeOf } from "./output-pump.js";
 const READ_DEFAULT_BYTES = 1 << 20;
 const READ_MAX_WAIT_MS = 60_000;
 
-function owned(ctx: HandlerContext, processId: string): ManagedProcess | undefined {
+/** The session's process by id; a start still in flight is waited for (a client may pipeline). */
+async function owned(ctx: HandlerContext, processId: string): Promise<ManagedProcess | undefined> {
   let p: ManagedProcess;
   try {
-    p = ctx.core.processes.get(processId);
+    p = await ctx.core.processes.started(processId);
   } catch (err) {
     if (err instanceof TetherError && err.code === ErrorCode.NotFound) return undefined;
     throw err;
@@ -48,7 +49,7 @@ const start: Handler = async (raw, ctx) => {
 
 const read: Handler = async (raw, ctx) => {
   const p = parseParams("process/read", ReadParams, raw);
-  const proc = owned(ctx, p.processId);
+  const proc = await owned(ctx, p.processId);
   if (!proc) throw unknownProcess(p.processId);
   const after = p.afterSeq ?? 0;
   const budget = p.maxBytes ?? READ_DEFAULT_BYTES;
@@ -100,7 +101,7 @@ const read: Handler = async (raw, ctx) => {
 
 const write: Handler = async (raw, ctx) => {
   const p = parseParams("process/write", WriteParams, raw);
-  const proc = owned(ctx, p.processId);
+  const proc = await owned(ctx, p.processId);
   if (!proc) return { status: "unknownProcess" satisfies WriteStatus };
   try {
     // Codex counts writeIds per process ("1", "2", …): a retry after a cut is applied once.
@@ -114,7 +115,7 @@ const write: Handler = async (raw, ctx) => {
 
 const signal: Handler = async (raw, ctx) => {
   const p = parseParams("process/signal", SignalParams, raw);
-  const proc = owned(ctx, p.processId);
+  const proc = await owned(ctx, p.processId);
   if (!proc) throw unknownProcess(p.processId);
   // Interrupt is what a terminal's ^C does: SIGINT to the whole foreground group.
   ctx.core.processes.signal(proc.id, "INT", "group");
@@ -123,7 +124,7 @@ const signal: Handler = async (raw, ctx) => {
 
 const terminate: Handler = async (raw, ctx) => {
   const p = parseParams("process/terminate", TerminateParams, raw);
-  const proc = owned(ctx, p.processId);
+  const proc = await owned(ctx, p.processId);
   if (!proc?.running) return { running: false };
   // TERM to the group, KILL after the server's grace; the exit arrives as notifications.
   ctx.core.processes.terminate(proc.id, 0).catch(() => {
