@@ -102,7 +102,7 @@ describe("splitCommandLine against the real shells", () => {
     .string({
       unit: fc.oneof(
         { weight: 8, arbitrary: fc.constantFrom(..." \t\nab-_./'\"\\$`*?[]{}()<>|&;#~=!%^,:0123".split("")) },
-        { weight: 1, arbitrary: fc.constantFrom(" rec2 ", "; rec3 ", " bash -c ", " sh -c '", " | rec1 ", " && rec2 ", "2>&1", "/dev/null", " env ", " command ") },
+        { weight: 1, arbitrary: fc.constantFrom(" rec2 ", "; rec3 ", " bash -c ", " sh -c '", " | rec1 ", " && rec2 ", "2>&1", "/dev/null", " env ", " command ", "time ", "; time -p rec2 ") },
       ),
       maxLength: 40,
     })

@@ -148,7 +148,10 @@ class Parser {
     const words: (ShellToken & { type: "word" })[] = [];
     for (let w = this.tokens[this.pos]; w?.type === "word"; w = this.tokens[++this.pos]) words.push(w);
     if (words.length === 0) throw new ShellRefusal(t === undefined ? "a command is missing" : `unexpected \`${describe(t)}\``);
-    const head = words[0]!;
+    // The `time` keyword (and its -p) only times the pipeline it precedes.
+    if (!words[0]!.quoted && words[0]!.value === "time") words.splice(0, !words[1]?.quoted && words[1]?.value === "-p" ? 2 : 1);
+    const head = words[0];
+    if (head === undefined) throw new ShellRefusal("`time` without a command");
     if (!head.quoted && RESERVED.has(head.value)) throw new ShellRefusal(`\`${head.value}\` is shell control flow`);
     const next = this.tokens[this.pos];
     if (next?.type === "op" && next.op === "(") throw new ShellRefusal("function definitions are not parsed");
