@@ -13,7 +13,7 @@ import { runApplyPatch } from "../apply-patch/apply-patch-tool.js";
 import { type Collected, collectOrExplain } from "./collect-output.js";
 import { itemExited, itemFailed, itemOutput, itemYielded, newItem } from "./exec-item.js";
 import { clampMs, execResult, outputBudgetBytes } from "./exec-output.js";
-import { FULL_ACCESS, type SandboxPolicyInit, isSandboxed, looksLikeSandboxDenial, sandboxPolicyFor } from "./exec-sandbox.js";
+import { FULL_ACCESS, type SandboxPolicyInit, denialDetail, isSandboxed, looksLikeSandboxDenial, sandboxPolicyFor } from "./exec-sandbox.js";
 import { patchFromCommand } from "./intercept-apply-patch.js";
 import type { OpenItem, UnifiedExecSessions } from "./unified-exec-sessions.js";
 
@@ -74,7 +74,8 @@ async function runExecCommand(sessions: UnifiedExecSessions, args: ExecCommandIn
   let result = await startAndCollect(run, sessions.processIdFor(ctx.callId), policy);
   if ("error" in result) return fail(item, result.error);
   if (result.collected.exit !== undefined && isSandboxed(policy) && looksLikeSandboxDenial(result.collected.exit, result.collected.text)) {
-    const retry = await ctx.authorize({ kind: "retry_unsandboxed", commandLine: args.cmd, argv, cwd, failure: truncateMiddle(result.collected.text, 2000) });
+    const failure = truncateMiddle(denialDetail(result.collected.exit, result.collected.text), 2000);
+    const retry = await ctx.authorize({ kind: "retry_unsandboxed", commandLine: args.cmd, argv, cwd, failure });
     ctx.signal.throwIfAborted();
     if (retry.allowed) {
       const note = "\n[the sandbox refused this command; running it again without the sandbox]\n";

@@ -27,8 +27,9 @@ describe("looksLikeSandboxDenial", () => {
     expect(looksLikeSandboxDenial(exit({ code: 2 }), "Permission denied")).toBe(false);
     expect(looksLikeSandboxDenial(exit({ signal: 9, timedOut: true }), "Permission denied")).toBe(false);
   });
-  it("an exit status flag from the exec server wins over the text", () => {
-    expect(looksLikeSandboxDenial(Object.assign(exit({ code: 1 }), { sandboxDenied: false }), "Permission denied")).toBe(false);
-    expect(looksLikeSandboxDenial(Object.assign(exit({ code: 1 }), { sandboxDenied: true }), "")).toBe(true);
+  it("takes the exec server's sandbox_denied, and reads the text when it does not say", () => {
+    expect(looksLikeSandboxDenial(exit({ code: 1, sandboxDenied: true, sandboxDenial: "network: example.com:443" }), "")).toBe(true);
+    expect(looksLikeSandboxDenial(exit({ code: 127, sandboxDenied: true }), "")).toBe(true);
+    expect(looksLikeSandboxDenial(exit({ code: 1, sandboxDenied: false }), "Permission denied")).toBe(true);
   });
 });

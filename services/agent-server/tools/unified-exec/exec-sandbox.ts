@@ -25,16 +25,21 @@ export function isSandboxed(policy: SandboxPolicyInit): boolean {
 const DENIAL_TEXT = /permission denied|read-only file system|operation not permitted|EACCES|EROFS|EPERM/i;
 
 /**
- * Whether a sandboxed command's failure looks like the sandbox's doing. The exit status's own
- * flag wins when the exec server sets one; otherwise the output is read for the usual errno
- * texts (a heuristic: a command may fail like this on its own, and then asking to retry
- * unsandboxed costs one question).
+ * Whether a sandboxed command's failure looks like the sandbox's doing: the exit status says
+ * so (the exec server knows proxy refusals for certain and reads the errno texts of a
+ * write-restricted process's stderr), or, for an exec server that does not say, the output
+ * shows the usual errno texts. A heuristic either way: a command may fail like this on its
+ * own, and then asking to retry unsandboxed costs one question.
  */
 export function looksLikeSandboxDenial(exit: ExitStatus, output: string): boolean {
-  const flagged = (exit as ExitStatus & { sandboxDenied?: boolean }).sandboxDenied;
-  if (flagged !== undefined) return flagged;
   if (exit.code === 0 || exit.timedOut) return false;
+  if (exit.sandboxDenied) return true;
   // 127: command not found; 2: usage errors. Neither is the sandbox.
   if (exit.code === 127 || exit.code === 2) return false;
   return DENIAL_TEXT.test(output);
+}
+
+/** What the sandbox refused, for the retry question. */
+export function denialDetail(exit: ExitStatus, output: string): string {
+  return exit.sandboxDenial !== "" ? `${exit.sandboxDenial}\n${output}` : output;
 }
