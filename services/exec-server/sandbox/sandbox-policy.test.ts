@@ -119,7 +119,7 @@ describe("resolveSandboxPolicy", () => {
       create(SandboxPolicySchema, { network: { mode: NetworkMode.PROXY, allowHosts: ["Example.COM.", "*.npmjs.org"], denyHosts: ["[::1]"] } }),
       defaults,
     );
-    expect(s.network).toEqual({ mode: "proxy", allowHosts: ["example.com", "*.npmjs.org"], denyHosts: ["::1"] });
+    expect(s.network).toEqual({ mode: "proxy", allowHosts: ["example.com", "*.npmjs.org"], denyHosts: ["::1"], askController: false });
   });
 });
 
