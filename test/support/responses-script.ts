@@ -104,24 +104,32 @@ function outputText(output: unknown): string {
 }
 
 /** Each completed response's tool calls must be answered exactly once by the next request. */
-export function unansweredToolCalls(served: readonly { requestIndex: number; responseId: string; callIds: string[] }[], received: readonly ScriptRequest[]): string[] {
+/** How many outputs each call id got in one request: all check() needs of a request body. */
+export function outputCounts(body: Record<string, unknown>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const item of inputItems(body)) {
+    if ((item.type === "function_call_output" || item.type === "custom_tool_call_output") && typeof item.call_id === "string") {
+      counts.set(item.call_id, (counts.get(item.call_id) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
+export function unansweredToolCalls(
+  served: readonly { requestIndex: number; responseId: string; callIds: string[] }[],
+  counts: readonly Map<string, number>[],
+): string[] {
   const problems: string[] = [];
   for (const response of served) {
     if (response.callIds.length === 0) continue;
-    const next = received[response.requestIndex + 1];
+    const next = counts[response.requestIndex + 1];
     if (next === undefined) {
       problems.push(`${response.responseId} (request #${response.requestIndex}) made calls ${response.callIds.join(", ")} but no request followed with their outputs`);
       continue;
     }
-    const counts = new Map<string, number>();
-    for (const item of inputItems(next.body)) {
-      if ((item.type === "function_call_output" || item.type === "custom_tool_call_output") && typeof item.call_id === "string") {
-        counts.set(item.call_id, (counts.get(item.call_id) ?? 0) + 1);
-      }
-    }
     for (const id of response.callIds) {
-      const n = counts.get(id) ?? 0;
-      if (n !== 1) problems.push(`call ${id} of ${response.responseId} got ${n} outputs in request #${next.index} (expected exactly 1)`);
+      const n = next.get(id) ?? 0;
+      if (n !== 1) problems.push(`call ${id} of ${response.responseId} got ${n} outputs in request #${response.requestIndex + 1} (expected exactly 1)`);
     }
   }
   return problems;

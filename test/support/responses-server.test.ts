@@ -186,6 +186,20 @@ describe("startResponsesServer", () => {
     expect(text.startsWith("event: response.created")).toBe(true);
   });
 
+  it("keeps only the last keepBodies bodies and still checks every call", async () => {
+    server = await startResponsesServer({
+      keepBodies: 1,
+      script: (req) => (req.index < 3 ? [{ type: "function_call", name: "f", arguments: "{}", callId: `c${req.index}` }] : [{ type: "message", text: "end" }]),
+    });
+    for (let i = 0; i < 4; i++) {
+      const input = i === 0 ? "go" : [{ type: "function_call_output", call_id: `c${i - 1}`, output: "ok" }];
+      await postStream(server.url, { model: "m", input });
+    }
+    expect(server.requests.slice(0, 3)).toEqual([{}, {}, {}]);
+    expect(server.requests[3]).toMatchObject({ input: [{ call_id: "c2" }] });
+    expect(() => server!.check()).not.toThrow();
+  });
+
   it("fails past the end of the script with a 400 and a check() problem", async () => {
     const s = await start([]);
     const { status } = await postStream(s.url, { model: "m", input: "x" });

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { abortedPromise, apiError, readBody, sendJson, startStream, waitDrain } from "./responses-http.js";
 import { ResponseStream, sseFrame, splitDeltas, type ResponsesUsage, type StreamEvent } from "./responses-stream.js";
 import {
+  outputCounts,
   unansweredToolCalls,
   type Script,
   type ScriptItem,
@@ -22,6 +23,12 @@ export interface ResponsesServerOptions {
   script: Script;
   /** Largest request body accepted (413 above it). Default 64 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Request bodies kept in `requests`/`received` (older ones are replaced by `{}`; check()
+   * stays exact). Long benchmarks resend a growing history each request: bound it there.
+   * Default: all.
+   */
+  keepBodies?: number;
 }
 
 export type ResponseOutcome = "completed" | "incomplete" | "failed" | "http_error" | "dropped" | "malformed" | "client_closed";
@@ -38,7 +45,7 @@ export interface ServedResponse {
 export interface ResponsesServer extends AsyncDisposable {
   /** Base URL ending in /v1, for OPENAI_BASE_URL or a Codex model_providers base_url. */
   readonly url: string;
-  /** Parsed JSON bodies of every POST to /v1/responses, in arrival order. */
+  /** Parsed JSON bodies of every POST to /v1/responses, in arrival order (see keepBodies). */
   readonly requests: Record<string, unknown>[];
   /** Every request with path and headers, in arrival order. */
   readonly received: ScriptRequest[];
@@ -58,6 +65,9 @@ export async function startResponsesServer(options: ResponsesServerOptions): Pro
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
   const requests: Record<string, unknown>[] = [];
   const received: ScriptRequest[] = [];
+  const keepBodies = options.keepBodies ?? Infinity;
+  /** Per request: outputs per call id (kept when the body is dropped). */
+  const counts: Map<string, number>[] = [];
   const served: ServedResponse[] = [];
   const problems: string[] = [];
   const waiters = new Set<() => void>();
@@ -116,6 +126,12 @@ export async function startResponsesServer(options: ResponsesServerOptions): Pro
     const request: ScriptRequest = { index: received.length, path, headers: req.headers, body };
     received.push(request);
     requests.push(body);
+    counts.push(outputCounts(body));
+    const old = received.length - 1 - keepBodies;
+    if (old >= 0 && received[old] !== undefined) {
+      received[old] = { ...received[old], body: {} };
+      requests[old] = {};
+    }
     notify();
     const entry = scriptEntry(options.script, request);
     if (entry === undefined) {
@@ -245,7 +261,7 @@ export async function startResponsesServer(options: ResponsesServerOptions): Pro
     waitForRequests: (count, signal) => until(() => received.length >= count, signal),
     waitForServed: (count, signal) => until(() => served.length >= count, signal),
     check: () => {
-      const all = [...problems, ...unansweredToolCalls(served, received)];
+      const all = [...problems, ...unansweredToolCalls(served, counts)];
       if (all.length > 0) throw new Error(`scripted Responses server check failed:\n- ${all.join("\n- ")}`);
     },
     close,
