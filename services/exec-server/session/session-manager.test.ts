@@ -1,7 +1,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it } from "vitest";
 import { ProcessSpecSchema } from "../../../gen/tether/exec/v1/process_pb.js";
-import { Decision } from "../../../gen/tether/exec/v1/session_pb.js";
+import { Decision, NetworkDecision } from "../../../gen/tether/exec/v1/session_pb.js";
 import { ErrorCode } from "../../common/tether-error.js";
 import { launcherPath } from "../process/launcher-path.js";
 import { ProcessManager } from "../process/process-manager.js";
@@ -120,5 +120,55 @@ describe("SessionManager", () => {
     expect(() => sessions.get("nope")).toThrow(expect.objectContaining({ code: ErrorCode.NotFound }));
     sessions.open("x", 0);
     expect(() => sessions.decide("x", "missing", Decision.RUN, "")).toThrow(expect.objectContaining({ code: ErrorCode.NotFound }));
+  });
+
+  it("asks the controller about a host, remembers ALLOW_ALWAYS for the session, pauses while asking", async () => {
+    const { sessions, processes } = setup();
+    cleanup.push(() => sessions.closeAll(), () => processes.close());
+    sessions.open("net", 0);
+    const abort = new AbortController();
+    const events = sessions.events("net", true, abort.signal)[Symbol.asyncIterator]();
+    cleanup.push(async () => abort.abort());
+    await until(events, (e) => e.event.case === "ready");
+    const ask = { processId: "p", host: "a.example", port: 443, protocol: "https" };
+    const answer = sessions.requestNetworkDecision("net", ask, new AbortController().signal);
+    const asked = await until(events, (e) => e.event.case === "networkRequest");
+    if (asked.event.case !== "networkRequest") throw new Error("unreachable");
+    expect(asked.event.value).toMatchObject({ host: "a.example", port: 443, protocol: "https", processId: "p" });
+    expect(sessions.get("net").paused).toBe(true);
+    sessions.decideNetwork("net", asked.event.value.requestId, NetworkDecision.ALLOW_ALWAYS, "");
+    expect((await answer).decision).toBe("allow_always");
+    const resolved = await until(events, (e) => e.event.case === "networkResolved");
+    expect(resolved.event.value).toMatchObject({ decision: NetworkDecision.ALLOW_ALWAYS });
+    expect(sessions.get("net").paused).toBe(false);
+    // Remembered: not asked again, for any process of the session; another port is asked.
+    expect(await sessions.requestNetworkDecision("net", { ...ask, processId: "q" }, new AbortController().signal)).toMatchObject({ decision: "allow_once" });
+    void sessions.requestNetworkDecision("net", { ...ask, port: 80 }, new AbortController().signal);
+    expect((await until(events, (e) => e.event.case === "networkRequest")).event.value).toMatchObject({ port: 80 });
+    expect(() => sessions.decideNetwork("net", "nope", NetworkDecision.DENY, "")).toThrow(expect.objectContaining({ code: ErrorCode.NotFound }));
+  });
+
+  it("denies a network request with no controller, on the session's own timeout, and when the session closes", async () => {
+    const { sessions, processes } = setup({ decisionTimeoutMs: 60_000 });
+    cleanup.push(() => sessions.closeAll(), () => processes.close());
+    const ask = { processId: "p", host: "b.example", port: 443, protocol: "https" };
+    sessions.open("alone", 0);
+    expect((await sessions.requestNetworkDecision("alone", ask, new AbortController().signal)).reason).toMatch(/no controller/);
+    expect(sessions.open("quick", 0, {}, undefined, 50).session.decisionTimeoutMs).toBe(50);
+    const abort = new AbortController();
+    cleanup.push(async () => abort.abort());
+    const events = sessions.events("quick", true, abort.signal)[Symbol.asyncIterator]();
+    await until(events, (e) => e.event.case === "ready");
+    expect(await sessions.requestNetworkDecision("quick", ask, new AbortController().signal)).toEqual({ decision: "deny", reason: "no decision within 50 ms" });
+    sessions.open("closing", 0);
+    const closingAbort = new AbortController();
+    cleanup.push(async () => closingAbort.abort());
+    const closingEvents = sessions.events("closing", true, closingAbort.signal)[Symbol.asyncIterator]();
+    await until(closingEvents, (e) => e.event.case === "ready");
+    const pending = sessions.requestNetworkDecision("closing", ask, new AbortController().signal);
+    await until(closingEvents, (e) => e.event.case === "networkRequest");
+    await sessions.close("closing");
+    expect(await pending).toEqual({ decision: "deny", reason: "the session was closed" });
+    expect(() => sessions.open("x", 0, {}, undefined, 48 * 3600_000)).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
   });
 });
