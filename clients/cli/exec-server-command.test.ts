@@ -81,3 +81,30 @@ describe("tether exec-server logs", () => {
     expect(bad.code).toBe(2);
   });
 });
+
+describe("tether exec-server with Codex's door", () => {
+  it("serves gRPC and Codex's WebSocket from one server: one `listening` line per --listen, in order", async () => {
+    const child = spawn(process.execPath, [TETHER_BIN, "exec-server", "--listen", "ws://127.0.0.1:0", "--listen", `unix://${dir}/both.sock`, "--cwd", dir], { stdio: ["ignore", "pipe", "pipe"] });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    let stdout = "";
+    child.stdout.setEncoding("utf8");
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (s: string) => {
+        stdout += s;
+        if (stdout.split("\n").length > 2) resolve();
+      });
+      child.once("exit", () => reject(new Error(`exited early:\n${stdout}`)));
+    });
+    child.kill("SIGTERM");
+    await exited;
+    const lines = stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^listening ws:\/\/127\.0\.0\.1:[1-9]\d*$/);
+    expect(lines[1]).toBe(`listening unix://${dir}/both.sock`);
+  });
+
+  it("refuses Codex's ws:// off loopback, naming wss:// and the TLS flags", async () => {
+    const r = await execServer(["--listen", "ws://0.0.0.0:0"]);
+    expect(r.code).toBe(255);
+    expect(r.stderr).toMatch(/refusing to serve Codex on 0\.0\.0\.0:0 without TLS: use wss:\/\/ with --tls-cert and --tls-key/);
+  });
+});

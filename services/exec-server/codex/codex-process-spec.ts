@@ -23,10 +23,6 @@ const INHERIT: Record<"all" | "core" | "none", EnvInherit> = {
   none: EnvInherit.NONE,
 };
 
-function unsupported(message: string): TetherError {
-  return new TetherError(ErrorCode.Unimplemented, `process/start: ${message}`);
-}
-
 export function toProcessSpec(p: StartParams, sandbox: SandboxPolicy | undefined): ProcessSpec {
   if (p.arg0 != null) unsupportedThrow("arg0 (an argv[0] override) is not supported by tether: send argv without it");
   if (p.enforceManagedNetwork || p.managedNetwork != null) {
@@ -58,6 +54,7 @@ export function toProcessSpec(p: StartParams, sandbox: SandboxPolicy | undefined
   });
 }
 
+/** Something Codex asked that tether cannot do: refused, never ignored. */
 function unsupportedThrow(message: string): never {
-  throw unsupported(message);
+  throw new TetherError(ErrorCode.Unimplemented, `process/start: ${message}`);
 }
