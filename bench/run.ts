@@ -11,6 +11,7 @@ import { SshPeer } from "./ssh-peer.js";
 import { markdownTable, writeResult } from "./stats.js";
 import { loadTetherTargets, type TetherTargets } from "./targets.js";
 import { execTrue } from "./benchmarks/exec-true.js";
+import { execAfterPause } from "./benchmarks/exec-after-pause.js";
 import { processStart } from "./benchmarks/process-start.js";
 import { streamStdout } from "./benchmarks/stream-stdout.js";
 import { ptyEcho } from "./benchmarks/pty-echo.js";
@@ -20,7 +21,7 @@ import { serverStart } from "./benchmarks/server-start.js";
 import { concurrency } from "./benchmarks/concurrency.js";
 import { codexToolCall } from "./benchmarks/codex-tool-call.js";
 
-export const BENCHMARKS: readonly Benchmark[] = [execTrue, processStart, streamStdout, ptyEcho, transferUp, transferDown, containerTrue, serverStart, concurrency, codexToolCall];
+export const BENCHMARKS: readonly Benchmark[] = [execTrue, execAfterPause, processStart, streamStdout, ptyEcho, transferUp, transferDown, containerTrue, serverStart, concurrency, codexToolCall];
 
 const USAGE = `usage: bench/run [--quick] [--only NAME[,NAME]] [--cipher CIPHER] [--results DIR]
 benchmarks: ${BENCHMARKS.map((b) => b.name).join(", ")}`;
