@@ -4,7 +4,7 @@
 // run` on an exec server (the lean client) in the same file, as CommonJS, since every file
 // node loads, and its ES module loader, cost that path start-up time.
 import { build } from "esbuild";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { rename, rm, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 
@@ -19,10 +19,8 @@ const common = {
   platform: "node",
   target: "node24",
   sourcemap: true,
-  // Native addons and Docker's client (with its optional ssh transport) stay in node_modules.
-  // @grpc/reflection reads its .proto files next to itself at run time, and must share grpc-js with us.
-  // react-devtools-core: Ink imports it only when DEV=true (not installed; never bundled).
-  external: ["node-pty", "dockerode", "ssh2", "cpu-features", "testcontainers", "@grpc/reflection", "@grpc/grpc-js", "react-devtools-core"],
+  // What stays in node_modules, and why: scripts/bundle-externals.json (test bundles read it too).
+  external: JSON.parse(readFileSync(new URL("./bundle-externals.json", import.meta.url), "utf8")).external,
   banner: { js: "import { createRequire as __tetherCreateRequire } from 'node:module'; const require = __tetherCreateRequire(import.meta.url);" },
   logLevel: "warning",
 };

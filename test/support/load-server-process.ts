@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { build } from "esbuild";
+import bundleExternals from "../../scripts/bundle-externals.json" with { type: "json" };
 
 const repoRoot = resolve(import.meta.dirname, "../..");
 let bundled: Promise<string> | undefined;
@@ -25,8 +26,8 @@ export function bundleCli(): Promise<string> {
       bundle: true,
       format: "esm",
       platform: "node",
-      target: "node20",
-      external: ["node-pty", "dockerode", "ssh2", "cpu-features", "testcontainers", "@grpc/reflection", "@grpc/grpc-js"],
+      target: "node24",
+      external: bundleExternals.external,
       // Ink imports react-devtools-core only when DEV=true, and it is not installed. dist/ keeps it
       // external in a code-split chunk; this single-file bundle would hoist that import to the
       // top and fail at load, so it gets a stub that throws only if that path is ever taken.
