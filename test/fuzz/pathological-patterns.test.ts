@@ -124,6 +124,13 @@ describe("exec server under pathological patterns", () => {
     const opts = { timeoutMs: CALL_DEADLINE_MS };
     const many = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
     await invalid(openSession("too-many-globs", many(SANDBOX_LIMITS.globFileRules + 1, (i) => ({ pattern: `/g${i}/*`, access: FileAccess.NONE }))), /MAX_GLOB_FILE_RULES/);
+    await invalid(
+      clients.session.setSandbox(
+        { sessionId: (await openSession("caps", [])).sessionId, defaultSandbox: { mode: SandboxMode.READ_ONLY, fileRules: many(SANDBOX_LIMITS.globFileRules + 1, (i) => ({ pattern: `/g${i}/*`, access: FileAccess.NONE })) } },
+        opts,
+      ),
+      /MAX_GLOB_FILE_RULES/,
+    );
     await invalid(openSession("too-long-glob", [{ pattern: `/w/${"*".repeat(MAX_GLOB_LENGTH + 1)}`, access: FileAccess.NONE }]), /MAX_GLOB_LENGTH/);
     await invalid(
       clients.process.start({ processId: "env-glob", spec: { argv: ["true"], envPolicy: { exclude: ["*".repeat(MAX_GLOB_LENGTH + 1)] } } }, opts),

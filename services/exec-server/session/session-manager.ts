@@ -204,6 +204,7 @@ export class SessionManager implements AsyncDisposable {
 
   /** Replaces the session's default sandbox for later Starts and file calls (already validated by the caller). */
   setSandbox(sessionId: string, policy: SandboxPolicy | undefined): void {
+    checkSandboxLimits(policy, "default_sandbox");
     this.get(sessionId).defaultSandbox = policy;
   }
 
