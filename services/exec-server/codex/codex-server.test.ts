@@ -76,6 +76,15 @@ describe("Codex front door: bad frames", () => {
     await c.close();
   });
 
+  it("answers 500 pipelined requests, past the in-flight bound (the socket is paused, not dropped)", async () => {
+    const c = await CodexTestClient.connect(server.url);
+    await c.initialize();
+    const answers = await Promise.all(Array.from({ length: 500 }, (_, i) => c.request("fs/getMetadata", { path: `file://${dir}/missing-${i}`, sandbox: null })));
+    expect(answers.every((a) => a.error?.code === -32004)).toBe(true);
+    await stillServes(c);
+    await c.close();
+  });
+
   it("refuses methods before initialize and a second initialize", async () => {
     const c = await CodexTestClient.connect(server.url);
     const early = await c.request("fs/getMetadata", { path: `file://${dir}`, sandbox: null });
