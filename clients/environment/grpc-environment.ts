@@ -245,12 +245,17 @@ export class GrpcEnvironment implements Environment {
     this.#startEvents();
   }
 
-  /** Resolves once the current Events stream is registered on the server, or the environment closed. */
+  /**
+   * Resolves once the current Events stream is registered on the server, the environment
+   * closed, or the reconnect budget passed (during an outage the stream registers when the
+   * server is back; a caller is not held for longer than a call would be).
+   */
   async #whenStreamReady(): Promise<void> {
     const ready = this.#streamReady?.promise;
     if (!ready) return;
-    const closed = new Promise<void>((resolve) => this.#lifetime.signal.addEventListener("abort", () => resolve(), { once: true }));
-    await Promise.race([ready, closed]);
+    const stop = AbortSignal.any([this.#lifetime.signal, AbortSignal.timeout(this.#policy.giveUpAfterMs)]);
+    const stopped = new Promise<void>((resolve) => stop.addEventListener("abort", () => resolve(), { once: true }));
+    await Promise.race([ready, stopped]);
   }
 
   /** Keeps one Events stream open for the session's life (attached = not expiring). */
