@@ -14,6 +14,7 @@ import { type CodexRun, RUN_DIR, completedItems, requireCodex, runCodex } from "
 import { type CodexExecServer, startCodexDockerServer, startCodexExecServer } from "../support/codex-exec-server.js";
 import { dockerImageExists, ensureDocker } from "../support/dockerd.js";
 import { startTcpProxy } from "../support/tcp-proxy.js";
+import { createTestCa } from "../support/test-ca.js";
 import { type ScriptRequest, type ScriptResponse, startResponsesServer, toolOutput } from "../support/responses-server.js";
 
 interface CodexBackend {
@@ -237,6 +238,28 @@ describe("Codex CLI across a dropped connection", () => {
       // One process: Codex resumed its session and read on; it did not run the command again.
       const env = await server.grpc();
       expect(await env.processes.list({ allSessions: true, includeExited: true, labels: { "codex.tool_call_id": "call_cut" } })).toHaveLength(1);
+    } finally {
+      await rm(share, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("Codex CLI over wss://", () => {
+  it("runs its tools over TLS with a bearer token (Codex trusts the private CA named by SSL_CERT_FILE)", async () => {
+    requireCodex();
+    await mkdir(RUN_DIR, { recursive: true });
+    const share = await mkdtemp(path.join(RUN_DIR, "codex-tls-"));
+    try {
+      const ca = await createTestCa(path.join(share, "ca"), ["127.0.0.1", "localhost"]);
+      await using server = await startCodexExecServer({ cwd: share, listen: "wss://127.0.0.1:0", token: "tls-token", args: ["--tls-cert", ca.serverCert, "--tls-key", ca.serverKey] });
+      await using model = await startResponsesServer({
+        script: [[{ type: "function_call", name: "exec_command", arguments: { cmd: "echo over-tls", login: false }, callId: "call_tls" }], [{ type: "message", text: "done" }]],
+      });
+      const url = server.wsUrl.replace("127.0.0.1", "localhost");
+      expect(url).toMatch(/^wss:\/\/localhost:\d+$/);
+      const run = await runCodex({ modelUrl: model.url, cwd: share, prompt: "go", environment: { url, token: "tls-token" }, env: { SSL_CERT_FILE: ca.caCert } });
+      expect(run.code, run.stderr).toBe(0);
+      expect(toolOutput(model.received.at(-1)!, "call_tls")).toContain("over-tls");
     } finally {
       await rm(share, { recursive: true, force: true });
     }

@@ -21,6 +21,8 @@ export interface CodexRunOptions {
   /** Instead of the variable: environments.toml naming this URL and token. */
   environment?: { url: string; token?: string };
   sandbox?: "danger-full-access" | "workspace-write" | "read-only";
+  /** More environment for Codex (e.g. SSL_CERT_FILE to trust a private CA). */
+  env?: NodeJS.ProcessEnv;
   /** Kill the run after this long (a wrong answer makes Codex retry for minutes). */
   timeoutMs?: number;
 }
@@ -41,7 +43,7 @@ export function requireCodex(): void {
 export async function runCodex(options: CodexRunOptions): Promise<CodexRun> {
   await mkdir(RUN_DIR, { recursive: true });
   const home = await mkdtemp(path.join(RUN_DIR, "codex-home-"));
-  const env: NodeJS.ProcessEnv = { ...process.env, CODEX_HOME: home, OPENAI_API_KEY: "sk-scripted" };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, CODEX_HOME: home, OPENAI_API_KEY: "sk-scripted" };
   delete env.CODEX_EXEC_SERVER_URL;
   if (options.execServerUrl) env.CODEX_EXEC_SERVER_URL = options.execServerUrl;
   if (options.environment) {
