@@ -230,6 +230,17 @@ describe("ResponsesModelClient", () => {
     expect(server.served[0]?.outcome).toBe("client_closed");
   });
 
+  it("applies the start-up timeout while the server has not even sent headers", async () => {
+    const { server, clock, client } = await setup([[{ type: "hang", beforeHeaders: true }]], { startupTimeoutMs: 2000 });
+    const run = collect(client.stream(request, { signal: AbortSignal.timeout(30_000) }));
+    await server.waitForRequests(1);
+    clock.advance((await clock.waitForTimer((t) => t.ms === 2000)).ms);
+    const { error } = await run;
+    expect(error?.code).toBe(ErrorCode.DeadlineExceeded);
+    expect(error?.message).toMatch(/within 2 s/);
+    await server.waitForServed(1);
+  });
+
   it("counts a stream silent past the idle timeout as dropped, and retries it", async () => {
     const { server, clock, client } = await setup(
       [[{ type: "message", text: "stuck", partial: true }, { type: "hang" }], [{ type: "message", text: "flowing" }]],
