@@ -52,6 +52,28 @@ describe("Codex front door guarantees", () => {
     await c.close();
   });
 
+  it("holds a fast producer when the client stops reading (bounded memory), then delivers every byte", async () => {
+    const c = await CodexTestClient.connect(server.url);
+    await c.initialize();
+    const total = 24_000_000;
+    const processId = await start(c, `head -c ${total} /dev/zero`);
+    const socket = (c.ws as unknown as { _socket: import("node:net").Socket })._socket;
+    socket.pause();
+    const proc = core.processes.get(processId);
+    // BLOCK: once the socket, the send buffer and the log's cap are full, the process is paused.
+    for (let i = 0; i < 1000 && proc.log.writable; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(proc.log.writable).toBe(false);
+    expect(proc.running).toBe(true);
+    expect(proc.log.retainedBytes).toBeLessThanOrEqual(proc.log.maxRetainedBytes + proc.log.historyBytes + (1 << 20));
+    socket.resume();
+    await c.waitFor((m) => m.method === "process/closed" && m.params.processId === processId);
+    const bytes = c.notifications
+      .filter((m) => m.method === "process/output" && m.params.processId === processId)
+      .reduce((sum, m) => sum + Buffer.from(m.params.chunk as string, "base64").byteLength, 0);
+    expect(bytes).toBe(total);
+    await c.close();
+  });
+
   it("long-polls process/read with waitMs until output arrives", async () => {
     const c = await CodexTestClient.connect(server.url);
     await c.initialize();
