@@ -290,6 +290,14 @@ describe("exec_command", () => {
     expect(t.item.events.at(-1)).toMatchObject({ kind: "completed", item: { status: "failed" } });
   });
 
+  it("a character split across output chunks arrives whole, in deltas and for the model", async () => {
+    yieldWith = untilExit;
+    const t = thread();
+    const r = await t.call("exec_command", { cmd: "printf 'caf\\303'; sleep 0.05; printf '\\251\\n'", login: false }, { callId: "utf1" });
+    expect(r.output).toMatch(/Output:\ncafé\n$/);
+    expect(t.item.output("cmd-utf1")).toBe("café\n");
+  });
+
   it("a command that cannot start is a failed call, not a thrown error", async () => {
     const t = thread();
     const r = await t.call("exec_command", { cmd: "true", workdir: "/nonexistent/dir", login: false });
