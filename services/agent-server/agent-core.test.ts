@@ -147,6 +147,46 @@ describe("AgentCore", () => {
     expect(model2.requests).toHaveLength(1);
   });
 
+  it("raises the exec session's elicitation counter while an approval waits, and lowers it after", async () => {
+    const model = new FakeModel([call("risky", {}, "c1"), say("ok")]);
+    const counts: number[] = [];
+    let onRaised!: () => void;
+    const raised = new Promise<void>((r) => (onRaised = r));
+    const core = await AgentCore.create({
+      tetherHome: home,
+      model,
+      services: fakeServices({
+        risky: async (_a, ctx) => {
+          const auth = await ctx.authorize({ kind: "command", commandLine: "x", argv: ["x"], cwd: ctx.cwd, escalated: true });
+          return { output: auth.allowed ? "ran" : "no", success: auth.allowed };
+        },
+      }),
+      openEnvironment: async () => {
+        const env = await LocalEnvironment.create({ defaultCwd: home });
+        const session = env.session;
+        // Record what the exec server answers: the real counter, not the agent's idea of it.
+        const inc = session.incrementElicitation.bind(session);
+        const dec = session.decrementElicitation.bind(session);
+        Object.assign(session, {
+          incrementElicitation: async () => { const n = await inc(); counts.push(n); onRaised(); return n; },
+          decrementElicitation: async () => { const n = await dec(); counts.push(n); return n; },
+        });
+        return env;
+      },
+    });
+    cores.push(core);
+    const thread = await core.startThread(OPTIONS());
+    const sub = await subscribe(core, thread.threadId);
+    await core.startTurn(thread.threadId, { text: "go" });
+    const asked = await sub.until((e) => e.type === "item.started" && e.item.type === "approval");
+    // The counter went up before anyone could answer.
+    await raised;
+    expect(counts).toEqual([1]);
+    await core.respond(thread.threadId, (asked as { item: { id: string } }).item.id, { type: "accept" });
+    expect((await sub.turnEnd()).type).toBe("turn.completed");
+    expect(counts).toEqual([1, 0]);
+  });
+
   it("fails the turn with a clear error when the model does not start answering in time", async () => {
     const model = new FakeModel([hang()]);
     const core = await makeCore(model, {}, { startupTimeoutMs: 50 });
@@ -273,6 +313,25 @@ describe("AgentCore persistence", () => {
 
     await writeFile(path.join(home, "sessions", "thread_new.jsonl"), `${JSON.stringify({ t: "meta", format: 99, thread: { ...info, threadId: "thread_new" } })}\n`);
     await expect(core.resumeThread("thread_new")).rejects.toThrow(/format 99 is newer than this tether understands/);
+  });
+
+  it("lists thousands of threads from the index, rebuilt once from the rollouts when lost", async () => {
+    const core = await makeCore(new FakeModel([]));
+    const sessions = path.join(home, "sessions");
+    const base = { createdAt: "2026-01-01T00:00:00.000Z", cwd: home, environment: "local", model: "m", sandbox: "workspace-write", approvalPolicy: "never", preview: "" };
+    const n = 2000;
+    for (let i = 0; i < n; i++) {
+      const info = { ...base, threadId: `thread_many${i}`, updatedAt: `2026-01-01T00:00:00.${String(i % 1000).padStart(3, "0")}Z` };
+      await writeFile(path.join(sessions, `thread_many${i}.jsonl`), `${JSON.stringify({ t: "meta", format: 1, thread: info })}\n`);
+    }
+    const listed = await core.listThreads({ limit: 5 });
+    expect(listed).toHaveLength(5);
+    expect((await core.listThreads()).length).toBe(n);
+    // The rebuilt index holds every thread: a fresh core lists from it alone.
+    const index = await readFile(path.join(sessions, "index.jsonl"), "utf8");
+    expect(index.trim().split("\n")).toHaveLength(n);
+    const core2 = await makeCore(new FakeModel([]));
+    expect((await core2.listThreads()).length).toBe(n);
   });
 
   it("rebuilds a lost index from the rollouts", async () => {
