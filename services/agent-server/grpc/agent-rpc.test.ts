@@ -66,4 +66,18 @@ describe("AgentService over gRPC", () => {
     expect((await client.listThreads()).map((t) => t.threadId)).toContain(thread.threadId);
     await expect(client.respond(thread.threadId, "nope", { type: "accept" })).rejects.toMatchObject({ code: 5 });
   });
+
+  it("serves with the exec server's stack: a token-protected agent server refuses calls without the token", async () => {
+    const guarded = await startAgentServer(core, { listen: `unix://${path.join(home, "guarded.sock")}`, token: "s3cret" });
+    const anonymous = await GrpcAgentClient.connect(guarded.url);
+    const holder = await GrpcAgentClient.connect(guarded.url, { token: "s3cret" });
+    try {
+      await expect(anonymous.listThreads()).rejects.toMatchObject({ code: 16 });
+      expect(Array.isArray(await holder.listThreads())).toBe(true);
+    } finally {
+      await anonymous.close();
+      await holder.close();
+      await guarded.close();
+    }
+  });
 });
