@@ -71,7 +71,7 @@ export async function execServerCommand(flags: ExecServerFlags): Promise<void> {
     for (const listen of flags.listen) {
       servers.push(
         isCodexListen(listen)
-          ? await (await codexServer!).startCodexServer(core, { listen, token, tls, log: (message) => logger.warn({ door: "codex" }, message) })
+          ? await (await codexServer!).startCodexServer(core, { listen, token, tls, logger })
           : await (await grpcServer).startExecServer(core, { listen, token, tls, logger }),
       );
     }

@@ -4,11 +4,12 @@
 // session attached; when it drops the session's detached TTL starts (processes live on for
 // a resume), and a clean Close frame from the client closes the session at once.
 import type { RawData, WebSocket } from "ws";
+import type { Logger } from "../../common/logger.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { ExecCore } from "../exec-core.js";
 import type { ManagedProcess } from "../process/managed-process.js";
 import { environmentInfo } from "./environment-info.js";
-import { InitializeParams, type Notification, RpcCode, type RequestId, parseParams } from "./codex-wire.js";
+import { InitializeParams, type Notification, RpcCode, type RequestId, type RpcErrorBody, parseParams } from "./codex-wire.js";
 import { fsMethods } from "./fs-methods.js";
 import { type Handler, type HandlerContext, Reply } from "./handler-context.js";
 import { pumpOutput } from "./output-pump.js";
@@ -28,7 +29,7 @@ export interface ConnectionHost {
   readonly core: ExecCore;
   /** The connection currently serving each session, so a resume takes the session over. */
   readonly bySession: Map<string, CodexConnection>;
-  log(message: string): void;
+  readonly logger: Logger;
 }
 
 export class CodexConnection {
@@ -46,7 +47,7 @@ export class CodexConnection {
     ws.on("message", (data, isBinary) => this.#onFrame(data, isBinary));
     ws.on("close", (code) => void this.#onClose(code));
     // An error is followed by close; the close handler does the cleanup.
-    ws.on("error", (err) => host.log(`codex connection: ${err.message}`));
+    ws.on("error", (err) => host.logger.warn({ err: err.message }, "connection error"));
   }
 
   /** Ends this connection (shutdown, or a resume elsewhere took its session). */
@@ -55,30 +56,30 @@ export class CodexConnection {
   }
 
   #onFrame(data: RawData, isBinary: boolean): void {
-    if (isBinary) return this.#error(null, new RpcError(RpcCode.ParseError, "binary frames are not accepted: send one JSON object per text frame"));
+    if (isBinary) return void this.#error(null, new RpcError(RpcCode.ParseError, "binary frames are not accepted: send one JSON object per text frame"));
     let msg: unknown;
     try {
       msg = JSON.parse(frameText(data));
     } catch (err) {
-      return this.#error(null, new RpcError(RpcCode.ParseError, `the frame is not JSON (${(err as Error).message}): send one JSON object per text frame`));
+      return void this.#error(null, new RpcError(RpcCode.ParseError, `the frame is not JSON (${(err as Error).message}): send one JSON object per text frame`));
     }
     if (typeof msg !== "object" || msg === null || Array.isArray(msg)) {
-      return this.#error(null, new RpcError(RpcCode.InvalidRequest, "a frame must hold one JSON object (batches are not supported)"));
+      return void this.#error(null, new RpcError(RpcCode.InvalidRequest, "a frame must hold one JSON object (batches are not supported)"));
     }
     const { id, method, params } = msg as { id?: unknown; method?: unknown; params?: unknown };
     const validId = typeof id === "number" || typeof id === "string" ? id : undefined;
     if (typeof method !== "string") {
-      return this.#error(validId ?? null, new RpcError(RpcCode.InvalidRequest, "the message has no method: requests need id, method and params"));
+      return void this.#error(validId ?? null, new RpcError(RpcCode.InvalidRequest, "the message has no method: requests need id, method and params"));
     }
     if (id === undefined) return this.#notification(method);
-    if (validId === undefined) return this.#error(null, new RpcError(RpcCode.InvalidRequest, "id must be a number or a string"));
+    if (validId === undefined) return void this.#error(null, new RpcError(RpcCode.InvalidRequest, "id must be a number or a string"));
     this.#request(validId, method, params);
   }
 
   #notification(method: string): void {
     if (method === "initialized") return;
     // As Codex's own server does: a bad notification is answered with id -1.
-    this.#error(-1, new RpcError(RpcCode.InvalidRequest, `notification ${JSON.stringify(method.slice(0, 100))} is not accepted: the only client notification is initialized`));
+    void this.#error(-1, new RpcError(RpcCode.InvalidRequest, `notification ${JSON.stringify(method.slice(0, 100))} is not accepted: the only client notification is initialized`));
   }
 
   #request(id: RequestId, method: string, params: unknown): void {
@@ -87,9 +88,12 @@ export class CodexConnection {
       this.#paused = true;
       this.#ws.pause();
     }
+    const started = performance.now();
+    const ms = () => Math.round((performance.now() - started) * 10) / 10;
     this.#handle(method, params)
       .then(
         (result) => {
+          this.#host.logger.debug({ method, code: "OK", ms: ms() }, "call");
           if (result instanceof Reply) {
             this.#send({ id, result: result.result });
             result.afterSend();
@@ -97,7 +101,12 @@ export class CodexConnection {
             this.#send({ id, result });
           }
         },
-        (err: unknown) => this.#error(id, err),
+        (err: unknown) => {
+          const body = this.#error(id, err);
+          const fields = { method: method.slice(0, 100), code: body.code, ms: ms(), details: body.message };
+          if (body.code === RpcCode.Internal) this.#host.logger.warn(fields, "call failed");
+          else this.#host.logger.debug(fields, "call");
+        },
       )
       .finally(() => {
         this.#inFlight--;
@@ -155,7 +164,7 @@ export class CodexConnection {
       // Nothing in the session's events is Codex's business; reading them keeps the subscription.
       while (!(await events.next()).done);
     })().catch((err: unknown) => {
-      if (!this.#life.signal.aborted) this.#host.log(`codex connection: session ${sessionId} events ended: ${TetherError.from(err).message}`);
+      if (!this.#life.signal.aborted) this.#host.logger.warn({ sessionId, err: TetherError.from(err).message }, "session events ended");
     });
   }
 
@@ -171,7 +180,7 @@ export class CodexConnection {
         if (this.#life.signal.aborted) return;
         // The client would wait forever for events that cannot come: end the connection so
         // it reconnects and reads (process/read then names the problem).
-        this.#host.log(`codex connection: output of ${process.id} stopped: ${TetherError.from(err).message}`);
+        this.#host.logger.warn({ processId: process.id, err: TetherError.from(err).message }, "output push stopped; closing the connection");
         this.#ws.close(1011, "process output could not be delivered; reconnect and read");
       })
       .finally(() => this.#pumps.delete(process.id));
@@ -193,8 +202,10 @@ export class CodexConnection {
     this.#ws.send(JSON.stringify(message));
   }
 
-  #error(id: RequestId | null, err: unknown): void {
-    this.#send({ error: toRpcError(err), id });
+  #error(id: RequestId | null, err: unknown): RpcErrorBody {
+    const body = toRpcError(err);
+    this.#send({ error: body, id });
+    return body;
   }
 
   async #onClose(code: number): Promise<void> {
@@ -206,7 +217,7 @@ export class CodexConnection {
     // session to its detached TTL, for a resume.
     if (code === 1000 && this.#host.core.sessions.has(id)) {
       await this.#host.core.sessions.close(id, "the Codex client closed its connection").catch((err: unknown) => {
-        this.#host.log(`codex connection: closing session ${id}: ${TetherError.from(err).message}`);
+        this.#host.logger.warn({ sessionId: id, err: TetherError.from(err).message }, "closing the session failed");
       });
     }
   }

@@ -17,7 +17,7 @@ let server: CodexServer;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), "tether-codex-guar-"));
   core = await ExecCore.create({ defaultCwd: dir, cgroups: false });
-  server = await startCodexServer(core, { listen: "ws://127.0.0.1:0", log: () => {} });
+  server = await startCodexServer(core, { listen: "ws://127.0.0.1:0" });
 });
 afterAll(async () => {
   await server?.close();

@@ -17,7 +17,7 @@ let server: CodexServer;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), "tether-codex-proto-"));
   core = await ExecCore.create({ defaultCwd: dir, cgroups: false, defaultDetachedTtlMs: 60_000 });
-  server = await startCodexServer(core, { listen: "ws://127.0.0.1:0", log: () => {} });
+  server = await startCodexServer(core, { listen: "ws://127.0.0.1:0" });
 });
 afterAll(async () => {
   await server?.close();
@@ -151,7 +151,7 @@ describe("Codex protocol onto ExecCore", () => {
 
   it("keeps a dropped session for its detached TTL, then kills its processes", async () => {
     await using quick = await ExecCore.create({ defaultCwd: dir, cgroups: false, defaultDetachedTtlMs: 300 });
-    await using door = await startCodexServer(quick, { listen: "ws://127.0.0.1:0", log: () => {} });
+    await using door = await startCodexServer(quick, { listen: "ws://127.0.0.1:0" });
     const c = await CodexTestClient.connect(door.url);
     await c.initialize();
     const { processId, answer } = start(c, "sleep 60");

@@ -17,7 +17,7 @@ let server: CodexServer;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), "tether-codex-srv-"));
   core = await ExecCore.create({ defaultCwd: dir, cgroups: false });
-  server = await startCodexServer(core, { listen: "ws://127.0.0.1:0", maxMessageBytes: 4 << 20, log: () => {} });
+  server = await startCodexServer(core, { listen: "ws://127.0.0.1:0", maxMessageBytes: 4 << 20 });
 });
 afterAll(async () => {
   await server?.close();
@@ -110,7 +110,7 @@ describe("Codex front door: bad frames", () => {
 
 describe("Codex front door: bearer token and TLS", () => {
   it("wants `Authorization: Bearer <token>` at the upgrade", async () => {
-    await using guarded = await startCodexServer(core, { listen: "ws://127.0.0.1:0", token: "s3cret", log: () => {} });
+    await using guarded = await startCodexServer(core, { listen: "ws://127.0.0.1:0", token: "s3cret" });
     await expect(CodexTestClient.connect(guarded.url)).rejects.toThrow(/HTTP 401/);
     await expect(CodexTestClient.connect(guarded.url, { headers: { authorization: "Bearer wrong" } })).rejects.toThrow(/HTTP 401/);
     const c = await CodexTestClient.connect(guarded.url, { headers: { authorization: "Bearer s3cret" } });
@@ -121,7 +121,7 @@ describe("Codex front door: bearer token and TLS", () => {
 
   it("serves wss:// with the server's certificate", async () => {
     const ca = await createTestCa(path.join(dir, "ca"), ["127.0.0.1"]);
-    await using tls = await startCodexServer(core, { listen: "wss://127.0.0.1:0", tls: { cert: ca.serverCertPem, key: ca.serverKeyPem }, log: () => {} });
+    await using tls = await startCodexServer(core, { listen: "wss://127.0.0.1:0", tls: { cert: ca.serverCertPem, key: ca.serverKeyPem } });
     expect(tls.url).toMatch(/^wss:\/\/127\.0\.0\.1:\d+$/);
     await expect(CodexTestClient.connect(tls.url)).rejects.toThrow(/self-signed|unable to verify|certificate/i);
     const c = await CodexTestClient.connect(tls.url, { ca: ca.caCertPem });

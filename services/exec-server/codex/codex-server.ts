@@ -10,6 +10,7 @@ import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
+import { type Logger, createLogger } from "../../common/logger.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { ExecCore } from "../exec-core.js";
 import { type ListenAddress, parseListenAddress } from "../../common/listen-address.js";
@@ -23,7 +24,8 @@ export interface CodexServerOptions {
   tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
   /** Largest frame accepted; a bigger one closes the connection with 1009. Default 64 MiB. */
   maxMessageBytes?: number;
-  log?: (message: string) => void;
+  /** One line per finished request (debug; warn for server faults) and connection trouble. */
+  logger?: Logger;
 }
 
 export interface CodexServer extends AsyncDisposable {
@@ -59,9 +61,9 @@ export async function startCodexServer(core: ExecCore, options: CodexServerOptio
     if (!secure) throw new TetherError(ErrorCode.FailedPrecondition, `refusing to serve Codex on ${address.host}:${address.port} without TLS: use wss:// with --tls-cert and --tls-key, or bind to 127.0.0.1`);
     if (!options.token) throw new TetherError(ErrorCode.FailedPrecondition, `refusing to serve Codex on ${address.host}:${address.port} without a bearer token: pass --token-file, or bind to 127.0.0.1`);
   }
-  const log = options.log ?? ((m: string) => process.stderr.write(`tether exec-server: ${m}\n`));
+  const logger = (options.logger ?? createLogger({ name: "exec-server", level: "silent" })).child({ door: "codex" });
   const expected = options.token === undefined ? undefined : digest(options.token);
-  const host: ConnectionHost = { core, bySession: new Map(), log };
+  const host: ConnectionHost = { core, bySession: new Map(), logger };
   const connections = new Set<CodexConnection>();
   let refusing = false;
 
