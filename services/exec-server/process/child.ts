@@ -8,7 +8,7 @@ import type { Readable, Writable } from "node:stream";
 import { ErrorCode, TetherError, cancelled, codeForErrno, errnoCode } from "../../common/tether-error.js";
 import { parseStatusLine, signalName } from "./launcher/status-line.js";
 import { type LaunchSpec, type LauncherExit, type LauncherIo, spawnLauncher } from "./launcher-io.js";
-import type { Zygote } from "./zygote.js";
+import type { Prejoined, Zygote } from "./zygote.js";
 
 export type ChildStream = "stdout" | "stderr" | "pty";
 
@@ -65,11 +65,11 @@ export class Child implements AsyncDisposable {
    * Spawns via the launcher, forked by the zygote when one is given and able, else by
    * Node itself; resolves once the target was exec'd (pid known).
    */
-  static async spawn(spec: ChildSpec, options: { launcherPath: string; zygote?: Zygote; signal?: AbortSignal }): Promise<Child> {
+  static async spawn(spec: ChildSpec, options: { launcherPath: string; zygote?: Zygote; signal?: AbortSignal; prejoined?: Prejoined }): Promise<Child> {
     validate(spec);
     const { signal } = options;
     if (signal?.aborted) throw TetherError.from(signal.reason ?? cancelled());
-    const forked = await options.zygote?.launch(spec, signal);
+    const forked = await options.zygote?.launch(spec, signal, options.prejoined);
     if (forked?.ok === false) throw launchError(spec, forked.refusal.stage, forked.refusal.errno, forked.refusal.text, "");
     const child = new Child(spec, forked?.io ?? spawnLauncher(spec, options.launcherPath), options.launcherPath);
     if (signal === undefined) {

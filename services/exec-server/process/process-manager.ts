@@ -23,6 +23,7 @@ import type { PidsCgroup, ProcessCgroup } from "./pids-cgroup.js";
 import { type SpecLimits, DEFAULT_SPEC_LIMITS, buildEnv, checkId, checkSpec, resolveCwd, resolveExecutable } from "./process-spec.js";
 import { type Clock, systemClock } from "./stopwatch.js";
 import { Zygote } from "./zygote.js";
+import { PrejoinedLaunchers, type PrejoinedLauncher } from "./prejoined-launchers.js";
 
 export interface ProcessLimits extends SpecLimits {
   maxRunning: number;
@@ -133,6 +134,7 @@ export class ProcessManager implements AsyncDisposable {
   readonly #starting = new Map<string, { spec: ProcessSpec; sessionId: string; done: Promise<ManagedProcess> }>();
   readonly #pausedSessions = new Set<string>();
   readonly #zygote: Zygote | undefined;
+  readonly #prejoined: PrejoinedLaunchers | undefined;
   #running = 0;
   #closed = false;
 
@@ -142,6 +144,7 @@ export class ProcessManager implements AsyncDisposable {
     this.budget = new MemoryBudget(this.limits.maxRetainedBytesTotal);
     this.#clock = options.clock ?? systemClock;
     this.#zygote = options.zygote === false ? undefined : Zygote.beside(options.launcherPath);
+    this.#prejoined = this.#zygote && options.cgroups ? new PrejoinedLaunchers(this.#zygote, options.cgroups) : undefined;
   }
 
   async start(
@@ -283,6 +286,7 @@ export class ProcessManager implements AsyncDisposable {
     await Promise.allSettled([...this.#starting.values()].map((s) => s.done));
     await killAll([...this.#processes.values()], "the exec server shut down");
     for (const p of [...this.#processes.values()]) this.#forget(p);
+    await this.#prejoined?.close();
     await this.#zygote?.close();
   }
 
@@ -302,18 +306,24 @@ export class ProcessManager implements AsyncDisposable {
     const prepared = await preparer.prepare({ processId, sessionId, spec, file, cwd, env }, signal);
     let child: Child;
     let cgroup: ProcessCgroup | undefined;
+    let ready: PrejoinedLauncher | undefined;
+    const pidsMax = this.limits.maxPidsPerProcess;
     try {
       throwIfAborted(signal);
-      const pidsMax = this.limits.maxPidsPerProcess;
-      cgroup = this.#options.cgroups && pidsMax > 0 ? await this.#options.cgroups.create(pidsMax) : undefined;
+      ready = pidsMax > 0 ? this.#prejoined?.take(pidsMax) : undefined;
+      cgroup = ready?.cgroup ?? (this.#options.cgroups && pidsMax > 0 ? await this.#options.cgroups.create(pidsMax) : undefined);
       child = await Child.spawn(
         { file: prepared.file, argv: prepared.argv, cwd, env: prepared.env, tty: spec.tty, stdinOpen: spec.stdinOpen, cgroup: cgroup?.dir },
-        { launcherPath: this.#options.launcherPath, zygote: this.#zygote, signal },
+        { launcherPath: this.#options.launcherPath, zygote: this.#zygote, signal, prejoined: ready?.prejoined },
       );
     } catch (err) {
+      ready?.prejoined.conn.destroy(); // its child leaves the cgroup free for removal
       await cgroup?.finish();
       await prepared.dispose();
       throw err;
+    } finally {
+      // After this Start (its target runs), so the refill's join does not compete with it.
+      if (pidsMax > 0) this.#prejoined?.refill(pidsMax);
     }
     const log = new OutputLog<ExitStatus>({
       overflow: spec.output?.overflow === OverflowPolicy.DROP_OLDEST ? "drop_oldest" : "block",

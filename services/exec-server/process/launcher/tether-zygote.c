@@ -10,7 +10,10 @@
  *   stdout  "ready\n" once listening; stdin EOF, SIGTERM or the parent's death: exit
  *   Only PARENT_PID may connect (SO_PEERCRED): a sandboxed process of the same user
  *   must not be able to ask for an unsandboxed one.
- * Per connection, Node -> child: u32 LE length, then NUL-terminated fields:
+ * Per connection, Node -> child, optionally first a join frame: u32 LE length, "join\0DIR\0"
+ *   (the child joins cgroup DIR at once; Node opens such connections ahead of time, so the
+ *   slow join is off the Start's path: prejoined-launchers.ts); then the request:
+ *   u32 LE length, then NUL-terminated fields:
  *   TTY ("pipe" or "ROWSxCOLS"), STDIN ("0"|"1"), CGROUP ("" = none), CWD, FILE,
  *   ARGC, ARGV..., ENVC, ENV ("K=V")...
  * child -> Node: "fds PID STDIN_W STDOUT_R STDERR_R\n" (STDIN_W -1: none) or
@@ -105,16 +108,40 @@ static int high(int conn, int fd) {
     return h;
 }
 
+/* One request frame (u32 LE length, then the body); EOF before it ends: Node let go, leave. */
+static char *read_frame(int conn, uint32_t *len) {
+    if (read_full(conn, len, sizeof *len) < 0) _exit(0);
+    if (*len > MAX_REQUEST) child_fail(conn, "request", E2BIG);
+    char *buf = malloc(*len ? *len : 1);
+    if (!buf) child_fail(conn, "request", ENOMEM);
+    if (read_full(conn, buf, *len) < 0) _exit(0);
+    return buf;
+}
+
+/* Moves this process into the cgroup DIR (v1 or v2). On an idle kernel this waits for an RCU
+ * grace period (~12 ms here), which is why Node asks for it ahead of the request. */
+static void join_cgroup(int conn, const char *dir) {
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/cgroup.procs", dir) >= sizeof path) child_fail(conn, "cgroup", ENAMETOOLONG);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) child_fail(conn, "cgroup", errno);
+    if (write(fd, "0", 1) != 1) child_fail(conn, "cgroup", errno);
+    close(fd);
+}
+
 /* In the forked child: serve one connection, then become tether-launch. Never returns. */
 static void serve(int conn) {
     (void)prctl(PR_SET_NAME, "tether-launch"); /* what ps shows: it is one from here on */
     conn = high(conn, conn);
     uint32_t len;
-    if (read_full(conn, &len, sizeof len) < 0) _exit(0);
-    if (len > MAX_REQUEST) child_fail(conn, "request", E2BIG);
-    char *buf = malloc(len);
-    if (!buf) child_fail(conn, "request", ENOMEM);
-    if (read_full(conn, buf, len) < 0) _exit(0);
+    char *buf = read_frame(conn, &len);
+    if (len > 5 && memcmp(buf, "join", 5) == 0) {
+        /* Prejoined: move into the cgroup now, while no request waits on it, then wait for one. */
+        if (buf[len - 1] != '\0') child_fail(conn, "request", EINVAL);
+        join_cgroup(conn, buf + 5);
+        free(buf);
+        buf = read_frame(conn, &len);
+    }
     char **f = NULL;
     long nf = split(buf, len, &f);
     long argc = count_at(f, nf, 5);
