@@ -13,5 +13,7 @@ describe("the Environment contract", () => {
 
   it("answers escalations with the shape the exec server's core takes", () => {
     expectTypeOf<DecisionResult>().toEqualTypeOf<CoreDecisionResult>();
+    const answer: CoreDecisionResult = { decision: "deny", reason: "no" } satisfies DecisionResult;
+    expect(answer.decision).toBe("deny");
   });
 });

@@ -339,6 +339,8 @@ export class LeanChannel implements AsyncDisposable, Transport {
     const path = codec.path;
     if (opts.signal?.aborted) throw TetherError.from(opts.signal.reason ?? cancelled());
     if (this.ended || this.session.closed || this.session.destroyed) {
+      // The connection may have failed before the first call got here (a TLS handshake): say why.
+      if (this.sessionError) throw new TetherError(ErrorCode.Unavailable, `${path}: ${this.closedError().message}`, { cause: this.sessionError });
       throw new TetherError(ErrorCode.Unavailable, `${path}: the channel to ${this.opts.target} is closed; connect again`);
     }
     const body = "one" in input ? encodeFrame(codec.encode(input.one)) : undefined;

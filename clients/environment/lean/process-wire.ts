@@ -57,6 +57,8 @@ export interface ExitStatusWire {
   systemCpuMs: bigint;
   maxRssKb: bigint;
   reason: string;
+  sandboxDenied: boolean;
+  sandboxDenial: string;
 }
 
 export type AttachEvent =
@@ -167,7 +169,7 @@ const decodeSummary: Decoder<ProcessSummary> = (r, end) => {
 };
 
 const decodeExit: Decoder<ExitStatusWire> = (r, end) => {
-  const s: ExitStatusWire = { signalName: "", timedOut: false, timeoutKind: 0, oomKilled: false, wallTimeMs: 0n, userCpuMs: 0n, systemCpuMs: 0n, maxRssKb: 0n, reason: "" };
+  const s: ExitStatusWire = { signalName: "", timedOut: false, timeoutKind: 0, oomKilled: false, wallTimeMs: 0n, userCpuMs: 0n, systemCpuMs: 0n, maxRssKb: 0n, reason: "", sandboxDenied: false, sandboxDenial: "" };
   fields(r, end, (no) => {
     if (no === 1) s.code = r.int32();
     else if (no === 2) s.signal = r.int32();
@@ -180,6 +182,8 @@ const decodeExit: Decoder<ExitStatusWire> = (r, end) => {
     else if (no === 9) s.systemCpuMs = big(r.uint64());
     else if (no === 10) s.maxRssKb = big(r.uint64());
     else if (no === 11) s.reason = r.string();
+    else if (no === 12) s.sandboxDenied = r.bool();
+    else if (no === 13) s.sandboxDenial = r.string();
     else return false;
     return true;
   });
