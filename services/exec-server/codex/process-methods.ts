@@ -18,8 +18,12 @@ import {
 import { type Handler, type HandlerContext, Reply } from "./handler-context.js";
 import { exitCodeOf } from "./output-pump.js";
 
-/** process/read: bytes per answer when the client names no budget, and the longest wait. */
-const READ_DEFAULT_BYTES = 1 << 20;
+/**
+ * process/read: bytes per answer when the client names no budget, and the longest wait. A
+ * resumed client reads what it missed once (maxBytes null) while pushes go on from where the
+ * log was at the resume: the answer takes all of it, so nothing falls between the two.
+ */
+const READ_DEFAULT_BYTES = 32 << 20;
 const READ_MAX_WAIT_MS = 60_000;
 
 /** The session's process by id; a start still in flight is waited for (a client may pipeline). */
