@@ -102,24 +102,16 @@ export class ExecCore implements AsyncDisposable {
     const zshAvailable = await ZshForkBroker.available(nativeDir);
     const zshFork = zshAvailable.ok ? new ZshForkBroker({ runtimeDir: path.join(runtimeDir, "zsh-fork"), nativeDir }) : undefined;
     const zshForkUnavailable = zshAvailable.ok ? undefined : zshAvailable.reason;
-    // The preparer needs the session manager, which needs the process manager: tie the knot late.
-    let sessions!: SessionManager;
     const preparer = new ExecPreparer({
       sandboxer,
       defaultMode,
-      sessionSandbox: (id) => (id && sessions.has(id) ? sessions.get(id).defaultSandbox : undefined),
-      decideFor: (id) => (req, signal) => sessions.requestDecision(id, req, signal),
-      askNetworkFor: (id, processId) => async (req, signal) => {
-        const answer = await sessions.requestNetworkDecision(id, { processId, ...req }, signal);
-        return { allowed: answer.decision !== "deny", reason: answer.reason };
-      },
       zshFork,
       zshForkUnavailable,
     });
     const cgroupProbe = options.cgroups === false ? { ok: false as const, reason: "turned off" } : await PidsCgroup.detect();
     const cgroups = cgroupProbe.ok ? cgroupProbe.cgroups : undefined;
     const processes = new ProcessManager({ launcherPath: launcherPath(), defaultCwd, limits: options.limits, preparer, cgroups });
-    sessions = new SessionManager({
+    const sessions = new SessionManager({
       processes,
       defaultDetachedTtlMs: options.defaultDetachedTtlMs,
       decisionTimeoutMs: options.decisionTimeoutMs,
@@ -151,8 +143,7 @@ export class ExecCore implements AsyncDisposable {
 
   /** The file policy of a session's file calls: its default sandbox, else the server's. */
   filePolicyFor(sessionId: string): FileAccessPolicy {
-    const policy = sessionId && this.sessions.has(sessionId) ? this.sessions.get(sessionId).defaultSandbox : undefined;
-    return this.filePolicyOf(policy);
+    return this.filePolicyOf(this.sessions.sandboxOf(sessionId));
   }
 
   /** The file policy of an explicit sandbox (a front door whose calls each carry one). */
@@ -167,7 +158,7 @@ export class ExecCore implements AsyncDisposable {
     options: { sessionId?: string; signal?: AbortSignal } = {},
   ): Promise<{ process: ManagedProcess; created: boolean }> {
     if (options.sessionId) this.sessions.get(options.sessionId);
-    return this.processes.start(processId, spec, options);
+    return this.processes.start(processId, spec, { ...options, sessions: this.sessions });
   }
 
   /** Kills every process this server owns; idempotent. */

@@ -1,7 +1,6 @@
 // Turns a process spec into what the launcher execs: zsh-fork wrapping first (the
 // shell and its shim), then the sandbox around it. A sandbox that was asked for and
 // cannot be built fails the Start; nothing runs unsandboxed by surprise.
-import type { SandboxPolicy } from "../../gen/tether/exec/v1/sandbox_pb.js";
 import { ShellMode } from "../../gen/tether/exec/v1/process_pb.js";
 import { ErrorCode, TetherError } from "../common/tether-error.js";
 import type { DecideFn } from "./escalation/escalation-types.js";
@@ -9,6 +8,7 @@ import type { CommandPreparer, PrepareInput, PreparedCommand } from "./process/p
 import { type SandboxModeName, resolveSandboxPolicy } from "./sandbox/sandbox-policy.js";
 import { type Sandboxer, needsSandbox } from "./sandbox/sandboxer.js";
 import type { NetworkProxyOptions } from "./sandbox/network-proxy.js";
+import type { SessionPolicySource } from "./session/session-policy-source.js";
 
 /** What zsh-fork needs from the escalation broker (see escalation/zsh-fork.ts). */
 export interface ZshForkLauncher {
@@ -23,17 +23,18 @@ export interface ZshForkLauncher {
 export interface ExecPreparerOptions {
   sandboxer: Sandboxer;
   defaultMode: SandboxModeName;
-  /** The session's default sandbox, for processes that ask for none. */
-  sessionSandbox: (sessionId: string) => SandboxPolicy | undefined;
-  /** How a session's controller is asked about an intercepted exec. */
-  decideFor: (sessionId: string) => DecideFn;
-  /** How a session's controller is asked about a host a process's proxy has no rule for. */
-  askNetworkFor: (sessionId: string, processId: string) => NonNullable<NetworkProxyOptions["ask"]>;
   zshFork?: ZshForkLauncher;
   zshForkUnavailable?: string;
 }
 
 const MAX_DENIALS = 16;
+
+/** A process started without a session: no default sandbox, and nobody to ask (every question is denied). */
+const NO_SESSIONS: SessionPolicySource = {
+  sandboxOf: () => undefined,
+  requestDecision: async () => ({ decision: "deny", reason: "the process has no session to ask" }),
+  requestNetworkDecision: async () => ({ decision: "deny", reason: "the process has no session to ask" }),
+};
 
 export class ExecPreparer implements CommandPreparer {
   readonly #o: ExecPreparerOptions;
@@ -43,7 +44,8 @@ export class ExecPreparer implements CommandPreparer {
   }
 
   async prepare(input: PrepareInput, signal?: AbortSignal): Promise<PreparedCommand> {
-    const policy = input.spec.sandbox ?? this.#o.sessionSandbox(input.sessionId);
+    const sessions = input.sessions ?? NO_SESSIONS;
+    const policy = input.spec.sandbox ?? sessions.sandboxOf(input.sessionId);
     const sandbox = resolveSandboxPolicy(policy, { cwd: input.cwd, defaultMode: this.#o.defaultMode });
     let file = input.file;
     let argv = input.spec.argv;
@@ -54,7 +56,7 @@ export class ExecPreparer implements CommandPreparer {
       if (!this.#o.zshFork) {
         throw new TetherError(ErrorCode.FailedPrecondition, `shell ZSH_FORK is not available here: ${this.#o.zshForkUnavailable ?? "not configured"}`);
       }
-      const launch = await this.#o.zshFork.prepare(input.processId, argv[0]!, this.#o.decideFor(input.sessionId), env);
+      const launch = await this.#o.zshFork.prepare(input.processId, argv[0]!, (req, sig) => sessions.requestDecision(input.sessionId, req, sig), env);
       ({ file, argv, env, extraBinds } = launch);
       disposeShell = () => launch.dispose();
     }
@@ -62,9 +64,13 @@ export class ExecPreparer implements CommandPreparer {
     if (!needsSandbox(sandbox)) return { file, argv, env, dispose: disposeShell };
     // Bounded: the first refusals say what happened; a retry loop must not grow this.
     const denials: string[] = [];
+    const ask: NonNullable<NetworkProxyOptions["ask"]> = async (req, sig) => {
+      const answer = await sessions.requestNetworkDecision(input.sessionId, { processId: input.processId, ...req }, sig);
+      return { allowed: answer.decision !== "deny", reason: answer.reason };
+    };
     const proxyOwner = {
       id: `${input.sessionId}/${input.processId}`,
-      ask: this.#o.askNetworkFor(input.sessionId, input.processId),
+      ask,
       onDenied: (what: string) => void (denials.length < MAX_DENIALS && denials.push(what)),
     };
     try {

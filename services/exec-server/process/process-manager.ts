@@ -21,6 +21,7 @@ import { MemoryBudget } from "./memory-budget.js";
 import { OutputLog } from "./output-log.js";
 import type { PidsCgroup, ProcessCgroup } from "./pids-cgroup.js";
 import { type SpecLimits, DEFAULT_SPEC_LIMITS, buildEnv, checkId, checkSpec, resolveCwd, resolveExecutable } from "./process-spec.js";
+import type { SessionPolicySource } from "../session/session-policy-source.js";
 import { type Clock, systemClock } from "./stopwatch.js";
 import { Zygote } from "./zygote.js";
 import { PrejoinedLaunchers, type PrejoinedLauncher } from "./prejoined-launchers.js";
@@ -89,6 +90,8 @@ export interface PrepareInput {
   file: string | undefined;
   cwd: string;
   env: Record<string, string>;
+  /** The owning session's sandbox and controller; without it the process has no session to ask. */
+  sessions?: SessionPolicySource;
 }
 
 /** Applies the spec's sandbox and shell mode. The default runs DIRECT with full access only. */
@@ -150,7 +153,7 @@ export class ProcessManager implements AsyncDisposable {
   async start(
     processId: string,
     spec: ProcessSpec | undefined,
-    options: { sessionId?: string; signal?: AbortSignal } = {},
+    options: { sessionId?: string; signal?: AbortSignal; sessions?: SessionPolicySource } = {},
   ): Promise<{ process: ManagedProcess; created: boolean }> {
     if (this.#closed) throw new TetherError(ErrorCode.Unavailable, "the exec server is shutting down");
     checkId("process_id", processId);
@@ -173,7 +176,7 @@ export class ProcessManager implements AsyncDisposable {
         `${this.limits.maxRunning} processes are running, the most this server allows: wait for some to exit`,
       );
     }
-    const done = this.#spawn(processId, checked, sessionId, options.signal);
+    const done = this.#spawn(processId, checked, sessionId, options.signal, options.sessions);
     this.#starting.set(processId, { spec: checked, sessionId, done });
     try {
       const process = await done;
@@ -298,12 +301,12 @@ export class ProcessManager implements AsyncDisposable {
     return this.#running;
   }
 
-  async #spawn(processId: string, spec: ProcessSpec, sessionId: string, signal?: AbortSignal): Promise<ManagedProcess> {
+  async #spawn(processId: string, spec: ProcessSpec, sessionId: string, signal?: AbortSignal, sessions?: SessionPolicySource): Promise<ManagedProcess> {
     const cwd = await resolveCwd(spec.cwd, this.#options.defaultCwd);
     const env = buildEnv(spec, this.#options.serverEnv ?? process.env);
     const file = spec.shell === ShellMode.ZSH_FORK ? undefined : await resolveExecutable(spec.argv[0]!, cwd, env);
     const preparer = this.#options.preparer ?? unsandboxedPreparer;
-    const prepared = await preparer.prepare({ processId, sessionId, spec, file, cwd, env }, signal);
+    const prepared = await preparer.prepare({ processId, sessionId, spec, file, cwd, env, sessions }, signal);
     let child: Child;
     let cgroup: ProcessCgroup | undefined;
     let ready: PrejoinedLauncher | undefined;

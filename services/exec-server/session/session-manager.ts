@@ -20,6 +20,7 @@ import {
   Subscriber,
   sessionNotFound,
 } from "./session.js";
+import type { SessionPolicySource } from "./session-policy-source.js";
 
 export interface SessionManagerOptions {
   processes: ProcessManager;
@@ -44,7 +45,7 @@ const DECISIONS: Record<number, EscalationDecision | undefined> = {
   [Decision.DENY]: "deny",
 };
 
-export class SessionManager implements AsyncDisposable {
+export class SessionManager implements SessionPolicySource, AsyncDisposable {
   readonly defaultDetachedTtlMs: number;
   readonly #maxTtlMs: number;
   readonly decisionTimeoutMs: number;
@@ -97,6 +98,10 @@ export class SessionManager implements AsyncDisposable {
 
   has(sessionId: string): boolean {
     return this.#sessions.has(sessionId);
+  }
+
+  sandboxOf(sessionId: string): SandboxPolicy | undefined {
+    return this.#sessions.get(sessionId)?.defaultSandbox;
   }
 
   /** A stream of session events; the session counts as attached while it is open. */
