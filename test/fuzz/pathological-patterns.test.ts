@@ -105,6 +105,27 @@ describe("exec server under pathological patterns", () => {
     expect(died).toBeUndefined();
   });
 
+  it("answers file calls under a policy of the most deep missing paths it takes, and refuses more", async () => {
+    // Every file call resolves every root and rule (symlinks of the longest existing prefix):
+    // by binary search, not one thrown realpath per missing level, and at most 64 KiB of them.
+    const deep = (i: number) => `/nonexistent-${i}${"/m".repeat(2000)}`;
+    const policy = (roots: number, rules: number) => ({
+      mode: SandboxMode.WORKSPACE_WRITE,
+      writableRoots: Array.from({ length: roots }, (_, i) => deep(i)),
+      fileRules: Array.from({ length: rules }, (_, i) => ({ pattern: deep(1000 + i), access: FileAccess.NONE })),
+    });
+    const refused = await failure(clients.session.openSession({ sessionId: "too-deep", defaultSandbox: policy(8, 9) }, { timeoutMs: CALL_DEADLINE_MS }));
+    expect(ErrorCode[refused.code]).toBe("InvalidArgument");
+    expect(refused.message).toMatch(/MAX_POLICY_PATH_BYTES/);
+    await clients.session.openSession({ sessionId: "deep-rules", defaultSandbox: policy(5, 10) }, { timeoutMs: CALL_DEADLINE_MS });
+    const answers: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      answers.push(ErrorCode[(await failure(clients.files.stat({ path: `${deep(1000 + i)}/x`, sessionId: "deep-rules" }, { timeoutMs: CALL_DEADLINE_MS }))).code]);
+    }
+    expect(answers).toEqual(Array(10).fill("PermissionDenied"));
+    expect(died).toBeUndefined();
+  });
+
   it("lists a directory chain 300 levels deep with depth 2^32-1 (no recursion per level)", async () => {
     const root = join(server.socketPath, "..", "deep");
     let dir = root;

@@ -112,6 +112,10 @@ describe("resolveSandboxPolicy", () => {
       () => resolveSandboxPolicy(create(SandboxPolicySchema, { allowedUnixSockets: [`/${"s".repeat(4096)}`] }), defaults),
       "PATH_MAX",
     );
+    expectInvalid(
+      () => resolveSandboxPolicy(create(SandboxPolicySchema, { writableRoots: many(20, (i) => `/r${i}/${"d".repeat(4000)}`) }), defaults),
+      "MAX_POLICY_PATH_BYTES",
+    );
   });
 
   it("keeps proxy host lists normalised", () => {

@@ -15,7 +15,6 @@
 //   private scratch directories (they hold other programs' Unix sockets), so the host
 //   paths there are "none" unless a root, a rule or `readableRoots` brings them back.
 
-import fs from "node:fs";
 import path from "node:path";
 import {
   FileAccess,
@@ -25,6 +24,7 @@ import {
 } from "../../../gen/tether/exec/v1/sandbox_pb.js";
 import { MAX_GLOB_LENGTH, PATH_MAX } from "../../common/glob-matcher.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
+import { canonicalPath } from "./canonical-path.js";
 import type { FileAccessLevel, FileAccessPolicy } from "./file-access.js";
 import { PathPattern, isWithin } from "./path-pattern.js";
 
@@ -66,6 +66,11 @@ export const SANDBOX_LIMITS = {
   hosts: 256,
   /** RFC 1035's longest host name. */
   hostLength: 253,
+  /**
+   * Bytes of all roots, rules and sockets together: each is normalised and resolved on every
+   * file call, so the total (not only each path's PATH_MAX) bounds that work.
+   */
+  pathBytes: 64 * 1024,
 } as const;
 
 function checkCount(field: string, count: number, limit: number, name: string): void {
@@ -112,6 +117,14 @@ export function checkSandboxLimits(policy: SandboxPolicy | undefined, prefix = "
   });
   checkCount(`${prefix}.file_rules (globs)`, globs, L.globFileRules, "MAX_GLOB_FILE_RULES");
   policy.writableRoots.forEach((p, i) => checkPathLength(`${prefix}.writable_roots[${i}]`, p));
+  let pathBytes = 0;
+  for (const p of [...policy.writableRoots, ...policy.allowedUnixSockets, ...policy.fileRules.map((r) => r.pattern)]) pathBytes += Buffer.byteLength(p);
+  if (pathBytes > L.pathBytes) {
+    throw new TetherError(
+      ErrorCode.InvalidArgument,
+      `${prefix} holds ${pathBytes} bytes of paths (writable_roots, allowed_unix_sockets, file_rules); the limit is ${L.pathBytes} (MAX_POLICY_PATH_BYTES)`,
+    );
+  }
   policy.allowedUnixSockets.forEach((p, i) => checkPathLength(`${prefix}.allowed_unix_sockets[${i}]`, p));
   for (const list of ["allowHosts", "denyHosts"] as const) {
     (policy.network?.[list] ?? []).forEach((h, i) => {
@@ -132,7 +145,7 @@ export function resolveSandboxPolicy(
     throw new TetherError(ErrorCode.InvalidArgument, `cwd "${defaults.cwd}" is not absolute: pass an absolute path`);
   }
   checkSandboxLimits(policy);
-  const cwd = canonical(defaults.cwd);
+  const cwd = canonicalPath(defaults.cwd);
   const mode = modeName(policy?.mode ?? SandboxMode.UNSPECIFIED, defaults.defaultMode);
 
   const roots = (policy?.writableRoots ?? []).map((p, i) => absolute(p, `sandbox.writable_roots[${i}]`));
@@ -276,7 +289,7 @@ function rulePattern(pattern: string, field: string): string {
   if (!pattern.startsWith("/")) {
     throw new TetherError(ErrorCode.InvalidArgument, `${field} "${pattern}" is not absolute: rules take an absolute path or an absolute glob`);
   }
-  if (!/[*?]/.test(pattern)) return canonical(pattern);
+  if (!/[*?]/.test(pattern)) return canonicalPath(pattern);
   const segments = pattern.split("/");
   if (segments.some((s) => s === "." || s === "..")) {
     throw new TetherError(ErrorCode.InvalidArgument, `${field} "${pattern}" contains "." or "..": write the glob without them`);
@@ -285,7 +298,7 @@ function rulePattern(pattern: string, field: string): string {
   const first = segments.findIndex((s) => /[*?]/.test(s));
   const literal = segments.slice(0, first).join("/") || "/";
   const rest = segments.slice(first).join("/");
-  const base = canonical(literal);
+  const base = canonicalPath(literal);
   return base === "/" ? `/${rest}` : `${base}/${rest}`;
 }
 
@@ -293,29 +306,7 @@ function absolute(p: string, field: string): string {
   if (!path.isAbsolute(p)) {
     throw new TetherError(ErrorCode.InvalidArgument, `${field} "${p}" is not absolute: pass an absolute path`);
   }
-  return canonical(p);
-}
-
-/**
- * Normalises `..` and resolves symlinks of the longest existing prefix, because the file
- * API and the kernel both see resolved paths. A missing tail is kept as written.
- */
-function canonical(p: string): string {
-  const normal = path.resolve(p);
-  let existing = normal;
-  const tail: string[] = [];
-  for (;;) {
-    try {
-      const real = fs.realpathSync.native(existing);
-      return tail.length === 0 ? real : path.join(real, ...tail.reverse());
-    } catch {
-      // Missing component: resolve the parent instead and keep the rest literally.
-      const parent = path.dirname(existing);
-      if (parent === existing) return normal;
-      tail.push(path.basename(existing));
-      existing = parent;
-    }
-  }
+  return canonicalPath(p);
 }
 
 function dedupe(paths: string[]): string[] {
