@@ -32,6 +32,16 @@ function acceptAll(client: InProcessAgentClient, threadId: string): (e: ThreadEv
   };
 }
 
+/** Polls (bounded) until `want` sleepers run: a forked child shows as bash until it execs sleep. */
+async function sleepersReach(marker: string, want: number): Promise<number> {
+  let n = await sleepers(marker);
+  for (let i = 0; i < 100 && n !== want; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    n = await sleepers(marker);
+  }
+  return n;
+}
+
 const exec = (cmd: string, callId: string, extra: Record<string, unknown> = {}): ScriptStep => ({ type: "function_call", name: "exec_command", callId, arguments: { cmd, login: false, yield_time_ms: 10_000, ...extra } });
 
 forEachBackend("agent turns", (ctx) => {
@@ -132,7 +142,7 @@ forEachBackend("agent turns", (ctx) => {
     await client.startTurn(thread.threadId, { text: "wait a long time" });
     // Its first output: the command (and its background child) is running.
     await watch.until((e) => e.type === "item.delta" && e.delta.includes("up"));
-    if (ctx.backend.name !== "docker") expect(await sleepers(marker)).toBe(2);
+    if (ctx.backend.name !== "docker") expect(await sleepersReach(marker, 2)).toBe(2);
     const running = await ctx.env.processes.list({ labels: { [LABEL_THREAD]: thread.threadId }, allSessions: true });
     expect(running.filter((p) => p.state === ProcessState.RUNNING)).toHaveLength(1);
     await client.interrupt(thread.threadId);
@@ -140,7 +150,7 @@ forEachBackend("agent turns", (ctx) => {
     const after = await ctx.env.processes.list({ labels: { [LABEL_THREAD]: thread.threadId }, allSessions: true });
     expect(after.filter((p) => p.state === ProcessState.RUNNING)).toEqual([]);
     // The whole group is gone, the background child too (docker's processes are in another pid namespace).
-    if (ctx.backend.name !== "docker") expect(await sleepers(marker)).toBe(0);
+    if (ctx.backend.name !== "docker") expect(await sleepersReach(marker, 0)).toBe(0);
     watch.stop();
   });
 

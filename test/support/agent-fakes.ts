@@ -5,7 +5,7 @@ import type { ConversationItem, ModelClient, ModelEvent, ModelRequest } from "..
 import type { ThreadServicesFactory, ThreadTools } from "../../services/agent-server/thread/thread-services.js";
 import { basicThreadPolicy } from "../../services/agent-server/thread/basic-thread-policy.js";
 import type { ToolContext, ToolResult } from "../../services/agent-server/tools/tool.js";
-import { cancelled } from "../../services/common/tether-error.js";
+import { TetherError, cancelled } from "../../services/common/tether-error.js";
 
 export type Step = (request: ModelRequest, signal: AbortSignal) => AsyncIterable<ModelEvent>;
 
@@ -37,8 +37,8 @@ export function call(name: string, args: unknown, callId = `call_${Math.random()
 export function hang(): Step {
   return async function* (_req, signal) {
     await new Promise<void>((_resolve, reject) => {
-      if (signal.aborted) reject(signal.reason ?? cancelled());
-      signal.addEventListener("abort", () => reject(signal.reason ?? cancelled()), { once: true });
+      if (signal.aborted) reject(TetherError.from(signal.reason ?? cancelled()));
+      signal.addEventListener("abort", () => reject(TetherError.from(signal.reason ?? cancelled())), { once: true });
     });
   };
 }
