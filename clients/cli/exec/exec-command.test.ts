@@ -1,13 +1,15 @@
 // `tether exec` end to end: the real CLI process, the agent in it, a real scripted Responses
 // server on loopback, an in-process environment. Checks the JSONL against the schema file,
 // the exit statuses, -o, --output-schema, resume, and what reaches the model.
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { REPO_ROOT } from "../../../test/support/exec-server-process.js";
+import { REPO_ROOT, TETHER_BIN } from "../../../test/support/exec-server-process.js";
 import { type ResponsesServer, type Script, inputItems, startResponsesServer, toolOutput } from "../../../test/support/responses-server.js";
 import { runTether } from "../../../test/support/tether-cli.js";
 
@@ -126,6 +128,38 @@ describe("tether exec with the agent's tools", () => {
       item: { text: expect.stringMatching(/not run.*tether exec runs without a person/) as unknown },
     });
     await expect(readFile(path.join(work, "not-approved.txt"))).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe("tether exec --agent", () => {
+  it("runs the turn on a tether agent-server: the same events, the server's rollouts", async () => {
+    server = await startResponsesServer({ script: [[{ type: "message", text: "from the agent server" }]] });
+    const home = path.join(dir, "agent-server-home");
+    const socket = path.join(dir, "agent.sock");
+    const agent = spawn(process.execPath, [TETHER_BIN, "agent-server", "--listen", `unix://${socket}`], {
+      env: { ...process.env, TETHER_HOME: home, OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      const [line] = (await Promise.race([
+        new Promise((resolve) => createInterface({ input: agent.stdout }).once("line", (l) => resolve([l]))),
+        new Promise((_, reject) => agent.once("exit", (code) => reject(new Error(`agent-server exited ${code}`)))),
+      ])) as string[];
+      expect(line).toBe(`listening unix://${socket}`);
+      const r = await runTether(["exec", "--json", "--agent", `unix://${socket}`, "-C", work, "hello server"], {
+        env: { ...process.env, TETHER_HOME: path.join(dir, "client-home") },
+        cwd: work,
+      });
+      expect(r.code, r.stderr).toBe(0);
+      const lines = r.stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Record<string, unknown>);
+      expectValid(lines);
+      expect(lines.at(-2)).toMatchObject({ type: "item.completed", item: { type: "agent_message", text: "from the agent server" } });
+      const threadId = lines[0]!.thread_id as string;
+      expect(readFileSync(path.join(home, "sessions", `${threadId}.jsonl`), "utf8")).toContain("hello server");
+    } finally {
+      agent.kill("SIGTERM");
+      await new Promise((resolve) => (agent.exitCode !== null ? resolve(undefined) : agent.once("exit", resolve)));
+    }
   });
 });
 
