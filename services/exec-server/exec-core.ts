@@ -15,6 +15,7 @@ import { FileService } from "./fs/file-service.js";
 import { launcherPath } from "./process/launcher-path.js";
 import type { ManagedProcess } from "./process/managed-process.js";
 import { PidsCgroup } from "./process/pids-cgroup.js";
+import type { Clock } from "./process/stopwatch.js";
 import { type ProcessLimits, ProcessManager } from "./process/process-manager.js";
 import type { FileAccessPolicy } from "./sandbox/file-access.js";
 import { detectSandboxSupport } from "./sandbox/sandbox-capabilities.js";
@@ -46,6 +47,8 @@ export interface ExecCoreOptions {
   runtimeDir?: string;
   /** Per-process pids cgroups (limits.maxPidsPerProcess): detected by default; false turns them off. */
   cgroups?: boolean;
+  /** Drives every timer of the core: process timeouts and retention, session TTLs, decision timeouts. */
+  clock?: Clock;
 }
 
 export class ExecCore implements AsyncDisposable {
@@ -110,11 +113,12 @@ export class ExecCore implements AsyncDisposable {
     });
     const cgroupProbe = options.cgroups === false ? { ok: false as const, reason: "turned off" } : await PidsCgroup.detect();
     const cgroups = cgroupProbe.ok ? cgroupProbe.cgroups : undefined;
-    const processes = new ProcessManager({ launcherPath: launcherPath(), defaultCwd, limits: options.limits, preparer, cgroups });
+    const processes = new ProcessManager({ launcherPath: launcherPath(), defaultCwd, limits: options.limits, preparer, cgroups, clock: options.clock });
     const sessions = new SessionManager({
       processes,
       defaultDetachedTtlMs: options.defaultDetachedTtlMs,
       decisionTimeoutMs: options.decisionTimeoutMs,
+      clock: options.clock,
     });
     const support = await detectSandboxSupport();
     const capabilities: Capability[] = [];

@@ -5,6 +5,7 @@ import { Decision, NetworkDecision } from "../../../gen/tether/exec/v1/session_p
 import { ErrorCode } from "../../common/tether-error.js";
 import { launcherPath } from "../process/launcher-path.js";
 import { ProcessManager } from "../process/process-manager.js";
+import { ManualClock } from "../../../test/support/manual-clock.js";
 import { SessionManager } from "./session-manager.js";
 
 const spec = (init: MessageInitShape<typeof ProcessSpecSchema>) => create(ProcessSpecSchema, init);
@@ -12,12 +13,15 @@ const request = { processId: "p", file: "/bin/true", argv: ["true"], cwd: "/", e
 
 function setup(options: { ttlMs?: number; decisionTimeoutMs?: number } = {}) {
   const processes = new ProcessManager({ launcherPath: launcherPath(), defaultCwd: "/tmp" });
+  // Session timers run on a manual clock: a test advances time past a TTL or a decision timeout instead of sleeping.
+  const clock = new ManualClock();
   const sessions = new SessionManager({
     processes,
     defaultDetachedTtlMs: options.ttlMs ?? 60_000,
     decisionTimeoutMs: options.decisionTimeoutMs ?? 60_000,
+    clock,
   });
-  return { processes, sessions };
+  return { processes, sessions, clock };
 }
 
 let cleanup: (() => Promise<void>)[] = [];
@@ -60,10 +64,14 @@ describe("SessionManager", () => {
   });
 
   it("kills a detached session's processes when its TTL runs out", async () => {
-    const { sessions, processes } = setup({ ttlMs: 50 });
+    const { sessions, processes, clock } = setup({ ttlMs: 50 });
     cleanup.push(() => processes.close());
     sessions.open("short", 0);
     const { process } = await processes.start("p", spec({ argv: ["sleep", "30"] }), { sessionId: "short" });
+    clock.advance(49);
+    expect(sessions.has("short")).toBe(true);
+    expect(process.running).toBe(true);
+    clock.advance(1);
     const status = await process.exited;
     expect(status.signal).toBe(9);
     expect(status.reason).toContain("expired");
@@ -71,16 +79,23 @@ describe("SessionManager", () => {
   });
 
   it("keeps an attached session alive past its TTL", async () => {
-    const { sessions, processes } = setup({ ttlMs: 30 });
+    const { sessions, processes, clock } = setup({ ttlMs: 30 });
     cleanup.push(() => sessions.closeAll(), () => processes.close());
     sessions.open("attached", 0);
     const ac = new AbortController();
     const events = sessions.events("attached", false, ac.signal)[Symbol.asyncIterator]();
     await until(events, (e) => e.event.case === "ready");
     // Several TTLs pass while the stream is open: the session must still be there.
-    await new Promise((r) => setTimeout(r, 150));
+    clock.advance(150);
     expect(sessions.has("attached")).toBe(true);
+    // Detached, the countdown starts again from the full TTL.
     ac.abort();
+    await events.next();
+    await clock.waitForTimer((t) => t.ms === 30);
+    clock.advance(29);
+    expect(sessions.has("attached")).toBe(true);
+    clock.advance(1);
+    expect(sessions.has("attached")).toBe(false);
   });
 
   it("routes an escalation to the controller and returns its decision, pausing meanwhile", async () => {
@@ -102,14 +117,19 @@ describe("SessionManager", () => {
   });
 
   it("denies when no controller is attached or no decision comes in time", async () => {
-    const { sessions, processes } = setup({ decisionTimeoutMs: 20 });
+    const { sessions, processes, clock } = setup({ decisionTimeoutMs: 20 });
     cleanup.push(() => sessions.closeAll(), () => processes.close());
     sessions.open("n", 0);
     expect((await sessions.requestDecision("n", request, new AbortController().signal)).decision).toBe("deny");
     const ac = new AbortController();
     const events = sessions.events("n", true, ac.signal)[Symbol.asyncIterator]();
     await until(events, (e) => e.event.case === "ready");
-    const result = await sessions.requestDecision("n", request, new AbortController().signal);
+    const pending = sessions.requestDecision("n", request, new AbortController().signal);
+    await until(events, (e) => e.event.case === "escalation");
+    clock.advance(19);
+    expect(sessions.get("n").pending.size).toBe(1);
+    clock.advance(1);
+    const result = await pending;
     expect(result.decision).toBe("deny");
     expect(result.reason).toContain("no decision within");
     ac.abort();
@@ -149,7 +169,7 @@ describe("SessionManager", () => {
   });
 
   it("denies a network request with no controller, on the session's own timeout, and when the session closes", async () => {
-    const { sessions, processes } = setup({ decisionTimeoutMs: 60_000 });
+    const { sessions, processes, clock } = setup({ decisionTimeoutMs: 60_000 });
     cleanup.push(() => sessions.closeAll(), () => processes.close());
     const ask = { processId: "p", host: "b.example", port: 443, protocol: "https" };
     sessions.open("alone", 0);
@@ -159,7 +179,10 @@ describe("SessionManager", () => {
     cleanup.push(async () => abort.abort());
     const events = sessions.events("quick", true, abort.signal)[Symbol.asyncIterator]();
     await until(events, (e) => e.event.case === "ready");
-    expect(await sessions.requestNetworkDecision("quick", ask, new AbortController().signal)).toEqual({ decision: "deny", reason: "no decision within 50 ms" });
+    const quick = sessions.requestNetworkDecision("quick", ask, new AbortController().signal);
+    await until(events, (e) => e.event.case === "networkRequest");
+    clock.advance(50);
+    expect(await quick).toEqual({ decision: "deny", reason: "no decision within 50 ms" });
     sessions.open("closing", 0);
     const closingAbort = new AbortController();
     cleanup.push(async () => closingAbort.abort());

@@ -9,6 +9,7 @@ import type { DecisionResult, EscalationDecision, ExecIntercept } from "../escal
 import { checkId, checkLabels } from "../process/process-spec.js";
 import { checkSandboxLimits } from "../sandbox/sandbox-policy.js";
 import type { ProcessManager } from "../process/process-manager.js";
+import { type Clock, systemClock } from "../process/stopwatch.js";
 import {
   MAX_ALWAYS_ALLOWED_HOSTS,
   type NetworkAnswer,
@@ -31,6 +32,8 @@ export interface SessionManagerOptions {
   /** The longest decision timeout a session may ask for. */
   maxDecisionTimeoutMs?: number;
   newId?: () => string;
+  /** Drives TTL expiry and decision timeouts (tests pass a manual one). */
+  clock?: Clock;
 }
 
 const NETWORK_DECISIONS: Record<number, NetworkVerdict | undefined> = {
@@ -52,6 +55,7 @@ export class SessionManager implements SessionPolicySource, AsyncDisposable {
   readonly #maxDecisionTimeoutMs: number;
   readonly #processes: ProcessManager;
   readonly #newId: () => string;
+  readonly #clock: Clock;
   readonly #sessions = new Map<string, Session>();
 
   constructor(options: SessionManagerOptions) {
@@ -61,6 +65,7 @@ export class SessionManager implements SessionPolicySource, AsyncDisposable {
     this.decisionTimeoutMs = options.decisionTimeoutMs ?? 10 * 60_000;
     this.#maxDecisionTimeoutMs = options.maxDecisionTimeoutMs ?? 24 * 3600_000;
     this.#newId = options.newId ?? (() => randomUUID());
+    this.#clock = options.clock ?? systemClock;
   }
 
   open(
@@ -113,7 +118,7 @@ export class SessionManager implements SessionPolicySource, AsyncDisposable {
       session.controller?.close();
       session.controller = sub;
     }
-    clearTimeout(session.expiryTimer);
+    this.#clock.clearTimeout(session.expiryTimer);
     sub.push(session.ready());
     if (controller) {
       for (const p of session.pending.values()) sub.push(session.escalationEvent(p));
@@ -131,7 +136,7 @@ export class SessionManager implements SessionPolicySource, AsyncDisposable {
   async close(sessionId: string, reason = "the session was closed"): Promise<number> {
     const session = this.get(sessionId);
     this.#sessions.delete(sessionId);
-    clearTimeout(session.expiryTimer);
+    this.#clock.clearTimeout(session.expiryTimer);
     for (const p of session.pending.values()) p.resolve({ decision: "deny", reason });
     for (const p of session.pendingNetwork.values()) p.resolve({ decision: "deny", reason });
     for (const s of session.subscribers) s.close();
@@ -180,7 +185,7 @@ export class SessionManager implements SessionPolicySource, AsyncDisposable {
       const id = this.#newId();
       const finish = (result: DecisionResult) => {
         if (!session.pending.delete(id)) return;
-        clearTimeout(timer);
+        this.#clock.clearTimeout(timer);
         signal.removeEventListener("abort", onAbort);
         session.broadcast(
           create(EventsResponseSchema, {
@@ -194,11 +199,10 @@ export class SessionManager implements SessionPolicySource, AsyncDisposable {
         resolve(result);
       };
       const onAbort = () => finish({ decision: "deny", reason: "the request was cancelled" });
-      const timer = setTimeout(
+      const timer = this.#clock.setTimeout(
         () => finish({ decision: "deny", reason: `no decision within ${session.decisionTimeoutMs} ms` }),
         session.decisionTimeoutMs,
       );
-      timer.unref();
       signal.addEventListener("abort", onAbort, { once: true });
       const pending: PendingEscalation = { id, request, resolve: finish };
       session.pending.set(id, pending);
@@ -239,7 +243,7 @@ export class SessionManager implements SessionPolicySource, AsyncDisposable {
       const id = this.#newId();
       const finish = (answer: NetworkAnswer) => {
         if (!session.pendingNetwork.delete(id)) return;
-        clearTimeout(timer);
+        this.#clock.clearTimeout(timer);
         signal.removeEventListener("abort", onAbort);
         if (answer.decision === "allow_always" && session.alwaysAllowed.size < MAX_ALWAYS_ALLOWED_HOSTS) session.alwaysAllowed.add(key);
         session.broadcast(
@@ -251,8 +255,7 @@ export class SessionManager implements SessionPolicySource, AsyncDisposable {
         resolve(answer);
       };
       const onAbort = () => finish({ decision: "deny", reason: "the request was cancelled" });
-      const timer = setTimeout(() => finish({ decision: "deny", reason: `no decision within ${session.decisionTimeoutMs} ms` }), session.decisionTimeoutMs);
-      timer.unref();
+      const timer = this.#clock.setTimeout(() => finish({ decision: "deny", reason: `no decision within ${session.decisionTimeoutMs} ms` }), session.decisionTimeoutMs);
       signal.addEventListener("abort", onAbort, { once: true });
       const pending: PendingNetwork = { id, request, resolve: finish };
       session.pendingNetwork.set(id, pending);
@@ -271,15 +274,14 @@ export class SessionManager implements SessionPolicySource, AsyncDisposable {
 
   /** Restarts the detached countdown when nobody is attached. */
   #touch(session: Session): void {
-    clearTimeout(session.expiryTimer);
+    this.#clock.clearTimeout(session.expiryTimer);
     if (session.subscribers.size > 0) return;
-    session.expiryTimer = setTimeout(() => {
+    session.expiryTimer = this.#clock.setTimeout(() => {
       if (this.#sessions.get(session.id) !== session || session.subscribers.size > 0) return;
       void this.close(session.id, `session expired after ${session.detachedTtlMs} ms detached`).catch(() => {
         // Already closed concurrently: nothing left to do.
       });
     }, session.detachedTtlMs);
-    session.expiryTimer.unref();
   }
 
   #changed(session: Session): void {

@@ -103,7 +103,8 @@ export class Session {
   /** "host:port" pairs the controller answered ALLOW_ALWAYS for. */
   readonly alwaysAllowed = new Set<string>();
   elicitationCount = 0;
-  expiryTimer: NodeJS.Timeout | undefined;
+  /** A handle from the session manager's Clock. */
+  expiryTimer: unknown;
 
   constructor(id: string, detachedTtlMs: number, labels: Record<string, string>, defaultSandbox: SandboxPolicy | undefined, decisionTimeoutMs: number) {
     this.id = id;
