@@ -187,6 +187,31 @@ describe("AgentCore", () => {
     expect(counts).toEqual([1, 0]);
   });
 
+  it("a new controller takes over a waiting approval; an interrupt while it waits ends the turn", async () => {
+    const model = new FakeModel([call("risky", {}, "c1")]);
+    const core = await makeCore(model, {
+      risky: async (_a, ctx) => {
+        const auth = await ctx.authorize({ kind: "command", commandLine: "x", argv: ["x"], cwd: ctx.cwd, escalated: true });
+        return { output: auth.allowed ? "ran" : "no", success: auth.allowed };
+      },
+    });
+    const thread = await core.startThread(OPTIONS());
+    const first = await subscribe(core, thread.threadId);
+    await core.startTurn(thread.threadId, { text: "go" });
+    const asked = await first.until((e) => e.type === "item.started" && e.item.type === "approval");
+    // The second controller is shown the request that waits (a UI that reconnected).
+    const second = await subscribe(core, thread.threadId);
+    const replayed = await second.until((e) => e.type === "item.started" && e.item.type === "approval");
+    expect((replayed as { item: { id: string } }).item.id).toBe((asked as { item: { id: string } }).item.id);
+    await core.interrupt(thread.threadId);
+    expect((await second.turnEnd()).type).toBe("turn.interrupted");
+    expect(await core.listPendingApprovals(thread.threadId)).toEqual([]);
+    const closed = second.events.find((e) => e.type === "item.completed" && e.item.type === "approval");
+    expect(closed).toMatchObject({ item: { decision: { type: "cancel" }, decidedBy: "server" } });
+    first.stop();
+    second.stop();
+  });
+
   it("fails the turn with a clear error when the model does not start answering in time", async () => {
     const model = new FakeModel([hang()]);
     const core = await makeCore(model, {}, { startupTimeoutMs: 50 });
