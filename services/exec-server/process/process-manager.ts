@@ -125,6 +125,9 @@ export interface ProcessManagerOptions {
   zygote?: boolean;
 }
 
+/** How long after a Start the prejoined launchers refill when its target is still running. */
+const refillDelayMs = 100;
+
 export class ProcessManager implements AsyncDisposable {
   readonly limits: ProcessLimits;
   readonly budget: MemoryBudget;
@@ -325,8 +328,10 @@ export class ProcessManager implements AsyncDisposable {
       await prepared.dispose();
       throw err;
     } finally {
-      // After this Start (its target runs), so the refill's join does not compete with it.
-      if (pidsMax > 0) this.#prejoined?.refill(pidsMax);
+      // Off this Start's path: the refill's join takes the kernel's cgroup lock that the
+      // target's fork and exit also take. So refill once the target exits (onFinished),
+      // or after a moment for a target that keeps running; a second call is a no-op.
+      if (pidsMax > 0 && this.#prejoined) setTimeout(() => this.#prejoined?.refill(pidsMax), refillDelayMs).unref();
     }
     const log = new OutputLog<ExitStatus>({
       overflow: spec.output?.overflow === OverflowPolicy.DROP_OLDEST ? "drop_oldest" : "block",
@@ -348,6 +353,7 @@ export class ProcessManager implements AsyncDisposable {
       cgroup: cgroup && { outcome: () => cgroup.finish(), pidsMax: this.limits.maxPidsPerProcess },
       sandbox: prepared.sandbox,
       onFinished: (p) => {
+        if (pidsMax > 0) this.#prejoined?.refill(pidsMax);
         this.#running--;
         void prepared.dispose();
         this.#retainExited(p);
