@@ -1,6 +1,7 @@
 // tether's run path as the CLI takes it: the lean node:http2 client with the hand-written
 // ProcessWire codecs, straight to an exec server (no Environment, no grpc-js), reading Attach
 // through the engine's resumableAttach as `tether run` does (each stream read to its end).
+import { CLIENT_STREAM_WINDOW_BYTES } from "../services/common/resume-window.js";
 import { ErrorCode, TetherError } from "../services/common/tether-error.js";
 import { LeanChannel } from "../clients/environment/lean/lean-channel.js";
 import { type AttachResponseWire, ProcessWire } from "../clients/environment/lean/process-wire.js";
@@ -18,7 +19,7 @@ export class LeanTarget implements LeanRunTarget {
   constructor(url: string) {
     // The window `tether run` uses (clients/cli/lean-run.ts); HTTP/2's 64 KiB default would
     // cap a stream at one window per round trip.
-    this.channel = LeanChannel.connect({ target: url, windowBytes: 4 << 20 });
+    this.channel = LeanChannel.connect({ target: url, windowBytes: CLIENT_STREAM_WINDOW_BYTES });
   }
 
   private id(): string {

@@ -6,6 +6,7 @@
 // id across reconnects, Attach resumed after the last seq it delivered and read to its end,
 // stdin streamed over WriteStream.
 import { readFile } from "node:fs/promises";
+import { CLIENT_STREAM_WINDOW_BYTES } from "../../services/common/resume-window.js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import { describeTarget, explainConnectError, leanTarget, parseEnvTarget } from "../environment/env-target.js";
 import type { StdinWriter } from "../environment/environment.js";
@@ -49,7 +50,7 @@ export async function openLeanRunTarget(text: string, options: LeanRunOptions = 
   // As the grpc-js connection does: a 4 MiB window lets output flow at pipe speed while what
   // a cut can lose in flight stays well under the server's resume history (8 MiB); keepalive
   // notices a link that died without a reset (then calls retry on a new one).
-  const link = new LeanTransport({ target: leanTarget(target), token: options.token, caPem, windowBytes: 4 << 20, keepaliveMs: 10_000 });
+  const link = new LeanTransport({ target: leanTarget(target), token: options.token, caPem, windowBytes: CLIENT_STREAM_WINDOW_BYTES, keepaliveMs: 10_000 });
   const policy = { ...DEFAULT_RECONNECT, ...options.reconnect };
   // Date, not performance: the first use of performance costs a run ~1 ms of start-up.
   const started = Date.now();

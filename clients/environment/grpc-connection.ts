@@ -7,6 +7,7 @@ import { ProcessService } from "../../gen/tether/exec/v1/process_pb.js";
 import { SessionService } from "../../gen/tether/exec/v1/session_pb.js";
 import type { GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { type GrpcClient, bindClient } from "../../services/common/grpc-client.js";
+import { CLIENT_STREAM_WINDOW_BYTES } from "../../services/common/resume-window.js";
 import { type NetworkTarget, grpcTarget } from "./env-target.js";
 
 export interface ConnectionOptions {
@@ -36,9 +37,9 @@ export function createConnection(target: NetworkTarget, options: ConnectionOptio
     "grpc.keepalive_timeout_ms": Math.max(1000, Math.floor(keepalive / 2)),
     "grpc.keepalive_permit_without_calls": 1,
     // The HTTP/2 default window (64 KiB) caps a stream at one window per round trip: streaming
-    // output then idles both ends. The window is also what a cut can lose in flight, so it must
-    // stay well under the server's resume history (ProcessLimits.resumeHistoryBytes, 8 MiB).
-    "grpc-node.flow_control_window": 4 << 20,
+    // output then idles both ends. The window is also what a cut can lose in flight: the
+    // resume-window invariant (services/common/resume-window.ts) keeps it under the resume history.
+    "grpc-node.flow_control_window": CLIENT_STREAM_WINDOW_BYTES,
     "grpc.initial_reconnect_backoff_ms": 100,
     "grpc.max_reconnect_backoff_ms": 2000,
     ...(options.serverName ? { "grpc.ssl_target_name_override": options.serverName, "grpc.default_authority": options.serverName } : {}),

@@ -6,6 +6,7 @@ import { FileSystemService } from "../../gen/tether/exec/v1/filesystem_pb.js";
 import { ProcessService } from "../../gen/tether/exec/v1/process_pb.js";
 import { SessionService } from "../../gen/tether/exec/v1/session_pb.js";
 import { bindTransport } from "../../services/common/gen-methods.js";
+import { CLIENT_STREAM_WINDOW_BYTES } from "../../services/common/resume-window.js";
 import { type NetworkTarget, leanTarget } from "./env-target.js";
 import type { ConnectionOptions, ExecClients } from "./grpc-connection.js";
 import { LeanTransport } from "./lean/lean-transport.js";
@@ -19,7 +20,7 @@ export function createLeanConnection(target: NetworkTarget, options: ConnectionO
     clientCertPem: options.clientCertPem,
     clientKeyPem: options.clientKeyPem,
     serverName: options.serverName,
-    windowBytes: 4 << 20,
+    windowBytes: CLIENT_STREAM_WINDOW_BYTES,
     keepaliveMs: options.keepaliveMs ?? 10_000,
   });
   return {

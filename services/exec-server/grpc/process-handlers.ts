@@ -11,6 +11,7 @@ import {
 } from "../../../gen/tether/exec/v1/process_pb.js";
 import type { ServiceHandlers } from "../../common/grpc-service.js";
 import { PreEncoded, varintSize, writeVarint } from "../../common/pre-encoded.js";
+import { ATTACH_MERGE_BYTES } from "../../common/resume-window.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { ExecCore } from "../exec-core.js";
 import type { LogItem, LogStream } from "../process/output-log.js";
@@ -64,12 +65,6 @@ export function toAttachResponse(item: LogItem<ExitStatus>): AttachResponse | Pr
       return create(AttachResponseSchema, { seq: BigInt(item.seq), event: { case: "exited", value: { status: item.status } } });
   }
 }
-
-/**
- * Largest output message Attach sends when a reader is behind. Small next to the resume
- * history: delivered-but-unreceived bytes (client window + one message) must fit in it.
- */
-const ATTACH_MERGE_BYTES = 512 << 10;
 
 function requireId(processId: string): string {
   if (processId === "") throw new TetherError(ErrorCode.InvalidArgument, "process_id is empty: name the process");

@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it } from "vitest";
 import { ProcessSpecSchema } from "../../../gen/tether/exec/v1/process_pb.js";
+import { CLIENT_STREAM_WINDOW_BYTES, DEFAULT_RESUME_HISTORY_BYTES } from "../../common/resume-window.js";
 import { ErrorCode } from "../../common/tether-error.js";
 import { launcherPath } from "./launcher-path.js";
 import { ProcessManager } from "./process-manager.js";
@@ -61,5 +62,15 @@ describe("ProcessManager", () => {
     // The timer's closure holds the process (child, streams, log): a pending one would keep
     // every closed session's processes in memory for the whole retention time.
     expect(time.retentionTimers()).toBe(0);
+  });
+
+  it("refuses a resume history below the client window plus one merged Attach message (common/resume-window.ts)", async () => {
+    const small = { resumeHistoryBytes: CLIENT_STREAM_WINDOW_BYTES };
+    expect(() => new ProcessManager({ launcherPath: launcherPath(), defaultCwd: "/tmp", limits: small, zygote: false })).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidArgument, message: expect.stringMatching(/resume history/) }),
+    );
+    const ok = new ProcessManager({ launcherPath: launcherPath(), defaultCwd: "/tmp", zygote: false });
+    expect(ok.limits.resumeHistoryBytes).toBe(DEFAULT_RESUME_HISTORY_BYTES);
+    await ok.close();
   });
 });

@@ -13,6 +13,7 @@ import {
   ProcessSpecSchema,
   ShellMode,
 } from "../../../gen/tether/exec/v1/process_pb.js";
+import { DEFAULT_RESUME_HISTORY_BYTES, checkResumeHistory } from "../../common/resume-window.js";
 import { ErrorCode, TetherError, throwIfAborted } from "../../common/tether-error.js";
 import { Child } from "./child.js";
 import { ManagedProcess, type WriteResult } from "./managed-process.js";
@@ -32,7 +33,7 @@ export interface ProcessLimits extends SpecLimits {
   maxRetainedBytesPerProcess: number;
   maxRetainedBytesTotal: number;
   maxWriteBytes: number;
-  /** BLOCK: delivered output kept per process so a reader whose connection dropped can resume. */
+  /** BLOCK: delivered output kept per process so a reader whose connection dropped can resume (see common/resume-window.ts). */
   resumeHistoryBytes: number;
   /** How long an exited process stays readable, and how many are kept at most. */
   exitedRetentionMs: number;
@@ -65,7 +66,7 @@ export const DEFAULT_PROCESS_LIMITS: ProcessLimits = {
   maxRetainedBytesPerProcess: 64 << 20,
   maxRetainedBytesTotal: 512 << 20,
   maxWriteBytes: 4 << 20,
-  resumeHistoryBytes: 8 << 20,
+  resumeHistoryBytes: DEFAULT_RESUME_HISTORY_BYTES,
   exitedRetentionMs: 10 * 60_000,
   maxExited: 1000,
   defaultKillGraceMs: 2000,
@@ -147,6 +148,7 @@ export class ProcessManager implements AsyncDisposable {
   constructor(options: ProcessManagerOptions) {
     this.#options = options;
     this.limits = { ...DEFAULT_PROCESS_LIMITS, ...options.limits };
+    checkResumeHistory(this.limits.resumeHistoryBytes);
     this.budget = new MemoryBudget(this.limits.maxRetainedBytesTotal);
     this.#clock = options.clock ?? systemClock;
     this.#zygote = options.zygote === false ? undefined : Zygote.beside(options.launcherPath);
