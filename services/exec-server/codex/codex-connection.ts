@@ -12,6 +12,7 @@ import { environmentInfo } from "./environment-info.js";
 import { InitializeParams, type Notification, RpcCode, type RequestId, type RpcErrorBody, parseParams } from "./codex-wire.js";
 import { fsMethods } from "./fs-methods.js";
 import { type Handler, type HandlerContext, Reply } from "./handler-context.js";
+import { isSandboxed } from "./codex-sandbox.js";
 import { pumpOutput } from "./output-pump.js";
 import { processMethods } from "./process-methods.js";
 import { RpcError, toRpcError } from "./rpc-error.js";
@@ -175,7 +176,8 @@ export class CodexConnection {
   #follow(process: ManagedProcess, afterSeq: number): void {
     if (this.#pumps.has(process.id) || this.#life.signal.aborted) return;
     this.#pumps.add(process.id);
-    pumpOutput(process, afterSeq, (n) => this.#notify(n), this.#life.signal)
+    const sandboxed = isSandboxed(process.spec.sandbox, this.#host.core.defaultMode !== "full-access");
+    pumpOutput(process, afterSeq, (n) => this.#notify(n), this.#life.signal, sandboxed)
       .catch((err: unknown) => {
         if (this.#life.signal.aborted) return;
         // The client would wait forever for events that cannot come: end the connection so

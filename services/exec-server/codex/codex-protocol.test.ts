@@ -185,6 +185,15 @@ describe("Codex protocol onto ExecCore", () => {
     await c.waitFor(closedOf(boxed.processId));
     expect(c.output(boxed.processId)).toBe("ok\n");
     expect(core.processes.get(boxed.processId).spec.sandbox?.writableRoots).toEqual([dir]);
+    // A write outside the workspace is refused, and Codex hears it was the sandbox.
+    const outside = start(c, "echo x > /etc/tether-codex-denied", { sandbox });
+    await outside.answer;
+    const exited = await c.waitFor((m) => m.method === "process/exited" && m.params.processId === outside.processId);
+    expect(exited.params).toMatchObject({ exitCode: 1, sandboxDenied: true });
+    expect(c.output(outside.processId)).toMatch(/Read-only file system/);
+    const failedPlain = start(c, "exit 1", { sandbox });
+    await failedPlain.answer;
+    expect((await c.waitFor((m) => m.method === "process/exited" && m.params.processId === failedPlain.processId)).params).toMatchObject({ exitCode: 1, sandboxDenied: false });
     const refusals: [Record<string, unknown>, RegExp][] = [
       [{ arg0: "codex-linux-sandbox" }, /arg0 .* is not supported by tether/],
       [{ envPolicy: { inherit: "all", ignoreDefaultExcludes: true, exclude: [], set: {}, includeOnly: ["PATH"] } }, /includeOnly is not supported/],

@@ -5,6 +5,7 @@
 import type { ExitStatus } from "../../../gen/tether/exec/v1/process_pb.js";
 import type { ManagedProcess } from "../process/managed-process.js";
 import type { Notification } from "./codex-wire.js";
+import { DenialWatch } from "./sandbox-denial.js";
 
 /** Codex's exit code: the code, or 128 + signal as a shell reports a killed child. */
 export function exitCodeOf(status: ExitStatus): number {
@@ -18,16 +19,19 @@ export async function pumpOutput(
   afterSeq: number,
   notify: (n: Notification) => Promise<void>,
   signal: AbortSignal,
+  sandboxed: boolean,
 ): Promise<void> {
   const processId = process.id;
+  const denial = new DenialWatch(sandboxed);
   for await (const item of process.log.read({ afterSeq, signal })) {
     if (item.kind === "output") {
+      denial.see(item.data);
       const chunk = Buffer.from(item.data.buffer, item.data.byteOffset, item.data.byteLength).toString("base64");
       await notify({ method: "process/output", params: { processId, seq: item.seq, stream: item.stream, chunk } });
     } else if (item.kind === "exit") {
       await notify({
         method: "process/exited",
-        params: { processId, seq: item.seq, exitCode: exitCodeOf(item.status), sandboxDenied: false },
+        params: { processId, seq: item.seq, exitCode: exitCodeOf(item.status), sandboxDenied: denial.denied(item.status) },
       });
       await notify({ method: "process/closed", params: { processId, seq: item.seq + 1 } });
     }

@@ -17,6 +17,7 @@ import {
 } from "./codex-wire.js";
 import { type Handler, type HandlerContext, Reply } from "./handler-context.js";
 import { exitCodeOf } from "./output-pump.js";
+import { DenialWatch } from "./sandbox-denial.js";
 
 /**
  * process/read: bytes per answer when the client names no budget, and the longest wait. A
@@ -59,9 +60,11 @@ const read: Handler = async (raw, ctx) => {
   const budget = p.maxBytes ?? READ_DEFAULT_BYTES;
   const result: ReadResult = { chunks: [], nextSeq: after + 1, exited: false, exitCode: null, closed: false, failure: null, sandboxDenied: false };
   const exitSeq = () => (proc.running ? undefined : proc.log.lastSeq);
+  const denial = new DenialWatch(isSandboxed(proc.spec.sandbox, ctx.core.defaultMode !== "full-access"));
   const markExited = (seq: number) => {
     result.exited = result.closed = true;
     result.exitCode = proc.exitStatus ? exitCodeOf(proc.exitStatus) : null;
+    result.sandboxDenied = proc.exitStatus ? denial.denied(proc.exitStatus) : false;
     // `closed` is exit seq + 1 on the wire; a client that saw it may read after it.
     result.nextSeq = seq + 2;
   };
@@ -87,6 +90,7 @@ const read: Handler = async (raw, ctx) => {
         break;
       }
       if (item.kind !== "output") break;
+      denial.see(item.data);
       result.chunks.push({ seq: item.seq, stream: item.stream, chunk: Buffer.from(item.data).toString("base64") });
       result.nextSeq = item.seq + 1;
       bytes += item.data.byteLength;
