@@ -131,6 +131,23 @@ describe("tether exec with the agent's tools", () => {
   });
 });
 
+describe("tether exec interrupted", () => {
+  it("SIGINT interrupts the turn: turn.failed, exit 1, the model request cancelled", async () => {
+    server = await startResponsesServer({ script: [[{ type: "hang" }]] });
+    const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: path.join(dir, "home"), OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test" };
+    const run = runTether(["exec", "--json", "-C", work, "wait forever"], { env, cwd: work });
+    await server.waitForRequests(1);
+    run.child.kill("SIGINT");
+    const r = await run;
+    const lines = r.stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expectValid(lines);
+    expect(lines.at(-1)).toEqual({ type: "turn.failed", error: { message: "the turn was interrupted" } });
+    expect(r.code).toBe(1);
+    await server.waitForServed(1);
+    expect(server.served[0]!.outcome).toBe("client_closed");
+  });
+});
+
 describe("tether exec --agent", () => {
   it("runs the turn on a tether agent-server: the same events, the server's rollouts", async () => {
     server = await startResponsesServer({ script: [[{ type: "message", text: "from the agent server" }]] });

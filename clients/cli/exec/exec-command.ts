@@ -127,5 +127,6 @@ async function runTurn(client: AgentClient, info: ThreadInfo, prompt: string, sc
     if (!sink.json && lastMessage !== undefined) await sink.write(lastMessage, "stdout");
     return EXEC_EXIT.completed;
   }
-  return interrupts > 0 ? 130 : EXEC_EXIT.failed;
+  // Interrupted (SIGINT/SIGTERM) is a turn that did not complete: 1, as documented.
+  return EXEC_EXIT.failed;
 }
