@@ -21,6 +21,7 @@ import type { FileAccessPolicy } from "./sandbox/file-access.js";
 import { detectSandboxSupport } from "./sandbox/sandbox-capabilities.js";
 import { type SandboxModeName, fileAccessPolicy, resolveSandboxPolicy } from "./sandbox/sandbox-policy.js";
 import { Sandboxer } from "./sandbox/sandboxer.js";
+import type { Session } from "./session/session.js";
 import { SessionManager } from "./session/session-manager.js";
 
 /**
@@ -163,6 +164,81 @@ export class ExecCore implements AsyncDisposable {
   ): Promise<{ process: ManagedProcess; created: boolean }> {
     if (options.sessionId) this.sessions.get(options.sessionId);
     return this.processes.start(processId, spec, { ...options, sessions: this.sessions });
+  }
+
+  // The facade the transports call (gRPC handlers, the Codex front door): one method per
+  // operation, delegating with the manager's own signature, so no handler reaches into
+  // ProcessManager or SessionManager and the core can change behind these names.
+
+  /** A process by id, once a Start still in flight for it has ended (Attach may follow Start closely). */
+  startedProcess(processId: string): Promise<ManagedProcess> {
+    return this.processes.started(processId);
+  }
+
+  getProcess(processId: string): ManagedProcess {
+    return this.processes.get(processId);
+  }
+
+  listProcesses(...args: Parameters<ProcessManager["list"]>): ReturnType<ProcessManager["list"]> {
+    return this.processes.list(...args);
+  }
+
+  writeStdin(...args: Parameters<ProcessManager["write"]>): ReturnType<ProcessManager["write"]> {
+    return this.processes.write(...args);
+  }
+
+  writeStdinStream(...args: Parameters<ProcessManager["writeStream"]>): ReturnType<ProcessManager["writeStream"]> {
+    return this.processes.writeStream(...args);
+  }
+
+  signalProcess(...args: Parameters<ProcessManager["signal"]>): void {
+    this.processes.signal(...args);
+  }
+
+  resizeProcess(...args: Parameters<ProcessManager["resize"]>): void {
+    this.processes.resize(...args);
+  }
+
+  terminateProcess(...args: Parameters<ProcessManager["terminate"]>): ReturnType<ProcessManager["terminate"]> {
+    return this.processes.terminate(...args);
+  }
+
+  waitProcess(...args: Parameters<ProcessManager["wait"]>): ReturnType<ProcessManager["wait"]> {
+    return this.processes.wait(...args);
+  }
+
+  openSession(...args: Parameters<SessionManager["open"]>): ReturnType<SessionManager["open"]> {
+    return this.sessions.open(...args);
+  }
+
+  /** The session, or undefined when there is none by that id. */
+  findSession(sessionId: string): Session | undefined {
+    return this.sessions.has(sessionId) ? this.sessions.get(sessionId) : undefined;
+  }
+
+  sessionEvents(...args: Parameters<SessionManager["events"]>): ReturnType<SessionManager["events"]> {
+    return this.sessions.events(...args);
+  }
+
+  /** Closes a session and kills its processes; answers how many were killed. */
+  closeSession(...args: Parameters<SessionManager["close"]>): ReturnType<SessionManager["close"]> {
+    return this.sessions.close(...args);
+  }
+
+  incrementElicitation(sessionId: string): number {
+    return this.sessions.incrementElicitation(sessionId);
+  }
+
+  decrementElicitation(sessionId: string): number {
+    return this.sessions.decrementElicitation(sessionId);
+  }
+
+  decide(...args: Parameters<SessionManager["decide"]>): void {
+    this.sessions.decide(...args);
+  }
+
+  decideNetwork(...args: Parameters<SessionManager["decideNetwork"]>): void {
+    this.sessions.decideNetwork(...args);
   }
 
   /** Kills every process this server owns; idempotent. */

@@ -131,19 +131,19 @@ export class CodexConnection {
   async #initialize(raw: unknown): Promise<Reply> {
     if (this.#sessionId !== undefined) throw new RpcError(RpcCode.InvalidRequest, "initialize was already called on this connection");
     const p = parseParams("initialize", InitializeParams, raw);
-    const { sessions } = this.#host.core;
+    const core = this.#host.core;
     let resumed = false;
     let id: string;
     if (p.resumeSessionId) {
       id = p.resumeSessionId;
-      if (!sessions.has(id) || sessions.get(id).labels[SESSION_LABEL] !== "codex") {
+      if (core.findSession(id)?.labels[SESSION_LABEL] !== "codex") {
         throw new TetherError(ErrorCode.NotFound, `session ${JSON.stringify(id.slice(0, 140))} cannot be resumed: it expired (detached longer than its TTL) or the exec server restarted; initialize without resumeSessionId`);
       }
-      sessions.open(id, 0);
+      core.openSession(id, 0);
       resumed = true;
       this.#host.bySession.get(id)?.terminate(4000, "the session was resumed on another connection");
     } else {
-      id = sessions.open("", 0, { [SESSION_LABEL]: "codex", "codex.client": p.clientName }).session.id;
+      id = core.openSession("", 0, { [SESSION_LABEL]: "codex", "codex.client": p.clientName }).session.id;
     }
     this.#sessionId = id;
     this.#host.bySession.set(id, this);
@@ -151,8 +151,8 @@ export class CodexConnection {
     return new Reply({ sessionId: id, environmentInfo: environmentInfo(this.#host.core) }, () => {
       if (!resumed) return;
       // Pushes go on from where the log is now; the client's process/read covers what it missed.
-      for (const info of this.#host.core.processes.list({ sessionId: id })) {
-        const proc = this.#host.core.processes.get(info.processId);
+      for (const info of this.#host.core.listProcesses({ sessionId: id })) {
+        const proc = this.#host.core.getProcess(info.processId);
         this.#follow(proc, proc.log.lastSeq);
       }
     });
@@ -160,7 +160,7 @@ export class CodexConnection {
 
   /** Holds the session attached (its detached countdown stopped) while this connection lives. */
   #attach(sessionId: string): void {
-    const events = this.#host.core.sessions.events(sessionId, false, this.#life.signal)[Symbol.asyncIterator]();
+    const events = this.#host.core.sessionEvents(sessionId, false, this.#life.signal)[Symbol.asyncIterator]();
     void (async () => {
       // Nothing in the session's events is Codex's business; reading them keeps the subscription.
       while (!(await events.next()).done);
@@ -217,8 +217,8 @@ export class CodexConnection {
     this.#host.bySession.delete(id);
     // 1000: the client said goodbye, so its processes end now; a drop (1006) leaves the
     // session to its detached TTL, for a resume.
-    if (code === 1000 && this.#host.core.sessions.has(id)) {
-      await this.#host.core.sessions.close(id, "the Codex client closed its connection").catch((err: unknown) => {
+    if (code === 1000 && this.#host.core.findSession(id)) {
+      await this.#host.core.closeSession(id, "the Codex client closed its connection").catch((err: unknown) => {
         this.#host.logger.warn({ sessionId: id, err: TetherError.from(err).message }, "closing the session failed");
       });
     }

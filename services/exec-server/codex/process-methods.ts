@@ -31,7 +31,7 @@ const READ_MAX_WAIT_MS = 60_000;
 async function owned(ctx: HandlerContext, processId: string): Promise<ManagedProcess | undefined> {
   let p: ManagedProcess;
   try {
-    p = await ctx.core.processes.started(processId);
+    p = await ctx.core.startedProcess(processId);
   } catch (err) {
     if (err instanceof TetherError && err.code === ErrorCode.NotFound) return undefined;
     throw err;
@@ -113,7 +113,7 @@ const write: Handler = async (raw, ctx) => {
   if (!proc) return { status: "unknownProcess" satisfies WriteStatus };
   try {
     // Codex counts writeIds per process ("1", "2", …): a retry after a cut is applied once.
-    await ctx.core.processes.write(proc.id, p.writeId ? `codex-${p.writeId}` : "", Buffer.from(p.chunk, "base64"), false, ctx.signal);
+    await ctx.core.writeStdin(proc.id, p.writeId ? `codex-${p.writeId}` : "", Buffer.from(p.chunk, "base64"), false, ctx.signal);
   } catch (err) {
     if (err instanceof TetherError && err.code === ErrorCode.FailedPrecondition) return { status: "stdinClosed" satisfies WriteStatus };
     throw err;
@@ -126,7 +126,7 @@ const signal: Handler = async (raw, ctx) => {
   const proc = await owned(ctx, p.processId);
   if (!proc) throw unknownProcess(p.processId);
   // Interrupt is what a terminal's ^C does: SIGINT to the whole foreground group.
-  ctx.core.processes.signal(proc.id, "INT", "group");
+  ctx.core.signalProcess(proc.id, "INT", "group");
   return {};
 };
 
@@ -135,7 +135,7 @@ const terminate: Handler = async (raw, ctx) => {
   const proc = await owned(ctx, p.processId);
   if (!proc?.running) return { running: false };
   // TERM to the group, KILL after the server's grace; the exit arrives as notifications.
-  ctx.core.processes.terminate(proc.id, 0).catch(() => {
+  ctx.core.terminateProcess(proc.id, 0).catch(() => {
     // The process is gone either way (it exited, or the server is closing and kills it).
   });
   return { running: true };

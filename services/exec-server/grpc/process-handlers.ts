@@ -83,7 +83,7 @@ export function processHandlers(core: ExecCore): ServiceHandlers<Methods> {
       return { process: process.info(), created };
     },
     async *attach(req, ctx) {
-      const process = await core.processes.started(requireId(req.processId));
+      const process = await core.startedProcess(requireId(req.processId));
       const afterSeq = seqNumber("after_seq", req.afterSeq);
       process.log.checkCursor(afterSeq, req.allowGaps);
       yield { seq: req.afterSeq, event: { case: "started", value: process.info() } };
@@ -94,7 +94,7 @@ export function processHandlers(core: ExecCore): ServiceHandlers<Methods> {
     },
     async write(req, ctx) {
       checkClientKey("write_id", req.writeId);
-      const result = await core.processes.write(requireId(req.processId), req.writeId, req.data, req.eof, ctx.signal);
+      const result = await core.writeStdin(requireId(req.processId), req.writeId, req.data, req.eof, ctx.signal);
       return { bytesWritten: BigInt(result.bytesWritten), applied: result.applied };
     },
     writeStream: writeStreamHandler(core),
@@ -104,25 +104,25 @@ export function processHandlers(core: ExecCore): ServiceHandlers<Methods> {
         throw new TetherError(ErrorCode.InvalidArgument, "signal is missing: set number (1-64) or name (e.g. TERM)");
       }
       const target = req.target === SignalTarget.PROCESS ? "process" : "group";
-      core.processes.signal(requireId(req.processId), signal, target);
+      core.signalProcess(requireId(req.processId), signal, target);
       return {};
     },
     async resize(req) {
       if (!req.size) throw new TetherError(ErrorCode.InvalidArgument, "size is missing: set rows and cols");
-      core.processes.resize(requireId(req.processId), req.size.rows, req.size.cols);
+      core.resizeProcess(requireId(req.processId), req.size.rows, req.size.cols);
       return {};
     },
     async terminate(req) {
-      return { status: await core.processes.terminate(requireId(req.processId), req.graceMs) };
+      return { status: await core.terminateProcess(requireId(req.processId), req.graceMs) };
     },
     async list(req) {
       checkLabels("labels", req.labels);
       return {
-        processes: core.processes.list({ sessionId: req.sessionId, labels: req.labels, includeExited: req.includeExited }),
+        processes: core.listProcesses({ sessionId: req.sessionId, labels: req.labels, includeExited: req.includeExited }),
       };
     },
     async wait(req, ctx) {
-      return { status: await core.processes.wait(requireId(req.processId), ctx.signal) };
+      return { status: await core.waitProcess(requireId(req.processId), ctx.signal) };
     },
   };
 }

@@ -16,10 +16,9 @@ function requireSession(sessionId: string): string {
 }
 
 export function sessionHandlers(core: ExecCore): ServiceHandlers<Methods> {
-  const sessions = core.sessions;
   return {
     async openSession(req) {
-      const { session, resumed } = sessions.open(req.sessionId, req.detachedTtlMs, req.labels, req.defaultSandbox, req.decisionTimeoutMs);
+      const { session, resumed } = core.openSession(req.sessionId, req.detachedTtlMs, req.labels, req.defaultSandbox, req.decisionTimeoutMs);
       return {
         sessionId: session.id,
         resumed,
@@ -29,23 +28,23 @@ export function sessionHandlers(core: ExecCore): ServiceHandlers<Methods> {
       };
     },
     events(req, ctx) {
-      return sessions.events(requireSession(req.sessionId), req.controller, ctx.signal);
+      return core.sessionEvents(requireSession(req.sessionId), req.controller, ctx.signal);
     },
     async closeSession(req) {
-      return { processesKilled: await sessions.close(requireSession(req.sessionId)) };
+      return { processesKilled: await core.closeSession(requireSession(req.sessionId)) };
     },
     async incrementElicitation(req) {
-      return { count: sessions.incrementElicitation(requireSession(req.sessionId)) };
+      return { count: core.incrementElicitation(requireSession(req.sessionId)) };
     },
     async decrementElicitation(req) {
-      return { count: sessions.decrementElicitation(requireSession(req.sessionId)) };
+      return { count: core.decrementElicitation(requireSession(req.sessionId)) };
     },
     async decide(req) {
       if (req.escalationId === "") throw new TetherError(ErrorCode.InvalidArgument, "escalation_id is empty");
       if (req.reason.length > MAX_REASON_LENGTH) {
         throw new TetherError(ErrorCode.InvalidArgument, `reason is ${req.reason.length} characters; the limit is ${MAX_REASON_LENGTH}: say it shorter`);
       }
-      sessions.decide(requireSession(req.sessionId), req.escalationId, req.decision, req.reason);
+      core.decide(requireSession(req.sessionId), req.escalationId, req.decision, req.reason);
       return {};
     },
     async setSandbox(req) {
@@ -54,7 +53,7 @@ export function sessionHandlers(core: ExecCore): ServiceHandlers<Methods> {
     },
     async decideNetwork(req) {
       if (req.requestId === "") throw new TetherError(ErrorCode.InvalidArgument, "request_id is empty");
-      sessions.decideNetwork(requireSession(req.sessionId), req.requestId, req.decision, req.reason);
+      core.decideNetwork(requireSession(req.sessionId), req.requestId, req.decision, req.reason);
       return {};
     },
   };

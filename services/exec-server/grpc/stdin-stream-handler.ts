@@ -69,7 +69,7 @@ export function writeStreamHandler(core: ExecCore) {
         const req = step.value;
         target = checkTarget(target, req);
         if (req.offset > BigInt(Number.MAX_SAFE_INTEGER)) throw new TetherError(ErrorCode.InvalidArgument, `offset ${req.offset} is too large`);
-        const result = await core.processes.writeStream(target.processId, target.streamId, Number(req.offset), req.data, req.eof);
+        const result = await core.writeStdinStream(target.processId, target.streamId, Number(req.offset), req.data, req.eof);
         owed = { appliedOffset: BigInt(result.appliedOffset), eof: result.eof };
         owedBytes += req.data.byteLength;
         if (req.eof || req.data.byteLength === 0 || owedBytes >= ACK_BYTES) {
