@@ -2,6 +2,7 @@
 // multiplexed connection (the fair comparison), a fresh ssh connection, and a local spawn.
 import type { Benchmark, BenchContext, Subject } from "../benchmark.js";
 import { spawnToExit, timeMs } from "../benchmark.js";
+import { CodexStdioPeer } from "../codex-stdio-peer.js";
 
 export const execTrue: Benchmark = {
   name: "exec-true",
@@ -13,6 +14,7 @@ export const execTrue: Benchmark = {
     const tether = ctx.tether.local;
     const inProcess = ctx.tether.inProcess;
     const tls = ctx.tether.tls;
+    let codex: CodexStdioPeer | undefined;
     return [
       {
         name: "tether in-process",
@@ -39,6 +41,18 @@ export const execTrue: Benchmark = {
         sample: () => timeMs(() => ctx.tether.lean!.runTrue()),
       },
       { name: "ssh multiplexed `true`", role: "peer", sample: () => timeMs(() => ctx.peer.run(["true"])) },
+      {
+        name: "codex exec-server (stdio) process/start → process/exited",
+        role: "peer",
+        setup: async () => {
+          const started = await CodexStdioPeer.start(ctx.tmp);
+          if (typeof started === "string") return started;
+          codex = started;
+          return undefined;
+        },
+        sample: () => timeMs(() => codex!.runTrue()),
+        teardown: async () => await codex?.close(),
+      },
       {
         name: "ssh fresh connection `true`",
         role: "peer",

@@ -1,0 +1,98 @@
+// Codex's own exec server (`codex exec-server --listen stdio`, the pinned @openai/codex) as a
+// peer: its JSON-RPC (one JSON object a line on stdio; no "jsonrpc" field) spoken directly.
+// Over stdio because its WebSocket transport stalls ≈ 43 ms per exchange on Nagle.
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { pathToFileURL } from "node:url";
+import { ErrorCode, TetherError } from "../services/common/tether-error.js";
+import { CODEX_BIN } from "../test/support/codex-cli.js";
+
+interface Message {
+  id?: number;
+  method?: string;
+  params?: { processId?: string; exitCode?: number };
+  result?: unknown;
+  error?: { code: number; message: string };
+}
+
+export class CodexStdioPeer {
+  readonly #child: ChildProcess;
+  readonly #pending = new Map<number, { resolve: (m: Message) => void; reject: (e: Error) => void }>();
+  readonly #exits = new Map<string, (code: number) => void>();
+  readonly #cwd: string;
+  #next = 0;
+
+  private constructor(child: ChildProcess, cwd: string) {
+    this.#child = child;
+    this.#cwd = cwd;
+    const lines = createInterface({ input: child.stdout! });
+    lines.on("line", (line) => this.#onLine(line));
+    child.once("exit", (code) => {
+      const err = new TetherError(ErrorCode.Unavailable, `codex exec-server exited (${code})`);
+      for (const p of this.#pending.values()) p.reject(err);
+      this.#pending.clear();
+    });
+  }
+
+  /** Undefined plus the reason when the Codex CLI is not installed. */
+  static async start(cwd: string): Promise<CodexStdioPeer | string> {
+    if (!existsSync(CODEX_BIN)) return `${CODEX_BIN} not found (npm install: @openai/codex is a pinned dev dependency)`;
+    const child = spawn(CODEX_BIN, ["exec-server", "--listen", "stdio"], { stdio: ["pipe", "pipe", "ignore"], cwd });
+    const peer = new CodexStdioPeer(child, cwd);
+    await peer.#call("initialize", { clientName: "tether-bench" });
+    peer.#send({ method: "initialized" });
+    return peer;
+  }
+
+  /** process/start `/bin/true`, resolved on its process/exited notification. */
+  async runTrue(): Promise<void> {
+    const processId = `p${++this.#next}`;
+    const exited = new Promise<number>((resolve) => this.#exits.set(processId, resolve));
+    await this.#call("process/start", { processId, argv: ["/bin/true"], cwd: pathToFileURL(this.#cwd).href, env: { PATH: "/usr/bin:/bin" }, tty: false, pipeStdin: false, arg0: null });
+    const code = await exited;
+    if (code !== 0) throw new TetherError(ErrorCode.Internal, `/bin/true exited with ${code} under codex exec-server`);
+  }
+
+  async close(): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    const exited = once(this.#child, "exit");
+    this.#child.stdin?.end(); // EOF: it leaves
+    const timer = setTimeout(() => this.#child.kill("SIGKILL"), 2000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  #send(m: Message): void {
+    this.#child.stdin!.write(`${JSON.stringify(m)}\n`);
+  }
+
+  #call(method: string, params: unknown): Promise<Message> {
+    const id = ++this.#next;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#child.stdin!.write(`${JSON.stringify({ id, method, params })}\n`);
+    }).then((m) => {
+      const msg = m as Message;
+      if (msg.error) throw new TetherError(ErrorCode.Internal, `codex exec-server ${method}: ${msg.error.message} (${msg.error.code})`);
+      return msg;
+    });
+  }
+
+  #onLine(line: string): void {
+    let m: Message;
+    try {
+      m = JSON.parse(line) as Message;
+    } catch {
+      return; // not ours to judge: only replies and exits matter here
+    }
+    if (m.id !== undefined && m.method === undefined) {
+      this.#pending.get(m.id)?.resolve(m);
+      this.#pending.delete(m.id);
+    } else if (m.method === "process/exited" && m.params?.processId !== undefined) {
+      this.#exits.get(m.params.processId)?.(m.params.exitCode ?? -1);
+      this.#exits.delete(m.params.processId);
+    }
+  }
+}
