@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, rmdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -73,5 +73,36 @@ describe("PidsCgroup on this machine", () => {
       (e: unknown) => e,
     );
     expect(String(err)).toMatch(/tether-launch failed \(cgroup\)/);
+  });
+});
+
+describe("tether-launch --cgroup on cgroup v2", () => {
+  // Any writable cgroup2 mount will do (no controller is needed to see membership); on a
+  // hybrid host that is the unified mount.
+  const mount = readFileSync("/proc/self/mounts", "utf8")
+    .split("\n")
+    .map((l) => l.split(" "))
+    .find((f) => f[2] === "cgroup2")?.[1];
+
+  it("clones the target straight into the cgroup (clone3 CLONE_INTO_CGROUP); the launcher stays out", async (ctx) => {
+    const dir = mount && join(mount, `tether-test-clone3-${process.pid}`);
+    const made = dir ? await mkdir(dir).then(() => undefined, (e: unknown) => `cannot create a cgroup under ${mount}: ${String(e)}`) : "no cgroup2 mount";
+    skipTestOutsideCi(ctx, made, "the clone3 cgroup test");
+    if (!dir) throw new Error("unreachable: skipTestOutsideCi returns only when the cgroup exists");
+    try {
+      const child = await Child.spawn(
+        { file: "/bin/sh", argv: ["sh", "-c", "grep '^0::' /proc/self/cgroup; grep '^0::' /proc/$PPID/cgroup"], cwd: "/", env: { PATH: "/usr/bin:/bin" }, stdinOpen: false, cgroup: dir },
+        { launcherPath: launcherPath() },
+      );
+      let out = "";
+      using _ = child.onOutput((_s, d) => (out += d.toString()));
+      await child.exited;
+      const [target, launcher] = out.trim().split("\n");
+      const name = dir.slice(mount.length);
+      expect(target).toBe(`0::${name}`);
+      expect(launcher).not.toBe(`0::${name}`);
+    } finally {
+      await rmdir(dir).catch(() => undefined);
+    }
   });
 });
