@@ -22,7 +22,7 @@ import { concurrency } from "./benchmarks/concurrency.js";
 import { codexToolCall } from "./benchmarks/codex-tool-call.js";
 import { agentFirstRequest, agentToolCall } from "./benchmarks/agent-tool-call.js";
 
-export const BENCHMARKS: readonly Benchmark[] = [execTrue, execAfterPause, processStart, streamStdout, ptyEcho, transferUp, transferDown, containerTrue, serverStart, concurrency, codexToolCall, agentToolCall, agentFirstRequest];
+const BENCHMARKS: readonly Benchmark[] = [execTrue, execAfterPause, processStart, streamStdout, ptyEcho, transferUp, transferDown, containerTrue, serverStart, concurrency, codexToolCall, agentToolCall, agentFirstRequest];
 
 const USAGE = `usage: bench/run [--quick] [--only NAME[,NAME]] [--cipher CIPHER] [--results DIR]
 benchmarks: ${BENCHMARKS.map((b) => b.name).join(", ")}`;

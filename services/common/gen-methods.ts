@@ -27,7 +27,7 @@ function isMessage(msg: unknown, schema: DescMessage): boolean {
 }
 
 /** The bytes of a request: pre-encoded ones as they are, messages and init shapes through protobuf-es. */
-export function encodeMessage(schema: DescMessage, msg: unknown): Uint8Array {
+function encodeMessage(schema: DescMessage, msg: unknown): Uint8Array {
   if (msg instanceof PreEncoded) return msg.bytes;
   const full = isMessage(msg, schema) ? (msg as MessageShape<DescMessage>) : create(schema, msg as MessageInitShape<DescMessage>);
   return toBinary(schema, full);
@@ -38,7 +38,7 @@ export function methodPath(method: DescMethod): string {
 }
 
 /** A generated method as a transport sees it. */
-export function wireMethod(method: DescMethod): WireMethod<unknown, unknown> {
+function wireMethod(method: DescMethod): WireMethod<unknown, unknown> {
   return {
     path: methodPath(method),
     kind: method.methodKind,

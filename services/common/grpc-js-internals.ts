@@ -24,9 +24,9 @@ import type * as http2 from "node:http2";
 // the server keeps working with the default window (and the tripwire test fails).
 
 /** What the server buffers per stream at most before the client must wait: bounded memory either way. */
-export const SERVER_STREAM_WINDOW_BYTES = 4 << 20;
+const SERVER_STREAM_WINDOW_BYTES = 4 << 20;
 /** Shared by all streams of a connection; larger than one stream's, so one upload cannot stall the others. */
-export const SERVER_CONNECTION_WINDOW_BYTES = 16 << 20;
+const SERVER_CONNECTION_WINDOW_BYTES = 16 << 20;
 
 interface Windows {
   stream: number;

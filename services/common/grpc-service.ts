@@ -88,7 +88,7 @@ function isMessage<D extends DescMessage>(msg: unknown, schema: D): msg is Messa
 }
 
 /** The grpc-js service definition for a protobuf-es service. */
-export function grpcServiceDefinition(service: DescService): grpc.ServiceDefinition {
+function grpcServiceDefinition(service: DescService): grpc.ServiceDefinition {
   const def: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const method of service.methods) {
     def[method.localName] = {

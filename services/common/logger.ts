@@ -5,10 +5,10 @@ import { ErrorCode, TetherError } from "./tether-error.js";
 
 export type { Logger } from "pino";
 
-export const LOG_LEVEL_NAMES = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+const LOG_LEVEL_NAMES = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVEL_NAMES)[number];
 
-export function parseLogLevel(value: string, origin: string): LogLevel {
+function parseLogLevel(value: string, origin: string): LogLevel {
   if ((LOG_LEVEL_NAMES as readonly string[]).includes(value)) return value as LogLevel;
   throw new TetherError(ErrorCode.InvalidArgument, `${origin} ${JSON.stringify(value)} must be one of: ${LOG_LEVEL_NAMES.join(", ")}`, {
     details: { usage: "true" },

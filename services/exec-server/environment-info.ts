@@ -9,7 +9,7 @@ import type { ProcessLimits } from "./process/process-manager.js";
 
 export type EnvironmentFacts = GetInfoResponse;
 
-export const PROTOCOL_VERSION = "tether.exec.v1";
+const PROTOCOL_VERSION = "tether.exec.v1";
 
 function firstExecutable(candidates: string[]): string | undefined {
   for (const file of candidates) {

@@ -63,7 +63,7 @@ async function scratchDir(): Promise<{ dir: string; remove(): Promise<void> }> {
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-export const localBackend: Backend = {
+const localBackend: Backend = {
   name: "local",
   available: async () => ({ ok: true }),
   async create(options = {}) {
@@ -89,7 +89,7 @@ export const localBackend: Backend = {
   },
 };
 
-export const unixBackend: Backend = {
+const unixBackend: Backend = {
   name: "unix",
   available: async () => ({ ok: true }),
   async create(options = {}) {
@@ -110,7 +110,7 @@ export const unixBackend: Backend = {
  * The lean client (node:http2, no grpc-js: what `tether run` uses) under the same engine,
  * against a separate exec server on a Unix socket.
  */
-export const leanBackend: Backend = {
+const leanBackend: Backend = {
   name: "lean",
   available: async () => ({ ok: true }),
   async create(options = {}) {
@@ -188,7 +188,7 @@ export async function backendsToRun(): Promise<Array<Backend & { skip: string | 
   );
 }
 
-export const REMOTE_PORT = 7070;
+const REMOTE_PORT = 7070;
 
 export interface RemoteExecServer {
   host: NetnsHost;
@@ -253,7 +253,7 @@ export async function startRemoteExecServer(args: string[] = []): Promise<Remote
 }
 
 /** Waits for the server's `listening <url>` line; fails with its stderr when it exits first. */
-export async function awaitListening(child: ChildProcess): Promise<{
+async function awaitListening(child: ChildProcess): Promise<{
   url: string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stderr(): string;

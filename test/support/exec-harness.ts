@@ -1,11 +1,10 @@
 // An exec server inside the test process (ExecCore + the gRPC server on a temp Unix
 // socket or TCP port) with typed clients bound to it, plus small waiting helpers the
 // exec-server suites share. Everything is torn down by close().
-import { type MessageInitShape, create, toBinary } from "@bufbuild/protobuf";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { type AttachResponse, type ExitStatus, StartRequestSchema } from "../../gen/tether/exec/v1/process_pb.js";
+import type { AttachResponse, ExitStatus } from "../../gen/tether/exec/v1/process_pb.js";
 import { parseEnvTarget } from "../../clients/environment/env-target.js";
 import { type ConnectionOptions, type ExecClients, type NetworkTarget, createConnection } from "../../clients/environment/grpc-connection.js";
 import { ExecCore, type ExecCoreOptions } from "../../services/exec-server/exec-core.js";
@@ -125,11 +124,6 @@ export async function childrenOf(ppid: number): Promise<number[]> {
     // The parent is gone.
     return [];
   }
-}
-
-/** Wire bytes of a StartRequest (for raw-bytes clients). */
-export function startRequestBytes(init: MessageInitShape<typeof StartRequestSchema>): Buffer {
-  return Buffer.from(toBinary(StartRequestSchema, create(StartRequestSchema, init)));
 }
 
 /** Reads one Attach stream in steps: `until` pulls events until the text so far satisfies `ok`. */

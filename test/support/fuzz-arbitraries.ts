@@ -5,7 +5,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
 import { rawField } from "./fuzz-raw-client.js";
 
-export const UINT64_MAX = 2n ** 64n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
 
 /** Byte sequences that are not UTF-8: lone continuation, overlong, surrogate, 5-byte, truncated. */
 export const badUtf8: fc.Arbitrary<Uint8Array> = fc

@@ -125,7 +125,7 @@ function varint(n: number): Buffer {
 export const FUZZ_CALL_TIMEOUT_MS = 8000;
 
 /** A short, printable description of a generated request for a failure list. */
-export function describeCase(v: unknown): string {
+function describeCase(v: unknown): string {
   const text = JSON.stringify(v, (_k, x: unknown) =>
     typeof x === "bigint" ? `${x}n` : x instanceof Uint8Array ? `<${x.byteLength} bytes>` : typeof x === "string" && x.length > 60 ? `${JSON.stringify(x.slice(0, 30))}…(${x.length} chars)` : x,
   );

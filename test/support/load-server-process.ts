@@ -15,7 +15,7 @@ const repoRoot = resolve(import.meta.dirname, "../..");
 let bundled: Promise<string> | undefined;
 
 /** Bundles clients/cli/main.ts once per test process; resolves to the entry script. */
-export function bundleCli(): Promise<string> {
+function bundleCli(): Promise<string> {
   bundled ??= (async () => {
     const outDir = join(repoRoot, "build", "test-bundles", `load-${process.pid}`);
     mkdirSync(outDir, { recursive: true });

@@ -3,7 +3,7 @@
 // against the same turns without a model or an agent running.
 import type { ThreadEvent, ThreadInfo, Usage } from "../../services/agent-server/thread/thread-event.js";
 
-export const THREAD: ThreadInfo = {
+const THREAD: ThreadInfo = {
   threadId: "th-1",
   createdAt: "2026-12-07T04:00:00.000Z",
   updatedAt: "2026-12-07T04:00:00.000Z",

@@ -4,7 +4,7 @@
 import { type Readable, finished } from "node:stream";
 import { ErrorCode, TetherError } from "../../../services/common/tether-error.js";
 
-export const FRAME_HEADER_BYTES = 5;
+const FRAME_HEADER_BYTES = 5;
 
 /** One message as it goes on the wire, uncompressed. */
 export function encodeFrame(message: Uint8Array): Buffer {

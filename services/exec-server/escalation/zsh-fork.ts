@@ -8,8 +8,8 @@ import { ErrorCode, TetherError, cancelled, throwIfAborted } from "../../common/
 import type { BrokerProcess, BrokerRequest } from "./broker-process.js";
 import type { DecideFn, DecisionResult, ExecIntercept } from "./escalation-types.js";
 
-export const SHIM_FILE = "tether-escalation-shim.so";
-export const BROKER_FILE = "tether-escalation-broker";
+const SHIM_FILE = "tether-escalation-shim.so";
+const BROKER_FILE = "tether-escalation-broker";
 const SOCKET_ENV = "TETHER_ESCALATION_SOCKET";
 const TOKEN_ENV = "TETHER_ESCALATION_TOKEN";
 /** sun_path is 108 bytes with its NUL. */

@@ -22,7 +22,7 @@ import { renamePath } from "./rename-path.js";
 import { watchPaths } from "./watch-paths.js";
 import type { WatchItem } from "./watch-queue.js";
 
-export const DEFAULT_FILE_MODE = 0o644;
+const DEFAULT_FILE_MODE = 0o644;
 /** Roots one Watch call may name (each is resolved and checked before anything is watched). */
 export const MAX_WATCH_PATHS = 256;
 

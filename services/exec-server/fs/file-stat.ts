@@ -59,7 +59,7 @@ export function toFileStat(path: string, st: BigIntStats, symlinkTarget = ""): F
 
 // dev+ino catch replacement by rename; size, mtime and ctime (ns) catch in-place edits.
 // ctime also moves on chmod and link changes, which is harmless over-reporting.
-export function fileVersion(st: BigIntStats): string {
+function fileVersion(st: BigIntStats): string {
   return "v1." + [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].map((n) => n.toString(36)).join(".");
 }
 

@@ -66,7 +66,7 @@ function satisfies(level: FileAccessLevel, need: AccessNeed): boolean {
 }
 
 /** Rejects what no file operation can use, naming the field. */
-export function validatePath(raw: string, field: string): void {
+function validatePath(raw: string, field: string): void {
   if (typeof raw !== "string" || raw.length === 0) {
     throw new TetherError(ErrorCode.InvalidArgument, `${field} is empty: pass an absolute path`);
   }

@@ -29,7 +29,7 @@ const WATCH_KINDS: Record<WatchChange, WatchEventKind> = {
 };
 
 /** The wire form of a FileStat. */
-export function toFileInfo(st: FileStat): MessageInitShape<typeof FileInfoSchema> {
+function toFileInfo(st: FileStat): MessageInitShape<typeof FileInfoSchema> {
   return {
     path: st.path,
     type: FILE_TYPES[st.type],

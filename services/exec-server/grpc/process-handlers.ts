@@ -49,7 +49,7 @@ export function encodeOutputEvent(seq: number, stream: OutputStream, data: reado
   return new PreEncoded(head, ...data);
 }
 
-export function toAttachResponse(item: LogItem<ExitStatus>): AttachResponse | PreEncoded {
+function toAttachResponse(item: LogItem<ExitStatus>): AttachResponse | PreEncoded {
   switch (item.kind) {
     case "output":
       return encodeOutputEvent(item.seq, STREAMS[item.stream], item.parts ?? [item.data]);

@@ -41,7 +41,7 @@ export interface LauncherIo {
 }
 
 /** The launcher's command line for a spec (see the usage in tether-launch.c). */
-export function launcherArgs(spec: LaunchSpec): string[] {
+function launcherArgs(spec: LaunchSpec): string[] {
   const args = spec.tty ? ["--pty", String(spec.tty.rows), String(spec.tty.cols)] : [];
   if (spec.cgroup) args.push("--cgroup", spec.cgroup);
   args.push("--", spec.file, ...spec.argv);

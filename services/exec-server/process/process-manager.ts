@@ -59,7 +59,7 @@ async function killAll(processes: ManagedProcess[], reason: string): Promise<voi
   await Promise.all(exits);
 }
 
-export const DEFAULT_PROCESS_LIMITS: ProcessLimits = {
+const DEFAULT_PROCESS_LIMITS: ProcessLimits = {
   ...DEFAULT_SPEC_LIMITS,
   maxRunning: 2048,
   defaultRetainedBytes: 4 << 20,
@@ -100,7 +100,7 @@ export interface CommandPreparer {
   prepare(input: PrepareInput, signal?: AbortSignal): Promise<PreparedCommand>;
 }
 
-export const unsandboxedPreparer: CommandPreparer = {
+const unsandboxedPreparer: CommandPreparer = {
   async prepare(input) {
     if (input.spec.shell === ShellMode.ZSH_FORK) {
       throw new TetherError(ErrorCode.FailedPrecondition, "shell ZSH_FORK is not available on this exec server");
@@ -389,7 +389,7 @@ export class ProcessManager implements AsyncDisposable {
 }
 
 /** A signal number (1-64) or name ("TERM", "SIGTERM", "int"). */
-export function parseSignal(signal: number | string): number {
+function parseSignal(signal: number | string): number {
   if (typeof signal === "number") {
     if (!Number.isInteger(signal) || signal < 1 || signal > 64) {
       throw new TetherError(ErrorCode.InvalidArgument, `signal ${signal} is out of range: use 1-64 or a name like TERM`);

@@ -126,7 +126,7 @@ export function checkSpec(spec: ProcessSpec | undefined, limits: SpecLimits = DE
  * Client-chosen keys the server remembers (write ids, stdin stream ids): each process keeps
  * up to a thousand of them, so their length is what bounds that memory.
  */
-export const MAX_CLIENT_KEY_LENGTH = 128;
+const MAX_CLIENT_KEY_LENGTH = 128;
 
 export function checkClientKey(field: string, key: string): void {
   if (key.length > MAX_CLIENT_KEY_LENGTH) {

@@ -198,7 +198,7 @@ export function fileAccessPolicy(s: ResolvedSandbox): FileAccessPolicy {
   return { accessFor, describe: () => describeSandbox(s) };
 }
 
-export function describeSandbox(s: ResolvedSandbox): string {
+function describeSandbox(s: ResolvedSandbox): string {
   const parts: string[] = [s.mode];
   if (s.writableRoots.length > 0) parts.push(`roots: ${s.writableRoots.join(", ")}`);
   if (s.rules.length > 0) parts.push(`rules: ${s.rules.map((r) => `${r.pattern}=${r.access}`).join(", ")}`);
