@@ -102,7 +102,7 @@ function mapItem(event: Extract<ThreadEvent, { type: "item.started" | "item.upda
   const id = known?.id ?? `item_${state.nextId}`;
   const next: ExecMapState = shown ? state : { ...state, nextId: state.nextId + 1 };
   // id first, as Codex prints it.
-  const full = { id, ...body } as ExecItem;
+  const full: ExecItem = { id, ...body };
   if (event.type === "item.completed") {
     const after = withOpen(next, item.id, undefined);
     const lastMessage = full.type === "agent_message" ? full.text : after.lastMessage;

@@ -139,9 +139,15 @@ describe("tether (interactive)", () => {
 
   it("follows the terminal's width when it is resized", async () => {
     const t = await open([], [], { columns: 100, rows: 30 });
-    const wide = (await t.screen()).split("\n").find((l) => l.includes("╭"))!;
+    const boxOf = (s: string) => s.split("\n").find((l) => l.includes("╭"));
+    const wide = boxOf(await t.waitFor((s) => boxOf(s) !== undefined, "the prompt box"))!;
     await t.resize(60, 30);
-    const narrow = await t.waitFor((s) => (s.split("\n").find((l) => l.includes("╭"))?.trimEnd().length ?? 0) < 62, "the prompt box to shrink");
+    // Both at once: mid-redraw the screen can hold neither the box nor the status line.
+    const narrowBox = (s: string) => {
+      const box = s.split("\n").find((l) => l.includes("╭"));
+      return box !== undefined && box.trimEnd().length < 62 && /\/help for/.test(s);
+    };
+    const narrow = await t.waitFor(narrowBox, "the prompt box to shrink");
     expect(wide.trimEnd().length).toBeGreaterThan(90);
     expect(narrow).toMatch(/\/help for/);
   });
