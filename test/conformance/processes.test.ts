@@ -132,10 +132,16 @@ forEachBackend("processes", (ctx) => {
     const mid = outputs[Math.floor(outputs.length / 2)]!;
     const tail = await collect(ctx.env, full.processId, { afterSeq: Number(mid.seq) });
     expect(tail.events[0]?.event.case).toBe("started");
-    const expected = full.events.filter((e) => e.seq > mid.seq && e.event.case !== "started");
-    expect(tail.events.slice(1).map((e) => e.seq)).toEqual(expected.map((e) => e.seq));
-    expect(full.stdout.endsWith(tail.stdout)).toBe(true);
-    expect(full.stdout.length - tail.stdout.length).toBeGreaterThan(0);
+    // Attach merges chunks that are already there into one message whose seq is the last one
+    // merged, so a resumed read may carry the same bytes in fewer, larger messages than the live
+    // read did (how many depends on timing): compare the bytes, the order and the end, not the
+    // message boundaries.
+    const through = Buffer.concat(outputs.filter((e) => e.seq <= mid.seq).flatMap((e) => (e.event.case === "output" ? [Buffer.from(e.event.value.data)] : [])));
+    expect(through.length).toBeGreaterThan(0);
+    expect(through.toString("utf8") + tail.stdout).toBe(full.stdout);
+    const seqs = tail.events.slice(1).map((e) => e.seq);
+    expect(seqs.every((seq, i) => seq > (i === 0 ? mid.seq : seqs[i - 1]!))).toBe(true);
+    expect(tail.events.at(-1)).toEqual(full.events.at(-1));
   });
 
   it("under DROP_OLDEST keeps head and tail, answers OUT_OF_RANGE for dropped cursors or sends a gap when allowed", async () => {
