@@ -2,7 +2,7 @@
 // real commands against the scripted Responses server; the server is SIGKILLed in the middle
 // of a command and restarted, and the thread resumes from its rollout (the unanswered call
 // recorded as aborted); then fork and rollback rebuild the model input they should.
-import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,17 +20,19 @@ function acceptAll(client: GrpcAgentClient, threadId: string): (e: ThreadEvent) 
   };
 }
 
-/** Whether no process of this machine has this cmdline, polled (bounded) while the kernel reaps. */
-async function gone(cmdline: string): Promise<boolean> {
-  for (let i = 0; i < 100; i++) {
-    let found = false;
-    for (const pid of (await readdir("/proc")).filter((d) => /^\d+$/.test(d))) {
-      if ((await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")) === cmdline) found = true;
-    }
-    if (!found) return true;
-    await new Promise((r) => setTimeout(r, 50));
+/** Whether any process of this process group is left (signal 0 to the group: no /proc scan), polled while the kernel reaps. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false; // ESRCH: not one process of the group is left
   }
-  return false;
+}
+
+async function groupGone(pgid: number): Promise<boolean> {
+  for (let i = 0; i < 100 && groupAlive(pgid); i++) await new Promise((r) => setTimeout(r, 50));
+  return !groupAlive(pgid);
 }
 
 const texts = (body: Record<string, unknown>) =>
@@ -50,7 +52,7 @@ describe("tether agent-server (gRPC)", () => {
       script: [
         [exec("echo hello-from-turn-one", "c1")],
         [{ type: "message", text: "first done" }],
-        [exec("echo started; sleep 600", "c2", { yield_time_ms: 30_000 })],
+        [exec("echo started pid=$$; sleep 600", "c2", { yield_time_ms: 30_000 })],
         // After the restart: the resumed thread's next turn.
         [{ type: "message", text: "resumed fine" }],
         // The fork's turn, then the rolled-back thread's turn.
@@ -83,13 +85,16 @@ describe("tether agent-server (gRPC)", () => {
     expect(toolOutput(server.received[1]!, "c1")).toContain("hello-from-turn-one");
 
     await client.startTurn(thread.threadId, { text: "turn two" });
-    await watch.until((e) => e.type === "item.delta" && e.delta.includes("started"));
+    const started = await watch.until((e) => e.type === "item.delta" && /pid=\d+/.test(e.delta));
+    // The shell's pid is its process group's id (each command leads its own group).
+    const pgid = Number(/pid=(\d+)/.exec((started as { delta: string }).delta)![1]);
+    expect(groupAlive(pgid)).toBe(true);
     agent.kill("SIGKILL");
     expect((await agent.exited).signal).toBe("SIGKILL");
     watch.stop();
 
     // Its command died with it (tether-launch's parent-death signal): no orphan.
-    expect(await gone("sleep\u0000600\u0000")).toBe(true);
+    expect(await groupGone(pgid)).toBe(true);
 
     agent = await startAgentServerProcess({ listen: listen(), env });
     client = await connect();

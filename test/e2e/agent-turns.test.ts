@@ -2,7 +2,7 @@
 // Responses client against the scripted Responses server (real HTTP + SSE), the real tools
 // and execpolicy, through InProcessAgentClient. Approvals are answered by a controller that
 // reads the thread's event stream, as a UI would.
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
@@ -15,14 +15,19 @@ import { forEachBackend, newId } from "../conformance/conformance-kit.js";
 import { agentCoreFor, rulesFile, watchThread } from "../support/agent-harness.js";
 import { type Script, type ScriptStep, startResponsesServer, toolOutput } from "../support/responses-server.js";
 
-/** Processes of this machine running `sleep <marker>` (the local, unix and remote backends share its pid namespace). */
-async function sleepers(marker: string): Promise<number> {
-  let n = 0;
-  for (const pid of (await readdir("/proc")).filter((d) => /^\d+$/.test(d))) {
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    if (cmdline === `sleep\0${marker}\0`) n++;
+/** Whether any process of this process group is left (signal 0 to the group: no /proc scan), polled while the kernel reaps. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false; // ESRCH: not one process of the group is left
   }
-  return n;
+}
+
+async function groupGone(pgid: number): Promise<boolean> {
+  for (let i = 0; i < 100 && groupAlive(pgid); i++) await new Promise((r) => setTimeout(r, 50));
+  return !groupAlive(pgid);
 }
 
 /** A controller that accepts whatever it is asked. */
@@ -30,16 +35,6 @@ function acceptAll(client: InProcessAgentClient, threadId: string): (e: ThreadEv
   return (e) => {
     if (e.type === "item.started" && e.item.type === "approval") void client.respond(threadId, e.item.id, { type: "accept" }).catch((err: unknown) => console.error(err));
   };
-}
-
-/** Polls (bounded) until `want` sleepers run: a forked child shows as bash until it execs sleep. */
-async function sleepersReach(marker: string, want: number): Promise<number> {
-  let n = await sleepers(marker);
-  for (let i = 0; i < 100 && n !== want; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    n = await sleepers(marker);
-  }
-  return n;
 }
 
 const exec = (cmd: string, callId: string, extra: Record<string, unknown> = {}): ScriptStep => ({ type: "function_call", name: "exec_command", callId, arguments: { cmd, login: false, yield_time_ms: 10_000, ...extra } });
@@ -136,21 +131,23 @@ forEachBackend("agent turns", (ctx) => {
   });
 
   it("an interrupt during a long command ends the turn and its process group", async () => {
-    const marker = String(300 + Math.floor(Math.random() * 600));
-    const { client, thread } = await start([[exec(`echo up; sleep ${marker} & sleep ${marker}; wait`, "c1", { yield_time_ms: 30_000 })]]);
+    const { client, thread } = await start([[exec("echo up; sleep 300 & sleep 301; wait", "c1", { yield_time_ms: 30_000 })]]);
     const watch = await watchThread(client, thread.threadId, { onEvent: acceptAll(client, thread.threadId) });
     await client.startTurn(thread.threadId, { text: "wait a long time" });
     // Its first output: the command (and its background child) is running.
     await watch.until((e) => e.type === "item.delta" && e.delta.includes("up"));
-    if (ctx.backend.name !== "docker") expect(await sleepersReach(marker, 2)).toBe(2);
     const running = await ctx.env.processes.list({ labels: { [LABEL_THREAD]: thread.threadId }, allSessions: true });
-    expect(running.filter((p) => p.state === ProcessState.RUNNING)).toHaveLength(1);
+    const live = running.filter((p) => p.state === ProcessState.RUNNING);
+    expect(live).toHaveLength(1);
+    // The child's pid is its process group's id; docker's pids are in another namespace.
+    const pgid = ctx.backend.name === "docker" ? undefined : live[0]!.pid;
+    if (pgid !== undefined) expect(groupAlive(pgid)).toBe(true);
     await client.interrupt(thread.threadId);
     expect((await watch.turnEnd()).type).toBe("turn.interrupted");
     const after = await ctx.env.processes.list({ labels: { [LABEL_THREAD]: thread.threadId }, allSessions: true });
     expect(after.filter((p) => p.state === ProcessState.RUNNING)).toEqual([]);
     // The whole group is gone, the background child too (docker's processes are in another pid namespace).
-    if (ctx.backend.name !== "docker") expect(await sleepersReach(marker, 0)).toBe(0);
+    if (pgid !== undefined) expect(await groupGone(pgid)).toBe(true);
     watch.stop();
   });
 

@@ -51,7 +51,7 @@ export async function watchThread(client: AgentClient, threadId: string, options
       if (r.done) break;
       events.push(r.value);
       options.onEvent?.(r.value);
-      if (process.env.TETHER_TEST_DEBUG) console.log(JSON.stringify(r.value).slice(0, 300));
+      if (process.env.TETHER_TEST_DEBUG) console.log(JSON.stringify(r.value).slice(0, 2000));
       for (const w of waiters.filter((w) => w.pred(r.value))) {
         waiters.splice(waiters.indexOf(w), 1);
         w.resolve(r.value);
