@@ -4,6 +4,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 import { ErrorCode, TetherError } from "../services/common/tether-error.js";
@@ -12,8 +13,8 @@ import { CODEX_BIN } from "../test/support/codex-cli.js";
 interface Message {
   id?: number;
   method?: string;
-  params?: { processId?: string; exitCode?: number };
-  result?: unknown;
+  params?: { processId?: string; exitCode?: number; chunk?: string };
+  result?: { dataBase64?: string };
   error?: { code: number; message: string };
 }
 
@@ -21,6 +22,8 @@ export class CodexStdioPeer {
   readonly #child: ChildProcess;
   readonly #pending = new Map<number, { resolve: (m: Message) => void; reject: (e: Error) => void }>();
   readonly #exits = new Map<string, (code: number) => void>();
+  /** Output bytes (decoded) per process, until process/closed. */
+  readonly #streams = new Map<string, { bytes: number; closed: () => void }>();
   readonly #cwd: string;
   #next = 0;
 
@@ -53,6 +56,29 @@ export class CodexStdioPeer {
     await this.#call("process/start", { processId, argv: ["/bin/true"], cwd: pathToFileURL(this.#cwd).href, env: { PATH: "/usr/bin:/bin" }, tty: false, pipeStdin: false, arg0: null });
     const code = await exited;
     if (code !== 0) throw new TetherError(ErrorCode.Internal, `/bin/true exited with ${code} under codex exec-server`);
+  }
+
+  /** Runs `head -c n /dev/zero`; resolves with the stdout bytes decoded from process/output, once closed. */
+  async streamBytes(n: number): Promise<number> {
+    const processId = `p${++this.#next}`;
+    const stream = { bytes: 0, closed: () => undefined as void };
+    const closed = new Promise<void>((resolve) => (stream.closed = resolve));
+    this.#streams.set(processId, stream);
+    await this.#call("process/start", { processId, argv: ["head", "-c", String(n), "/dev/zero"], cwd: pathToFileURL(this.#cwd).href, env: { PATH: "/usr/bin:/bin" }, tty: false, pipeStdin: false, arg0: null });
+    await closed;
+    return stream.bytes;
+  }
+
+  /** fs/writeFile of a whole local file (one base64 message: Codex has no streaming write here). */
+  async upload(localPath: string, remotePath: string): Promise<void> {
+    const data = await readFile(localPath);
+    await this.#call("fs/writeFile", { path: pathToFileURL(remotePath).href, dataBase64: data.toString("base64") });
+  }
+
+  /** fs/readFile, decoded and written to a local file. */
+  async download(remotePath: string, localPath: string): Promise<void> {
+    const reply = await this.#call("fs/readFile", { path: pathToFileURL(remotePath).href });
+    await writeFile(localPath, Buffer.from(reply.result?.dataBase64 ?? "", "base64"));
   }
 
   async close(): Promise<void> {
@@ -90,6 +116,12 @@ export class CodexStdioPeer {
     if (m.id !== undefined && m.method === undefined) {
       this.#pending.get(m.id)?.resolve(m);
       this.#pending.delete(m.id);
+    } else if (m.method === "process/output" && m.params?.processId !== undefined) {
+      const stream = this.#streams.get(m.params.processId);
+      if (stream) stream.bytes += Buffer.from(m.params.chunk ?? "", "base64").byteLength;
+    } else if (m.method === "process/closed" && m.params?.processId !== undefined) {
+      this.#streams.get(m.params.processId)?.closed();
+      this.#streams.delete(m.params.processId);
     } else if (m.method === "process/exited" && m.params?.processId !== undefined) {
       this.#exits.get(m.params.processId)?.(m.params.exitCode ?? -1);
       this.#exits.delete(m.params.processId);

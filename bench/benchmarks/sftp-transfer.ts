@@ -3,6 +3,7 @@
 import { open, rm } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { CodexStdioPeer } from "../codex-stdio-peer.js";
 import type { Benchmark, BenchContext, Subject } from "../benchmark.js";
 import { mibPerSec, spawnToExit, timeMs } from "../benchmark.js";
 import { runProgram } from "../ssh-peer.js";
@@ -21,6 +22,9 @@ async function makeFile(path: string, size: number): Promise<void> {
   }
 }
 
+/** Codex's fs/writeFile and fs/readFile carry a whole file base64 in one JSON message. */
+const CODEX_MAX_BYTES = 64 * 1024 * 1024;
+
 function transfer(direction: "up" | "down"): Benchmark {
   return {
     name: `transfer-${direction}`,
@@ -33,6 +37,8 @@ function transfer(direction: "up" | "down"): Benchmark {
       const source = join(ctx.tmp, `transfer-${direction}-source`);
       const target = join(ctx.tmp, `transfer-${direction}-target`);
       const tether = ctx.tether.local;
+      const codexSource = join(ctx.tmp, `transfer-${direction}-codex-source`);
+      let codex: CodexStdioPeer | undefined;
       let prepared = false;
       const prepare = async () => {
         if (!prepared) await makeFile(source, size);
@@ -58,6 +64,24 @@ function transfer(direction: "up" | "down"): Benchmark {
           setup: prepare,
           sample: () =>
             rate(() => runProgram("sftp", ctx.peer.sftpArgs(), { input: `${direction === "up" ? "put" : "get"} ${from} ${to}\n` })),
+        },
+        {
+          // Codex moves a file as one base64 message each way: capped at 64 MiB (its own file), the rate is per MiB all the same.
+          name: `codex exec-server (stdio) fs/${direction === "up" ? "writeFile" : "readFile"}${size > CODEX_MAX_BYTES ? " (64 MiB file)" : ""}`,
+          role: "peer",
+          setup: async () => {
+            const started = await CodexStdioPeer.start(ctx.tmp);
+            if (typeof started === "string") return started;
+            codex = started;
+            await makeFile(codexSource, Math.min(size, CODEX_MAX_BYTES));
+            return undefined;
+          },
+          sample: async () => {
+            await rm(target, { force: true });
+            const ms = await timeMs(() => (direction === "up" ? codex!.upload(codexSource, to) : codex!.download(codexSource, to)));
+            return mibPerSec(Math.min(size, CODEX_MAX_BYTES), ms);
+          },
+          teardown: async () => await codex?.close(),
         },
         { name: "local cp", role: "limit", setup: prepare, sample: () => rate(() => spawnToExit("cp", [from, to])) },
       ];

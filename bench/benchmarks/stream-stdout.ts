@@ -4,6 +4,7 @@
 import type { Benchmark, BenchContext, Subject } from "../benchmark.js";
 import { mibPerSec, spawnCountingStdout, timeMs } from "../benchmark.js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
+import { CodexStdioPeer } from "../codex-stdio-peer.js";
 
 const FULL_BYTES = 1024 * 1024 * 1024;
 const QUICK_BYTES = 16 * 1024 * 1024;
@@ -23,6 +24,7 @@ export const streamStdout: Benchmark = {
     const tether = ctx.tether.local;
     const tls = ctx.tether.tls;
     const head = ["head", "-c", String(n), "/dev/zero"];
+    let codex: CodexStdioPeer | undefined;
     const measure = async (who: string, run: () => Promise<number>) => {
       let got = 0;
       const ms = await timeMs(async () => {
@@ -54,6 +56,18 @@ export const streamStdout: Benchmark = {
         name: "ssh multiplexed stdout",
         role: "peer",
         sample: () => measure("ssh", () => spawnCountingStdout("ssh", ctx.peer.sshArgs(head))),
+      },
+      {
+        name: "codex exec-server (stdio) process/output",
+        role: "peer",
+        setup: async () => {
+          const started = await CodexStdioPeer.start(ctx.tmp);
+          if (typeof started === "string") return started;
+          codex = started;
+          return undefined;
+        },
+        sample: () => measure("codex exec-server", () => codex!.streamBytes(n)),
+        teardown: async () => await codex?.close(),
       },
       {
         name: "local pipe (spawn head)",
