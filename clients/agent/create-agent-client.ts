@@ -22,6 +22,8 @@ export interface CreateAgentClientOptions {
   openEnvironment?: AgentCoreOptions["openEnvironment"];
   instructions?: AgentCoreOptions["instructions"];
   startupTimeoutMs?: number;
+  /** In process, default services: feature flags by name (tether features list); tools of a disabled feature are not offered. */
+  features?: ReadonlyMap<string, boolean>;
 }
 
 export async function createAgentClient(options: CreateAgentClientOptions = {}): Promise<AgentClient> {
@@ -31,7 +33,7 @@ export async function createAgentClient(options: CreateAgentClientOptions = {}):
   }
   const defaults = options.model && options.services ? undefined : await import("../../services/agent-server/default-agent-parts.js");
   const model = options.model ?? (await defaults!.defaultModelClient());
-  const services = options.services ?? defaults!.defaultThreadServices({ tetherHome: options.tetherHome });
+  const services = options.services ?? defaults!.defaultThreadServices({ tetherHome: options.tetherHome, features: options.features });
   const core = await AgentCore.create({
     tetherHome: options.tetherHome,
     model,

@@ -62,21 +62,15 @@ export async function openAgentSession(flags: AgentFlags, defaults: { approvalPo
     tetherHome: config.home,
     model,
     startupTimeoutMs: c.model_start_timeout_ms,
+    features: config.features.enabled,
     // The environment's own credentials (the `tether run` grammar): only the in-process agent opens it here.
     openEnvironment: envToken || flags.caFile ? async (request) => (await import("../environment/open-environment.js")).openEnvironment(request.target, { token: envToken, caFile: flags.caFile }) : undefined,
   });
   return { client, thread, overrides, config };
 }
 
-/** The Responses client for config's base_url / model_provider (else OPENAI_BASE_URL, OPENAI_API_KEY). */
+/** The Responses client for config's model_provider / base_url (else OPENAI_BASE_URL, OPENAI_API_KEY). */
 async function modelFromConfig(config: CliConfig): Promise<ModelClient> {
-  const c = config.config;
-  const provider = c.model_provider ? c.model_providers?.[c.model_provider] : undefined;
-  if (c.model_provider && !provider) {
-    throw usageError(`model_provider ${JSON.stringify(c.model_provider)} is not defined: add [model_providers.${c.model_provider}] with base_url to config.toml`);
-  }
-  const baseURL = provider?.base_url ?? c.base_url;
-  const apiKey = process.env[provider?.env_key ?? "OPENAI_API_KEY"];
-  const { ResponsesModelClient } = await import("../../services/agent-server/model/responses-model-client.js");
-  return new ResponsesModelClient({ baseURL, apiKey, startupTimeoutMs: c.model_start_timeout_ms });
+  const { defaultModelClient } = await import("../../services/agent-server/default-agent-parts.js");
+  return defaultModelClient(config.config);
 }

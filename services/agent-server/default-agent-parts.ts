@@ -16,10 +16,15 @@ export async function defaultModelClient(config: TetherConfig = {}, env: Record<
   return new ResponsesModelClient(modelClientOptions(config, env));
 }
 
-export function defaultThreadServices(options: { tetherHome?: string }): ThreadServicesFactory {
+/** Which feature flag offers which default tool (services/agent-server/features/feature-registry.ts). */
+const TOOL_FEATURES: Readonly<Record<string, string>> = { exec_command: "unified_exec", write_stdin: "unified_exec", apply_patch: "apply_patch", update_plan: "plan_tool" };
+
+export function defaultThreadServices(options: { tetherHome?: string; features?: ReadonlyMap<string, boolean> }): ThreadServicesFactory {
+  const features = options.features;
+  const offered = features ? (name: string) => features.get(TOOL_FEATURES[name] ?? "") !== false : undefined;
   return {
-    // exec_command, write_stdin, apply_patch, update_plan over the thread's environment.
-    tools: (setup) => defaultThreadTools(setup),
+    // exec_command, write_stdin, apply_patch, update_plan over the thread's environment (less what a feature flag turned off).
+    tools: (setup) => defaultThreadTools(setup, offered ? { offered } : {}),
     // The user's execpolicy rules ($TETHER_HOME/rules/*.rules), re-read for each thread.
     policy: () => RulesThreadPolicy.load({ tetherHome: options.tetherHome ?? defaultTetherHome() }),
   };

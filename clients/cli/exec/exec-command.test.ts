@@ -230,6 +230,22 @@ describe("tether exec", () => {
     expect(server!.requests.map((r) => r.model)).toEqual(["from-profile", "from-flag", "explicit"]);
   });
 
+  it("feature flags decide which tools the model is offered (--disable, [features], -c)", async () => {
+    const home = path.join(dir, "features-home");
+    await mkdir(home, { recursive: true });
+    await writeFile(path.join(home, "config.toml"), "[features]\napply_patch = false\n");
+    const script: Script = () => [{ type: "message", text: "ok" }];
+    await exec(script, ["a"], { home });
+    await exec(script, ["--disable", "plan_tool", "--enable", "apply_patch", "b"], { home });
+    await exec(script, ["-c", "features.unified_exec=false", "c"], { home });
+    const offered = server!.requests.map((r) => (r.tools as { name?: string }[]).map((t) => t.name).sort());
+    expect(offered).toEqual([
+      ["exec_command", "update_plan", "write_stdin"],
+      ["apply_patch", "exec_command", "write_stdin"],
+      ["update_plan"],
+    ]);
+  });
+
   it.each([
     [["exec", ""], /the prompt is empty/],
     [["exec", "--sandbox", "everything", "x"], /--sandbox "everything" must be one of/],

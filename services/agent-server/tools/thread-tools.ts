@@ -6,11 +6,15 @@ import { createDefaultTools } from "./default-tools.js";
 import { buildToolRegistry } from "./tool-registry.js";
 import { UnifiedExecSessions, type UnifiedExecSessionsOptions } from "./unified-exec/unified-exec-sessions.js";
 
-export type DefaultThreadToolsOptions = Omit<UnifiedExecSessionsOptions, "env" | "threadId">;
+export type DefaultThreadToolsOptions = Omit<UnifiedExecSessionsOptions, "env" | "threadId"> & {
+  /** Which default tools the thread offers, by name (feature flags); all when absent. */
+  offered?: (name: string) => boolean;
+};
 
 export function defaultThreadTools(setup: Pick<ThreadSetup, "env" | "threadId">, options: DefaultThreadToolsOptions = {}): ThreadTools {
-  const sessions = new UnifiedExecSessions({ ...options, env: setup.env, threadId: setup.threadId });
-  const registry = buildToolRegistry(createDefaultTools({ sessions }));
+  const { offered, ...sessionOptions } = options;
+  const sessions = new UnifiedExecSessions({ ...sessionOptions, env: setup.env, threadId: setup.threadId });
+  const registry = buildToolRegistry(createDefaultTools({ sessions }).filter((tool) => offered?.(tool.name) ?? true));
   return {
     specs: registry.specs(),
     run: (call, ctx) => registry.call(call.name, call.arguments, ctx),
