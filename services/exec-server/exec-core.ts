@@ -104,7 +104,7 @@ export class ExecCore implements AsyncDisposable {
     const sandboxer = new Sandboxer({ runtimeDir: path.join(runtimeDir, "sandbox") });
     const nativeDir = path.dirname(launcherPath());
     const zshAvailable = await ZshForkBroker.available(nativeDir);
-    const zshFork = zshAvailable.ok ? new ZshForkBroker({ runtimeDir: path.join(runtimeDir, "zsh-fork"), nativeDir }) : undefined;
+    const zshFork = zshAvailable.ok ? new ZshForkBroker({ runtimeDir: path.join(runtimeDir, "zsh-fork"), nativeDir, clock: options.clock }) : undefined;
     const zshForkUnavailable = zshAvailable.ok ? undefined : zshAvailable.reason;
     const preparer = new ExecPreparer({
       sandboxer,
@@ -112,7 +112,7 @@ export class ExecCore implements AsyncDisposable {
       zshFork,
       zshForkUnavailable,
     });
-    const cgroupProbe = options.cgroups === false ? { ok: false as const, reason: "turned off" } : await PidsCgroup.detect();
+    const cgroupProbe = options.cgroups === false ? { ok: false as const, reason: "turned off" } : await PidsCgroup.detect({ clock: options.clock });
     const cgroups = cgroupProbe.ok ? cgroupProbe.cgroups : undefined;
     const processes = new ProcessManager({ launcherPath: launcherPath(), defaultCwd, limits: options.limits, preparer, cgroups, clock: options.clock });
     const sessions = new SessionManager({

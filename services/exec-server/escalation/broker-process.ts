@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { z } from "zod";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
+import { type Clock, systemClock } from "../process/stopwatch.js";
 import type { DecisionResult } from "./escalation-types.js";
 
 /** One exec a shell asked about, as the broker reports it (env as "K=V" strings). */
@@ -51,11 +52,13 @@ export class BrokerProcess {
   readonly exited: Promise<void>;
   #onReady: () => void = () => {};
   #stderr = "";
+  readonly #clock: Clock;
   #started = false;
   #closing = false;
 
-  private constructor(binary: string, socketPath: string, handlers: BrokerHandlers) {
+  private constructor(binary: string, socketPath: string, handlers: BrokerHandlers, clock: Clock) {
     this.#handlers = handlers;
+    this.#clock = clock;
     this.#proc = spawn(binary, [socketPath], { stdio: ["pipe", "pipe", "pipe"] });
     let fail: (err: TetherError) => void = () => {};
     this.#ready = new Promise<void>((resolve, reject) => {
@@ -87,8 +90,8 @@ export class BrokerProcess {
   }
 
   /** Resolves once the broker listens on socketPath. */
-  static async start(binary: string, socketPath: string, handlers: BrokerHandlers): Promise<BrokerProcess> {
-    const broker = new BrokerProcess(binary, socketPath, handlers);
+  static async start(binary: string, socketPath: string, handlers: BrokerHandlers, clock: Clock = systemClock): Promise<BrokerProcess> {
+    const broker = new BrokerProcess(binary, socketPath, handlers, clock);
     await broker.#ready;
     broker.#started = true;
     return broker;
@@ -113,11 +116,11 @@ export class BrokerProcess {
   async close(): Promise<void> {
     this.#closing = true;
     this.#proc.stdin?.end();
-    const timer = setTimeout(() => this.#proc.kill("SIGKILL"), 5_000);
+    const timer = this.#clock.setTimeout(() => this.#proc.kill("SIGKILL"), 5_000);
     try {
       await this.exited;
     } finally {
-      clearTimeout(timer);
+      this.#clock.clearTimeout(timer);
     }
   }
 

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { ErrorCode, TetherError, cancelled, throwIfAborted } from "../../common/tether-error.js";
+import type { Clock } from "../process/stopwatch.js";
 import type { BrokerProcess, BrokerRequest } from "./broker-process.js";
 import type { DecideFn, DecisionResult, ExecIntercept } from "./escalation-types.js";
 
@@ -36,6 +37,8 @@ export interface ZshForkBrokerOptions {
   /** Where scripts/build-native.sh put the shim and the broker (build/native). */
   nativeDir: string;
   zshPath?: string;
+  /** Drives the broker's kill timer on close. */
+  clock?: Clock;
 }
 
 interface Registration {
@@ -161,7 +164,7 @@ export class ZshForkBroker implements AsyncDisposable {
             if (this.#broker === starting) this.#broker = undefined;
             for (const ac of this.#inflight.values()) ac.abort(err);
           },
-        });
+        }, this.#o.clock);
       })();
       this.#broker = starting;
       starting.catch(() => {

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "n
 import { mkdir, readFile, readdir, rmdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ErrorCode, TetherError, errnoCode } from "../../common/tether-error.js";
+import { type Clock, systemClock } from "./stopwatch.js";
 
 export interface ProcessCgroup {
   /** The cgroup directory the launcher joins (tether-launch --cgroup). */
@@ -43,13 +44,17 @@ export class PidsCgroup {
   /** Removals still retrying; close() waits for them before removing the parent. */
   readonly #removing = new Set<Promise<void>>();
 
-  private constructor(parent: string, version: 1 | 2) {
+  readonly #clock: Clock;
+
+  private constructor(parent: string, version: 1 | 2, clock: Clock) {
     this.parent = parent;
     this.version = version;
+    this.#clock = clock;
   }
 
   /** Finds a writable pids controller and creates this server's parent cgroup in it. */
-  static async detect(options: { mountsFile?: string; selfCgroupFile?: string; name?: string } = {}): Promise<CgroupProbe> {
+  static async detect(options: { mountsFile?: string; selfCgroupFile?: string; name?: string; clock?: Clock } = {}): Promise<CgroupProbe> {
+    const clock = options.clock ?? systemClock;
     let mount: Mount | undefined;
     try {
       mount = await findPidsMount(options.mountsFile ?? "/proc/self/mounts", options.selfCgroupFile ?? "/proc/self/cgroup");
@@ -57,7 +62,7 @@ export class PidsCgroup {
       return { ok: false, reason: `cannot read the cgroup mounts: ${String(err)}` };
     }
     if (!mount) return { ok: false, reason: "no cgroup pids controller is mounted (cgroup v2 with pids enabled, or v1 pids)" };
-    await sweepStale(mount.base);
+    await sweepStale(mount.base, clock);
     const parent = path.join(mount.base, options.name ?? `tether-${process.pid}-${++instances}`);
     try {
       await mkdir(parent, { recursive: true });
@@ -65,7 +70,7 @@ export class PidsCgroup {
     } catch (err) {
       return { ok: false, reason: `cannot create ${parent}: ${errnoCode(err) ?? String(err)} (the exec server needs write access to the cgroup fs)` };
     }
-    return { ok: true, cgroups: new PidsCgroup(parent, mount.version) };
+    return { ok: true, cgroups: new PidsCgroup(parent, mount.version, clock) };
   }
 
   /** A fresh cgroup limited to `pidsMax` tasks. */
@@ -88,14 +93,14 @@ export class PidsCgroup {
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.all(this.#removing);
-    await removeCgroup(this.parent, 1);
+    await removeCgroup(this.parent, this.#clock, 1);
   }
 
   async #finish(dir: string): Promise<CgroupOutcome> {
     const pidsLimitHits = counter(readOrEmpty(path.join(dir, "pids.events")), "max");
     const memoryEvents = this.version === 2 ? readOrEmpty(path.join(dir, "memory.events")) : "";
     // Removal may retry for a moment; the exit status need not wait for it.
-    const removal = removeCgroup(dir).finally(() => this.#removing.delete(removal));
+    const removal = removeCgroup(dir, this.#clock).finally(() => this.#removing.delete(removal));
     this.#removing.add(removal);
     return { pidsLimitHits, oomKilled: counter(memoryEvents, "oom_kill") > 0 };
   }
@@ -132,7 +137,7 @@ function counter(text: string, key: string): number {
  * tasks waits in the kernel (7–17 ms measured here with strace, an RCU grace period once
  * idle), and done synchronously it held back the exit status it follows.
  */
-async function removeCgroup(dir: string, attempts = 20): Promise<void> {
+async function removeCgroup(dir: string, clock: Clock, attempts = 20): Promise<void> {
   for (let attempt = 0; attempt < attempts; attempt++) {
     // EACCES/EROFS: not ours to remove; nothing else to do.
     const code = await rmdir(dir).then(
@@ -140,21 +145,21 @@ async function removeCgroup(dir: string, attempts = 20): Promise<void> {
       (err: unknown) => errnoCode(err),
     );
     if (code !== "EBUSY") return;
-    await new Promise((r) => setTimeout(r, 25 * (attempt + 1)));
+    await new Promise<void>((r) => clock.setTimeout(r, 25 * (attempt + 1)));
   }
 }
 
 /** Removes the cgroups of exec servers that died without cleaning up (SIGKILL). */
-async function sweepStale(base: string): Promise<void> {
+async function sweepStale(base: string, clock: Clock): Promise<void> {
   const names = await readdir(base).catch(() => [] as string[]);
   for (const name of names) {
     const m = /^tether-(\d+)(?:-\d+)?$/.exec(name);
     if (!m || existsSync(`/proc/${m[1]}`)) continue;
     const dir = path.join(base, name);
     for (const child of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-      if (child.isDirectory()) await removeCgroup(path.join(dir, child.name));
+      if (child.isDirectory()) await removeCgroup(path.join(dir, child.name), clock);
     }
-    await removeCgroup(dir);
+    await removeCgroup(dir, clock);
   }
 }
 

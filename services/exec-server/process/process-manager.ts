@@ -151,7 +151,7 @@ export class ProcessManager implements AsyncDisposable {
     checkResumeHistory(this.limits.resumeHistoryBytes);
     this.budget = new MemoryBudget(this.limits.maxRetainedBytesTotal);
     this.#clock = options.clock ?? systemClock;
-    this.#zygote = options.zygote === false ? undefined : Zygote.beside(options.launcherPath);
+    this.#zygote = options.zygote === false ? undefined : Zygote.beside(options.launcherPath, () => this.#clock.now());
     // cgroup v1 only: on v2 the launcher clones the target straight into its cgroup (clone3
     // CLONE_INTO_CGROUP), with no migration to take off the path, while a prejoin would migrate.
     this.#prejoined = this.#zygote && options.cgroups?.version === 1 ? new PrejoinedLaunchers(this.#zygote, options.cgroups) : undefined;

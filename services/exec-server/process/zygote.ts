@@ -54,9 +54,9 @@ export class Zygote implements AsyncDisposable {
   }
 
   /** The zygote next to a launcher binary, if it was built. */
-  static beside(launcherPath: string): Zygote | undefined {
+  static beside(launcherPath: string, now?: () => number): Zygote | undefined {
     const file = path.join(path.dirname(launcherPath), "tether-zygote");
-    return existsSync(file) ? new Zygote({ path: file }) : undefined;
+    return existsSync(file) ? new Zygote({ path: file, ...(now ? { now } : {}) }) : undefined;
   }
 
   /** The zygote's pid while it runs (tests kill it to check the fallback). */
