@@ -63,6 +63,11 @@ export async function execCommand(promptArg: string | undefined, flags: ExecFlag
   }
   try {
     return await runTurn(client, info, prompt, schema, flags, sink);
+  } catch (err) {
+    // The run broke off (the agent's stream ended, a second Ctrl-C): say so in the JSONL too.
+    const te = TetherError.from(err);
+    if (sink.json) await sink.write(JSON.stringify({ type: "error", message: te.message }), "stdout");
+    throw te;
   } finally {
     await client.close();
   }
