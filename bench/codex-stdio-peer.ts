@@ -49,6 +49,10 @@ export class CodexStdioPeer {
     return peer;
   }
 
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
   /** process/start `/bin/true`, resolved on its process/exited notification. */
   async runTrue(): Promise<void> {
     const processId = `p${++this.#next}`;

@@ -14,6 +14,11 @@ export class ExecServerProcess implements AsyncDisposable {
     process.on("exit", this.onProcessExit);
   }
 
+  /** The server's pid (its CPU time is read from /proc for the per-MiB figures). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** If the harness dies without close(), the server must not outlive it. */
   private readonly onProcessExit = () => {
     this.child.kill("SIGKILL");

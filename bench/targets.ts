@@ -49,6 +49,8 @@ export interface TetherTargets {
   cli?: TetherCli;
   /** The CLI's run path (lean client, hand-written codecs) against the same exec server. */
   lean?: LeanRunTarget;
+  /** The pid of the exec server behind `local` and `lean` (for server CPU per MiB). */
+  localServerPid?: number;
   /** Why a target is missing, printed under the tables. */
   missing: string[];
 }
@@ -77,7 +79,7 @@ export async function loadTetherTargets(opts: { tmp: string }): Promise<TetherTa
       await lean.close();
       await server.close();
     });
-    const targets: TetherTargets = { local, lean, cli: { runTrueArgv: [process.execPath, bin, "run", "--env", server.url, "--", "true"] }, missing };
+    const targets: TetherTargets = { local, lean, localServerPid: server.pid, cli: { runTrueArgv: [process.execPath, bin, "run", "--env", server.url, "--", "true"] }, missing };
     await addOptionalTargets(targets, bin, opts.tmp);
     return targets;
   } catch (err) {
