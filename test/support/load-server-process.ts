@@ -182,11 +182,13 @@ export function descendants(pid: number): Array<{ pid: number; comm: string }> {
 
 /**
  * The server's descendants that sessions own, as "pid comm": all but its tether-zygote, which
- * lives as long as the server (what the zygote forked still counts).
+ * lives as long as the server, and the spare launchers it keeps in fresh pids cgroups
+ * (prejoined-launchers.ts; named tether-spare until given a request). What the zygote forked
+ * for a request still counts.
  */
 export function sessionChildren(serverPid: number): string[] {
   return descendants(serverPid)
-    .filter((d) => d.comm !== "tether-zygote")
+    .filter((d) => d.comm !== "tether-zygote" && d.comm !== "tether-spare")
     .map((d) => `${d.pid} ${d.comm}`);
 }
 

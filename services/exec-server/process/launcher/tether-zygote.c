@@ -140,7 +140,10 @@ static void serve(int conn) {
         if (buf[len - 1] != '\0') child_fail(conn, "request", EINVAL);
         join_cgroup(conn, buf + 5);
         free(buf);
+        /* A spare until a request comes: leftover checks tell it from a launcher that leaked. */
+        (void)prctl(PR_SET_NAME, "tether-spare");
         buf = read_frame(conn, &len);
+        (void)prctl(PR_SET_NAME, "tether-launch");
     }
     char **f = NULL;
     long nf = split(buf, len, &f);
