@@ -29,7 +29,9 @@ export async function runTui(session: AgentSession, options: { resume?: string }
   try {
     await controller.start(options.resume);
     // Ctrl-C is a key here (interrupt, then exit), not a signal that kills the process.
-    const app = render(<TuiApp controller={controller} />, { exitOnCtrlC: false });
+    // Interactive whenever the terminal is one: Ink would otherwise turn itself off under CI=true
+    // (is-in-ci) and show nothing until exit, though someone is typing at this TTY.
+    const app = render(<TuiApp controller={controller} />, { exitOnCtrlC: false, interactive: Boolean(process.stdout.isTTY) });
     await controller.done;
     app.unmount();
     await app.waitUntilExit();
