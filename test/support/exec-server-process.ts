@@ -2,7 +2,6 @@
 // rebuilt once when missing or older than the sources) and tells the test where it
 // listens: the first stdout line is `listening <url>`.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -39,9 +38,9 @@ export interface ExecServerProcessOptions {
  * so a fresh bundle is never rebuilt under a running server.
  */
 export function ensureBuilt(): void {
-  if (!existsSync(path.join(REPO_ROOT, "build", "native", "tether-launch"))) {
-    execFileSync("flock", ["/tmp/tether-native-build.lock", "scripts/build-native.sh", "tether-launch"], { cwd: REPO_ROOT, stdio: "inherit" });
-  }
+  // Every helper, whenever a source is newer (build-native.sh is a no-op otherwise): a launcher
+  // or zygote left stale by a pull failed every Start after the first with EINVAL.
+  execFileSync("flock", ["/tmp/tether-native-build.lock", "scripts/build-native.sh"], { cwd: REPO_ROOT, stdio: "inherit" });
   const script =
     '[ -f dist/tether.js ] && [ -z "$(find clients services gen scripts/build.mjs -newer dist/tether.js \\( -name "*.ts" -o -name "*.tsx" \\) ! -name "*.test.ts" -print -quit)" ] || node scripts/build.mjs';
   execFileSync("flock", ["/tmp/tether-dist-build.lock", "sh", "-c", script], { cwd: REPO_ROOT, stdio: ["ignore", "inherit", "inherit"] });
