@@ -1,11 +1,9 @@
 // `tether agent-server`: serve the agent (tether.agent.v1) until SIGTERM/SIGINT on the same
 // server stack and flags as `tether exec-server`; then interrupt every turn, close every
 // thread (their environments end their processes) and the listener.
-import { readFile } from "node:fs/promises";
-import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import { createLogger, resolveLogLevel } from "../../services/common/logger.js";
 import { loadConfig } from "../../services/common/config/load-config.js";
-import { readSecretFile } from "./cli-options.js";
+import { readServerSecurity } from "./cli-options.js";
 
 export interface AgentServerFlags {
   listen: string;
@@ -20,17 +18,7 @@ export interface AgentServerFlags {
 
 export async function agentServerCommand(flags: AgentServerFlags): Promise<void> {
   const logger = createLogger({ name: "agent-server", level: resolveLogLevel(flags.logLevel) });
-  if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) {
-    throw new TetherError(ErrorCode.InvalidArgument, "--tls-cert and --tls-key go together: pass both");
-  }
-  const token = flags.tokenFile ? await readSecretFile(flags.tokenFile, "--token-file") : undefined;
-  const tls = flags.tlsCert && flags.tlsKey
-    ? {
-        cert: await readFile(flags.tlsCert).catch((e: unknown) => { throw TetherError.from(e, `--tls-cert ${flags.tlsCert}`); }),
-        key: await readFile(flags.tlsKey).catch((e: unknown) => { throw TetherError.from(e, `--tls-key ${flags.tlsKey}`); }),
-        clientCa: flags.tlsClientCa ? await readFile(flags.tlsClientCa) : undefined,
-      }
-    : undefined;
+  const { token, tls } = await readServerSecurity(flags);
   const loaded = loadConfig({ cwd: process.cwd(), profile: flags.profile, overrides: flags.config ?? [] });
   for (const w of loaded.warnings) logger.warn(w);
   const [{ AgentCore }, { startAgentServer }, parts] = await Promise.all([

@@ -40,3 +40,29 @@ export async function readSecretFile(file: string, flag: string): Promise<string
   if (token === "") throw new TetherError(ErrorCode.InvalidArgument, `${flag} ${file} is empty: put the token on its first line`);
   return token;
 }
+
+export interface ServerSecurityFlags {
+  tokenFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+}
+
+/** The token and TLS material a server's flags name (`tether exec-server`, `tether agent-server`). */
+export async function readServerSecurity(flags: ServerSecurityFlags): Promise<{ token?: string; tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer } }> {
+  if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) {
+    throw new TetherError(ErrorCode.InvalidArgument, "--tls-cert and --tls-key go together: pass both");
+  }
+  const read = (file: string, flag: string) => readFile(file).catch((e: unknown) => {
+    throw TetherError.from(e, `${flag} ${file}`);
+  });
+  const token = flags.tokenFile ? await readSecretFile(flags.tokenFile, "--token-file") : undefined;
+  const tls = flags.tlsCert && flags.tlsKey
+    ? {
+        cert: await read(flags.tlsCert, "--tls-cert"),
+        key: await read(flags.tlsKey, "--tls-key"),
+        clientCa: flags.tlsClientCa ? await read(flags.tlsClientCa, "--tls-client-ca") : undefined,
+      }
+    : undefined;
+  return { token, tls };
+}

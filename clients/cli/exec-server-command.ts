@@ -1,12 +1,10 @@
 // `tether exec-server`: serve this machine until SIGTERM/SIGINT, then kill every
 // process it owns before exiting (children also die if this process is SIGKILLed:
 // each runs under tether-launch with a parent-death signal).
-import { readFile } from "node:fs/promises";
 import { createLogger, resolveLogLevel } from "../../services/common/logger.js";
-import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import { ExecCore } from "../../services/exec-server/exec-core.js";
 import { detectSandboxSupport } from "../../services/exec-server/sandbox/sandbox-capabilities.js";
-import { parseIntOption, readSecretFile } from "./cli-options.js";
+import { parseIntOption, readServerSecurity } from "./cli-options.js";
 
 /** Codex's WebSocket front door; the same test as codex-server.ts's, without loading it. */
 function isCodexListen(url: string): boolean {
@@ -42,17 +40,7 @@ export async function execServerCommand(flags: ExecServerFlags): Promise<void> {
   grpcServer.catch(() => undefined); // awaited below; a flag error first must not leave it unhandled
   const codexServer = flags.listen.some(isCodexListen) ? import("../../services/exec-server/codex/codex-server.js") : undefined;
   codexServer?.catch(() => undefined);
-  if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) {
-    throw new TetherError(ErrorCode.InvalidArgument, "--tls-cert and --tls-key go together: pass both");
-  }
-  const token = flags.tokenFile ? await readSecretFile(flags.tokenFile, "--token-file") : undefined;
-  const tls = flags.tlsCert && flags.tlsKey
-    ? {
-        cert: await readFile(flags.tlsCert).catch((e: unknown) => { throw TetherError.from(e, `--tls-cert ${flags.tlsCert}`); }),
-        key: await readFile(flags.tlsKey).catch((e: unknown) => { throw TetherError.from(e, `--tls-key ${flags.tlsKey}`); }),
-        clientCa: flags.tlsClientCa ? await readFile(flags.tlsClientCa) : undefined,
-      }
-    : undefined;
+  const { token, tls } = await readServerSecurity(flags);
   const core = await ExecCore.create({
     defaultCwd: flags.cwd,
     defaultDetachedTtlMs: parseIntOption("--detached-ttl", flags.detachedTtl, 1),

@@ -4,25 +4,11 @@
 // call's ready budget, deadline or signal ends the wait. Still node:http2 only.
 import type { Transport, TransportCallOptions, WireMethod } from "../../../services/common/transport.js";
 import { ErrorCode, TetherError } from "../../../services/common/tether-error.js";
+import { sleep } from "../reconnect.js";
 import { LeanChannel, type LeanChannelOptions } from "./lean-channel.js";
 
 /** Between reconnect attempts of a waitForReady call: short, since a restart is usually quick. */
 const READY_RETRY_MS = { first: 25, max: 500 };
-
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(TetherError.from(signal.reason));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(TetherError.from(signal!.reason));
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
 
 export class LeanTransport implements Transport {
   readonly #opts: LeanChannelOptions;
@@ -68,7 +54,7 @@ export class LeanTransport implements Transport {
         if (Date.now() + wait >= giveUpAt) {
           throw new TetherError(ErrorCode.Unavailable, `cannot reach ${this.#opts.target}: no connection within ${budget} ms (${TetherError.from(err).message})`, { cause: err });
         }
-        await pause(wait, opts.signal);
+        await sleep(wait, opts.signal);
         wait = Math.min(wait * 2, READY_RETRY_MS.max);
       }
     }
