@@ -10,7 +10,7 @@ import { ZshForkBroker } from "../../services/exec-server/escalation/zsh-fork.js
 import { launcherPath } from "../../services/exec-server/process/launcher-path.js";
 import { detectSandboxSupport } from "../../services/exec-server/sandbox/sandbox-capabilities.js";
 import { skipOutsideCi } from "../../test/support/ci-must-run.js";
-import { type ExecServerProcess, REPO_ROOT, TETHER_BIN, startExecServerProcess } from "../../test/support/exec-server-process.js";
+import { type ExecServerProcess, TETHER_BIN, VISIBLE_RUN_DIR, startExecServerProcess } from "../../test/support/exec-server-process.js";
 
 const bwrap = (await detectSandboxSupport()).bwrap;
 const noSandbox = skipOutsideCi(bwrap.ok ? undefined : bwrap.reason, "tether run --sandbox");
@@ -37,9 +37,9 @@ let ws: string;
 
 beforeAll(async () => {
   server = await startExecServerProcess();
-  // Not under /tmp: a sandbox replaces the host's /tmp with a private one. .tether-run is ignored by git.
-  await mkdir(path.join(REPO_ROOT, ".tether-run"), { recursive: true });
-  ws = await realpath(await mkdtemp(path.join(REPO_ROOT, ".tether-run", "run-sandbox-")));
+  // Not under /tmp: a sandbox replaces the host's /tmp with a private one.
+  await mkdir(VISIBLE_RUN_DIR, { recursive: true });
+  ws = await realpath(await mkdtemp(path.join(VISIBLE_RUN_DIR, "run-sandbox-")));
   await mkdir(path.join(ws, "secret"));
   await writeFile(path.join(ws, "secret", "key"), "TOP-SECRET\n");
 });

@@ -226,6 +226,10 @@ describe("Codex CLI across a dropped connection", () => {
       const running = runCodex({ modelUrl: model.url, cwd: share, prompt: "go", execServerUrl: `ws://127.0.0.1:${proxy.port}` });
       // Opening the FIFO for writing waits until the command opened it: the command is running.
       const go = await open(fifo, "w");
+      // Cut only once its first output went down (after the process/start answer on the same
+      // socket): a cut before Codex has the answer makes Codex fail the call ("transport
+      // disconnected"), which is Codex's behaviour, not a resume.
+      await proxy.waitForTextDown(Buffer.from("RECONNECT_ME\n").toString("base64"));
       expect(proxy.cut()).toBe(1);
       await go.write("go\n");
       await go.close();

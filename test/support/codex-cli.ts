@@ -5,17 +5,12 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
 import path from "node:path";
-import { REPO_ROOT } from "./exec-server-process.js";
+import { REPO_ROOT, VISIBLE_RUN_DIR } from "./exec-server-process.js";
 
 export const CODEX_BIN = path.join(REPO_ROOT, "node_modules/.bin/codex");
-/**
- * Where Codex's homes and workspaces go: the checkout's .tether-run, unless the checkout is
- * under /tmp. Codex refuses a CODEX_HOME there, and tether's sandbox hides /tmp whole, so a
- * write outside the workspace would not even find its directory.
- */
-export const RUN_DIR = REPO_ROOT.startsWith("/tmp/") ? path.join(homedir(), ".cache", "tether-test-runs") : path.join(REPO_ROOT, ".tether-run");
+/** Where Codex's homes and workspaces go (not under /tmp: see VISIBLE_RUN_DIR). */
+export const RUN_DIR = VISIBLE_RUN_DIR;
 
 export interface CodexRunOptions {
   /** The scripted Responses server (…/v1). */

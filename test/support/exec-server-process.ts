@@ -3,13 +3,19 @@
 // listens: the first stdout line is `listening <url>`.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/**
+ * Scratch space a sandboxed command can still see: the checkout's .tether-run (ignored by git),
+ * unless the checkout is under /tmp, which tether's sandbox hides whole (and where Codex refuses
+ * a CODEX_HOME); then a per-user cache directory.
+ */
+export const VISIBLE_RUN_DIR = REPO_ROOT.startsWith("/tmp/") ? path.join(homedir(), ".cache", "tether-test-runs") : path.join(REPO_ROOT, ".tether-run");
 export const TETHER_BIN = path.join(REPO_ROOT, "bin", "tether.js");
 
 export interface ExecServerProcess extends AsyncDisposable {

@@ -28,6 +28,8 @@ export interface TcpProxy extends AsyncDisposable {
   waitForAccepted(n: number): Promise<void>;
   /** Resolves once at least `bytes` in total went server → client. */
   waitForBytesDown(bytes: number): Promise<void>;
+  /** Resolves once `text` (ASCII) went server → client, within the last 64 KiB forwarded. */
+  waitForTextDown(text: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -37,6 +39,8 @@ export async function startTcpProxy(target: ProxyTarget): Promise<TcpProxy> {
   let accepted = 0;
   let refused = 0;
   let bytesDown = 0;
+  // The tail of what went down, for waitForTextDown (bounded: only the recent past matters).
+  let tailDown = "";
   const waiters = new Set<() => void>();
   const notify = () => {
     for (const w of [...waiters]) w();
@@ -66,6 +70,7 @@ export async function startTcpProxy(target: ProxyTarget): Promise<TcpProxy> {
     client.pipe(upstream);
     upstream.on("data", (chunk: Buffer) => {
       bytesDown += chunk.byteLength;
+      tailDown = (tailDown + chunk.toString("latin1")).slice(-64 * 1024);
       notify();
     });
     upstream.pipe(client);
@@ -126,6 +131,7 @@ export async function startTcpProxy(target: ProxyTarget): Promise<TcpProxy> {
     waitForAccepted: (n) => until(() => accepted >= n),
     waitForRefused: (n) => until(() => refused >= n),
     waitForBytesDown: (bytes) => until(() => bytesDown >= bytes),
+    waitForTextDown: (text) => until(() => tailDown.includes(text)),
     close,
     [Symbol.asyncDispose]: close,
   };
