@@ -32,6 +32,13 @@ export class CodexStdioPeer {
     this.#cwd = cwd;
     const lines = createInterface({ input: child.stdout! });
     lines.on("line", (line) => this.#onLine(line));
+    // A peer that closes its stdin (Codex does on a line too long) fails the calls in flight,
+    // instead of an unhandled EPIPE ending the whole benchmark run.
+    child.stdin!.on("error", (err: Error) => {
+      const failure = TetherError.from(err, "writing to codex exec-server's stdin");
+      for (const p of this.#pending.values()) p.reject(failure);
+      this.#pending.clear();
+    });
     child.once("exit", (code) => {
       const err = new TetherError(ErrorCode.Unavailable, `codex exec-server exited (${code})`);
       for (const p of this.#pending.values()) p.reject(err);

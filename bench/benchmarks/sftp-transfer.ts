@@ -23,7 +23,9 @@ async function makeFile(path: string, size: number): Promise<void> {
 }
 
 /** Codex's fs/writeFile and fs/readFile carry a whole file base64 in one JSON message. */
-const CODEX_MAX_BYTES = 64 * 1024 * 1024;
+// Codex's stdio transport closes its stdin on a line past ~32–48 MiB (a 48 MiB file's base64
+// did, measured with 0.171.0), and it moves a file as one base64 message.
+const CODEX_MAX_BYTES = 32 * 1024 * 1024;
 
 function transfer(direction: "up" | "down"): Benchmark {
   return {
@@ -66,8 +68,8 @@ function transfer(direction: "up" | "down"): Benchmark {
             rate(() => runProgram("sftp", ctx.peer.sftpArgs(), { input: `${direction === "up" ? "put" : "get"} ${from} ${to}\n` })),
         },
         {
-          // Codex moves a file as one base64 message each way: capped at 64 MiB (its own file), the rate is per MiB all the same.
-          name: `codex exec-server (stdio) fs/${direction === "up" ? "writeFile" : "readFile"}${size > CODEX_MAX_BYTES ? " (64 MiB file)" : ""}`,
+          // Codex moves a file as one base64 message each way: capped at 32 MiB (its own file), the rate is per MiB all the same.
+          name: `codex exec-server (stdio) fs/${direction === "up" ? "writeFile" : "readFile"}${size > CODEX_MAX_BYTES ? " (32 MiB file)" : ""}`,
           role: "peer",
           setup: async () => {
             const started = await CodexStdioPeer.start(ctx.tmp);
