@@ -9,7 +9,8 @@ import { type TcpProxy, startTcpProxy } from "../../test/support/tcp-proxy.js";
 import { alive, pollUntil } from "../../test/support/exec-harness.js";
 import { TetherError } from "../../services/common/tether-error.js";
 import { type LeanRunTarget, openLeanRunTarget } from "./lean-run.js";
-import type { RunEvent, RunExit } from "./run-command.js";
+import { OutputStream } from "../../gen/tether/exec/v1/process_pb.js";
+import { type RunEvent, type RunExit, STDERR_STREAM } from "./run-command.js";
 
 async function collect(events: AsyncIterable<RunEvent>, onOutput?: (total: number) => void): Promise<{ stdout: Buffer; stderr: Buffer; status?: RunExit }> {
   const out: Buffer[] = [];
@@ -18,7 +19,7 @@ async function collect(events: AsyncIterable<RunEvent>, onOutput?: (total: numbe
   let status: RunExit | undefined;
   for await (const ev of events) {
     if (ev.kind === "output") {
-      (ev.stream === 2 ? err : out).push(Buffer.from(ev.data));
+      (ev.stream === STDERR_STREAM ? err : out).push(Buffer.from(ev.data));
       total += ev.data.byteLength;
       onOutput?.(total);
     } else status = ev.status;
@@ -27,6 +28,10 @@ async function collect(events: AsyncIterable<RunEvent>, onOutput?: (total: numbe
 }
 
 describe("lean run target", () => {
+  it("names stderr by the value process.proto gives it", () => {
+    expect(STDERR_STREAM).toBe(OutputStream.STDERR);
+  });
+
   let server: ExecServerProcess;
   let proxy: TcpProxy;
   beforeAll(async () => {

@@ -45,6 +45,9 @@ export interface RunExit {
 
 export type RunEvent = { kind: "output"; stream: number; data: Uint8Array } | { kind: "exited"; status?: RunExit };
 
+/** OutputStream.STDERR of process.proto, by value: the lean bundle carries no generated code (a test pins it). */
+export const STDERR_STREAM = 2;
+
 /** The process spec a run sends: the lean codec's fields, and a sandbox on the Environment path. */
 export type RunSpec = LeanSpec & { sandbox?: MessageInitShape<typeof SandboxPolicySchema> };
 
@@ -139,7 +142,7 @@ async function runIn(target: RunTarget, spec: RunSpec, tty: boolean): Promise<nu
     let status: RunExit | undefined;
     for await (const ev of target.attach(processId)) {
       if (ev.kind === "output") {
-        const out = ev.stream === 2 ? process.stderr : process.stdout;
+        const out = ev.stream === STDERR_STREAM ? process.stderr : process.stdout;
         try {
           await writeOut(out, ev.data);
         } catch (err) {
