@@ -30,5 +30,6 @@ describe("modelClientOptions", () => {
     expect(error).toBeInstanceOf(TetherError);
     expect((error as TetherError).code).toBe(ErrorCode.InvalidArgument);
     expect((error as TetherError).message).toMatch(/model_provider "nope" is not defined.*\[model_providers\.nope\].*defined: local/);
+    expect((error as TetherError).details.usage).toBe("true");
   });
 });

@@ -16,6 +16,8 @@ export function modelClientOptions(config: TetherConfig, env: Record<string, str
       throw new TetherError(
         ErrorCode.InvalidArgument,
         `model_provider "${name}" is not defined: add [model_providers.${name}] with a base_url to config.toml${known.length > 0 ? ` (defined: ${known.join(", ")})` : ""}`,
+        // A configuration mistake, like the config loader's own errors: the CLI exits 2.
+        { details: { usage: "true" } },
       );
     }
     options.baseURL = provider.base_url;
