@@ -13,7 +13,9 @@ import { AgentCore } from "../../services/agent-server/agent-core.js";
 import { basicThreadPolicy } from "../../services/agent-server/thread/basic-thread-policy.js";
 import type { ThreadEvent, ThreadItem } from "../../services/agent-server/thread/thread-event.js";
 import { defaultThreadTools } from "../../services/agent-server/tools/thread-tools.js";
+import { InProcessAgentClient } from "../../clients/agent/in-process-agent-client.js";
 import { FakeModel, call, say } from "../support/agent-fakes.js";
+import { watchThread } from "../support/agent-harness.js";
 
 let home: string;
 let core: AgentCore | undefined;
@@ -42,21 +44,8 @@ async function start(model: FakeModel) {
     instructions: async () => "test",
   });
   const thread = await core.startThread({ cwd: home, environment: "local", model: "m", sandbox: "workspace-write", approvalPolicy: "on-request" });
-  const events: ThreadEvent[] = [];
-  const waiters: { pred: (e: ThreadEvent) => boolean; resolve: () => void }[] = [];
-  const stream = await core.events(thread.threadId, { controller: true });
-  void (async () => {
-    for await (const e of stream) {
-      events.push(e);
-      for (const w of waiters.filter((w) => w.pred(e))) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve();
-      }
-    }
-  })().catch(() => undefined);
-  const until = (pred: (e: ThreadEvent) => boolean) =>
-    events.some(pred) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ pred, resolve }));
-  const turnEnd = () => until((e) => e.type === "turn.completed" || e.type === "turn.failed" || e.type === "turn.interrupted");
+  // One turn per thread here, so the watch's next turn end is this turn's.
+  const { events, until, turnEnd } = await watchThread(new InProcessAgentClient(core), thread.threadId);
   return { core, thread, events, until, turnEnd };
 }
 
