@@ -101,7 +101,7 @@ async function writeAll(call: grpc.ClientWritableStream<unknown>, reqs: AsyncIte
 const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 /** A Transport over a grpc-js client (its channel); closing it closes the channel. */
-export function grpcJsTransport(raw: grpc.Client, target: string, bindOptions: BindOptions = {}): Transport {
+function grpcJsTransport(raw: grpc.Client, target: string, bindOptions: BindOptions = {}): Transport {
   const codecs = (m: WireMethod<unknown, unknown>) => [(req: unknown) => toBuffer(m.encode(req)), (bytes: Buffer) => m.decode(bytes)] as const;
   return {
     target,

@@ -4,7 +4,7 @@
 // channel), the auth interceptor and the CLI's error printer all read and write one format.
 import { ErrorCode, TetherError } from "./tether-error.js";
 
-export const DETAIL_PREFIX = "tether-";
+const DETAIL_PREFIX = "tether-";
 
 /**
  * Status messages and detail values travel as HTTP/2 trailers, and grpc-js clients drop a
@@ -12,9 +12,9 @@ export const DETAIL_PREFIX = "tether-";
  * Messages often echo the bad input, so what goes on the wire is capped (512 characters stay
  * under 8 KiB even when every one is percent-encoded UTF-8).
  */
-export const MAX_WIRE_TEXT = 512;
+const MAX_WIRE_TEXT = 512;
 
-export function capText(text: string): string {
+function capText(text: string): string {
   return text.length <= MAX_WIRE_TEXT ? text : `${text.slice(0, MAX_WIRE_TEXT)}… (${text.length - MAX_WIRE_TEXT} more characters)`;
 }
 

@@ -23,7 +23,7 @@ export interface ExecFlags extends AgentFlags {
 export type ResumeTarget = { last: true } | { threadId: string };
 
 /** Exit statuses of `tether exec` (documented in --help and the README). */
-export const EXEC_EXIT = { completed: 0, failed: 1, usage: 2, unreachable: TETHER_FAILURE } as const;
+const EXEC_EXIT = { completed: 0, failed: 1, usage: 2, unreachable: TETHER_FAILURE } as const;
 
 const DECLINE_REASON = "tether exec runs without a person: nothing that needs approval may run; find another way or report what you need";
 

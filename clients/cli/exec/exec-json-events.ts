@@ -17,7 +17,7 @@ const ThreadError = z.strictObject({ message: z.string() });
 
 const itemId = z.string().regex(/^item_\d+$/).describe("item_0, item_1, … in the order items first appear");
 
-export const ExecItemSchema = z.discriminatedUnion("type", [
+const ExecItemSchema = z.discriminatedUnion("type", [
   z.strictObject({ id: itemId, type: z.literal("agent_message"), text: z.string().describe("the answer; a JSON string with --output-schema") }),
   z.strictObject({ id: itemId, type: z.literal("reasoning"), text: z.string() }),
   z.strictObject({

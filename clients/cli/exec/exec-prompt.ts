@@ -3,7 +3,7 @@
 // clearly instead of filling memory.
 import { usageError } from "../cli-error.js";
 
-export const MAX_PROMPT_BYTES = 4 << 20;
+const MAX_PROMPT_BYTES = 4 << 20;
 
 export async function readPrompt(arg: string | undefined, stdin: NodeJS.ReadStream = process.stdin): Promise<string> {
   if (arg !== undefined && arg !== "-") {

@@ -3,7 +3,7 @@ import { Box, Text } from "ink";
 import type { Entry } from "./tui-state.js";
 
 /** Lines of a running command shown live, and of a finished one before it is collapsed. */
-export const LIVE_OUTPUT_LINES = 6;
+const LIVE_OUTPUT_LINES = 6;
 export const COLLAPSE_AFTER_LINES = 12;
 
 function outputLines(output: string): string[] {

@@ -39,8 +39,6 @@ export type ProposedAction =
   | { kind: "network"; host: string; port: number }
   | { kind: "permissions"; reason: string; writableRoots?: string[]; network?: boolean };
 
-export type ActionKind = ProposedAction["kind"];
-
 /** Policy's verdict (the data a tool acts on): run, ask first, or refuse. */
 export type Assessment =
   | { type: "skip"; /** Run outside the sandbox (a rule or the user allowed it). */ unsandboxed: boolean; reason?: string }

@@ -64,8 +64,6 @@ export type ThreadItem =
   | { type: "tool_call"; id: string; callId: string; name: string; arguments: string; output?: string; status: ItemStatus }
   | { type: "error"; id: string; message: string };
 
-export type ThreadItemType = ThreadItem["type"];
-
 export interface TurnError {
   /** A TetherError code name, e.g. "UNAVAILABLE", "DEADLINE_EXCEEDED", "UNAUTHENTICATED". */
   code: string;
@@ -86,7 +84,5 @@ export type ThreadEvent =
   /** The model request is being retried: a UI drops partial text it showed for this attempt. */
   | { type: "model.retrying"; turnId: string; attempt: number; maxAttempts: number; delayMs: number; reason: string }
   | { type: "warning"; message: string };
-
-export type ThreadEventType = ThreadEvent["type"];
 
 export const EMPTY_USAGE: Usage = Object.freeze({ inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningOutputTokens: 0 });

@@ -5,7 +5,7 @@ import { z } from "zod";
 
 export const SANDBOX_MODES = ["read-only", "workspace-write", "full-access"] as const;
 export const APPROVAL_POLICIES = ["untrusted", "on-failure", "on-request", "never"] as const;
-export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 
 const ModelProvider = z.strictObject({
   name: z.string().optional(),
@@ -41,7 +41,7 @@ const settings = {
   history: z.strictObject({ max_entries: z.number().int().min(0).max(100_000).optional() }).optional(),
 };
 
-export const ProfileSchema = z.strictObject(settings);
+const ProfileSchema = z.strictObject(settings);
 
 export const ConfigSchema = z.strictObject({
   ...settings,
@@ -52,4 +52,3 @@ export const ConfigSchema = z.strictObject({
 });
 
 export type TetherConfig = z.infer<typeof ConfigSchema>;
-export type ProfileConfig = z.infer<typeof ProfileSchema>;

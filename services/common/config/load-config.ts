@@ -35,7 +35,7 @@ export function tetherHome(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** The nearest `.tether/config.toml` at or above `cwd` that is not the home config itself. */
-export function findProjectConfig(cwd: string, homeFile: string): string | undefined {
+function findProjectConfig(cwd: string, homeFile: string): string | undefined {
   for (let dir = resolve(cwd); ; dir = dirname(dir)) {
     const file = join(dir, ".tether", "config.toml");
     if (file !== homeFile && existsSync(file)) return file;

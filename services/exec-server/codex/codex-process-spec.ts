@@ -9,13 +9,13 @@ import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { StartParams } from "./codex-wire.js";
 
 /** Codex's PTY size when it gives none (it never resizes in `codex exec`). */
-export const CODEX_TTY = { rows: 24, cols: 80 };
+const CODEX_TTY = { rows: 24, cols: 80 };
 
 /** Codex's default env excludes (matched case-insensitively there; tether globs are case-sensitive). */
 const DEFAULT_EXCLUDES = ["*KEY*", "*SECRET*", "*TOKEN*"];
 
 /** Labels marking a process started through this front door (visible to List). */
-export const FRONT_DOOR_LABEL = "tether.front_door";
+const FRONT_DOOR_LABEL = "tether.front_door";
 
 const INHERIT: Record<"all" | "core" | "none", EnvInherit> = {
   all: EnvInherit.ALL,

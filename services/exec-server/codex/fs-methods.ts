@@ -21,7 +21,7 @@ import {
 import type { Handler, HandlerContext } from "./handler-context.js";
 
 /** Largest file fs/readFile returns (its base64 must fit one frame). */
-export const MAX_READ_FILE_BYTES = 32 << 20;
+const MAX_READ_FILE_BYTES = 32 << 20;
 /** Most entries fs/readDirectory returns. */
 const MAX_DIR_ENTRIES = 100_000;
 

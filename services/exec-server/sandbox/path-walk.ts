@@ -13,7 +13,7 @@ const MAX_GLOB_ENTRIES = 50_000;
  * Matcher steps one expansion may spend (about 100 worst-case matches against PATH_MAX
  * paths; real globs against real paths take a few hundred steps per entry).
  */
-export const MAX_GLOB_EXPANSION_STEPS = 100 * MAX_MATCH_STEPS;
+const MAX_GLOB_EXPANSION_STEPS = 100 * MAX_MATCH_STEPS;
 /** Entries handled between yields to the event loop, so one huge directory cannot hold it. */
 const ENTRIES_PER_TURN = 1_000;
 const NEVER_WALK = ["/proc", "/sys", "/dev"];
