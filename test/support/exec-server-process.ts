@@ -18,16 +18,8 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const VISIBLE_RUN_DIR = REPO_ROOT.startsWith("/tmp/") ? path.join(homedir(), ".cache", "tether-test-runs") : path.join(REPO_ROOT, ".tether-run");
 export const TETHER_BIN = path.join(REPO_ROOT, "bin", "tether.js");
 
-export interface ExecServerProcess extends AsyncDisposable {
+export interface ExecServerProcess extends TetherProcess {
   readonly url: string;
-  readonly pid: number;
-  /** Resolves when the server process has exited. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Everything the server wrote to stderr so far (for failure messages). */
-  stderr(): string;
-  kill(signal: NodeJS.Signals): void;
-  /** SIGTERM, then SIGKILL if it has not exited within 10 s; removes its temp dir. */
-  close(): Promise<void>;
 }
 
 export interface ExecServerProcessOptions {
@@ -53,13 +45,41 @@ export function ensureBuilt(): void {
 }
 
 export async function startExecServerProcess(options: ExecServerProcessOptions = {}): Promise<ExecServerProcess> {
-  ensureBuilt();
   const dir = await mkdtemp(path.join(tmpdir(), "tether-es-"));
   const listen = options.listen ?? `unix://${dir}/exec.sock`;
-  const child = spawn(process.execPath, [TETHER_BIN, "exec-server", "--listen", listen, "--cwd", dir, ...(options.args ?? [])], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: options.env ?? process.env,
+  const removeDir = () => rm(dir, { recursive: true, force: true });
+  const server = await startTetherProcess({
+    args: ["exec-server", "--listen", listen, "--cwd", dir, ...(options.args ?? [])],
+    env: options.env,
+    afterExit: removeDir,
+  }).catch(async (err: unknown) => {
+    await removeDir();
+    throw err;
   });
+  return { ...server, url: server.urls[0]! };
+}
+
+export interface TetherProcess extends AsyncDisposable {
+  /** The `listening <url>` lines, in order. */
+  readonly urls: string[];
+  readonly pid: number;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The tail of stderr (for failure messages). */
+  stderr(): string;
+  kill(signal: NodeJS.Signals): void;
+  /** SIGTERM, then SIGKILL if it has not exited within 10 s; then `afterExit`. */
+  close(): Promise<void>;
+}
+
+/**
+ * The built CLI (`bin/tether.js ARGS`) as a child process, resolved once it printed `listeners`
+ * lines of `listening <url>` (a server with two `--listen` doors prints two). If it exits or
+ * prints anything else first, it is killed and the promise rejects with its stderr.
+ */
+export async function startTetherProcess(options: { args: string[]; env?: NodeJS.ProcessEnv; listeners?: number; afterExit?: () => Promise<void> }): Promise<TetherProcess> {
+  ensureBuilt();
+  const name = options.args[0] ?? "tether";
+  const child = spawn(process.execPath, [TETHER_BIN, ...options.args], { stdio: ["ignore", "pipe", "pipe"], env: options.env ?? process.env });
   let stderr = "";
   child.stderr.setEncoding("utf8").on("data", (s: string) => {
     // Bounded: only the tail matters for a failure message.
@@ -69,7 +89,7 @@ export async function startExecServerProcess(options: ExecServerProcessOptions =
     child.once("exit", (code, signal) => resolve({ code, signal })),
   );
   try {
-    const url = await listeningUrl(child, exited, () => stderr);
+    const urls = await listeningUrls(child, name, options.listeners ?? 1, exited, () => stderr);
     const close = async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGTERM");
@@ -77,10 +97,10 @@ export async function startExecServerProcess(options: ExecServerProcessOptions =
         await exited;
         clearTimeout(timer);
       }
-      await rm(dir, { recursive: true, force: true });
+      await options.afterExit?.();
     };
     return {
-      url,
+      urls,
       pid: child.pid!,
       exited,
       stderr: () => stderr,
@@ -91,21 +111,26 @@ export async function startExecServerProcess(options: ExecServerProcessOptions =
   } catch (err) {
     child.kill("SIGKILL");
     await exited;
-    await rm(dir, { recursive: true, force: true });
     throw err;
   }
 }
 
-function listeningUrl(child: ChildProcess, exited: Promise<unknown>, stderr: () => string): Promise<string> {
+function listeningUrls(child: ChildProcess, name: string, count: number, exited: Promise<unknown>, stderr: () => string): Promise<string[]> {
   return new Promise((resolve, reject) => {
+    const urls: string[] = [];
     const lines = createInterface({ input: child.stdout! });
-    lines.once("line", (line) => {
+    lines.on("line", (line) => {
+      if (urls.length === count) return;
       const m = /^listening (\S+)$/.exec(line);
-      if (m) resolve(m[1]!);
-      else reject(new TetherError(ErrorCode.Internal, `exec-server printed ${JSON.stringify(line)} instead of "listening <url>"`));
+      if (!m) {
+        reject(new TetherError(ErrorCode.Internal, `${name} printed ${JSON.stringify(line)} instead of "listening <url>"`));
+        return;
+      }
+      urls.push(m[1]!);
+      if (urls.length === count) resolve(urls);
     });
     void exited.then(() =>
-      reject(new TetherError(ErrorCode.Unavailable, `exec-server exited before listening: ${stderr().trim() || "(no stderr)"}`)),
+      reject(new TetherError(ErrorCode.Unavailable, `${name} exited before listening: ${stderr().trim() || "(no stderr)"}`)),
     );
   });
 }
