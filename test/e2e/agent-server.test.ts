@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GrpcAgentClient } from "../../clients/agent/grpc-agent-client.js";
 import type { ThreadEvent } from "../../services/agent-server/thread/thread-event.js";
-import { watchThread } from "../support/agent-harness.js";
+import { groupAlive, groupGone, watchThread } from "../support/agent-harness.js";
 import { type AgentServerProcess, startAgentServerProcess } from "../support/agent-server-process.js";
 import { type ScriptStep, inputItems, startResponsesServer, toolOutput } from "../support/responses-server.js";
 
@@ -18,21 +18,6 @@ function acceptAll(client: GrpcAgentClient, threadId: string): (e: ThreadEvent) 
   return (e) => {
     if (e.type === "item.started" && e.item.type === "approval") void client.respond(threadId, e.item.id, { type: "accept" }).catch(() => undefined);
   };
-}
-
-/** Whether any process of this process group is left (signal 0 to the group: no /proc scan), polled while the kernel reaps. */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false; // ESRCH: not one process of the group is left
-  }
-}
-
-async function groupGone(pgid: number): Promise<boolean> {
-  for (let i = 0; i < 100 && groupAlive(pgid); i++) await new Promise((r) => setTimeout(r, 50));
-  return !groupAlive(pgid);
 }
 
 const texts = (body: Record<string, unknown>) =>

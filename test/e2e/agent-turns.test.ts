@@ -12,23 +12,8 @@ import type { ApprovalDecision } from "../../services/agent-server/policy/approv
 import type { ThreadEvent } from "../../services/agent-server/thread/thread-event.js";
 import { LABEL_THREAD } from "../../services/agent-server/tools/unified-exec/unified-exec-sessions.js";
 import { forEachBackend, newId } from "../conformance/conformance-kit.js";
-import { agentCoreFor, rulesFile, watchThread } from "../support/agent-harness.js";
+import { agentCoreFor, groupAlive, groupGone, rulesFile, watchThread } from "../support/agent-harness.js";
 import { type Script, type ScriptStep, startResponsesServer, toolOutput } from "../support/responses-server.js";
-
-/** Whether any process of this process group is left (signal 0 to the group: no /proc scan), polled while the kernel reaps. */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false; // ESRCH: not one process of the group is left
-  }
-}
-
-async function groupGone(pgid: number): Promise<boolean> {
-  for (let i = 0; i < 100 && groupAlive(pgid); i++) await new Promise((r) => setTimeout(r, 50));
-  return !groupAlive(pgid);
-}
 
 /** A controller that accepts whatever it is asked. */
 function acceptAll(client: InProcessAgentClient, threadId: string): (e: ThreadEvent) => void {

@@ -80,3 +80,19 @@ export async function watchThread(client: AgentClient, threadId: string, options
     stop: () => abort.abort(),
   };
 }
+
+/** Whether any process of this process group is left (signal 0 to the group: no /proc scan). */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false; // ESRCH: not one process of the group is left
+  }
+}
+
+/** Whether the group is gone within 5 s, polled while the kernel reaps it. */
+export async function groupGone(pgid: number): Promise<boolean> {
+  for (let i = 0; i < 100 && groupAlive(pgid); i++) await new Promise((r) => setTimeout(r, 50));
+  return !groupAlive(pgid);
+}

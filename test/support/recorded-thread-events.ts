@@ -2,6 +2,7 @@
 // the pure mappers and reducers of the command line (exec --json, the TUI): each tested
 // against the same turns without a model or an agent running.
 import type { ThreadEvent, ThreadInfo, Usage } from "../../services/agent-server/thread/thread-event.js";
+import type { ApprovalRequest } from "../../services/agent-server/policy/approval-types.js";
 
 const THREAD: ThreadInfo = {
   threadId: "th-1",
@@ -81,6 +82,17 @@ export const PLAN_TURN: ThreadEvent[] = [
   { type: "turn.completed", turnId: T, usage: USAGE },
 ];
 
+const PUSH_REQUEST: ApprovalRequest = {
+  requestId: "req-1",
+  threadId: "th-1",
+  turnId: T,
+  callId: "call_3",
+  action: { kind: "command", commandLine: "git push", argv: ["git", "push"], cwd: "/work/repo", escalated: true },
+  reason: "network access",
+  promptKind: "sandbox_approval",
+  availableDecisions: ["accept", "accept_for_session", "decline", "cancel"],
+};
+
 /** A command the policy refused (no one to ask), then the model gives up. */
 export const DECLINED_TURN: ThreadEvent[] = [
   { type: "turn.started", turnId: T },
@@ -90,16 +102,7 @@ export const DECLINED_TURN: ThreadEvent[] = [
     item: {
       type: "approval",
       id: "a1",
-      request: {
-        requestId: "req-1",
-        threadId: "th-1",
-        turnId: T,
-        callId: "call_3",
-        action: { kind: "command", commandLine: "git push", argv: ["git", "push"], cwd: "/work/repo", escalated: true },
-        reason: "network access",
-        promptKind: "sandbox_approval",
-        availableDecisions: ["accept", "accept_for_session", "decline", "cancel"],
-      },
+      request: PUSH_REQUEST,
     },
   },
   {
@@ -108,16 +111,7 @@ export const DECLINED_TURN: ThreadEvent[] = [
     item: {
       type: "approval",
       id: "a1",
-      request: {
-        requestId: "req-1",
-        threadId: "th-1",
-        turnId: T,
-        callId: "call_3",
-        action: { kind: "command", commandLine: "git push", argv: ["git", "push"], cwd: "/work/repo", escalated: true },
-        reason: "network access",
-        promptKind: "sandbox_approval",
-        availableDecisions: ["accept", "accept_for_session", "decline", "cancel"],
-      },
+      request: PUSH_REQUEST,
       decision: { type: "decline", reason: "approvals never ask in exec mode" },
       decidedBy: "policy",
     },
