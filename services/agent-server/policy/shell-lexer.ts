@@ -90,7 +90,10 @@ export function lexShell(src: string): ShellToken[] {
     }
     const word = readWord(src, i);
     // An all-digit unquoted word glued to `<` or `>` is a file descriptor number (2>/dev/null).
+    // zsh takes only one digit as a descriptor (`22>&1` passes "22" as an argument; bash does
+    // not), so a longer number has no single meaning.
     if (!word.token.quoted && /^[0-9]+$/.test(word.token.value) && (src[word.end] === "<" || src[word.end] === ">")) {
+      if (word.token.value.length > 1) throw new ShellRefusal(`\`${word.token.value}${src[word.end]}\` means a descriptor to bash but an argument to zsh`);
       i = redirection(src, word.end, false);
       continue;
     }

@@ -66,6 +66,7 @@ describe("splitCommandLine", () => {
   });
 
   const refused: [string, RegExp][] = [
+    ["ls 22>&1", /descriptor to bash but an argument to zsh/],
     ["echo $(rm -rf /)", /command substitution/],
     ["echo `pwd`", /backticks/],
     ['echo "`pwd`"', /backticks/],
