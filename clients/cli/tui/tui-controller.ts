@@ -103,9 +103,10 @@ export class TuiController {
     if (asking) {
       const choice = APPROVAL_KEYS.find((k) => k.key === input.toLowerCase() && asking.availableDecisions.includes(k.decision));
       if (!choice) return;
-      if (choice.decision === "accept_with_rule" && !asking.proposedRule) return;
+      // A network request's rule is implied by its host; any other needs the proposed one.
+      if (choice.decision === "accept_with_rule" && !asking.proposedRule && asking.action.kind !== "network") return;
       const decision: ApprovalDecision =
-        choice.decision === "accept_with_rule" ? { type: "accept_with_rule", rule: asking.proposedRule! } : { type: choice.decision };
+        choice.decision === "accept_with_rule" ? { type: "accept_with_rule", ...(asking.proposedRule ? { rule: asking.proposedRule } : {}) } : { type: choice.decision };
       this.#dispatch({ type: "answered", requestId: asking.requestId });
       void this.#session.client.respond(asking.threadId, asking.requestId, decision).catch(this.#fail("answering the approval failed"));
       return;

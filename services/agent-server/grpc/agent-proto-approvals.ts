@@ -17,7 +17,7 @@ function ruleFromPb(r: pb.PrefixRuleProposal, field: string): core.PrefixRulePro
 export function decisionToPb(d: core.ApprovalDecision): MessageInitShape<typeof pb.ApprovalDecisionSchema> {
   return {
     type: toEnum(pb.DecisionType, d.type),
-    ...(d.type === "accept_with_rule" ? { rule: ruleToPb(d.rule) } : {}),
+    ...(d.type === "accept_with_rule" && d.rule !== undefined ? { rule: ruleToPb(d.rule) } : {}),
     ...(d.type === "decline" && d.reason ? { reason: d.reason } : {}),
   };
 }
@@ -26,8 +26,8 @@ export function decisionFromPb(d: pb.ApprovalDecision | undefined, field = "deci
   if (!d) throw new TetherError(ErrorCode.InvalidArgument, `${field} is unset`);
   const type = fromEnum<core.ApprovalDecisionType>(pb.DecisionType, d.type, "_", `${field}.type`);
   if (type === "accept_with_rule") {
-    if (!d.rule) throw new TetherError(ErrorCode.InvalidArgument, `${field}.rule is unset: accept_with_rule needs the rule`);
-    return { type, rule: ruleFromPb(d.rule, `${field}.rule`) };
+    // Unset: the rule the request proposed (a network request's is implied by its host).
+    return d.rule ? { type, rule: ruleFromPb(d.rule, `${field}.rule`) } : { type };
   }
   if (type === "decline") return d.reason ? { type, reason: d.reason } : { type };
   return { type };

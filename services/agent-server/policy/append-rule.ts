@@ -33,10 +33,20 @@ export function renderPrefixRule(rule: PrefixRuleProposal): string {
   return `${line})`;
 }
 
-export function renderNetworkRule(rule: { host: string; decision: NetworkDecision; justification?: string }): string {
-  let line = `network_rule(host=${JSON.stringify(rule.host)}, decision="${rule.decision}"`;
+/** Codex's loader needs `protocol`; tether's makes it optional (and decides by host alone). */
+export function renderNetworkRule(rule: NetworkRuleText): string {
+  let line = `network_rule(host=${JSON.stringify(rule.host)}`;
+  if (rule.protocol !== undefined) line += `, protocol=${JSON.stringify(rule.protocol)}`;
+  line += `, decision="${rule.decision}"`;
   if (rule.justification !== undefined && rule.justification.trim() !== "") line += `, justification=${JSON.stringify(rule.justification)}`;
   return `${line})`;
+}
+
+export interface NetworkRuleText {
+  host: string;
+  decision: NetworkDecision;
+  protocol?: string;
+  justification?: string;
 }
 
 export async function appendPrefixRule(file: string, rule: PrefixRuleProposal, options: { signal?: AbortSignal } = {}): Promise<void> {
@@ -45,7 +55,7 @@ export async function appendPrefixRule(file: string, rule: PrefixRuleProposal, o
 
 export async function appendNetworkRule(
   file: string,
-  rule: { host: string; decision: NetworkDecision; justification?: string },
+  rule: NetworkRuleText,
   options: { signal?: AbortSignal } = {},
 ): Promise<void> {
   await appendRuleLine(file, renderNetworkRule(rule), options);

@@ -19,6 +19,14 @@ export interface PrefixRuleProposal {
   justification?: string;
 }
 
+/** An execpolicy network rule as "accept and add a rule" appends it for a network approval. */
+export interface NetworkRuleProposal {
+  host: string;
+  decision: "allow" | "deny";
+  /** As the proxy saw the connection ("http", "https"); Codex's loader needs one. */
+  protocol?: string;
+}
+
 /** Something a tool wants to do, as policy sees it. */
 export type ProposedAction =
   | {
@@ -36,7 +44,8 @@ export type ProposedAction =
   | { kind: "file_change"; paths: string[]; /** Any path outside the writable roots. */ outsideWritableRoots: boolean }
   /** A zsh-fork shell is about to exec this (escalation request from the exec layer). */
   | { kind: "escalation"; file: string; argv: string[]; cwd: string }
-  | { kind: "network"; host: string; port: number }
+  /** The sandbox's network proxy asks about a host no rule lists (protocol: "http" or "https", kept in the core only). */
+  | { kind: "network"; host: string; port: number; protocol?: string }
   | { kind: "permissions"; reason: string; writableRoots?: string[]; network?: boolean };
 
 /** Policy's verdict (the data a tool acts on): run, ask first, or refuse. */
@@ -58,7 +67,11 @@ export type Assessment =
 export type ApprovalDecision =
   | { type: "accept" }
   | { type: "accept_for_session" }
-  | { type: "accept_with_rule"; rule: PrefixRuleProposal }
+  /**
+   * Absent rule: the one the request proposed; for a network request the rule is always
+   * network_rule(host=<its host>, decision="allow"), whatever is given here.
+   */
+  | { type: "accept_with_rule"; rule?: PrefixRuleProposal }
   | { type: "decline"; reason?: string }
   /** Decline and end the turn. */
   | { type: "cancel" };
@@ -82,5 +95,10 @@ export interface ApprovalRequest {
 
 /** What a tool gets back from asking to act. */
 export type Authorization =
-  | { allowed: true; unsandboxed: boolean }
+  | {
+      allowed: true;
+      unsandboxed: boolean;
+      /** Policy would allow the same action again unasked (a rule, a session grant, or policy itself): callers may remember it. */
+      lasting?: boolean;
+    }
   | { allowed: false; reason: string; by: "policy" | "user" | "timeout"; /** The user chose cancel: end the turn. */ cancelTurn: boolean };

@@ -14,6 +14,7 @@ import {
   type RuleDecision,
   type RuleDefinitions,
 } from "./rule-definitions.js";
+import { proxyHostListsFor, type ProxyHostLists } from "./proxy-host-lists.js";
 import { MAX_RULE_FILE_BYTES, parseRuleFile, ruleError } from "./rules-parser.js";
 import { splitArgv, splitCommandLine, type SplitResult } from "./split-command-line.js";
 
@@ -217,10 +218,12 @@ export class ExecPolicy {
     return this.#defs.networkRules;
   }
 
-  /** Allow and deny host lists for the exec layer's proxy at Start (prompt rules are the agent's to ask). */
-  proxyHostLists(): { allowHosts: string[]; denyHosts: string[] } {
-    const pick = (d: NetworkDecision) => [...new Set(this.#defs.networkRules.filter((r) => r.decision === d).map((r) => r.host))];
-    return { allowHosts: pick("allow"), denyHosts: pick("deny") };
+  /**
+   * Allow and deny host lists for the exec layer's proxy at Start: only what the proxy decides
+   * exactly as these rules would (prompt rules, and hosts they may cover, are the agent's to ask).
+   */
+  proxyHostLists(): ProxyHostLists {
+    return proxyHostListsFor(this.#defs.networkRules, (host) => this.networkDecision(host));
   }
 
   #verifyExamples(): void {

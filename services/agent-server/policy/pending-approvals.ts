@@ -121,7 +121,7 @@ export class PendingApprovals implements Disposable {
     if (offered.length > 0 && !offered.includes(decision.type)) {
       throw new TetherError(ErrorCode.InvalidArgument, `decision ${decision.type} is not offered for approval ${requestId}: use one of ${offered.join(", ")}`);
     }
-    if (decision.type === "accept_with_rule" && (decision.rule.pattern.length === 0 || decision.rule.pattern.some((t) => t === ""))) {
+    if (decision.type === "accept_with_rule" && decision.rule !== undefined && (decision.rule.pattern.length === 0 || decision.rule.pattern.some((t) => t === ""))) {
       throw new TetherError(ErrorCode.InvalidArgument, "accept_with_rule needs a rule whose pattern has at least one non-empty token");
     }
     this.#finish(requestId, { decision }, "user");

@@ -39,6 +39,17 @@ describe("RulesThreadPolicy", () => {
     expect(fresh.assess(cmd("cargo test"), ctx).type).toBe("skip");
   });
 
+  it("accepting a network rule appends network_rule to default.rules; the proxy's allow list has it at once", async () => {
+    const policy = await RulesThreadPolicy.load({ tetherHome: home });
+    const net: ProposedAction = { kind: "network", host: "127.0.0.5", port: 8080 };
+    expect(policy.assess(net, ctx).type).toBe("needs_approval");
+    expect(policy.proxyHostLists()).toEqual({ allowHosts: [], denyHosts: [] });
+    await policy.addNetworkRule({ host: "127.0.0.5", decision: "allow", protocol: "https" });
+    expect(await readFile(path.join(home, "rules", "default.rules"), "utf8")).toBe('network_rule(host="127.0.0.5", protocol="https", decision="allow")\n');
+    expect(policy.assess(net, ctx)).toMatchObject({ type: "skip", reason: "allowed by a network rule" });
+    expect(policy.proxyHostLists()).toEqual({ allowHosts: ["127.0.0.5"], denyHosts: [] });
+  });
+
   it("fails to load with the broken file's name, line and column", async () => {
     await mkdir(path.join(home, "rules"));
     await writeFile(path.join(home, "rules", "x.rules"), "prefix_rule(pattern=[1])\n");

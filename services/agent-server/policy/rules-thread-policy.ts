@@ -4,8 +4,8 @@
 // the meantime) the new rule still applies in memory and the failure is reported.
 import { TetherError } from "../../common/tether-error.js";
 import type { PolicyContext, ThreadPolicy } from "../thread/thread-services.js";
-import { appendPrefixRule, defaultRulesFile, renderPrefixRule, rulesDir } from "./append-rule.js";
-import type { Assessment, PrefixRuleProposal, ProposedAction } from "./approval-types.js";
+import { appendNetworkRule, appendPrefixRule, defaultRulesFile, renderNetworkRule, renderPrefixRule, rulesDir } from "./append-rule.js";
+import type { Assessment, NetworkRuleProposal, PrefixRuleProposal, ProposedAction } from "./approval-types.js";
 import { assessAction } from "./assess-action.js";
 import { ExecPolicy } from "./exec-policy.js";
 import { SessionGrants } from "./session-grants.js";
@@ -55,10 +55,25 @@ export class RulesThreadPolicy implements ThreadPolicy {
   async addRule(rule: PrefixRuleProposal): Promise<void> {
     const file = defaultRulesFile(this.#home);
     await appendPrefixRule(file, rule);
+    await this.#reload(renderPrefixRule(rule), file);
+  }
+
+  /** Appends network_rule(host=…, decision=…) to default.rules; later commands' proxies get it. */
+  async addNetworkRule(rule: NetworkRuleProposal): Promise<void> {
+    const file = defaultRulesFile(this.#home);
+    await appendNetworkRule(file, rule);
+    await this.#reload(renderNetworkRule(rule), file);
+  }
+
+  proxyHostLists(): { allowHosts: string[]; denyHosts: string[] } {
+    return this.#execPolicy.proxyHostLists();
+  }
+
+  async #reload(added: string, file: string): Promise<void> {
     try {
       this.#execPolicy = await ExecPolicy.load(rulesDir(this.#home));
     } catch (err) {
-      this.#execPolicy = this.#execPolicy.withRuleText(renderPrefixRule(rule), file);
+      this.#execPolicy = this.#execPolicy.withRuleText(added, file);
       this.#warn(`the rule was saved but the rule files could not be reloaded (${TetherError.from(err).message}); it applies to this thread only until they are fixed`);
     }
   }

@@ -9,7 +9,9 @@ import type {
   ApprovalDecision,
   ApprovalDecisionType,
   ApprovalRequest,
+  Assessment,
   Authorization,
+  PrefixRuleProposal,
   ProposedAction,
 } from "../policy/approval-types.js";
 import type { ItemTracker } from "./item-tracker.js";
@@ -39,9 +41,11 @@ export interface ApprovalGateOptions {
   warn: (message: string) => void;
 }
 
-function availableDecisions(action: ProposedAction, hasRule: boolean): ApprovalDecisionType[] {
+function availableDecisions(action: ProposedAction, hasRule: boolean, networkRules: boolean): ApprovalDecisionType[] {
   const all: ApprovalDecisionType[] = ["accept", "accept_for_session", "accept_with_rule", "decline", "cancel"];
-  return all.filter((d) => d !== "accept_with_rule" || (hasRule && (action.kind === "command" || action.kind === "escalation" || action.kind === "retry_unsandboxed")));
+  // A network request's rule is implied by its host: network_rule(host=…, decision="allow").
+  const ruleFits = action.kind === "network" ? networkRules : hasRule && (action.kind === "command" || action.kind === "escalation" || action.kind === "retry_unsandboxed");
+  return all.filter((d) => d !== "accept_with_rule" || ruleFits);
 }
 
 /** Whether an accepted action runs outside the sandbox. */
@@ -55,6 +59,11 @@ export class ApprovalGate {
 
   constructor(options: ApprovalGateOptions) {
     this.#o = options;
+  }
+
+  /** Policy's verdict alone, for when no one could be asked (no turn is running). */
+  assess(action: ProposedAction): Assessment {
+    return this.#o.policy.assess(action, this.#o.context());
   }
 
   listPending(): ApprovalRequest[] {
@@ -74,7 +83,7 @@ export class ApprovalGate {
   async authorize(action: ProposedAction, call: ApprovalCall): Promise<Authorization> {
     const ctx = this.#o.context();
     const assessment = this.#o.policy.assess(action, ctx);
-    if (assessment.type === "skip") return { allowed: true, unsandboxed: assessment.unsandboxed };
+    if (assessment.type === "skip") return { allowed: true, unsandboxed: assessment.unsandboxed, lasting: true };
     if (assessment.type === "forbidden") return { allowed: false, reason: assessment.reason, by: "policy", cancelTurn: false };
 
     const request: ApprovalRequest = {
@@ -86,7 +95,7 @@ export class ApprovalGate {
       reason: assessment.reason,
       promptKind: assessment.promptKind,
       ...(assessment.proposedRule ? { proposedRule: assessment.proposedRule } : {}),
-      availableDecisions: availableDecisions(action, assessment.proposedRule !== undefined),
+      availableDecisions: availableDecisions(action, assessment.proposedRule !== undefined, this.#o.policy.addNetworkRule !== undefined),
     };
     const item = { type: "approval" as const, id: request.requestId, request };
     const finish = (decision: ApprovalDecision, decidedBy: DecidedBy) => call.items.completed({ ...item, decision, decidedBy });
@@ -116,22 +125,34 @@ export class ApprovalGate {
     finish(decision, "user");
     switch (decision.type) {
       case "accept":
-        return { allowed: true, unsandboxed };
+        return { allowed: true, unsandboxed, lasting: false };
       case "accept_for_session":
         this.#o.policy.grantForSession(action);
-        return { allowed: true, unsandboxed };
+        return { allowed: true, unsandboxed, lasting: true };
       case "accept_with_rule":
         try {
-          await this.#o.policy.addRule(decision.rule);
+          await this.#addRule(action, decision.rule ?? request.proposedRule);
         } catch (err) {
           this.#o.warn(`the accepted rule was not saved: ${TetherError.from(err).message}`);
         }
-        return { allowed: true, unsandboxed };
+        return { allowed: true, unsandboxed, lasting: true };
       case "decline":
         return { allowed: false, reason: decision.reason ?? "the user declined", by: "user", cancelTurn: false };
       case "cancel":
         return { allowed: false, reason: "the user cancelled the turn", by: "user", cancelTurn: true };
     }
+  }
+
+  async #addRule(action: ProposedAction, rule: PrefixRuleProposal | undefined): Promise<void> {
+    const policy = this.#o.policy;
+    if (action.kind === "network") {
+      // Granted first: the session keeps the host even if the rule file cannot be written.
+      policy.grantForSession(action);
+      await policy.addNetworkRule?.({ host: action.host, decision: "allow", ...(action.protocol !== undefined ? { protocol: action.protocol } : {}) });
+      return;
+    }
+    if (rule === undefined) throw new TetherError(ErrorCode.InvalidArgument, "accept_with_rule without a rule, and the request proposed none");
+    await policy.addRule(rule);
   }
 
   /** Parks the request in the pending table; the promise settles with the answer or the turn's abort. */

@@ -32,6 +32,7 @@ export function basicThreadPolicy(): ThreadPolicy {
       if (rule?.decision === "allow" || grants.has(key(action))) return { type: "skip", unsandboxed: action.kind !== "command" || action.escalated };
       const proposedRule = argv.length > 0 ? { pattern: argv.slice(0, 1), decision: "allow" as const } : undefined;
       const ask = (reason: string): Assessment => ({ type: "needs_approval", reason, promptKind: "sandbox_approval", ...(proposedRule ? { proposedRule } : {}) });
+      if (mode === "never" && action.kind === "network") return { type: "forbidden", reason: `network access to ${action.host}:${action.port}: the approval policy is never, so no one can allow it` };
       if (mode === "never") return action.kind === "retry_unsandboxed" || (action.kind === "command" && action.escalated) ? { type: "forbidden", reason: "the approval policy is never: nothing runs outside the sandbox" } : { type: "skip", unsandboxed: false };
       if (mode === "untrusted" && (action.kind === "command" || action.kind === "escalation")) return ask("untrusted: every command is asked");
       if (action.kind === "retry_unsandboxed") return ask(`the sandbox refused it: ${action.failure}`);

@@ -2,7 +2,7 @@
 // the core drives these and never reaches into their modules. Adapters in agent-core.ts
 // wire the real tool registry and execpolicy to them.
 import type { Environment } from "../../../clients/environment/environment.js";
-import type { ApprovalPolicy, Assessment, PrefixRuleProposal, ProposedAction, SandboxMode } from "../policy/approval-types.js";
+import type { ApprovalPolicy, Assessment, NetworkRuleProposal, PrefixRuleProposal, ProposedAction, SandboxMode } from "../policy/approval-types.js";
 import type { ToolSpec } from "../model/model-client.js";
 import type { ToolContext, ToolResult } from "../tools/tool.js";
 
@@ -31,6 +31,10 @@ export interface ThreadPolicy {
   grantForSession(action: ProposedAction): void;
   /** "Accept and add a rule": appended to the user's rule file and applied at once. */
   addRule(rule: PrefixRuleProposal): Promise<void>;
+  /** "Accept and add a rule" for a network approval (absent: the host is granted for the session only). */
+  addNetworkRule?(rule: NetworkRuleProposal): Promise<void>;
+  /** The network rules the sandbox's proxy applies itself (ExecPolicy.proxyHostLists); absent: none, every host is asked. */
+  proxyHostLists?(): { allowHosts: string[]; denyHosts: string[] };
 }
 
 export interface ThreadSetup {

@@ -10,6 +10,7 @@ import type { ToolContext } from "../tools/tool.js";
 import { ApprovalGate } from "./approval-gate.js";
 import { EventFanout } from "./event-fanout.js";
 import { ItemTracker } from "./item-tracker.js";
+import { type NetworkRequestTurn, answerNetworkRequest } from "./network-requests.js";
 import { capStoredItem } from "./rollout-record.js";
 import type { RolloutWriter } from "./rollout-writer.js";
 import type { ThreadEvent, ThreadInfo, ThreadItem } from "./thread-event.js";
@@ -68,6 +69,7 @@ export class Thread {
   #steers: string[] = [];
   #turn: RunningTurn | undefined;
   #escalations: Disposable | undefined;
+  #network: Disposable | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(init: ThreadInit) {
@@ -86,10 +88,14 @@ export class Thread {
     });
   }
 
-  /** Becomes the controller of its exec session: zsh-fork escalations go through policy. */
+  /**
+   * Becomes the controller of its exec session: zsh-fork escalations and the sandbox network
+   * proxy's questions about unlisted hosts go through policy and the approval gate.
+   */
   async attachEscalations(): Promise<void> {
     const handler = (req: Parameters<EscalationHandler>[0], signal?: AbortSignal): Promise<DecisionResult> => this.#decideEscalation(req, signal);
     this.#escalations = await this.env.session.handleEscalations(handler);
+    this.#network = await this.env.session.handleNetworkRequests((req, signal) => answerNetworkRequest(this.#gate, req, signal, this.#networkTurn()));
   }
 
   /** The model input so far: every kept turn's input, in order. */
@@ -195,6 +201,7 @@ export class Thread {
     this.#closing ??= (async () => {
       await this.interrupt();
       this.#escalations?.[Symbol.dispose]();
+      this.#network?.[Symbol.dispose]();
       await this.#i.tools.closeAll().catch(() => undefined);
       await this.#i.writer.close();
       this.fanout.close();
@@ -265,9 +272,23 @@ export class Thread {
     }
   }
 
+  /** The running turn a network request is asked in (under the call that last started a tool). */
+  #networkTurn(): NetworkRequestTurn | undefined {
+    const turn = this.#turn;
+    if (!turn) return undefined;
+    const cancelTurn = () => {
+      turn.cancelled = true;
+      turn.abort.abort(cancelled("the user cancelled the turn"));
+    };
+    return { threadId: this.info.threadId, turnId: turn.turnId, callId: turn.callId, items: turn.items, signal: turn.abort.signal, cancelTurn };
+  }
+
   #toolContext(turn: RunningTurn, callId: string): ToolContext {
     turn.callId = callId;
+    const policy = this.#i.policy;
     return {
+      // Read at each command's start: a rule added since then reaches the next command's proxy.
+      proxyHosts: () => policy.proxyHostLists?.() ?? { allowHosts: [], denyHosts: [] },
       threadId: this.info.threadId,
       turnId: turn.turnId,
       callId,

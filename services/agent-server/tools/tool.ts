@@ -16,6 +16,11 @@ export interface ToolContext {
   sandbox: SandboxMode;
   /** Writable roots of workspace-write (the thread's cwd plus configured extras). */
   writableRoots: string[];
+  /**
+   * The execpolicy network rules the sandbox's proxy applies itself, read when a command starts
+   * (a rule added during the thread applies to later commands). Absent: none; every host is asked.
+   */
+  proxyHosts?(): { allowHosts: readonly string[]; denyHosts: readonly string[] };
   /** The turn's signal: aborted on interrupt; every wait takes it. */
   signal: AbortSignal;
   /** Asks policy (and, when it says so, the user) whether the action may go ahead. */

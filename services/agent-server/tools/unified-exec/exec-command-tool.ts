@@ -70,7 +70,7 @@ async function runExecCommand(sessions: UnifiedExecSessions, args: ExecCommandIn
   const ended = await sessions.makeRoom();
   if (ended.length > 0) notes.push(`Note: ended session ${ended.join(", ")} (least recently used) to stay within ${sessions.maxSessions} running sessions.`);
   const run = { sessions, ctx, args, argv, cwd, item, startedAt };
-  const policy = sandboxPolicyFor(ctx.sandbox, ctx.writableRoots, auth.unsandboxed);
+  const policy = sandboxPolicyFor(ctx.sandbox, ctx.writableRoots, auth.unsandboxed, ctx.proxyHosts?.());
   let result = await startAndCollect(run, sessions.processIdFor(ctx.callId), policy);
   if ("error" in result) return fail(item, result.error);
   if (result.collected.exit !== undefined && isSandboxed(policy) && looksLikeSandboxDenial(result.collected.exit, result.collected.text)) {

@@ -25,6 +25,8 @@ describe("exec output", () => {
     const running = execResult({ wallMs: 250, collected: { text: "a…b", totalBytes: 4000, truncated: true }, sessionId: 1001, notes: ["Note: x"] });
     expect(running).toEqual({ success: true, output: "Note: x\nWall time: 0.2500 seconds\nProcess running with session ID 1001\nOriginal token count: 1000\nOutput:\na…b" });
     const killed = execResult({ wallMs: 0, collected: { text: "", totalBytes: 0, truncated: false, exit: create(ExitStatusSchema, { signal: 15, signalName: "SIGTERM", reason: "terminated" }) } });
+    const refused = execResult({ wallMs: 0, collected: { text: "HTTP/1.1 403 Forbidden\n", totalBytes: 23, truncated: false, exit: create(ExitStatusSchema, { code: 0, sandboxDenied: true, sandboxDenial: "network: a.example:80 (no)" }) } });
+    expect(refused.output).toBe("Wall time: 0.0000 seconds\nProcess exited with code 0\nThe sandbox refused: network: a.example:80 (no)\nOutput:\nHTTP/1.1 403 Forbidden\n");
     expect(killed).toEqual({ success: false, output: "Wall time: 0.0000 seconds\nProcess exited with code 143 (killed by SIGTERM: terminated)\nOutput:\n" });
   });
 });

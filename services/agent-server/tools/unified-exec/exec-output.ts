@@ -27,6 +27,8 @@ export function execResult(o: { wallMs: number; collected: Collected; sessionId?
   const exit: ExitStatus | undefined = o.collected.exit;
   if (exit !== undefined) {
     lines.push(`Process exited with code ${exitCodeOf(exit)}${describeEnd(exit)}`);
+    // The exec server knows this for certain (network) or from the errno texts (files).
+    if (exit.sandboxDenied) lines.push(`The sandbox refused: ${exit.sandboxDenial !== "" ? exit.sandboxDenial : "an operation"}`);
   } else if (o.sessionId !== undefined) {
     lines.push(`Process running with session ID ${o.sessionId}`);
   }
