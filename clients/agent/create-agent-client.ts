@@ -22,6 +22,10 @@ export interface CreateAgentClientOptions {
   openEnvironment?: AgentCoreOptions["openEnvironment"];
   instructions?: AgentCoreOptions["instructions"];
   startupTimeoutMs?: number;
+  /** In process: how long a thread's exec session outlives the agent (config exec_detached_ttl_ms). */
+  detachedTtlMs?: number;
+  /** In process: an idle thread is unloaded after this long (config agent_idle_thread_ttl_ms). */
+  idleThreadTtlMs?: number;
   /** In process, default services: feature flags by name (tether features list); tools of a disabled feature are not offered. */
   features?: ReadonlyMap<string, boolean>;
 }
@@ -41,6 +45,8 @@ export async function createAgentClient(options: CreateAgentClientOptions = {}):
     openEnvironment: options.openEnvironment,
     instructions: options.instructions ?? defaults?.defaultInstructions,
     startupTimeoutMs: options.startupTimeoutMs,
+    detachedTtlMs: options.detachedTtlMs,
+    idleThreadTtlMs: options.idleThreadTtlMs,
   });
   return new InProcessAgentClient(core, { ownsCore: true });
 }

@@ -64,7 +64,10 @@ export async function openAgentSession(flags: AgentFlags, defaults: { approvalPo
     startupTimeoutMs: c.model_start_timeout_ms,
     features: config.features.enabled,
     // The environment's own credentials (the `tether run` grammar): only the in-process agent opens it here.
-    openEnvironment: envToken || flags.caFile ? async (request) => (await import("../environment/open-environment.js")).openEnvironment(request.target, { token: envToken, caFile: flags.caFile }) : undefined,
+    // The thread's exec session, detached TTL and sandbox come with the request, as for the default opener.
+    openEnvironment: envToken || flags.caFile ? async (request) => (await import("../../services/agent-server/thread-environment.js")).openThreadEnvironment(request, { token: envToken, caFile: flags.caFile }) : undefined,
+    detachedTtlMs: c.exec_detached_ttl_ms,
+    idleThreadTtlMs: c.agent_idle_thread_ttl_ms,
   });
   return { client, thread, overrides, config };
 }

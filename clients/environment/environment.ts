@@ -147,4 +147,10 @@ export interface Environment extends AsyncDisposable {
   readonly session: SessionOps;
   /** Ends the session (its processes are killed) and releases connections. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Releases connections but leaves the session to the server: it and its processes live for
+   * its detached TTL, and opening the same session id again reattaches. Only environments
+   * whose session can be reopened have it (an exec server the caller did not start).
+   */
+  detach?(): Promise<void>;
 }

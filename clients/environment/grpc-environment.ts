@@ -149,6 +149,23 @@ export class GrpcEnvironment implements Environment {
     return this.close();
   }
 
+  /**
+   * Drops the connection without CloseSession: the server keeps the session (and its
+   * processes) for its detached TTL, as after a crash. An environment whose server the
+   * caller started (onClose: a container) closes instead, since nothing could reattach.
+   */
+  detach(): Promise<void> {
+    if (this.#onClose) return this.close();
+    this.#closing ??= (async () => {
+      this.#eventsAbort?.abort();
+      this.#controller.abortAll("the environment was detached");
+      this.#lifetime.abort();
+      await this.#eventsLoop?.catch(() => undefined);
+      this.#conn.close();
+    })();
+    return this.#closing;
+  }
+
   /** Retries transport failures within the policy; closing the environment stops the retries. */
   #retry<T>(what: string, call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const stop = signal ? AbortSignal.any([signal, this.#lifetime.signal]) : this.#lifetime.signal;

@@ -3,24 +3,33 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import type { Environment } from "../../clients/environment/environment.js";
-import { openEnvironment } from "../../clients/environment/open-environment.js";
 import type { ThreadOptions, ThreadSnapshot, TurnInput } from "../../clients/agent/agent-client.js";
 import { ErrorCode, TetherError, throwIfAborted } from "../common/tether-error.js";
 import type { ModelClient } from "./model/model-client.js";
-import type { ApprovalDecision, ApprovalRequest, SandboxMode } from "./policy/approval-types.js";
+import type { ApprovalDecision, ApprovalRequest } from "./policy/approval-types.js";
+import { sandboxPolicyFor } from "./tools/unified-exec/exec-sandbox.js";
+import { DEFAULT_EXEC_DETACHED_TTL_MS, type OpenEnvironmentRequest, canReattach, execSessionIdFor, openThreadEnvironment } from "./thread-environment.js";
 import { readRollout } from "./thread/rollout-reader.js";
+import type { SavedExecSessions } from "./thread/rollout-record.js";
 import { RolloutStore, defaultTetherHome, metaRecord } from "./thread/rollout-store.js";
 import { RolloutWriter } from "./thread/rollout-writer.js";
 import { type LiveTurn, Thread } from "./thread/thread.js";
 import type { ThreadEvent, ThreadInfo } from "./thread/thread-event.js";
-import type { ThreadServicesFactory } from "./thread/thread-services.js";
+import type { ThreadServicesFactory, ThreadSetup } from "./thread/thread-services.js";
 import { DEFAULT_STARTUP_TIMEOUT_MS } from "./thread/turn-runner.js";
 
-export interface OpenEnvironmentRequest {
-  target: string;
-  cwd: string;
-  sandbox: SandboxMode;
-  threadId: string;
+export type { OpenEnvironmentRequest } from "./thread-environment.js";
+
+export const DEFAULT_IDLE_THREAD_TTL_MS = 10 * 60_000;
+
+/** What a thread is opened with beyond its info. */
+interface OpenState {
+  execSessionId: string;
+  writableRoots: string[];
+  /** Resuming: the unified-exec sessions to take back. */
+  saved?: SavedExecSessions;
+  /** Resuming an exec session that may already exist: its default sandbox is set again. */
+  reattach: boolean;
 }
 
 export interface AgentCoreOptions {
@@ -36,6 +45,14 @@ export interface AgentCoreOptions {
    */
   instructions?: (cwd: string, env: Environment) => Promise<string>;
   startupTimeoutMs?: number;
+  /** How long a thread's exec session outlives the agent (restart, unloaded thread); default 1 h. */
+  detachedTtlMs?: number;
+  /**
+   * A loaded thread with no running turn and no subscriber is unloaded after about this long
+   * (its environment detached, not closed) and reloaded from its rollout on the next call.
+   * Default 10 min; 0 keeps every thread loaded.
+   */
+  idleThreadTtlMs?: number;
   maxQueuedEvents?: number;
   newId?: (prefix: string) => string;
   now?: () => Date;
@@ -51,6 +68,11 @@ export class AgentCore implements AsyncDisposable {
   readonly #threads = new Map<string, Thread>();
   /** Threads being opened: a second resume of the same id waits for the first. */
   readonly #opening = new Map<string, Promise<Thread>>();
+  /** Threads being unloaded: a resume waits until the rollout writer is closed. */
+  readonly #unloading = new Map<string, Promise<void>>();
+  /** When each loaded thread was last seen in use (ms, from `now`). */
+  readonly #lastUsed = new Map<string, number>();
+  readonly #idleTimer: NodeJS.Timeout | undefined;
   readonly #newId: (prefix: string) => string;
   readonly #now: () => Date;
   #closing: Promise<void> | undefined;
@@ -60,6 +82,12 @@ export class AgentCore implements AsyncDisposable {
     this.store = store;
     this.#newId = options.newId ?? ((prefix) => `${prefix}_${randomUUID().replaceAll("-", "")}`);
     this.#now = options.now ?? (() => new Date());
+    const ttl = options.idleThreadTtlMs ?? DEFAULT_IDLE_THREAD_TTL_MS;
+    if (ttl > 0) {
+      // Idle time is counted from the last sweep that saw the thread busy: at most one interval late.
+      this.#idleTimer = setInterval(() => void this.unloadIdleThreads().catch(() => undefined), Math.min(ttl, 60_000));
+      this.#idleTimer.unref();
+    }
   }
 
   static async create(options: AgentCoreOptions): Promise<AgentCore> {
@@ -83,8 +111,10 @@ export class AgentCore implements AsyncDisposable {
       preview: "",
     };
     const writer = await RolloutWriter.open(this.store.pathFor(info.threadId), { create: true });
-    writer.append(metaRecord(info));
-    const thread = await this.#open(info, writer, [], options.writableRoots ?? [], opts);
+    const execSessionId = execSessionIdFor(info.threadId);
+    const writableRoots = options.writableRoots ?? [];
+    writer.append(metaRecord(info, undefined, 1, { execSessionId, ...(writableRoots.length > 0 ? { writableRoots } : {}) }));
+    const thread = await this.#open(info, writer, [], { execSessionId, writableRoots, reattach: false }, opts);
     await this.store.noteThread(info);
     return thread.info;
   }
@@ -96,6 +126,7 @@ export class AgentCore implements AsyncDisposable {
     const pending = this.#opening.get(threadId);
     if (pending) return (await pending).info;
     const opening = (async () => {
+      await this.#unloading.get(threadId);
       const file = this.store.pathFor(threadId);
       if (!(await this.store.exists(threadId))) throw new TetherError(ErrorCode.NotFound, `no thread ${threadId} under ${this.store.dir}`);
       const state = await readRollout(file);
@@ -107,11 +138,15 @@ export class AgentCore implements AsyncDisposable {
         writer.append({ t: "input", turnId: d.turnId, item: output });
       }
       const turns: LiveTurn[] = state.turns.map((t) => ({ turnId: t.turnId, items: t.items, status: t.status, input: t.input }));
-      const { writableRoots, ...rest } = overrides;
+      const { writableRoots: newRoots, ...rest } = overrides;
+      const rootsChanged = newRoots !== undefined && JSON.stringify(newRoots) !== JSON.stringify(state.writableRoots);
+      const writableRoots = newRoots ?? state.writableRoots;
       const changed = Object.entries(rest).some(([k, v]) => v !== undefined && (state.thread as unknown as Record<string, unknown>)[k] !== v);
-      const info: ThreadInfo = changed ? { ...state.thread, ...definedOnly(rest), updatedAt: this.#now().toISOString() } : state.thread;
-      const thread = await this.#open(info, writer, turns, writableRoots ?? [], opts);
-      if (changed) thread.updateInfo(info);
+      const info: ThreadInfo = changed || rootsChanged ? { ...state.thread, ...definedOnly(rest), updatedAt: this.#now().toISOString() } : state.thread;
+      const execSessionId = state.execSessionId ?? execSessionIdFor(threadId);
+      const saved = { sessions: state.execSessions, nextId: state.execNextId };
+      const thread = await this.#open(info, writer, turns, { execSessionId, writableRoots, saved, reattach: true }, opts);
+      if (changed || rootsChanged) thread.updateInfo(info, rootsChanged ? writableRoots : undefined);
       for (const message of state.warnings) thread.fanout.publish({ type: "warning", message });
       return thread;
     })();
@@ -136,7 +171,11 @@ export class AgentCore implements AsyncDisposable {
     const forkedFrom = { threadId, turnCount: count };
     const info: ThreadInfo = { ...state.thread, threadId: this.#newId("thread"), createdAt: at, updatedAt: at, forkedFrom };
     const writer = await RolloutWriter.open(this.store.pathFor(info.threadId), { create: true });
-    writer.append(metaRecord(info, forkedFrom));
+    // The fork gets its own exec session: the parent's processes stay the parent's. Its
+    // session ids start after the parent's so an old id never names a new process.
+    const execSessionId = execSessionIdFor(info.threadId);
+    const writableRoots = state.writableRoots;
+    writer.append(metaRecord(info, forkedFrom, 1, { execSessionId, ...(writableRoots.length > 0 ? { writableRoots } : {}), execNextId: state.execNextId }));
     for (const t of kept) {
       writer.append({ t: "turn", turnId: t.turnId, at });
       for (const item of t.input) writer.append({ t: "input", turnId: t.turnId, item });
@@ -144,7 +183,7 @@ export class AgentCore implements AsyncDisposable {
       writer.append({ t: "end", turnId: t.turnId, status: t.status, usage: { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningOutputTokens: 0 }, at });
     }
     const turns: LiveTurn[] = kept.map((t) => ({ turnId: t.turnId, items: t.items, status: t.status, input: t.input }));
-    const thread = await this.#open(info, writer, turns, [], opts);
+    const thread = await this.#open(info, writer, turns, { execSessionId, writableRoots, saved: { sessions: [], nextId: state.execNextId }, reattach: false }, opts);
     await this.store.noteThread(thread.info);
     return thread.info;
   }
@@ -214,7 +253,40 @@ export class AgentCore implements AsyncDisposable {
     await thread.close();
   }
 
+  /**
+   * Unloads every thread idle for the idle TTL: no running turn, no subscriber. Its exec
+   * session is detached, so its processes live on for the detached TTL; a thread whose
+   * environment cannot be reattached (in process, a container) is kept while it holds
+   * long-lived processes. Returns the ids unloaded.
+   */
+  async unloadIdleThreads(ttlMs = this.#o.idleThreadTtlMs ?? DEFAULT_IDLE_THREAD_TTL_MS): Promise<string[]> {
+    const now = this.#now().getTime();
+    const idle: Thread[] = [];
+    for (const [id, thread] of this.#threads) {
+      const busy = thread.runningTurnId !== undefined || thread.fanout.subscriberCount > 0 || thread.listPending().length > 0;
+      if (busy || !this.#lastUsed.has(id)) this.#lastUsed.set(id, now);
+      else if (now - this.#lastUsed.get(id)! >= ttlMs && (canReattach(thread.info.environment) || thread.liveProcesses === 0)) idle.push(thread);
+    }
+    await Promise.all(idle.map((t) => this.#unload(t)));
+    return idle.map((t) => t.info.threadId);
+  }
+
+  async #unload(thread: Thread): Promise<void> {
+    const id = thread.info.threadId;
+    if (this.#threads.get(id) !== thread) return;
+    this.#threads.delete(id);
+    this.#lastUsed.delete(id);
+    const unloading = thread.unload().catch(() => undefined);
+    this.#unloading.set(id, unloading);
+    try {
+      await unloading;
+    } finally {
+      if (this.#unloading.get(id) === unloading) this.#unloading.delete(id);
+    }
+  }
+
   close(): Promise<void> {
+    if (this.#idleTimer) clearInterval(this.#idleTimer);
     this.#closing ??= (async () => {
       const threads = [...this.#threads.values()];
       this.#threads.clear();
@@ -233,20 +305,40 @@ export class AgentCore implements AsyncDisposable {
 
   async #live(threadId: string): Promise<Thread> {
     this.#checkOpen();
+    this.#lastUsed.set(threadId, this.#now().getTime());
     const live = this.#threads.get(threadId);
     if (live) return live;
     await this.resumeThread(threadId);
-    return this.#threads.get(threadId)!;
+    const thread = this.#threads.get(threadId);
+    if (!thread) throw new TetherError(ErrorCode.Unavailable, `thread ${threadId} was unloaded while it was being opened: try again`);
+    return thread;
   }
 
-  async #open(info: ThreadInfo, writer: RolloutWriter, turns: LiveTurn[], writableRoots: string[], opts: Signal): Promise<Thread> {
+  async #open(info: ThreadInfo, writer: RolloutWriter, turns: LiveTurn[], state: OpenState, opts: Signal): Promise<Thread> {
     let env: Environment | undefined;
     try {
       throwIfAborted(opts.signal);
-      const request = { target: info.environment, cwd: info.cwd, sandbox: info.sandbox, threadId: info.threadId };
-      env = await (this.#o.openEnvironment ?? defaultOpenEnvironment)(request, opts);
-      const setup = { threadId: info.threadId, cwd: info.cwd, env, sandbox: info.sandbox, writableRoots: [info.cwd, ...writableRoots] };
+      const roots = [info.cwd, ...state.writableRoots.filter((r) => r !== info.cwd)];
+      const defaultSandbox = sandboxPolicyFor(info.sandbox, roots, false);
+      const request: OpenEnvironmentRequest = {
+        target: info.environment,
+        cwd: info.cwd,
+        sandbox: info.sandbox,
+        threadId: info.threadId,
+        execSessionId: state.execSessionId,
+        detachedTtlMs: this.#o.detachedTtlMs ?? DEFAULT_EXEC_DETACHED_TTL_MS,
+        defaultSandbox,
+      };
+      env = await (this.#o.openEnvironment ?? openThreadEnvironment)(request, opts);
+      // A session that outlived the agent keeps the sandbox it was opened with: the thread's may have changed since.
+      if (state.reattach && canReattach(info.environment)) await env.session.setSandbox(defaultSandbox, opts);
+      const journal = {
+        running: (session: Parameters<NonNullable<ThreadSetup["journal"]>["running"]>[0]) => writer.append({ t: "exec", session }),
+        closed: (sessionId: number) => writer.append({ t: "exec_closed", sessionId }),
+      };
+      const setup: ThreadSetup = { threadId: info.threadId, cwd: info.cwd, env, sandbox: info.sandbox, writableRoots: roots, journal };
       const tools = await this.#o.services.tools(setup);
+      const restored = state.saved && tools.restore ? await tools.restore(state.saved, opts.signal) : undefined;
       const policy = await this.#o.services.policy(setup);
       const instructions = this.#o.instructions ?? (async () => "");
       // Read once: stable instructions keep the server's prompt cache warm, and AGENTS.md is
@@ -274,6 +366,9 @@ export class AgentCore implements AsyncDisposable {
         maxQueuedEvents: this.#o.maxQueuedEvents,
       });
       await thread.attachEscalations();
+      if (restored && restored.lost.length > 0) {
+        thread.fanout.publish({ type: "warning", message: `unified-exec session${restored.lost.length > 1 ? "s" : ""} ${restored.lost.join(", ")} ended while the thread was not loaded (the exec session expired or its server restarted)` });
+      }
       this.#threads.set(info.threadId, thread);
       return thread;
     } catch (err) {
@@ -286,8 +381,4 @@ export class AgentCore implements AsyncDisposable {
 
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function defaultOpenEnvironment(request: OpenEnvironmentRequest): Promise<Environment> {
-  return openEnvironment(request.target);
 }

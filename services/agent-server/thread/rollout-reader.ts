@@ -4,7 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { ConversationItem } from "../model/model-client.js";
-import { ROLLOUT_FORMAT, type RolloutRecord, type TurnStatus } from "./rollout-record.js";
+import { type ExecSessionRecord, ROLLOUT_FORMAT, type RolloutRecord, type TurnStatus } from "./rollout-record.js";
 import type { ThreadInfo, ThreadItem } from "./thread-event.js";
 
 export const ABORTED_CALL_OUTPUT = "aborted: the agent stopped before this call's result was recorded";
@@ -25,6 +25,14 @@ export interface RolloutState {
   /** Calls whose output was never recorded, with the turn to record the synthetic output in. */
   danglingCalls: { turnId: string; callId: string }[];
   warnings: string[];
+  /** The thread's exec session (absent: a file from before it was recorded). */
+  execSessionId?: string;
+  /** Writable roots beyond the cwd, as last recorded. */
+  writableRoots: string[];
+  /** Unified-exec sessions the model was last told are running, by session id. */
+  execSessions: ExecSessionRecord[];
+  /** Above every session id the thread ever handed out. */
+  execNextId: number;
 }
 
 export function parseRollout(text: string, file: string): RolloutState {
@@ -48,6 +56,9 @@ export function parseRollout(text: string, file: string): RolloutState {
     throw new TetherError(ErrorCode.FailedPrecondition, `${file}: rollout format ${meta.format} is newer than this tether understands (${ROLLOUT_FORMAT}): upgrade tether to open it`);
   }
   let thread = meta.thread;
+  let writableRoots = meta.writableRoots ?? [];
+  const execSessions = new Map<number, ExecSessionRecord>();
+  let execNextId = meta.execNextId ?? 0;
   let turns: StoredTurn[] = [];
   const byId = new Map<string, StoredTurn>();
   for (const r of records.slice(1)) {
@@ -74,6 +85,14 @@ export function parseRollout(text: string, file: string): RolloutState {
         break;
       case "settings":
         thread = r.thread;
+        if (r.writableRoots) writableRoots = r.writableRoots;
+        break;
+      case "exec":
+        execSessions.set(r.session.sessionId, r.session);
+        execNextId = Math.max(execNextId, r.session.sessionId + 1);
+        break;
+      case "exec_closed":
+        execSessions.delete(r.sessionId);
         break;
       case "meta":
         throw new TetherError(ErrorCode.DataLoss, `${file}: a second meta line`);
@@ -90,7 +109,17 @@ export function parseRollout(text: string, file: string): RolloutState {
       }
     }
   }
-  return { thread, ...(meta.forkedFrom ? { forkedFrom: meta.forkedFrom } : {}), turns, danglingCalls, warnings };
+  return {
+    thread,
+    ...(meta.forkedFrom ? { forkedFrom: meta.forkedFrom } : {}),
+    turns,
+    danglingCalls,
+    warnings,
+    ...(meta.execSessionId ? { execSessionId: meta.execSessionId } : {}),
+    writableRoots,
+    execSessions: [...execSessions.values()],
+    execNextId,
+  };
 }
 
 export async function readRollout(file: string): Promise<RolloutState> {

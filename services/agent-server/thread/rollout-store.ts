@@ -101,6 +101,11 @@ export class RolloutStore {
 }
 
 /** The first line of a new rollout. */
-export function metaRecord(thread: ThreadInfo, forkedFrom?: { threadId: string; turnCount: number }, format = 1): RolloutRecord {
-  return { t: "meta", format, thread, ...(forkedFrom ? { forkedFrom } : {}) };
+export function metaRecord(
+  thread: ThreadInfo,
+  forkedFrom?: { threadId: string; turnCount: number },
+  format = 1,
+  extra: { execSessionId?: string; writableRoots?: string[]; execNextId?: number } = {},
+): RolloutRecord {
+  return { t: "meta", format, thread, ...(forkedFrom ? { forkedFrom } : {}), ...extra };
 }

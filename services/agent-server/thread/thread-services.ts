@@ -5,6 +5,7 @@ import type { Environment } from "../../../clients/environment/environment.js";
 import type { ApprovalPolicy, Assessment, NetworkRuleProposal, PrefixRuleProposal, ProposedAction, SandboxMode } from "../policy/approval-types.js";
 import type { ToolSpec } from "../model/model-client.js";
 import type { ToolContext, ToolResult } from "../tools/tool.js";
+import type { ExecJournal, SavedExecSessions } from "./rollout-record.js";
 
 /** The thread's fixed tool set: what the model is offered and how a call runs. */
 export interface ThreadTools {
@@ -15,6 +16,13 @@ export interface ThreadTools {
   terminateTurn(turnId: string): Promise<void>;
   /** Ends everything the tools hold (thread close). */
   closeAll(): Promise<void>;
+  /**
+   * A resumed thread: takes back the long-lived processes the rollout recorded from the
+   * (reattached) environment. Returns the session ids restored and those that were gone.
+   */
+  restore?(saved: SavedExecSessions, signal?: AbortSignal): Promise<{ restored: number[]; lost: number[] }>;
+  /** Long-lived processes the tools hold now (they die with a closed, undetachable environment). */
+  liveProcesses?(): number;
 }
 
 export interface PolicyContext {
@@ -43,6 +51,8 @@ export interface ThreadSetup {
   env: Environment;
   sandbox: SandboxMode;
   writableRoots: string[];
+  /** Journals what the tools must find again after a restart (the thread's rollout). */
+  journal?: ExecJournal;
 }
 
 /** Builds a thread's tools and policy once its environment is open. */

@@ -118,10 +118,10 @@ export class Thread {
     this.#i.writer.append({ t: "rollback", turns: count, at });
   }
 
-  /** Records changed options (resume with overrides). */
-  updateInfo(info: ThreadInfo): void {
+  /** Records changed options (resume with overrides), and new writable roots when given. */
+  updateInfo(info: ThreadInfo, writableRoots?: string[]): void {
     this.info = info;
-    this.#i.writer.append({ t: "settings", thread: info });
+    this.#i.writer.append({ t: "settings", thread: info, ...(writableRoots ? { writableRoots } : {}) });
   }
 
   flush(): Promise<void> {
@@ -206,6 +206,27 @@ export class Thread {
       await this.#i.writer.close();
       this.fanout.close();
       await this.env.close();
+    })();
+    return this.#closing;
+  }
+
+  /** Long-lived processes the thread's tools hold. */
+  get liveProcesses(): number {
+    return this.#i.tools.liveProcesses?.() ?? 0;
+  }
+
+  /**
+   * Unloads an idle thread: the rollout is closed and the environment detached, not closed,
+   * so the exec session and its processes outlive it (for its detached TTL) and a resume
+   * reattaches. An environment that cannot detach is closed.
+   */
+  async unload(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.interrupt();
+      this.#escalations?.[Symbol.dispose]();
+      await this.#i.writer.close();
+      this.fanout.close();
+      await (this.env.detach ? this.env.detach() : this.env.close());
     })();
     return this.#closing;
   }

@@ -11,9 +11,9 @@ export type DefaultThreadToolsOptions = Omit<UnifiedExecSessionsOptions, "env" |
   offered?: (name: string) => boolean;
 };
 
-export function defaultThreadTools(setup: Pick<ThreadSetup, "env" | "threadId">, options: DefaultThreadToolsOptions = {}): ThreadTools {
+export function defaultThreadTools(setup: Pick<ThreadSetup, "env" | "threadId" | "journal">, options: DefaultThreadToolsOptions = {}): ThreadTools {
   const { offered, ...sessionOptions } = options;
-  const sessions = new UnifiedExecSessions({ ...sessionOptions, env: setup.env, threadId: setup.threadId });
+  const sessions = new UnifiedExecSessions({ ...sessionOptions, env: setup.env, threadId: setup.threadId, ...(setup.journal ? { journal: setup.journal } : {}) });
   const registry = buildToolRegistry(createDefaultTools({ sessions }).filter((tool) => offered?.(tool.name) ?? true));
   return {
     specs: registry.specs(),
@@ -24,5 +24,7 @@ export function defaultThreadTools(setup: Pick<ThreadSetup, "env" | "threadId">,
     closeAll: async () => {
       await sessions.closeAll();
     },
+    restore: (saved, signal) => sessions.restore(saved, signal),
+    liveProcesses: () => sessions.size,
   };
 }

@@ -38,6 +38,10 @@ const settings = {
   log_level: z.enum(LOG_LEVELS).optional(),
   /** How long the model may take to begin answering a turn. */
   model_start_timeout_ms: z.number().int().positive().optional(),
+  /** How long a thread's exec session (and the model's long-lived processes) outlives the agent: restart, unloaded thread. Exec servers cap it (24 h by default). */
+  exec_detached_ttl_ms: z.number().int().positive().max(24 * 3600_000).optional(),
+  /** A loaded thread with no running turn and no subscriber is unloaded after this long (reloaded from its rollout on the next call). */
+  agent_idle_thread_ttl_ms: z.number().int().positive().optional(),
   history: z.strictObject({ max_entries: z.number().int().min(0).max(100_000).optional() }).optional(),
 };
 

@@ -8,6 +8,7 @@ import type { ToolContext, ToolDefinition, ToolResult } from "../tool.js";
 import { commitPlan } from "./commit-plan.js";
 import { type PatchHunk, parsePatch } from "./patch-parser.js";
 import { planPatch, resolvePatchPath } from "./patch-plan.js";
+import { FULL_ACCESS, sandboxPolicyFor } from "../unified-exec/exec-sandbox.js";
 
 const DESCRIPTION = `Edit files with a patch. The input is the whole patch text:
 *** Begin Patch
@@ -72,7 +73,10 @@ export async function runApplyPatch(patch: string, ctx: ToolContext): Promise<To
   }
   const planned: FileChangeItem = { ...item, changes: plan.changes };
   ctx.item.updated(planned);
-  const failure = await commitPlan(plan, ctx.env.files, ctx.signal);
+  // The exec session's default sandbox is the thread's (file calls obey it): an approved patch
+  // beyond it widens the session for these writes only.
+  const beyondSandbox = ctx.sandbox === "read-only" || (ctx.sandbox === "workspace-write" && outsideWritableRoots);
+  const failure = beyondSandbox ? await withFullAccess(ctx, () => commitPlan(plan, ctx.env.files, ctx.signal)) : await commitPlan(plan, ctx.env.files, ctx.signal);
   if (failure !== undefined) {
     const message =
       failure.notRestored.length === 0
@@ -84,6 +88,15 @@ export async function runApplyPatch(patch: string, ctx: ToolContext): Promise<To
   }
   ctx.item.completed({ ...planned, status: "completed" });
   return { output: summary(plan.changes), success: true };
+}
+
+async function withFullAccess<T>(ctx: ToolContext, fn: () => Promise<T>): Promise<T> {
+  await ctx.env.session.setSandbox(FULL_ACCESS, { signal: ctx.signal });
+  try {
+    return await fn();
+  } finally {
+    await ctx.env.session.setSandbox(sandboxPolicyFor(ctx.sandbox, ctx.writableRoots, false));
+  }
 }
 
 /** The changes as the patch names them, before any file is read (no diffs yet). */

@@ -74,7 +74,10 @@ export async function collectOutput(sessions: UnifiedExecSessions, session: Exec
  */
 export async function collectOrExplain(sessions: UnifiedExecSessions, session: ExecSession, ctx: ToolContext, yieldMs: number, maxBytes: number): Promise<Collected | { error: string }> {
   try {
-    return await collectOutput(sessions, session, ctx, yieldMs, maxBytes);
+    const collected = await collectOutput(sessions, session, ctx, yieldMs, maxBytes);
+    // Still running: the rollout learns the new cursor, so a restarted agent resumes from here.
+    if (collected.exit === undefined) sessions.checkpoint(session);
+    return collected;
   } catch (err) {
     if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
     const e = TetherError.from(err);

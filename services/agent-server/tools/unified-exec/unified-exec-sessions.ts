@@ -2,11 +2,13 @@
 // sees short numbers; the exec layer sees process ids that embed the thread id and labels
 // naming thread, turn and call, so a turn's processes can be found (List) and ended even
 // when this table lost track of one. Bounded: starting one more than the limit ends the
-// least recently used.
+// least recently used. Sessions still running after a call are journaled (ExecSessionRecord)
+// so a restarted agent that reattached to its exec session can restore this table.
 import { setTimeout as sleep } from "node:timers/promises";
 import { ProcessState } from "../../../../gen/tether/exec/v1/process_pb.js";
 import type { Environment } from "../../../../clients/environment/environment.js";
 import { ErrorCode, TetherError } from "../../../common/tether-error.js";
+import type { ExecJournal, SavedExecSessions } from "../../thread/rollout-record.js";
 import type { ThreadItem } from "../../thread/thread-event.js";
 import type { HeadTailBuffer } from "../head-tail-buffer.js";
 import type { ItemEmitter } from "../tool.js";
@@ -41,7 +43,10 @@ export interface ExecSession {
   readonly decoder: StreamDecoder;
   /** Calls on one session run one at a time (each moves the cursor). */
   lock: Promise<unknown>;
+  /** Whether the journal holds this session (its end is then journaled too). */
+  journaled?: boolean;
 }
+
 
 /** A TextDecoder as used here: UTF-8 that may end mid-character until the last call. */
 export interface StreamDecoder {
@@ -66,6 +71,7 @@ export interface UnifiedExecSessionsOptions {
   yieldTimer?: YieldTimer;
   /** Between SIGTERM and SIGKILL when a session is ended (default: the server's). */
   terminateGraceMs?: number;
+  journal?: ExecJournal;
 }
 
 export const LABEL_THREAD = "tether.thread";
@@ -80,6 +86,9 @@ export class UnifiedExecSessions implements AsyncDisposable {
   readonly yieldTimer: YieldTimer;
   readonly #graceMs: number | undefined;
   readonly #sessions = new Map<number, ExecSession>();
+  readonly #journal: ExecJournal | undefined;
+  /** Ids the rollout knew as running whose process was gone after a restart. */
+  readonly #lost = new Set<number>();
   #nextId: number;
   #clock = 0;
 
@@ -91,6 +100,61 @@ export class UnifiedExecSessions implements AsyncDisposable {
     this.now = options.now ?? (() => performance.now());
     this.yieldTimer = options.yieldTimer ?? realYieldTimer;
     this.#graceMs = options.terminateGraceMs;
+    this.#journal = options.journal;
+  }
+
+  /**
+   * After a restart: takes back the sessions the rollout recorded whose process the exec
+   * session still has (running, or exited with output the model has not seen), and ends the
+   * thread's other processes (calls whose result was never recorded: the model was told they
+   * were aborted). Returns the ids restored and the ids lost.
+   */
+  async restore(saved: SavedExecSessions, signal?: AbortSignal): Promise<{ restored: number[]; lost: number[] }> {
+    this.#nextId = Math.max(this.#nextId, saved.nextId);
+    const listed = await this.env.processes.list({ labels: { [LABEL_THREAD]: this.threadId }, includeExited: true });
+    signal?.throwIfAborted();
+    const known = new Map(listed.map((p) => [p.processId, p]));
+    const restored: number[] = [];
+    for (const r of saved.sessions) {
+      if (!known.has(r.processId)) {
+        this.#lost.add(r.sessionId);
+        continue;
+      }
+      known.delete(r.processId);
+      const session: ExecSession = {
+        id: r.sessionId,
+        processId: r.processId,
+        turnId: r.turnId,
+        command: r.command,
+        cwd: r.cwd,
+        tty: r.tty,
+        startedAt: this.now(),
+        cursor: BigInt(r.cursor),
+        lastUsed: ++this.#clock,
+        item: undefined,
+        decoder: new TextDecoder(),
+        lock: Promise.resolve(),
+        journaled: true,
+      };
+      this.#sessions.set(session.id, session);
+      restored.push(session.id);
+    }
+    const orphans = [...known.values()].filter((p) => p.state === ProcessState.RUNNING).map((p) => p.processId);
+    await Promise.all(orphans.map((id) => this.#terminate(id)));
+    return { restored, lost: [...this.#lost] };
+  }
+
+  /** Whether the id belonged to a session that was gone when the thread was resumed. */
+  wasLost(id: number): boolean {
+    return this.#lost.has(id);
+  }
+
+  /** Journals where the session stands after a call that left it in the table. */
+  checkpoint(session: ExecSession): void {
+    if (this.#journal === undefined || this.#sessions.get(session.id) !== session) return;
+    session.journaled = true;
+    const { id, processId, turnId, command, cwd, tty, cursor } = session;
+    this.#journal.running({ sessionId: id, processId, turnId, command, cwd, tty, cursor: cursor.toString() });
   }
 
   labels(turnId: string, callId: string): Record<string, string> {
@@ -124,7 +188,13 @@ export class UnifiedExecSessions implements AsyncDisposable {
   }
 
   remove(session: ExecSession): void {
-    if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
+    if (this.#sessions.get(session.id) === session) this.#forget(session);
+  }
+
+  #forget(session: ExecSession): void {
+    this.#sessions.delete(session.id);
+    if (session.journaled) this.#journal?.closed(session.id);
+    session.journaled = false;
   }
 
   get size(): number {
@@ -142,11 +212,11 @@ export class UnifiedExecSessions implements AsyncDisposable {
   async makeRoom(): Promise<number[]> {
     if (this.#sessions.size < this.maxSessions) return [];
     const running = new Set((await this.env.processes.list({ labels: { [LABEL_THREAD]: this.threadId } })).filter((p) => p.state === ProcessState.RUNNING).map((p) => p.processId));
-    for (const s of this.#sessions.values()) if (!running.has(s.processId)) this.#sessions.delete(s.id);
+    for (const s of this.#sessions.values()) if (!running.has(s.processId)) this.#forget(s);
     const ended: number[] = [];
     while (this.#sessions.size >= this.maxSessions) {
       const lru = [...this.#sessions.values()].reduce((a, b) => (b.lastUsed < a.lastUsed ? b : a));
-      this.#sessions.delete(lru.id);
+      this.#forget(lru);
       await this.#terminate(lru.processId);
       ended.push(lru.id);
     }
@@ -159,11 +229,11 @@ export class UnifiedExecSessions implements AsyncDisposable {
    */
   async terminateTurn(turnId: string): Promise<string[]> {
     const mine = [...this.#sessions.values()].filter((s) => s.turnId === turnId);
-    for (const s of mine) this.#sessions.delete(s.id);
+    for (const s of mine) this.#forget(s);
     return this.#terminateAll(mine.map((s) => s.processId), { [LABEL_THREAD]: this.threadId, [LABEL_TURN]: turnId });
   }
 
-  /** Ends every process of the thread (thread closed or unloaded). */
+  /** Ends every process of the thread (thread closed). */
   async closeAll(): Promise<string[]> {
     const all = [...this.#sessions.values()];
     this.#sessions.clear();

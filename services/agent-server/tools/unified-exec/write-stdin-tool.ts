@@ -36,6 +36,12 @@ async function runWriteStdin(sessions: UnifiedExecSessions, args: WriteStdinInpu
   const session = sessions.get(args.session_id);
   if (session === undefined) {
     const running = sessions.ids();
+    if (sessions.wasLost(args.session_id)) {
+      return {
+        output: `Session ID ${args.session_id} is gone: the agent restarted and its exec session no longer had this process (the session outlived its detached TTL, or the exec server restarted). Start the command again with exec_command. ${running.length === 0 ? "No session is running." : `Running sessions: ${running.join(", ")}.`}`,
+        success: false,
+      };
+    }
     return {
       output: `Unknown session ID ${args.session_id}: its process exited (and its output was returned) or it never existed. ${running.length === 0 ? "No session is running." : `Running sessions: ${running.join(", ")}.`}`,
       success: false,

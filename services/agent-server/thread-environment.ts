@@ -1,0 +1,55 @@
+// How a thread's environment is opened: on an exec server the thread's exec session has a
+// stable id derived from the thread (recorded in its rollout), outlives the agent for a
+// detached TTL, and runs with the thread's sandbox as its default, so an agent that
+// restarted (or unloaded an idle thread) reattaches to the same session and finds the
+// model's long-lived processes again. In-process and container environments cannot be
+// reattached: they get a fresh session with the same TTL and sandbox.
+import type { Environment, SandboxPolicyInit } from "../../clients/environment/environment.js";
+import { parseEnvTarget } from "../../clients/environment/env-target.js";
+import { type OpenOptions, openEnvironment } from "../../clients/environment/open-environment.js";
+import type { SandboxMode } from "./policy/approval-types.js";
+
+/** How long a thread's exec session (and its processes) outlives the agent's connection. */
+export const DEFAULT_EXEC_DETACHED_TTL_MS = 60 * 60_000;
+
+export interface OpenEnvironmentRequest {
+  target: string;
+  cwd: string;
+  sandbox: SandboxMode;
+  threadId: string;
+  /** The thread's exec session: opened, or reopened on resume (a fork has its own). */
+  execSessionId: string;
+  detachedTtlMs: number;
+  /** The thread's sandbox, as the session's default (file calls, processes that name none). */
+  defaultSandbox: SandboxPolicyInit;
+}
+
+/** The exec session id of a thread: stable, so a resume finds it; within Start's id grammar. */
+export function execSessionIdFor(threadId: string): string {
+  return `agent.${threadId.replace(/[^A-Za-z0-9._:-]/g, "_")}`.slice(0, 128);
+}
+
+/** Whether the target's sessions live in an exec server the agent can reconnect to. */
+export function canReattach(target: string): boolean {
+  try {
+    const kind = parseEnvTarget(target).kind;
+    return kind === "unix" || kind === "grpc" || kind === "grpcs";
+  } catch {
+    return false; // a name only a custom opener understands
+  }
+}
+
+/** openEnvironment's options for a thread (credentials are the caller's). */
+export function threadOpenOptions(request: OpenEnvironmentRequest, credentials: Pick<OpenOptions, "token" | "caFile"> = {}): OpenOptions {
+  return {
+    ...credentials,
+    ...(canReattach(request.target) ? { sessionId: request.execSessionId } : {}),
+    detachedTtlMs: request.detachedTtlMs,
+    defaultSandbox: request.defaultSandbox,
+  };
+}
+
+/** The default opener (the `--env` grammar), with the thread's session, TTL and sandbox. */
+export function openThreadEnvironment(request: OpenEnvironmentRequest, credentials: Pick<OpenOptions, "token" | "caFile"> = {}): Promise<Environment> {
+  return openEnvironment(request.target, threadOpenOptions(request, credentials));
+}

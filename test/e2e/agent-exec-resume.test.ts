@@ -1,0 +1,129 @@
+// A restarted agent finds the model's long-lived processes again: a real `tether exec-server`
+// on a Unix socket and a real `tether agent-server`; the model starts `cat` on a PTY with
+// exec_command, the agent server is SIGKILLed and restarted, the thread is resumed, and the
+// model's write_stdin to the same session id gets its echo. A fork has its own exec session
+// (the parent's id is unknown there, and the parent keeps its process). When the exec server
+// itself restarted, resume still works and the old id gets a clear tool error.
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GrpcAgentClient } from "../../clients/agent/grpc-agent-client.js";
+import type { ThreadEvent } from "../../services/agent-server/thread/thread-event.js";
+import { watchThread } from "../support/agent-harness.js";
+import { type AgentServerProcess, startAgentServerProcess } from "../support/agent-server-process.js";
+import { type ExecServerProcess, VISIBLE_RUN_DIR, startExecServerProcess } from "../support/exec-server-process.js";
+import { type ScriptStep, startResponsesServer, toolOutput } from "../support/responses-server.js";
+
+const write = (sessionId: number, chars: string, callId: string): ScriptStep => ({ type: "function_call", name: "write_stdin", callId, arguments: { session_id: sessionId, chars, yield_time_ms: 1500 } });
+
+function acceptAll(client: GrpcAgentClient, threadId: string): (e: ThreadEvent) => void {
+  return (e) => {
+    if (e.type === "item.started" && e.item.type === "approval") void client.respond(threadId, e.item.id, { type: "accept" }).catch(() => undefined);
+  };
+}
+
+describe("agent restart resumes exec sessions (real exec-server and agent-server processes)", () => {
+  let dir: string;
+  let server: Awaited<ReturnType<typeof startResponsesServer>>;
+  let exec: ExecServerProcess | undefined;
+  let agent: AgentServerProcess | undefined;
+  const clients: GrpcAgentClient[] = [];
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    await mkdir(VISIBLE_RUN_DIR, { recursive: true });
+    dir = await mkdtemp(path.join(VISIBLE_RUN_DIR, "agent-exec-resume-"));
+    server = await startResponsesServer({
+      script: [
+        // Turn one: a long-lived cat on a PTY.
+        [{ type: "function_call", name: "exec_command", callId: "c1", arguments: { cmd: "cat", tty: true, login: false, yield_time_ms: 500 } }],
+        [{ type: "message", text: "cat is running" }],
+        // After the agent restart: the same session id.
+        [write(1000, "ping-after-restart\n", "c2")],
+        [{ type: "message", text: "echoed" }],
+        // The fork's turn: the parent's session is not the fork's.
+        [write(1000, "from-the-fork\n", "c3")],
+        [{ type: "message", text: "fork done" }],
+        // The parent again: its process is still its own.
+        [write(1000, "still-mine\n", "c4")],
+        [{ type: "message", text: "parent done" }],
+        // After the exec server restarted too: the session is gone.
+        [write(1000, "anyone\n", "c5")],
+        [{ type: "message", text: "gone noted" }],
+      ],
+    });
+    env = { ...process.env, TETHER_HOME: path.join(dir, "home"), OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "test-key", TETHER_LOG: "warn" };
+  });
+  afterAll(async () => {
+    for (const c of clients) await c.close();
+    await agent?.close();
+    await exec?.close();
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const connect = async () => {
+    const c = await GrpcAgentClient.connect(agent!.url);
+    clients.push(c);
+    return c;
+  };
+  const restartAgent = async () => {
+    agent!.kill("SIGKILL");
+    expect((await agent!.exited).signal).toBe("SIGKILL");
+    agent = await startAgentServerProcess({ listen: `unix://${dir}/agent.sock`, env });
+    return connect();
+  };
+
+  it("reattaches after SIGKILL, keeps the fork out of the parent's session, and reports a lost session clearly", async () => {
+    const execSock = `unix://${dir}/exec.sock`;
+    exec = await startExecServerProcess({ listen: execSock });
+    agent = await startAgentServerProcess({ listen: `unix://${dir}/agent.sock`, env });
+    let client = await connect();
+    const thread = await client.startThread({ cwd: dir, environment: execSock, model: "gpt-test", sandbox: "full-access", approvalPolicy: "on-request" });
+    const id = thread.threadId;
+    let watch = await watchThread(client, id, { onEvent: acceptAll(client, id) });
+    await client.startTurn(id, { text: "start cat" });
+    expect((await watch.turnEnd()).type).toBe("turn.completed");
+    expect(toolOutput(server.received[0 + 1]!, "c1")).toContain("Process running with session ID 1000");
+    watch.stop();
+
+    client = await restartAgent();
+    await client.resumeThread(id);
+    watch = await watchThread(client, id, { onEvent: acceptAll(client, id) });
+    await client.startTurn(id, { text: "write to cat" });
+    expect((await watch.turnEnd()).type).toBe("turn.completed");
+    const echoed = toolOutput(server.received[3]!, "c2");
+    expect(echoed).toContain("ping-after-restart");
+    expect(echoed).toContain("Process running with session ID 1000");
+
+    const fork = await client.forkThread(id);
+    const fwatch = await watchThread(client, fork.threadId, { onEvent: acceptAll(client, fork.threadId) });
+    await client.startTurn(fork.threadId, { text: "fork writes" });
+    expect((await fwatch.turnEnd()).type).toBe("turn.completed");
+    expect(toolOutput(server.received[5]!, "c3")).toMatch(/Unknown session ID 1000/);
+    fwatch.stop();
+
+    await client.startTurn(id, { text: "parent writes again" });
+    expect((await watch.turnEnd()).type).toBe("turn.completed");
+    const mine = toolOutput(server.received[7]!, "c4");
+    expect(mine).toContain("still-mine");
+    expect(mine).not.toContain("from-the-fork");
+    watch.stop();
+
+    // The exec server dies too (its processes with it) and comes back empty on the same socket.
+    agent.kill("SIGKILL");
+    await agent.exited;
+    exec.kill("SIGKILL");
+    await exec.exited;
+    await rm(path.join(dir, "exec.sock"), { force: true });
+    exec = await startExecServerProcess({ listen: execSock });
+    client = await restartAgent();
+    await client.resumeThread(id);
+    watch = await watchThread(client, id, { onEvent: acceptAll(client, id) });
+    await client.startTurn(id, { text: "write after the exec server restarted" });
+    expect((await watch.turnEnd()).type).toBe("turn.completed");
+    expect(toolOutput(server.received[9]!, "c5")).toMatch(/Session ID 1000 is gone: the agent restarted/);
+    watch.stop();
+    server.check();
+  });
+});
