@@ -9,6 +9,7 @@ import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 import { ErrorCode, TetherError } from "../services/common/tether-error.js";
 import { CODEX_BIN } from "../test/support/codex-cli.js";
+import { ECHO_SCRIPT, StreamEcho } from "./stream-echo.js";
 
 interface Message {
   id?: number;
@@ -24,6 +25,8 @@ export class CodexStdioPeer {
   readonly #exits = new Map<string, (code: number) => void>();
   /** Output bytes (decoded) per process, until process/closed. */
   readonly #streams = new Map<string, { bytes: number; closed: () => void }>();
+  /** Output handlers of PTY processes (openEcho), until process/closed. */
+  readonly #ptyOutput = new Map<string, (chunk: Buffer) => void>();
   readonly #cwd: string;
   #next = 0;
 
@@ -80,6 +83,27 @@ export class CodexStdioPeer {
     return stream.bytes;
   }
 
+  /**
+   * A raw-mode `cat` on a Codex PTY (tty:true), for keystroke echo: keys go in with process/write
+   * (what Codex's write_stdin sends), the echo comes back as process/output notifications.
+   */
+  async openEcho(): Promise<StreamEcho> {
+    const processId = `p${++this.#next}`;
+    let writes = 0;
+    const echo = new StreamEcho(
+      (b) => void this.#call("process/write", { processId, chunk: b.toString("base64"), writeId: String(++writes) }).catch((err: unknown) => echo.fail(String(err))),
+      (cb) => this.#ptyOutput.set(processId, cb),
+      async () => {
+        await this.#call("process/terminate", { processId }).catch(() => undefined);
+        this.#ptyOutput.delete(processId);
+      },
+    );
+    this.#exits.set(processId, (code) => echo.fail(`the codex PTY process exited with ${code}`));
+    await this.#call("process/start", { processId, argv: ["/bin/sh", "-c", ECHO_SCRIPT], cwd: pathToFileURL(this.#cwd).href, env: { PATH: "/usr/bin:/bin" }, tty: true, pipeStdin: false, arg0: null });
+    await echo.waitReady();
+    return echo;
+  }
+
   /** fs/writeFile of a whole local file (one base64 message: Codex has no streaming write here). */
   async upload(localPath: string, remotePath: string): Promise<void> {
     const data = await readFile(localPath);
@@ -128,11 +152,14 @@ export class CodexStdioPeer {
       this.#pending.get(m.id)?.resolve(m);
       this.#pending.delete(m.id);
     } else if (m.method === "process/output" && m.params?.processId !== undefined) {
+      const pty = this.#ptyOutput.get(m.params.processId);
+      if (pty) return pty(Buffer.from(m.params.chunk ?? "", "base64"));
       const stream = this.#streams.get(m.params.processId);
       if (stream) stream.bytes += Buffer.from(m.params.chunk ?? "", "base64").byteLength;
     } else if (m.method === "process/closed" && m.params?.processId !== undefined) {
       this.#streams.get(m.params.processId)?.closed();
       this.#streams.delete(m.params.processId);
+      this.#ptyOutput.delete(m.params.processId);
     } else if (m.method === "process/exited" && m.params?.processId !== undefined) {
       this.#exits.get(m.params.processId)?.(m.params.exitCode ?? -1);
       this.#exits.delete(m.params.processId);

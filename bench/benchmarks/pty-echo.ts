@@ -1,8 +1,10 @@
 // Keystroke echo through a PTY: one byte to a raw-mode `cat` and back. tether's PTY against
-// `ssh -tt` (multiplexed) and a local PTY (node-pty) as the limit.
+// `ssh -tt` (multiplexed), Codex's exec-server PTY over stdio, and a local PTY (node-pty) as
+// the limit.
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Benchmark, BenchContext, Subject } from "../benchmark.js";
 import { timeMs } from "../benchmark.js";
+import { CodexStdioPeer } from "../codex-stdio-peer.js";
 import type { EchoSession } from "../targets.js";
 import { ECHO_SCRIPT, StreamEcho } from "../stream-echo.js";
 
@@ -44,15 +46,33 @@ async function localPtyEcho(): Promise<StreamEcho> {
   return echo;
 }
 
-function echoSubject(name: string, role: Subject["role"], open: () => Promise<EchoSession> | undefined): Subject {
+/** Codex's exec-server (stdio) with one PTY `cat`; the reason instead when Codex is not installed. */
+async function codexEcho(ctx: BenchContext): Promise<EchoSession | string> {
+  const peer = await CodexStdioPeer.start(ctx.tmp);
+  if (typeof peer === "string") return peer;
+  try {
+    const echo = await peer.openEcho();
+    const close = async () => {
+      await echo.close();
+      await peer.close();
+    };
+    return { roundTrip: (b) => echo.roundTrip(b), close, [Symbol.asyncDispose]: close };
+  } catch (err) {
+    await peer.close();
+    throw err;
+  }
+}
+
+function echoSubject(name: string, role: Subject["role"], open: () => Promise<EchoSession | string> | undefined): Subject {
   let session: EchoSession | undefined;
   return {
     name,
     role,
     async setup() {
-      const opening = open();
-      if (!opening) return "no local tether target";
-      session = await opening;
+      const opened = await open();
+      if (opened === undefined) return "no local tether target";
+      if (typeof opened === "string") return opened;
+      session = opened;
       return undefined;
     },
     sample: () => timeMs(() => session!.roundTrip(KEY)),
@@ -71,6 +91,7 @@ export const ptyEcho: Benchmark = {
   subjects: (ctx) => [
     echoSubject("tether PTY", "tether", () => ctx.tether.local?.openEcho()),
     echoSubject("ssh -tt (multiplexed)", "peer", () => sshEcho(ctx)),
+    echoSubject("codex exec-server (stdio) PTY process/write → process/output", "peer", () => codexEcho(ctx)),
     echoSubject("local PTY (node-pty)", "limit", () => localPtyEcho()),
   ],
 };
