@@ -200,8 +200,7 @@ export class Thread {
   async close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.interrupt();
-      this.#escalations?.[Symbol.dispose]();
-      this.#network?.[Symbol.dispose]();
+      this.#releaseController();
       await this.#i.tools.closeAll().catch(() => undefined);
       await this.#i.writer.close();
       this.fanout.close();
@@ -223,12 +222,18 @@ export class Thread {
   async unload(): Promise<void> {
     this.#closing ??= (async () => {
       await this.interrupt();
-      this.#escalations?.[Symbol.dispose]();
+      this.#releaseController();
       await this.#i.writer.close();
       this.fanout.close();
       await (this.env.detach ? this.env.detach() : this.env.close());
     })();
     return this.#closing;
+  }
+
+  /** Stops answering the exec session's escalations and network questions (another agent may take over). */
+  #releaseController(): void {
+    this.#escalations?.[Symbol.dispose]();
+    this.#network?.[Symbol.dispose]();
   }
 
   #emit(event: ThreadEvent): void {
