@@ -1,4 +1,5 @@
-// The lean gRPC client: node:http2 only, for paths where loading grpc-js costs too much.
+// The lean gRPC client: its own h2c client (h2c/) in clear text, node:http2 for TLS, for
+// paths where loading grpc-js costs too much.
 export { LeanChannel } from "./lean-channel.js";
 export type { LeanChannelOptions, LeanCallOptions, UnaryMethod, ServerStreamingMethod, WireMethod } from "./lean-channel.js";
 export { FrameDecoder, encodeFrame } from "./grpc-frame.js";

@@ -1,14 +1,18 @@
-// A minimal gRPC client over node:http2 for the CLI's start-up path, where loading grpc-js
-// costs more than the whole call: all four call shapes (a Transport, services/common/
-// transport.ts); h2c over a Unix socket or TCP, or TLS with a bearer token. One connection,
-// never reconnected here (LeanTransport replaces a dead one). Never imports @grpc/grpc-js.
-import * as http2 from "node:http2";
+// A minimal gRPC client for the CLI's start-up path, where loading grpc-js costs more than
+// the whole call: all four call shapes (a Transport, services/common/transport.ts); h2c over
+// a Unix socket or TCP on the small HTTP/2 client in h2c/ (node:http2 alone costs a run
+// ≈ 30 ms of CPU), or TLS with a bearer token on node:http2, loaded only then. One
+// connection, never reconnected here (LeanTransport replaces a dead one). Never imports @grpc/grpc-js.
+import type * as Http2 from "node:http2";
 import * as net from "node:net";
 import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { ErrorCode, TetherError, cancelled } from "../../../services/common/tether-error.js";
 import { FrameDecoder, encodeFrame, readMessages } from "./grpc-frame.js";
 import { checkResponseHeaders, encodeTimeout, statusFromHeaders } from "./grpc-call-status.js";
 import type { MethodKind, Transport, TransportCallOptions, WireMethod } from "../../../services/common/transport.js";
+import { H2Error } from "./h2c/h2-frames.js";
+import { H2cSession } from "./h2c/h2c-session.js";
+import { type H2cStream, resetError } from "./h2c/h2c-stream.js";
 
 export type { WireMethod } from "../../../services/common/transport.js";
 
@@ -83,9 +87,25 @@ function pathOf(m: AnyMethod): string {
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const USER_AGENT = "tether-lean/0.1";
 
+/**
+ * The connection as LeanChannel uses it: H2cSession's shape, which is the part of node's
+ * ClientHttp2Session it needs (node's session and streams stand in for it over TLS).
+ */
+type Session = Pick<H2cSession, "request" | "ping" | "ref" | "unref" | "close" | "destroy" | "closed" | "destroyed" | "setLocalWindowSize" | "on" | "once" | "off">;
+type Stream = H2cStream;
+
 interface Endpoint {
   authority: string;
-  connect(settings: http2.ClientSessionOptions): http2.ClientHttp2Session;
+  connect(windowBytes: number | undefined): Session;
+}
+
+/** node:http2, for TLS only: loaded when first needed, since loading it costs more than a whole run. */
+function nodeHttp2(): typeof Http2 {
+  return process.getBuiltinModule("node:http2");
+}
+
+function h2c(socket: net.Socket, windowBytes: number | undefined): Session {
+  return new H2cSession(socket, { windowBytes });
 }
 
 function isLoopback(host: string): boolean {
@@ -100,7 +120,7 @@ function endpoint(opts: LeanChannelOptions): Endpoint {
     if (!path.startsWith("/")) {
       throw new TetherError(ErrorCode.InvalidArgument, `target "${target}": a Unix socket target needs an absolute path (unix:///run/x.sock)`);
     }
-    return { authority: "localhost", connect: (base) => http2.connect("http://localhost", { ...base, createConnection: () => net.connect(path) }) };
+    return { authority: "localhost", connect: (window) => h2c(net.connect(path), window) };
   }
   const match = /^(grpcs?):\/\/(\[[^\]]+\]|[^:/]+):(\d{1,5})\/?$/.exec(target);
   if (!match) {
@@ -112,20 +132,25 @@ function endpoint(opts: LeanChannelOptions): Endpoint {
     if (opts.token !== undefined && !isLoopback(host)) {
       throw new TetherError(ErrorCode.InvalidArgument, `refusing to send the token in clear text to ${authority}: use grpcs://`);
     }
-    return { authority, connect: (base) => http2.connect(`http://${authority}`, base) };
+    const bare = host.replace(/^\[|\]$/g, "");
+    return { authority, connect: (window) => h2c(net.connect({ host: bare, port: Number(port), noDelay: true }), window) };
   }
   const bareHost = host.replace(/^\[|\]$/g, "");
-  const tls: http2.SecureClientSessionOptions = { ALPNProtocols: ["h2"] };
+  const tls: Http2.SecureClientSessionOptions = { ALPNProtocols: ["h2"] };
   if (opts.caPem) tls.ca = opts.caPem;
   if (opts.clientCertPem) tls.cert = opts.clientCertPem;
   if (opts.clientKeyPem) tls.key = opts.clientKeyPem;
   // SNI may not carry an IP address (RFC 6066); node then checks the certificate against `host`.
   const name = opts.serverName ?? (net.isIP(bareHost) ? undefined : bareHost);
   if (name !== undefined) tls.servername = name;
-  return { authority, connect: (base) => http2.connect(`https://${authority}`, { ...base, ...tls }) };
+  return {
+    authority,
+    connect: (window) =>
+      nodeHttp2().connect(`https://${authority}`, { ...(window === undefined ? {} : { settings: { initialWindowSize: window } }), ...tls }) as unknown as Session,
+  };
 }
 
-function lacksStatus(h: http2.IncomingHttpHeaders): boolean {
+function lacksStatus(h: Http2.IncomingHttpHeaders): boolean {
   return h["grpc-status"] === undefined;
 }
 
@@ -136,15 +161,8 @@ function streamFailure(err: unknown, path: string, target: string, sessionError:
   return new TetherError(ErrorCode.Unavailable, `${path}: the call to ${target} failed: ${TetherError.from(err).message}`, { cause: err });
 }
 
-function resetFailure(code: number, path: string): TetherError {
-  if (code === http2.constants.NGHTTP2_REFUSED_STREAM) return new TetherError(ErrorCode.Unavailable, `${path}: the server refused the stream; retry`);
-  if (code === http2.constants.NGHTTP2_CANCEL) return new TetherError(ErrorCode.Cancelled, `${path}: the server cancelled the call`);
-  if (code === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM) return new TetherError(ErrorCode.ResourceExhausted, `${path}: the server asked to slow down (ENHANCE_YOUR_CALM)`);
-  return new TetherError(ErrorCode.Internal, `${path}: the server reset the stream (HTTP/2 error ${code})`);
-}
-
 /** Writes each request as a frame, waiting for drain; ends the stream after the last. */
-async function sendAll(stream: http2.ClientHttp2Stream, reqs: AsyncIterable<unknown>, encode: (req: unknown) => Uint8Array): Promise<void> {
+async function sendAll(stream: Stream, reqs: AsyncIterable<unknown>, encode: (req: unknown) => Uint8Array): Promise<void> {
   for await (const req of reqs) {
     if (stream.destroyed || stream.writableEnded) return;
     if (!stream.write(encodeFrame(encode(req)))) {
@@ -163,8 +181,8 @@ async function sendAll(stream: http2.ClientHttp2Stream, reqs: AsyncIterable<unkn
 }
 
 export class LeanChannel implements AsyncDisposable, Transport {
-  private readonly session: http2.ClientHttp2Session;
-  private readonly active = new Set<http2.ClientHttp2Stream>();
+  private readonly session: Session;
+  private readonly active = new Set<Stream>();
   private readonly closeListeners = new Set<(err?: TetherError) => void>();
   private sessionError: Error | undefined;
   private ended = false;
@@ -176,7 +194,7 @@ export class LeanChannel implements AsyncDisposable, Transport {
     private readonly ep: Endpoint,
   ) {
     const window = opts.windowBytes;
-    this.session = ep.connect(window === undefined ? {} : { settings: { initialWindowSize: window } });
+    this.session = ep.connect(window);
     // The settings above cover each stream; the connection's own window is raised apart.
     this.session.once("connect", () => {
       this.connected = true;
@@ -312,7 +330,7 @@ export class LeanChannel implements AsyncDisposable, Transport {
   /** Cancels calls still running and closes the connection. Idempotent. */
   async close(): Promise<void> {
     for (const stream of this.active) {
-      stream.close(http2.constants.NGHTTP2_CANCEL);
+      stream.close(H2Error.CANCEL);
       // A stream the server already ended waits, in node, for its reader to consume what is
       // buffered before it goes away; a caller that stopped reading (an iterator left
       // suspended) would hold the session open for ever.
@@ -344,7 +362,7 @@ export class LeanChannel implements AsyncDisposable, Transport {
       throw new TetherError(ErrorCode.Unavailable, `${path}: the channel to ${this.opts.target} is closed; connect again`);
     }
     const body = "one" in input ? encodeFrame(codec.encode(input.one)) : undefined;
-    const headers: http2.OutgoingHttpHeaders = {
+    const headers: Record<string, string> = {
       ":method": "POST",
       ":path": path,
       ":authority": this.ep.authority,
@@ -359,15 +377,15 @@ export class LeanChannel implements AsyncDisposable, Transport {
     const stream = this.session.request(headers);
     this.active.add(stream);
     this.session.ref();
-    let response: http2.IncomingHttpHeaders | undefined;
-    let trailers: http2.IncomingHttpHeaders | undefined;
-    stream.once("response", (h) => (response = h));
-    stream.once("trailers", (h) => (trailers = h));
+    let response: Http2.IncomingHttpHeaders | undefined;
+    let trailers: Http2.IncomingHttpHeaders | undefined;
+    stream.once("response", (h: Http2.IncomingHttpHeaders) => (response = h));
+    stream.once("trailers", (h: Http2.IncomingHttpHeaders) => (trailers = h));
     // Our own reason to stop (abort, deadline) wins over whatever the stream reports after.
     let stopped: TetherError | undefined;
     const stop = (reason: TetherError) => {
       stopped ??= reason;
-      if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      if (!stream.closed) stream.close(H2Error.CANCEL);
     };
     const onAbort = () => stop(TetherError.from(opts.signal?.reason ?? cancelled()));
     opts.signal?.addEventListener("abort", onAbort, { once: true });
@@ -404,7 +422,7 @@ export class LeanChannel implements AsyncDisposable, Transport {
         if (this.session.destroyed || this.sessionError) throw streamFailure(new Error("the connection closed during the call"), path, this.opts.target, this.sessionError);
       }
       if (final === undefined) {
-        if (stream.rstCode !== undefined && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) throw resetFailure(stream.rstCode, path);
+        if (stream.rstCode !== undefined && stream.rstCode !== H2Error.NO_ERROR) throw resetError(stream.rstCode, path);
         throw streamFailure(new Error("the stream closed before any response"), path, this.opts.target, this.sessionError);
       }
       const status = statusFromHeaders(final);
@@ -412,7 +430,7 @@ export class LeanChannel implements AsyncDisposable, Transport {
       if (status === undefined) {
         const bad = response && checkResponseHeaders(response, path);
         if (bad) throw bad;
-        if (stream.rstCode !== undefined && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) throw resetFailure(stream.rstCode, path);
+        if (stream.rstCode !== undefined && stream.rstCode !== H2Error.NO_ERROR) throw resetError(stream.rstCode, path);
         throw new TetherError(ErrorCode.Internal, `${path}: the server ended the call without a grpc-status`);
       }
       decoder.finish();
@@ -421,7 +439,7 @@ export class LeanChannel implements AsyncDisposable, Transport {
       if (timer) clearTimeout(timer);
       opts.signal?.removeEventListener("abort", onAbort);
       // The consumer left early (break, throw): tell the server to stop producing.
-      if (!finished && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      if (!finished && !stream.closed) stream.close(H2Error.CANCEL);
       this.active.delete(stream);
       if (this.active.size === 0 && !this.session.destroyed) this.session.unref();
     }

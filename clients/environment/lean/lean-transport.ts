@@ -1,7 +1,7 @@
 // The lean client as a Transport that outlives connections: the current LeanChannel, replaced
 // by a new one once it died (a retried call must not land on the dead one again), and a
 // waitForReady that waits for a restarting server by reconnecting with backoff until the
-// call's ready budget, deadline or signal ends the wait. Still node:http2 only.
+// call's ready budget, deadline or signal ends the wait.
 import type { Transport, TransportCallOptions, WireMethod } from "../../../services/common/transport.js";
 import { ErrorCode, TetherError } from "../../../services/common/tether-error.js";
 import { sleep } from "../reconnect.js";

@@ -1,0 +1,516 @@
+// A minimal HTTP/2 client connection in cleartext (h2c, prior knowledge) over a node:net
+// socket: what gRPC needs and no more. node:http2 loads tls, crypto and http, ≈ 30 ms of CPU
+// that a `tether run` on a Unix socket never uses (issue 18). Shaped like node's client
+// session where LeanChannel uses it. Every buffer is bounded: frames by the size advertised,
+// header blocks and lists by a cap, received data by the windows, queued control answers.
+import { EventEmitter } from "node:events";
+import type { Socket } from "node:net";
+import {
+  ConnectionError,
+  frameHeader,
+  DEFAULT_MAX_FRAME,
+  DEFAULT_WINDOW,
+  Flag,
+  FrameReader,
+  FrameType,
+  H2Error,
+  MAX_WINDOW,
+  PREFACE,
+  Setting,
+  encodeFrame,
+  errorName,
+  type Frame,
+} from "./h2-frames.js";
+import { HpackDecoder, HpackError } from "./hpack-decoder.js";
+import { encodeHeaders } from "./hpack-encoder.js";
+import { H2cStream, type StreamOwner, headerRecord } from "./h2c-stream.js";
+import { ErrorCode, TetherError } from "../../../../services/common/tether-error.js";
+
+export interface H2cSessionOptions {
+  /** Per-stream and connection receive window; at least HTTP/2's 65 535. */
+  windowBytes?: number;
+  /** Largest header list accepted (advertised as SETTINGS_MAX_HEADER_LIST_SIZE); default 64 KiB. */
+  maxHeaderListBytes?: number;
+}
+
+const HEADER_TABLE_BYTES = 4096;
+const DEFAULT_MAX_HEADER_LIST = 64 * 1024;
+/** Control answers (PING and SETTINGS acks) a server may leave unread before it is cut off. */
+const MAX_QUEUED_CONTROL_BYTES = 1024 * 1024;
+/** Socket bytes queued past which a write waits for 'drain' before it completes. */
+const SOCKET_HIGH_WATER = 256 * 1024;
+const MAX_PINGS_IN_FLIGHT = 16;
+
+export class H2cSession extends EventEmitter implements StreamOwner {
+  readonly #socket: Socket;
+  readonly #reader = new FrameReader(DEFAULT_MAX_FRAME);
+  readonly #decoder: HpackDecoder;
+  readonly #streams = new Map<number, H2cStream>();
+  readonly #window: number;
+  readonly #maxHeaderList: number;
+  #nextId = 1;
+  #corked = false;
+  #closing = false;
+  #destroyed = false;
+  #connSend = DEFAULT_WINDOW;
+  #connRecv = DEFAULT_WINDOW;
+  #connUncredited = 0;
+  #peerInitialWindow = DEFAULT_WINDOW;
+  #peerMaxFrame = DEFAULT_MAX_FRAME;
+  #lastPeerStream = MAX_WINDOW;
+  #block: { streamId: number; endStream: boolean; chunks: Buffer[]; size: number } | undefined;
+  readonly #pings: { payload: Buffer; cb: (err: Error | null) => void }[] = [];
+  #pingCount = 0;
+  /** Write callbacks held until the socket drains (its queue passed SOCKET_HIGH_WATER). */
+  readonly #drainWaiters: (() => void)[] = [];
+
+  constructor(socket: Socket, opts: H2cSessionOptions = {}) {
+    super();
+    this.#socket = socket;
+    this.#window = Math.min(MAX_WINDOW, Math.max(DEFAULT_WINDOW, opts.windowBytes ?? DEFAULT_WINDOW));
+    this.#maxHeaderList = opts.maxHeaderListBytes ?? DEFAULT_MAX_HEADER_LIST;
+    this.#decoder = new HpackDecoder(HEADER_TABLE_BYTES, this.#maxHeaderList);
+    socket.once("connect", () => this.emit("connect"));
+    socket.on("data", (chunk: Buffer) => this.#receive(chunk));
+    socket.on("error", (err: Error) => this.destroy(err));
+    // The session's 'close' follows the socket's, so whoever waits for it finds the connection gone.
+    socket.once("close", () => {
+      this.destroy();
+      this.emit("close");
+    });
+    socket.on("drain", () => {
+      for (const done of this.#drainWaiters.splice(0)) done();
+    });
+    const settings = Buffer.alloc(18);
+    settings.writeUInt16BE(Setting.ENABLE_PUSH, 0);
+    settings.writeUInt32BE(0, 2);
+    settings.writeUInt16BE(Setting.INITIAL_WINDOW_SIZE, 6);
+    settings.writeUInt32BE(this.#window, 8);
+    settings.writeUInt16BE(Setting.MAX_HEADER_LIST_SIZE, 12);
+    settings.writeUInt32BE(this.#maxHeaderList, 14);
+    this.#write(PREFACE);
+    this.#write(encodeFrame(FrameType.SETTINGS, 0, 0, settings));
+    this.setLocalWindowSize(this.#window);
+  }
+
+  get closed(): boolean {
+    return this.#closing || this.#destroyed;
+  }
+
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  ref(): void {
+    this.#socket.ref();
+  }
+
+  unref(): void {
+    this.#socket.unref();
+  }
+
+  /** Raises the connection's receive window to `size` (it is never lowered). */
+  setLocalWindowSize(size: number): void {
+    const increment = Math.min(MAX_WINDOW, size) - this.#connRecv;
+    if (increment <= 0 || this.#destroyed) return;
+    this.#connRecv += increment;
+    this.#write(windowUpdate(0, increment));
+  }
+
+  /** Opens a stream with `headers` (`:path` and `:authority` given, names lower-case). */
+  request(headers: Record<string, string>): H2cStream {
+    if (this.closed) throw new TetherError(ErrorCode.Unavailable, "the HTTP/2 connection is closed; connect again");
+    const id = this.#nextId;
+    if (id > MAX_WINDOW) throw new TetherError(ErrorCode.Unavailable, "the HTTP/2 connection ran out of stream ids; connect again");
+    this.#nextId += 2;
+    const path = headers[":path"] ?? "/";
+    const list: [string, string][] = [
+      [":method", headers[":method"] ?? "POST"],
+      [":scheme", "http"],
+      [":path", path],
+      [":authority", headers[":authority"] ?? "localhost"],
+    ];
+    for (const [name, value] of Object.entries(headers)) if (!name.startsWith(":")) list.push([name, value]);
+    const stream = new H2cStream(id, path, this, this.#peerInitialWindow, this.#window);
+    this.#streams.set(id, stream);
+    // A header block larger than one frame goes on in CONTINUATION frames.
+    const block = encodeHeaders(list);
+    for (let at = 0, first = true; first || at < block.length; first = false) {
+      const part = block.subarray(at, at + this.#peerMaxFrame);
+      at += part.length;
+      const last = at >= block.length;
+      this.#write(encodeFrame(first ? FrameType.HEADERS : FrameType.CONTINUATION, last ? Flag.END_HEADERS : 0, id, part));
+    }
+    return stream;
+  }
+
+  /** Sends a PING; `cb` runs when the server acknowledges it. False when too many are out already. */
+  ping(cb: (err: Error | null) => void = () => undefined): boolean {
+    if (this.closed || this.#pings.length >= MAX_PINGS_IN_FLIGHT) return false;
+    const payload = Buffer.alloc(8);
+    payload.writeUInt32BE(++this.#pingCount, 4);
+    this.#pings.push({ payload, cb });
+    this.#write(encodeFrame(FrameType.PING, 0, 0, payload));
+    return true;
+  }
+
+  /** Graceful close: no new streams; the connection ends once the open ones have. */
+  close(): void {
+    if (this.closed) return;
+    this.#closing = true;
+    this.#write(goaway(0, H2Error.NO_ERROR, ""));
+    this.#endIfIdle();
+  }
+
+  /** Ends the connection now; open streams fail with `err` (or as cut off). */
+  destroy(err?: Error): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#block = undefined;
+    if (err && this.listenerCount("error") > 0) this.emit("error", err);
+    const cut = err ?? new Error("the connection to the server closed");
+    for (const stream of this.#streams.values()) {
+      stream.done = true;
+      stream.destroy(cut);
+    }
+    this.#streams.clear();
+    for (const { cb } of this.#pings.splice(0)) cb(cut);
+    // Their streams are gone: the writers learn it from 'close'.
+    this.#drainWaiters.length = 0;
+    this.#socket.destroy();
+  }
+
+  // StreamOwner ---------------------------------------------------------------------------
+
+  pump(stream: H2cStream): void {
+    if (stream.done || this.#destroyed) return;
+    const out = stream.out;
+    if (out) {
+      while (out.sent < out.data.length) {
+        const n = Math.min(out.data.length - out.sent, stream.sendWindow, this.#connSend, this.#peerMaxFrame);
+        if (n <= 0) return; // Blocked: a WINDOW_UPDATE or SETTINGS frame pumps again.
+        // Header and payload go as two writes (gathered by the cork): the payload is not copied.
+        this.#write(frameHeader(FrameType.DATA, 0, stream.id, n));
+        this.#write(out.data.subarray(out.sent, out.sent + n));
+        out.sent += n;
+        stream.sendWindow -= n;
+        this.#connSend -= n;
+      }
+      stream.out = undefined;
+      if (this.#socket.writableLength > SOCKET_HIGH_WATER) this.#drainWaiters.push(() => out.done());
+      else out.done();
+    }
+    const end = stream.endPending;
+    if (end && !stream.out) {
+      stream.endPending = undefined;
+      stream.localEnded = true;
+      this.#write(encodeFrame(FrameType.DATA, Flag.END_STREAM, stream.id));
+      if (stream.remoteEnded) this.forget(stream);
+      end();
+    }
+  }
+
+  credit(stream: H2cStream): void {
+    // Credited once a quarter of the window is consumed: fewer frames, and never a stall.
+    if (stream.uncredited === 0 || stream.uncredited < this.#window / 4 || this.#destroyed) return;
+    const n = stream.uncredited;
+    stream.uncredited = 0;
+    if (!stream.done && !stream.remoteEnded) {
+      stream.recvWindow += n;
+      this.#write(windowUpdate(stream.id, n));
+    }
+    this.#creditConnection(n);
+  }
+
+  reset(stream: H2cStream, code: number): void {
+    if (stream.done) return;
+    stream.done = true;
+    if (!this.#destroyed) this.#write(encodeFrame(FrameType.RST_STREAM, 0, stream.id, u32(code)));
+    this.forget(stream);
+  }
+
+  forget(stream: H2cStream): void {
+    stream.done = true;
+    if (this.#streams.get(stream.id) !== stream) return;
+    this.#streams.delete(stream.id);
+    // What the stream received and nobody will read goes back to the connection's window.
+    const left = stream.uncredited;
+    stream.uncredited = 0;
+    if (left > 0) this.#creditConnection(left);
+    this.#endIfIdle();
+  }
+
+  // Receiving -----------------------------------------------------------------------------
+
+  #receive(chunk: Buffer): void {
+    if (this.#destroyed) return;
+    try {
+      for (const frame of this.#reader.push(chunk)) {
+        this.#frame(frame);
+        if (this.#destroyed) return;
+      }
+    } catch (err) {
+      const failure = err instanceof HpackError ? new ConnectionError(H2Error.COMPRESSION_ERROR, err.message) : err;
+      if (failure instanceof ConnectionError) {
+        this.#write(goaway(0, failure.h2Code, failure.message.slice(0, 200)));
+        this.destroy(failure);
+      } else this.destroy(failure instanceof Error ? failure : new Error(String(failure)));
+    }
+  }
+
+  #frame(f: Frame): void {
+    if (this.#block && f.type !== FrameType.CONTINUATION) throw protocol(`a ${f.type} frame inside a header block`);
+    switch (f.type) {
+      case FrameType.DATA:
+        return this.#data(f);
+      case FrameType.HEADERS:
+        return this.#headers(f);
+      case FrameType.CONTINUATION:
+        return this.#continuation(f);
+      case FrameType.RST_STREAM:
+        if (f.streamId === 0) throw protocol("RST_STREAM on stream 0");
+        if (f.payload.length !== 4) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "RST_STREAM is not 4 bytes");
+        return this.#streams.get(f.streamId)?.resetByPeer(f.payload.readUInt32BE(0));
+      case FrameType.SETTINGS:
+        return this.#settings(f);
+      case FrameType.PING:
+        return this.#ping(f);
+      case FrameType.GOAWAY:
+        return this.#goaway(f);
+      case FrameType.WINDOW_UPDATE:
+        return this.#windowUpdate(f);
+      case FrameType.PUSH_PROMISE:
+        throw protocol("PUSH_PROMISE, though this client disabled push");
+      default:
+        // PRIORITY and unknown types are ignored (RFC 9113 §4.1, §5.5).
+        return;
+    }
+  }
+
+  #data(f: Frame): void {
+    if (f.streamId === 0) throw protocol("DATA on stream 0");
+    if (f.streamId >= this.#nextId || f.streamId % 2 === 0) throw protocol(`DATA on stream ${f.streamId}, which this client never opened`);
+    const size = f.payload.length;
+    this.#connRecv -= size;
+    if (this.#connRecv < 0) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, "it sent more DATA than the connection's window allowed");
+    const stream = this.#streams.get(f.streamId);
+    if (!stream || stream.remoteEnded) {
+      // A stream this client already reset: the bytes still count against the connection.
+      this.#creditConnection(size);
+      return;
+    }
+    stream.recvWindow -= size;
+    if (stream.recvWindow < 0) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, `it sent more DATA than stream ${f.streamId}'s window allowed`);
+    if (!stream.headersSeen) {
+      this.#creditConnection(size);
+      this.reset(stream, H2Error.PROTOCOL_ERROR);
+      stream.destroy(new TetherError(ErrorCode.Internal, `${stream.path}: the server sent DATA before its response headers`));
+      return;
+    }
+    const data = unpad(f);
+    stream.uncredited += size;
+    const more = data.length === 0 || stream.push(data);
+    if (f.flags & Flag.END_STREAM) this.#remoteEnd(stream);
+    else if (more) this.credit(stream);
+  }
+
+  #headers(f: Frame): void {
+    if (f.streamId === 0 || f.streamId % 2 === 0 || f.streamId >= this.#nextId) throw protocol(`HEADERS on stream ${f.streamId}, which this client never opened`);
+    let fragment = unpad(f);
+    if (f.flags & Flag.PRIORITY) {
+      if (fragment.length < 5) throw protocol("HEADERS too short for its priority fields");
+      fragment = fragment.subarray(5);
+    }
+    this.#block = { streamId: f.streamId, endStream: (f.flags & Flag.END_STREAM) !== 0, chunks: [], size: 0 };
+    this.#addFragment(fragment, (f.flags & Flag.END_HEADERS) !== 0);
+  }
+
+  #continuation(f: Frame): void {
+    if (!this.#block || f.streamId !== this.#block.streamId) throw protocol("CONTINUATION without the HEADERS it continues");
+    this.#addFragment(f.payload, (f.flags & Flag.END_HEADERS) !== 0);
+  }
+
+  #addFragment(fragment: Buffer, last: boolean): void {
+    const block = this.#block!;
+    block.size += fragment.length;
+    // A compressed block is at most as large as the list it decodes to, give or take.
+    if (block.size > this.#maxHeaderList + DEFAULT_MAX_FRAME) {
+      throw new ConnectionError(H2Error.ENHANCE_YOUR_CALM, `a header block over ${this.#maxHeaderList + DEFAULT_MAX_FRAME} bytes`);
+    }
+    block.chunks.push(fragment);
+    if (!last) return;
+    this.#block = undefined;
+    // Decoded even for a stream already gone: the HPACK table must stay in step.
+    const list = this.#decoder.decode(block.chunks.length === 1 ? block.chunks[0]! : Buffer.concat(block.chunks));
+    const stream = this.#streams.get(block.streamId);
+    if (!stream || stream.remoteEnded) return;
+    const headers = headerRecord(list);
+    if (!stream.headersSeen) {
+      stream.headersSeen = true;
+      stream.emit("response", headers);
+    } else if (block.endStream) stream.emit("trailers", headers);
+    else {
+      this.reset(stream, H2Error.PROTOCOL_ERROR);
+      stream.destroy(new TetherError(ErrorCode.Internal, `${stream.path}: the server sent a second header block without ending the stream`));
+      return;
+    }
+    if (block.endStream) this.#remoteEnd(stream);
+  }
+
+  #remoteEnd(stream: H2cStream): void {
+    stream.remoteEnded = true;
+    stream.push(null);
+    if (stream.localEnded) this.forget(stream);
+  }
+
+  #settings(f: Frame): void {
+    if (f.streamId !== 0) throw protocol("SETTINGS on a stream");
+    if (f.flags & Flag.ACK) {
+      if (f.payload.length !== 0) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "a SETTINGS ack with a payload");
+      return;
+    }
+    if (f.payload.length % 6 !== 0) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "SETTINGS not a multiple of 6 bytes");
+    for (let at = 0; at < f.payload.length; at += 6) {
+      const id = f.payload.readUInt16BE(at);
+      const value = f.payload.readUInt32BE(at + 2);
+      if (id === Setting.INITIAL_WINDOW_SIZE) {
+        if (value > MAX_WINDOW) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, `an initial window of ${value}, over 2^31-1`);
+        const delta = value - this.#peerInitialWindow;
+        this.#peerInitialWindow = value;
+        for (const stream of this.#streams.values()) {
+          stream.sendWindow += delta;
+          if (stream.sendWindow > MAX_WINDOW) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, "a window over 2^31-1");
+        }
+      } else if (id === Setting.MAX_FRAME_SIZE) {
+        if (value < DEFAULT_MAX_FRAME || value > 0xffffff) throw protocol(`a maximum frame size of ${value}`);
+        this.#peerMaxFrame = value;
+      }
+      // The rest do not bind this client: it never indexes what it sends, never pushes, and
+      // a server over its stream limit refuses streams (REFUSED_STREAM, retried).
+    }
+    this.#control(encodeFrame(FrameType.SETTINGS, Flag.ACK, 0));
+    this.#pumpAll();
+  }
+
+  #ping(f: Frame): void {
+    if (f.streamId !== 0) throw protocol("PING on a stream");
+    if (f.payload.length !== 8) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "PING is not 8 bytes");
+    if (!(f.flags & Flag.ACK)) return this.#control(encodeFrame(FrameType.PING, Flag.ACK, 0, f.payload));
+    const at = this.#pings.findIndex((p) => p.payload.equals(f.payload));
+    if (at >= 0) this.#pings.splice(at, 1)[0]!.cb(null);
+  }
+
+  #goaway(f: Frame): void {
+    if (f.streamId !== 0) throw protocol("GOAWAY on a stream");
+    if (f.payload.length < 8) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "GOAWAY shorter than 8 bytes");
+    const last = f.payload.readUInt32BE(0) & 0x7fffffff;
+    const code = f.payload.readUInt32BE(4);
+    this.#lastPeerStream = Math.min(this.#lastPeerStream, last);
+    this.#closing = true;
+    const debug = f.payload.subarray(8, 8 + 200).toString("latin1");
+    const why = `the server is going away (GOAWAY ${errorName(code)}${debug ? `: ${debug}` : ""})`;
+    // Streams it never processed are safe to retry elsewhere.
+    for (const stream of [...this.#streams.values()]) {
+      if (stream.id > this.#lastPeerStream) {
+        stream.done = true;
+        this.forget(stream);
+        stream.destroy(new TetherError(ErrorCode.Unavailable, `${stream.path}: ${why} before the call started; retry`));
+      }
+    }
+    if (code !== H2Error.NO_ERROR) this.destroy(new Error(why));
+    else this.#endIfIdle();
+  }
+
+  #windowUpdate(f: Frame): void {
+    if (f.payload.length !== 4) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "WINDOW_UPDATE is not 4 bytes");
+    const increment = f.payload.readUInt32BE(0) & 0x7fffffff;
+    if (f.streamId === 0) {
+      if (increment === 0) throw protocol("a WINDOW_UPDATE of 0 for the connection");
+      this.#connSend += increment;
+      if (this.#connSend > MAX_WINDOW) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, "the connection's send window over 2^31-1");
+      return this.#pumpAll();
+    }
+    const stream = this.#streams.get(f.streamId);
+    if (!stream) return;
+    if (increment === 0 || stream.sendWindow + increment > MAX_WINDOW) {
+      const why = increment === 0 ? "a WINDOW_UPDATE of 0" : "a send window over 2^31-1";
+      this.reset(stream, increment === 0 ? H2Error.PROTOCOL_ERROR : H2Error.FLOW_CONTROL_ERROR);
+      stream.destroy(new TetherError(ErrorCode.Internal, `${stream.path}: the server sent ${why}`));
+      return;
+    }
+    stream.sendWindow += increment;
+    this.pump(stream);
+  }
+
+  // Sending -------------------------------------------------------------------------------
+
+  #pumpAll(): void {
+    for (const stream of [...this.#streams.values()]) if (stream.out || stream.endPending) this.pump(stream);
+  }
+
+  #creditConnection(n: number): void {
+    this.#connUncredited += n;
+    if (this.#connUncredited < this.#window / 4 || this.#destroyed) return;
+    this.#connRecv += this.#connUncredited;
+    this.#write(windowUpdate(0, this.#connUncredited));
+    this.#connUncredited = 0;
+  }
+
+  /** An answer the server asked for: a server that never reads them is cut off, not buffered for. */
+  #control(frame: Buffer): void {
+    if (this.#socket.writableLength > MAX_QUEUED_CONTROL_BYTES) {
+      throw new ConnectionError(H2Error.ENHANCE_YOUR_CALM, "it sends control frames faster than it reads the answers");
+    }
+    this.#write(frame);
+  }
+
+  #write(frame: Buffer): void {
+    if (this.#destroyed) return;
+    // Frames written in one tick leave in one write (HEADERS and DATA of a call, several calls).
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.#socket.uncork();
+      });
+    }
+    this.#socket.write(frame);
+  }
+
+  #endIfIdle(): void {
+    if (!this.#closing || this.#streams.size > 0 || this.#destroyed) return;
+    this.#socket.end(() => this.destroy());
+  }
+}
+
+function protocol(why: string): ConnectionError {
+  return new ConnectionError(H2Error.PROTOCOL_ERROR, why);
+}
+
+function u32(value: number): Buffer {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32BE(value, 0);
+  return b;
+}
+
+function windowUpdate(streamId: number, increment: number): Buffer {
+  return encodeFrame(FrameType.WINDOW_UPDATE, 0, streamId, u32(increment));
+}
+
+function goaway(lastStreamId: number, code: number, debug: string): Buffer {
+  const payload = Buffer.alloc(8 + Buffer.byteLength(debug, "latin1"));
+  payload.writeUInt32BE(lastStreamId, 0);
+  payload.writeUInt32BE(code, 4);
+  payload.write(debug, 8, "latin1");
+  return encodeFrame(FrameType.GOAWAY, 0, 0, payload);
+}
+
+/** A DATA or HEADERS payload without its padding (RFC 9113 §6.1). */
+function unpad(f: Frame): Buffer {
+  if (!(f.flags & Flag.PADDED)) return f.payload;
+  if (f.payload.length < 1) throw protocol("a padded frame with no pad length");
+  const pad = f.payload[0]!;
+  if (pad >= f.payload.length) throw protocol("padding longer than the frame");
+  return f.payload.subarray(1, f.payload.length - pad);
+}
