@@ -22,6 +22,8 @@ export interface CreateAgentClientOptions {
   openEnvironment?: AgentCoreOptions["openEnvironment"];
   instructions?: AgentCoreOptions["instructions"];
   startupTimeoutMs?: number;
+  /** In process: every model request's reasoning settings (config model_reasoning_*). */
+  reasoning?: AgentCoreOptions["reasoning"];
   /** In process: how long a thread's exec session outlives the agent (config exec_detached_ttl_ms). */
   detachedTtlMs?: number;
   /** In process: an idle thread is unloaded after this long (config agent_idle_thread_ttl_ms). */
@@ -45,6 +47,7 @@ export async function createAgentClient(options: CreateAgentClientOptions = {}):
     openEnvironment: options.openEnvironment,
     instructions: options.instructions ?? defaults?.defaultInstructions,
     startupTimeoutMs: options.startupTimeoutMs,
+    reasoning: options.reasoning,
     detachedTtlMs: options.detachedTtlMs,
     idleThreadTtlMs: options.idleThreadTtlMs,
   });

@@ -10,6 +10,7 @@ import { DEFAULT_MODEL, DEFAULT_SANDBOX } from "./agent-options.js";
 import { type CliConfig, type ConfigFlags, loadCliConfig } from "./cli-config.js";
 import { parseChoice, readSecretFile } from "./cli-options.js";
 import { usageError } from "./cli-error.js";
+import { reasoningFromConfig } from "../../services/agent-server/model/model-client-options.js";
 
 export interface AgentFlags extends ConfigFlags {
   model?: string;
@@ -66,6 +67,7 @@ export async function openAgentSession(flags: AgentFlags, defaults: { approvalPo
     // The environment's own credentials (the `tether run` grammar): only the in-process agent opens it here.
     // The thread's exec session, detached TTL and sandbox come with the request, as for the default opener.
     openEnvironment: envToken || flags.caFile ? async (request) => (await import("../../services/agent-server/thread-environment.js")).openThreadEnvironment(request, { token: envToken, caFile: flags.caFile }) : undefined,
+    reasoning: reasoningFromConfig(c),
     detachedTtlMs: c.exec_detached_ttl_ms,
     idleThreadTtlMs: c.agent_idle_thread_ttl_ms,
   });

@@ -5,10 +5,9 @@ import path from "node:path";
 import type { Environment } from "../../clients/environment/environment.js";
 import type { ThreadOptions, ThreadSnapshot, TurnInput } from "../../clients/agent/agent-client.js";
 import { ErrorCode, TetherError, throwIfAborted } from "../common/tether-error.js";
-import type { ModelClient } from "./model/model-client.js";
+import type { ModelClient, ReasoningSettings } from "./model/model-client.js";
 import type { ApprovalDecision, ApprovalRequest } from "./policy/approval-types.js";
-import { sandboxPolicyFor } from "./tools/unified-exec/exec-sandbox.js";
-import { DEFAULT_EXEC_DETACHED_TTL_MS, type OpenEnvironmentRequest, canReattach, execSessionIdFor, openThreadEnvironment } from "./thread-environment.js";
+import { DEFAULT_EXEC_DETACHED_TTL_MS, type OpenEnvironmentRequest, canReattach, execSessionIdFor, openThreadEnvironment, sessionSandboxFor } from "./thread-environment.js";
 import { readRollout } from "./thread/rollout-reader.js";
 import type { SavedExecSessions } from "./thread/rollout-record.js";
 import { RolloutStore, defaultTetherHome, metaRecord } from "./thread/rollout-store.js";
@@ -45,6 +44,8 @@ export interface AgentCoreOptions {
    */
   instructions?: (cwd: string, env: Environment) => Promise<string>;
   startupTimeoutMs?: number;
+  /** Sent with every model request (config model_reasoning_effort / model_reasoning_summary). */
+  reasoning?: ReasoningSettings;
   /** How long a thread's exec session outlives the agent (restart, unloaded thread); default 1 h. */
   detachedTtlMs?: number;
   /**
@@ -319,7 +320,7 @@ export class AgentCore implements AsyncDisposable {
     try {
       throwIfAborted(opts.signal);
       const roots = [info.cwd, ...state.writableRoots.filter((r) => r !== info.cwd)];
-      const defaultSandbox = sandboxPolicyFor(info.sandbox, roots, false);
+      const defaultSandbox = sessionSandboxFor(info.sandbox, roots);
       const request: OpenEnvironmentRequest = {
         target: info.environment,
         cwd: info.cwd,
@@ -360,6 +361,7 @@ export class AgentCore implements AsyncDisposable {
             throw err;
           })),
         startupTimeoutMs: this.#o.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS,
+        ...(this.#o.reasoning ? { reasoning: this.#o.reasoning } : {}),
         newId: this.#newId,
         now: this.#now,
         onTurnEnd: (i) => this.store.noteThread(i),

@@ -4,6 +4,8 @@ import type { Environment } from "../../clients/environment/environment.js";
 import type { TetherConfig } from "../common/config/config-schema.js";
 import type { ModelClient } from "./model/model-client.js";
 import { modelClientOptions } from "./model/model-client-options.js";
+
+export { reasoningFromConfig } from "./model/model-client-options.js";
 import { loadProjectInstructions } from "./model/project-instructions.js";
 import { ResponsesModelClient } from "./model/responses-model-client.js";
 import type { ThreadServicesFactory } from "./thread/thread-services.js";

@@ -8,6 +8,7 @@ import type { Environment, SandboxPolicyInit } from "../../clients/environment/e
 import { parseEnvTarget } from "../../clients/environment/env-target.js";
 import { type OpenOptions, openEnvironment } from "../../clients/environment/open-environment.js";
 import type { SandboxMode } from "./policy/approval-types.js";
+import { sandboxPolicyFor } from "./tools/unified-exec/exec-sandbox.js";
 
 /** How long a thread's exec session (and its processes) outlives the agent's connection. */
 export const DEFAULT_EXEC_DETACHED_TTL_MS = 60 * 60_000;
@@ -22,6 +23,15 @@ export interface OpenEnvironmentRequest {
   detachedTtlMs: number;
   /** The thread's sandbox, as the session's default (file calls, processes that name none). */
   defaultSandbox: SandboxPolicyInit;
+}
+
+/**
+ * A thread's sandbox as its exec session's default. It governs file calls (apply_patch, reads);
+ * commands always name their own sandbox, network rules included, so it carries no proxy.
+ */
+export function sessionSandboxFor(mode: SandboxMode, writableRoots: readonly string[]): SandboxPolicyInit {
+  const { network: _network, ...policy } = sandboxPolicyFor(mode, writableRoots, false);
+  return policy;
 }
 
 /** The exec session id of a thread: stable, so a resume finds it; within Start's id grammar. */

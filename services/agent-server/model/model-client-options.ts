@@ -3,6 +3,7 @@
 // environment and OpenAI's own URL; the key from the provider's env_key or OPENAI_API_KEY.
 import type { TetherConfig } from "../../common/config/config-schema.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
+import type { ReasoningSettings } from "./model-client.js";
 import type { ResponsesModelClientOptions } from "./responses-model-client.js";
 
 export function modelClientOptions(config: TetherConfig, env: Record<string, string | undefined> = process.env): ResponsesModelClientOptions {
@@ -27,4 +28,15 @@ export function modelClientOptions(config: TetherConfig, env: Record<string, str
   }
   if (config.model_start_timeout_ms !== undefined) options.startupTimeoutMs = config.model_start_timeout_ms;
   return options;
+}
+
+/**
+ * The requests' `reasoning` from Codex's keys, or undefined when neither is set (a model that
+ * does not reason refuses the parameter). Summary "none" asks for no summary.
+ */
+export function reasoningFromConfig(config: TetherConfig): ReasoningSettings | undefined {
+  const effort = config.model_reasoning_effort;
+  const summary = config.model_reasoning_summary;
+  if (effort === undefined && summary === undefined) return undefined;
+  return { ...(effort === undefined ? {} : { effort }), ...(summary === undefined || summary === "none" ? {} : { summary }) };
 }

@@ -17,6 +17,11 @@ export interface ToolSpec {
   parameters: Record<string, unknown>;
 }
 
+export interface ReasoningSettings {
+  effort?: "none" | "minimal" | "low" | "medium" | "high" | "xhigh";
+  summary?: "auto" | "concise" | "detailed";
+}
+
 export interface ModelRequest {
   model: string;
   /** System-level instructions: tether's base prompt plus AGENTS.md project instructions. */
@@ -25,7 +30,8 @@ export interface ModelRequest {
   tools: ToolSpec[];
   /** Ask for a final answer that validates against this JSON schema (`exec --output-schema`). */
   outputSchema?: { name: string; schema: Record<string, unknown> };
-  reasoning?: { effort?: "minimal" | "low" | "medium" | "high"; summary?: "auto" | "concise" | "detailed" };
+  /** For reasoning models: asks for encrypted reasoning back too (store is off), to send with the next request. */
+  reasoning?: ReasoningSettings;
   /** Stable per thread, so a server can reuse its prompt cache. */
   promptCacheKey?: string;
   /** Let the model ask for several tool calls in one response (default true). */

@@ -4,7 +4,7 @@
 import type { Environment, EscalationHandler } from "../../../clients/environment/environment.js";
 import type { DecisionResult } from "../../exec-server/escalation/escalation-types.js";
 import { ErrorCode, TetherError, cancelled } from "../../common/tether-error.js";
-import type { ConversationItem, ModelClient, ModelRequest } from "../model/model-client.js";
+import type { ConversationItem, ModelClient, ModelRequest, ReasoningSettings } from "../model/model-client.js";
 import type { ApprovalDecision, ApprovalRequest } from "../policy/approval-types.js";
 import type { ToolContext } from "../tools/tool.js";
 import { ApprovalGate } from "./approval-gate.js";
@@ -41,6 +41,8 @@ export interface ThreadInit {
   writableRoots: string[];
   instructions: (signal: AbortSignal) => Promise<string>;
   startupTimeoutMs: number;
+  /** Every request's reasoning settings (config); reasoning items come back encrypted and stay in the input. */
+  reasoning?: ReasoningSettings;
   newId: (prefix: string) => string;
   now: () => Date;
   /** Called after each turn ends (the index records the new updatedAt). */
@@ -253,7 +255,8 @@ export class Thread {
             await this.#i.writer.room();
             const outputSchema = turn.outputSchema ? { name: "final_answer", schema: turn.outputSchema } : undefined;
             instructions ??= this.#i.instructions(turn.abort.signal);
-            return { model: this.info.model, instructions: await instructions, promptCacheKey: this.info.threadId, outputSchema };
+            const reasoning = this.#i.reasoning;
+            return { model: this.info.model, instructions: await instructions, promptCacheKey: this.info.threadId, outputSchema, ...(reasoning ? { reasoning } : {}) };
           },
           tools: this.#i.tools,
           items: turn.items,

@@ -21,7 +21,9 @@ const settings = {
   model_provider: z.string().min(1).optional(),
   /** Shortcut for a Responses-compatible server when no provider is named. */
   base_url: z.url({ error: "must be a URL such as http://127.0.0.1:8080/v1" }).optional(),
-  model_reasoning_effort: z.enum(["minimal", "low", "medium", "high"]).optional(),
+  /** Codex's keys: sent as the request's `reasoning` (with encrypted reasoning passed back) only when one is set. */
+  model_reasoning_effort: z.enum(["none", "minimal", "low", "medium", "high", "xhigh"]).optional(),
+  model_reasoning_summary: z.enum(["auto", "concise", "detailed", "none"]).optional(),
   approval_policy: z.enum(APPROVAL_POLICIES).optional(),
   sandbox_mode: z.enum(SANDBOX_MODES).optional(),
   sandbox_workspace_write: z

@@ -8,7 +8,8 @@ import type { ToolContext, ToolDefinition, ToolResult } from "../tool.js";
 import { commitPlan } from "./commit-plan.js";
 import { type PatchHunk, parsePatch } from "./patch-parser.js";
 import { planPatch, resolvePatchPath } from "./patch-plan.js";
-import { FULL_ACCESS, sandboxPolicyFor } from "../unified-exec/exec-sandbox.js";
+import { FULL_ACCESS } from "../unified-exec/exec-sandbox.js";
+import { sessionSandboxFor } from "../../thread-environment.js";
 
 const DESCRIPTION = `Edit files with a patch. The input is the whole patch text:
 *** Begin Patch
@@ -95,7 +96,7 @@ async function withFullAccess<T>(ctx: ToolContext, fn: () => Promise<T>): Promis
   try {
     return await fn();
   } finally {
-    await ctx.env.session.setSandbox(sandboxPolicyFor(ctx.sandbox, ctx.writableRoots, false));
+    await ctx.env.session.setSandbox(sessionSandboxFor(ctx.sandbox, ctx.writableRoots));
   }
 }
 
