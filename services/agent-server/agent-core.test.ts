@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LocalEnvironment } from "../../clients/environment/local-environment.js";
-import { AgentCore } from "./agent-core.js";
+import { AgentCore, type OpenEnvironmentRequest } from "./agent-core.js";
+import { execSessionIdFor } from "./thread-environment.js";
 import type { ThreadEvent } from "./thread/thread-event.js";
 import { FakeModel, type FakeTool, call, fakeServices, hang, say } from "../../test/support/agent-fakes.js";
 import type { ThreadOptions } from "../../clients/agent/agent-client.js";
@@ -368,5 +369,45 @@ describe("AgentCore persistence", () => {
     const core2 = await makeCore(new FakeModel([]));
     expect((await core2.listThreads()).map((t) => t.threadId).sort()).toEqual([a.threadId, b.threadId].sort());
     await appendFile(path.join(home, "sessions", "index.jsonl"), "");
+  });
+});
+
+describe("AgentCore environment requests across resume and fork", () => {
+  it("keeps the exec session id and writable roots across resume; a fork gets its own session and keeps the roots", async () => {
+    const requests: OpenEnvironmentRequest[] = [];
+    const core = await AgentCore.create({
+      tetherHome: home,
+      model: new FakeModel([]),
+      services: fakeServices({}),
+      openEnvironment: (request) => {
+        requests.push(request);
+        return LocalEnvironment.create({ defaultCwd: home });
+      },
+      detachedTtlMs: 123_000,
+    });
+    cores.push(core);
+    const roots = (r: OpenEnvironmentRequest) => r.defaultSandbox.writableRoots;
+    const thread = await core.startThread({ ...OPTIONS(), writableRoots: ["/srv/extra"] });
+    expect(requests[0]).toMatchObject({ execSessionId: execSessionIdFor(thread.threadId), detachedTtlMs: 123_000 });
+    expect(roots(requests[0]!)).toEqual([home, "/srv/extra"]);
+
+    await core.closeThread(thread.threadId);
+    await core.resumeThread(thread.threadId);
+    expect(requests[1]!.execSessionId).toBe(requests[0]!.execSessionId);
+    expect(roots(requests[1]!)).toEqual([home, "/srv/extra"]);
+
+    const fork = await core.forkThread(thread.threadId);
+    expect(requests[2]!.execSessionId).toBe(execSessionIdFor(fork.threadId));
+    expect(requests[2]!.execSessionId).not.toBe(requests[0]!.execSessionId);
+    expect(roots(requests[2]!)).toEqual([home, "/srv/extra"]);
+
+    // New roots on resume are recorded and kept by the next resume.
+    await core.closeThread(thread.threadId);
+    await core.resumeThread(thread.threadId, { writableRoots: ["/srv/other"] });
+    expect(roots(requests[3]!)).toEqual([home, "/srv/other"]);
+    await core.closeThread(thread.threadId);
+    await core.resumeThread(thread.threadId);
+    expect(roots(requests[4]!)).toEqual([home, "/srv/other"]);
+    expect(requests[4]!.execSessionId).toBe(requests[0]!.execSessionId);
   });
 });

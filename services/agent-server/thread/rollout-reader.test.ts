@@ -38,3 +38,35 @@ describe("parseRollout", () => {
     expect(() => parseRollout(`${JSON.stringify({ t: "turn", turnId: "x", at: "" })}\n`, "h.jsonl")).toThrow(/does not start with its meta line/);
   });
 });
+
+describe("parseRollout: exec sessions and writable roots", () => {
+  const info = { threadId: "thread_x", createdAt: "t", updatedAt: "t", cwd: "/w", environment: "unix:///s", model: "m", sandbox: "workspace-write", approvalPolicy: "on-request", preview: "" };
+  const session = (sessionId: number, cursor: string) => ({ sessionId, processId: `ue.thread_x.c${sessionId}`, turnId: "turn_1", command: "cat", cwd: "/w", tty: true, cursor });
+  const lines = (...records: object[]) => records.map((r) => JSON.stringify(r)).join("\n") + "\n";
+
+  it("keeps the last checkpoint of each running session, drops closed ones, and counts ids past every one handed out", () => {
+    const state = parseRollout(
+      lines(
+        { t: "meta", format: 1, thread: info, execSessionId: "agent.thread_x", writableRoots: ["/extra"] },
+        { t: "exec", session: session(1000, "3") },
+        { t: "exec", session: session(1001, "1") },
+        { t: "exec", session: session(1000, "9") },
+        { t: "exec_closed", sessionId: 1001 },
+        { t: "settings", thread: info, writableRoots: ["/other"] },
+      ),
+      "x.jsonl",
+    );
+    expect(state.execSessionId).toBe("agent.thread_x");
+    expect(state.execSessions).toEqual([session(1000, "9")]);
+    expect(state.execNextId).toBe(1002);
+    expect(state.writableRoots).toEqual(["/other"]);
+  });
+
+  it("a file from before exec records: no session id, no roots, nothing to restore", () => {
+    const state = parseRollout(lines({ t: "meta", format: 1, thread: info }), "old.jsonl");
+    expect(state.execSessionId).toBeUndefined();
+    expect(state.writableRoots).toEqual([]);
+    expect(state.execSessions).toEqual([]);
+    expect(state.execNextId).toBe(0);
+  });
+});
