@@ -1,6 +1,7 @@
 // `tether agent-server`: serve the agent (tether.agent.v1) until SIGTERM/SIGINT on the same
-// server stack and flags as `tether exec-server`; then interrupt every turn, close every
-// thread (their environments end their processes) and the listener.
+// server stack and flags as `tether exec-server`; then interrupt every turn, unload every
+// thread (exec-server sessions are detached for a restarted server to find; in-process and
+// container environments end their processes) and close the listener.
 import { createLogger, resolveLogLevel } from "../../services/common/logger.js";
 import { loadConfig } from "../../services/common/config/load-config.js";
 import { readServerSecurity } from "./cli-options.js";
@@ -57,7 +58,9 @@ export async function agentServerCommand(flags: AgentServerFlags): Promise<void>
   });
   server.refuseNewCalls();
   const stopping = performance.now();
-  await core.close();
+  // A stop is usually a restart: exec sessions on exec servers are detached, not closed, so
+  // the model's long-lived processes are there for the restarted server (exec_detached_ttl_ms).
+  await core.close({ detach: true });
   await server.close();
   logger.info({ ms: Math.round(performance.now() - stopping) }, "stopped");
 }

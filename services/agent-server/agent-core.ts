@@ -286,12 +286,18 @@ export class AgentCore implements AsyncDisposable {
     }
   }
 
-  close(): Promise<void> {
+  /**
+   * Ends every loaded thread (running turns are interrupted, their processes ended). By
+   * default their exec sessions close too; `detach` (a server that stops to be restarted)
+   * leaves the sessions of reattachable environments to their detached TTL, so the
+   * restarted agent finds the model's long-lived processes again.
+   */
+  close(options: { detach?: boolean } = {}): Promise<void> {
     if (this.#idleTimer) clearInterval(this.#idleTimer);
     this.#closing ??= (async () => {
       const threads = [...this.#threads.values()];
       this.#threads.clear();
-      await Promise.allSettled(threads.map((t) => t.close()));
+      await Promise.allSettled(threads.map((t) => (options.detach && canReattach(t.info.environment) ? t.unload() : t.close())));
     })();
     return this.#closing;
   }

@@ -1,7 +1,8 @@
 // A restarted agent finds the model's long-lived processes again: a real `tether exec-server`
 // on a Unix socket and a real `tether agent-server`; the model starts `cat` on a PTY with
 // exec_command, the agent server is SIGKILLed and restarted, the thread is resumed, and the
-// model's write_stdin to the same session id gets its echo. A fork has its own exec session
+// model's write_stdin to the same session id gets its echo; so after a graceful stop (SIGTERM)
+// and restart. A fork has its own exec session
 // (the parent's id is unknown there, and the parent keeps its process). When the exec server
 // itself restarted, resume still works and the old id gets a clear tool error.
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
@@ -47,6 +48,9 @@ describe("agent restart resumes exec sessions (real exec-server and agent-server
         // The parent again: its process is still its own.
         [write(1000, "still-mine\n", "c4")],
         [{ type: "message", text: "parent done" }],
+        // After a graceful stop (SIGTERM) and restart: the session was detached, not closed.
+        [write(1000, "after-sigterm\n", "c6")],
+        [{ type: "message", text: "still there" }],
         // After the exec server restarted too: the session is gone.
         [write(1000, "anyone\n", "c5")],
         [{ type: "message", text: "gone noted" }],
@@ -110,6 +114,18 @@ describe("agent restart resumes exec sessions (real exec-server and agent-server
     expect(mine).not.toContain("from-the-fork");
     watch.stop();
 
+    // A graceful stop is a restart too: the server detaches its exec sessions instead of closing them.
+    await agent.close();
+    expect((await agent.exited).code).toBe(0);
+    agent = await startAgentServerProcess({ listen: `unix://${dir}/agent.sock`, env });
+    client = await connect();
+    await client.resumeThread(id);
+    watch = await watchThread(client, id, { onEvent: acceptAll(client, id) });
+    await client.startTurn(id, { text: "write after a graceful restart" });
+    expect((await watch.turnEnd()).type).toBe("turn.completed");
+    expect(toolOutput(server.received[9]!, "c6")).toContain("after-sigterm");
+    watch.stop();
+
     // The exec server dies too (its processes with it) and comes back empty on the same socket.
     agent.kill("SIGKILL");
     await agent.exited;
@@ -122,7 +138,7 @@ describe("agent restart resumes exec sessions (real exec-server and agent-server
     watch = await watchThread(client, id, { onEvent: acceptAll(client, id) });
     await client.startTurn(id, { text: "write after the exec server restarted" });
     expect((await watch.turnEnd()).type).toBe("turn.completed");
-    expect(toolOutput(server.received[9]!, "c5")).toMatch(/Session ID 1000 is gone: the agent restarted/);
+    expect(toolOutput(server.received[11]!, "c5")).toMatch(/Session ID 1000 is gone: the agent restarted/);
     watch.stop();
     server.check();
   });
