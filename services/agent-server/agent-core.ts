@@ -4,32 +4,22 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import type { Environment } from "../../clients/environment/environment.js";
 import type { ThreadOptions, ThreadSnapshot, TurnInput } from "../../clients/agent/agent-client.js";
-import { ErrorCode, TetherError, throwIfAborted } from "../common/tether-error.js";
+import { ErrorCode, TetherError } from "../common/tether-error.js";
 import type { ModelClient, ReasoningSettings } from "./model/model-client.js";
 import type { ApprovalDecision, ApprovalRequest } from "./policy/approval-types.js";
-import { DEFAULT_EXEC_DETACHED_TTL_MS, type OpenEnvironmentRequest, canReattach, execSessionIdFor, openThreadEnvironment, sessionSandboxFor } from "./thread-environment.js";
+import { type OpenEnvironmentRequest, canReattach, execSessionIdFor } from "./thread-environment.js";
+import { type OpenState, openThread } from "./open-thread.js";
 import { readRollout } from "./thread/rollout-reader.js";
-import type { SavedExecSessions } from "./thread/rollout-record.js";
 import { RolloutStore, defaultTetherHome, metaRecord } from "./thread/rollout-store.js";
 import { RolloutWriter } from "./thread/rollout-writer.js";
 import { type LiveTurn, Thread } from "./thread/thread.js";
 import type { ThreadEvent, ThreadInfo } from "./thread/thread-event.js";
-import type { ThreadServicesFactory, ThreadSetup } from "./thread/thread-services.js";
-import { DEFAULT_STARTUP_TIMEOUT_MS } from "./thread/turn-runner.js";
+import type { ThreadServicesFactory } from "./thread/thread-services.js";
 
 export type { OpenEnvironmentRequest } from "./thread-environment.js";
 
 export const DEFAULT_IDLE_THREAD_TTL_MS = 10 * 60_000;
 
-/** What a thread is opened with beyond its info. */
-interface OpenState {
-  execSessionId: string;
-  writableRoots: string[];
-  /** Resuming: the unified-exec sessions to take back. */
-  saved?: SavedExecSessions;
-  /** Resuming an exec session that may already exist: its default sandbox is set again. */
-  reattach: boolean;
-}
 
 export interface AgentCoreOptions {
   /** Holds sessions/ (rollouts), config and rules; default $TETHER_HOME or ~/.tether. */
@@ -322,69 +312,11 @@ export class AgentCore implements AsyncDisposable {
   }
 
   async #open(info: ThreadInfo, writer: RolloutWriter, turns: LiveTurn[], state: OpenState, opts: Signal): Promise<Thread> {
-    let env: Environment | undefined;
-    try {
-      throwIfAborted(opts.signal);
-      const roots = [info.cwd, ...state.writableRoots.filter((r) => r !== info.cwd)];
-      const defaultSandbox = sessionSandboxFor(info.sandbox, roots);
-      const request: OpenEnvironmentRequest = {
-        target: info.environment,
-        cwd: info.cwd,
-        sandbox: info.sandbox,
-        threadId: info.threadId,
-        execSessionId: state.execSessionId,
-        detachedTtlMs: this.#o.detachedTtlMs ?? DEFAULT_EXEC_DETACHED_TTL_MS,
-        defaultSandbox,
-      };
-      env = await (this.#o.openEnvironment ?? openThreadEnvironment)(request, opts);
-      // A session that outlived the agent keeps the sandbox it was opened with: the thread's may have changed since.
-      if (state.reattach && canReattach(info.environment)) await env.session.setSandbox(defaultSandbox, opts);
-      const journal = {
-        running: (session: Parameters<NonNullable<ThreadSetup["journal"]>["running"]>[0]) => writer.append({ t: "exec", session }),
-        closed: (sessionId: number) => writer.append({ t: "exec_closed", sessionId }),
-      };
-      const setup: ThreadSetup = { threadId: info.threadId, cwd: info.cwd, env, sandbox: info.sandbox, writableRoots: roots, journal };
-      const tools = await this.#o.services.tools(setup);
-      const restored = state.saved && tools.restore ? await tools.restore(state.saved, opts.signal) : undefined;
-      const policy = await this.#o.services.policy(setup);
-      const instructions = this.#o.instructions ?? (async () => "");
-      // Read once: stable instructions keep the server's prompt cache warm, and AGENTS.md is
-      // not re-read (over the network for a remote cwd) before every model request.
-      let threadInstructions: Promise<string> | undefined;
-      const threadEnv = env;
-      const thread = new Thread({
-        info,
-        env,
-        tools,
-        policy,
-        model: this.#o.model,
-        writer,
-        turns,
-        writableRoots: setup.writableRoots,
-        instructions: () =>
-          (threadInstructions ??= instructions(info.cwd, threadEnv).catch((err: unknown) => {
-            threadInstructions = undefined; // a failed read is retried by the next request
-            throw err;
-          })),
-        startupTimeoutMs: this.#o.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS,
-        ...(this.#o.reasoning ? { reasoning: this.#o.reasoning } : {}),
-        newId: this.#newId,
-        now: this.#now,
-        onTurnEnd: (i) => this.store.noteThread(i),
-        maxQueuedEvents: this.#o.maxQueuedEvents,
-      });
-      await thread.attachEscalations();
-      if (restored && restored.lost.length > 0) {
-        thread.fanout.publish({ type: "warning", message: `unified-exec session${restored.lost.length > 1 ? "s" : ""} ${restored.lost.join(", ")} ended while the thread was not loaded (the exec session expired or its server restarted)` });
-      }
-      this.#threads.set(info.threadId, thread);
-      return thread;
-    } catch (err) {
-      await writer.close().catch(() => undefined);
-      await env?.close().catch(() => undefined);
-      throw TetherError.from(err);
-    }
+    const thread = await openThread({ options: this.#o, newId: this.#newId, now: this.#now, noteThread: (i) => this.store.noteThread(i) }, info, writer, turns, state, opts);
+    this.#threads.set(info.threadId, thread);
+    return thread;
   }
+
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

@@ -1,0 +1,96 @@
+// Opens one thread: its environment (the thread's exec session, reattached on resume, with
+// the thread's sandbox as default), its tools (taking back the long-lived processes the
+// rollout recorded) and policy, and the Thread itself. AgentCore keeps the result.
+import type { Environment } from "../../clients/environment/environment.js";
+import { TetherError, throwIfAborted } from "../common/tether-error.js";
+import type { AgentCoreOptions } from "./agent-core.js";
+import { DEFAULT_EXEC_DETACHED_TTL_MS, type OpenEnvironmentRequest, canReattach, openThreadEnvironment, sessionSandboxFor } from "./thread-environment.js";
+import type { SavedExecSessions } from "./thread/rollout-record.js";
+import type { RolloutWriter } from "./thread/rollout-writer.js";
+import { type LiveTurn, Thread } from "./thread/thread.js";
+import type { ThreadInfo } from "./thread/thread-event.js";
+import type { ThreadSetup } from "./thread/thread-services.js";
+import { DEFAULT_STARTUP_TIMEOUT_MS } from "./thread/turn-runner.js";
+
+/** What a thread is opened with beyond its info. */
+export interface OpenState {
+  execSessionId: string;
+  writableRoots: string[];
+  /** Resuming: the unified-exec sessions to take back. */
+  saved?: SavedExecSessions;
+  /** Resuming an exec session that may already exist: its default sandbox is set again. */
+  reattach: boolean;
+}
+
+export interface OpenThreadDeps {
+  options: AgentCoreOptions;
+  newId: (prefix: string) => string;
+  now: () => Date;
+  noteThread: (info: ThreadInfo) => Promise<void>;
+}
+
+export async function openThread(deps: OpenThreadDeps, info: ThreadInfo, writer: RolloutWriter, turns: LiveTurn[], state: OpenState, opts: { signal?: AbortSignal }): Promise<Thread> {
+const o = deps.options;
+  let env: Environment | undefined;
+  try {
+    throwIfAborted(opts.signal);
+    const roots = [info.cwd, ...state.writableRoots.filter((r) => r !== info.cwd)];
+    const defaultSandbox = sessionSandboxFor(info.sandbox, roots);
+    const request: OpenEnvironmentRequest = {
+      target: info.environment,
+      cwd: info.cwd,
+      sandbox: info.sandbox,
+      threadId: info.threadId,
+      execSessionId: state.execSessionId,
+      detachedTtlMs: o.detachedTtlMs ?? DEFAULT_EXEC_DETACHED_TTL_MS,
+      defaultSandbox,
+    };
+    env = await (o.openEnvironment ?? openThreadEnvironment)(request, opts);
+    // A session that outlived the agent keeps the sandbox it was opened with: the thread's may have changed since.
+    if (state.reattach && canReattach(info.environment)) await env.session.setSandbox(defaultSandbox, opts);
+    const journal = {
+      running: (session: Parameters<NonNullable<ThreadSetup["journal"]>["running"]>[0]) => writer.append({ t: "exec", session }),
+      closed: (sessionId: number) => writer.append({ t: "exec_closed", sessionId }),
+    };
+    const setup: ThreadSetup = { threadId: info.threadId, cwd: info.cwd, env, sandbox: info.sandbox, writableRoots: roots, journal };
+    const tools = await o.services.tools(setup);
+    const restored = state.saved && tools.restore ? await tools.restore(state.saved, opts.signal) : undefined;
+    const policy = await o.services.policy(setup);
+    const instructions = o.instructions ?? (async () => "");
+    // Read once: stable instructions keep the server's prompt cache warm, and AGENTS.md is
+    // not re-read (over the network for a remote cwd) before every model request.
+    let threadInstructions: Promise<string> | undefined;
+    const threadEnv = env;
+    const thread = new Thread({
+      info,
+      env,
+      tools,
+      policy,
+      model: o.model,
+      writer,
+      turns,
+      writableRoots: setup.writableRoots,
+      instructions: () =>
+        (threadInstructions ??= instructions(info.cwd, threadEnv).catch((err: unknown) => {
+          threadInstructions = undefined; // a failed read is retried by the next request
+          throw err;
+        })),
+      startupTimeoutMs: o.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS,
+      ...(o.reasoning ? { reasoning: o.reasoning } : {}),
+      newId: deps.newId,
+      now: deps.now,
+      onTurnEnd: deps.noteThread,
+      maxQueuedEvents: o.maxQueuedEvents,
+    });
+    await thread.attachEscalations();
+    if (restored && restored.lost.length > 0) {
+      thread.fanout.publish({ type: "warning", message: `unified-exec session${restored.lost.length > 1 ? "s" : ""} ${restored.lost.join(", ")} ended while the thread was not loaded (the exec session expired or its server restarted)` });
+    }
+    return thread;
+  } catch (err) {
+    await writer.close().catch(() => undefined);
+    // Never end a session that may hold the model's processes from before: leave it to its TTL.
+    await (env?.detach && state.reattach && canReattach(info.environment) ? env.detach() : env?.close())?.catch(() => undefined);
+    throw TetherError.from(err);
+  }
+}
