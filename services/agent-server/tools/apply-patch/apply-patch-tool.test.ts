@@ -9,6 +9,7 @@ import type { Environment, FileOps } from "../../../../clients/environment/envir
 import { LocalEnvironment } from "../../../../clients/environment/local-environment.js";
 import { fakeToolContext } from "../../../../test/support/fake-tool-context.js";
 import { buildToolRegistry } from "../tool-registry.js";
+import { sessionSandboxFor } from "../../thread-environment.js";
 import { applyPatchTool } from "./apply-patch-tool.js";
 
 let env: Environment;
@@ -216,5 +217,25 @@ describe("apply_patch on a LocalEnvironment", () => {
     expect(r).toMatchObject({ success: false });
     expect(r.output).toMatch(/^invalid patch: line 2: /);
     expect(r.ctx.item.events).toEqual([]);
+  });
+});
+
+describe("apply_patch and the session's default sandbox", () => {
+  it("an approved patch outside the writable roots widens the session for its writes only", async () => {
+    const inside = path.join(root, `ws${++n}`);
+    const outside = path.join(root, `out${n}`);
+    await env.files.makeDir(inside, { parents: true });
+    await env.files.makeDir(outside, { parents: true });
+    await using ws = await LocalEnvironment.create({ defaultCwd: root, defaultSandbox: sessionSandboxFor("workspace-write", [inside]) });
+    const ctx = fakeToolContext({ env: ws, cwd: inside, sandbox: "workspace-write", writableRoots: [inside] });
+    // The session's own file policy refuses the write outside the roots…
+    await expect(ws.files.writeFile({ path: path.join(outside, "direct.txt") }, Buffer.from("x"))).rejects.toThrow();
+    // …an approved patch there goes through, with the file_change asked as outside the roots…
+    const r = await registry.call("apply_patch", JSON.stringify({ input: patch(`*** Add File: ${path.join(outside, "patched.txt")}`, "+approved") }), ctx);
+    expect(r.success).toBe(true);
+    expect(ctx.asked).toEqual([expect.objectContaining({ kind: "file_change", outsideWritableRoots: true })]);
+    expect(await readFile(path.join(outside, "patched.txt"), "utf8")).toBe("approved\n");
+    // …and the session's sandbox is the thread's again afterwards.
+    await expect(ws.files.writeFile({ path: path.join(outside, "direct.txt") }, Buffer.from("x"))).rejects.toThrow();
   });
 });
