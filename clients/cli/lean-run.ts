@@ -17,6 +17,7 @@ import { resumableAttach } from "../environment/resumable-attach.js";
 import { keepSessionAttached } from "../environment/session-keeper.js";
 import { StdinStreamWriter } from "../environment/stdin-stream-writer.js";
 import type { RunEvent, RunSpec, RunTarget } from "./run-command.js";
+import { randomUuid } from "./random-uuid.js";
 
 export interface LeanRunOptions {
   token?: string;
@@ -54,7 +55,7 @@ export async function openLeanRunTarget(text: string, options: LeanRunOptions = 
   const policy = { ...DEFAULT_RECONNECT, ...options.reconnect };
   // Date, not performance: the first use of performance costs a run ~1 ms of start-up.
   const started = Date.now();
-  const sessionId = crypto.randomUUID();
+  const sessionId = randomUuid();
   // Not awaited here: Start goes out right behind OpenSession, on the same connection, and
   // the round trip it would wait for is saved (see LeanRunTarget.start).
   const opened = (async () => {
@@ -125,7 +126,7 @@ export class LeanRunTarget implements RunTarget {
 
   async write(processId: string, data: Uint8Array, opts?: { eof?: boolean }): Promise<void> {
     // A write id makes the retry after a reconnect safe: the server applies it once.
-    const writeId = crypto.randomUUID();
+    const writeId = randomUuid();
     await this.#retry("Write", () => this.#link.channel().unary(ProcessWire.write, { processId, writeId, data, eof: opts?.eof ?? false }));
   }
 
@@ -167,7 +168,7 @@ export class LeanRunTarget implements RunTarget {
   openStdin(processId: string): StdinWriter {
     return new StdinStreamWriter({
       processId,
-      streamId: crypto.randomUUID(),
+      streamId: randomUuid(),
       open: (requests, signal) => this.#link.bidi(WriteStreamWire, requests, { signal, waitForReady: true, readyTimeoutMs: this.#policy.giveUpAfterMs }),
       policy: this.#policy,
       what: `${this.#description} (WriteStream ${processId})`,

@@ -17,6 +17,7 @@ import type { ProcessSpecInit as LeanSpec } from "../environment/lean/process-wi
 import { TETHER_FAILURE, reportError } from "./cli-error.js";
 import { parseChoice, parseEnvVars, parseIntOption, readSecretFile } from "./cli-options.js";
 import { hasSandboxFlags, leanEligible } from "./run-argv.js";
+import { randomUuid } from "./random-uuid.js";
 
 export interface RunFlags {
   env: string;
@@ -114,8 +115,7 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
 }
 
 async function runIn(target: RunTarget, spec: RunSpec, tty: boolean): Promise<number> {
-  // Web Crypto's randomUUID: importing node:crypto costs ~4 ms of start-up.
-  const processId = `run-${crypto.randomUUID()}`;
+  const processId = `run-${randomUuid()}`;
   await target.start(processId, spec);
   const cleanups: (() => void)[] = [];
   let finished = false;

@@ -40,6 +40,7 @@ const MAX_QUEUED_CONTROL_BYTES = 1024 * 1024;
 /** Socket bytes queued past which a write waits for 'drain' before it completes. */
 const SOCKET_HIGH_WATER = 256 * 1024;
 const MAX_PINGS_IN_FLIGHT = 16;
+const GOAWAY_LINGER_MS = 1000;
 
 export class H2cSession extends EventEmitter implements StreamOwner {
   readonly #socket: Socket;
@@ -63,6 +64,8 @@ export class H2cSession extends EventEmitter implements StreamOwner {
   #pingCount = 0;
   /** Write callbacks held until the socket drains (its queue passed SOCKET_HIGH_WATER). */
   readonly #drainWaiters: (() => void)[] = [];
+  /** How long a closing socket may take to flush a last GOAWAY; 0 destroys it at once. */
+  #lingerMs = 0;
 
   constructor(socket: Socket, opts: H2cSessionOptions = {}) {
     super();
@@ -177,7 +180,11 @@ export class H2cSession extends EventEmitter implements StreamOwner {
     for (const { cb } of this.#pings.splice(0)) cb(cut);
     // Their streams are gone: the writers learn it from 'close'.
     this.#drainWaiters.length = 0;
-    this.#socket.destroy();
+    if (this.#lingerMs === 0) this.#socket.destroy();
+    else {
+      this.#socket.end();
+      setTimeout(() => this.#socket.destroy(), this.#lingerMs).unref();
+    }
   }
 
   // StreamOwner ---------------------------------------------------------------------------
@@ -252,8 +259,7 @@ export class H2cSession extends EventEmitter implements StreamOwner {
     } catch (err) {
       const failure = err instanceof HpackError ? new ConnectionError(H2Error.COMPRESSION_ERROR, err.message) : err;
       if (failure instanceof ConnectionError) {
-        this.#write(goaway(0, failure.h2Code, failure.message.slice(0, 200)));
-        this.destroy(failure);
+        this.#goawayThenDestroy(failure);
       } else this.destroy(failure instanceof Error ? failure : new Error(String(failure)));
     }
   }
@@ -476,6 +482,16 @@ export class H2cSession extends EventEmitter implements StreamOwner {
       });
     }
     this.#socket.write(frame);
+  }
+
+  /**
+   * Tells the server why (GOAWAY) before the connection ends: the frame is flushed first, and
+   * a server that does not read gets a second, then is cut off.
+   */
+  #goawayThenDestroy(failure: ConnectionError): void {
+    this.#write(goaway(0, failure.h2Code, failure.message.slice(0, 200)));
+    this.#lingerMs = GOAWAY_LINGER_MS;
+    this.destroy(failure);
   }
 
   #endIfIdle(): void {

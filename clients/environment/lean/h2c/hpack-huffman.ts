@@ -18,35 +18,24 @@ const LENGTHS = [
 ];
 const EOS = 256;
 
-/**
- * The decoding tree as two child arrays (node 0 is the root; a leaf stores -1 - symbol).
- * Built on first use: most runs never see a Huffman string before they exit.
- */
-let tree: { zero: Int16Array; one: Int16Array } | undefined;
+/** Longest code, in bits. */
+const MAX_BITS = 30;
 
-function buildTree(): { zero: Int16Array; one: Int16Array } {
-  // Canonical order: by length, then symbol; each code is the previous one plus one, shifted
-  // left as the length grows. Codes are at most 30 bits, so int32 arithmetic holds them.
-  const order = Array.from({ length: LENGTHS.length }, (_, symbol) => symbol).sort((a, b) => LENGTHS[a]! - LENGTHS[b]! || a - b);
-  const zero = new Int16Array(512);
-  const one = new Int16Array(512);
-  let nodes = 1;
-  let code = 0;
-  let previous = LENGTHS[order[0]!]!;
-  for (const symbol of order) {
-    const length = LENGTHS[symbol]!;
-    code <<= length - previous;
-    previous = length;
-    let node = 0;
-    for (let bit = length - 1; bit > 0; bit--) {
-      const branch = (code >>> bit) & 1 ? one : zero;
-      if (branch[node] === 0) branch[node] = nodes++;
-      node = branch[node]!;
-    }
-    (code & 1 ? one : zero)[node] = -1 - symbol;
-    code++;
-  }
-  return { zero, one };
+/**
+ * The canonical code's shape, built on first use (most runs never see a Huffman string):
+ * how many codes each length has, and the symbols in code order (by length, then symbol).
+ * A counting sort of 257 lengths, far cheaper than building a tree.
+ */
+let canon: { count: Int32Array; symbols: Int16Array } | undefined;
+
+function buildCanon(): { count: Int32Array; symbols: Int16Array } {
+  const count = new Int32Array(MAX_BITS + 1);
+  for (const length of LENGTHS) count[length]!++;
+  const next = new Int32Array(MAX_BITS + 2);
+  for (let length = 1; length <= MAX_BITS; length++) next[length + 1] = next[length]! + count[length]!;
+  const symbols = new Int16Array(LENGTHS.length);
+  for (let symbol = 0; symbol < LENGTHS.length; symbol++) symbols[next[LENGTHS[symbol]!]!++] = symbol;
+  return { count, symbols };
 }
 
 function invalid(why: string): TetherError {
@@ -58,30 +47,38 @@ function invalid(why: string): TetherError {
  * most significant bits of EOS (all ones) and shorter than a byte; EOS itself is an error.
  */
 export function huffmanDecode(bytes: Uint8Array, maxLength: number): string {
-  tree ??= buildTree();
-  const { zero, one } = tree;
+  canon ??= buildCanon();
+  const { count, symbols } = canon;
   const out: number[] = [];
-  let node = 0;
-  // Bits since the last symbol, and whether they were all ones (a valid padding so far).
-  let depth = 0;
+  // The bits read since the last symbol: `code` of `length` bits. Canonical codes of one
+  // length are consecutive, starting at `first`; `index` is where they start in `symbols`.
+  let code = 0;
+  let length = 0;
+  let first = 0;
+  let index = 0;
   let allOnes = true;
   for (const byte of bytes) {
     for (let bit = 7; bit >= 0; bit--) {
-      const isOne = ((byte >> bit) & 1) === 1;
-      const next = (isOne ? one : zero)[node]!;
-      depth++;
-      allOnes &&= isOne;
-      if (next < 0) {
-        const symbol = -1 - next;
+      const isOne = (byte >> bit) & 1;
+      code = (code << 1) | isOne;
+      allOnes &&= isOne === 1;
+      length++;
+      const n = count[length]!;
+      if (code - first < n) {
+        const symbol = symbols[index + code - first]!;
         if (symbol === EOS) throw invalid("it holds the EOS symbol");
         if (out.length >= maxLength) throw invalid(`it decodes to more than ${maxLength} bytes`);
         out.push(symbol);
-        node = 0;
-        depth = 0;
+        code = length = first = index = 0;
         allOnes = true;
-      } else node = next;
+      } else {
+        // Past this length's codes: the next length's first code follows the last one here, shifted.
+        index += n;
+        first = (first + n) << 1;
+        if (length >= MAX_BITS) throw invalid("a code longer than 30 bits");
+      }
     }
   }
-  if (depth > 7 || !allOnes) throw invalid("its padding is not the EOS prefix");
+  if (length > 7 || !allOnes) throw invalid("its padding is not the EOS prefix");
   return Buffer.from(out).toString("latin1");
 }
