@@ -16,6 +16,7 @@ TARGETS=(
   "tether-zygote|services/exec-server/process/launcher/tether-zygote.c|-DLAUNCH_MAIN=tether_launch_main|services/exec-server/process/launcher/tether-launch.c"
   "tether-escalation-broker|services/exec-server/escalation/native/escalation-broker.c|"
   "tether-escalation-shim.so|services/exec-server/escalation/native/escalation-shim.c|-shared -fPIC -ldl"
+  "tether-net-relay|services/exec-server/sandbox/native/net-relay.c|"
 )
 
 mkdir -p "$OUT"

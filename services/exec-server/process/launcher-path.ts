@@ -1,11 +1,18 @@
-// Locates the tether-launch helper that scripts/build-native.sh compiles into
-// build/native/ of the tether package, wherever this module is loaded from (src or dist).
+// Locates the helpers (tether-launch, tether-net-relay) that scripts/build-native.sh compiles
+// into build/native/ of the tether package, wherever this module is loaded from (src or dist).
 import { accessSync, constants, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 
 let cached: string | undefined;
+
+/** Absolute path of build/native/NAME, or undefined when it is not built (or not executable). */
+export function nativeHelperPath(name: string): string | undefined {
+  const root = packageRoot(dirname(fileURLToPath(import.meta.url)));
+  const path = root === undefined ? undefined : join(root, "build", "native", name);
+  return path !== undefined && isExecutable(path) ? path : undefined;
+}
 
 /** Absolute path of build/native/tether-launch; FailedPrecondition when it is not built. */
 export function launcherPath(): string {

@@ -36,8 +36,22 @@ const SHELL_SCRIPT = [
   'exec "$@"',
 ].join("\n");
 
-/** argv that starts the relay inside the sandbox, then execs `command` in its place. */
-export function relayPrefixedArgv(options: { nodePath: string; socketPath: string; port: number; command: string[] }): string[] {
+// The same for build/native/tether-net-relay (PORT SOCKET): no node start-up in every sandboxed command.
+const NATIVE_SHELL_SCRIPT = [
+  'ready=$("$1" "$2" "$3" </dev/null &)',
+  'if [ "$ready" != ready ]; then echo "tether: the sandbox network relay did not start" >&2; exit 125; fi',
+  "shift 3",
+  'exec "$@"',
+].join("\n");
+
+/**
+ * argv that starts the relay inside the sandbox, then execs `command` in its place: the native
+ * relay when it is built (`relayPath`), else the node one.
+ */
+export function relayPrefixedArgv(options: { relayPath?: string; nodePath: string; socketPath: string; port: number; command: string[] }): string[] {
+  if (options.relayPath !== undefined) {
+    return ["/bin/sh", "-c", NATIVE_SHELL_SCRIPT, "tether-sandbox", options.relayPath, String(options.port), options.socketPath, ...options.command];
+  }
   return ["/bin/sh", "-c", SHELL_SCRIPT, "tether-sandbox", options.nodePath, RELAY_SOURCE, options.socketPath, String(options.port), ...options.command];
 }
 

@@ -13,6 +13,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { ErrorCode, TetherError, throwIfAborted } from "../../common/tether-error.js";
+import { nativeHelperPath } from "../process/launcher-path.js";
 import { buildBwrapArgs } from "./bwrap-args.js";
 import { NetworkProxy, type NetworkProxyOptions } from "./network-proxy.js";
 import { RELAY_PORT, proxyEnv, relayPrefixedArgv } from "./proxy-relay.js";
@@ -36,8 +37,10 @@ export interface SandboxerOptions {
   runtimeDir: string;
   /** Injected for tests; defaults to the cached real probe. */
   detect?: () => Promise<SandboxSupport>;
-  /** The node binary the in-sandbox relay runs with. */
+  /** The node binary the in-sandbox relay runs with when the native relay is not built. */
   nodePath?: string;
+  /** build/native/tether-net-relay (default: found beside tether-launch); null: use the node relay. */
+  relayPath?: string | null;
   /** How the proxy resolves host names; injected so tests need no DNS. */
   proxyLookup?: (host: string) => Promise<string>;
 }
@@ -79,6 +82,7 @@ export class Sandboxer implements AsyncDisposable {
   private readonly runtimeDir: string;
   private readonly detect: () => Promise<SandboxSupport>;
   private readonly nodePath: string;
+  private readonly relayPath: string | undefined;
   private readonly proxyLookup: ((host: string) => Promise<string>) | undefined;
   private readonly proxies = new Map<string, ProxyEntry>();
   private placeholders: { dir: string; file: string; ttyFilter: string | undefined } | undefined;
@@ -88,6 +92,7 @@ export class Sandboxer implements AsyncDisposable {
     this.runtimeDir = path.resolve(options.runtimeDir);
     this.detect = options.detect ?? (() => detectSandboxSupport());
     this.nodePath = options.nodePath ?? process.execPath;
+    this.relayPath = options.relayPath === null ? undefined : (options.relayPath ?? nativeHelperPath("tether-net-relay"));
     this.proxyLookup = options.proxyLookup;
   }
 
@@ -112,8 +117,9 @@ export class Sandboxer implements AsyncDisposable {
     if (s.network.mode === "proxy") {
       const { socketPath, release: rel } = await this.acquireProxy(s.network, options.signal, options.proxyOwner);
       release = rel;
-      internalBinds.push(socketPath);
-      inner = relayPrefixedArgv({ nodePath: this.nodePath, socketPath, port: RELAY_PORT, command });
+      // The relay binary is bound in too: a checkout under a path the sandbox hides (/tmp) still runs it.
+      internalBinds.push(socketPath, ...(this.relayPath !== undefined ? [this.relayPath] : []));
+      inner = relayPrefixedArgv({ ...(this.relayPath !== undefined ? { relayPath: this.relayPath } : {}), nodePath: this.nodePath, socketPath, port: RELAY_PORT, command });
       Object.assign(env, proxyEnv(RELAY_PORT));
     }
     try {
