@@ -118,6 +118,10 @@ forEachBackend("agent network rules and approvals", (ctx) => {
     expect((await t.watch.turnEnd()).type).toBe("turn.completed");
     expect(output(1, "c1")).toContain(`reached ${target(HOSTS.accepted)}`);
     expect(approvals(t.watch).map((a) => [a.decision?.type, a.decidedBy])).toEqual([["accept", "user"]]);
+    // The decision is in the thread's rollout, like every approval.
+    const rollout = (await readFile(path.join(home, "sessions", `${t.threadId}.jsonl`), "utf8")).split("\n").filter((l) => l !== "");
+    const recorded = rollout.map((l) => JSON.parse(l) as { t: string; item?: ThreadItem }).filter((r) => r.t === "item" && r.item?.type === "approval");
+    expect(recorded.map((r) => r.item)).toMatchObject([{ request: { action: { kind: "network", host: HOSTS.accepted } }, decision: { type: "accept" }, decidedBy: "user" }]);
   });
 
   it("accepted for the session, the host is reached again in a later turn without a prompt", async () => {
