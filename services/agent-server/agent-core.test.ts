@@ -336,6 +336,12 @@ describe("AgentCore persistence", () => {
     expect((await core.readThread("thread_x")).turns[0]!.status).toBe("interrupted");
     expect(events).toEqual([]);
     expect(await readFile(file, "utf8")).toContain('"callId":"c9","output":"aborted');
+    expect(core.thread("thread_x")!.fanout.warnings()).toEqual([{ type: "warning", message: expect.stringMatching(/ignored a torn last line/) as unknown }]);
+    // The torn fragment was cut before the resume appended: the file reads back whole.
+    await core.closeThread("thread_x");
+    await core.resumeThread("thread_x");
+    expect(core.thread("thread_x")!.fanout.warnings()).toEqual([]);
+    expect(core.thread("thread_x")!.conversation()).toEqual(conv);
 
     await writeFile(path.join(home, "sessions", "thread_new.jsonl"), `${JSON.stringify({ t: "meta", format: 99, thread: { ...info, threadId: "thread_new" } })}\n`);
     await expect(core.resumeThread("thread_new")).rejects.toThrow(/format 99 is newer than this tether understands/);

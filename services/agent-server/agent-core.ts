@@ -1,6 +1,7 @@
 // Everything the agent owns, transport-free (like ExecCore): live threads, their rollouts
 // and the index. The in-process client and the gRPC handlers both drive this object.
 import { randomUUID } from "node:crypto";
+import { truncate } from "node:fs/promises";
 import path from "node:path";
 import type { Environment } from "../../clients/environment/environment.js";
 import type { ThreadOptions, ThreadSnapshot, TurnInput } from "../../clients/agent/agent-client.js";
@@ -121,6 +122,7 @@ export class AgentCore implements AsyncDisposable {
       const file = this.store.pathFor(threadId);
       if (!(await this.store.exists(threadId))) throw new TetherError(ErrorCode.NotFound, `no thread ${threadId} under ${this.store.dir}`);
       const state = await readRollout(file);
+      if (state.tornAt !== undefined) await truncate(file, state.tornAt);
       const writer = await RolloutWriter.open(file, { create: false });
       // Record the synthetic outputs so the file itself never leaves a call unanswered.
       for (const d of state.danglingCalls) {

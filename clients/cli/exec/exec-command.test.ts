@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -207,14 +207,21 @@ describe("tether exec", () => {
     const first = await exec([[{ type: "message", text: "first answer" }], [{ type: "message", text: "second answer" }], [{ type: "message", text: "third answer" }]], ["--json", "remember 42"], { home });
     expect(first.code, first.stderr).toBe(0);
     const threadId = first.lines[0]!.thread_id as string;
+    // A crash left a torn last line: the resume says so, in the JSONL and on stderr.
+    const rollout = path.join(home, "sessions", `${threadId}.jsonl`);
+    await appendFile(rollout, '{"t":"item","turnId":"x","item":{"ty');
     const second = await exec([], ["resume", "--last", "--json", "what did I say?"], { home });
     expect(second.code, second.stderr).toBe(0);
+    expectValid(second.lines);
     expect(second.lines[0]).toEqual({ type: "thread.started", thread_id: threadId });
+    expect(second.lines[1]).toMatchObject({ type: "item.completed", item: { type: "error", message: expect.stringMatching(/ignored a torn last line/) as unknown } });
     const history = JSON.stringify(inputItems(server!.requests[1]!));
     expect(history).toContain("remember 42");
     expect(history).toContain("first answer");
+    await appendFile(rollout, '{"t":"item","turnId":"x","item":{"ty');
     const third = await exec([], ["resume", threadId, "and now?"], { home });
     expect(third.code, third.stderr).toBe(0);
+    expect(third.stderr).toMatch(/warning: .*ignored a torn last line/);
     expect(third.stdout).toBe("third answer\n");
     expect(JSON.stringify(inputItems(server!.requests[2]!))).toContain("second answer");
   });

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -78,6 +78,28 @@ describe("AgentService over gRPC", () => {
       await anonymous.close();
       await holder.close();
       await guarded.close();
+    }
+  });
+
+  it("a warning published while a thread opens (a torn rollout line) reaches every subscriber that comes later", async () => {
+    const info = { threadId: "thread_torn", createdAt: "2026-01-01T00:00:00.000Z", updatedAt: "2026-01-01T00:00:00.000Z", cwd: home, environment: "local", model: "m", sandbox: "workspace-write", approvalPolicy: "on-request", preview: "p" };
+    await writeFile(path.join(home, "sessions", "thread_torn.jsonl"), [
+      JSON.stringify({ t: "meta", format: 1, thread: info }),
+      JSON.stringify({ t: "turn", turnId: "t1", at: info.createdAt }),
+      JSON.stringify({ t: "input", turnId: "t1", item: { type: "message", role: "user", text: "hi" } }),
+      '{"t":"item","turnId":"t1","item":{"ty',
+    ].join("\n"));
+    await client.resumeThread("thread_torn");
+    const opening = async (controller: boolean): Promise<ThreadEvent[]> => {
+      const stream = client.events("thread_torn", { controller })[Symbol.asyncIterator]();
+      const got = [(await stream.next()).value as ThreadEvent, (await stream.next()).value as ThreadEvent];
+      await stream.return?.();
+      return got;
+    };
+    for (const controller of [true, false]) {
+      const [started, warning] = await opening(controller);
+      expect(started).toMatchObject({ type: "thread.started", thread: { threadId: "thread_torn" } });
+      expect(warning).toMatchObject({ type: "warning", message: expect.stringMatching(/thread_torn\.jsonl: ignored a torn last line/) as unknown });
     }
   });
 });

@@ -3,10 +3,16 @@
 // RESOURCE_EXHAUSTED (it re-subscribes and reads the thread) instead of growing memory.
 // At most one controller: a new subscriber that asks for the role takes it over (as the exec
 // layer's session stream does), the old one stays subscribed as a viewer.
+// Warnings are also kept (the last MAX_RETAINED_WARNINGS since the thread was loaded) and
+// handed to every new subscriber: most are published while the thread opens (a torn rollout
+// line, a lost exec session), before anyone can have subscribed.
 import { ErrorCode, TetherError, cancelled } from "../../common/tether-error.js";
 import type { ThreadEvent } from "./thread-event.js";
 
 export const DEFAULT_MAX_QUEUED_EVENTS = 4096;
+export const MAX_RETAINED_WARNINGS = 32;
+
+type WarningEvent = Extract<ThreadEvent, { type: "warning" }>;
 
 interface Subscriber {
   queue: ThreadEvent[];
@@ -19,7 +25,10 @@ interface Subscriber {
 export interface SubscribeOptions {
   controller?: boolean;
   signal?: AbortSignal;
-  /** Delivered first, before any live event (e.g. thread.started, pending approvals). */
+  /**
+   * Delivered first, before any live event (e.g. thread.started, pending approvals); the
+   * retained warnings come right after its first event.
+   */
   initial?: () => ThreadEvent[];
 }
 
@@ -28,6 +37,8 @@ export class EventFanout {
   readonly #maxQueued: number;
   #controller: Subscriber | undefined;
   #closed = false;
+  readonly #warnings: WarningEvent[] = [];
+  #droppedWarnings = 0;
 
   constructor(options: { maxQueued?: number } = {}) {
     this.#maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED_EVENTS;
@@ -42,6 +53,7 @@ export class EventFanout {
   }
 
   publish(event: ThreadEvent): void {
+    if (event.type === "warning") this.#retain(event);
     for (const sub of this.#subscribers) {
       if (sub.ended) continue;
       if (sub.queue.length >= this.#maxQueued) {
@@ -67,7 +79,8 @@ export class EventFanout {
       sub.controller = true;
       this.#controller = sub;
     }
-    if (options.initial) sub.queue.push(...options.initial());
+    const [first, ...rest] = options.initial?.() ?? [];
+    sub.queue.push(...(first ? [first] : []), ...this.warnings(), ...rest);
     this.#subscribers.add(sub);
     const onAbort = () => this.#end(sub, TetherError.from(options.signal?.reason ?? cancelled()));
     if (options.signal?.aborted) onAbort();
@@ -93,6 +106,21 @@ export class EventFanout {
       }
     };
     return iterate.call(this);
+  }
+
+  /** The warnings kept since the thread was loaded, oldest first (with a note when some were dropped). */
+  warnings(): WarningEvent[] {
+    if (this.#droppedWarnings === 0) return [...this.#warnings];
+    const s = this.#droppedWarnings === 1 ? "" : "s";
+    return [{ type: "warning", message: `${this.#droppedWarnings} earlier warning${s} not kept (only the last ${MAX_RETAINED_WARNINGS} are)` }, ...this.#warnings];
+  }
+
+  #retain(event: WarningEvent): void {
+    if (this.#warnings.length >= MAX_RETAINED_WARNINGS) {
+      this.#warnings.shift();
+      this.#droppedWarnings++;
+    }
+    this.#warnings.push(event);
   }
 
   #end(sub: Subscriber, error: TetherError | undefined): void {

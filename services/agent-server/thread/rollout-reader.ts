@@ -25,6 +25,11 @@ export interface RolloutState {
   /** Calls whose output was never recorded, with the turn to record the synthetic output in. */
   danglingCalls: { turnId: string; callId: string }[];
   warnings: string[];
+  /**
+   * Where a torn last line starts (bytes): a resume cuts the file there before appending,
+   * or its first new record would join the torn fragment into a damaged middle line.
+   */
+  tornAt?: number;
   /** The thread's exec session (absent: a file from before it was recorded). */
   execSessionId?: string;
   /** Writable roots beyond the cwd, as last recorded. */
@@ -39,6 +44,7 @@ export function parseRollout(text: string, file: string): RolloutState {
   const lines = text.split("\n");
   const warnings: string[] = [];
   const records: RolloutRecord[] = [];
+  let tornAt: number | undefined;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (line === "") continue;
@@ -47,6 +53,7 @@ export function parseRollout(text: string, file: string): RolloutState {
     } catch {
       const isLast = lines.slice(i + 1).every((l) => l === "");
       if (!isLast) throw new TetherError(ErrorCode.DataLoss, `${file}:${i + 1}: the rollout line is not JSON (the file is damaged; only a torn last line is tolerated)`);
+      tornAt = Buffer.byteLength(lines.slice(0, i).map((l) => `${l}\n`).join(""));
       warnings.push(`${file}: ignored a torn last line (${line.length} bytes), probably from a crash`);
     }
   }
@@ -115,6 +122,7 @@ export function parseRollout(text: string, file: string): RolloutState {
     turns,
     danglingCalls,
     warnings,
+    ...(tornAt !== undefined ? { tornAt } : {}),
     ...(meta.execSessionId ? { execSessionId: meta.execSessionId } : {}),
     writableRoots,
     execSessions: [...execSessions.values()],
