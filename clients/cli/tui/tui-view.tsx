@@ -39,12 +39,15 @@ function describeAction(request: ApprovalRequest): string {
 }
 
 export function ApprovalPrompt({ request }: { request: ApprovalRequest }) {
-  const keys = APPROVAL_KEYS.filter((k) => request.availableDecisions.includes(k.decision) && (k.decision !== "accept_with_rule" || request.proposedRule));
+  const network = request.action.kind === "network" ? request.action : undefined;
+  // A network request's rule is implied by its host (network_rule(host=…, decision="allow")).
+  const keys = APPROVAL_KEYS.filter((k) => request.availableDecisions.includes(k.decision) && (k.decision !== "accept_with_rule" || request.proposedRule || network));
   return (
     <Box flexDirection="column" borderStyle="round" borderColor="yellow" paddingX={1}>
       <Text bold>{`Allow the agent to ${describeAction(request)}?`}</Text>
       <Text dimColor>{`${request.reason}${request.action.kind === "command" ? ` · in ${request.action.cwd}` : ""}`}</Text>
       {request.proposedRule && <Text dimColor>{`rule: ${request.proposedRule.pattern.join(" ")} → ${request.proposedRule.decision}`}</Text>}
+      {network && request.availableDecisions.includes("accept_with_rule") && <Text dimColor>{`rule: network host ${network.host} → allow`}</Text>}
       <Text>
         {keys.map((k) => (
           <Text key={k.key}>
