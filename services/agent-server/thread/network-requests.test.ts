@@ -8,7 +8,7 @@ import { ExecPolicy } from "../policy/exec-policy.js";
 import { RulesThreadPolicy } from "../policy/rules-thread-policy.js";
 import { ApprovalGate } from "./approval-gate.js";
 import { ItemTracker } from "./item-tracker.js";
-import { answerNetworkRequest, type NetworkRequestTurn } from "./network-requests.js";
+import { NetworkRequestAnswers, answerNetworkRequest, type NetworkRequestTurn } from "./network-requests.js";
 import type { ThreadEvent, ThreadItem } from "./thread-event.js";
 
 const RULES = 'network_rule(host="allowed.test", decision="allow")\nnetwork_rule(host="denied.test", decision="deny", justification="not this one")\nnetwork_rule(host="ask.test", decision="prompt")\n';
@@ -117,6 +117,38 @@ describe("answerNetworkRequest", () => {
     expect(gate.listPending()).toEqual([]);
     expect(approvals()).toMatchObject([{ decision: { type: "cancel" }, decidedBy: "server" } satisfies Partial<ThreadItem>]);
     expect(elicitation).toBe(0);
+  });
+
+  it("connections to one host:port asked about at once share one question and its answer", async () => {
+    const answers = new NetworkRequestAnswers(gate);
+    const first = answers.answer(req("many.test"), new AbortController().signal, turn);
+    const second = answers.answer(req("many.test"), new AbortController().signal, turn);
+    const other = answers.answer(req("other.test"), new AbortController().signal, turn);
+    expect(gate.listPending().map((p) => p.action)).toMatchObject([{ host: "many.test" }, { host: "other.test" }]);
+    gate.respond(gate.listPending()[0]!.requestId, { type: "accept" });
+    await expect(Promise.all([first, second])).resolves.toEqual([{ decision: "allow_once" }, { decision: "allow_once" }]);
+    gate.respond(gate.listPending()[0]!.requestId, { type: "decline" });
+    await expect(other).resolves.toMatchObject({ decision: "deny" });
+    // Answered: the next connection is a new question.
+    void answers.answer(req("many.test"), new AbortController().signal, turn);
+    expect(gate.listPending()).toHaveLength(1);
+    gate.respond(gate.listPending()[0]!.requestId, { type: "decline" });
+  });
+
+  it("a shared question stays open while one of its connections is still waiting, and closes when none is", async () => {
+    const answers = new NetworkRequestAnswers(gate);
+    const a = new AbortController();
+    const b = new AbortController();
+    const first = answers.answer(req("shared.test"), a.signal, turn);
+    const second = answers.answer(req("shared.test"), b.signal, turn);
+    a.abort(new Error("the exec server already decided deny for the first"));
+    await expect(first).resolves.toMatchObject({ decision: "deny", reason: expect.stringMatching(/for the first/) });
+    expect(gate.listPending()).toHaveLength(1);
+    b.abort(new Error("the exec server already decided deny for the second"));
+    await expect(second).resolves.toMatchObject({ decision: "deny" });
+    await expect.poll(() => approvals().length).toBe(1);
+    expect(gate.listPending()).toEqual([]);
+    expect(approvals()).toMatchObject([{ decidedBy: "server" }]);
   });
 
   it("between turns, rules and session grants answer and anything else is denied unasked", async () => {

@@ -3,6 +3,8 @@
 // policy first, then session grants, then an approval item for the user), mapped onto the
 // proxy's three answers. Accepting for the session or with a rule is allow_always (the exec
 // session remembers host:port); a plain accept is allow_once; anything else is deny.
+// Connections to one host:port that arrive while it is being asked about wait for the same
+// answer (a package manager opens many at once): one question, not one per connection.
 import type { NetworkDecisionResult } from "../../../clients/environment/environment.js";
 import type { NetworkRequest } from "../../../gen/tether/exec/v1/session_pb.js";
 import { TetherError } from "../../common/tether-error.js";
@@ -46,5 +48,55 @@ export async function answerNetworkRequest(
   } catch (err) {
     // The wait ended without an answer (the server decided, the turn ended): the proxy has moved on.
     return { decision: "deny", reason: TetherError.from(err).message };
+  }
+}
+
+interface InFlight {
+  answer: Promise<NetworkDecisionResult>;
+  /** Waiters whose own request is still wanted; the question closes when none is left. */
+  waiting: number;
+  abort: AbortController;
+}
+
+/** A thread's answers to its proxy, with concurrent questions about one host:port shared. */
+export class NetworkRequestAnswers {
+  readonly #gate: ApprovalGate;
+  readonly #inFlight = new Map<string, InFlight>();
+
+  constructor(gate: ApprovalGate) {
+    this.#gate = gate;
+  }
+
+  answer(req: Pick<NetworkRequest, "host" | "port" | "protocol">, signal: AbortSignal, turn: NetworkRequestTurn | undefined): Promise<NetworkDecisionResult> {
+    if (turn === undefined) return answerNetworkRequest(this.#gate, req, signal, turn);
+    const key = `${turn.turnId} ${req.host.toLowerCase()}:${req.port}`;
+    let entry = this.#inFlight.get(key);
+    if (entry === undefined) {
+      const abort = new AbortController();
+      const created: InFlight = { waiting: 0, abort, answer: Promise.resolve({ decision: "deny" }) };
+      created.answer = answerNetworkRequest(this.#gate, req, abort.signal, turn).finally(() => this.#inFlight.delete(key));
+      this.#inFlight.set(key, created);
+      entry = created;
+    }
+    return this.#wait(entry, signal);
+  }
+
+  async #wait(entry: InFlight, signal: AbortSignal): Promise<NetworkDecisionResult> {
+    entry.waiting++;
+    let onAbort: (() => void) | undefined;
+    const gone = new Promise<NetworkDecisionResult>((resolve) => {
+      onAbort = () => {
+        // The server decided this request: the shared question stays open for the others.
+        if (--entry.waiting === 0) entry.abort.abort(signal.reason);
+        resolve({ decision: "deny", reason: TetherError.from(signal.reason).message });
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([entry.answer, gone]);
+    } finally {
+      if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
+    }
   }
 }

@@ -10,7 +10,7 @@ import type { ToolContext } from "../tools/tool.js";
 import { ApprovalGate } from "./approval-gate.js";
 import { EventFanout } from "./event-fanout.js";
 import { ItemTracker } from "./item-tracker.js";
-import { type NetworkRequestTurn, answerNetworkRequest } from "./network-requests.js";
+import { NetworkRequestAnswers, type NetworkRequestTurn } from "./network-requests.js";
 import { capStoredItem } from "./rollout-record.js";
 import type { RolloutWriter } from "./rollout-writer.js";
 import type { ThreadEvent, ThreadInfo, ThreadItem } from "./thread-event.js";
@@ -97,7 +97,8 @@ export class Thread {
   async attachEscalations(): Promise<void> {
     const handler = (req: Parameters<EscalationHandler>[0], signal?: AbortSignal): Promise<DecisionResult> => this.#decideEscalation(req, signal);
     this.#escalations = await this.env.session.handleEscalations(handler);
-    this.#network = await this.env.session.handleNetworkRequests((req, signal) => answerNetworkRequest(this.#gate, req, signal, this.#networkTurn()));
+    const answers = new NetworkRequestAnswers(this.#gate);
+    this.#network = await this.env.session.handleNetworkRequests((req, signal) => answers.answer(req, signal, this.#networkTurn()));
   }
 
   /** The model input so far: every kept turn's input, in order. */
