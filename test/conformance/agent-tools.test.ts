@@ -52,6 +52,45 @@ forEachBackend("agent tools", (ctx) => {
     expect(await running({ [LABEL_THREAD]: t.threadId })).toEqual([]);
   });
 
+  it("the item gets live output between calls and completes when the process exits after the call returned", async () => {
+    const t = thread();
+    const flag = `${ctx.dir}/${newId("go")}`;
+    yieldWith = () => t.item.waitForOutput("cmd-live1", /one/);
+    const first = await t.call("exec_command", { cmd: `echo one; while [ ! -e '${flag}' ]; do sleep 0.01; done; echo two; exit 5`, login: false }, { callId: "live1" });
+    expect(first.output).toMatch(/Process running with session ID (\d+)/);
+    await ctx.env.files.writeFile({ path: flag }, enc(""));
+    await t.item.waitFor((e) => e.kind === "completed");
+    expect(t.item.output("cmd-live1")).toBe("one\ntwo\n");
+    expect(t.item.events.at(-1)).toMatchObject({ kind: "completed", item: { exitCode: 5, status: "failed" } });
+    yieldWith = untilExit;
+    const id = Number(/session ID (\d+)/.exec(first.output)?.[1]);
+    expect((await t.call("write_stdin", { session_id: id })).output).toMatch(/Process exited with code 5\nOutput:\ntwo\n$/);
+  });
+
+  it("2000 yields on one session use one Attach and keep the connection", async () => {
+    let attaches = 0;
+    const processes = { ...ctx.env.processes, attach: (...a: Parameters<Environment["processes"]["attach"]>) => (attaches++, ctx.env.processes.attach(...a)) };
+    const env = Object.assign(Object.create(Object.getPrototypeOf(ctx.env) as object) as Environment, ctx.env, { processes });
+    const t = thread(env);
+    yieldWith = () => t.item.waitForOutput("cmd-many", /ready/);
+    const first = await t.call("exec_command", { cmd: "stty -echo; echo ready; cat", login: false, tty: true }, { callId: "many", env });
+    const id = Number(/session ID (\d+)/.exec(first.output)?.[1]);
+    yieldWith = async () => {};
+    let seen = "";
+    for (let i = 0; i < 2000; i++) {
+      const r = await t.call("write_stdin", { session_id: id, chars: i % 100 === 99 ? `n${i}\n` : "" }, { env });
+      expect(r.success).toBe(true);
+      seen += r.output.slice(r.output.indexOf("Output:\n") + 8);
+    }
+    yieldWith = () => t.item.waitForOutput("cmd-many", /n1999/);
+    const last = await t.call("write_stdin", { session_id: id, chars: "\u0004" }, { env });
+    seen += last.output.slice(last.output.indexOf("Output:\n") + 8);
+    expect(seen).toContain("n1999");
+    expect(attaches).toBe(1);
+    await t.sessions.closeAll();
+    expect(await running({ [LABEL_THREAD]: t.threadId })).toEqual([]);
+  });
+
   it("apply_patch adds, updates, moves and deletes through the environment's files", async () => {
     const t = thread();
     const d = `${ctx.dir}/${newId("patch")}`;

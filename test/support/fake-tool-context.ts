@@ -23,6 +23,11 @@ export class RecordingEmitter implements ItemEmitter {
   completed(item: ThreadItem): void {
     this.#push({ kind: "completed", item: structuredClone(item) });
   }
+  /** Ids of items told to outlive their turn. */
+  readonly kept = new Set<string>();
+  keepOpen(itemId: string): void {
+    this.kept.add(itemId);
+  }
   delta(itemId: string, deltaKind: "text" | "reasoning" | "output", delta: string): void {
     this.#push({ kind: "delta", itemId, deltaKind, delta });
   }

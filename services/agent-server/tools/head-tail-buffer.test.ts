@@ -5,6 +5,22 @@ import { HeadTailBuffer, cutMarker, truncateMiddle } from "./head-tail-buffer.js
 const bytes = (s: string) => Buffer.from(s, "utf8");
 
 describe("HeadTailBuffer", () => {
+  it("cut again to a smaller budget, gives what a buffer of that budget gives", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 20 }), fc.integer({ min: 0, max: 64 }), fc.integer({ min: 0, max: 64 }), (chunks, a, b) => {
+        const [small, big] = a <= b ? [a, b] : [b, a];
+        const wide = new HeadTailBuffer(big);
+        const narrow = new HeadTailBuffer(small);
+        for (const c of chunks) {
+          wide.push(c);
+          narrow.push(c);
+        }
+        const m = (n: number) => `<${n}>`;
+        expect(wide.text(m, small)).toBe(narrow.text(m));
+      }),
+    );
+  });
+
   it("keeps everything while under the cap", () => {
     const b = new HeadTailBuffer(10);
     b.push(bytes("abc"));

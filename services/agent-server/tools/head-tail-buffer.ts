@@ -51,11 +51,26 @@ export class HeadTailBuffer {
     }
   }
 
-  /** The kept text, with a marker where bytes were cut. */
-  text(marker: (omittedBytes: number) => string = cutMarker): string {
+  /**
+   * The kept text, with a marker where bytes were cut. `maxBytes` below the buffer's own
+   * budget cuts again to that budget: the same text a buffer of `maxBytes` would have given,
+   * since its head is a prefix of this head and its tail a suffix of this tail.
+   */
+  text(marker: (omittedBytes: number) => string = cutMarker, maxBytes?: number): string {
     let head = this.#head;
     let tail = Buffer.concat(this.#tail);
-    if (this.omittedBytes === 0) return Buffer.concat([head, tail]).toString("utf8");
+    const budget = maxBytes ?? this.#headCap + this.#tailCap;
+    if (this.omittedBytes === 0) {
+      const all = Buffer.concat([head, tail]);
+      if (all.byteLength <= budget) return all.toString("utf8");
+      head = all;
+      tail = all;
+    }
+    if (budget < this.#headCap + this.#tailCap || head === tail) {
+      const headCap = Math.floor(budget / 2);
+      head = head.subarray(0, Math.min(head.byteLength, headCap));
+      tail = tail.subarray(Math.max(0, tail.byteLength - (budget - headCap)));
+    }
     head = head.subarray(0, completeUtf8Prefix(head));
     tail = tail.subarray(leadingContinuationBytes(tail));
     const omitted = this.#total - head.byteLength - tail.byteLength;

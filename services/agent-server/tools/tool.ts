@@ -34,6 +34,12 @@ export interface ItemEmitter {
   updated(item: ThreadItem): void;
   delta(itemId: string, kind: "text" | "reasoning" | "output", delta: string): void;
   completed(item: ThreadItem): void;
+  /**
+   * The item outlives its turn (a command still running when the call returned): the turn's
+   * end leaves it open, and its later deltas, updates and completion still go out, under the
+   * turn that started it.
+   */
+  keepOpen(itemId: string): void;
 }
 
 /** What goes back to the model as the call's output. */

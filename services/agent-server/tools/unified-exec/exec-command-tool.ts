@@ -121,15 +121,18 @@ async function startAndCollect(run: Run, processId: string, sandbox: SandboxPoli
     if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
     return { error: `exec_command could not start the command: ${TetherError.from(err).message}` };
   }
-  const session = sessions.add({ processId, turnId: ctx.turnId, command: args.cmd, cwd: run.cwd, tty, startedAt: run.startedAt, item: run.item, cursor: 0n, decoder: new TextDecoder() });
+  const session = sessions.add({ processId, turnId: ctx.turnId, command: args.cmd, cwd: run.cwd, tty, startedAt: run.startedAt, item: run.item });
   const yieldMs = clampMs(args.yield_time_ms, EXEC_YIELD.default, EXEC_YIELD.min, EXEC_YIELD.max);
-  const collected = await sessions.exclusive(session, () => collectOrExplain(sessions, session, ctx, yieldMs, outputBudgetBytes(args.max_output_tokens)));
-  if ("error" in collected) return collected;
-  if (collected.exit !== undefined) {
-    sessions.remove(session);
-    session.item = undefined;
+  try {
+    const collected = await sessions.exclusive(session, () => collectOrExplain(sessions, session, ctx, yieldMs, outputBudgetBytes(args.max_output_tokens)));
+    if ("error" in collected) return collected;
+    if (collected.exit !== undefined) sessions.remove(session);
+    return { collected, sessionId: session.id };
+  } finally {
+    // From here the reader completes the item when the process exits (unless the caller
+    // already did, or runs it again unsandboxed on the same item).
+    session.inCall = false;
   }
-  return { collected, sessionId: session.id };
 }
 
 function fail(item: OpenItem, message: string): ToolResult {

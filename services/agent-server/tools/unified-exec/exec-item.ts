@@ -1,10 +1,11 @@
 // The command_execution item of a unified-exec session: opened by the call that started the
-// command (or, in a later turn, by the first write_stdin there), fed output deltas by every
-// yield, updated when a yield leaves the process running, completed when it exits.
+// command, fed output deltas by the session's reader as the process writes (between model
+// calls too), updated when a yield leaves the process running (and then kept open past the
+// turn), completed once when it exits: by the call waiting on it, else by the reader.
 import type { ExitStatus } from "../../../../gen/tether/exec/v1/process_pb.js";
 import { HeadTailBuffer } from "../head-tail-buffer.js";
 import type { ToolContext } from "../tool.js";
-import type { CommandItem, ExecSession, OpenItem } from "./unified-exec-sessions.js";
+import type { CommandItem, OpenItem } from "./unified-exec-sessions.js";
 
 /** Output kept in an item (the model's share is cut separately, per call). */
 export const ITEM_OUTPUT_BYTES = 64 << 10;
@@ -14,15 +15,7 @@ export const MAX_STREAMED_BYTES = 1 << 20;
 export function newItem(ctx: ToolContext, command: string, cwd: string, startedAt: number, sessionId?: number): OpenItem {
   const snapshot: CommandItem = { type: "command_execution", id: `cmd-${ctx.callId}`, callId: ctx.callId, command, cwd, ...(sessionId === undefined ? {} : { sessionId: String(sessionId) }), output: "", status: "in_progress" };
   ctx.item.started(snapshot);
-  return { turnId: ctx.turnId, emitter: ctx.item, snapshot, output: new HeadTailBuffer(ITEM_OUTPUT_BYTES), startedAt, streamed: 0 };
-}
-
-/** The session's item in this turn: the open one, or a new one when the turn changed. */
-export function itemForTurn(session: ExecSession, ctx: ToolContext, now: number): OpenItem {
-  if (session.item !== undefined && session.item.turnId === ctx.turnId) return session.item;
-  const item = newItem(ctx, session.command, session.cwd, now, session.id);
-  session.item = item;
-  return item;
+  return { turnId: ctx.turnId, emitter: ctx.item, snapshot, output: new HeadTailBuffer(ITEM_OUTPUT_BYTES), startedAt, streamed: 0, done: false };
 }
 
 export function itemOutput(item: OpenItem, data: Uint8Array, text: string): void {
@@ -37,13 +30,20 @@ export function itemOutput(item: OpenItem, data: Uint8Array, text: string): void
   }
 }
 
-/** The process is still running after a yield: the item shows its session id and output so far. */
+/**
+ * The process is still running after a yield: the item shows its session id and output so
+ * far, and stays open past the turn (its reader completes it when the process exits).
+ */
 export function itemYielded(item: OpenItem, sessionId: number): void {
+  if (item.done) return;
   item.snapshot = { ...item.snapshot, sessionId: String(sessionId), output: item.output.text() };
   item.emitter.updated(item.snapshot);
+  item.emitter.keepOpen(item.snapshot.id);
 }
 
 export function itemExited(item: OpenItem, exit: ExitStatus, now: number): void {
+  if (item.done) return;
+  item.done = true;
   const exitCode = exitCodeOf(exit);
   item.snapshot = {
     ...item.snapshot,
@@ -57,6 +57,8 @@ export function itemExited(item: OpenItem, exit: ExitStatus, now: number): void 
 
 /** The call failed before or while starting (or was refused): the item closes with the reason. */
 export function itemFailed(item: OpenItem, message: string, status: "failed" | "declined"): void {
+  if (item.done) return;
+  item.done = true;
   item.snapshot = { ...item.snapshot, output: message, status };
   item.emitter.completed(item.snapshot);
 }

@@ -3,7 +3,10 @@
 // naming thread, turn and call, so a turn's processes can be found (List) and ended even
 // when this table lost track of one. Bounded: starting one more than the limit ends the
 // least recently used. Sessions still running after a call are journaled (ExecSessionRecord)
-// so a restarted agent that reattached to its exec session can restore this table.
+// so a restarted agent that reattached to its exec session can restore this table. Each
+// session reads its process's output in the background (one Attach for its life,
+// SessionOutput); an item whose process outlives its call is completed by that reader when
+// the process exits, even after the turn ended.
 import { setTimeout as sleep } from "node:timers/promises";
 import { ProcessState } from "../../../../gen/tether/exec/v1/process_pb.js";
 import type { Environment } from "../../../../clients/environment/environment.js";
@@ -12,6 +15,8 @@ import type { ExecJournal, SavedExecSessions } from "../../thread/rollout-record
 import type { ThreadItem } from "../../thread/thread-event.js";
 import type { HeadTailBuffer } from "../head-tail-buffer.js";
 import type { ItemEmitter } from "../tool.js";
+import { itemExited, itemFailed, itemOutput } from "./exec-item.js";
+import { SessionOutput } from "./session-output.js";
 
 export type CommandItem = Extract<ThreadItem, { type: "command_execution" }>;
 
@@ -24,6 +29,8 @@ export interface OpenItem {
   startedAt: number;
   /** Bytes sent as deltas so far. */
   streamed: number;
+  /** Completed (exactly once, by the call or by the reader). */
+  done: boolean;
 }
 
 export interface ExecSession {
@@ -35,22 +42,30 @@ export interface ExecSession {
   readonly cwd: string;
   readonly tty: boolean;
   readonly startedAt: number;
-  /** Last event seq delivered: the next yield attaches after it. */
-  cursor: bigint;
   lastUsed: number;
+  /** The item the output feeds: opened by exec_command, open until the process exits. */
   item: OpenItem | undefined;
-  /** UTF-8 across chunk borders, for deltas. */
-  readonly decoder: StreamDecoder;
-  /** Calls on one session run one at a time (each moves the cursor). */
+  /** The background reader and the output not yet handed to the model. */
+  readonly output: SessionOutput;
+  /**
+   * A call is waiting on this session: it completes the item itself when it sees the exit
+   * (exec_command may still retry unsandboxed on the same item). Otherwise the reader does.
+   */
+  inCall: boolean;
+  /** Calls on one session run one at a time (each takes the buffered output). */
   lock: Promise<unknown>;
   /** Whether the journal holds this session (its end is then journaled too). */
   journaled?: boolean;
 }
 
-
-/** A TextDecoder as used here: UTF-8 that may end mid-character until the last call. */
-export interface StreamDecoder {
-  decode(input?: Uint8Array, options?: { stream?: boolean }): string;
+export interface SessionInit {
+  processId: string;
+  turnId: string;
+  command: string;
+  cwd: string;
+  tty: boolean;
+  startedAt: number;
+  item: OpenItem | undefined;
 }
 
 /** Waits `ms` (or until `signal` aborts, then rejects). Injected so tests decide when a yield ends. */
@@ -73,6 +88,9 @@ export interface UnifiedExecSessionsOptions {
   terminateGraceMs?: number;
   journal?: ExecJournal;
 }
+
+/** After Terminate answered, the reader gets the exit at once; this only bounds a broken stream. */
+const READER_DRAIN_MS = 5_000;
 
 export const LABEL_THREAD = "tether.thread";
 export const LABEL_TURN = "tether.turn";
@@ -121,21 +139,9 @@ export class UnifiedExecSessions implements AsyncDisposable {
         continue;
       }
       known.delete(r.processId);
-      const session: ExecSession = {
-        id: r.sessionId,
-        processId: r.processId,
-        turnId: r.turnId,
-        command: r.command,
-        cwd: r.cwd,
-        tty: r.tty,
-        startedAt: this.now(),
-        cursor: BigInt(r.cursor),
-        lastUsed: ++this.#clock,
-        item: undefined,
-        decoder: new TextDecoder(),
-        lock: Promise.resolve(),
-        journaled: true,
-      };
+      // The reader resumes after what the model last took; output it has not seen is read again.
+      const session = this.#open({ processId: r.processId, turnId: r.turnId, command: r.command, cwd: r.cwd, tty: r.tty, startedAt: this.now(), item: undefined }, r.sessionId, BigInt(r.cursor), false);
+      session.journaled = true;
       this.#sessions.set(session.id, session);
       restored.push(session.id);
     }
@@ -153,8 +159,8 @@ export class UnifiedExecSessions implements AsyncDisposable {
   checkpoint(session: ExecSession): void {
     if (this.#journal === undefined || this.#sessions.get(session.id) !== session) return;
     session.journaled = true;
-    const { id, processId, turnId, command, cwd, tty, cursor } = session;
-    this.#journal.running({ sessionId: id, processId, turnId, command, cwd, tty, cursor: cursor.toString() });
+    const { id, processId, turnId, command, cwd, tty } = session;
+    this.#journal.running({ sessionId: id, processId, turnId, command, cwd, tty, cursor: session.output.takenSeq.toString() });
   }
 
   labels(turnId: string, callId: string): Record<string, string> {
@@ -167,11 +173,39 @@ export class UnifiedExecSessions implements AsyncDisposable {
     return id.length <= 128 ? id : `ue.${safe(this.threadId).slice(0, 60)}.${hash(callId)}${suffix}`.slice(0, 128);
   }
 
-  /** Records a started process the model may come back to. */
-  add(init: Omit<ExecSession, "id" | "cursor" | "lastUsed" | "decoder" | "lock" | "item"> & { item: OpenItem | undefined; cursor: bigint; decoder: StreamDecoder }): ExecSession {
-    const session: ExecSession = { ...init, id: this.#nextId++, lastUsed: ++this.#clock, lock: Promise.resolve() };
+  /**
+   * Records a started process the model may come back to and starts reading its output (its
+   * item gets deltas from now on). The caller holds it (`inCall`) until its first yield ends.
+   */
+  add(init: SessionInit): ExecSession {
+    return this.#open(init, this.#nextId++, 0n, true);
+  }
+
+  #open(init: SessionInit, id: number, afterSeq: bigint, inCall: boolean): ExecSession {
+    const session: ExecSession = Object.assign(
+      { ...init, id, lastUsed: ++this.#clock, lock: Promise.resolve(), inCall },
+      {
+        output: new SessionOutput(this.env, init.processId, afterSeq, {
+          output: (data, text) => {
+            if (session.item !== undefined && !session.item.done) itemOutput(session.item, data, text);
+          },
+          ended: () => {
+            if (!session.inCall) this.completeItem(session);
+          },
+        }),
+      },
+    );
     this.#sessions.set(session.id, session);
     return session;
+  }
+
+  /** Closes the session's item for how its process ended (once; no-op while it runs). */
+  completeItem(session: ExecSession): void {
+    const item = session.item;
+    if (item === undefined || item.done) return;
+    const { exit, error } = session.output;
+    if (exit !== undefined) itemExited(item, exit, this.now());
+    else if (error !== undefined) itemFailed(item, `${item.output.text()}\n[the output of this command could not be read to its end: ${error.message}]`, "failed");
   }
 
   get(id: number): ExecSession | undefined {
@@ -211,13 +245,13 @@ export class UnifiedExecSessions implements AsyncDisposable {
    */
   async makeRoom(): Promise<number[]> {
     if (this.#sessions.size < this.maxSessions) return [];
-    const running = new Set((await this.env.processes.list({ labels: { [LABEL_THREAD]: this.threadId } })).filter((p) => p.state === ProcessState.RUNNING).map((p) => p.processId));
-    for (const s of this.#sessions.values()) if (!running.has(s.processId)) this.#forget(s);
+    // The readers know which processes ended: no List needed.
+    for (const s of this.#sessions.values()) if (s.output.ended && !s.inCall) this.#forget(s);
     const ended: number[] = [];
     while (this.#sessions.size >= this.maxSessions) {
       const lru = [...this.#sessions.values()].reduce((a, b) => (b.lastUsed < a.lastUsed ? b : a));
       this.#forget(lru);
-      await this.#terminate(lru.processId);
+      await this.#end(lru);
       ended.push(lru.id);
     }
     return ended;
@@ -230,14 +264,14 @@ export class UnifiedExecSessions implements AsyncDisposable {
   async terminateTurn(turnId: string): Promise<string[]> {
     const mine = [...this.#sessions.values()].filter((s) => s.turnId === turnId);
     for (const s of mine) this.#forget(s);
-    return this.#terminateAll(mine.map((s) => s.processId), { [LABEL_THREAD]: this.threadId, [LABEL_TURN]: turnId });
+    return this.#terminateAll(mine, { [LABEL_THREAD]: this.threadId, [LABEL_TURN]: turnId });
   }
 
-  /** Ends every process of the thread (thread closed). */
+  /** Ends every process of the thread (thread closed); their items complete. */
   async closeAll(): Promise<string[]> {
     const all = [...this.#sessions.values()];
     this.#sessions.clear();
-    return this.#terminateAll(all.map((s) => s.processId), { [LABEL_THREAD]: this.threadId });
+    return this.#terminateAll(all, { [LABEL_THREAD]: this.threadId });
   }
 
   /** closeAll, for `await using`. */
@@ -249,18 +283,37 @@ export class UnifiedExecSessions implements AsyncDisposable {
     return this.close();
   }
 
-  async #terminateAll(known: string[], labels: Record<string, string>): Promise<string[]> {
+  async #terminateAll(known: ExecSession[], labels: Record<string, string>): Promise<string[]> {
     const ended = new Set<string>();
-    let targets = known;
+    // The readers see the exits and complete the items before this resolves.
+    await Promise.all(known.map((s) => this.#end(s).then(() => ended.add(s.processId))));
+    let targets: string[] = [];
     // Twice at most: a Start that was in flight during the first List shows up in the second.
     for (let pass = 0; pass < 2; pass++) {
       const running = (await this.env.processes.list({ labels })).filter((p) => p.state === ProcessState.RUNNING).map((p) => p.processId);
-      targets = [...new Set([...targets, ...running])];
+      targets = [...new Set(running)];
       if (targets.length === 0) break;
       await Promise.all(targets.map((id) => this.#terminate(id).then(() => ended.add(id))));
-      targets = [];
     }
     return [...ended];
+  }
+
+  /**
+   * Ends a session's process and waits for its reader to see the exit (so its item completes
+   * now, not later); a reader that cannot finish within READER_DRAIN_MS is stopped.
+   */
+  async #end(session: ExecSession): Promise<void> {
+    try {
+      if (!session.output.ended) await this.#terminate(session.processId);
+    } finally {
+      const timer = new AbortController();
+      const drained = await Promise.race([session.output.done.then(() => true), sleep(READER_DRAIN_MS, false, { ref: false, signal: timer.signal }).catch(() => true)]);
+      timer.abort();
+      if (!drained) {
+        session.output.stop();
+        await session.output.done;
+      }
+    }
   }
 
   async #terminate(processId: string): Promise<void> {

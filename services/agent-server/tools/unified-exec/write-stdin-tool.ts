@@ -1,11 +1,12 @@
 // write_stdin (Codex's name and shape): write to a running exec_command session (once, even
 // if the call is retried: the call id is the write id) and answer with the output that
-// follows, like a yield of exec_command. Empty chars only polls.
+// follows, like a yield of exec_command. Empty chars only polls. The output goes on feeding
+// the item exec_command opened (one item per command, however many turns it runs through).
 import { z } from "zod";
 import { ErrorCode, TetherError } from "../../../common/tether-error.js";
 import type { ToolContext, ToolDefinition, ToolResult } from "../tool.js";
 import { collectOrExplain } from "./collect-output.js";
-import { itemExited, itemFailed, itemForTurn, itemYielded } from "./exec-item.js";
+import { itemExited, itemFailed, itemYielded, newItem } from "./exec-item.js";
 import { clampMs, execResult, outputBudgetBytes } from "./exec-output.js";
 import type { UnifiedExecSessions } from "./unified-exec-sessions.js";
 
@@ -53,32 +54,38 @@ async function runWriteStdin(sessions: UnifiedExecSessions, args: WriteStdinInpu
   }
   return sessions.exclusive(session, async () => {
     const startedAt = sessions.now();
-    const item = itemForTurn(session, ctx, startedAt);
-    if (chars !== "") {
-      try {
-        await ctx.env.processes.write(session.processId, Buffer.from(chars, "utf8"), { writeId: ctx.callId, signal: ctx.signal });
-      } catch (err) {
-        if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
-        // The process may have exited just now: the yield below reports that; anything else is the model's to see.
-        const e = TetherError.from(err);
-        if (e.code !== ErrorCode.FailedPrecondition && e.code !== ErrorCode.NotFound) return { output: `write_stdin failed: ${e.message}`, success: false };
+    session.inCall = true;
+    // A session restored after a restart has no item yet: this call opens one for it.
+    session.item ??= newItem(ctx, session.command, session.cwd, startedAt, session.id);
+    try {
+      if (chars !== "") {
+        try {
+          await ctx.env.processes.write(session.processId, Buffer.from(chars, "utf8"), { writeId: ctx.callId, signal: ctx.signal });
+        } catch (err) {
+          if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
+          // The process may have exited just now: the yield below reports that; anything else is the model's to see.
+          const e = TetherError.from(err);
+          if (e.code !== ErrorCode.FailedPrecondition && e.code !== ErrorCode.NotFound) return { output: `write_stdin failed: ${e.message}`, success: false };
+        }
       }
+      const limits = chars === "" ? POLL_YIELD : WRITE_YIELD;
+      const yieldMs = clampMs(args.yield_time_ms, limits.default, limits.min, limits.max);
+      const collected = await collectOrExplain(sessions, session, ctx, yieldMs, outputBudgetBytes(args.max_output_tokens));
+      // The session's one item (opened by exec_command, maybe in an earlier turn) carries on.
+      const item = session.item;
+      if ("error" in collected) {
+        if (item !== undefined) itemFailed(item, collected.error, "failed");
+        return { output: `write_stdin failed: ${collected.error}`, success: false };
+      }
+      if (collected.exit !== undefined) {
+        sessions.remove(session);
+        if (item !== undefined) itemExited(item, collected.exit, sessions.now());
+      } else if (item !== undefined) {
+        itemYielded(item, session.id);
+      }
+      return execResult({ wallMs: sessions.now() - startedAt, collected, sessionId: session.id });
+    } finally {
+      session.inCall = false;
     }
-    const limits = chars === "" ? POLL_YIELD : WRITE_YIELD;
-    const yieldMs = clampMs(args.yield_time_ms, limits.default, limits.min, limits.max);
-    const collected = await collectOrExplain(sessions, session, ctx, yieldMs, outputBudgetBytes(args.max_output_tokens));
-    if ("error" in collected) {
-      itemFailed(item, collected.error, "failed");
-      session.item = undefined;
-      return { output: `write_stdin failed: ${collected.error}`, success: false };
-    }
-    if (collected.exit !== undefined) {
-      sessions.remove(session);
-      itemExited(item, collected.exit, sessions.now());
-      session.item = undefined;
-    } else {
-      itemYielded(item, session.id);
-    }
-    return execResult({ wallMs: sessions.now() - startedAt, collected, sessionId: session.id });
   });
 }
