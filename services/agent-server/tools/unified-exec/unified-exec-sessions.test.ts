@@ -62,7 +62,7 @@ describe("UnifiedExecSessions.restore (a real in-process exec session)", () => {
     expect(await running("ue.th.kept")).toBe(true);
     expect(await running("ue.other.not-mine")).toBe(true);
     // New ids start past every id the rollout knew; the restored session's end is journaled.
-    const next = s.add({ processId: "ue.th.new", turnId: "turn_2", command: "x", cwd: "/", tty: false, startedAt: 0, item: undefined, cursor: 0n, decoder: new TextDecoder() });
+    const next = s.add({ processId: "ue.th.new", turnId: "turn_2", command: "x", cwd: "/", tty: false, startedAt: 0, item: undefined });
     expect(next.id).toBe(1005);
     s.remove(s.get(1003)!);
     expect(journal).toEqual(["closed 1003"]);
