@@ -115,13 +115,19 @@ async function startAndCollect(run: Run, processId: string, sandbox: SandboxPoli
     output: { overflow: OverflowPolicy.DROP_OLDEST, maxRetainedBytes: BigInt(RETAINED_OUTPUT_BYTES) },
     labels: sessions.labels(ctx.turnId, ctx.callId),
   };
+  // The session's reader attaches right behind Start rather than after its answer: one round trip less.
+  const start = ctx.env.processes.start(processId, spec, { signal: ctx.signal });
+  const session = sessions.add({ processId, turnId: ctx.turnId, command: args.cmd, cwd: run.cwd, tty, startedAt: run.startedAt, item: run.item }, start.then(() => true, () => false));
   try {
-    await ctx.env.processes.start(processId, spec, { signal: ctx.signal });
+    await start;
   } catch (err) {
+    // Still held (inCall): the reader leaves the item to the failure reported below.
+    sessions.remove(session);
+    session.output.stop();
+    await session.output.done;
     if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
     return { error: `exec_command could not start the command: ${TetherError.from(err).message}` };
   }
-  const session = sessions.add({ processId, turnId: ctx.turnId, command: args.cmd, cwd: run.cwd, tty, startedAt: run.startedAt, item: run.item });
   const yieldMs = clampMs(args.yield_time_ms, EXEC_YIELD.default, EXEC_YIELD.min, EXEC_YIELD.max);
   try {
     const collected = await sessions.exclusive(session, () => collectOrExplain(sessions, session, ctx, yieldMs, outputBudgetBytes(args.max_output_tokens)));

@@ -47,13 +47,18 @@ export class SessionOutput {
   #readSeq: bigint;
   #takenSeq: bigint;
 
-  /** Reads events after `afterSeq` (0: from the first; a resumed session: what the model last took). */
-  constructor(env: Environment, processId: string, afterSeq: bigint, sink: SessionOutputSink) {
+  /**
+   * Reads events after `afterSeq` (0: from the first; a resumed session: what the model last
+   * took). `started`, for a Start still in flight: the Attach goes out right behind it (the
+   * exec server holds an Attach until the Start before it has ended, saving a round trip); an
+   * environment that answered NOT_FOUND before its Start was applied is asked once more after.
+   */
+  constructor(env: Environment, processId: string, afterSeq: bigint, sink: SessionOutputSink, started?: Promise<boolean>) {
     this.processId = processId;
     this.#sink = sink;
     this.#readSeq = afterSeq;
     this.#takenSeq = afterSeq;
-    this.done = this.#read(env, afterSeq);
+    this.done = this.#read(env, afterSeq, started);
   }
 
   /** Where the model's view ends: a restarted agent resumes reading after it (the journal's cursor). */
@@ -88,8 +93,31 @@ export class SessionOutput {
     this.#stop.abort(new TetherError(ErrorCode.Cancelled, "the session was discarded"));
   }
 
-  async #read(env: Environment, afterSeq: bigint): Promise<void> {
+  async #read(env: Environment, afterSeq: bigint, started: Promise<boolean> | undefined): Promise<void> {
     try {
+      try {
+        await this.#attach(env, afterSeq);
+      } catch (err) {
+        // Only an Attach that overtook its Start is asked again, once, after Start answered.
+        const overtook = started !== undefined && this.#readSeq === afterSeq && TetherError.from(err).code === ErrorCode.NotFound && !this.#stop.signal.aborted;
+        if (!overtook || !(await started)) throw err;
+        await this.#attach(env, afterSeq);
+      }
+      if (this.#exit === undefined) this.#error = new TetherError(ErrorCode.Unavailable, `the output stream of ${this.processId} ended before the process exited`);
+    } catch (err) {
+      this.#error = this.#stop.signal.aborted ? TetherError.from(this.#stop.signal.reason) : TetherError.from(err);
+    }
+    const rest = this.#decoder.decode();
+    if (rest !== "") this.#sink.output(new Uint8Array(0), rest);
+    try {
+      this.#sink.ended();
+    } catch {
+      // A sink that fails (its thread's rollout closed) must not leave `done` rejected.
+    }
+  }
+
+  async #attach(env: Environment, afterSeq: bigint): Promise<void> {
+    {
       for await (const ev of env.processes.attach(this.processId, { afterSeq: Number(afterSeq), allowGaps: true, signal: this.#stop.signal })) {
         const e = ev.event;
         if (e.case === "started") continue;
@@ -108,16 +136,6 @@ export class SessionOutput {
           break;
         }
       }
-      if (this.#exit === undefined) this.#error = new TetherError(ErrorCode.Unavailable, `the output stream of ${this.processId} ended before the process exited`);
-    } catch (err) {
-      this.#error = this.#stop.signal.aborted ? TetherError.from(this.#stop.signal.reason) : TetherError.from(err);
-    }
-    const rest = this.#decoder.decode();
-    if (rest !== "") this.#sink.output(new Uint8Array(0), rest);
-    try {
-      this.#sink.ended();
-    } catch {
-      // A sink that fails (its thread's rollout closed) must not leave `done` rejected.
     }
   }
 }

@@ -177,11 +177,11 @@ export class UnifiedExecSessions implements AsyncDisposable {
    * Records a started process the model may come back to and starts reading its output (its
    * item gets deltas from now on). The caller holds it (`inCall`) until its first yield ends.
    */
-  add(init: SessionInit): ExecSession {
-    return this.#open(init, this.#nextId++, 0n, true);
+  add(init: SessionInit, started?: Promise<boolean>): ExecSession {
+    return this.#open(init, this.#nextId++, 0n, true, started);
   }
 
-  #open(init: SessionInit, id: number, afterSeq: bigint, inCall: boolean): ExecSession {
+  #open(init: SessionInit, id: number, afterSeq: bigint, inCall: boolean, started?: Promise<boolean>): ExecSession {
     const session: ExecSession = Object.assign(
       { ...init, id, lastUsed: ++this.#clock, lock: Promise.resolve(), inCall },
       {
@@ -192,7 +192,7 @@ export class UnifiedExecSessions implements AsyncDisposable {
           ended: () => {
             if (!session.inCall) this.completeItem(session);
           },
-        }),
+        }, started),
       },
     );
     this.#sessions.set(session.id, session);

@@ -1,0 +1,115 @@
+// A/B for issue 15's per-tool-call target: two builds of `tether exec` (e.g. main's dist and a
+// worktree's) alternating run by run against one scripted model server and one Unix-socket
+// exec server, each run making CALLS `true` tool calls. Prints the median gap between model
+// requests per build (the bench row agent-tool-call) and, with --cpu-prof DIR, writes a V8
+// CPU profile of each agent process to DIR (pass the build's bin path as TETHER_AB_A/B).
+// Run: esbuild bench/ab/agent-tool-call-ab.ts --bundle --platform=node --format=esm
+// --packages=external --outfile=dist/ab-agent.mjs && node dist/ab-agent.mjs A_BIN B_BIN [RUNS] [--cpu-prof DIR]
+// A measurement, not part of make bench.
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { openEnvironment } from "../../clients/environment/open-environment.js";
+import type { Environment } from "../../clients/environment/environment.js";
+import { SandboxMode } from "../../gen/tether/exec/v1/sandbox_pb.js";
+import { RUN_DIR } from "../../test/support/codex-cli.js";
+import { startExecServerProcess } from "../../test/support/exec-server-process.js";
+import { type ScriptRequest, startResponsesServer } from "../../test/support/responses-server.js";
+
+const CALLS = 20;
+
+async function runOnce(bin: string, execUrl: string, work: string, home: string, profDir: string | undefined): Promise<number[]> {
+  const arrivals: number[] = [];
+  const script = (req: ScriptRequest) => {
+    arrivals.push(performance.now());
+    if (req.index >= CALLS) return [{ type: "message" as const, text: "done" }];
+    return [{ type: "function_call" as const, name: "exec_command", arguments: { cmd: "true", login: false }, callId: `call_${req.index}` }];
+  };
+  await using model = await startResponsesServer({ script });
+  const args = [...(profDir ? ["--cpu-prof", "--cpu-prof-dir", profDir] : []), bin, "exec", "-C", work, "--env", execUrl, "--sandbox", "full-access", "run true"];
+  const child = spawn(process.execPath, args, {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, TETHER_HOME: home, OPENAI_BASE_URL: model.url, OPENAI_API_KEY: "sk-scripted" },
+  });
+  const code = await new Promise<number | null>((res) => child.once("exit", res));
+  if (code !== 0) throw new Error(`${bin} exited ${code}`);
+  if (arrivals.length !== CALLS + 1) throw new Error(`${arrivals.length} requests`);
+  model.check();
+  return arrivals.slice(1).map((t, i) => t - arrivals[i]!);
+}
+
+/** The command's own time as exec_command runs it: Start + Attach to the exit, back to back (ms each). */
+async function commandAlone(env: Environment, work: string, round: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < CALLS; i++) {
+    const t0 = performance.now();
+    const id = `ab-alone-${process.pid}-${round}-${i}`;
+    await env.processes.start(id, { argv: ["bash", "-c", "true"], cwd: work, env: { NO_COLOR: "1", TERM: "dumb" }, sandbox: { mode: SandboxMode.FULL_ACCESS } });
+    for await (const ev of env.processes.attach(id, { allowGaps: true })) if (ev.event.case === "exited") break;
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+/** One model round trip alone: fetch's POST of a small request and its SSE read to the end (ms each). */
+async function modelAlone(): Promise<number[]> {
+  const script = (req: ScriptRequest) => [{ type: "function_call" as const, name: "exec_command", arguments: { cmd: "true", login: false }, callId: `call_${req.index}` }];
+  await using model = await startResponsesServer({ script });
+  const out: number[] = [];
+  for (let i = 0; i < CALLS; i++) {
+    const t0 = performance.now();
+    const res = await fetch(`${model.url}/responses`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer sk" },
+      body: JSON.stringify({ model: "m", stream: true, input: [{ type: "message", role: "user", content: "run true" }] }),
+    });
+    await res.text();
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const profAt = argv.indexOf("--cpu-prof");
+  const profDir = profAt >= 0 ? argv.splice(profAt, 2)[1] : undefined;
+  const [a, b, runsArg] = argv;
+  if (!a || !b) throw new Error("usage: ab-agent.mjs A_BIN B_BIN [RUNS] [--cpu-prof DIR]");
+  const runs = Number(runsArg ?? 5);
+  await mkdir(RUN_DIR, { recursive: true });
+  const work = await mkdtemp(join(RUN_DIR, "ab-agent-work-"));
+  const home = await mkdtemp(join(RUN_DIR, "ab-agent-home-"));
+  const exec = await startExecServerProcess();
+  const gaps: Record<string, number[]> = { A: [], B: [], alone: [], model: [] };
+  const env = await openEnvironment(exec.url);
+  try {
+    for (let r = 0; r < runs; r++) {
+      for (const [name, bin] of r % 2 === 0 ? [["A", a], ["B", b]] : [["B", b], ["A", a]]) {
+        const dir = profDir ? join(profDir, name!) : undefined;
+        if (dir) await mkdir(dir, { recursive: true });
+        gaps[name!]!.push(...(await runOnce(bin!, exec.url, work, home, dir)));
+      }
+      gaps.alone!.push(...(await commandAlone(env, work, r)));
+      gaps.model!.push(...(await modelAlone()));
+    }
+  } finally {
+    await env.close();
+    await exec.close();
+    await rm(work, { recursive: true, force: true });
+    await rm(home, { recursive: true, force: true });
+  }
+  const ma = median(gaps.A!);
+  const mb = median(gaps.B!);
+  const alone = median(gaps.alone!);
+  const rt = median(gaps.model!);
+  console.log(`per tool call, median of ${gaps.A!.length} gaps: A ${ma.toFixed(2)} ms, B ${mb.toFixed(2)} ms, B/A ${(mb / ma).toFixed(3)}`);
+  console.log(`the command alone (Start + Attach to exit, same server, same run): ${alone.toFixed(2)} ms; one model round trip alone (fetch + SSE read): ${rt.toFixed(2)} ms`);
+  console.log(`agent share (gap - command - model round trip): A ${(ma - alone - rt).toFixed(2)} ms, B ${(mb - alone - rt).toFixed(2)} ms`);
+}
+
+await main();
