@@ -7,7 +7,7 @@
 // --packages=external --outfile=dist/ab-agent.mjs && node dist/ab-agent.mjs A_BIN B_BIN [RUNS] [--cpu-prof DIR]
 // A measurement, not part of make bench.
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { openEnvironment } from "../../clients/environment/open-environment.js";
 import type { Environment } from "../../clients/environment/environment.js";
@@ -18,24 +18,28 @@ import { type ScriptRequest, startResponsesServer } from "../../test/support/res
 
 const CALLS = 20;
 
-async function runOnce(bin: string, execUrl: string, work: string, home: string, profDir: string | undefined): Promise<number[]> {
+/** Preloaded into each agent process: its CPU time (user + system, µs) written to a file at exit. */
+const CPU_HOOK = `const fs = require("node:fs"); process.on("exit", () => { const u = process.cpuUsage(); fs.writeFileSync(process.env.AB_CPU_FILE, String(u.user + u.system)); });`;
+
+/** One `tether exec` run of `calls` tool calls: the gaps between model requests (ms) and the agent's CPU time (ms). */
+async function runOnce(bin: string, execUrl: string, work: string, home: string, profDir: string | undefined, calls = CALLS): Promise<{ gaps: number[]; cpuMs: number }> {
   const arrivals: number[] = [];
   const script = (req: ScriptRequest) => {
     arrivals.push(performance.now());
-    if (req.index >= CALLS) return [{ type: "message" as const, text: "done" }];
+    if (req.index >= calls) return [{ type: "message" as const, text: "done" }];
     return [{ type: "function_call" as const, name: "exec_command", arguments: { cmd: "true", login: false }, callId: `call_${req.index}` }];
   };
   await using model = await startResponsesServer({ script });
   const args = [...(profDir ? ["--cpu-prof", "--cpu-prof-dir", profDir] : []), bin, "exec", "-C", work, "--env", execUrl, "--sandbox", "full-access", "run true"];
   const child = spawn(process.execPath, args, {
     stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, TETHER_HOME: home, OPENAI_BASE_URL: model.url, OPENAI_API_KEY: "sk-scripted" },
+    env: { ...process.env, TETHER_HOME: home, OPENAI_BASE_URL: model.url, OPENAI_API_KEY: "sk-scripted", NODE_OPTIONS: `--require ${join(home, "cpu-hook.cjs")}`, AB_CPU_FILE: join(home, "cpu") },
   });
   const code = await new Promise<number | null>((res) => child.once("exit", res));
   if (code !== 0) throw new Error(`${bin} exited ${code}`);
-  if (arrivals.length !== CALLS + 1) throw new Error(`${arrivals.length} requests`);
+  if (arrivals.length !== calls + 1) throw new Error(`${arrivals.length} requests`);
   model.check();
-  return arrivals.slice(1).map((t, i) => t - arrivals[i]!);
+  return { gaps: arrivals.slice(1).map((t, i) => t - arrivals[i]!), cpuMs: Number(await readFile(join(home, "cpu"), "utf8")) / 1000 };
 }
 
 /** The command's own time as exec_command runs it: Start + Attach to the exit, back to back (ms each). */
@@ -84,15 +88,21 @@ async function main(): Promise<void> {
   await mkdir(RUN_DIR, { recursive: true });
   const work = await mkdtemp(join(RUN_DIR, "ab-agent-work-"));
   const home = await mkdtemp(join(RUN_DIR, "ab-agent-home-"));
+  await writeFile(join(home, "cpu-hook.cjs"), CPU_HOOK);
   const exec = await startExecServerProcess();
   const gaps: Record<string, number[]> = { A: [], B: [], alone: [], model: [] };
+  /** Per run: CPU of a CALLS-call run minus that of a no-call run, per call. */
+  const cpu: Record<string, number[]> = { A: [], B: [] };
   const env = await openEnvironment(exec.url);
   try {
     for (let r = 0; r < runs; r++) {
       for (const [name, bin] of r % 2 === 0 ? [["A", a], ["B", b]] : [["B", b], ["A", a]]) {
         const dir = profDir ? join(profDir, name!) : undefined;
         if (dir) await mkdir(dir, { recursive: true });
-        gaps[name!]!.push(...(await runOnce(bin!, exec.url, work, home, dir)));
+        const run = await runOnce(bin!, exec.url, work, home, dir);
+        const idle = await runOnce(bin!, exec.url, work, home, undefined, 0);
+        gaps[name!]!.push(...run.gaps);
+        cpu[name!]!.push((run.cpuMs - idle.cpuMs) / CALLS);
       }
       gaps.alone!.push(...(await commandAlone(env, work, r)));
       gaps.model!.push(...(await modelAlone()));
@@ -109,6 +119,9 @@ async function main(): Promise<void> {
   const rt = median(gaps.model!);
   console.log(`per tool call, median of ${gaps.A!.length} gaps: A ${ma.toFixed(2)} ms, B ${mb.toFixed(2)} ms, B/A ${(mb / ma).toFixed(3)}`);
   console.log(`the command alone (Start + Attach to exit, same server, same run): ${alone.toFixed(2)} ms; one model round trip alone (fetch + SSE read): ${rt.toFixed(2)} ms`);
+  const ca = median(cpu.A!);
+  const cb = median(cpu.B!);
+  console.log(`agent CPU per call (run minus a no-call run, median of ${cpu.A!.length} runs): A ${ca.toFixed(2)} ms, B ${cb.toFixed(2)} ms, B/A ${(cb / ca).toFixed(3)}`);
   console.log(`agent share (gap - command - model round trip): A ${(ma - alone - rt).toFixed(2)} ms, B ${(mb - alone - rt).toFixed(2)} ms`);
 }
 

@@ -2,7 +2,7 @@
 // scripted fake): a turn that runs a command in the workspace-write sandbox, patches a file
 // and updates the plan; and an interrupt during a long command, after which List shows none
 // of the turn's processes.
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -73,6 +73,24 @@ describe("the default tools in a real turn", () => {
     const output = last.find((i) => i.type === "function_call_output" && i.callId === "exec1");
     expect(output).toMatchObject({ output: expect.stringMatching(/Process exited with code 0\nOutput:\nhello from the patch\nran\n$/) });
     expect(model.requests[0]!.tools.map((s) => s.name)).toEqual(["exec_command", "write_stdin", "apply_patch", "update_plan"]);
+  });
+
+  it("a command still running when its turn ends keeps streaming to its item, which completes when the process exits", async () => {
+    const flag = path.join(home, "go");
+    const model = new FakeModel([call("exec_command", { cmd: `echo one; while [ ! -e go ]; do sleep 0.01; done; echo two`, login: false, yield_time_ms: 250 }, "bg1"), say("started it")]);
+    const t = await start(model);
+    await t.core.startTurn(t.thread.threadId, { text: "go" });
+    const end = await t.turnEnd();
+    expect(end.type).toBe("turn.completed");
+    expect(completed(t.events, "command_execution")).toEqual([]);
+    await writeFile(flag, "");
+    const done = await t.until((e) => e.type === "item.completed" && e.item.type === "command_execution");
+    expect(done).toMatchObject({ turnId: end.turnId, item: { id: "cmd-bg1", exitCode: 0, status: "completed", output: "one\ntwo\n" } });
+    // Live output after the turn's end came as deltas of that item; the stored turn has it too.
+    const endAt = t.events.indexOf(end);
+    expect(t.events.slice(endAt).some((e) => e.type === "item.delta" && e.itemId === "cmd-bg1" && e.delta.includes("two"))).toBe(true);
+    const snapshot = await t.core.readThread(t.thread.threadId);
+    expect(snapshot.turns.at(-1)?.items).toContainEqual(expect.objectContaining({ id: "cmd-bg1", exitCode: 0 }));
   });
 
   it("an interrupt during a long command ends its process group: List shows nothing left", async () => {
