@@ -30,7 +30,7 @@ async function runOnce(bin: string, execUrl: string, work: string, home: string,
     return [{ type: "function_call" as const, name: "exec_command", arguments: { cmd: "true", login: false }, callId: `call_${req.index}` }];
   };
   await using model = await startResponsesServer({ script });
-  const args = [...(profDir ? ["--cpu-prof", "--cpu-prof-dir", profDir] : []), bin, "exec", "-C", work, "--env", execUrl, "--sandbox", "full-access", "run true"];
+  const args = [...(profDir ? ["--cpu-prof", "--cpu-prof-interval", "100", "--cpu-prof-dir", profDir] : []), bin, "exec", "-C", work, "--env", execUrl, "--sandbox", "full-access", "run true"];
   const child = spawn(process.execPath, args, {
     stdio: ["ignore", "ignore", "inherit"],
     env: { ...process.env, TETHER_HOME: home, OPENAI_BASE_URL: model.url, OPENAI_API_KEY: "sk-scripted", NODE_OPTIONS: `--require ${join(home, "cpu-hook.cjs")}`, AB_CPU_FILE: join(home, "cpu") },
