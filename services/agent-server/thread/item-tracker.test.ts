@@ -24,4 +24,22 @@ describe("ItemTracker", () => {
     ]);
     expect(stored.map((i) => i.id)).toEqual(["a", "b"]);
   });
+
+  it("closeAll completes a message or reasoning cut off mid-stream with the text streamed so far", () => {
+    const events: ThreadEvent[] = [];
+    const stored: ThreadItem[] = [];
+    const t = new ItemTracker("turn-1", (e) => events.push(e), (i) => stored.push(i));
+    t.started({ type: "reasoning", id: "r", text: "" });
+    t.delta("r", "reasoning", "weighing ");
+    t.delta("r", "reasoning", "options");
+    t.started({ type: "agent_message", id: "m", text: "" });
+    t.delta("m", "text", "thinking ");
+    t.delta("m", "text", "about it");
+    t.closeAll();
+    expect(stored).toEqual([
+      { type: "reasoning", id: "r", text: "weighing options" },
+      { type: "agent_message", id: "m", text: "thinking about it" },
+    ]);
+    expect(events.filter((e) => e.type === "item.completed").map((e) => ("item" in e ? e.item : undefined))).toEqual(stored);
+  });
 });

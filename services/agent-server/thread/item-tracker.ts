@@ -44,7 +44,13 @@ export class ItemTracker implements ItemEmitter {
 
   delta(itemId: string, kind: "text" | "reasoning" | "output", delta: string): void {
     // A delta for an item that is not open would break the order a reader relies on.
-    if (!this.#open.has(itemId) || delta === "") return;
+    const item = this.#open.get(itemId);
+    if (!item || delta === "") return;
+    // The snapshot keeps the text so far: a turn interrupted mid-answer closes the message with
+    // what the user saw stream in, not with the empty text it started with.
+    if ((kind === "text" && item.type === "agent_message") || (kind === "reasoning" && item.type === "reasoning")) {
+      this.#open.set(itemId, { ...item, text: item.text + delta });
+    }
     this.#emit({ type: "item.delta", turnId: this.#turnId, itemId, kind, delta });
   }
 
