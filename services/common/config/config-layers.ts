@@ -46,7 +46,11 @@ export function parseTomlFile(file: string, text: string): ConfigTree {
   } catch (err) {
     if (err instanceof TomlError) {
       const reason = err.message.split("\n")[0] ?? "invalid TOML";
-      throw new TetherError(ErrorCode.InvalidArgument, `${file}:${err.line}:${err.column}: invalid TOML: ${reason}`, { cause: err });
+      throw new TetherError(ErrorCode.InvalidArgument, `${file}:${err.line}:${err.column}: invalid TOML: ${reason}`, {
+        cause: err,
+        // The user's file to fix: a usage error (exit 2), as every other config error is.
+        details: { usage: "true" },
+      });
     }
     throw TetherError.from(err, file);
   }

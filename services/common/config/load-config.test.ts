@@ -81,7 +81,10 @@ describe("loadConfig", () => {
 
   it("fails on broken TOML with the file, line and column", async () => {
     await homeToml('model = "ok"\nsandbox_mode = \n');
-    expect(errorOf(() => loadConfig({ cwd: project, env })).message).toMatch(new RegExp(`${join(home, "config.toml")}:2:\\d+: invalid TOML`));
+    const err = errorOf(() => loadConfig({ cwd: project, env }));
+    expect(err.message).toMatch(new RegExp(`${join(home, "config.toml")}:2:\\d+: invalid TOML`));
+    // The user's file to fix: the CLI exits 2 (usage), not 255 (unreachable).
+    expect(err.details.usage).toBe("true");
   });
 
   it("warns about unknown keys, naming where they are, and ignores them", async () => {
