@@ -27,6 +27,35 @@ export interface GrpcAgentClientOptions {
   caPem?: Buffer;
   /** Per unary call (default 60 s). */
   timeoutMs?: number;
+  /** The first connection: how long to wait for a server that accepts but is not ready (default 10 s). */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * The first contact fails fast, as the exec environment's does: a wrong address or a server
+ * that is not running says so now (UNAVAILABLE, exit 255), not after every call's 60 s wait.
+ * Later calls keep waitForReady, so a restarting server is waited for.
+ */
+async function firstContact(raw: grpc.Client, url: string, target: NetworkTarget, timeoutMs: number): Promise<void> {
+  const channel = raw.getChannel();
+  const deadline = Date.now() + timeoutMs;
+  const hint =
+    target.kind === "unix"
+      ? `is an agent server listening on ${target.path}? start one with: tether agent-server --listen unix://${target.path}`
+      : `is an agent server listening on ${target.host}:${target.port}${target.kind === "grpcs" ? " with TLS (check the CA)" : ""}?`;
+  // Bounded: every state change is waited for with the same deadline.
+  for (;;) {
+    const state = channel.getConnectivityState(true);
+    if (state === grpc.connectivityState.READY) return;
+    if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) {
+      throw new TetherError(ErrorCode.Unavailable, `cannot reach the agent server at ${url}: the connection failed; ${hint}`);
+    }
+    await new Promise<void>((resolve, reject) =>
+      channel.watchConnectivityState(state, deadline, (err) =>
+        err ? reject(new TetherError(ErrorCode.Unavailable, `cannot reach the agent server at ${url}: no connection within ${timeoutMs} ms; ${hint}`)) : resolve(),
+      ),
+    );
+  }
 }
 
 function networkTarget(url: string): NetworkTarget {
@@ -56,6 +85,12 @@ export class GrpcAgentClient implements AgentClient {
       "grpc.keepalive_timeout_ms": 5_000,
       "grpc.keepalive_permit_without_calls": 1,
     });
+    try {
+      await firstContact(raw, url, target, options.connectTimeoutMs ?? 10_000);
+    } catch (err) {
+      raw.close();
+      throw err;
+    }
     const metadata = new grpc.Metadata();
     if (options.token) metadata.set("authorization", `Bearer ${options.token}`);
     return new GrpcAgentClient(bindClient(AgentService, raw, { metadata }), options.timeoutMs ?? 60_000);

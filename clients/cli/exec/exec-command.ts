@@ -44,7 +44,12 @@ export async function execCommand(promptArg: string | undefined, flags: ExecFlag
   const prompt = await readPrompt(promptArg);
   const schema = flags.outputSchema ? await readOutputSchema(flags.outputSchema) : undefined;
   // on-request: sandboxed commands run without asking; what would ask is declined below (no one to ask).
-  const session = await openAgentSession(flags, { approvalPolicy: "on-request" });
+  const session = await openAgentSession(flags, { approvalPolicy: "on-request" }).catch(async (err: unknown) => {
+    const te = TetherError.from(err);
+    // An agent server that cannot be reached: in --json, one `error` line says why, as for an environment.
+    if (sink.json && !isUsageError(te)) await sink.write(JSON.stringify({ type: "error", message: te.message }), "stdout");
+    throw te;
+  });
   const client = session.client;
   let info: ThreadInfo;
   try {
@@ -56,7 +61,7 @@ export async function execCommand(promptArg: string | undefined, flags: ExecFlag
     }
   } catch (err) {
     await client.close().catch(() => undefined);
-    const te = TetherError.from(err);
+    const te = startError(err, resume);
     // The run never started: in --json, one `error` line says why (stdout carries only JSONL).
     if (sink.json && !isUsageError(te)) await sink.write(JSON.stringify({ type: "error", message: te.message }), "stdout");
     throw te;
@@ -71,6 +76,21 @@ export async function execCommand(promptArg: string | undefined, flags: ExecFlag
   } finally {
     await client.close();
   }
+}
+
+/**
+ * Why the thread did not start, as the exit status should say it: what the user named (an
+ * `--env` that is not understood, a rule file that does not load, a thread id that is not
+ * stored) is a usage error (2), not an unreachable environment (255).
+ */
+function startError(err: unknown, resume: ResumeTarget | undefined): TetherError {
+  const te = TetherError.from(err);
+  if (isUsageError(te)) return te;
+  if (te.code === ErrorCode.InvalidArgument) return usageError(te.message);
+  if (te.code === ErrorCode.NotFound && resume && "threadId" in resume) {
+    return usageError(`${te.message}: use the thread_id of thread.started, or tether exec resume --last`);
+  }
+  return te;
 }
 
 async function runTurn(client: AgentClient, info: ThreadInfo, prompt: string, schema: OutputSchema | undefined, flags: ExecFlags, sink: Sink): Promise<number> {

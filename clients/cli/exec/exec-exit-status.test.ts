@@ -1,0 +1,72 @@
+// `tether exec` exit statuses as a user meets them (the real CLI process): what the user named
+// wrongly is a usage error (2) that says what to fix; an agent server that is not there is 255
+// at once, not after a minute's wait.
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runTether } from "../../../test/support/tether-cli.js";
+
+let dir: string;
+let work: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "tether-exec-status-"));
+  work = path.join(dir, "work");
+  await mkdir(work);
+});
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** A fresh TETHER_HOME per case; no model server is ever reached (the turn never starts). */
+async function exec(args: string[], home: { config?: string; rules?: string } = {}) {
+  const tetherHome = await mkdtemp(path.join(dir, "home-"));
+  if (home.config !== undefined) await writeFile(path.join(tetherHome, "config.toml"), home.config);
+  if (home.rules !== undefined) {
+    await mkdir(path.join(tetherHome, "rules"));
+    await writeFile(path.join(tetherHome, "rules", "default.rules"), home.rules);
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: tetherHome, OPENAI_BASE_URL: "http://127.0.0.1:9/v1", OPENAI_API_KEY: "sk-test" };
+  for (const key of ["TETHER_PROFILE", "TETHER_MODEL", "TETHER_ENV", "TETHER_AGENT", "TETHER_SANDBOX"]) delete env[key];
+  return { ...(await runTether(["exec", "-C", work, ...args], { env, cwd: work, timeoutMs: 30_000 /* a 60 s wait for an absent agent server fails here */ })), home: tetherHome };
+}
+
+describe("tether exec exit status 2: what the user named is wrong, and the error says what to fix", () => {
+  it("a config.toml that is not TOML", async () => {
+    const r = await exec(["go"], { config: 'model = "gpt-5.5"\nsandbox_mode = \n' });
+    expect(r.stderr).toMatch(/config\.toml:2:\d+: invalid TOML/);
+    expect(r.code).toBe(2);
+  });
+
+  it("a rule file that does not load: its file, line and column", async () => {
+    const r = await exec(["go"], { rules: 'prefix_rule(pattern = ["git", "push"], decision = "maybe")\n' });
+    expect(r.stderr).toMatch(/rules\/default\.rules:1:\d+: decision must be allow, prompt, forbidden/);
+    expect(r.code).toBe(2);
+  });
+
+  it("an --env that is not understood, with --json too (stdout stays JSONL-only: nothing there)", async () => {
+    const r = await exec(["--json", "--env", "bogus", "go"]);
+    expect(r.stderr).toMatch(/environment "bogus" is not understood: use local, unix:\/\/\/path/);
+    expect(r.stdout).toBe("");
+    expect(r.code).toBe(2);
+  });
+
+  it("resume of a thread that is not stored names the way to find one", async () => {
+    const r = await exec(["resume", "thread_nope", "go"]);
+    expect(r.stderr).toMatch(/no thread thread_nope .*tether exec resume --last/);
+    expect(r.code).toBe(2);
+  });
+});
+
+describe("tether exec --agent with no agent server there", () => {
+  it("exits 255 at once, saying how to start one (one JSON error line with --json)", async () => {
+    const sock = path.join(dir, "no-agent.sock");
+    const r = await exec(["--json", "--agent", `unix://${sock}`, "go"]);
+    expect(r.code, r.stderr).toBe(255);
+    expect(r.stderr).toContain(`start one with: tether agent-server --listen unix://${sock}`);
+    expect(r.stdout.trim().split("\n").map((l) => JSON.parse(l) as unknown)).toEqual([
+      { type: "error", message: expect.stringContaining(`cannot reach the agent server at unix://${sock}`) as unknown },
+    ]);
+  });
+});
