@@ -48,8 +48,10 @@ async function commandAlone(env: Environment, work: string, round: number): Prom
   for (let i = 0; i < CALLS; i++) {
     const t0 = performance.now();
     const id = `ab-alone-${process.pid}-${round}-${i}`;
-    await env.processes.start(id, { argv: ["bash", "-c", "true"], cwd: work, env: { NO_COLOR: "1", TERM: "dumb" }, sandbox: { mode: SandboxMode.FULL_ACCESS } });
+    // As exec_command sends them: the Attach right behind the Start.
+    const start = env.processes.start(id, { argv: ["bash", "-c", "true"], cwd: work, env: { NO_COLOR: "1", TERM: "dumb" }, sandbox: { mode: SandboxMode.FULL_ACCESS } });
     for await (const ev of env.processes.attach(id, { allowGaps: true })) if (ev.event.case === "exited") break;
+    await start;
     out.push(performance.now() - t0);
   }
   return out;
