@@ -1,7 +1,7 @@
 // The flags of the agent commands (exec, the interactive session, features), defined without
 // importing what they configure: program.ts loads this for every command, `tether
 // exec-server` included, which must not pay for zod or the TOML parser.
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 
 export const DEFAULT_MODEL = "gpt-5.5";
 export const DEFAULT_SANDBOX = "workspace-write";
@@ -25,8 +25,10 @@ export function addAgentOptions(cmd: Command): Command {
       .option("--env <env>", "where commands run: local | unix:///path | grpc://host:port | grpcs://host:port | docker[:IMAGE] (default: default_env, else local)")
       .option("--token-file <file>", "bearer token for the environment's exec server")
       .option("--ca-file <file>", "trust this CA for a grpcs:// environment")
-      .option("-s, --sandbox <mode>", `read-only | workspace-write | full-access (default: sandbox_mode, else ${DEFAULT_SANDBOX})`)
+      .option("-s, --sandbox <mode>", `read-only | workspace-write | full-access (Codex's danger-full-access too; default: sandbox_mode, else ${DEFAULT_SANDBOX})`)
       .option("-C, --cwd <dir>", "the working directory of the thread (default: this directory)")
+      // Codex's spelling, so a Codex user's command line works unchanged (not listed twice in --help).
+      .addOption(new Option("--cd <dir>", "the same as --cwd").hideHelp())
       .option("--agent <url>", "use an agent server (unix:///path, grpc://host:port, grpcs://…) instead of the agent in this process")
       .option("--agent-token-file <file>", "bearer token for --agent"),
   );

@@ -1,11 +1,12 @@
 // What `tether exec` and the interactive `tether` share: flags and config resolved into the
 // thread's settings (model, environment, sandbox, approvals) and an AgentClient — the agent
 // in this process, or an agent server with --agent. Flags beat config; config beats defaults.
+import { statSync } from "node:fs";
 import path from "node:path";
 import type { AgentClient, ThreadOptions } from "../agent/agent-client.js";
 import type { ModelClient } from "../../services/agent-server/model/model-client.js";
 import type { ApprovalPolicy } from "../../services/agent-server/policy/approval-types.js";
-import { APPROVAL_POLICIES, SANDBOX_MODES } from "../../services/common/config/config-schema.js";
+import { APPROVAL_POLICIES, SANDBOX_MODES, canonicalSandboxMode } from "../../services/common/config/config-schema.js";
 import { DEFAULT_MODEL, DEFAULT_SANDBOX } from "./agent-options.js";
 import { type CliConfig, type ConfigFlags, loadCliConfig } from "./cli-config.js";
 import { parseChoice, readSecretFile } from "./cli-options.js";
@@ -19,6 +20,8 @@ export interface AgentFlags extends ConfigFlags {
   caFile?: string;
   sandbox?: string;
   cwd?: string;
+  /** Codex's spelling of --cwd (hidden). */
+  cd?: string;
   agent?: string;
   agentTokenFile?: string;
 }
@@ -33,10 +36,10 @@ export interface AgentSession {
 }
 
 export async function openAgentSession(flags: AgentFlags, defaults: { approvalPolicy: ApprovalPolicy }): Promise<AgentSession> {
-  const cwd = path.resolve(flags.cwd ?? process.cwd());
+  const cwd = path.resolve(flags.cwd ?? flags.cd ?? process.cwd());
   const config = loadCliConfig(flags, cwd);
   const c = config.config;
-  const sandbox = parseChoice("--sandbox", flags.sandbox ?? c.sandbox_mode ?? DEFAULT_SANDBOX, SANDBOX_MODES);
+  const sandbox = parseChoice("--sandbox", canonicalSandboxMode(flags.sandbox ?? c.sandbox_mode ?? DEFAULT_SANDBOX), SANDBOX_MODES);
   const approvalPolicy = c.approval_policy ? parseChoice("approval_policy", c.approval_policy, APPROVAL_POLICIES) : defaults.approvalPolicy;
   const thread: ThreadOptions = {
     cwd,
@@ -51,8 +54,13 @@ export async function openAgentSession(flags: AgentFlags, defaults: { approvalPo
     ...(flags.model !== undefined ? { model: flags.model } : {}),
     ...(flags.sandbox !== undefined ? { sandbox } : {}),
   };
-  const envToken = flags.tokenFile ? await readSecretFile(flags.tokenFile, "--token-file") : undefined;
   const agentUrl = flags.agent ?? c.agent;
+  // Commands run on this machine: a missing directory is the user's typo, said now rather than by
+  // every command failing. (On an exec server or an agent server the path is that machine's.)
+  if (!agentUrl && thread.environment === "local" && !isDirectory(cwd)) {
+    throw usageError(`${flags.cwd !== undefined || flags.cd !== undefined ? "--cwd " : ""}${cwd} is not a directory: pass -C DIR with an existing directory`);
+  }
+  const envToken = flags.tokenFile ? await readSecretFile(flags.tokenFile, "--token-file") : undefined;
   if (flags.agentTokenFile && !agentUrl) throw usageError("--agent-token-file needs --agent");
   const agentToken = flags.agentTokenFile ? await readSecretFile(flags.agentTokenFile, "--agent-token-file") : undefined;
   const { createAgentClient } = await import("../agent/create-agent-client.js");
@@ -72,6 +80,14 @@ export async function openAgentSession(flags: AgentFlags, defaults: { approvalPo
     idleThreadTtlMs: c.agent_idle_thread_ttl_ms,
   });
   return { client, thread, overrides, config };
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** The Responses client for config's model_provider / base_url (else OPENAI_BASE_URL, OPENAI_API_KEY). */

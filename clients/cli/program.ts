@@ -1,7 +1,7 @@
 // The `tether` command line, parsed by commander. Each subcommand's module is imported only
 // when it runs, so `tether run` does not pay for loading the exec server (start-up time
 // matters); a plain `tether run` does not even load this module (see main.ts, run-argv.ts).
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { packageVersion } from "../../services/common/package-info.js";
 import { USAGE_FAILURE, reportError, usageError } from "./cli-error.js";
 import { addAgentOptions, addConfigOptions } from "./agent-options.js";
@@ -181,6 +181,8 @@ function addExecCommands(program: Command): void {
       .option("--json", "print JSON Lines events on stdout (and nothing else there); progress otherwise goes to stderr")
       .option("-o, --output-last-message <file>", "write the agent's last message to FILE when the turn completes")
       .option("--output-schema <file>", "a JSON schema the final answer must match (else the turn fails)")
+      // Codex CI scripts pass it (codex exec refuses to run outside a Git repository); tether never asks.
+      .addOption(new Option("--skip-git-repo-check", "accepted for Codex compatibility: tether does not require a Git repository").hideHelp())
       .addHelpText("after", EXEC_HELP);
   const run = async (prompt: string | undefined, opts: ExecFlags, resume?: ResumeTarget) => {
     process.exitCode = await (await import("./exec/exec-command.js")).execCommand(prompt, opts, resume);

@@ -5,6 +5,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startResponsesServer } from "../../../test/support/responses-server.js";
 import { runTether } from "../../../test/support/tether-cli.js";
 
 let dir: string;
@@ -19,15 +20,15 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** A fresh TETHER_HOME per case; no model server is ever reached (the turn never starts). */
-async function exec(args: string[], home: { config?: string; rules?: string } = {}) {
+/** A fresh TETHER_HOME per case; no model server is reached unless one is named (the turn never starts). */
+async function exec(args: string[], home: { config?: string; rules?: string } = {}, modelUrl = "http://127.0.0.1:9/v1") {
   const tetherHome = await mkdtemp(path.join(dir, "home-"));
   if (home.config !== undefined) await writeFile(path.join(tetherHome, "config.toml"), home.config);
   if (home.rules !== undefined) {
     await mkdir(path.join(tetherHome, "rules"));
     await writeFile(path.join(tetherHome, "rules", "default.rules"), home.rules);
   }
-  const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: tetherHome, OPENAI_BASE_URL: "http://127.0.0.1:9/v1", OPENAI_API_KEY: "sk-test" };
+  const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: tetherHome, OPENAI_BASE_URL: modelUrl, OPENAI_API_KEY: "sk-test" };
   for (const key of ["TETHER_PROFILE", "TETHER_MODEL", "TETHER_ENV", "TETHER_AGENT", "TETHER_SANDBOX"]) delete env[key];
   return { ...(await runTether(["exec", "-C", work, ...args], { env, cwd: work, timeoutMs: 30_000 /* a 60 s wait for an absent agent server fails here */ })), home: tetherHome };
 }
@@ -52,6 +53,12 @@ describe("tether exec exit status 2: what the user named is wrong, and the error
     expect(r.code).toBe(2);
   });
 
+  it("a working directory that does not exist (commands would run on this machine)", async () => {
+    const r = await exec(["-C", path.join(dir, "no-such-dir"), "go"]);
+    expect(r.stderr).toContain(`--cwd ${path.join(dir, "no-such-dir")} is not a directory`);
+    expect(r.code).toBe(2);
+  });
+
   it("resume of a thread that is not stored names the way to find one", async () => {
     const r = await exec(["resume", "thread_nope", "go"]);
     expect(r.stderr).toMatch(/no thread thread_nope .*tether exec resume --last/);
@@ -68,5 +75,15 @@ describe("tether exec --agent with no agent server there", () => {
     expect(r.stdout.trim().split("\n").map((l) => JSON.parse(l) as unknown)).toEqual([
       { type: "error", message: expect.stringContaining(`cannot reach the agent server at unix://${sock}`) as unknown },
     ]);
+  });
+});
+
+describe("tether exec takes a Codex user's command line", () => {
+  it("--cd, -s danger-full-access and --skip-git-repo-check, as `codex exec` spells them", async () => {
+    await using server = await startResponsesServer({ script: [[{ type: "message", text: "done" }]] });
+    const r = await exec(["--skip-git-repo-check", "-s", "danger-full-access", "--cd", work, "go"], {}, server.url);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`sandbox full-access · ${work}`);
+    expect(r.stdout).toBe("done\n");
   });
 });

@@ -4,6 +4,14 @@
 import { z } from "zod";
 
 export const SANDBOX_MODES = ["read-only", "workspace-write", "full-access"] as const;
+/** Codex's names for tether's sandbox modes: a Codex user's `-s` and `sandbox_mode` work unchanged. */
+const SANDBOX_MODE_ALIASES: Readonly<Record<string, (typeof SANDBOX_MODES)[number]>> = { "danger-full-access": "full-access" };
+
+/** tether's name for a sandbox mode given in Codex's spelling (other values unchanged, checked later). */
+export function canonicalSandboxMode(value: string): string {
+  return SANDBOX_MODE_ALIASES[value] ?? value;
+}
+
 export const APPROVAL_POLICIES = ["untrusted", "on-failure", "on-request", "never"] as const;
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 
@@ -25,7 +33,7 @@ const settings = {
   model_reasoning_effort: z.enum(["none", "minimal", "low", "medium", "high", "xhigh"]).optional(),
   model_reasoning_summary: z.enum(["auto", "concise", "detailed", "none"]).optional(),
   approval_policy: z.enum(APPROVAL_POLICIES).optional(),
-  sandbox_mode: z.enum(SANDBOX_MODES).optional(),
+  sandbox_mode: z.preprocess((v) => (typeof v === "string" ? canonicalSandboxMode(v) : v), z.enum(SANDBOX_MODES)).optional(),
   sandbox_workspace_write: z
     .strictObject({
       writable_roots: z.array(z.string().min(1)).optional(),

@@ -79,6 +79,11 @@ describe("loadConfig", () => {
     expect(errorOf(() => loadConfig({ cwd: project, env })).message).toMatch(/config\.toml: sandbox_mode: .*"read-only"/);
   });
 
+  it("takes Codex's sandbox_mode spelling danger-full-access as full-access", async () => {
+    await homeToml('sandbox_mode = "danger-full-access"\n');
+    expect(loadConfig({ cwd: project, env }).config.sandbox_mode).toBe("full-access");
+  });
+
   it("fails on broken TOML with the file, line and column", async () => {
     await homeToml('model = "ok"\nsandbox_mode = \n');
     const err = errorOf(() => loadConfig({ cwd: project, env }));

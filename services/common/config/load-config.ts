@@ -7,7 +7,7 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { ErrorCode, TetherError } from "../tether-error.js";
 import { type ConfigLayer, type ConfigTree, checkLayer, deepMerge, envLayers, parseOverride, parseTomlFile } from "./config-layers.js";
-import { ConfigSchema, type TetherConfig } from "./config-schema.js";
+import { ConfigSchema, type TetherConfig, canonicalSandboxMode } from "./config-schema.js";
 
 export interface LoadConfigOptions {
   cwd: string;
@@ -88,6 +88,8 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
   const effective = deepMerge(base, profile, ...envTrees, overrides);
   delete effective.profiles;
   delete effective.profile;
+  // Layers are checked as written (Codex's danger-full-access passes); the result uses tether's name.
+  if (typeof effective.sandbox_mode === "string") effective.sandbox_mode = canonicalSandboxMode(effective.sandbox_mode);
   const config = check({ source: "the merged config", data: effective }) as Omit<TetherConfig, "profiles">;
   return { config, warnings, files, profile: profileName, home };
 }
