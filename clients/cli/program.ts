@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from "commander";
 import { packageVersion } from "../../services/common/package-info.js";
 import { USAGE_FAILURE, reportError, usageError } from "./cli-error.js";
 import { addAgentOptions, addConfigOptions } from "./agent-options.js";
+import { optionDescription } from "./help-format.js";
 import type { AgentFlags } from "./agent-session.js";
 import type { ExecFlags, ResumeTarget } from "./exec/exec-command.js";
 import type { RunFlags } from "./run-command.js";
@@ -35,6 +36,9 @@ export function buildProgram(actions: ProgramActions = {}): Command {
     .description("A coding agent whose commands run in local, container and remote environments through tether exec servers. Without a command: the interactive session.")
     .version(packageVersion())
     .showHelpAfterError("(run with --help for usage)")
+    // Before any .command(): subcommands copy the help settings of their parent.
+    .configureHelp({ optionDescription })
+    .addHelpText("after", TOP_HELP)
     .enablePositionalOptions();
   // `tether` alone: the interactive session with the agent.
   addAgentOptions(program)
@@ -51,7 +55,7 @@ export function buildProgram(actions: ProgramActions = {}): Command {
     .description("Serve processes, files and sessions over gRPC (tether.exec.v1), and to the Codex CLI over WebSocket.")
     .option(
       "--listen <url>",
-      "unix:///path.sock (created 0600) or tcp://host:port for gRPC; ws://host:port, wss://host:port or ws+unix:///path for Codex (repeatable: one server, several doors)",
+      `unix:///path.sock (created 0600) or tcp://host:port for gRPC; ws://host:port, wss://host:port or ws+unix:///path for Codex (repeatable: one server, several doors; default: ${defaultListen()})`,
       collect,
       [],
     )
@@ -76,7 +80,7 @@ export function buildProgram(actions: ProgramActions = {}): Command {
   program
     .command("agent-server")
     .description("Serve the agent (tether.agent.v1) over gRPC: threads, turns, events and approvals, with rollouts under $TETHER_HOME.")
-    .option("--listen <url>", "unix:///path.sock (created 0600) or tcp://host:port")
+    .option("--listen <url>", `unix:///path.sock (created 0600) or tcp://host:port (default: ${defaultAgentListen()})`)
     .option("--token-file <file>", "require this bearer token on every call (required for TCP off loopback)")
     .option("--tls-cert <file>", "TLS certificate (PEM); required for TCP off loopback")
     .option("--tls-key <file>", "TLS private key (PEM)")
@@ -163,7 +167,24 @@ export function buildProgram(actions: ProgramActions = {}): Command {
   return program;
 }
 
+const TOP_HELP = `
+Examples:
+  tether                                       the interactive session in this directory
+  tether exec "fix the failing test"           one turn for CI; the answer on stdout
+  tether exec resume --last "now the changelog"
+  tether run --env unix:///run/tether.sock -- make -j8
+  tether exec-server --listen unix:///run/tether.sock
+
+Settings: $TETHER_HOME/config.toml (default ~/.tether). The model server: OPENAI_API_KEY and
+OPENAI_BASE_URL. Each command has --help.`;
+
 const EXEC_HELP = `
+Examples:
+  tether exec "fix the failing test"                  progress on stderr, the answer on stdout
+  git diff | tether exec - --json > events.jsonl       the prompt from stdin, JSON Lines out
+  tether exec --output-schema verdict.schema.json -o verdict.json "review this change"
+  tether exec resume --last "now update the changelog"
+
 Exit status:
   0    the turn completed (and its answer matched --output-schema, if given)
   1    the turn failed or was interrupted
