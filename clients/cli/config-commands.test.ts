@@ -122,6 +122,12 @@ describe("tether completion", () => {
     expect(complete("tether run --s")).toEqual(expect.arrayContaining(["--sandbox", "--shell"]));
     expect(complete("tether features ")).toEqual(expect.arrayContaining(["list"]));
     expect(complete("tether features list --en")).toEqual(["--enable"]);
+    // A flag's value, where it is one of a few words; and the shell for `completion`.
+    expect(complete("tether exec --sandbox ")).toEqual(["read-only", "workspace-write", "full-access"]);
+    expect(complete("tether exec -s w")).toEqual(["workspace-write"]);
+    expect(complete("tether run --network o")).toEqual(["off", "on"]);
+    expect(complete("tether exec --enable ")).toEqual(expect.arrayContaining(["zsh_fork", "apply_patch"]));
+    expect(complete("tether completion ")).toEqual(["bash", "zsh", "fish"]);
   });
 
   it("zsh and fish scripts parse", async () => {
