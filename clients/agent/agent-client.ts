@@ -14,6 +14,13 @@ export interface ThreadOptions {
   writableRoots?: string[];
 }
 
+/**
+ * What a live thread may change (UpdateThreadSettings): applied from its next model request
+ * and next tool call on, a running turn included; a call already running keeps its own.
+ * `writableRoots` replaces the roots beyond the cwd.
+ */
+export type ThreadSettings = Partial<Pick<ThreadOptions, "model" | "sandbox" | "approvalPolicy" | "writableRoots">>;
+
 export interface TurnInput {
   text: string;
   /** `exec --output-schema`: the final answer must validate against it. */
@@ -32,6 +39,8 @@ export interface AgentClient extends AsyncDisposable {
   resumeThread(threadId: string, overrides?: Partial<ThreadOptions>): Promise<ThreadInfo>;
   /** A new thread with this one's history (optionally only its first `turns` turns). */
   forkThread(threadId: string, options?: { turns?: number }): Promise<ThreadInfo>;
+  /** Changes a live thread's model, sandbox (and writable roots) or approval policy; recorded in its rollout. */
+  updateThreadSettings(threadId: string, settings: ThreadSettings): Promise<ThreadInfo>;
   /** Drops the last `turns` turns from the thread's history. */
   rollback(threadId: string, turns: number): Promise<ThreadInfo>;
   listThreads(options?: { limit?: number; cwd?: string }): Promise<ThreadInfo[]>;

@@ -13,11 +13,12 @@ import {
   snapshotFromPb,
   threadInfoFromPb,
   threadOptionsToPb,
+  threadSettingsToPb,
 } from "../../services/agent-server/grpc/agent-proto.js";
 import type { ApprovalDecision, ApprovalRequest } from "../../services/agent-server/policy/approval-types.js";
 import type { ThreadEvent, ThreadInfo } from "../../services/agent-server/thread/thread-event.js";
 import { type NetworkTarget, grpcTarget, parseEnvTarget } from "../environment/env-target.js";
-import type { AgentClient, ThreadOptions, ThreadSnapshot, TurnInput } from "./agent-client.js";
+import type { AgentClient, ThreadOptions, ThreadSettings, ThreadSnapshot, TurnInput } from "./agent-client.js";
 
 type Methods = typeof AgentService extends { method: infer M extends import("@bufbuild/protobuf/codegenv2").GenServiceMethods } ? M : never;
 
@@ -110,6 +111,10 @@ export class GrpcAgentClient implements AgentClient {
 
   async forkThread(threadId: string, options: { turns?: number } = {}): Promise<ThreadInfo> {
     return threadInfoFromPb((await this.#client.forkThread({ threadId, ...(options.turns === undefined ? {} : { turns: options.turns }) }, this.#opts())).thread);
+  }
+
+  async updateThreadSettings(threadId: string, settings: ThreadSettings): Promise<ThreadInfo> {
+    return threadInfoFromPb((await this.#client.updateThreadSettings(threadSettingsToPb(threadId, settings), this.#opts())).thread);
   }
 
   async rollback(threadId: string, turns: number): Promise<ThreadInfo> {

@@ -3,7 +3,7 @@
 import type { AgentCore } from "../../services/agent-server/agent-core.js";
 import type { ApprovalDecision, ApprovalRequest } from "../../services/agent-server/policy/approval-types.js";
 import type { ThreadEvent, ThreadInfo } from "../../services/agent-server/thread/thread-event.js";
-import type { AgentClient, ThreadOptions, ThreadSnapshot, TurnInput } from "./agent-client.js";
+import type { AgentClient, ThreadOptions, ThreadSettings, ThreadSnapshot, TurnInput } from "./agent-client.js";
 
 export class InProcessAgentClient implements AgentClient {
   readonly core: AgentCore;
@@ -24,6 +24,10 @@ export class InProcessAgentClient implements AgentClient {
 
   forkThread(threadId: string, options?: { turns?: number }): Promise<ThreadInfo> {
     return this.core.forkThread(threadId, options);
+  }
+
+  updateThreadSettings(threadId: string, settings: ThreadSettings): Promise<ThreadInfo> {
+    return this.core.updateThreadSettings(threadId, settings);
   }
 
   rollback(threadId: string, turns: number): Promise<ThreadInfo> {

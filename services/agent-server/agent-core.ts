@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { truncate } from "node:fs/promises";
 import path from "node:path";
 import type { Environment } from "../../clients/environment/environment.js";
-import type { ThreadOptions, ThreadSnapshot, TurnInput } from "../../clients/agent/agent-client.js";
+import type { ThreadOptions, ThreadSettings, ThreadSnapshot, TurnInput } from "../../clients/agent/agent-client.js";
 import { ErrorCode, TetherError } from "../common/tether-error.js";
 import type { ModelClient, ReasoningSettings } from "./model/model-client.js";
 import type { ApprovalDecision, ApprovalRequest } from "./policy/approval-types.js";
@@ -179,6 +179,16 @@ export class AgentCore implements AsyncDisposable {
     const thread = await this.#open(info, writer, turns, { execSessionId, writableRoots, saved: { sessions: [], nextId: state.execNextId }, reattach: false }, opts);
     await this.store.noteThread(thread.info);
     return thread.info;
+  }
+
+  /** Changes a thread's settings (it is loaded if stored); see Thread.updateSettings for when they apply. */
+  async updateThreadSettings(threadId: string, settings: ThreadSettings, opts: Signal = {}): Promise<ThreadInfo> {
+    if (settings.model !== undefined && settings.model.trim() === "") throw new TetherError(ErrorCode.InvalidArgument, "the model name is empty");
+    const thread = await this.#live(threadId);
+    const before = thread.info;
+    const info = await thread.updateSettings(settings, opts);
+    if (info !== before) await this.store.noteThread(info);
+    return info;
   }
 
   async rollback(threadId: string, turns: number): Promise<ThreadInfo> {

@@ -70,6 +70,7 @@ const o = deps.options;
       writer,
       turns,
       writableRoots: setup.writableRoots,
+      sessionSandbox: sessionSandboxFor,
       instructions: () =>
         (threadInstructions ??= instructions(info.cwd, threadEnv).catch((err: unknown) => {
           threadInstructions = undefined; // a failed read is retried by the next request

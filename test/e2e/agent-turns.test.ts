@@ -103,6 +103,37 @@ forEachBackend("agent turns", (ctx) => {
     watch.stop();
   });
 
+  it("a settings change between turns: the next turn asks per the new approval policy and uses the new model", async () => {
+    const { client, thread, server } = await start([
+      [exec(`touch ${cwd}/first.txt`, "c1")],
+      [{ type: "message", text: "made it" }],
+      [exec(`touch ${cwd}/second.txt`, "c2")],
+      [{ type: "message", text: "was refused" }],
+    ]);
+    const asked: string[] = [];
+    const onEvent = (e: ThreadEvent) => {
+      if (e.type !== "item.started" || e.item.type !== "approval") return;
+      asked.push(e.item.request.callId);
+      void client.respond(thread.threadId, e.item.id, { type: "decline", reason: "not now" }).catch((err: unknown) => console.error(err));
+    };
+    const watch = await watchThread(client, thread.threadId, { onEvent });
+    await client.startTurn(thread.threadId, { text: "make the first file" });
+    expect((await watch.turnEnd()).type).toBe("turn.completed");
+    // on-request in a full-access sandbox: the command ran without asking.
+    expect(asked).toEqual([]);
+    await expect(ctx.env.files.stat(`${cwd}/first.txt`)).resolves.toBeDefined();
+    expect(await client.updateThreadSettings(thread.threadId, { approvalPolicy: "untrusted", model: "gpt-next" })).toMatchObject({ approvalPolicy: "untrusted", model: "gpt-next" });
+    await client.startTurn(thread.threadId, { text: "make the second file" });
+    expect((await watch.turnEnd()).type).toBe("turn.completed");
+    // untrusted asks for every command: asked, declined, not run.
+    expect(asked).toEqual(["c2"]);
+    await expect(ctx.env.files.stat(`${cwd}/second.txt`)).rejects.toThrow();
+    expect(toolOutput(server.received[3]!, "c2")).toMatch(/not now|declined/);
+    expect(server.requests.map((r) => r.model)).toEqual(["gpt-test", "gpt-test", "gpt-next", "gpt-next"]);
+    server.check();
+    watch.stop();
+  });
+
   it("refuses an execpolicy-forbidden command without asking and tells the model why", async () => {
     await mkdir(path.dirname(rulesFile(home)), { recursive: true });
     await writeFile(rulesFile(home), 'prefix_rule(pattern=["rm"], decision="forbidden", justification="deleting is not allowed here")\n');

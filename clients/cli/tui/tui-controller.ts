@@ -4,7 +4,8 @@
 // this only relays (STYLE rule 21).
 import type { Key } from "ink";
 import type { ApprovalDecision } from "../../../services/agent-server/policy/approval-types.js";
-import { TetherError } from "../../../services/common/tether-error.js";
+import type { ThreadSettings } from "../../agent/agent-client.js";
+import { ErrorCode, TetherError } from "../../../services/common/tether-error.js";
 import type { AgentSession } from "../agent-session.js";
 import { INITIAL_PROMPT, type PromptAction, type PromptState, reducePrompt } from "./prompt-state.js";
 import { INITIAL_TUI_STATE, type TuiAction, type TuiState, reduce } from "./tui-state.js";
@@ -21,7 +22,8 @@ const HELP = [
   "/resume [ID]      list recent threads, or continue one",
   "/status           model, environment, sandbox, approvals, token use",
   "/diff             files changed in this thread",
-  "/approvals [MODE] pending approvals and the policy (MODE applies from the next /new)",
+  "/approvals [MODE] pending approvals and the policy (MODE applies at once)",
+  "/model [NAME]     the model (NAME applies from the next model request)",
   "/exit             leave (or Ctrl-C twice)",
 ].join("\n");
 
@@ -200,16 +202,30 @@ export class TuiController {
         if (args[0]) {
           const mode = modes.find((m) => m === args[0]);
           if (!mode) return this.#notice(`approval policy ${args[0]}? use one of: ${modes.join(", ")}`, "warn");
+          await this.#changeSettings({ approvalPolicy: mode });
+          // Later threads (/new) start with it too.
           this.#session.thread.approvalPolicy = mode;
-          return this.#notice(`approvals: ${mode} from the next /new`);
+          return this.#notice(`approvals: ${mode} (from the next command on)`);
         }
         const pending = state.pending.map((r) => `  ${r.requestId}: ${r.reason}`);
-        const policy = this.#session.thread.approvalPolicy;
+        const policy = state.thread?.approvalPolicy ?? this.#session.thread.approvalPolicy;
         return this.#notice([`approvals: ${typeof policy === "string" ? policy : policy.mode}`, ...(pending.length ? ["waiting:", ...pending] : ["nothing waiting"])].join("\n"));
+      }
+      case "/model": {
+        if (!args[0]) return this.#notice(`model: ${state.thread?.model ?? this.#session.thread.model}`);
+        await this.#changeSettings({ model: args[0] });
+        this.#session.thread.model = args[0];
+        return this.#notice(`model: ${args[0]} (from the next model request on)`);
       }
       default:
         return this.#notice(`unknown command ${name}: /help lists them`, "warn");
     }
+  }
+
+  /** Changes the open thread's settings at once (the agent records them); the view shows its answer. */
+  async #changeSettings(settings: ThreadSettings): Promise<void> {
+    if (!this.#threadId) throw new TetherError(ErrorCode.FailedPrecondition, "no thread yet: wait a moment");
+    this.#dispatch({ type: "settings", thread: await this.#session.client.updateThreadSettings(this.#threadId, settings) });
   }
 
   async close(): Promise<void> {

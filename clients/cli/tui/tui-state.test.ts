@@ -81,4 +81,16 @@ describe("reduce", () => {
     expect(fresh.usage).toEqual(INITIAL_TUI_STATE.usage);
     expect(fresh.finished).toBe(done.finished);
   });
+
+  it("takes a settings change (/approvals MODE, /model NAME) for its thread mid-turn, and ignores another thread's", () => {
+    const started = COMMAND_TURN.find((e) => e.type === "thread.started");
+    if (started?.type !== "thread.started") throw new Error("the recorded turn opens with thread.started");
+    const mid = reduceAll(events(COMMAND_TURN.slice(0, 10)));
+    const changed = reduce(mid, { type: "settings", thread: { ...started.thread, approvalPolicy: "never", model: "gpt-next" } });
+    expect(changed.thread).toMatchObject({ approvalPolicy: "never", model: "gpt-next" });
+    // The running turn and its entries are untouched.
+    expect(changed.turn).toEqual(mid.turn);
+    expect(changed.live).toBe(mid.live);
+    expect(reduce(changed, { type: "settings", thread: { ...started.thread, threadId: "other", model: "x" } })).toBe(changed);
+  });
 });

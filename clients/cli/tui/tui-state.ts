@@ -47,6 +47,8 @@ export type TuiAction =
   | { type: "answered"; requestId: string }
   /** /new or /resume: a different thread from now on. */
   | { type: "reset" }
+  /** The thread's settings changed (/approvals MODE, /model NAME): what the agent answered. */
+  | { type: "settings"; thread: ThreadInfo }
   /** Items of a resumed thread's past turns, shown as finished entries. */
   | { type: "history"; items: ThreadItem[] };
 
@@ -221,6 +223,9 @@ export function reduce(state: TuiState, action: TuiAction): TuiState {
       return notice(state, action.text, action.tone);
     case "answered":
       return { ...state, pending: state.pending.filter((r) => r.requestId !== action.requestId) };
+    case "settings":
+      // Another thread's answer (after a quick /new) must not relabel this one.
+      return state.thread && state.thread.threadId !== action.thread.threadId ? state : { ...state, thread: action.thread };
     case "reset":
       return { ...INITIAL_TUI_STATE, finishedEpoch: state.finishedEpoch, finished: state.finished, nextNotice: state.nextNotice };
     case "history": {

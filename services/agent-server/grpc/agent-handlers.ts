@@ -13,6 +13,7 @@ import {
   threadInfoToPb,
   threadOptionsFromPb,
   threadOverridesFromPb,
+  threadSettingsFromPb,
 } from "./agent-proto.js";
 
 type Methods = typeof AgentService extends { method: infer M extends GenServiceMethods } ? M : never;
@@ -44,6 +45,9 @@ export function agentHandlers(core: AgentCore): ServiceHandlers<Methods> {
     async forkThread(req, ctx) {
       const options = req.turns === undefined ? {} : { turns: req.turns };
       return { thread: threadInfoToPb(await core.forkThread(required(req.threadId, "thread_id"), options, { signal: ctx.signal })) };
+    },
+    async updateThreadSettings(req, ctx) {
+      return { thread: threadInfoToPb(await core.updateThreadSettings(required(req.threadId, "thread_id"), threadSettingsFromPb(req), { signal: ctx.signal })) };
     },
     async rollbackThread(req) {
       return { thread: threadInfoToPb(await core.rollback(required(req.threadId, "thread_id"), req.turns)) };

@@ -4,7 +4,7 @@
 import { type MessageInitShape, create } from "@bufbuild/protobuf";
 import * as pb from "../../../gen/tether/agent/v1/agent_pb.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
-import type { ThreadOptions, ThreadSnapshot } from "../../../clients/agent/agent-client.js";
+import type { ThreadOptions, ThreadSettings, ThreadSnapshot } from "../../../clients/agent/agent-client.js";
 import type * as core from "../policy/approval-types.js";
 import type { ThreadEvent, ThreadInfo, ThreadItem, Usage } from "../thread/thread-event.js";
 import { fromEnum, toEnum } from "./agent-enum.js";
@@ -60,6 +60,26 @@ export function threadOverridesFromPb(o: pb.ThreadOptions | undefined): Partial<
     ...(o.sandbox ? { sandbox: fromEnum<core.SandboxMode>(pb.SandboxMode, o.sandbox, "-", "overrides.sandbox") } : {}),
     ...(o.approvalPolicy?.mode ? { approvalPolicy: approvalPolicyFromPb(o.approvalPolicy, "overrides.approval_policy") } : {}),
     ...(o.writableRoots.length > 0 ? { writableRoots: o.writableRoots } : {}),
+  };
+}
+
+/** UpdateThreadSettings: what is set changes (an unset writable_roots keeps the roots, an empty one clears them). */
+export function threadSettingsToPb(threadId: string, s: ThreadSettings): MessageInitShape<typeof pb.UpdateThreadSettingsRequestSchema> {
+  return {
+    threadId,
+    model: s.model ?? "",
+    sandbox: s.sandbox ? toEnum(pb.SandboxMode, s.sandbox) : 0,
+    ...(s.approvalPolicy ? { approvalPolicy: approvalPolicyToPb(s.approvalPolicy) } : {}),
+    ...(s.writableRoots ? { writableRoots: { roots: s.writableRoots } } : {}),
+  };
+}
+
+export function threadSettingsFromPb(r: pb.UpdateThreadSettingsRequest): ThreadSettings {
+  return {
+    ...(r.model ? { model: r.model } : {}),
+    ...(r.sandbox ? { sandbox: fromEnum<core.SandboxMode>(pb.SandboxMode, r.sandbox, "-", "sandbox") } : {}),
+    ...(r.approvalPolicy?.mode ? { approvalPolicy: approvalPolicyFromPb(r.approvalPolicy, "approval_policy") } : {}),
+    ...(r.writableRoots ? { writableRoots: r.writableRoots.roots } : {}),
   };
 }
 

@@ -6,6 +6,7 @@ import { GrpcAgentClient } from "../../../clients/agent/grpc-agent-client.js";
 import { LocalEnvironment } from "../../../clients/environment/local-environment.js";
 import { FakeModel, call, fakeServices, say } from "../../../test/support/agent-fakes.js";
 import { AgentCore } from "../agent-core.js";
+import { readRollout } from "../thread/rollout-reader.js";
 import type { ThreadEvent } from "../thread/thread-event.js";
 import { type AgentServer, startAgentServer } from "./agent-server.js";
 
@@ -101,5 +102,17 @@ describe("AgentService over gRPC", () => {
       expect(started).toMatchObject({ type: "thread.started", thread: { threadId: "thread_torn" } });
       expect(warning).toMatchObject({ type: "warning", message: expect.stringMatching(/thread_torn\.jsonl: ignored a torn last line/) as unknown });
     }
+  });
+
+  it("UpdateThreadSettings changes a thread's settings over the wire: set fields change, unset ones stay, an empty roots list clears", async () => {
+    const thread = await client.startThread({ cwd: home, environment: "local", model: "m", sandbox: "workspace-write", approvalPolicy: "on-request", writableRoots: ["/tmp/a"] });
+    const changed = await client.updateThreadSettings(thread.threadId, { model: "m2", approvalPolicy: { mode: "never", reject: ["rules"] }, sandbox: "read-only" });
+    expect(changed).toMatchObject({ threadId: thread.threadId, model: "m2", approvalPolicy: { mode: "never", reject: ["rules"] }, sandbox: "read-only" });
+    expect((await readRollout(core.store.pathFor(thread.threadId))).writableRoots).toEqual(["/tmp/a"]);
+    expect(await client.updateThreadSettings(thread.threadId, { writableRoots: [] })).toMatchObject({ model: "m2", sandbox: "read-only" });
+    const state = await readRollout(core.store.pathFor(thread.threadId));
+    expect(state.writableRoots).toEqual([]);
+    expect(state.thread).toMatchObject({ model: "m2", approvalPolicy: { mode: "never", reject: ["rules"] }, sandbox: "read-only" });
+    await expect(client.updateThreadSettings("thread_nope", { model: "x" })).rejects.toMatchObject({ code: 5 });
   });
 });

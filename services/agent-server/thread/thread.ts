@@ -1,11 +1,12 @@
 // One live thread: its options and environment, its tools and policy, the conversation, the
 // rollout writer and the event fan-out. Runs at most one turn at a time; steer, interrupt
 // and approval answers reach the running turn through here.
-import type { Environment, EscalationHandler } from "../../../clients/environment/environment.js";
+import type { ThreadSettings } from "../../../clients/agent/agent-client.js";
+import type { Environment, EscalationHandler, SandboxPolicyInit } from "../../../clients/environment/environment.js";
 import type { DecisionResult } from "../../exec-server/escalation/escalation-types.js";
 import { ErrorCode, TetherError, cancelled } from "../../common/tether-error.js";
 import type { ConversationItem, ModelClient, ModelRequest, ReasoningSettings } from "../model/model-client.js";
-import type { ApprovalDecision, ApprovalRequest } from "../policy/approval-types.js";
+import type { ApprovalDecision, ApprovalRequest, SandboxMode } from "../policy/approval-types.js";
 import type { ToolContext } from "../tools/tool.js";
 import { ApprovalGate } from "./approval-gate.js";
 import { EventFanout } from "./event-fanout.js";
@@ -38,7 +39,10 @@ export interface ThreadInit {
   model: ModelClient;
   writer: RolloutWriter;
   turns: LiveTurn[];
+  /** Every writable root, the cwd first. */
   writableRoots: string[];
+  /** The exec session's default sandbox for these settings (set again when they change). */
+  sessionSandbox: (mode: SandboxMode, writableRoots: readonly string[]) => SandboxPolicyInit;
   instructions: (signal: AbortSignal) => Promise<string>;
   startupTimeoutMs: number;
   /** Every request's reasoning settings (config); reasoning items come back encrypted and stay in the input. */
@@ -73,16 +77,21 @@ export class Thread {
   #escalations: Disposable | undefined;
   #network: Disposable | undefined;
   #closing: Promise<void> | undefined;
+  /** Every writable root, the cwd first: changes with the thread's settings. */
+  #writableRoots: string[];
+  /** Settings changes run one at a time, so the session's sandbox and `info` agree. */
+  #settings: Promise<unknown> = Promise.resolve();
 
   constructor(init: ThreadInit) {
     this.#i = init;
     this.info = init.info;
     this.env = init.env;
     this.#turns = init.turns;
+    this.#writableRoots = init.writableRoots;
     this.fanout = new EventFanout({ maxQueued: init.maxQueuedEvents });
     this.#gate = new ApprovalGate({
       policy: init.policy,
-      context: () => ({ sandbox: this.info.sandbox, approvalPolicy: this.info.approvalPolicy, cwd: this.info.cwd, writableRoots: init.writableRoots }),
+      context: () => ({ sandbox: this.info.sandbox, approvalPolicy: this.info.approvalPolicy, cwd: this.info.cwd, writableRoots: this.#writableRoots }),
       hasController: () => this.fanout.hasController,
       session: init.env.session,
       newId: init.newId,
@@ -125,6 +134,33 @@ export class Thread {
   updateInfo(info: ThreadInfo, writableRoots?: string[]): void {
     this.info = info;
     this.#i.writer.append({ t: "settings", thread: info, ...(writableRoots ? { writableRoots } : {}) });
+  }
+
+  /**
+   * Changes the live thread's settings (rule: from the next model request and the next tool
+   * call on, a running turn included; a command already running keeps its sandbox). The exec
+   * session's default sandbox is set first, so a refused change leaves everything as it was;
+   * then the rollout gets a settings record, which a resume rebuilds.
+   */
+  updateSettings(settings: ThreadSettings, opts: { signal?: AbortSignal } = {}): Promise<ThreadInfo> {
+    const run = this.#settings.then(() => this.#applySettings(settings, opts));
+    this.#settings = run.catch(() => undefined);
+    return run;
+  }
+
+  async #applySettings(settings: ThreadSettings, opts: { signal?: AbortSignal }): Promise<ThreadInfo> {
+    if (this.#closing) throw new TetherError(ErrorCode.FailedPrecondition, "the thread is closing");
+    const { writableRoots: extra, ...rest } = settings;
+    const next: ThreadInfo = { ...this.info, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
+    const roots = extra ? [this.info.cwd, ...extra.filter((r) => r !== this.info.cwd)] : this.#writableRoots;
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    const sandboxChanged = next.sandbox !== this.info.sandbox || !same(roots, this.#writableRoots);
+    if (!sandboxChanged && next.model === this.info.model && same(next.approvalPolicy, this.info.approvalPolicy)) return this.info;
+    if (sandboxChanged) await this.env.session.setSandbox(this.#i.sessionSandbox(next.sandbox, roots), opts);
+    this.#writableRoots = roots;
+    this.updateInfo({ ...next, updatedAt: this.#i.now().toISOString() }, extra ? roots.slice(1) : undefined);
+    await this.#i.writer.flush();
+    return this.info;
   }
 
   flush(): Promise<void> {
@@ -316,7 +352,16 @@ export class Thread {
   #toolContext(turn: RunningTurn, callId: string): ToolContext {
     turn.callId = callId;
     const policy = this.#i.policy;
+    const thread = this;
     return {
+      // Read when the tool reads them: a settings change reaches the next decision (and
+      // apply_patch restores the session's current default sandbox, not the one it began with).
+      get sandbox() {
+        return thread.info.sandbox;
+      },
+      get writableRoots() {
+        return thread.#writableRoots;
+      },
       // Read at each command's start: a rule added since then reaches the next command's proxy.
       proxyHosts: () => policy.proxyHostLists?.() ?? { allowHosts: [], denyHosts: [] },
       threadId: this.info.threadId,
@@ -324,8 +369,6 @@ export class Thread {
       callId,
       cwd: this.info.cwd,
       env: this.env,
-      sandbox: this.info.sandbox,
-      writableRoots: this.#i.writableRoots,
       signal: turn.abort.signal,
       item: turn.items,
       authorize: async (action) => {
