@@ -40,6 +40,6 @@ describe("tether --help", () => {
     const execOut: string[] = [];
     exec.configureOutput({ writeOut: (s) => execOut.push(s) });
     exec.outputHelp();
-    expect(execOut.join("")).toContain("git diff | tether exec - --json");
+    expect(execOut.join("")).toContain('git diff | tether exec --json "review this diff"');
   });
 });

@@ -181,7 +181,7 @@ OPENAI_BASE_URL. Each command has --help.`;
 const EXEC_HELP = `
 Examples:
   tether exec "fix the failing test"                  progress on stderr, the answer on stdout
-  git diff | tether exec - --json > events.jsonl       the prompt from stdin, JSON Lines out
+  git diff | tether exec --json "review this diff"    piped stdin is appended to the prompt
   tether exec --output-schema verdict.schema.json -o verdict.json "review this change"
   tether exec resume --last "now update the changelog"
 
@@ -212,7 +212,7 @@ function addExecCommands(program: Command): void {
     program
       .command("exec")
       .description("Run one agent turn without a person (CI): approvals are declined, progress on stderr, the exit status says how it ended.")
-      .argument("[prompt]", "what to do; - (or no argument with a pipe) reads it from stdin"),
+      .argument("[prompt]", "what to do; - (or no argument with a pipe) reads it from stdin; with a prompt, piped stdin is appended in a <stdin> block"),
   ).action(async (prompt: string | undefined, opts: ExecFlags) => run(prompt, opts));
   execOptions(
     exec
