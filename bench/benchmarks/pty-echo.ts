@@ -28,6 +28,25 @@ async function sshEcho(ctx: BenchContext): Promise<StreamEcho> {
   return echo;
 }
 
+/** Echo through a whole client process on pipes, as ssh -tt is run here: ssh itself, or `tether run -t`. */
+async function processEcho(what: string, argv: string[]): Promise<StreamEcho> {
+  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "ignore"] });
+  const echo = new StreamEcho(
+    (b) => child.stdin!.write(b),
+    (cb) => child.stdout!.on("data", cb),
+    async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  );
+  child.once("exit", (code) => echo.fail(`${what} exited with ${code}`));
+  child.stdin!.on("error", (err) => echo.fail(`writing to ${what}: ${err.message}`));
+  await echo.waitReady();
+  return echo;
+}
+
 async function localPtyEcho(): Promise<StreamEcho> {
   // node-pty is native: load it only when this subject runs.
   const pty = await import("node-pty");
@@ -90,6 +109,13 @@ export const ptyEcho: Benchmark = {
   rounds: (quick) => (quick ? { warmup: 5, measured: 20 } : { warmup: 100, measured: 2000 }),
   subjects: (ctx) => [
     echoSubject("tether PTY", "tether", () => ctx.tether.local?.openEcho()),
+    echoSubject("tether run -t (CLI, lean client)", "tether", () => {
+      const cli = ctx.tether.cli;
+      if (!cli) return undefined;
+      // runTrueArgv is [node, bin, "run", "--env", url, "--", "true"].
+      const [node, bin, run, envFlag, url] = cli.runTrueArgv;
+      return processEcho("tether run -t", [node!, bin!, run!, "-t", envFlag!, url!, "--", "/bin/sh", "-c", ECHO_SCRIPT]);
+    }),
     echoSubject("ssh -tt (multiplexed)", "peer", () => sshEcho(ctx)),
     echoSubject("codex exec-server (stdio) PTY process/write → process/output", "peer", () => codexEcho(ctx)),
     echoSubject("local PTY (node-pty)", "limit", () => localPtyEcho()),
