@@ -1,10 +1,12 @@
 // Decides whether a tool's action may go ahead (rule 19): policy's assessment first; a needed
 // approval becomes a record (an approval item on the controller's stream, parked in the
-// pending table) that waits for `respond` or the turn's signal. While it waits the exec
+// thread's PendingApprovals table) that waits for `respond` or the turn's signal. The request
+// is parked before its item is published (the table parks synchronously inside `request`),
+// so a controller that answers at once always finds it. While it waits the exec
 // session's elicitation counter is raised, so command stopwatches pause. With no controller
 // attached there is no one to ask: the answer is decline.
 import type { SessionOps } from "../../../clients/environment/environment.js";
-import { ErrorCode, TetherError, cancelled } from "../../common/tether-error.js";
+import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type {
   ApprovalDecision,
   ApprovalDecisionType,
@@ -14,15 +16,11 @@ import type {
   PrefixRuleProposal,
   ProposedAction,
 } from "../policy/approval-types.js";
+import { PendingApprovals } from "../policy/pending-approvals.js";
 import type { ItemTracker } from "./item-tracker.js";
 import type { PolicyContext, ThreadPolicy } from "./thread-services.js";
 
 type DecidedBy = "user" | "policy" | "timeout" | "server";
-
-interface Parked {
-  request: ApprovalRequest;
-  resolve: (decision: ApprovalDecision) => void;
-}
 
 export interface ApprovalCall {
   threadId: string;
@@ -54,11 +52,17 @@ function unsandboxedWhenAccepted(action: ProposedAction): boolean {
 }
 
 export class ApprovalGate {
-  readonly #pending = new Map<string, Parked>();
   readonly #o: ApprovalGateOptions;
+  /**
+   * The gate decides "no controller" and the granular rejects itself (before parking, so the
+   * item shows the policy's reason); the table holds what waits for a person. Items are
+   * published by the gate, per call, right after `request` has parked.
+   */
+  readonly #pending: PendingApprovals;
 
   constructor(options: ApprovalGateOptions) {
     this.#o = options;
+    this.#pending = new PendingApprovals({ onRequest: () => undefined, warn: options.warn });
   }
 
   /** Policy's verdict alone, for when no one could be asked (no turn is running). */
@@ -67,17 +71,16 @@ export class ApprovalGate {
   }
 
   listPending(): ApprovalRequest[] {
-    return [...this.#pending.values()].map((p) => p.request);
+    return this.#pending.listPending();
   }
 
   respond(requestId: string, decision: ApprovalDecision): void {
-    const parked = this.#pending.get(requestId);
-    if (!parked) throw new TetherError(ErrorCode.NotFound, `no pending approval ${JSON.stringify(requestId)}: it was answered already or its turn ended`);
-    if (!parked.request.availableDecisions.includes(decision.type)) {
-      throw new TetherError(ErrorCode.InvalidArgument, `decision ${decision.type} is not offered for this request: use one of ${parked.request.availableDecisions.join(", ")}`);
-    }
-    this.#pending.delete(requestId);
-    parked.resolve(decision);
+    this.#pending.respond(requestId, decision);
+  }
+
+  /** Cancels whatever still waits and refuses new requests (the thread is closing). */
+  close(): void {
+    this.#pending.close();
   }
 
   async authorize(action: ProposedAction, call: ApprovalCall): Promise<Authorization> {
@@ -107,7 +110,7 @@ export class ApprovalGate {
           ? `no client is attached to answer approvals (${assessment.reason})`
           : undefined;
     // Parked before anyone can see the request: a fast answer must find it.
-    const decided = autoDecline === undefined ? this.#park(request, call.signal) : undefined;
+    const decided = autoDecline === undefined ? this.#pending.request(request, { signal: call.signal }) : undefined;
     // Awaited below, after the elicitation call; an abort meanwhile must not count as unhandled.
     decided?.catch(() => undefined);
     call.items.started(item);
@@ -153,25 +156,6 @@ export class ApprovalGate {
     }
     if (rule === undefined) throw new TetherError(ErrorCode.InvalidArgument, "accept_with_rule without a rule, and the request proposed none");
     await policy.addRule(rule);
-  }
-
-  /** Parks the request in the pending table; the promise settles with the answer or the turn's abort. */
-  #park(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalDecision> {
-    return new Promise<ApprovalDecision>((resolve, reject) => {
-      if (signal.aborted) return reject(TetherError.from(signal.reason ?? cancelled()));
-      const onAbort = () => {
-        this.#pending.delete(request.requestId);
-        reject(TetherError.from(signal.reason ?? cancelled()));
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.#pending.set(request.requestId, {
-        request,
-        resolve: (d) => {
-          signal.removeEventListener("abort", onAbort);
-          resolve(d);
-        },
-      });
-    });
   }
 
   /** Waits for the decision with the session's elicitation counter raised (command stopwatches pause). */

@@ -271,6 +271,7 @@ export class Thread {
 
   /** Stops answering the exec session's escalations and network questions (another agent may take over). */
   #releaseController(): void {
+    this.#gate.close();
     this.#escalations?.[Symbol.dispose]();
     this.#network?.[Symbol.dispose]();
   }
