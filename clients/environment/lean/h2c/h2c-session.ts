@@ -21,6 +21,19 @@ import {
   errorName,
   type Frame,
 } from "./h2-frames.js";
+import {
+  goawayFrame,
+  protocolError,
+  readGoaway,
+  readPing,
+  readRstStream,
+  readSettings,
+  readWindowUpdate,
+  settingsFrame,
+  u32,
+  unpad,
+  windowUpdateFrame,
+} from "./h2-control-frames.js";
 import { HpackDecoder, HpackError } from "./hpack-decoder.js";
 import { encodeHeaders } from "./hpack-encoder.js";
 import { H2cStream, type StreamOwner, headerRecord } from "./h2c-stream.js";
@@ -84,15 +97,14 @@ export class H2cSession extends EventEmitter implements StreamOwner {
     socket.on("drain", () => {
       for (const done of this.#drainWaiters.splice(0)) done();
     });
-    const settings = Buffer.alloc(18);
-    settings.writeUInt16BE(Setting.ENABLE_PUSH, 0);
-    settings.writeUInt32BE(0, 2);
-    settings.writeUInt16BE(Setting.INITIAL_WINDOW_SIZE, 6);
-    settings.writeUInt32BE(this.#window, 8);
-    settings.writeUInt16BE(Setting.MAX_HEADER_LIST_SIZE, 12);
-    settings.writeUInt32BE(this.#maxHeaderList, 14);
     this.#write(PREFACE);
-    this.#write(encodeFrame(FrameType.SETTINGS, 0, 0, settings));
+    this.#write(
+      settingsFrame([
+        [Setting.ENABLE_PUSH, 0],
+        [Setting.INITIAL_WINDOW_SIZE, this.#window],
+        [Setting.MAX_HEADER_LIST_SIZE, this.#maxHeaderList],
+      ]),
+    );
     this.setLocalWindowSize(this.#window);
   }
 
@@ -117,7 +129,7 @@ export class H2cSession extends EventEmitter implements StreamOwner {
     const increment = Math.min(MAX_WINDOW, size) - this.#connRecv;
     if (increment <= 0 || this.#destroyed) return;
     this.#connRecv += increment;
-    this.#write(windowUpdate(0, increment));
+    this.#write(windowUpdateFrame(0, increment));
   }
 
   /** Opens a stream with `headers` (`:path` and `:authority` given, names lower-case). */
@@ -161,7 +173,7 @@ export class H2cSession extends EventEmitter implements StreamOwner {
   close(): void {
     if (this.closed) return;
     this.#closing = true;
-    this.#write(goaway(0, H2Error.NO_ERROR, ""));
+    this.#write(goawayFrame(0, H2Error.NO_ERROR, ""));
     this.#endIfIdle();
   }
 
@@ -224,7 +236,7 @@ export class H2cSession extends EventEmitter implements StreamOwner {
     stream.uncredited = 0;
     if (!stream.done && !stream.remoteEnded) {
       stream.recvWindow += n;
-      this.#write(windowUpdate(stream.id, n));
+      this.#write(windowUpdateFrame(stream.id, n));
     }
     this.#creditConnection(n);
   }
@@ -265,7 +277,7 @@ export class H2cSession extends EventEmitter implements StreamOwner {
   }
 
   #frame(f: Frame): void {
-    if (this.#block && f.type !== FrameType.CONTINUATION) throw protocol(`a ${f.type} frame inside a header block`);
+    if (this.#block && f.type !== FrameType.CONTINUATION) throw protocolError(`a ${f.type} frame inside a header block`);
     switch (f.type) {
       case FrameType.DATA:
         return this.#data(f);
@@ -274,9 +286,7 @@ export class H2cSession extends EventEmitter implements StreamOwner {
       case FrameType.CONTINUATION:
         return this.#continuation(f);
       case FrameType.RST_STREAM:
-        if (f.streamId === 0) throw protocol("RST_STREAM on stream 0");
-        if (f.payload.length !== 4) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "RST_STREAM is not 4 bytes");
-        return this.#streams.get(f.streamId)?.resetByPeer(f.payload.readUInt32BE(0));
+        return void this.#streams.get(f.streamId)?.resetByPeer(readRstStream(f));
       case FrameType.SETTINGS:
         return this.#settings(f);
       case FrameType.PING:
@@ -286,7 +296,7 @@ export class H2cSession extends EventEmitter implements StreamOwner {
       case FrameType.WINDOW_UPDATE:
         return this.#windowUpdate(f);
       case FrameType.PUSH_PROMISE:
-        throw protocol("PUSH_PROMISE, though this client disabled push");
+        throw protocolError("PUSH_PROMISE, though this client disabled push");
       default:
         // PRIORITY and unknown types are ignored (RFC 9113 §4.1, §5.5).
         return;
@@ -294,8 +304,8 @@ export class H2cSession extends EventEmitter implements StreamOwner {
   }
 
   #data(f: Frame): void {
-    if (f.streamId === 0) throw protocol("DATA on stream 0");
-    if (f.streamId >= this.#nextId || f.streamId % 2 === 0) throw protocol(`DATA on stream ${f.streamId}, which this client never opened`);
+    if (f.streamId === 0) throw protocolError("DATA on stream 0");
+    if (f.streamId >= this.#nextId || f.streamId % 2 === 0) throw protocolError(`DATA on stream ${f.streamId}, which this client never opened`);
     const size = f.payload.length;
     this.#connRecv -= size;
     if (this.#connRecv < 0) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, "it sent more DATA than the connection's window allowed");
@@ -321,10 +331,10 @@ export class H2cSession extends EventEmitter implements StreamOwner {
   }
 
   #headers(f: Frame): void {
-    if (f.streamId === 0 || f.streamId % 2 === 0 || f.streamId >= this.#nextId) throw protocol(`HEADERS on stream ${f.streamId}, which this client never opened`);
+    if (f.streamId === 0 || f.streamId % 2 === 0 || f.streamId >= this.#nextId) throw protocolError(`HEADERS on stream ${f.streamId}, which this client never opened`);
     let fragment = unpad(f);
     if (f.flags & Flag.PRIORITY) {
-      if (fragment.length < 5) throw protocol("HEADERS too short for its priority fields");
+      if (fragment.length < 5) throw protocolError("HEADERS too short for its priority fields");
       fragment = fragment.subarray(5);
     }
     this.#block = { streamId: f.streamId, endStream: (f.flags & Flag.END_STREAM) !== 0, chunks: [], size: 0 };
@@ -332,7 +342,7 @@ export class H2cSession extends EventEmitter implements StreamOwner {
   }
 
   #continuation(f: Frame): void {
-    if (!this.#block || f.streamId !== this.#block.streamId) throw protocol("CONTINUATION without the HEADERS it continues");
+    if (!this.#block || f.streamId !== this.#block.streamId) throw protocolError("CONTINUATION without the HEADERS it continues");
     this.#addFragment(f.payload, (f.flags & Flag.END_HEADERS) !== 0);
   }
 
@@ -370,50 +380,32 @@ export class H2cSession extends EventEmitter implements StreamOwner {
   }
 
   #settings(f: Frame): void {
-    if (f.streamId !== 0) throw protocol("SETTINGS on a stream");
-    if (f.flags & Flag.ACK) {
-      if (f.payload.length !== 0) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "a SETTINGS ack with a payload");
-      return;
-    }
-    if (f.payload.length % 6 !== 0) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "SETTINGS not a multiple of 6 bytes");
-    for (let at = 0; at < f.payload.length; at += 6) {
-      const id = f.payload.readUInt16BE(at);
-      const value = f.payload.readUInt32BE(at + 2);
-      if (id === Setting.INITIAL_WINDOW_SIZE) {
-        if (value > MAX_WINDOW) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, `an initial window of ${value}, over 2^31-1`);
-        const delta = value - this.#peerInitialWindow;
-        this.#peerInitialWindow = value;
-        for (const stream of this.#streams.values()) {
-          stream.sendWindow += delta;
-          if (stream.sendWindow > MAX_WINDOW) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, "a window over 2^31-1");
-        }
-      } else if (id === Setting.MAX_FRAME_SIZE) {
-        if (value < DEFAULT_MAX_FRAME || value > 0xffffff) throw protocol(`a maximum frame size of ${value}`);
-        this.#peerMaxFrame = value;
+    const settings = readSettings(f);
+    if (!settings) return;
+    if (settings.initialWindow !== undefined) {
+      const delta = settings.initialWindow - this.#peerInitialWindow;
+      this.#peerInitialWindow = settings.initialWindow;
+      for (const stream of this.#streams.values()) {
+        stream.sendWindow += delta;
+        if (stream.sendWindow > MAX_WINDOW) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, "a window over 2^31-1");
       }
-      // The rest do not bind this client: it never indexes what it sends, never pushes, and
-      // a server over its stream limit refuses streams (REFUSED_STREAM, retried).
     }
+    if (settings.maxFrame !== undefined) this.#peerMaxFrame = settings.maxFrame;
     this.#control(encodeFrame(FrameType.SETTINGS, Flag.ACK, 0));
     this.#pumpAll();
   }
 
   #ping(f: Frame): void {
-    if (f.streamId !== 0) throw protocol("PING on a stream");
-    if (f.payload.length !== 8) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "PING is not 8 bytes");
-    if (!(f.flags & Flag.ACK)) return this.#control(encodeFrame(FrameType.PING, Flag.ACK, 0, f.payload));
-    const at = this.#pings.findIndex((p) => p.payload.equals(f.payload));
+    const { ack, payload } = readPing(f);
+    if (!ack) return this.#control(encodeFrame(FrameType.PING, Flag.ACK, 0, payload));
+    const at = this.#pings.findIndex((p) => p.payload.equals(payload));
     if (at >= 0) this.#pings.splice(at, 1)[0]!.cb(null);
   }
 
   #goaway(f: Frame): void {
-    if (f.streamId !== 0) throw protocol("GOAWAY on a stream");
-    if (f.payload.length < 8) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "GOAWAY shorter than 8 bytes");
-    const last = f.payload.readUInt32BE(0) & 0x7fffffff;
-    const code = f.payload.readUInt32BE(4);
-    this.#lastPeerStream = Math.min(this.#lastPeerStream, last);
+    const { lastStreamId, code, debug } = readGoaway(f);
+    this.#lastPeerStream = Math.min(this.#lastPeerStream, lastStreamId);
     this.#closing = true;
-    const debug = f.payload.subarray(8, 8 + 200).toString("latin1");
     const why = `the server is going away (GOAWAY ${errorName(code)}${debug ? `: ${debug}` : ""})`;
     // Streams it never processed are safe to retry elsewhere.
     for (const stream of [...this.#streams.values()]) {
@@ -428,10 +420,9 @@ export class H2cSession extends EventEmitter implements StreamOwner {
   }
 
   #windowUpdate(f: Frame): void {
-    if (f.payload.length !== 4) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "WINDOW_UPDATE is not 4 bytes");
-    const increment = f.payload.readUInt32BE(0) & 0x7fffffff;
+    const increment = readWindowUpdate(f);
     if (f.streamId === 0) {
-      if (increment === 0) throw protocol("a WINDOW_UPDATE of 0 for the connection");
+      if (increment === 0) throw protocolError("a WINDOW_UPDATE of 0 for the connection");
       this.#connSend += increment;
       if (this.#connSend > MAX_WINDOW) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, "the connection's send window over 2^31-1");
       return this.#pumpAll();
@@ -458,7 +449,7 @@ export class H2cSession extends EventEmitter implements StreamOwner {
     this.#connUncredited += n;
     if (this.#connUncredited < this.#window / 4 || this.#destroyed) return;
     this.#connRecv += this.#connUncredited;
-    this.#write(windowUpdate(0, this.#connUncredited));
+    this.#write(windowUpdateFrame(0, this.#connUncredited));
     this.#connUncredited = 0;
   }
 
@@ -489,7 +480,7 @@ export class H2cSession extends EventEmitter implements StreamOwner {
    * a server that does not read gets a second, then is cut off.
    */
   #goawayThenDestroy(failure: ConnectionError): void {
-    this.#write(goaway(0, failure.h2Code, failure.message.slice(0, 200)));
+    this.#write(goawayFrame(0, failure.h2Code, failure.message.slice(0, 200)));
     this.#lingerMs = GOAWAY_LINGER_MS;
     this.destroy(failure);
   }
@@ -498,35 +489,4 @@ export class H2cSession extends EventEmitter implements StreamOwner {
     if (!this.#closing || this.#streams.size > 0 || this.#destroyed) return;
     this.#socket.end(() => this.destroy());
   }
-}
-
-function protocol(why: string): ConnectionError {
-  return new ConnectionError(H2Error.PROTOCOL_ERROR, why);
-}
-
-function u32(value: number): Buffer {
-  const b = Buffer.allocUnsafe(4);
-  b.writeUInt32BE(value, 0);
-  return b;
-}
-
-function windowUpdate(streamId: number, increment: number): Buffer {
-  return encodeFrame(FrameType.WINDOW_UPDATE, 0, streamId, u32(increment));
-}
-
-function goaway(lastStreamId: number, code: number, debug: string): Buffer {
-  const payload = Buffer.alloc(8 + Buffer.byteLength(debug, "latin1"));
-  payload.writeUInt32BE(lastStreamId, 0);
-  payload.writeUInt32BE(code, 4);
-  payload.write(debug, 8, "latin1");
-  return encodeFrame(FrameType.GOAWAY, 0, 0, payload);
-}
-
-/** A DATA or HEADERS payload without its padding (RFC 9113 §6.1). */
-function unpad(f: Frame): Buffer {
-  if (!(f.flags & Flag.PADDED)) return f.payload;
-  if (f.payload.length < 1) throw protocol("a padded frame with no pad length");
-  const pad = f.payload[0]!;
-  if (pad >= f.payload.length) throw protocol("padding longer than the frame");
-  return f.payload.subarray(1, f.payload.length - pad);
 }
