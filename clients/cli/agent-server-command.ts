@@ -4,6 +4,7 @@
 // container environments end their processes) and close the listener.
 import { createLogger, resolveLogLevel } from "../../services/common/logger.js";
 import { loadConfig } from "../../services/common/config/load-config.js";
+import { asStartupUsageError } from "./cli-error.js";
 import { readServerSecurity } from "./cli-options.js";
 
 export interface AgentServerFlags {
@@ -42,7 +43,7 @@ export async function agentServerCommand(flags: AgentServerFlags): Promise<void>
     server = await startAgentServer(core, { listen: flags.listen, token, tls, logger });
   } catch (err) {
     await core.close();
-    throw err;
+    throw asStartupUsageError(err);
   }
   // The first line on stdout is the address, with the real port for tcp://host:0.
   process.stdout.write(`listening ${server.url}\n`);

@@ -20,5 +20,15 @@ export function usageError(message: string): TetherError {
 }
 
 export function isUsageError(err: TetherError): boolean {
-  return err.code === ErrorCode.InvalidArgument && err.details.usage === "true";
+  // Any code: a server refusing an insecure --listen is FAILED_PRECONDITION, and still the user's flag.
+  return err.details.usage === "true";
+}
+
+/**
+ * A server's start-up failed on what its flags or config say (an address, a mode, a number, a
+ * file a flag names): a usage error (exit 2), not a failure of tether (255).
+ */
+export function asStartupUsageError(err: unknown): TetherError {
+  const te = TetherError.from(err);
+  return te.code === ErrorCode.InvalidArgument && !isUsageError(te) ? usageError(te.message) : te;
 }

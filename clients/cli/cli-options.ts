@@ -31,13 +31,18 @@ export function parseChoice<T extends string>(flag: string, value: string, choic
   throw new TetherError(ErrorCode.InvalidArgument, `${flag} ${JSON.stringify(value)} must be one of: ${choices.join(", ")}`, USAGE);
 }
 
+/** A file a flag names that cannot be read (missing, a directory, no permission) is the flag's error: exit 2. */
+function unreadableFlagFile(err: unknown, flag: string, file: string): TetherError {
+  return new TetherError(ErrorCode.InvalidArgument, TetherError.from(err, `${flag} ${file}`).message, { ...USAGE, cause: err });
+}
+
 /** A token file: its first line, trimmed; empty is an error. */
 export async function readSecretFile(file: string, flag: string): Promise<string> {
   const text = await readFile(file, "utf8").catch((err: unknown) => {
-    throw TetherError.from(err, `${flag} ${file}`);
+    throw unreadableFlagFile(err, flag, file);
   });
   const token = text.split("\n")[0]?.trim() ?? "";
-  if (token === "") throw new TetherError(ErrorCode.InvalidArgument, `${flag} ${file} is empty: put the token on its first line`);
+  if (token === "") throw new TetherError(ErrorCode.InvalidArgument, `${flag} ${file} is empty: put the token on its first line`, USAGE);
   return token;
 }
 
@@ -51,10 +56,10 @@ export interface ServerSecurityFlags {
 /** The token and TLS material a server's flags name (`tether exec-server`, `tether agent-server`). */
 export async function readServerSecurity(flags: ServerSecurityFlags): Promise<{ token?: string; tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer } }> {
   if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) {
-    throw new TetherError(ErrorCode.InvalidArgument, "--tls-cert and --tls-key go together: pass both");
+    throw new TetherError(ErrorCode.InvalidArgument, "--tls-cert and --tls-key go together: pass both", USAGE);
   }
   const read = (file: string, flag: string) => readFile(file).catch((e: unknown) => {
-    throw TetherError.from(e, `${flag} ${file}`);
+    throw unreadableFlagFile(e, flag, file);
   });
   const token = flags.tokenFile ? await readSecretFile(flags.tokenFile, "--token-file") : undefined;
   const tls = flags.tlsCert && flags.tlsKey

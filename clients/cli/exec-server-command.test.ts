@@ -34,23 +34,27 @@ describe("tether exec-server", () => {
   });
 
   it("refuses a non-loopback address without TLS and a token, saying what to pass", async () => {
+    // The operator's flag to change: a usage error (exit 2), as README's exit statuses say.
     const r = await execServer(["--listen", "tcp://0.0.0.0:0"]);
-    expect(r.code).toBe(255);
+    expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(/refusing to listen on 0\.0\.0\.0:0 without TLS: pass --tls-cert and --tls-key, or bind to 127\.0\.0\.1/);
     const token = path.join(dir, "token");
     await writeFile(token, "secret\n", { mode: 0o600 });
     const withToken = await execServer(["--listen", "tcp://0.0.0.0:0", "--token-file", token]);
-    expect(withToken.code).toBe(255);
+    expect(withToken.code).toBe(2);
     expect(withToken.stderr).toMatch(/without TLS/);
   });
 
-  it("wants --tls-cert and --tls-key together, and a listen address it understands", async () => {
+  it("wants --tls-cert and --tls-key together, files it can read, and a listen address it understands (exit 2)", async () => {
     const half = await execServer(["--listen", "tcp://127.0.0.1:0", "--tls-cert", "/nonexistent.pem"]);
-    expect(half.code).toBe(255);
+    expect(half.code).toBe(2);
     expect(half.stderr).toMatch(/--tls-cert and --tls-key go together/);
+    const missing = await execServer(["--listen", "tcp://127.0.0.1:0", "--token-file", path.join(dir, "no-such-token")]);
+    expect(missing.stderr).toMatch(/--token-file \S+no-such-token: ENOENT/);
+    expect(missing.code).toBe(2);
     const bad = await execServer(["--listen", "http://127.0.0.1:80"]);
-    expect(bad.code).toBe(255);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/use unix:\/\/\/path\/to\.sock or tcp:\/\/host:port/);
   });
 });
@@ -104,7 +108,7 @@ describe("tether exec-server with Codex's door", () => {
 
   it("refuses Codex's ws:// off loopback, naming wss:// and the TLS flags", async () => {
     const r = await execServer(["--listen", "ws://0.0.0.0:0"]);
-    expect(r.code).toBe(255);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/refusing to serve Codex on 0\.0\.0\.0:0 without TLS: use wss:\/\/ with --tls-cert and --tls-key/);
   });
 });

@@ -4,6 +4,7 @@
 import { createLogger, resolveLogLevel } from "../../services/common/logger.js";
 import { ExecCore } from "../../services/exec-server/exec-core.js";
 import { detectSandboxSupport } from "../../services/exec-server/sandbox/sandbox-capabilities.js";
+import { asStartupUsageError } from "./cli-error.js";
 import { parseIntOption, readServerSecurity } from "./cli-options.js";
 
 /** Codex's WebSocket front door; the same test as codex-server.ts's, without loading it. */
@@ -53,6 +54,8 @@ export async function execServerCommand(flags: ExecServerFlags): Promise<void> {
       maxRetainedBytesTotal: parseIntOption("--retain-bytes-total", flags.retainBytesTotal, 1 << 20),
     },
     defaultSandboxMode: flags.sandbox,
+  }).catch((err: unknown) => {
+    throw asStartupUsageError(err);
   });
   const servers: { url: string; refuseNewCalls(): void; close(): Promise<void> }[] = [];
   try {
@@ -66,7 +69,7 @@ export async function execServerCommand(flags: ExecServerFlags): Promise<void> {
   } catch (err) {
     for (const server of servers) await server.close();
     await core.close();
-    throw err;
+    throw asStartupUsageError(err);
   }
   // One line per address, in the order given, with the real port for port 0.
   for (const server of servers) {

@@ -49,18 +49,23 @@ export const SERVER_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   "grpc.keepalive_permit_without_calls": 1,
 };
 
+/** The operator's flags are what to change: the CLI exits 2 (usage) for these. */
+const USAGE = { details: { usage: "true" } };
+
 function checkSecurity(address: ListenAddress, options: GrpcServerOptions): void {
   if (address.kind !== "tcp" || address.loopback) return;
   if (!options.tls) {
     throw new TetherError(
       ErrorCode.FailedPrecondition,
       `refusing to listen on ${address.host}:${address.port} without TLS: pass --tls-cert and --tls-key, or bind to 127.0.0.1`,
+      USAGE,
     );
   }
   if (!options.token) {
     throw new TetherError(
       ErrorCode.FailedPrecondition,
       `refusing to listen on ${address.host}:${address.port} without a bearer token: pass --token-file, or bind to 127.0.0.1`,
+      USAGE,
     );
   }
 }

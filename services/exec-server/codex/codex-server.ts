@@ -41,6 +41,9 @@ export function isCodexListen(url: string): boolean {
   return /^(wss?|ws\+unix):\/\//.test(url);
 }
 
+/** The operator's flags are what to change: the CLI exits 2 (usage) for these. */
+const USAGE = { details: { usage: "true" } };
+
 function parseCodexListen(url: string): { address: ListenAddress; secure: boolean } {
   const unix = /^ws\+unix:\/\/(.*)$/.exec(url);
   if (unix) return { address: parseListenAddress(`unix://${unix[1]}`), secure: false };
@@ -58,8 +61,8 @@ export async function startCodexServer(core: ExecCore, options: CodexServerOptio
   const { address, secure } = parseCodexListen(options.listen);
   if (secure && !options.tls) throw new TetherError(ErrorCode.InvalidArgument, `${options.listen}: wss:// needs --tls-cert and --tls-key`);
   if (address.kind === "tcp" && !address.loopback) {
-    if (!secure) throw new TetherError(ErrorCode.FailedPrecondition, `refusing to serve Codex on ${address.host}:${address.port} without TLS: use wss:// with --tls-cert and --tls-key, or bind to 127.0.0.1`);
-    if (!options.token) throw new TetherError(ErrorCode.FailedPrecondition, `refusing to serve Codex on ${address.host}:${address.port} without a bearer token: pass --token-file, or bind to 127.0.0.1`);
+    if (!secure) throw new TetherError(ErrorCode.FailedPrecondition, `refusing to serve Codex on ${address.host}:${address.port} without TLS: use wss:// with --tls-cert and --tls-key, or bind to 127.0.0.1`, USAGE);
+    if (!options.token) throw new TetherError(ErrorCode.FailedPrecondition, `refusing to serve Codex on ${address.host}:${address.port} without a bearer token: pass --token-file, or bind to 127.0.0.1`, USAGE);
   }
   const logger = (options.logger ?? createLogger({ name: "exec-server", level: "silent" })).child({ door: "codex" });
   const expected = options.token === undefined ? undefined : digest(options.token);
