@@ -21,7 +21,6 @@ export interface CreateAgentClientOptions {
   services?: ThreadServicesFactory;
   openEnvironment?: AgentCoreOptions["openEnvironment"];
   instructions?: AgentCoreOptions["instructions"];
-  startupTimeoutMs?: number;
   /** In process: every model request's reasoning settings (config model_reasoning_*). */
   reasoning?: AgentCoreOptions["reasoning"];
   /** In process: how long a thread's exec session outlives the agent (config exec_detached_ttl_ms). */
@@ -46,7 +45,6 @@ export async function createAgentClient(options: CreateAgentClientOptions = {}):
     services,
     openEnvironment: options.openEnvironment,
     instructions: options.instructions ?? defaults?.defaultInstructions,
-    startupTimeoutMs: options.startupTimeoutMs,
     reasoning: options.reasoning,
     detachedTtlMs: options.detachedTtlMs,
     idleThreadTtlMs: options.idleThreadTtlMs,

@@ -33,7 +33,6 @@ export async function agentServerCommand(flags: AgentServerFlags): Promise<void>
     model: await parts.defaultModelClient(loaded.config),
     services: parts.defaultThreadServices({ tetherHome: loaded.home }),
     instructions: parts.defaultInstructions,
-    startupTimeoutMs: loaded.config.model_start_timeout_ms,
     reasoning: parts.reasoningFromConfig(loaded.config),
     detachedTtlMs: loaded.config.exec_detached_ttl_ms,
     idleThreadTtlMs: loaded.config.agent_idle_thread_ttl_ms,

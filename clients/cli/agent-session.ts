@@ -70,7 +70,6 @@ export async function openAgentSession(flags: AgentFlags, defaults: { approvalPo
     token: agentToken,
     tetherHome: config.home,
     model,
-    startupTimeoutMs: c.model_start_timeout_ms,
     features: config.features.enabled,
     // The environment's own credentials (the `tether run` grammar): only the in-process agent opens it here.
     // The thread's exec session, detached TTL and sandbox come with the request, as for the default opener.

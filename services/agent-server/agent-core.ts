@@ -34,7 +34,6 @@ export interface AgentCoreOptions {
    * thread's environment (the cwd may be remote). Called once per opened thread.
    */
   instructions?: (cwd: string, env: Environment) => Promise<string>;
-  startupTimeoutMs?: number;
   /** Sent with every model request (config model_reasoning_effort / model_reasoning_summary). */
   reasoning?: ReasoningSettings;
   /** How long a thread's exec session outlives the agent (restart, unloaded thread); default 1 h. */

@@ -10,7 +10,6 @@ import type { RolloutWriter } from "./thread/rollout-writer.js";
 import { type LiveTurn, Thread } from "./thread/thread.js";
 import type { ThreadInfo } from "./thread/thread-event.js";
 import type { ThreadSetup } from "./thread/thread-services.js";
-import { DEFAULT_STARTUP_TIMEOUT_MS } from "./thread/turn-runner.js";
 
 /** What a thread is opened with beyond its info. */
 export interface OpenState {
@@ -76,7 +75,6 @@ const o = deps.options;
           threadInstructions = undefined; // a failed read is retried by the next request
           throw err;
         })),
-      startupTimeoutMs: o.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS,
       ...(o.reasoning ? { reasoning: o.reasoning } : {}),
       newId: deps.newId,
       now: deps.now,

@@ -33,11 +33,11 @@ afterEach(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-async function setup(script: Script): Promise<{ core: AgentCore; server: ResponsesServer }> {
+async function setup(script: Script, startupTimeoutMs?: number): Promise<{ core: AgentCore; server: ResponsesServer }> {
   server = await startResponsesServer({ script });
   core = await AgentCore.create({
     tetherHome: path.join(home, "tether-home"),
-    model: new ResponsesModelClient({ apiKey: "sk-test", baseURL: server.url, initialBackoffMs: 1 }),
+    model: new ResponsesModelClient({ apiKey: "sk-test", baseURL: server.url, initialBackoffMs: 1, ...(startupTimeoutMs ? { startupTimeoutMs } : {}) }),
     services: fakeServices({ echo: async (args) => ({ output: `echo:${String(args.text)}`, success: true }) }),
     openEnvironment: () => LocalEnvironment.create({ defaultCwd: repo }),
     instructions: defaultInstructions,
@@ -89,6 +89,14 @@ describe("agent turns against the scripted Responses server", () => {
     expect(events.find((e) => e.type === "model.retrying")).toMatchObject({ attempt: 2, delayMs: 5 });
     expect(events.at(-1)?.type).toBe("turn.completed");
     expect(server.requests).toHaveLength(2);
+  });
+
+  it("fails the turn with DEADLINE_EXCEEDED when the model does not start answering in time (the model client's one timer)", async () => {
+    const { core } = await setup([[{ type: "hang", beforeHeaders: true }], [{ type: "message", text: "back" }]], 200);
+    const thread = await core.startThread(OPTIONS());
+    const failed = await turn(core, thread.threadId, "hello");
+    expect(failed.at(-1)).toMatchObject({ type: "turn.failed", error: { code: "DEADLINE_EXCEEDED", message: expect.stringMatching(/did not start answering within/) as unknown } });
+    expect((await turn(core, thread.threadId, "again")).at(-1)?.type).toBe("turn.completed");
   });
 
   it("fails the turn on malformed SSE with DATA_LOSS and keeps the thread usable", async () => {

@@ -12,11 +12,11 @@ import type { ThreadEvent, ThreadItem } from "../../services/agent-server/thread
 export async function agentCoreFor(options: { tetherHome: string; modelUrl: string; openEnvironment: () => Promise<Environment>; startupTimeoutMs?: number }): Promise<AgentCore> {
   return AgentCore.create({
     tetherHome: options.tetherHome,
-    model: new ResponsesModelClient({ baseURL: options.modelUrl, apiKey: "test-key", initialBackoffMs: 10, maxBackoffMs: 50 }),
+    // The start-up timeout is the model client's alone (the turn loop has none of its own).
+    model: new ResponsesModelClient({ baseURL: options.modelUrl, apiKey: "test-key", initialBackoffMs: 10, maxBackoffMs: 50, ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}) }),
     services: defaultThreadServices({ tetherHome: options.tetherHome }),
     openEnvironment: options.openEnvironment,
     instructions: async () => "You are a test agent.",
-    ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
   });
 }
 

@@ -44,7 +44,6 @@ export interface ThreadInit {
   /** The exec session's default sandbox for these settings (set again when they change). */
   sessionSandbox: (mode: SandboxMode, writableRoots: readonly string[]) => SandboxPolicyInit;
   instructions: (signal: AbortSignal) => Promise<string>;
-  startupTimeoutMs: number;
   /** Every request's reasoning settings (config); reasoning items come back encrypted and stay in the input. */
   reasoning?: ReasoningSettings;
   newId: (prefix: string) => string;
@@ -307,7 +306,6 @@ export class Thread {
           toolContext: (callId) => this.#toolContext(turn, callId),
           newId: this.#i.newId,
           emitRetrying: (e) => this.#emit({ ...e, type: "model.retrying", turnId: turn.turnId }),
-          startupTimeoutMs: this.#i.startupTimeoutMs,
           signal: turn.abort.signal,
           cancelled: () => turn.cancelled,
         },

@@ -8,7 +8,6 @@ import type { ItemTracker } from "./item-tracker.js";
 import { type TurnError, type Usage, EMPTY_USAGE } from "./thread-event.js";
 import type { ThreadTools } from "./thread-services.js";
 
-export const DEFAULT_STARTUP_TIMEOUT_MS = 15_000;
 /** A model that keeps calling tools is stopped here rather than looping for ever. */
 export const MAX_MODEL_REQUESTS_PER_TURN = 256;
 /** Tool output kept for the model (and the rollout, so resume rebuilds the same input). */
@@ -33,7 +32,6 @@ export interface TurnRunnerDeps {
   toolContext: (callId: string) => ToolContext;
   newId: (prefix: string) => string;
   emitRetrying: (e: { attempt: number; maxAttempts: number; delayMs: number; reason: string }) => void;
-  startupTimeoutMs: number;
   signal: AbortSignal;
   /** Set by a tool's authorization when the user chose cancel. */
   cancelled: () => boolean;
@@ -104,24 +102,14 @@ export function codeName(code: ErrorCode): string {
   return (ErrorCode[code] ?? "Unknown").replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
 }
 
-/** One model request; returns its usage. Function calls are handed to `onCall` as they finish. */
+/**
+ * One model request; returns its usage. Function calls are handed to `onCall` as they finish.
+ * The start-up timeout is the model client's (ModelClient: DEADLINE_EXCEEDED when nothing
+ * starts in time, per attempt, retry waits not counted): the one timer, not a second here.
+ */
 async function streamOnce(d: TurnRunnerDeps, onCall: (call: { callId: string; name: string; arguments: string }) => void): Promise<Usage> {
   const base = await d.request();
   const request: ModelRequest = { ...base, input: d.conversation(), tools: d.tools.specs };
-  const attempt = new AbortController();
-  const onTurnAbort = () => attempt.abort(d.signal.reason);
-  d.signal.addEventListener("abort", onTurnAbort, { once: true });
-  let timedOut: TetherError | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  // A retry first waits its delay (Retry-After may exceed the start-up timeout): not counted.
-  const arm = (waitMs = 0) => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      timedOut = new TetherError(ErrorCode.DeadlineExceeded, `the model did not begin answering within ${d.startupTimeoutMs} ms: check the model server (base URL, network) and try again`);
-      attempt.abort(timedOut);
-    }, d.startupTimeoutMs + waitMs);
-  };
-  arm();
   // Open items of this attempt, keyed by the model's item id.
   const open = new Map<string, { id: string; kind: "agent_message" | "reasoning"; text: string }>();
   const openItem = (modelItemId: string, kind: "agent_message" | "reasoning") => {
@@ -134,53 +122,43 @@ async function streamOnce(d: TurnRunnerDeps, onCall: (call: { callId: string; na
     return o;
   };
   let usage: Usage = { ...EMPTY_USAGE };
-  try {
-    for await (const event of d.model.stream(request, { signal: attempt.signal })) {
-      switch (event.type) {
-        case "created":
-          clearTimeout(timer);
-          break;
-        case "retrying":
-          // The UI drops what it showed of this attempt; so do we.
-          for (const o of open.values()) d.items.forget(o.id);
-          open.clear();
-          d.emitRetrying(event);
-          arm(event.delayMs);
-          break;
-        case "text.delta":
-        case "reasoning.delta": {
-          const o = openItem(event.itemId, event.type === "text.delta" ? "agent_message" : "reasoning");
-          o.text += event.delta;
-          d.items.delta(o.id, event.type === "text.delta" ? "text" : "reasoning", event.delta);
-          break;
-        }
-        case "item.done": {
-          const item = event.item;
-          if (item.type === "message" && item.role === "assistant") {
-            const o = openItem(event.itemId, "agent_message");
-            d.items.completed({ type: "agent_message", id: o.id, text: item.text });
-            open.delete(event.itemId);
-          } else if (item.type === "reasoning") {
-            const o = openItem(event.itemId, "reasoning");
-            d.items.completed({ type: "reasoning", id: o.id, text: item.summary.join("\n\n") || o.text });
-            open.delete(event.itemId);
-          } else if (item.type === "function_call") {
-            onCall({ callId: item.callId, name: item.name, arguments: item.arguments });
-          }
-          d.append(item);
-          break;
-        }
-        case "completed":
-          usage = event.usage;
-          break;
+  for await (const event of d.model.stream(request, { signal: d.signal })) {
+    switch (event.type) {
+      case "created":
+        break;
+      case "retrying":
+        // The UI drops what it showed of this attempt; so do we.
+        for (const o of open.values()) d.items.forget(o.id);
+        open.clear();
+        d.emitRetrying(event);
+        break;
+      case "text.delta":
+      case "reasoning.delta": {
+        const o = openItem(event.itemId, event.type === "text.delta" ? "agent_message" : "reasoning");
+        o.text += event.delta;
+        d.items.delta(o.id, event.type === "text.delta" ? "text" : "reasoning", event.delta);
+        break;
       }
+      case "item.done": {
+        const item = event.item;
+        if (item.type === "message" && item.role === "assistant") {
+          const o = openItem(event.itemId, "agent_message");
+          d.items.completed({ type: "agent_message", id: o.id, text: item.text });
+          open.delete(event.itemId);
+        } else if (item.type === "reasoning") {
+          const o = openItem(event.itemId, "reasoning");
+          d.items.completed({ type: "reasoning", id: o.id, text: item.summary.join("\n\n") || o.text });
+          open.delete(event.itemId);
+        } else if (item.type === "function_call") {
+          onCall({ callId: item.callId, name: item.name, arguments: item.arguments });
+        }
+        d.append(item);
+        break;
+      }
+      case "completed":
+        usage = event.usage;
+        break;
     }
-  } catch (err) {
-    if (timedOut) throw timedOut;
-    throw err;
-  } finally {
-    clearTimeout(timer);
-    d.signal.removeEventListener("abort", onTurnAbort);
   }
   return usage;
 }
