@@ -22,16 +22,19 @@ export async function agentServerCommand(flags: AgentServerFlags): Promise<void>
   const logger = createLogger({ name: "agent-server", level: resolveLogLevel(flags.logLevel) });
   const { token, tls } = await readServerSecurity(flags);
   const loaded = loadConfig({ cwd: process.cwd(), profile: flags.profile, overrides: flags.config ?? [] });
-  for (const w of loaded.warnings) logger.warn(w);
-  const [{ AgentCore }, { startAgentServer }, parts] = await Promise.all([
+  const [{ AgentCore }, { startAgentServer }, parts, { resolveFeatures }] = await Promise.all([
     import("../../services/agent-server/agent-core.js"),
     import("../../services/agent-server/grpc/agent-server.js"),
     import("../../services/agent-server/default-agent-parts.js"),
+    import("../../services/agent-server/features/feature-registry.js"),
   ]);
+  // [features] (and -c features.NAME=…) decide the tools every thread is offered, as in `tether exec`.
+  const features = resolveFeatures({ config: loaded.config.features });
+  for (const w of [...loaded.warnings, ...features.warnings]) logger.warn(w);
   const core = await AgentCore.create({
     tetherHome: loaded.home,
     model: await parts.defaultModelClient(loaded.config),
-    services: parts.defaultThreadServices({ tetherHome: loaded.home }),
+    services: parts.defaultThreadServices({ tetherHome: loaded.home, features: features.enabled }),
     instructions: parts.defaultInstructions,
     reasoning: parts.reasoningFromConfig(loaded.config),
     detachedTtlMs: loaded.config.exec_detached_ttl_ms,

@@ -15,7 +15,8 @@ export interface OutputSchema {
 
 export async function readOutputSchema(file: string): Promise<OutputSchema> {
   const text = await readFile(file, "utf8").catch((err: unknown) => {
-    throw TetherError.from(err, `--output-schema ${file}`);
+    // A flag naming a file that cannot be read: exit 2, as --help says for --output-schema.
+    throw usageError(TetherError.from(err, `--output-schema ${file}`).message);
   });
   let schema: unknown;
   try {
