@@ -1,6 +1,5 @@
 // Classifies what went wrong with one model request (STYLE rule 23): a typed TetherError
 // saying what to fix, whether a retry may help, and how long the server asked us to wait.
-import { APIError, APIConnectionError, APIUserAbortError } from "openai";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 
 export interface ModelFailure {
@@ -23,6 +22,33 @@ export interface FailureContext {
 /** A stream that ended (or broke) before response.completed: retryable. */
 export class StreamDropped extends Error {
   override readonly name = "StreamDropped";
+}
+
+/** A request that could not be sent or answered (DNS, refused, reset before the headers): retryable. */
+export class ModelConnectionError extends Error {
+  override readonly name = "ModelConnectionError";
+}
+
+/** What `retryAfter` reads: a `Headers`, or node:http's headers behind `get`. */
+export interface HeaderLookup {
+  get(name: string): string | null;
+}
+
+/** A non-2xx answer: its status, headers and the body's `error` object (OpenAI's error shape). */
+export class ModelHttpError extends Error {
+  override readonly name = "ModelHttpError";
+  /** `error.code` of the body, when it has one (e.g. insufficient_quota). */
+  readonly code: string | undefined;
+  constructor(
+    readonly status: number,
+    readonly headers: HeaderLookup,
+    readonly error: unknown,
+    message: string,
+  ) {
+    super(message);
+    const code = typeof error === "object" && error !== null && "code" in error ? error.code : undefined;
+    this.code = typeof code === "string" ? code : undefined;
+  }
 }
 
 /** An error the Responses stream itself reported (an `error` event or response.failed). */
@@ -51,26 +77,22 @@ export function classifyModelFailure(err: unknown, ctx: FailureContext): ModelFa
       retryable: false,
     };
   }
-  if (err instanceof APIUserAbortError) return { error: new TetherError(ErrorCode.Cancelled, "the model request was cancelled", { cause: err }), retryable: false };
-  if (err instanceof APIConnectionError) {
-    const why = err.cause instanceof Error ? `${err.message} (${err.cause.message})` : err.message;
-    return { error: new TetherError(ErrorCode.Unavailable, `cannot reach the model server at ${ctx.baseURL}: ${why}`, { cause: err }), retryable: true };
+  if (err instanceof ModelConnectionError) {
+    return { error: new TetherError(ErrorCode.Unavailable, `cannot reach the model server at ${ctx.baseURL}: ${err.message}`, { cause: err }), retryable: true };
   }
-  if (err instanceof APIError) return httpFailure(err, ctx);
-  // fetch reports a connection cut while reading the body as a TypeError ("terminated").
-  if (err instanceof TypeError || isNetworkErrno(err)) {
+  if (err instanceof ModelHttpError) return httpFailure(err, ctx);
+  if (isNetworkErrno(err)) {
     const text = err instanceof Error ? err.message : String(err);
     return { error: new TetherError(ErrorCode.Unavailable, `the connection to the model server at ${ctx.baseURL} broke: ${text}`, { cause: err }), retryable: true };
   }
   return { error: TetherError.from(err, "model request failed"), retryable: false };
 }
 
-function httpFailure(err: APIError, ctx: FailureContext): ModelFailure {
+function httpFailure(err: ModelHttpError, ctx: FailureContext): ModelFailure {
   const status = err.status;
   const detail = serverMessage(err);
   const retryAfterMs = retryAfter(err.headers, ctx.now);
   const withWait = retryAfterMs === undefined ? {} : { retryAfterMs };
-  if (status === undefined) return streamFailure(new StreamFailed(err.code ?? undefined, detail));
   switch (status) {
     case 401:
       return final(ErrorCode.Unauthenticated, `the model server at ${ctx.baseURL} rejected the API key (401: ${detail}): set ${ctx.apiKeyEnv} to a valid key`, err);
@@ -108,8 +130,8 @@ function final(code: ErrorCode, message: string, cause: unknown): ModelFailure {
   return { error: new TetherError(code, message, { cause }), retryable: false };
 }
 
-/** The server's own words: `error.message` of the OpenAI error body, else the SDK's text. */
-function serverMessage(err: APIError): string {
+/** The server's own words: `error.message` of the OpenAI error body, else the body's text. */
+function serverMessage(err: ModelHttpError): string {
   const body: unknown = err.error;
   if (typeof body === "object" && body !== null && "message" in body && typeof body.message === "string" && body.message.length > 0) {
     return body.message.slice(0, 500);
@@ -118,7 +140,7 @@ function serverMessage(err: APIError): string {
 }
 
 /** `retry-after-ms` (OpenAI's own), else `retry-after` as seconds or an HTTP date. */
-export function retryAfter(headers: Headers | undefined, now: () => number): number | undefined {
+export function retryAfter(headers: HeaderLookup | undefined, now: () => number): number | undefined {
   if (!headers) return undefined;
   const ms = Number(headers.get("retry-after-ms") ?? NaN);
   if (Number.isFinite(ms) && ms >= 0) return ms;
@@ -132,5 +154,5 @@ export function retryAfter(headers: Headers | undefined, now: () => number): num
 
 function isNetworkErrno(err: unknown): boolean {
   const code = typeof err === "object" && err !== null && "code" in err ? (err).code : undefined;
-  return typeof code === "string" && /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|UND_ERR_SOCKET|UND_ERR_CLOSED)$/.test(code);
+  return typeof code === "string" && /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)$/.test(code);
 }

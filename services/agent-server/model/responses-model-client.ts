@@ -1,12 +1,13 @@
-// The real ModelClient: the OpenAI Responses API, streamed, through the `openai` package. It
+// The real ModelClient: the OpenAI Responses API, streamed, with the `openai` package's
+// request and event types over node:http (responses-http.ts says why not its client). It
 // owns retries (429, 5xx, network, dropped streams; with backoff, jitter and Retry-After, on
 // the injected clock), the start-up timeout, cancellation, and failure classification.
-import OpenAI from "openai";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import { systemClock, type Clock } from "../../exec-server/process/stopwatch.js";
 import type { ModelCallOptions, ModelClient, ModelEvent, ModelRequest } from "./model-client.js";
 import { classifyModelFailure, StreamDropped, type FailureContext } from "./model-failure.js";
-import { ResponsesEventMapper, type StreamEventLike } from "./responses-event-mapper.js";
+import { ResponsesEventMapper } from "./responses-event-mapper.js";
+import { postResponsesStream } from "./responses-http.js";
 import { toResponsesBody } from "./responses-request.js";
 
 export interface ResponsesModelClientOptions {
@@ -44,7 +45,8 @@ const DEFAULT_BASE_URL = "https://api.openai.com/v1";
 export class ResponsesModelClient implements ModelClient {
   readonly baseURL: string;
   readonly #apiKeyEnv: string;
-  readonly #client: OpenAI | undefined;
+  readonly #apiKey: string | undefined;
+  readonly #headers: Record<string, string> | undefined;
   readonly #maxAttempts: number;
   readonly #initialBackoffMs: number;
   readonly #maxBackoffMs: number;
@@ -69,17 +71,14 @@ export class ResponsesModelClient implements ModelClient {
     this.#clock = options.clock ?? systemClock;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
-    // The SDK's own retries are off: they would replay output already shown and ignore our clock.
-    this.#client =
-      apiKey === undefined
-        ? undefined
-        : new OpenAI({ apiKey, baseURL: this.baseURL, maxRetries: 0, ...(options.headers ? { defaultHeaders: options.headers } : {}) });
+    this.#apiKey = apiKey;
+    this.#headers = options.headers;
   }
 
   async *stream(request: ModelRequest, options: ModelCallOptions): AsyncIterable<ModelEvent> {
     const { signal } = options;
-    const client = this.#client;
-    if (client === undefined) {
+    const apiKey = this.#apiKey;
+    if (apiKey === undefined) {
       throw new TetherError(
         ErrorCode.Unauthenticated,
         `no API key for the model server at ${this.baseURL}: set ${this.#apiKeyEnv} (a local server without auth takes any value)`,
@@ -92,7 +91,7 @@ export class ResponsesModelClient implements ModelClient {
       // once one was, a failure is final. Deltas alone are dropped by the `retrying` event.
       let committed = false;
       try {
-        for await (const event of this.#attempt(client, body, signal)) {
+        for await (const event of this.#attempt(apiKey, body, signal)) {
           if (event.type === "item.done") committed = true;
           yield event;
         }
@@ -118,7 +117,7 @@ export class ResponsesModelClient implements ModelClient {
   }
 
   /** One HTTP request and its stream; throws what went wrong, unclassified. */
-  async *#attempt(client: OpenAI, body: ReturnType<typeof toResponsesBody>, signal: AbortSignal): AsyncGenerator<ModelEvent> {
+  async *#attempt(apiKey: string, body: ReturnType<typeof toResponsesBody>, signal: AbortSignal): AsyncGenerator<ModelEvent> {
     if (signal.aborted) throw cancelled(signal);
     const request = new AbortController();
     const onAbort = () => request.abort(signal.reason);
@@ -150,15 +149,15 @@ export class ResponsesModelClient implements ModelClient {
     };
     timer = clock.setTimeout(fire, this.#startupTimeoutMs);
     const mapper = new ResponsesEventMapper();
-    // What the SDK's quiet end (it returns when its request is aborted) or a throw meant.
+    // What an abort (ours: the watchdog, the caller) meant, whatever the request threw.
     const why = () => timedOut ?? (signal.aborted ? cancelled(signal) : stalled);
     try {
-      const stream = await client.responses.create(body, { signal: request.signal });
+      const stream = postResponsesStream({ url: `${this.baseURL}/responses`, apiKey, headers: this.#headers, body, signal: request.signal });
       for await (const event of stream) {
         lastActivity = clock.now();
         // Read on to the end of the body after `completed` (keeps the connection reusable).
         if (mapper.finished) continue;
-        const events = mapper.map(event as unknown as StreamEventLike);
+        const events = mapper.map(event);
         if (mapper.created && !idle) {
           idle = true;
           clock.clearTimeout(timer);
