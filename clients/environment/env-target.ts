@@ -48,6 +48,21 @@ export function describeTarget(target: NetworkTarget): string {
   return target.kind === "unix" ? `unix://${target.path}` : `${target.kind}://${target.host}:${target.port}`;
 }
 
+/**
+ * The reason alone, for a person: grpc-js says "No connection established. Last error: Error:
+ * connect ENOENT /x. Resolution note: " and the reconnect layer prefixes the method and the
+ * target, which the line names already.
+ */
+export function connectReason(message: string, target: NetworkTarget): string {
+  let reason = message;
+  const last = /Last error: (?:Error: )?([\s\S]*?)\.?(?: Resolution note:[\s\S]*)?$/.exec(reason);
+  if (last?.[1]) reason = last[1];
+  reason = reason.replace(/^\/[\w.]+\/\w+: /, "");
+  const prefix = `cannot reach ${describeTarget(target)}: `;
+  if (reason.startsWith(prefix)) reason = reason.slice(prefix.length);
+  return reason.trim() || message;
+}
+
 /** A failed first contact, with what to check: is a server listening there, is TLS trusted. */
 export function explainConnectError(err: unknown, target: NetworkTarget): TetherError {
   const te = TetherError.from(err);
@@ -56,7 +71,7 @@ export function explainConnectError(err: unknown, target: NetworkTarget): Tether
       target.kind === "unix"
         ? `is an exec server listening on ${target.path}? start one with: tether exec-server --listen unix://${target.path}`
         : `is an exec server listening on ${target.host}:${target.port}${target.kind === "grpcs" ? " with TLS (check --ca-file)" : ""}?`;
-    return new TetherError(ErrorCode.Unavailable, `cannot reach ${describeTarget(target)}: ${te.message}; ${hint}`, { cause: err });
+    return new TetherError(ErrorCode.Unavailable, `cannot reach ${describeTarget(target)}: ${connectReason(te.message, target)}; ${hint}`, { cause: err });
   }
   return te;
 }
