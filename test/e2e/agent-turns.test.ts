@@ -130,6 +130,14 @@ forEachBackend("agent turns", (ctx) => {
     await expect(ctx.env.files.stat(`${cwd}/second.txt`)).rejects.toThrow();
     expect(toolOutput(server.received[3]!, "c2")).toMatch(/not now|declined/);
     expect(server.requests.map((r) => r.model)).toEqual(["gpt-test", "gpt-test", "gpt-next", "gpt-next"]);
+    // The thread's exec session follows its sandbox (SetSandbox): its file calls are refused once read-only.
+    const files = client.core.thread(thread.threadId)!.env.files;
+    await files.writeFile({ path: `${cwd}/by-session.txt` }, Buffer.from("full access"));
+    await client.updateThreadSettings(thread.threadId, { sandbox: "read-only" });
+    await expect(files.writeFile({ path: `${cwd}/by-session.txt` }, Buffer.from("read-only"))).rejects.toThrow();
+    await client.updateThreadSettings(thread.threadId, { sandbox: "full-access" });
+    await files.writeFile({ path: `${cwd}/by-session.txt` }, Buffer.from("full again"));
+    expect(await fileText(`${cwd}/by-session.txt`)).toBe("full again");
     server.check();
     watch.stop();
   });
