@@ -4,7 +4,9 @@
 import * as grpc from "@grpc/grpc-js";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { type GrpcClient, bindTransport } from "./gen-methods.js";
+import { piecewiseResponse } from "./grpc-js-internals.js";
 import { fromGrpcError } from "./grpc-status.js";
+import { PreEncoded } from "./pre-encoded.js";
 import { ErrorCode, TetherError } from "./tether-error.js";
 import type { Transport, TransportCallOptions, WireMethod } from "./transport.js";
 
@@ -102,7 +104,11 @@ const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.
 
 /** A Transport over a grpc-js client (its channel); closing it closes the channel. */
 function grpcJsTransport(raw: grpc.Client, target: string, bindOptions: BindOptions = {}): Transport {
-  const codecs = (m: WireMethod<unknown, unknown>) => [(req: unknown) => toBuffer(m.encode(req)), (bytes: Buffer) => m.decode(bytes)] as const;
+  // A request in pieces (an upload's header and the caller's bytes) is copied once, into
+  // grpc-js's frame, instead of being joined first (grpc-js-internals.ts, 2).
+  const serialize = (m: WireMethod<unknown, unknown>, req: unknown): Buffer =>
+    req instanceof PreEncoded && req.parts.length > 1 ? piecewiseResponse(req.byteLength, (target, offset) => req.copyTo(target, offset)) : toBuffer(m.encode(req));
+  const codecs = (m: WireMethod<unknown, unknown>) => [(req: unknown) => serialize(m, req), (bytes: Buffer) => m.decode(bytes)] as const;
   return {
     target,
     unary: (m, req, opts) =>

@@ -6,7 +6,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { captureServices, onCancelled, widenReceiveWindows } from "./grpc-js-internals.js";
+import { captureServices, directWriter, onCancelled, widenReceiveWindows } from "./grpc-js-internals.js";
 
 describe("widenReceiveWindows", () => {
   let dir: string;
@@ -21,7 +21,7 @@ describe("widenReceiveWindows", () => {
     await new Promise<void>((resolve, reject) =>
       server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
     );
-    reached = widenReceiveWindows(server, { stream: 3 << 20, connection: 5 << 20 });
+    reached = widenReceiveWindows(server, { stream: 3 << 20, connection: 5 << 20, maxFrame: 256 << 10 });
   });
   afterAll(async () => {
     server.forceShutdown();
@@ -32,11 +32,12 @@ describe("widenReceiveWindows", () => {
     expect(reached).toBe(1);
   });
 
-  it("announces the stream window and opens the connection window to a new client", async () => {
+  it("announces the stream window and frame size and opens the connection window to a new client", async () => {
     const session = http2.connect("http://localhost", { createConnection: () => connect(socket) });
     try {
       const [settings] = (await once(session, "remoteSettings")) as [http2.Settings];
       expect(settings.initialWindowSize).toBe(3 << 20);
+      expect(settings.maxFrameSize).toBe(256 << 10);
       // The WINDOW_UPDATE follows the SETTINGS frame; a ping round trip makes sure it arrived.
       await new Promise<void>((resolve, reject) => session.ping((err) => (err ? reject(err) : resolve())));
       expect(session.state.remoteWindowSize).toBe(5 << 20);
@@ -96,6 +97,45 @@ describe("@grpc/reflection capture (captureServices)", () => {
       expect(typeof handler).toBe("function");
       expect(def.requestStream && def.responseStream).toBe(true);
       expect(typeof def.responseSerialize).toBe("function");
+    }
+  });
+});
+
+describe("direct writes to a server call's HTTP/2 stream (directWriter)", () => {
+  it("finds the stream under an interceptor and sends pieces as one message, after grpc-js's own", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "tether-direct-"));
+    const socket = join(dir, "s.sock");
+    // An interceptor that passes everything on: the stream is then one call further down.
+    const passThrough: grpc.ServerInterceptor = (_method, call) => new grpc.ServerInterceptingCall(call);
+    const server = new grpc.Server({ interceptors: [passThrough] });
+    const raw = (b: Buffer) => b;
+    const results: boolean[] = [];
+    server.addService(
+      { pieces: { path: "/t.T/Pieces", requestStream: false, responseStream: true, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw } },
+      {
+        pieces: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+          const direct = directWriter(call);
+          results.push(direct !== undefined);
+          if (!direct) return call.end();
+          // Before grpc-js sent the headers, it refuses (the caller then writes through grpc-js).
+          results.push(direct([Buffer.from("early")], 5, () => undefined));
+          call.write(Buffer.from("first"), () => {
+            results.push(direct([Buffer.from("sec"), Buffer.from("ond")], 6, () => call.end()));
+          });
+        },
+      },
+    );
+    await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+    const client = new grpc.Client(`unix://${socket}`, grpc.credentials.createInsecure());
+    try {
+      const got: string[] = [];
+      for await (const msg of client.makeServerStreamRequest("/t.T/Pieces", raw, raw, Buffer.alloc(0)) as AsyncIterable<Buffer>) got.push(msg.toString());
+      expect(results).toEqual([true, false, true]);
+      expect(got).toEqual(["first", "second"]);
+    } finally {
+      client.close();
+      server.forceShutdown();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
