@@ -54,6 +54,9 @@ export async function execServerCommand(flags: ExecServerFlags): Promise<void> {
       maxRetainedBytesTotal: parseIntOption("--retain-bytes-total", flags.retainBytesTotal, 1 << 20),
     },
     defaultSandboxMode: flags.sandbox,
+    // Read once: enumerating process.env goes through C++ per variable (~0.1–0.25 ms per
+    // Start here), and nothing in this process changes its environment once serving.
+    serverEnv: { ...process.env },
   }).catch((err: unknown) => {
     throw asStartupUsageError(err);
   });

@@ -50,6 +50,8 @@ export interface ExecCoreOptions {
   cgroups?: boolean;
   /** Drives every timer of the core: process timeouts and retention, session TTLs, decision timeouts. */
   clock?: Clock;
+  /** The environment processes inherit; process.env, read at each Start, by default. */
+  serverEnv?: NodeJS.ProcessEnv;
 }
 
 export class ExecCore implements AsyncDisposable {
@@ -114,7 +116,7 @@ export class ExecCore implements AsyncDisposable {
     });
     const cgroupProbe = options.cgroups === false ? { ok: false as const, reason: "turned off" } : await PidsCgroup.detect({ clock: options.clock });
     const cgroups = cgroupProbe.ok ? cgroupProbe.cgroups : undefined;
-    const processes = new ProcessManager({ launcherPath: launcherPath(), defaultCwd, limits: options.limits, preparer, cgroups, clock: options.clock });
+    const processes = new ProcessManager({ launcherPath: launcherPath(), defaultCwd, limits: options.limits, preparer, cgroups, clock: options.clock, serverEnv: options.serverEnv });
     const sessions = new SessionManager({
       processes,
       defaultDetachedTtlMs: options.defaultDetachedTtlMs,

@@ -99,8 +99,11 @@ export class PidsCgroup {
   async #finish(dir: string): Promise<CgroupOutcome> {
     const pidsLimitHits = counter(readOrEmpty(path.join(dir, "pids.events")), "max");
     const memoryEvents = this.version === 2 ? readOrEmpty(path.join(dir, "memory.events")) : "";
-    // Removal may retry for a moment; the exit status need not wait for it.
-    const removal = removeCgroup(dir, this.#clock).finally(() => this.#removing.delete(removal));
+    // Removal may retry for a moment; the exit status need not wait for it, nor share its
+    // turn with the rmdir's dispatch: it starts once the status is on its way (setImmediate).
+    const removal = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => removeCgroup(dir, this.#clock))
+      .finally(() => this.#removing.delete(removal));
     this.#removing.add(removal);
     return { pidsLimitHits, oomKilled: counter(memoryEvents, "oom_kill") > 0 };
   }

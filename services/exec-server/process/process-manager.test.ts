@@ -64,6 +64,18 @@ describe("ProcessManager", () => {
     expect(time.retentionTimers()).toBe(0);
   });
 
+  it("keeps at most maxExited exited processes, dropping the earliest exits first, and never a running one", async () => {
+    const time = manualClock();
+    processes = new ProcessManager({ launcherPath: launcherPath(), defaultCwd: "/tmp", clock: time.clock, limits: { exitedRetentionMs: RETENTION_MS, maxExited: 2 } });
+    const { process: running } = await processes.start("running", create(ProcessSpecSchema, { argv: ["sleep", "30"] }));
+    for (const id of ["a", "b", "c", "d"]) await (await processes.start(id, create(ProcessSpecSchema, { argv: ["true"] }))).process.exited;
+    expect(processes.list({ includeExited: true }).map((p) => p.processId).sort()).toEqual(["c", "d", "running"]);
+    expect(time.retentionTimers()).toBe(2); // the dropped ones' timers went with them
+    void running.kill("end of test");
+    await running.exited;
+    expect(processes.list({ includeExited: true }).map((p) => p.processId).sort()).toEqual(["d", "running"]);
+  });
+
   it("refuses a resume history below the client window plus one merged Attach message (common/resume-window.ts)", async () => {
     const small = { resumeHistoryBytes: CLIENT_STREAM_WINDOW_BYTES };
     expect(() => new ProcessManager({ launcherPath: launcherPath(), defaultCwd: "/tmp", limits: small, zygote: false })).toThrow(
