@@ -5,7 +5,8 @@
 // measured window only (start-up and shutdown left out), per run.
 // Run: esbuild bench/ab/pause-profile.ts --bundle --platform=node --format=esm --outfile=dist/pause-profile.mjs
 // (externals as scripts/build.mjs) && node dist/pause-profile.mjs [N] [-- server args]. A measurement, not part of make bench.
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { type ChildProcessByStdio, spawn } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
 import { once } from "node:events";
 import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
@@ -40,7 +41,7 @@ function median(xs: number[]): number {
 
 interface Served {
   label: string;
-  server: ChildProcessWithoutNullStreams;
+  server: ChildProcessByStdio<Writable, Readable, null>;
   lean: LeanTarget;
   profDir: string;
   ms: number[];
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
   const subjects = [await serve("A", "bin/tether.js", serverArgs, profile)];
   if (b >= 0) subjects.push(await serve("B", argv[b + 1]!, serverArgs, profile));
   const node: number[] = [];
-  for (const s of subjects) [s.cpu0, s.main0] = [cpuMs(s.server.pid), cpuMs(s.server.pid, true)];
+  for (const s of subjects) [s.cpu0, s.main0] = [cpuMs(s.server.pid!), cpuMs(s.server.pid!, true)];
   const t0 = process.hrtime.bigint() / 1000n;
   for (let i = 0; i < n; i++) {
     for (const s of subjects) {
@@ -89,8 +90,8 @@ async function main(): Promise<void> {
   }
   const t1 = process.hrtime.bigint() / 1000n;
   for (const s of subjects) {
-    const cpu = cpuMs(s.server.pid) - s.cpu0;
-    const main = cpuMs(s.server.pid, true) - s.main0;
+    const cpu = cpuMs(s.server.pid!) - s.cpu0;
+    const main = cpuMs(s.server.pid!, true) - s.main0;
     await s.lean.close();
     const exited = once(s.server, "exit");
     s.server.kill("SIGTERM");
