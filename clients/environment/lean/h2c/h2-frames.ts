@@ -106,7 +106,9 @@ export class FrameReader {
     this.#buffered += chunk.length;
     const frames: Frame[] = [];
     while (this.#buffered >= FRAME_HEADER_BYTES) {
-      const head = this.#peek(FRAME_HEADER_BYTES);
+      const first = this.#chunks[0]!;
+      // The header is copied only when it spans chunks (9 bytes); a frame, only the one that spans.
+      const head = first.length >= FRAME_HEADER_BYTES ? first : this.#copy(FRAME_HEADER_BYTES, false);
       const length = head.readUIntBE(0, 3);
       if (length > this.maxFrameBytes) {
         throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, `a ${length}-byte frame, over the ${this.maxFrameBytes} bytes this client accepts`);
@@ -118,20 +120,31 @@ export class FrameReader {
     return frames;
   }
 
-  #peek(n: number): Buffer {
-    const first = this.#chunks[0]!;
-    if (first.length >= n) return first;
-    // Join the chunks once: the frame will be taken whole anyway.
-    const joined = Buffer.concat(this.#chunks);
-    this.#chunks = [joined];
-    return joined;
-  }
-
+  /** The next `n` buffered bytes: a view when one chunk holds them, else a copy of exactly `n`. */
   #take(n: number): Buffer {
-    const first = this.#peek(n);
+    const first = this.#chunks[0]!;
+    if (first.length < n) return this.#copy(n, true);
     if (first.length === n) this.#chunks.shift();
     else this.#chunks[0] = first.subarray(n);
     this.#buffered -= n;
     return first.subarray(0, n);
+  }
+
+  /** Copies the next `n` bytes out of the chunks, consuming them when `consume`. */
+  #copy(n: number, consume: boolean): Buffer {
+    const out = Buffer.allocUnsafe(n);
+    let offset = 0;
+    let i = 0;
+    while (offset < n) {
+      const chunk = this.#chunks[i]!;
+      const count = Math.min(chunk.length, n - offset);
+      chunk.copy(out, offset, 0, count);
+      offset += count;
+      if (!consume) i++;
+      else if (count === chunk.length) this.#chunks.shift();
+      else this.#chunks[0] = chunk.subarray(count);
+    }
+    if (consume) this.#buffered -= n;
+    return out;
   }
 }
