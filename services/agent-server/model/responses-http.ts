@@ -4,7 +4,6 @@
 // bundled undici) costs ≈ 48 ms of CPU at start-up against ≈ 8 ms for node:http — more than
 // the agent's whole first-request budget (issue 15: ≤ 60 ms from process start).
 import type { IncomingHttpHeaders, IncomingMessage, RequestOptions } from "node:http";
-import { request as httpRequest } from "node:http";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import { type HeaderLookup, ModelConnectionError, ModelHttpError, StreamDropped, StreamFailed } from "./model-failure.js";
 import type { StreamEventLike } from "./responses-event-mapper.js";
@@ -45,8 +44,10 @@ export async function* postResponsesStream(post: ResponsesPost): AsyncGenerator<
       "content-length": payload.length,
     },
   };
-  // https (and tls with it) only when the server is one: a local server never pays for it.
-  const send = url.protocol === "https:" ? (await import("node:https")).request : httpRequest;
+  // Not `import … from "node:http"`: as an ES module import, node:http's exports are all
+  // read at once, its lazy WebSocket/EventSource getters included, and they load undici
+  // (≈ 20 ms of CPU). https (and tls with it) only when the server is one.
+  const send = url.protocol === "https:" ? process.getBuiltinModule("node:https").request : process.getBuiltinModule("node:http").request;
   const res = await new Promise<IncomingMessage>((resolve, reject) => {
     const req = send(url, options, resolve);
     req.once("error", (err) => reject(post.signal.aborted ? err : new ModelConnectionError(err.message, { cause: err })));

@@ -5,11 +5,16 @@
 
 import dns from "node:dns";
 import fs from "node:fs";
-import http from "node:http";
+import type * as Http from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import { TetherError, throwIfAborted } from "../../common/tether-error.js";
 import { HostRules, type HostDecision, normaliseHost } from "./host-rules.js";
+
+// Not `import http from "node:http"`: as an ES module import, node:http's exports are all read
+// at once, its lazy WebSocket/EventSource getters included, which load undici (≈ 20 ms of CPU
+// in every process that loads the exec core, the agent's first request waiting on it).
+const http: typeof Http = process.getBuiltinModule("node:http");
 
 export const PROXY_REASON_HEADER = "x-tether-proxy-reason";
 
@@ -42,7 +47,7 @@ const HOP_HEADERS = new Set(["proxy-connection", "proxy-authorization", "connect
 export class NetworkProxy implements AsyncDisposable {
   readonly socketPath: string;
   private readonly rules: HostRules;
-  private readonly server: http.Server;
+  private readonly server: Http.Server;
   private readonly sockets = new Set<Duplex>();
   private readonly lookup: (host: string) => Promise<string>;
   private readonly connectTimeoutMs: number;
@@ -61,7 +66,7 @@ export class NetworkProxy implements AsyncDisposable {
     this.server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.server.on("connection", (s: net.Socket) => this.track(s));
     this.server.on("request", (req, res) => void this.forward(req, res));
-    this.server.on("connect", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void this.tunnel(req, socket, head));
+    this.server.on("connect", (req: Http.IncomingMessage, socket: Duplex, head: Buffer) => void this.tunnel(req, socket, head));
     this.server.on("clientError", (_err, socket: Duplex) => refuse(socket, 400, "malformed proxy request"));
   }
 
@@ -158,7 +163,7 @@ export class NetworkProxy implements AsyncDisposable {
     return { address };
   }
 
-  private async forward(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  private async forward(req: Http.IncomingMessage, res: Http.ServerResponse): Promise<void> {
     let url: URL;
     try {
       url = new URL(req.url ?? "");
@@ -169,7 +174,7 @@ export class NetworkProxy implements AsyncDisposable {
     const admitted = await this.admit(url.hostname, Number(url.port || 80), "http", req.socket);
     if ("refusal" in admitted) return reply(res, admitted.status, admitted.refusal.reason);
 
-    const headers: http.OutgoingHttpHeaders = {};
+    const headers: Http.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (!HOP_HEADERS.has(name) && value !== undefined) headers[name] = value;
     }
@@ -192,7 +197,7 @@ export class NetworkProxy implements AsyncDisposable {
       else res.destroy();
     });
     upstream.on("response", (up) => {
-      const back: http.OutgoingHttpHeaders = {};
+      const back: Http.OutgoingHttpHeaders = {};
       for (const [name, value] of Object.entries(up.headers)) if (!HOP_HEADERS.has(name) && value !== undefined) back[name] = value;
       res.writeHead(up.statusCode ?? 502, back);
       up.pipe(res);
@@ -200,7 +205,7 @@ export class NetworkProxy implements AsyncDisposable {
     req.pipe(upstream);
   }
 
-  private async tunnel(req: http.IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
+  private async tunnel(req: Http.IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
     const target = parseAuthority(req.url ?? "");
     if (target === undefined) return refuse(client, 400, `CONNECT target "${req.url}" is not host:port`);
     const admitted = await this.admit(target.host, target.port, "https", client);
@@ -244,7 +249,7 @@ async function defaultLookup(host: string): Promise<string> {
   return address;
 }
 
-function reply(res: http.ServerResponse, status: number, reason: string): void {
+function reply(res: Http.ServerResponse, status: number, reason: string): void {
   const body = `tether sandbox proxy: ${reason}\n`;
   res.writeHead(status, {
     [PROXY_REASON_HEADER]: headerSafe(reason),
