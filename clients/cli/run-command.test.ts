@@ -349,7 +349,8 @@ describe("tether CLI usage and errors", () => {
 
   it("names the accepted forms for a bad --env", async () => {
     const r = await tether(["run", "--env", "ftp://x", "--", "true"]);
-    expect(r.code).toBe(255);
+    // A bad flag: usage (2), as README's exit statuses say.
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/environment "ftp:\/\/x" is not understood: use local, unix:\/\/\/path, grpc:\/\/host:port/);
   });
 

@@ -114,9 +114,19 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
   }
 }
 
+/** As a shell (and ssh, docker) exits when the program cannot be run: 127 not found, 126 not executable. */
+const EXEC_FAILURE_EXIT: Readonly<Record<string, number>> = { not_found: 127, not_executable: 126 };
+
 async function runIn(target: RunTarget, spec: RunSpec, tty: boolean): Promise<number> {
   const processId = `run-${randomUuid()}`;
-  await target.start(processId, spec);
+  try {
+    await target.start(processId, spec);
+  } catch (err) {
+    const exit = err instanceof TetherError ? EXEC_FAILURE_EXIT[err.details.exec_failure ?? ""] : undefined;
+    if (exit === undefined) throw err;
+    reportError(err);
+    return exit;
+  }
   const cleanups: (() => void)[] = [];
   let finished = false;
   const stdinDone = pumpStdin(target, processId, tty, cleanups);

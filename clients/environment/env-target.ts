@@ -3,6 +3,9 @@
 import path from "node:path";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 
+/** What the user typed (--env, default_env): the CLI exits 2 (usage) for these. */
+const USAGE = { details: { usage: "true" } };
+
 export const DEFAULT_IMAGE = "tether-exec-server:latest";
 
 export type EnvTarget =
@@ -16,23 +19,24 @@ export function parseEnvTarget(text: string): EnvTarget {
   if (text === "docker") return { kind: "docker", image: DEFAULT_IMAGE };
   if (text.startsWith("docker:")) {
     const image = text.slice("docker:".length);
-    if (image === "") throw new TetherError(ErrorCode.InvalidArgument, "docker: needs an image name, e.g. docker:tether-exec-server:latest");
+    if (image === "") throw new TetherError(ErrorCode.InvalidArgument, "docker: needs an image name, e.g. docker:tether-exec-server:latest", USAGE);
     return { kind: "docker", image };
   }
   if (text.startsWith("unix://")) {
     const file = text.slice("unix://".length);
-    if (!path.isAbsolute(file)) throw new TetherError(ErrorCode.InvalidArgument, `${text}: the socket path must be absolute (unix:///run/tether.sock)`);
+    if (!path.isAbsolute(file)) throw new TetherError(ErrorCode.InvalidArgument, `${text}: the socket path must be absolute (unix:///run/tether.sock)`, USAGE);
     return { kind: "unix", path: file };
   }
   const m = /^(grpcs?):\/\/(\[[^\]]+\]|[^:/]+):(\d{1,5})\/?$/.exec(text);
   if (m) {
     const port = Number(m[3]);
-    if (port < 1 || port > 65535) throw new TetherError(ErrorCode.InvalidArgument, `${text}: port must be 1-65535`);
+    if (port < 1 || port > 65535) throw new TetherError(ErrorCode.InvalidArgument, `${text}: port must be 1-65535`, USAGE);
     return { kind: m[1] as "grpc" | "grpcs", host: m[2]!.replace(/^\[|\]$/g, ""), port };
   }
   throw new TetherError(
     ErrorCode.InvalidArgument,
     `environment ${JSON.stringify(text)} is not understood: use local, unix:///path, grpc://host:port, grpcs://host:port or docker[:IMAGE]`,
+    USAGE,
   );
 }
 

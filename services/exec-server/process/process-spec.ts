@@ -207,8 +207,9 @@ export async function resolveExecutable(program: string, cwd: string, env: Recor
     if (state === "not-executable" || state === "directory") denied ??= file;
   }
   if (denied) {
-    throw new TetherError(ErrorCode.PermissionDenied, `${denied} is not an executable file: check its mode (chmod +x)`);
+    throw new TetherError(ErrorCode.PermissionDenied, `${denied} is not an executable file: check its mode (chmod +x)`, { details: { exec_failure: "not_executable" } });
   }
   const where = program.includes("/") ? `at ${candidates[0]}` : `in PATH=${env.PATH ?? "(unset)"}`;
-  throw new TetherError(ErrorCode.NotFound, `executable ${JSON.stringify(program)} not found ${where}`);
+  // exec_failure lets a client exit as a shell would (127 not found, 126 not executable).
+  throw new TetherError(ErrorCode.NotFound, `executable ${JSON.stringify(program)} not found ${where}`, { details: { exec_failure: "not_found" } });
 }
