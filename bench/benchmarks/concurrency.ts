@@ -144,16 +144,19 @@ export const concurrency: Benchmark = {
     let queued: number[] = [];
     let extra = 0;
     let single = 0;
-    const watch = () => {
+    const watch = (fds = false) => {
       found.serverRssMiB = Math.max(found.serverRssMiB, rssMiB(serverPid));
-      found.serverFds = Math.max(found.serverFds, fdCount(serverPid));
+      // Counting fds reads /proc/PID/fd, ~4000 entries here: a synchronous readdir of several
+      // ms in this process, whose event loop times the calls (7 s of its CPU over a run when it
+      // was done every sample). So only with List, once per wave or per C samples.
+      if (fds) found.serverFds = Math.max(found.serverFds, fdCount(serverPid));
       found.lastAt = performance.now();
     };
     const observe = async () => {
       const running = await load!.running();
       found.minRunning = Math.min(found.minRunning ?? running, running);
       if (running < size.processes) throw new TetherError(ErrorCode.Internal, `List shows ${running} of ${size.processes} processes running`);
-      watch();
+      watch(true);
     };
     return [
       {
