@@ -2,18 +2,18 @@
 // rollout writer and the event fan-out. Runs at most one turn at a time; steer, interrupt
 // and approval answers reach the running turn through here.
 import type { ThreadSettings } from "../../../clients/agent/agent-client.js";
-import type { Environment, EscalationHandler, SandboxPolicyInit } from "../../../clients/environment/environment.js";
-import type { DecisionResult } from "../../exec-server/escalation/escalation-types.js";
+import type { Environment, SandboxPolicyInit } from "../../../clients/environment/environment.js";
 import { ErrorCode, TetherError, cancelled } from "../../common/tether-error.js";
 import type { ConversationItem, ModelClient, ModelRequest, ReasoningSettings } from "../model/model-client.js";
 import type { ApprovalDecision, ApprovalRequest, SandboxMode } from "../policy/approval-types.js";
-import type { ToolContext } from "../tools/tool.js";
 import { ApprovalGate } from "./approval-gate.js";
 import { EventFanout } from "./event-fanout.js";
 import { ItemTracker } from "./item-tracker.js";
-import { NetworkRequestAnswers, type NetworkRequestTurn } from "./network-requests.js";
+import { NetworkRequestAnswers } from "./network-requests.js";
 import { capStoredItem } from "./rollout-record.js";
 import type { RolloutWriter } from "./rollout-writer.js";
+import { RunningTurn } from "./running-turn.js";
+import { planSettingsChange } from "./thread-settings.js";
 import type { ThreadEvent, ThreadInfo, ThreadItem } from "./thread-event.js";
 import type { ThreadPolicy, ThreadTools } from "./thread-services.js";
 import { type TurnOutcome, runTurn } from "./turn-runner.js";
@@ -51,17 +51,6 @@ export interface ThreadInit {
   /** Called after each turn ends (the index records the new updatedAt). */
   onTurnEnd: (info: ThreadInfo) => Promise<void>;
   maxQueuedEvents?: number;
-}
-
-interface RunningTurn {
-  turnId: string;
-  abort: AbortController;
-  cancelled: boolean;
-  items: ItemTracker;
-  done: Promise<void>;
-  callId: string;
-  /** `exec --output-schema`: asked of every model request of the turn. */
-  outputSchema?: Record<string, unknown>;
 }
 
 export class Thread {
@@ -103,10 +92,11 @@ export class Thread {
    * proxy's questions about unlisted hosts go through policy and the approval gate.
    */
   async attachEscalations(): Promise<void> {
-    const handler = (req: Parameters<EscalationHandler>[0], signal?: AbortSignal): Promise<DecisionResult> => this.#decideEscalation(req, signal);
-    this.#escalations = await this.env.session.handleEscalations(handler);
+    this.#escalations = await this.env.session.handleEscalations((req, signal) =>
+      this.#turn ? this.#turn.decideEscalation(this.#gate, req, signal) : Promise.resolve({ decision: "deny", reason: "no turn of this thread is running" }),
+    );
     const answers = new NetworkRequestAnswers(this.#gate);
-    this.#network = await this.env.session.handleNetworkRequests((req, signal) => answers.answer(req, signal, this.#networkTurn()));
+    this.#network = await this.env.session.handleNetworkRequests((req, signal) => answers.answer(req, signal, this.#turn?.networkTurn()));
   }
 
   /** The model input so far: every kept turn's input, in order. */
@@ -149,15 +139,11 @@ export class Thread {
 
   async #applySettings(settings: ThreadSettings, opts: { signal?: AbortSignal }): Promise<ThreadInfo> {
     if (this.#closing) throw new TetherError(ErrorCode.FailedPrecondition, "the thread is closing");
-    const { writableRoots: extra, ...rest } = settings;
-    const next: ThreadInfo = { ...this.info, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
-    const roots = extra ? [this.info.cwd, ...extra.filter((r) => r !== this.info.cwd)] : this.#writableRoots;
-    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-    const sandboxChanged = next.sandbox !== this.info.sandbox || !same(roots, this.#writableRoots);
-    if (!sandboxChanged && next.model === this.info.model && same(next.approvalPolicy, this.info.approvalPolicy)) return this.info;
+    const { next, roots, sandboxChanged, unchanged } = planSettingsChange(this.info, this.#writableRoots, settings);
+    if (unchanged) return this.info;
     if (sandboxChanged) await this.env.session.setSandbox(this.#i.sessionSandbox(next.sandbox, roots), opts);
     this.#writableRoots = roots;
-    this.updateInfo({ ...next, updatedAt: this.#i.now().toISOString() }, extra ? roots.slice(1) : undefined);
+    this.updateInfo({ ...next, updatedAt: this.#i.now().toISOString() }, settings.writableRoots ? roots.slice(1) : undefined);
     await this.#i.writer.flush();
     return this.info;
   }
@@ -198,7 +184,7 @@ export class Thread {
       view.items.push(item);
       this.#i.writer.append({ t: "item", turnId, item: capStoredItem(item) });
     });
-    const turn: RunningTurn = { turnId, abort: new AbortController(), cancelled: false, items, done: Promise.resolve(), callId: "", outputSchema };
+    const turn = new RunningTurn(this.info.threadId, turnId, items, outputSchema);
     this.#turn = turn;
     this.#steers = [];
     this.#i.writer.append({ t: "turn", turnId, at: this.#i.now().toISOString() });
@@ -303,7 +289,15 @@ export class Thread {
           },
           conversation: () => this.conversation(),
           takeSteers: () => this.#steers.splice(0),
-          toolContext: (callId) => this.#toolContext(turn, callId),
+          toolContext: (callId) =>
+            turn.toolContext(callId, {
+              cwd: this.info.cwd,
+              env: this.env,
+              gate: this.#gate,
+              sandbox: () => this.info.sandbox,
+              writableRoots: () => this.#writableRoots,
+              proxyHosts: () => this.#i.policy.proxyHostLists?.() ?? { allowHosts: [], denyHosts: [] },
+            }),
           newId: this.#i.newId,
           emitRetrying: (e) => this.#emit({ ...e, type: "model.retrying", turnId: turn.turnId }),
           signal: turn.abort.signal,
@@ -334,66 +328,6 @@ export class Thread {
         return this.#emit({ type: "turn.failed", turnId: turn.turnId, usage: outcome.usage, error: outcome.error });
       case "interrupted":
         return this.#emit({ type: "turn.interrupted", turnId: turn.turnId, usage: outcome.usage });
-    }
-  }
-
-  /** The running turn a network request is asked in (under the call that last started a tool). */
-  #networkTurn(): NetworkRequestTurn | undefined {
-    const turn = this.#turn;
-    if (!turn) return undefined;
-    const cancelTurn = () => {
-      turn.cancelled = true;
-      turn.abort.abort(cancelled("the user cancelled the turn"));
-    };
-    return { threadId: this.info.threadId, turnId: turn.turnId, callId: turn.callId, items: turn.items, signal: turn.abort.signal, cancelTurn };
-  }
-
-  #toolContext(turn: RunningTurn, callId: string): ToolContext {
-    turn.callId = callId;
-    const policy = this.#i.policy;
-    const thread = this;
-    return {
-      // Read when the tool reads them: a settings change reaches the next decision (and
-      // apply_patch restores the session's current default sandbox, not the one it began with).
-      get sandbox() {
-        return thread.info.sandbox;
-      },
-      get writableRoots() {
-        return thread.#writableRoots;
-      },
-      // Read at each command's start: a rule added since then reaches the next command's proxy.
-      proxyHosts: () => policy.proxyHostLists?.() ?? { allowHosts: [], denyHosts: [] },
-      threadId: this.info.threadId,
-      turnId: turn.turnId,
-      callId,
-      cwd: this.info.cwd,
-      env: this.env,
-      signal: turn.abort.signal,
-      item: turn.items,
-      authorize: async (action) => {
-        const result = await this.#gate.authorize(action, { threadId: this.info.threadId, turnId: turn.turnId, callId, items: turn.items, signal: turn.abort.signal });
-        if (!result.allowed && result.cancelTurn) {
-          turn.cancelled = true;
-          turn.abort.abort(cancelled("the user cancelled the turn"));
-        }
-        return result;
-      },
-    };
-  }
-
-  async #decideEscalation(req: Parameters<EscalationHandler>[0], signal: AbortSignal | undefined): Promise<DecisionResult> {
-    const turn = this.#turn;
-    if (!turn) return { decision: "deny", reason: "no turn of this thread is running" };
-    const combined = signal ? AbortSignal.any([signal, turn.abort.signal]) : turn.abort.signal;
-    try {
-      const result = await this.#gate.authorize(
-        { kind: "escalation", file: req.file, argv: [...req.argv], cwd: req.cwd },
-        { threadId: this.info.threadId, turnId: turn.turnId, callId: turn.callId, items: turn.items, signal: combined },
-      );
-      if (!result.allowed) return { decision: "deny", reason: result.reason };
-      return { decision: result.unsandboxed ? "escalate" : "run" };
-    } catch (err) {
-      return { decision: "deny", reason: TetherError.from(err).message };
     }
   }
 }
