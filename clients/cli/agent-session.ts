@@ -11,6 +11,7 @@ import { DEFAULT_MODEL, DEFAULT_SANDBOX } from "./agent-options.js";
 import { type CliConfig, type ConfigFlags, loadCliConfig } from "./cli-config.js";
 import { parseChoice, readSecretFile } from "./cli-options.js";
 import { usageError } from "./cli-error.js";
+import { TetherError } from "../../services/common/tether-error.js";
 import { reasoningFromConfig } from "../../services/agent-server/model/model-client-options.js";
 
 export interface AgentFlags extends ConfigFlags {
@@ -35,7 +36,10 @@ export interface AgentSession {
   config: CliConfig;
 }
 
-export async function openAgentSession(flags: AgentFlags, defaults: { approvalPolicy: ApprovalPolicy }): Promise<AgentSession> {
+export async function openAgentSession(
+  flags: AgentFlags,
+  defaults: { approvalPolicy: ApprovalPolicy; /** Refuse (exit 2) before any thread exists when the model has no API key. */ requireModelKey?: boolean },
+): Promise<AgentSession> {
   const cwd = path.resolve(flags.cwd ?? flags.cd ?? process.cwd());
   const config = loadCliConfig(flags, cwd);
   const c = config.config;
@@ -65,6 +69,15 @@ export async function openAgentSession(flags: AgentFlags, defaults: { approvalPo
   const agentToken = flags.agentTokenFile ? await readSecretFile(flags.agentTokenFile, "--agent-token-file") : undefined;
   const { createAgentClient } = await import("../agent/create-agent-client.js");
   const model = agentUrl ? undefined : await modelFromConfig(config);
+  const checkKey = (model as { checkApiKey?: () => void } | undefined)?.checkApiKey;
+  if (defaults.requireModelKey && checkKey) {
+    try {
+      checkKey.call(model);
+    } catch (err) {
+      // Configuration, not a failed turn: said before a thread (and its rollout) is made.
+      throw usageError(TetherError.from(err).message);
+    }
+  }
   const client = await createAgentClient({
     agentUrl,
     token: agentToken,

@@ -44,7 +44,7 @@ export async function execCommand(promptArg: string | undefined, flags: ExecFlag
   const prompt = await readPrompt(promptArg);
   const schema = flags.outputSchema ? await readOutputSchema(flags.outputSchema) : undefined;
   // on-request: sandboxed commands run without asking; what would ask is declined below (no one to ask).
-  const session = await openAgentSession(flags, { approvalPolicy: "on-request" }).catch(async (err: unknown) => {
+  const session = await openAgentSession(flags, { approvalPolicy: "on-request", requireModelKey: true }).catch(async (err: unknown) => {
     const te = TetherError.from(err);
     // An agent server that cannot be reached: in --json, one `error` line says why, as for an environment.
     if (sink.json && !isUsageError(te)) await sink.write(JSON.stringify({ type: "error", message: te.message }), "stdout");

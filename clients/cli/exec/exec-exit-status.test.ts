@@ -1,6 +1,7 @@
 // `tether exec` exit statuses as a user meets them (the real CLI process): what the user named
 // wrongly is a usage error (2) that says what to fix; an agent server that is not there is 255
 // at once, not after a minute's wait.
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -21,14 +22,15 @@ afterAll(async () => {
 });
 
 /** A fresh TETHER_HOME per case; no model server is reached unless one is named (the turn never starts). */
-async function exec(args: string[], home: { config?: string; rules?: string } = {}, modelUrl = "http://127.0.0.1:9/v1") {
+async function exec(args: string[], home: { config?: string; rules?: string } = {}, modelUrl = "http://127.0.0.1:9/v1", apiKey: string | null = "sk-test") {
   const tetherHome = await mkdtemp(path.join(dir, "home-"));
   if (home.config !== undefined) await writeFile(path.join(tetherHome, "config.toml"), home.config);
   if (home.rules !== undefined) {
     await mkdir(path.join(tetherHome, "rules"));
     await writeFile(path.join(tetherHome, "rules", "default.rules"), home.rules);
   }
-  const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: tetherHome, OPENAI_BASE_URL: modelUrl, OPENAI_API_KEY: "sk-test" };
+  const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: tetherHome, OPENAI_BASE_URL: modelUrl, OPENAI_API_KEY: apiKey ?? "" };
+  if (apiKey === null) delete env.OPENAI_API_KEY;
   for (const key of ["TETHER_PROFILE", "TETHER_MODEL", "TETHER_ENV", "TETHER_AGENT", "TETHER_SANDBOX"]) delete env[key];
   return { ...(await runTether(["exec", "-C", work, ...args], { env, cwd: work, timeoutMs: 30_000 /* a 60 s wait for an absent agent server fails here */ })), home: tetherHome };
 }
@@ -57,6 +59,14 @@ describe("tether exec exit status 2: what the user named is wrong, and the error
     const r = await exec(["-C", path.join(dir, "no-such-dir"), "go"]);
     expect(r.stderr).toContain(`--cwd ${path.join(dir, "no-such-dir")} is not a directory`);
     expect(r.code).toBe(2);
+  });
+
+  it("no API key for the model: said before any thread is made", async () => {
+    const r = await exec(["--json", "go"], {}, "http://127.0.0.1:9/v1", null);
+    expect(r.stderr).toContain("no API key for the model server at http://127.0.0.1:9/v1: set OPENAI_API_KEY");
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(existsSync(path.join(r.home, "sessions"))).toBe(false);
   });
 
   it("resume of a thread that is not stored names the way to find one", async () => {

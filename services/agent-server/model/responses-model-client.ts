@@ -75,15 +75,20 @@ export class ResponsesModelClient implements ModelClient {
     this.#headers = options.headers;
   }
 
-  async *stream(request: ModelRequest, options: ModelCallOptions): AsyncIterable<ModelEvent> {
-    const { signal } = options;
-    const apiKey = this.#apiKey;
-    if (apiKey === undefined) {
+  /** Throws what a request would without a key: a caller can say so before it starts any work (tether exec). */
+  checkApiKey(): void {
+    if (this.#apiKey === undefined) {
       throw new TetherError(
         ErrorCode.Unauthenticated,
         `no API key for the model server at ${this.baseURL}: set ${this.#apiKeyEnv} (a local server without auth takes any value)`,
       );
     }
+  }
+
+  async *stream(request: ModelRequest, options: ModelCallOptions): AsyncIterable<ModelEvent> {
+    const { signal } = options;
+    this.checkApiKey();
+    const apiKey = this.#apiKey!;
     const body = toResponsesBody(request);
     const ctx: FailureContext = { model: request.model, baseURL: this.baseURL, apiKeyEnv: this.#apiKeyEnv, now: this.#now };
     for (let attempt = 1; ; attempt++) {
