@@ -41,6 +41,7 @@ export async function openAgentSession(
   defaults: { approvalPolicy: ApprovalPolicy; /** Refuse (exit 2) before any thread exists when the model has no API key. */ requireModelKey?: boolean },
 ): Promise<AgentSession> {
   const cwd = path.resolve(flags.cwd ?? flags.cd ?? process.cwd());
+  if (flags.model !== undefined && flags.model.trim() === "") throw usageError("--model is empty: name a model (e.g. -m gpt-5.5), or leave it out for config's model");
   const config = loadCliConfig(flags, cwd);
   const c = config.config;
   const sandbox = parseChoice("--sandbox", canonicalSandboxMode(flags.sandbox ?? c.sandbox_mode ?? DEFAULT_SANDBOX), SANDBOX_MODES);

@@ -3,7 +3,9 @@
 // nothing else there); approvals are never asked (declined, and the model is told); the exit
 // status comes from how the turn ended: 0 completed, 1 failed, 2 usage, 255 unreachable.
 import { once } from "node:events";
+import { statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
+import path from "node:path";
 import type { AgentClient } from "../../agent/agent-client.js";
 import type { ThreadEvent, ThreadInfo } from "../../../services/agent-server/thread/thread-event.js";
 import { ErrorCode, TetherError } from "../../../services/common/tether-error.js";
@@ -42,6 +44,7 @@ const stdSink = (json: boolean): Sink => ({ json, write: (line, to) => writeLine
 export async function execCommand(promptArg: string | undefined, flags: ExecFlags, resume?: ResumeTarget): Promise<number> {
   const sink = stdSink(Boolean(flags.json));
   const prompt = await readPrompt(promptArg);
+  if (flags.outputLastMessage) checkOutputFile(flags.outputLastMessage);
   const schema = flags.outputSchema ? await readOutputSchema(flags.outputSchema) : undefined;
   // on-request: sandboxed commands run without asking; what would ask is declined below (no one to ask).
   const session = await openAgentSession(flags, { approvalPolicy: "on-request", requireModelKey: true }).catch(async (err: unknown) => {
@@ -76,6 +79,18 @@ export async function execCommand(promptArg: string | undefined, flags: ExecFlag
   } finally {
     await client.close();
   }
+}
+
+/** -o's directory must exist: found out now, not after a whole turn (and its tokens) was spent. */
+function checkOutputFile(file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) throw usageError(`-o ${file}: the directory ${dir} does not exist: create it first or name another file`);
 }
 
 /**
@@ -147,7 +162,11 @@ async function runTurn(client: AgentClient, info: ThreadInfo, prompt: string, sc
   }
   if (outcome === undefined) throw new TetherError(ErrorCode.Unavailable, "the agent's event stream ended before the turn did");
   if (outcome === "completed") {
-    if (flags.outputLastMessage) await writeFile(flags.outputLastMessage, lastMessage ?? "");
+    if (flags.outputLastMessage) {
+      await writeFile(flags.outputLastMessage, lastMessage ?? "").catch((err: unknown) => {
+        throw TetherError.from(err, `-o ${flags.outputLastMessage}`);
+      });
+    }
     // The answer on stdout in human mode, so `answer=$(tether exec …)` works.
     if (!sink.json && lastMessage !== undefined) await sink.write(lastMessage, "stdout");
     return EXEC_EXIT.completed;

@@ -61,6 +61,17 @@ describe("tether exec exit status 2: what the user named is wrong, and the error
     expect(r.code).toBe(2);
   });
 
+  it("-o into a directory that does not exist, and an empty --model: said before any thread is made", async () => {
+    const out = path.join(dir, "no-such-dir", "last.txt");
+    const r = await exec(["-o", out, "go"]);
+    expect(r.stderr).toContain(`-o ${out}: the directory ${path.dirname(out)} does not exist`);
+    expect(r.code).toBe(2);
+    expect(existsSync(path.join(r.home, "sessions"))).toBe(false);
+    const empty = await exec(["-m", "", "go"]);
+    expect(empty.stderr).toContain("--model is empty");
+    expect(empty.code).toBe(2);
+  });
+
   it("no API key for the model: said before any thread is made", async () => {
     const r = await exec(["--json", "go"], {}, "http://127.0.0.1:9/v1", null);
     expect(r.stderr).toContain("no API key for the model server at http://127.0.0.1:9/v1: set OPENAI_API_KEY");
