@@ -16,6 +16,8 @@ export interface AgentServerFlags {
   logLevel?: string;
   profile?: string;
   config?: string[];
+  enable?: string[];
+  disable?: string[];
 }
 
 export async function agentServerCommand(flags: AgentServerFlags): Promise<void> {
@@ -28,8 +30,8 @@ export async function agentServerCommand(flags: AgentServerFlags): Promise<void>
     import("../../services/agent-server/default-agent-parts.js"),
     import("../../services/agent-server/features/feature-registry.js"),
   ]);
-  // [features] (and -c features.NAME=…) decide the tools every thread is offered, as in `tether exec`.
-  const features = resolveFeatures({ config: loaded.config.features });
+  // [features], -c features.NAME=…, --enable and --disable decide the tools every thread is offered, as in `tether exec`.
+  const features = resolveFeatures({ config: loaded.config.features, enable: flags.enable, disable: flags.disable });
   for (const w of [...loaded.warnings, ...features.warnings]) logger.warn(w);
   const core = await AgentCore.create({
     tetherHome: loaded.home,

@@ -30,6 +30,11 @@ describe("tether --help", () => {
     expect(helpOf("agent-server")).toMatch(/default: unix:\/\/\S+\/tether-agent-\d+\.sock/);
   });
 
+  it("agent-server takes the config flags every agent command takes (-p, -c, --enable, --disable)", () => {
+    const help = helpOf("agent-server");
+    for (const flag of ["-p, --profile <name>", "-c, --config <key=value>", "--enable <feature>", "--disable <feature>"]) expect(help).toContain(flag);
+  });
+
   it("shows examples for the top level and for exec", () => {
     const program = buildProgram();
     const out: string[] = [];

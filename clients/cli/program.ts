@@ -77,17 +77,17 @@ export function buildProgram(actions: ProgramActions = {}): Command {
       (await import("./exec-server-command.js")).execServerCommand({ ...opts, listen: opts.listen.length > 0 ? opts.listen : [defaultListen()] }),
     );
 
-  program
-    .command("agent-server")
-    .description("Serve the agent (tether.agent.v1) over gRPC: threads, turns, events and approvals, with rollouts under $TETHER_HOME.")
-    .option("--listen <url>", `unix:///path.sock (created 0600) or tcp://host:port (default: ${defaultAgentListen()})`)
-    .option("--token-file <file>", "require this bearer token on every call (required for TCP off loopback)")
-    .option("--tls-cert <file>", "TLS certificate (PEM); required for TCP off loopback")
-    .option("--tls-key <file>", "TLS private key (PEM)")
-    .option("--tls-client-ca <file>", "require client certificates signed by this CA (mTLS)")
-    .option("--profile <name>", "config.toml profile")
-    .option("-c, --config <key=value>", "override a config.toml setting (repeatable)", collect, [])
-    .option("--log-level <level>", "JSON logs on stderr from this level: trace | debug | info | warn | error | fatal | silent (default: $TETHER_LOG or info)")
+  addConfigOptions(
+    program
+      .command("agent-server")
+      .description("Serve the agent (tether.agent.v1) over gRPC: threads, turns, events and approvals, with rollouts under $TETHER_HOME.")
+      .option("--listen <url>", `unix:///path.sock (created 0600) or tcp://host:port (default: ${defaultAgentListen()})`)
+      .option("--token-file <file>", "require this bearer token on every call (required for TCP off loopback)")
+      .option("--tls-cert <file>", "TLS certificate (PEM); required for TCP off loopback")
+      .option("--tls-key <file>", "TLS private key (PEM)")
+      .option("--tls-client-ca <file>", "require client certificates signed by this CA (mTLS)")
+      .option("--log-level <level>", "JSON logs on stderr from this level: trace | debug | info | warn | error | fatal | silent (default: $TETHER_LOG or info)")
+  )
     .action(async (opts) => (await import("./agent-server-command.js")).agentServerCommand({ ...opts, listen: opts.listen ?? defaultAgentListen() }));
 
   program
