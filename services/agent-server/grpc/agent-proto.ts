@@ -1,7 +1,7 @@
 // The one mapping between the core's plain event data and tether.agent.v1 messages, both
 // ways (the server sends, the gRPC client rebuilds the same core shapes). Enums follow one
 // naming rule: the core's string with - or _ as the proto value name in upper case.
-import { type MessageInitShape, create } from "@bufbuild/protobuf";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import * as pb from "../../../gen/tether/agent/v1/agent_pb.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { ThreadOptions, ThreadSettings, ThreadSnapshot } from "../../../clients/agent/agent-client.js";
@@ -188,11 +188,6 @@ export function snapshotFromPb(s: pb.ReadThreadResponse): ThreadSnapshot {
     thread: threadInfoFromPb(s.thread),
     turns: s.turns.map((t) => ({ turnId: t.turnId, status: fromEnum(pb.TurnStatus, t.status, "_", "status"), items: t.items.map((i) => itemFromPb(i)) })),
   };
-}
-
-/** A full message, for tests that check a round trip through the wire form. */
-export function eventMessage(e: ThreadEvent): pb.ThreadEvent {
-  return create(pb.ThreadEventSchema, eventToPb(e));
 }
 
 export type { ThreadItem };

@@ -199,7 +199,7 @@ function cancelled(signal: AbortSignal): TetherError {
 }
 
 /** Sleeps on the injected clock; the signal ends the wait at once with CANCELLED (or its reason). */
-export function sleepOn(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+function sleepOn(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal.aborted) return reject(cancelled(signal));
     const onAbort = () => {

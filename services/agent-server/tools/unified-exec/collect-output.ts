@@ -18,7 +18,7 @@ export interface Collected {
   exit?: ExitStatus;
 }
 
-export async function collectOutput(sessions: UnifiedExecSessions, session: ExecSession, ctx: ToolContext, yieldMs: number, maxBytes: number): Promise<Collected> {
+async function collectOutput(sessions: UnifiedExecSessions, session: ExecSession, ctx: ToolContext, yieldMs: number, maxBytes: number): Promise<Collected> {
   const out = session.output;
   if (!out.ended) {
     const timerStop = new AbortController();

@@ -17,7 +17,7 @@ import { FULL_ACCESS, type SandboxPolicyInit, denialDetail, isSandboxed, looksLi
 import { patchFromCommand } from "./intercept-apply-patch.js";
 import type { OpenItem, UnifiedExecSessions } from "./unified-exec-sessions.js";
 
-export const EXEC_YIELD = { default: 10_000, min: 250, max: 30_000 } as const;
+const EXEC_YIELD = { default: 10_000, min: 250, max: 30_000 } as const;
 /** Output the exec server keeps per process for later yields (oldest dropped first, with a gap). */
 export const RETAINED_OUTPUT_BYTES = 1 << 20;
 const TTY_SIZE = { rows: 24, cols: 80 };
