@@ -5,7 +5,7 @@
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import { systemClock, type Clock } from "../../exec-server/process/stopwatch.js";
 import type { ModelCallOptions, ModelClient, ModelEvent, ModelRequest } from "./model-client.js";
-import { classifyModelFailure, StreamDropped, type FailureContext } from "./model-failure.js";
+import { classifyModelFailure, ModelConnectionError, StreamDropped, type FailureContext } from "./model-failure.js";
 import { ResponsesEventMapper } from "./responses-event-mapper.js";
 import { postResponsesStream } from "./responses-http.js";
 import { toResponsesBody } from "./responses-request.js";
@@ -109,7 +109,9 @@ export class ResponsesModelClient implements ModelClient {
           throw new TetherError(failure.error.code, `${failure.error.message} (not retried: the response had already produced items)`, { cause: err });
         }
         if (attempt >= this.#maxAttempts) {
-          throw new TetherError(ErrorCode.Unavailable, `the model request failed ${attempt} times, giving up; last error: ${failure.error.message}`, { cause: failure.error });
+          // Never reached at all: the address is the likely mistake, and where it comes from is what to check.
+          const hint = err instanceof ModelConnectionError ? `; is a model server running there? it comes from OPENAI_BASE_URL, or base_url / [model_providers] in config.toml` : "";
+          throw new TetherError(ErrorCode.Unavailable, `the model request failed ${attempt} times, giving up; last error: ${failure.error.message}${hint}`, { cause: failure.error });
         }
         const delayMs = Math.round(failure.retryAfterMs ?? this.#backoff(attempt));
         if (delayMs > this.#maxRetryDelayMs) {
