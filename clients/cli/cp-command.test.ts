@@ -106,7 +106,7 @@ describe("cpCommand", () => {
     await expect(cpCommand("a", "b", { env: "unix:///nonexistent.sock" })).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
   });
 
-  it("works as `tether cp` and fails with exit 255 and a fix-it message", async () => {
+  it("works as `tether cp` and fails with a fix-it message: 255 for what the environment says, 2 for bad operands", async () => {
     const src = path.join(scratch, "cli.txt");
     await writeFile(src, "via the binary");
     let r = await tether(["cp", "--env", server.url, src, `:${scratch}/cli-copy.txt`]);
@@ -117,5 +117,10 @@ describe("cpCommand", () => {
     r = await tether(["cp", "--env", server.url, `:${scratch}/missing`, scratch]);
     expect(r.code).toBe(255);
     expect(r.stderr).toBe(`tether: :${scratch}/missing does not exist: check the source path (NOT_FOUND)\n`);
+
+    // Operands as typed that cannot work: a usage error (exit 2), before connecting.
+    r = await tether(["cp", "--env", server.url, src, `${scratch}/local-copy.txt`]);
+    expect(r.stderr).toMatch(/both paths are local: prefix the environment's path with a colon/);
+    expect(r.code).toBe(2);
   });
 });

@@ -4,7 +4,7 @@
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import { openEnvironment } from "../environment/open-environment.js";
 import { type CopyProgress, type CopySummary, checkCopyDirection, copyFiles, parseCopyOperand } from "../environment/copy-files.js";
-import { reportError } from "./cli-error.js";
+import { asStartupUsageError, reportError } from "./cli-error.js";
 import { readSecretFile } from "./cli-options.js";
 
 export interface CpFlags {
@@ -22,9 +22,15 @@ export interface CpIo {
 
 /** Returns the exit status: 0 when everything was copied. */
 export async function cpCommand(src: string, dst: string, flags: CpFlags, io: CpIo = {}): Promise<number> {
-  const source = parseCopyOperand(src);
-  const destination = parseCopyOperand(dst);
-  checkCopyDirection(source, destination);
+  let source, destination;
+  try {
+    source = parseCopyOperand(src);
+    destination = parseCopyOperand(dst);
+    checkCopyDirection(source, destination);
+  } catch (err) {
+    // The operands as typed: a usage error (exit 2), checked before anything connects.
+    throw asStartupUsageError(err);
+  }
   const out = io.stderr ?? process.stderr;
   const now = io.now ?? (() => performance.now());
   const token = flags.tokenFile ? await readSecretFile(flags.tokenFile, "--token-file") : undefined;
