@@ -27,6 +27,11 @@ export function addAgentOptions(cmd: Command): Command {
       .option("--ca-file <file>", "trust this CA for a grpcs:// environment")
       .option("-s, --sandbox <mode>", `read-only | workspace-write | full-access (Codex's danger-full-access too; default: sandbox_mode, else ${DEFAULT_SANDBOX})`)
       .option("-C, --cwd <dir>", "the working directory of the thread (default: this directory)")
+      .option("--add-dir <dir>", "another directory workspace-write may write (besides the cwd); repeatable", collect, [])
+      .option(
+        "--dangerously-bypass-approvals-and-sandbox",
+        "run every command without a sandbox and without asking (-s full-access with approval_policy never): only inside an environment that is itself isolated",
+      )
       // Codex's spelling, so a Codex user's command line works unchanged (not listed twice in --help).
       .addOption(new Option("--cd <dir>", "the same as --cwd").hideHelp())
       .option("--agent <url>", "use an agent server (unix:///path, grpc://host:port, grpcs://…) instead of the agent in this process")

@@ -23,6 +23,8 @@ export interface AgentFlags extends ConfigFlags {
   cwd?: string;
   /** Codex's spelling of --cwd (hidden). */
   cd?: string;
+  addDir?: string[];
+  dangerouslyBypassApprovalsAndSandbox?: boolean;
   agent?: string;
   agentTokenFile?: string;
 }
@@ -44,20 +46,29 @@ export async function openAgentSession(
   if (flags.model !== undefined && flags.model.trim() === "") throw usageError("--model is empty: name a model (e.g. -m gpt-5.5), or leave it out for config's model");
   const config = loadCliConfig(flags, cwd);
   const c = config.config;
-  const sandbox = parseChoice("--sandbox", canonicalSandboxMode(flags.sandbox ?? c.sandbox_mode ?? DEFAULT_SANDBOX), SANDBOX_MODES);
-  const approvalPolicy = c.approval_policy ? parseChoice("approval_policy", c.approval_policy, APPROVAL_POLICIES) : defaults.approvalPolicy;
+  const bypass = flags.dangerouslyBypassApprovalsAndSandbox === true;
+  if (bypass && flags.sandbox !== undefined && canonicalSandboxMode(flags.sandbox) !== "full-access") {
+    throw usageError(`--dangerously-bypass-approvals-and-sandbox runs without a sandbox: drop -s ${flags.sandbox}, or drop the bypass to keep the sandbox`);
+  }
+  const sandbox = bypass ? "full-access" : parseChoice("--sandbox", canonicalSandboxMode(flags.sandbox ?? c.sandbox_mode ?? DEFAULT_SANDBOX), SANDBOX_MODES);
+  const approvalPolicy: ApprovalPolicy = bypass ? "never" : c.approval_policy ? parseChoice("approval_policy", c.approval_policy, APPROVAL_POLICIES) : defaults.approvalPolicy;
+  // Codex's --add-dir: more writable roots, relative to where tether runs (as Codex resolves them).
+  const addDirs = (flags.addDir ?? []).map((d) => path.resolve(d));
+  const writableRoots = [...(c.sandbox_workspace_write?.writable_roots ?? []), ...addDirs];
   const thread: ThreadOptions = {
     cwd,
     environment: flags.env ?? c.default_env ?? "local",
     model: flags.model ?? c.model ?? DEFAULT_MODEL,
     sandbox,
     approvalPolicy,
-    writableRoots: c.sandbox_workspace_write?.writable_roots,
+    writableRoots: writableRoots.length > 0 ? writableRoots : undefined,
   };
   const overrides: Partial<ThreadOptions> = {
     ...(flags.env !== undefined ? { environment: flags.env } : {}),
     ...(flags.model !== undefined ? { model: flags.model } : {}),
-    ...(flags.sandbox !== undefined ? { sandbox } : {}),
+    ...(flags.sandbox !== undefined || bypass ? { sandbox } : {}),
+    ...(bypass ? { approvalPolicy } : {}),
+    ...(addDirs.length > 0 ? { writableRoots } : {}),
   };
   const agentUrl = flags.agent ?? c.agent;
   // Commands run on this machine: a missing directory is the user's typo, said now rather than by

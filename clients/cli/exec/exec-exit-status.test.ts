@@ -108,3 +108,46 @@ describe("tether exec takes a Codex user's command line", () => {
     expect(r.stdout).toBe("done\n");
   });
 });
+
+describe("tether exec takes Codex's --add-dir and --dangerously-bypass-approvals-and-sandbox", () => {
+  const touch = (file: string) => [
+    [{ type: "function_call" as const, name: "exec_command", callId: "call_1", arguments: { cmd: `touch ${file}`, login: false } }],
+    [{ type: "message" as const, text: "done" }],
+  ];
+
+  it("the bypass runs what the approval policy would have asked about, without a sandbox", async () => {
+    const config = 'approval_policy = "untrusted"\n';
+    const asked = path.join(work, "asked");
+    await using strict = await startResponsesServer({ script: touch(asked) });
+    const declined = await exec(["go"], { config }, strict.url);
+    expect(declined.code, declined.stderr).toBe(0);
+    expect(existsSync(asked)).toBe(false);
+
+    const bypassed = path.join(work, "bypassed");
+    await using server = await startResponsesServer({ script: touch(bypassed) });
+    const r = await exec(["--dangerously-bypass-approvals-and-sandbox", "go"], { config }, server.url);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`sandbox full-access · ${work}`);
+    expect(existsSync(bypassed)).toBe(true);
+  });
+
+  it("the bypass with a sandbox named is a contradiction (exit 2)", async () => {
+    const r = await exec(["--dangerously-bypass-approvals-and-sandbox", "-s", "read-only", "go"]);
+    expect(r.stderr).toContain("drop -s read-only");
+    expect(r.code).toBe(2);
+  });
+
+  it("--add-dir makes another directory writable under workspace-write", async () => {
+    const extra = path.join(dir, "extra");
+    await mkdir(extra);
+    await using refused = await startResponsesServer({ script: touch(path.join(extra, "without")) });
+    const without = await exec(["-s", "workspace-write", "go"], {}, refused.url);
+    expect(without.code, without.stderr).toBe(0);
+    expect(existsSync(path.join(extra, "without"))).toBe(false);
+
+    await using server = await startResponsesServer({ script: touch(path.join(extra, "with")) });
+    const r = await exec(["-s", "workspace-write", "--add-dir", extra, "go"], {}, server.url);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(path.join(extra, "with"))).toBe(true);
+  });
+});
