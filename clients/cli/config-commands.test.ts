@@ -1,7 +1,7 @@
 // Config, feature flags, completion and usage errors as a user meets them: the real
 // `tether` process with its own TETHER_HOME and working directory.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -72,6 +72,19 @@ describe("tether run --env from config", () => {
     const flag = await runTether(["run", "--env", "local", "--", "echo", "flag"], { env });
     expect(flag.stdout).toBe("flag\n");
     await rm(path.join(project, ".tether", "config.toml"));
+  });
+
+  it("tether cp takes default_env too", async () => {
+    await writeFile(path.join(home, "config.toml"), 'default_env = "local"\n');
+    const src = path.join(dir, "cp-src.txt");
+    await writeFile(src, "copied\n");
+    const cp = await runTether(["cp", src, `:${path.join(dir, "cp-dst.txt")}`], { env });
+    expect(cp.code, cp.stderr).toBe(0);
+    expect(await readFile(path.join(dir, "cp-dst.txt"), "utf8")).toBe("copied\n");
+    await writeFile(path.join(home, "config.toml"), "# nothing\n");
+    const none = await runTether(["cp", src, ":/x"], { env });
+    expect(none.stderr).toMatch(/no --env given and no default_env in config: pass --env ENV/);
+    expect(none.code).toBe(2);
   });
 
   it("fails with exit 2 when neither --env nor default_env is there, or the config is invalid", async () => {

@@ -9,6 +9,7 @@ import { optionDescription } from "./help-format.js";
 import type { AgentFlags } from "./agent-session.js";
 import type { ExecFlags, ResumeTarget } from "./exec/exec-command.js";
 import type { RunFlags } from "./run-command.js";
+import type { CpFlags } from "./cp-command.js";
 
 export interface ProgramActions {
   /** What `run` does with its parsed words; tests replace it to see what commander read. */
@@ -19,8 +20,8 @@ async function runAction(command: string[], flags: RunFlags): Promise<void> {
   process.exitCode = await (await import("./run-command.js")).runCommand(command, flags);
 }
 
-/** `tether run` without --env: config's default_env (the whole config: a profile may set it). */
-async function withDefaultEnv(flags: Omit<RunFlags, "env">): Promise<RunFlags> {
+/** `tether run` / `tether cp` without --env: config's default_env (the whole config: a profile may set it). */
+async function withDefaultEnv<F extends object>(flags: F): Promise<F & { env: string }> {
   const { loadConfig } = await import("../../services/common/config/load-config.js");
   const loaded = loadConfig({ cwd: process.cwd() });
   for (const w of loaded.warnings) process.stderr.write(`tether: warning: ${w}\n`);
@@ -118,13 +119,14 @@ export function buildProgram(actions: ProgramActions = {}): Command {
   program
     .command("cp")
     .description("Copy files or directories between this machine and an environment; the remote path starts with a colon (:/tmp/x).")
-    .requiredOption("--env <env>", "the environment: local | unix:///path | grpc://host:port | grpcs://host:port | docker[:IMAGE]")
+    .option("--env <env>", "the environment: local | unix:///path | grpc://host:port | grpcs://host:port | docker[:IMAGE] (default: default_env in config.toml)")
     .option("--token-file <file>", "bearer token for the exec server")
     .option("--ca-file <file>", "trust this CA for grpcs:// (a private CA)")
     .argument("<src>", "what to copy: a local path, or :/path on the environment")
     .argument("<dst>", "where to: :/path on the environment, or a local path (an existing directory receives the source inside it)")
-    .action(async (src: string, dst: string, opts) => {
-      process.exitCode = await (await import("./cp-command.js")).cpCommand(src, dst, opts);
+    .action(async (src: string, dst: string, opts: Omit<CpFlags, "env"> & { env?: string }) => {
+      const flags = opts.env !== undefined ? { ...opts, env: opts.env } : await withDefaultEnv(opts);
+      process.exitCode = await (await import("./cp-command.js")).cpCommand(src, dst, flags);
     });
 
   addExecCommands(program);
