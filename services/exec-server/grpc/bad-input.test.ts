@@ -66,7 +66,7 @@ describe("ProcessService bad input", () => {
   });
 
   it("a cwd that does not exist", async () => {
-    await expectError(start("bad-cwd", { argv: ["true"], cwd: "/no/such/dir" }), ErrorCode.NotFound, /spec\.cwd \/no\/such\/dir does not exist/);
+    await expectError(start("bad-cwd", { argv: ["true"], cwd: "/no/such/dir" }), ErrorCode.NotFound, /the working directory \/no\/such\/dir does not exist/);
   });
 
   it("a non-UTF-8 argument", async () => {

@@ -167,9 +167,9 @@ export async function resolveCwd(cwd: string, defaultCwd: string): Promise<strin
     cause = err; // ENOTDIR, EACCES on the way: as good as missing
   }
   if (info === undefined) {
-    throw new TetherError(ErrorCode.NotFound, `spec.cwd ${dir} does not exist: create it or pick another directory`, cause === undefined ? {} : { cause });
+    throw new TetherError(ErrorCode.NotFound, `the working directory ${dir} does not exist: create it or pick another directory`, cause === undefined ? {} : { cause });
   }
-  if (!info.isDirectory()) throw new TetherError(ErrorCode.InvalidArgument, `spec.cwd ${dir} is not a directory`);
+  if (!info.isDirectory()) throw new TetherError(ErrorCode.InvalidArgument, `the working directory ${dir} is not a directory`);
   return dir;
 }
 
