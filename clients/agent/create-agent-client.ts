@@ -21,6 +21,8 @@ export interface CreateAgentClientOptions {
   services?: ThreadServicesFactory;
   openEnvironment?: AgentCoreOptions["openEnvironment"];
   instructions?: AgentCoreOptions["instructions"];
+  /** In process: open a local thread environment after the first model request (AgentCoreOptions.lazyEnvironment). */
+  lazyEnvironment?: boolean;
   /** In process: every model request's reasoning settings (config model_reasoning_*). */
   reasoning?: AgentCoreOptions["reasoning"];
   /** In process: how long a thread's exec session outlives the agent (config exec_detached_ttl_ms). */
@@ -44,6 +46,8 @@ export async function createAgentClient(options: CreateAgentClientOptions = {}):
     model,
     services,
     openEnvironment: options.openEnvironment,
+    // The CLI's own opener: its first model request does not wait for the exec core to load.
+    lazyEnvironment: options.lazyEnvironment ?? options.openEnvironment === undefined,
     instructions: options.instructions ?? defaults?.defaultInstructions,
     reasoning: options.reasoning,
     detachedTtlMs: options.detachedTtlMs,

@@ -30,6 +30,12 @@ export interface AgentCoreOptions {
   /** Opens a thread's environment; default: the `--env` grammar of clients/environment. */
   openEnvironment?: (request: OpenEnvironmentRequest, options: { signal?: AbortSignal }) => Promise<Environment>;
   /**
+   * Open a `local` thread environment only after the thread's first model request went out
+   * (or at its first use), so loading the exec core does not hold the request back. A failed
+   * opening then fails the turn that needed it, not startThread. Default false.
+   */
+  lazyEnvironment?: boolean;
+  /**
    * Base instructions plus project instructions (AGENTS.md) for a cwd, read through the
    * thread's environment (the cwd may be remote). Called once per opened thread.
    */

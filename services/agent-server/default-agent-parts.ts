@@ -6,6 +6,7 @@ import type { ModelClient } from "./model/model-client.js";
 import { modelClientOptions } from "./model/model-client-options.js";
 
 export { reasoningFromConfig } from "./model/model-client-options.js";
+import { localInstructionFiles } from "./model/local-instruction-files.js";
 import { loadProjectInstructions } from "./model/project-instructions.js";
 import { ResponsesModelClient } from "./model/responses-model-client.js";
 import type { ThreadServicesFactory } from "./thread/thread-services.js";
@@ -38,7 +39,9 @@ const BASE_INSTRUCTIONS =
 /** Base instructions plus the AGENTS.md files from the repository root down to the cwd (read where the thread's commands run). */
 export async function defaultInstructions(cwd: string, env?: Environment): Promise<string> {
   if (env === undefined) return BASE_INSTRUCTIONS;
-  const project = await loadProjectInstructions(env.files, cwd);
+  // A local cwd is read with node:fs (local-instruction-files.ts): the first model request
+  // need not wait for a lazily opened environment. Any other is read where it lives.
+  const project = await loadProjectInstructions(env.kind === "local" ? localInstructionFiles : env.files, cwd);
   const warnings = project.warnings.map((w) => `(${w})`).join("\n");
   return [BASE_INSTRUCTIONS, project.text, warnings].filter((part) => part.length > 0).join("\n\n");
 }

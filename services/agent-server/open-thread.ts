@@ -2,6 +2,8 @@
 // the thread's sandbox as default), its tools (taking back the long-lived processes the
 // rollout recorded) and policy, and the Thread itself. AgentCore keeps the result.
 import type { Environment } from "../../clients/environment/environment.js";
+import { parseEnvTarget } from "../../clients/environment/env-target.js";
+import { LazyEnvironment } from "../../clients/environment/lazy-environment.js";
 import { TetherError, throwIfAborted } from "../common/tether-error.js";
 import type { AgentCoreOptions } from "./agent-core.js";
 import { DEFAULT_EXEC_DETACHED_TTL_MS, type OpenEnvironmentRequest, canReattach, openThreadEnvironment, sessionSandboxFor } from "./thread-environment.js";
@@ -31,6 +33,8 @@ export interface OpenThreadDeps {
 export async function openThread(deps: OpenThreadDeps, info: ThreadInfo, writer: RolloutWriter, turns: LiveTurn[], state: OpenState, opts: { signal?: AbortSignal }): Promise<Thread> {
 const o = deps.options;
   let env: Environment | undefined;
+  let settle: { resolve: (t: Thread) => void; reject: (e: unknown) => void } | undefined;
+  const built = { promise: new Promise<Thread>((resolve, reject) => (settle = { resolve, reject })), resolve: (t: Thread) => settle?.resolve(t), reject: (e: unknown) => settle?.reject(e) };
   try {
     throwIfAborted(opts.signal);
     const roots = [info.cwd, ...state.writableRoots.filter((r) => r !== info.cwd)];
@@ -44,9 +48,40 @@ const o = deps.options;
       detachedTtlMs: o.detachedTtlMs ?? DEFAULT_EXEC_DETACHED_TTL_MS,
       defaultSandbox,
     };
-    env = await (o.openEnvironment ?? openThreadEnvironment)(request, opts);
-    // A session that outlived the agent keeps the sandbox it was opened with: the thread's may have changed since.
-    if (state.reattach && canReattach(info.environment)) await env.session.setSandbox(defaultSandbox, opts);
+    const open = async (signal: AbortSignal | undefined): Promise<Environment> => {
+      const opened = await (o.openEnvironment ?? openThreadEnvironment)(request, { signal });
+      try {
+        // A session that outlived the agent keeps the sandbox it was opened with: the thread's may have changed since.
+        if (state.reattach && canReattach(info.environment)) await opened.session.setSandbox(defaultSandbox, { signal });
+      } catch (err) {
+        await opened.close().catch(() => undefined);
+        throw err;
+      }
+      return opened;
+    };
+    // Lazily: the first model request goes out before the exec core is loaded. Only a local
+    // target (its AGENTS.md is read with node:fs, and opening it reaches nothing that could be
+    // unreachable) and only when nothing must be taken back from the session first.
+    const lazy = o.lazyEnvironment === true && isLocalTarget(info.environment) && state.saved === undefined;
+    built.promise.catch(() => undefined); // rejected only when the thread is not made: nothing waits then
+    env = lazy
+      ? new LazyEnvironment({
+          kind: "local",
+          description: "this process (local)",
+          sessionId: state.execSessionId,
+          open: async () => {
+            const opened = await open(undefined); // outlives startThread's call: no signal of it
+            try {
+              // An opening the thread's own set-up started waits for the thread: it attaches first.
+              await (await built.promise).attachEscalations(opened);
+            } catch (err) {
+              await opened.close().catch(() => undefined);
+              throw err;
+            }
+            return opened;
+          },
+        })
+      : await open(opts.signal);
     const journal = {
       running: (session: Parameters<NonNullable<ThreadSetup["journal"]>["running"]>[0]) => writer.append({ t: "exec", session }),
       closed: (sessionId: number) => writer.append({ t: "exec_closed", sessionId }),
@@ -81,15 +116,26 @@ const o = deps.options;
       onTurnEnd: deps.noteThread,
       maxQueuedEvents: o.maxQueuedEvents,
     });
-    await thread.attachEscalations();
+    // A lazy environment is the thread's controller from the moment it opens, before any use.
+    if (env instanceof LazyEnvironment) built.resolve(thread);
+    else await thread.attachEscalations();
     if (restored && restored.lost.length > 0) {
       thread.fanout.publish({ type: "warning", message: `unified-exec session${restored.lost.length > 1 ? "s" : ""} ${restored.lost.join(", ")} ended while the thread was not loaded (the exec session expired or its server restarted)` });
     }
     return thread;
   } catch (err) {
+    built.reject(TetherError.from(err));
     await writer.close().catch(() => undefined);
     // Never end a session that may hold the model's processes from before: leave it to its TTL.
     await (env?.detach && state.reattach && canReattach(info.environment) ? env.detach() : env?.close())?.catch(() => undefined);
     throw TetherError.from(err);
+  }
+}
+
+function isLocalTarget(target: string): boolean {
+  try {
+    return parseEnvTarget(target).kind === "local";
+  } catch {
+    return false; // a name only a custom opener understands
   }
 }

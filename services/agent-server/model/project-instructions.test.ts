@@ -4,7 +4,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Environment } from "../../../clients/environment/environment.js";
 import { LocalEnvironment } from "../../../clients/environment/local-environment.js";
-import { loadProjectInstructions } from "./project-instructions.js";
+import { localInstructionFiles } from "./local-instruction-files.js";
+import { type InstructionFiles, loadProjectInstructions } from "./project-instructions.js";
 
 let scratch: string;
 let env: Environment;
@@ -33,7 +34,12 @@ async function tree(name: string, files: Record<string, string | null>): Promise
   return root;
 }
 
-describe("loadProjectInstructions", () => {
+// The same cases through a local environment's file calls and through node:fs (what a lazily
+// opened local thread environment uses): the results must be the same.
+describe.each<[string, () => InstructionFiles]>([
+  ["through the environment", () => env.files],
+  ["with node:fs", () => localInstructionFiles],
+])("loadProjectInstructions %s", (_how, files) => {
   it("joins AGENTS.md files from the repository root down to the cwd, root first, each under a header", async () => {
     const root = await tree("repo", {
       ".git": null,
@@ -42,7 +48,7 @@ describe("loadProjectInstructions", () => {
       "pkg/src/deep/file.ts": "",
     });
     const cwd = path.join(root, "pkg/src/deep");
-    const got = await loadProjectInstructions(env.files, cwd);
+    const got = await loadProjectInstructions(files(), cwd);
     expect(got.files).toEqual([path.join(root, "AGENTS.md"), path.join(root, "pkg/AGENTS.md")]);
     expect(got.text).toBe(
       `# Project instructions from ${root}/AGENTS.md\n\nUse pnpm.\n\n# Project instructions from ${root}/pkg/AGENTS.md\n\nTests live beside the code.`,
@@ -53,7 +59,7 @@ describe("loadProjectInstructions", () => {
 
   it("reads only the cwd's file when no ancestor holds .git", async () => {
     const root = await tree("plain", { "AGENTS.md": "outer\n", "inner/AGENTS.md": "inner\n" });
-    const got = await loadProjectInstructions(env.files, path.join(root, "inner"));
+    const got = await loadProjectInstructions(files(), path.join(root, "inner"));
     expect(got.files).toEqual([path.join(root, "inner/AGENTS.md")]);
     expect(got.text).toContain("inner");
     expect(got.text).not.toContain("outer");
@@ -61,13 +67,13 @@ describe("loadProjectInstructions", () => {
 
   it("takes a .git file (a worktree) as the root too", async () => {
     const root = await tree("worktree", { ".git": "gitdir: /elsewhere\n", "AGENTS.md": "root rules\n", "a/b": null });
-    const got = await loadProjectInstructions(env.files, path.join(root, "a/b"));
+    const got = await loadProjectInstructions(files(), path.join(root, "a/b"));
     expect(got.files).toEqual([path.join(root, "AGENTS.md")]);
   });
 
   it("gives empty text when there is no AGENTS.md", async () => {
     const root = await tree("none", { ".git": null, "x": null });
-    expect(await loadProjectInstructions(env.files, path.join(root, "x"))).toEqual({ text: "", files: [], omittedBytes: 0, warnings: [] });
+    expect(await loadProjectInstructions(files(), path.join(root, "x"))).toEqual({ text: "", files: [], omittedBytes: 0, warnings: [] });
   });
 
   it("caps the total in bytes, cuts the file that overflows with a marker, and says what it left out", async () => {
@@ -77,7 +83,7 @@ describe("loadProjectInstructions", () => {
       "one/AGENTS.md": "b".repeat(20_000),
       "one/two/AGENTS.md": "c".repeat(100),
     });
-    const got = await loadProjectInstructions(env.files, path.join(root, "one/two"), { maxBytes: 32 * 1024 });
+    const got = await loadProjectInstructions(files(), path.join(root, "one/two"), { maxBytes: 32 * 1024 });
     const kept = 32 * 1024 - 20_000;
     expect(got.text).toContain("a".repeat(20_000));
     expect(got.text).toContain(`${"b".repeat(kept)}\n\n[… ${20_000 - kept} more bytes of ${root}/one/AGENTS.md cut: project instructions are capped at 32768 bytes]`);
@@ -89,7 +95,7 @@ describe("loadProjectInstructions", () => {
 
   it("never cuts a UTF-8 character in half", async () => {
     const root = await tree("utf8", { ".git": null, "AGENTS.md": "é".repeat(100) });
-    const got = await loadProjectInstructions(env.files, root, { maxBytes: 51 });
+    const got = await loadProjectInstructions(files(), root, { maxBytes: 51 });
     expect(got.text).toContain("é".repeat(25) + "\n");
     expect(got.text).not.toContain("\uFFFD");
     expect(got.omittedBytes).toBe(200 - 50);

@@ -1,9 +1,9 @@
 // Project instructions: the AGENTS.md files from the repository root (nearest ancestor of the
 // cwd holding `.git`, else the cwd alone) down to the cwd, root first, each under a header
-// naming it, capped in bytes. Read through the Environment's file API: the cwd may be remote.
+// naming it, capped in bytes. Read through the Environment's file API (the cwd may be remote),
+// or with node:fs for a local cwd (local-instruction-files.ts).
 import path from "node:path";
-import type { FileOps } from "../../../clients/environment/environment.js";
-import { FileType } from "../../../gen/tether/exec/v1/filesystem_pb.js";
+import { type FileInfo, FileType } from "../../../gen/tether/exec/v1/filesystem_pb.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 
 export interface ProjectInstructionsOptions {
@@ -24,9 +24,15 @@ export interface ProjectInstructions {
   warnings: string[];
 }
 
+/** The file calls project instructions need: an Environment's FileOps, or local-instruction-files.ts. */
+export interface InstructionFiles {
+  stat(path: string, opts?: { signal?: AbortSignal }): Promise<Pick<FileInfo, "type" | "size">>;
+  readFile(path: string, opts?: { length?: number; signal?: AbortSignal }): { chunks: AsyncIterable<Uint8Array> };
+}
+
 export const DEFAULT_PROJECT_INSTRUCTIONS_BYTES = 32 * 1024;
 
-export async function loadProjectInstructions(files: FileOps, cwd: string, options: ProjectInstructionsOptions = {}): Promise<ProjectInstructions> {
+export async function loadProjectInstructions(files: InstructionFiles, cwd: string, options: ProjectInstructionsOptions = {}): Promise<ProjectInstructions> {
   const signal = options.signal;
   const maxBytes = options.maxBytes ?? DEFAULT_PROJECT_INSTRUCTIONS_BYTES;
   const fileName = options.fileName ?? "AGENTS.md";
@@ -97,7 +103,7 @@ function ancestors(dir: string): string[] {
   }
 }
 
-async function readCapped(files: FileOps, file: string, max: number, signal: AbortSignal | undefined): Promise<Uint8Array> {
+async function readCapped(files: InstructionFiles, file: string, max: number, signal: AbortSignal | undefined): Promise<Uint8Array> {
   const { chunks } = files.readFile(file, { length: max, signal });
   const parts: Uint8Array[] = [];
   let size = 0;

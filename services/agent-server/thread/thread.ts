@@ -3,6 +3,7 @@
 // and approval answers reach the running turn through here.
 import type { ThreadSettings } from "../../../clients/agent/agent-client.js";
 import type { Environment, SandboxPolicyInit } from "../../../clients/environment/environment.js";
+import { LazyEnvironment } from "../../../clients/environment/lazy-environment.js";
 import { ErrorCode, TetherError, cancelled } from "../../common/tether-error.js";
 import type { ConversationItem, ModelClient, ModelRequest, ReasoningSettings } from "../model/model-client.js";
 import type { ApprovalDecision, ApprovalRequest, SandboxMode } from "../policy/approval-types.js";
@@ -89,14 +90,15 @@ export class Thread {
 
   /**
    * Becomes the controller of its exec session: zsh-fork escalations and the sandbox network
-   * proxy's questions about unlisted hosts go through policy and the approval gate.
+   * proxy's questions about unlisted hosts go through policy and the approval gate. A lazily
+   * opened environment calls this with the environment it opened, before any use of it.
    */
-  async attachEscalations(): Promise<void> {
-    this.#escalations = await this.env.session.handleEscalations((req, signal) =>
+  async attachEscalations(env: Environment = this.env): Promise<void> {
+    this.#escalations = await env.session.handleEscalations((req, signal) =>
       this.#turn ? this.#turn.decideEscalation(this.#gate, req, signal) : Promise.resolve({ decision: "deny", reason: "no turn of this thread is running" }),
     );
     const answers = new NetworkRequestAnswers(this.#gate);
-    this.#network = await this.env.session.handleNetworkRequests((req, signal) => answers.answer(req, signal, this.#turn?.networkTurn()));
+    this.#network = await env.session.handleNetworkRequests((req, signal) => answers.answer(req, signal, this.#turn?.networkTurn()));
   }
 
   /** The model input so far: every kept turn's input, in order. */
@@ -299,6 +301,11 @@ export class Thread {
               proxyHosts: () => this.#i.policy.proxyHostLists?.() ?? { allowHosts: [], denyHosts: [] },
             }),
           newId: this.#i.newId,
+          // A lazily opened environment starts opening once the request is out (not before:
+          // loading the exec core would hold it back); a tool call waits for it, and a failed
+          // opening fails the turn with its own error.
+          requestSent: () => { if (this.env instanceof LazyEnvironment && !this.env.started) this.env.start(); },
+          toolsReady: async () => { if (this.env instanceof LazyEnvironment) await this.env.ready(); },
           emitRetrying: (e) => this.#emit({ ...e, type: "model.retrying", turnId: turn.turnId }),
           signal: turn.abort.signal,
           cancelled: () => turn.cancelled,

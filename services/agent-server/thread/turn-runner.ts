@@ -31,6 +31,10 @@ export interface TurnRunnerDeps {
   takeSteers: () => string[];
   toolContext: (callId: string) => ToolContext;
   newId: (prefix: string) => string;
+  /** Called at each model request's first event (the request is out). */
+  requestSent?: () => void;
+  /** Awaited before the first tool call of a model response; a rejection fails the turn. */
+  toolsReady?: () => Promise<void>;
   emitRetrying: (e: { attempt: number; maxAttempts: number; delayMs: number; reason: string }) => void;
   signal: AbortSignal;
   /** Set by a tool's authorization when the user chose cancel. */
@@ -75,6 +79,7 @@ export async function runTurn(d: TurnRunnerDeps, userText: string): Promise<Turn
         for (const text of late) addUser(text);
         continue;
       }
+      await d.toolsReady?.();
       for (const call of calls) {
         if (d.signal.aborted) break;
         const result = await d.tools.run(call, d.toolContext(call.callId));
@@ -122,7 +127,12 @@ async function streamOnce(d: TurnRunnerDeps, onCall: (call: { callId: string; na
     return o;
   };
   let usage: Usage = { ...EMPTY_USAGE };
+  let first = true;
   for await (const event of d.model.stream(request, { signal: d.signal })) {
+    if (first) {
+      first = false;
+      d.requestSent?.();
+    }
     switch (event.type) {
       case "created":
         break;

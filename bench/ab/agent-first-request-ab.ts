@@ -1,0 +1,71 @@
+// A/B for issue 15's start-up target: two builds of `tether exec` (e.g. main's dist and a
+// worktree's) alternating run by run against one scripted model server, the thread's
+// environment `local` (the default). Per build, the medians of: wall from spawn to the first
+// model request at the server, the agent's CPU until it created that request (a preload hook
+// on node's http.client.request.start channel), and the whole run's wall and CPU (a one-message turn: the environment
+// opens, unused, and closes).
+// Run: esbuild bench/ab/agent-first-request-ab.ts --bundle --platform=node --format=esm
+// --packages=external --outfile=dist/ab-first.mjs && node dist/ab-first.mjs A_BIN B_BIN [RUNS]
+// A measurement, not part of make bench.
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startResponsesServer } from "../../test/support/responses-server.js";
+
+/** Preloaded into each agent process: CPU (µs) at its first HTTP request and at exit. */
+const HOOK = `const fs = require("node:fs"); const dc = require("node:diagnostics_channel");
+let first;
+dc.subscribe("http.client.request.start", () => { if (first) return; const u = process.cpuUsage(); first = { cpu: u.user + u.system }; });
+process.on("exit", () => { const u = process.cpuUsage(); fs.writeFileSync(process.env.AB_CPU_FILE, JSON.stringify({ first, total: u.user + u.system })); });`;
+
+interface Run { firstWall: number; firstCpu: number; totalWall: number; totalCpu: number }
+
+async function runOnce(bin: string, work: string, home: string): Promise<Run> {
+  let arrived = 0;
+  await using model = await startResponsesServer({ script: () => { arrived ||= performance.now(); return [{ type: "message" as const, text: "hi" }]; } });
+  const started = performance.now();
+  const child = spawn(process.execPath, [bin, "exec", "-C", work, "--sandbox", "workspace-write", "say hi"], {
+    stdio: ["ignore", "ignore", "ignore"],
+    env: { ...process.env, TETHER_HOME: home, OPENAI_BASE_URL: model.url, OPENAI_API_KEY: "sk-scripted", NODE_OPTIONS: `--require ${join(home, "hook.cjs")}`, AB_CPU_FILE: join(home, "cpu") },
+  });
+  const code = await new Promise<number | null>((res) => child.once("exit", res));
+  const ended = performance.now();
+  if (code !== 0) throw new Error(`${bin} exited ${code}`);
+  model.check();
+  const cpu = JSON.parse(await readFile(join(home, "cpu"), "utf8")) as { first: { cpu: number }; total: number };
+  return { firstWall: arrived - started, firstCpu: cpu.first.cpu / 1000, totalWall: ended - started, totalCpu: cpu.total / 1000 };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+
+async function main(): Promise<void> {
+  const [a, b, runsArg] = process.argv.slice(2);
+  if (!a || !b) throw new Error("usage: ab-first.mjs A_BIN B_BIN [RUNS]");
+  const runs = Number(runsArg ?? 15);
+  const root = await mkdtemp(join(tmpdir(), "tether-ab-first-"));
+  try {
+    const work = join(root, "work");
+    await mkdir(join(work, ".git"), { recursive: true });
+    await writeFile(join(work, "AGENTS.md"), "Be brief.\n");
+    const results: Record<string, Run[]> = { A: [], B: [] };
+    for (let i = -1; i < runs; i++) {
+      for (const [name, bin] of (i % 2 === 0 ? [["A", a], ["B", b]] : [["B", b], ["A", a]]) as [string, string][]) {
+        const home = join(root, `home-${name}-${i}`);
+        await mkdir(home, { recursive: true });
+        await writeFile(join(home, "hook.cjs"), HOOK);
+        const r = await runOnce(bin, work, home);
+        if (i >= 0) results[name]!.push(r); // run -1 warms both builds' compile caches
+      }
+    }
+    for (const name of ["A", "B"]) {
+      const rs = results[name]!;
+      const m = (k: keyof Run) => median(rs.map((r) => r[k])).toFixed(1);
+      console.log(`${name}: first request wall ${m("firstWall")} ms, CPU ${m("firstCpu")} ms; whole run wall ${m("totalWall")} ms, CPU ${m("totalCpu")} ms (median of ${rs.length})`);
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,48 @@
+// Project instructions of a `local` thread, read with node:fs instead of through the thread's
+// environment: the thread's first model request needs them, and reading them through the
+// environment would load the exec core (and grpc-js) first. Equivalent: a local environment's
+// exec core runs in this process, as this user, on this host's file system, and a session's
+// sandbox limits writes, never reads; stat follows symlinks as the environment's stat does, and
+// a missing file is NotFound either way.
+import { open, stat } from "node:fs/promises";
+import { FileType } from "../../../gen/tether/exec/v1/filesystem_pb.js";
+import { ErrorCode, TetherError } from "../../common/tether-error.js";
+import type { InstructionFiles } from "./project-instructions.js";
+
+const CHUNK = 64 * 1024;
+
+export const localInstructionFiles: InstructionFiles = {
+  async stat(path, opts) {
+    const info = await stat(path).catch((err: unknown) => { throw fsError(err, path); });
+    opts?.signal?.throwIfAborted();
+    const type = info.isFile() ? FileType.FILE : info.isDirectory() ? FileType.DIRECTORY : info.isSymbolicLink() ? FileType.SYMLINK : FileType.OTHER;
+    return { type, size: BigInt(info.size) };
+  },
+  readFile(path, opts) {
+    return {
+      chunks: (async function* () {
+        const file = await open(path, "r").catch((err: unknown) => { throw fsError(err, path); });
+        try {
+          let left = opts?.length ?? Number.POSITIVE_INFINITY;
+          while (left > 0) {
+            opts?.signal?.throwIfAborted();
+            const buf = Buffer.alloc(Math.min(CHUNK, left));
+            const { bytesRead } = await file.read(buf, 0, buf.length, null);
+            if (bytesRead === 0) return;
+            left -= bytesRead;
+            yield buf.subarray(0, bytesRead);
+          }
+        } finally {
+          await file.close();
+        }
+      })(),
+    };
+  },
+};
+
+function fsError(err: unknown, path: string): TetherError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ENOENT" || code === "ENOTDIR") return new TetherError(ErrorCode.NotFound, `${path} does not exist`);
+  if (code === "EACCES" || code === "EPERM") return new TetherError(ErrorCode.PermissionDenied, `${path}: permission denied`);
+  return TetherError.from(err, path);
+}
