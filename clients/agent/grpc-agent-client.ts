@@ -43,7 +43,7 @@ async function firstContact(raw: grpc.Client, url: string, target: NetworkTarget
   const hint =
     target.kind === "unix"
       ? `is an agent server listening on ${target.path}? start one with: tether agent-server --listen unix://${target.path}`
-      : `is an agent server listening on ${target.host}:${target.port}${target.kind === "grpcs" ? " with TLS (check the CA)" : ""}?`;
+      : `is an agent server listening on ${target.host}:${target.port}${target.kind === "grpcs" ? " with TLS, and does its certificate come from a CA this machine trusts (a private CA: --agent-ca-file)" : ""}?`;
   // Bounded: every state change is waited for with the same deadline.
   for (;;) {
     const state = channel.getConnectivityState(true);
@@ -78,7 +78,7 @@ export class GrpcAgentClient implements AgentClient {
 
   static async connect(url: string, options: GrpcAgentClientOptions = {}): Promise<GrpcAgentClient> {
     const target = networkTarget(url);
-    const caPem = options.caPem ?? (options.caFile ? await readFile(options.caFile).catch((e: unknown) => { throw TetherError.from(e, `--ca-file ${options.caFile}`); }) : undefined);
+    const caPem = options.caPem ?? (options.caFile ? await readFile(options.caFile).catch((e: unknown) => { throw TetherError.from(e, `the agent server's CA file ${options.caFile}`); }) : undefined);
     const creds = target.kind === "grpcs" ? grpc.credentials.createSsl(caPem ?? null) : grpc.credentials.createInsecure();
     const raw = new grpc.Client(grpcTarget(target), creds, {
       "grpc.max_receive_message_length": 16 << 20,

@@ -35,6 +35,7 @@ export function addAgentOptions(cmd: Command): Command {
       // Codex's spelling, so a Codex user's command line works unchanged (not listed twice in --help).
       .addOption(new Option("--cd <dir>", "the same as --cwd").hideHelp())
       .option("--agent <url>", "use an agent server (unix:///path, grpc://host:port, grpcs://…) instead of the agent in this process")
-      .option("--agent-token-file <file>", "bearer token for --agent"),
+      .option("--agent-token-file <file>", "bearer token for --agent")
+      .option("--agent-ca-file <file>", "trust this CA for a grpcs:// --agent (a private CA)"),
   );
 }

@@ -1,7 +1,7 @@
 // What `tether exec` and the interactive `tether` share: flags and config resolved into the
 // thread's settings (model, environment, sandbox, approvals) and an AgentClient — the agent
 // in this process, or an agent server with --agent. Flags beat config; config beats defaults.
-import { statSync } from "node:fs";
+import { accessSync, constants, statSync } from "node:fs";
 import path from "node:path";
 import type { AgentClient, ThreadOptions } from "../agent/agent-client.js";
 import type { ModelClient } from "../../services/agent-server/model/model-client.js";
@@ -27,6 +27,7 @@ export interface AgentFlags extends ConfigFlags {
   dangerouslyBypassApprovalsAndSandbox?: boolean;
   agent?: string;
   agentTokenFile?: string;
+  agentCaFile?: string;
 }
 
 export interface AgentSession {
@@ -78,6 +79,8 @@ export async function openAgentSession(
   }
   const envToken = flags.tokenFile ? await readSecretFile(flags.tokenFile, "--token-file") : undefined;
   if (flags.agentTokenFile && !agentUrl) throw usageError("--agent-token-file needs --agent");
+  if (flags.agentCaFile && !agentUrl) throw usageError("--agent-ca-file needs --agent");
+  if (flags.agentCaFile && !isReadable(flags.agentCaFile)) throw usageError(`--agent-ca-file ${flags.agentCaFile} cannot be read: name the PEM file of the CA that signed the agent server's certificate`);
   const agentToken = flags.agentTokenFile ? await readSecretFile(flags.agentTokenFile, "--agent-token-file") : undefined;
   const { createAgentClient } = await import("../agent/create-agent-client.js");
   const model = agentUrl ? undefined : await modelFromConfig(config);
@@ -93,6 +96,7 @@ export async function openAgentSession(
   const client = await createAgentClient({
     agentUrl,
     token: agentToken,
+    caFile: flags.agentCaFile,
     tetherHome: config.home,
     model,
     features: config.features.enabled,
@@ -104,6 +108,15 @@ export async function openAgentSession(
     idleThreadTtlMs: c.agent_idle_thread_ttl_ms,
   });
   return { client, thread, overrides, config };
+}
+
+function isReadable(file: string): boolean {
+  try {
+    accessSync(file, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isDirectory(dir: string): boolean {

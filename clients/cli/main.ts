@@ -4,8 +4,10 @@
 // and errors included, goes through commander (program.ts).
 import { reportError } from "./cli-error.js";
 import { parseRunArgv } from "./run-argv.js";
+import { quietTlsIpWarning } from "./quiet-tls-ip-warning.js";
 
 export async function main(argv: string[]): Promise<void> {
+  quietTlsIpWarning();
   const run = parseRunArgv(argv.slice(2));
   if (!run) {
     await (await import("./program.js")).runProgram(argv);
