@@ -9,7 +9,9 @@ import { FileService } from "./file-service.js";
 
 const MIB = 1024 * 1024;
 const TOTAL_MIB = 200;
-const ALLOWED_GROWTH = 64 * MIB;
+// Half the file: holding it whole would fail by far. RSS also counts this test's own 1 MiB
+// chunks until the GC takes them (Node 24's young generation let 64 MiB be crossed once in CI).
+const ALLOWED_GROWTH = TOTAL_MIB * MIB / 2;
 
 describe("FileService with a 200 MiB file", () => {
   let root: string;
