@@ -2,9 +2,7 @@
 // importing what they configure: program.ts loads this for every command, `tether
 // exec-server` included, which must not pay for zod or the TOML parser.
 import { type Command, Option } from "commander";
-
-export const DEFAULT_MODEL = "gpt-5.5";
-export const DEFAULT_SANDBOX = "workspace-write";
+import { DEFAULT_MODEL, DEFAULT_SANDBOX } from "./agent-defaults.js";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

@@ -7,7 +7,7 @@ import type { AgentClient, ThreadOptions } from "../agent/agent-client.js";
 import type { ModelClient } from "../../services/agent-server/model/model-client.js";
 import type { ApprovalPolicy } from "../../services/agent-server/policy/approval-types.js";
 import { APPROVAL_POLICIES, SANDBOX_MODES, canonicalSandboxMode } from "../../services/common/config/config-schema.js";
-import { DEFAULT_MODEL, DEFAULT_SANDBOX } from "./agent-options.js";
+import { DEFAULT_MODEL, DEFAULT_SANDBOX } from "./agent-defaults.js";
 import { type CliConfig, type ConfigFlags, loadCliConfig } from "./cli-config.js";
 import { parseChoice, readSecretFile } from "./cli-options.js";
 import { usageError } from "./cli-error.js";

@@ -14,6 +14,8 @@ import type { CpFlags } from "./cp-command.js";
 export interface ProgramActions {
   /** What `run` does with its parsed words; tests replace it to see what commander read. */
   run?: (command: string[], flags: RunFlags) => Promise<void>;
+  /** What `exec` (and `exec resume`) do with their parsed words; tests replace it likewise. */
+  exec?: (prompt: string | undefined, flags: ExecFlags, resume?: ResumeTarget) => Promise<void>;
 }
 
 async function runAction(command: string[], flags: RunFlags): Promise<void> {
@@ -129,7 +131,7 @@ export function buildProgram(actions: ProgramActions = {}): Command {
       process.exitCode = await (await import("./cp-command.js")).cpCommand(src, dst, flags);
     });
 
-  addExecCommands(program);
+  addExecCommands(program, actions);
 
   const features = program
     .command("features")
@@ -198,7 +200,7 @@ thread.started, turn.started, item.started/updated/completed (agent_message, rea
 command_execution, file_change, todo_list, error), turn.completed {usage}, turn.failed
 {error}, error. Schema: docs/exec-json-events.schema.json.`;
 
-function addExecCommands(program: Command): void {
+function addExecCommands(program: Command, actions: ProgramActions): void {
   const execOptions = (cmd: Command) =>
     addAgentOptions(cmd)
       .option("--json", "print JSON Lines events on stdout (and nothing else there); progress otherwise goes to stderr")
@@ -207,9 +209,11 @@ function addExecCommands(program: Command): void {
       // Codex CI scripts pass it (codex exec refuses to run outside a Git repository); tether never asks.
       .addOption(new Option("--skip-git-repo-check", "accepted for Codex compatibility: tether does not require a Git repository").hideHelp())
       .addHelpText("after", EXEC_HELP);
-  const run = async (prompt: string | undefined, opts: ExecFlags, resume?: ResumeTarget) => {
-    process.exitCode = await (await import("./exec/exec-command.js")).execCommand(prompt, opts, resume);
-  };
+  const run =
+    actions.exec ??
+    (async (prompt: string | undefined, opts: ExecFlags, resume?: ResumeTarget) => {
+      process.exitCode = await (await import("./exec/exec-command.js")).execCommand(prompt, opts, resume);
+    });
   const exec = execOptions(
     program
       .command("exec")

@@ -1,0 +1,83 @@
+// `tether exec PROMPT`'s flags read without commander, for the start-up path: loading
+// commander and building the whole program costs ≈ 20 ms before the first model request
+// (issue 15). Only plain, well-formed command lines are read here; anything else (--help,
+// `resume`, --agent, an unknown or malformed flag, a second prompt) returns undefined, and
+// commander parses it (program.ts) and says what is wrong. exec-argv.test.ts checks that both
+// read every accepted line alike.
+import type { ExecFlags } from "./exec-command.js";
+
+type ListKey = "config" | "enable" | "disable" | "addDir";
+type ValueKey = "model" | "env" | "tokenFile" | "caFile" | "sandbox" | "cwd" | "cd" | "profile" | "outputLastMessage" | "outputSchema";
+type BoolKey = "json" | "dangerouslyBypassApprovalsAndSandbox" | "skipGitRepoCheck";
+
+/** Flags that take a value, by name; the keys of ExecFlags they fill (as program.ts's options do). */
+const VALUE_FLAGS: Record<string, ValueKey | ListKey> = {
+  "-m": "model",
+  "--model": "model",
+  "--env": "env",
+  "--token-file": "tokenFile",
+  "--ca-file": "caFile",
+  "-s": "sandbox",
+  "--sandbox": "sandbox",
+  "-C": "cwd",
+  "--cwd": "cwd",
+  "--cd": "cd",
+  "--add-dir": "addDir",
+  "-c": "config",
+  "--config": "config",
+  "-p": "profile",
+  "--profile": "profile",
+  "--enable": "enable",
+  "--disable": "disable",
+  "-o": "outputLastMessage",
+  "--output-last-message": "outputLastMessage",
+  "--output-schema": "outputSchema",
+};
+const LISTS = new Set<string>(["config", "enable", "disable", "addDir"]);
+const BOOLEAN_FLAGS: Record<string, BoolKey> = {
+  "--json": "json",
+  "--dangerously-bypass-approvals-and-sandbox": "dangerouslyBypassApprovalsAndSandbox",
+  "--skip-git-repo-check": "skipGitRepoCheck",
+};
+
+export type LeanExecFlags = ExecFlags & { skipGitRepoCheck?: boolean };
+
+/** `args` are the words after `tether`; undefined: not a plain `tether exec [PROMPT]`. */
+export function parseExecArgv(args: readonly string[]): { prompt: string | undefined; flags: LeanExecFlags } | undefined {
+  if (args[0] !== "exec") return undefined;
+  // commander's defaults for the repeatable flags.
+  const flags: Record<string, unknown> = { addDir: [], config: [], enable: [], disable: [] };
+  const operands: string[] = [];
+  for (let i = 1; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") {
+      operands.push(...args.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      operands.push(arg);
+      continue;
+    }
+    const bool = BOOLEAN_FLAGS[arg];
+    if (bool) {
+      flags[bool] = true;
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = eq > 0 && arg.startsWith("--") ? arg.slice(0, eq) : arg;
+    const key = VALUE_FLAGS[name];
+    if (!key) return undefined;
+    let value: string | undefined;
+    if (name !== arg) value = arg.slice(eq + 1);
+    else {
+      value = args[++i];
+      // A flag followed by another flag or nothing: let commander explain.
+      if (value === undefined || value.startsWith("-")) return undefined;
+    }
+    if (LISTS.has(key)) (flags[key] as string[]).push(value);
+    else flags[key] = value;
+  }
+  // `resume` and `help` are subcommands; two operands are commander's error to report.
+  if (operands.length > 1 || operands[0] === "resume" || operands[0] === "help") return undefined;
+  return { prompt: operands[0], flags: flags as unknown as LeanExecFlags };
+}
