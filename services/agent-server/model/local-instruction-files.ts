@@ -5,7 +5,7 @@
 // sandbox limits writes, never reads; stat follows symlinks as the environment's stat does, and
 // a missing file is NotFound either way.
 import { open, stat } from "node:fs/promises";
-import { FileType } from "../../../gen/tether/exec/v1/filesystem_pb.js";
+import { FileType } from "../../common/wire-enums.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { InstructionFiles } from "./project-instructions.js";
 

@@ -3,7 +3,8 @@
 // naming it, capped in bytes. Read through the Environment's file API (the cwd may be remote),
 // or with node:fs for a local cwd (local-instruction-files.ts).
 import path from "node:path";
-import { type FileInfo, FileType } from "../../../gen/tether/exec/v1/filesystem_pb.js";
+import type { FileInfo } from "../../../gen/tether/exec/v1/filesystem_pb.js";
+import { FileType } from "../../common/wire-enums.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 
 export interface ProjectInstructionsOptions {

@@ -4,7 +4,7 @@
 // refused may be run again without it if policy allows (on-failure).
 import path from "node:path";
 import { z } from "zod";
-import { OverflowPolicy } from "../../../../gen/tether/exec/v1/process_pb.js";
+import { OverflowPolicy } from "../../../common/wire-enums.js";
 import type { ProcessSpecInit } from "../../../../clients/environment/environment.js";
 import { TetherError } from "../../../common/tether-error.js";
 import { truncateMiddle } from "../head-tail-buffer.js";

@@ -3,7 +3,8 @@
 // without it.
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ExitStatus } from "../../../../gen/tether/exec/v1/process_pb.js";
-import { FileAccess, NetworkMode, SandboxMode as WireMode, type SandboxPolicySchema } from "../../../../gen/tether/exec/v1/sandbox_pb.js";
+import type { SandboxPolicySchema } from "../../../../gen/tether/exec/v1/sandbox_pb.js";
+import { FileAccess, NetworkMode, SandboxMode as WireMode } from "../../../common/wire-enums.js";
 import type { SandboxMode } from "../../policy/approval-types.js";
 
 export type SandboxPolicyInit = MessageInitShape<typeof SandboxPolicySchema>;

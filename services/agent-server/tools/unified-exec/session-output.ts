@@ -4,11 +4,19 @@
 // agent shares; so a stream is read to its end and cancelled at most once, when the session
 // is discarded. Output lands in a bounded buffer (head+tail, as the model sees it) that each
 // yield takes; the session's item is fed as output arrives, between model calls too.
-import { create } from "@bufbuild/protobuf";
-import { type ExitStatus, ExitStatusSchema } from "../../../../gen/tether/exec/v1/process_pb.js";
+import type { ExitStatus } from "../../../../gen/tether/exec/v1/process_pb.js";
 import type { Environment } from "../../../../clients/environment/environment.js";
 import { ErrorCode, TetherError } from "../../../common/tether-error.js";
 import { HeadTailBuffer } from "../head-tail-buffer.js";
+
+/**
+ * An exit without a status, as the wire reads it. Imported when needed: the tools load before
+ * the agent's first model request, the protobuf runtime only with the environment (issue 15).
+ */
+async function emptyExitStatus(): Promise<ExitStatus> {
+  const [{ create }, { ExitStatusSchema }] = await Promise.all([import("@bufbuild/protobuf"), import("../../../../gen/tether/exec/v1/process_pb.js")]);
+  return create(ExitStatusSchema);
+}
 
 /**
  * Output kept per session between yields: the most a call may ask for (MAX_OUTPUT_TOKENS × 4),
@@ -132,7 +140,7 @@ export class SessionOutput {
           this.#pending.push(bytes);
           this.#sink.output(bytes, note);
         } else if (e.case === "exited") {
-          this.#exit = e.value.status ?? create(ExitStatusSchema);
+          this.#exit = e.value.status ?? (await emptyExitStatus());
           break;
         }
       }

@@ -8,7 +8,7 @@
 // SessionOutput); an item whose process outlives its call is completed by that reader when
 // the process exits, even after the turn ended.
 import { setTimeout as sleep } from "node:timers/promises";
-import { ProcessState } from "../../../../gen/tether/exec/v1/process_pb.js";
+import { ProcessState } from "../../../common/wire-enums.js";
 import type { Environment } from "../../../../clients/environment/environment.js";
 import { ErrorCode, TetherError } from "../../../common/tether-error.js";
 import type { ExecJournal, SavedExecSessions } from "../../thread/rollout-record.js";
