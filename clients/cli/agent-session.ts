@@ -6,7 +6,7 @@ import path from "node:path";
 import type { AgentClient, ThreadOptions } from "../agent/agent-client.js";
 import type { ModelClient } from "../../services/agent-server/model/model-client.js";
 import type { ApprovalPolicy } from "../../services/agent-server/policy/approval-types.js";
-import { APPROVAL_POLICIES, SANDBOX_MODES, canonicalSandboxMode } from "../../services/common/config/config-schema.js";
+import { APPROVAL_POLICIES, SANDBOX_MODES, canonicalSandboxMode } from "../../services/common/config/config-values.js";
 import { DEFAULT_MODEL, DEFAULT_SANDBOX } from "./agent-defaults.js";
 import { type CliConfig, type ConfigFlags, loadCliConfig } from "./cli-config.js";
 import { parseChoice, readSecretFile } from "./cli-options.js";
@@ -45,7 +45,7 @@ export async function openAgentSession(
 ): Promise<AgentSession> {
   const cwd = path.resolve(flags.cwd ?? flags.cd ?? process.cwd());
   if (flags.model !== undefined && flags.model.trim() === "") throw usageError("--model is empty: name a model (e.g. -m gpt-5.5), or leave it out for config's model");
-  const config = loadCliConfig(flags, cwd);
+  const config = await loadCliConfig(flags, cwd);
   const c = config.config;
   const bypass = flags.dangerouslyBypassApprovalsAndSandbox === true;
   if (bypass && flags.sandbox !== undefined && canonicalSandboxMode(flags.sandbox) !== "full-access") {

@@ -1,7 +1,8 @@
 // The agent commands' shared flags (-c, --profile, --enable, --disable) and what they
 // resolve to: the loaded config and the feature set. Warnings (unknown keys, renamed or
 // deprecated features) go to stderr once, prefixed so they are not mistaken for output.
-import { type LoadedConfig, loadConfig } from "../../services/common/config/load-config.js";
+import type { LoadedConfig } from "../../services/common/config/load-config.js";
+import { loadConfigLazily } from "../../services/common/config/load-config-lazily.js";
 import { type ResolvedFeatures, resolveFeatures } from "../../services/agent-server/features/feature-registry.js";
 
 export interface ConfigFlags {
@@ -15,8 +16,12 @@ export interface CliConfig extends LoadedConfig {
   features: ResolvedFeatures;
 }
 
-export function loadCliConfig(flags: ConfigFlags, cwd: string, warn: (line: string) => void = (l) => process.stderr.write(`tether: warning: ${l}\n`)): CliConfig {
-  const loaded = loadConfig({ cwd, profile: flags.profile, overrides: flags.config });
+export async function loadCliConfig(
+  flags: ConfigFlags,
+  cwd: string,
+  warn: (line: string) => void = (l) => process.stderr.write(`tether: warning: ${l}\n`),
+): Promise<CliConfig> {
+  const loaded = await loadConfigLazily({ cwd, profile: flags.profile, overrides: flags.config });
   const features = resolveFeatures({ config: loaded.config.features, enable: flags.enable, disable: flags.disable });
   for (const line of [...loaded.warnings, ...features.warnings]) warn(line);
   return { ...loaded, features };

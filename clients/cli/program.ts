@@ -142,7 +142,7 @@ export function buildProgram(actions: ProgramActions = {}): Command {
     .action(async (opts) => {
       const { loadCliConfig } = await import("./cli-config.js");
       const { formatFeatureTable } = await import("../../services/agent-server/features/feature-registry.js");
-      process.stdout.write(formatFeatureTable(loadCliConfig(opts, process.cwd()).features));
+      process.stdout.write(formatFeatureTable((await loadCliConfig(opts, process.cwd())).features));
     });
 
   program

@@ -2,7 +2,7 @@
 // asked for it (TurnInput.outputSchema); an answer that does not parse or validate turns the
 // completed turn into a failed one, so CI never consumes an answer of the wrong shape.
 import { readFile } from "node:fs/promises";
-import { z } from "zod";
+import type { z } from "zod";
 import type { ThreadEvent } from "../../../services/agent-server/thread/thread-event.js";
 import { TetherError } from "../../../services/common/tether-error.js";
 import { usageError } from "../cli-error.js";
@@ -26,6 +26,8 @@ export async function readOutputSchema(file: string): Promise<OutputSchema> {
   }
   if (typeof schema !== "object" || schema === null || Array.isArray(schema)) throw usageError(`--output-schema ${file} must hold a JSON schema object`);
   let validator: z.ZodType;
+  // zod loads only with --output-schema: ≈ 25 ms of CPU that a plain `tether exec` does not pay (issue 15).
+  const { z } = await import("zod");
   try {
     validator = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
   } catch (err) {

@@ -2,18 +2,9 @@
 // project file, a profile, environment variables, `-c` overrides) is checked against it
 // alone, so an error names the layer it came from; the merged result is checked again.
 import { z } from "zod";
+import { APPROVAL_POLICIES, LOG_LEVELS, SANDBOX_MODES, canonicalSandboxMode } from "./config-values.js";
 
-export const SANDBOX_MODES = ["read-only", "workspace-write", "full-access"] as const;
-/** Codex's names for tether's sandbox modes: a Codex user's `-s` and `sandbox_mode` work unchanged. */
-const SANDBOX_MODE_ALIASES: Readonly<Record<string, (typeof SANDBOX_MODES)[number]>> = { "danger-full-access": "full-access" };
-
-/** tether's name for a sandbox mode given in Codex's spelling (other values unchanged, checked later). */
-export function canonicalSandboxMode(value: string): string {
-  return SANDBOX_MODE_ALIASES[value] ?? value;
-}
-
-export const APPROVAL_POLICIES = ["untrusted", "on-failure", "on-request", "never"] as const;
-const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+export { APPROVAL_POLICIES, SANDBOX_MODES, canonicalSandboxMode };
 
 const ModelProvider = z.strictObject({
   name: z.string().optional(),

@@ -1,95 +1,13 @@
-// Loads tether's settings: $TETHER_HOME/config.toml (default ~/.tether), the nearest
-// .tether/config.toml above the working directory, a profile, environment variables and
-// `-c` overrides, in that order of precedence (later wins). Imported only by commands that
-// need it: `tether run` reads `default_env` alone, without TOML or zod (default-env.ts).
-import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { ErrorCode, TetherError } from "../tether-error.js";
-import { type ConfigLayer, type ConfigTree, checkLayer, deepMerge, envLayers, parseOverride, parseTomlFile } from "./config-layers.js";
-import { ConfigSchema, type TetherConfig, canonicalSandboxMode } from "./config-schema.js";
+// Loads tether's settings (resolve-config.ts says from where), every layer checked against the
+// zod schema. Imported only by commands that need it: `tether run` reads `default_env` alone,
+// without TOML or zod (default-env.ts); `tether exec` without config files checks its
+// environment variables without zod (load-config-lazily.ts).
+import { checkLayer } from "./config-layers.js";
+import { ConfigSchema } from "./config-schema.js";
+import { type LoadConfigOptions, type LoadedConfig, resolveConfig } from "./resolve-config.js";
 
-export interface LoadConfigOptions {
-  cwd: string;
-  /** Default process.env: TETHER_HOME, TETHER_PROFILE and the variables of ENV_KEYS. */
-  env?: NodeJS.ProcessEnv;
-  /** `--profile`; else TETHER_PROFILE; else the config's `profile`. */
-  profile?: string;
-  /** `-c key=value`, in order. */
-  overrides?: string[];
-}
+export { type LoadConfigOptions, type LoadedConfig, tetherHome } from "./resolve-config.js";
 
-export interface LoadedConfig {
-  /** The effective settings, the chosen profile applied (without `profiles`). */
-  config: Omit<TetherConfig, "profiles">;
-  /** Unknown keys, one line each, naming the file or flag. */
-  warnings: string[];
-  /** The config files read, lowest precedence first. */
-  files: string[];
-  profile?: string;
-  home: string;
-}
-
-export function tetherHome(env: NodeJS.ProcessEnv = process.env): string {
-  return env.TETHER_HOME && env.TETHER_HOME !== "" ? resolve(env.TETHER_HOME) : join(homedir(), ".tether");
-}
-
-/** The nearest `.tether/config.toml` at or above `cwd` that is not the home config itself. */
-function findProjectConfig(cwd: string, homeFile: string): string | undefined {
-  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
-    const file = join(dir, ".tether", "config.toml");
-    if (file !== homeFile && existsSync(file)) return file;
-    if (dirname(dir) === dir) return undefined;
-  }
-}
-
-function readLayer(file: string): ConfigLayer {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    throw TetherError.from(err, `reading ${file}`);
-  }
-  return { source: file, data: parseTomlFile(file, text) };
-}
-
-export function loadConfig(options: LoadConfigOptions): LoadedConfig {
-  const env = options.env ?? process.env;
-  const home = tetherHome(env);
-  const homeFile = join(home, "config.toml");
-  const files = [homeFile, findProjectConfig(options.cwd, homeFile)].filter((f): f is string => f !== undefined && existsSync(f));
-  const warnings: string[] = [];
-  const check = (layer: ConfigLayer) => checkLayer(layer, ConfigSchema, warnings);
-
-  const fileTrees = files.map((f) => check(readLayer(f)));
-  const overrideTrees = (options.overrides ?? []).map((o) => check(parseOverride(o)));
-  const envTrees = envLayers(env).map(check);
-  const overrides = deepMerge(...overrideTrees);
-
-  // -c goes in before the profile is picked (`-c profile=ci`, `-c profiles.ci.model=x`) and
-  // again after it, so that `-c model=x` beats the profile's model.
-  const merged = deepMerge(...fileTrees, overrides);
-  const profileName = options.profile ?? (env.TETHER_PROFILE || undefined) ?? (merged.profile as string | undefined);
-  let profile: ConfigTree | undefined;
-  if (profileName !== undefined) {
-    const profiles = (merged.profiles ?? {}) as Record<string, ConfigTree>;
-    profile = profiles[profileName];
-    if (!profile) {
-      const known = Object.keys(profiles);
-      throw new TetherError(
-        ErrorCode.InvalidArgument,
-        `profile ${JSON.stringify(profileName)} is not defined: add [profiles.${profileName}] to ${files.at(-1) ?? homeFile}` +
-          (known.length ? ` (defined: ${known.join(", ")})` : ""),
-        { details: { usage: "true" } },
-      );
-    }
-  }
-  const { profiles: _profiles, profile: _profile, ...base } = merged;
-  const effective = deepMerge(base, profile, ...envTrees, overrides);
-  delete effective.profiles;
-  delete effective.profile;
-  // Layers are checked as written (Codex's danger-full-access passes); the result uses tether's name.
-  if (typeof effective.sandbox_mode === "string") effective.sandbox_mode = canonicalSandboxMode(effective.sandbox_mode);
-  const config = check({ source: "the merged config", data: effective }) as Omit<TetherConfig, "profiles">;
-  return { config, warnings, files, profile: profileName, home };
+export function loadConfig(options: LoadConfigOptions, files?: string[]): LoadedConfig {
+  return resolveConfig(options, (layer, warnings) => checkLayer(layer, ConfigSchema, warnings), files);
 }

@@ -1,0 +1,13 @@
+// The config's enumerated values, apart from the zod schema (config-schema.ts): the agent's
+// start-up path needs them without loading zod (issue 15).
+export const SANDBOX_MODES = ["read-only", "workspace-write", "full-access"] as const;
+/** Codex's names for tether's sandbox modes: a Codex user's `-s` and `sandbox_mode` work unchanged. */
+const SANDBOX_MODE_ALIASES: Readonly<Record<string, (typeof SANDBOX_MODES)[number]>> = { "danger-full-access": "full-access" };
+
+/** tether's name for a sandbox mode given in Codex's spelling (other values unchanged, checked later). */
+export function canonicalSandboxMode(value: string): string {
+  return SANDBOX_MODE_ALIASES[value] ?? value;
+}
+
+export const APPROVAL_POLICIES = ["untrusted", "on-failure", "on-request", "never"] as const;
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
