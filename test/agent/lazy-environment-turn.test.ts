@@ -3,10 +3,9 @@
 // AGENTS.md read from disk; the model's first tool call waits for the opening, which makes
 // the thread its session's controller before anything runs; a failed opening fails the turn
 // with its own error. Real model client over HTTP, real tools, a real LocalEnvironment.
-import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { stat } from "node:fs/promises";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { InProcessAgentClient } from "../../clients/agent/in-process-agent-client.js";
 import type { Environment } from "../../clients/environment/environment.js";
 import { LocalEnvironment } from "../../clients/environment/local-environment.js";
@@ -16,39 +15,22 @@ import { ResponsesModelClient } from "../../services/agent-server/model/response
 import type { OpenEnvironmentRequest } from "../../services/agent-server/thread-environment.js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import { startResponsesServer, toolOutput, type ResponsesServer, type Script } from "../support/responses-server.js";
-import { watchThread } from "../support/agent-harness.js";
+import { agentRepoFixture, watchThread } from "../support/agent-harness.js";
 
-let home: string;
-let repo: string;
-let core: AgentCore | undefined;
-let server: ResponsesServer | undefined;
+const fx = agentRepoFixture("tether-lazy-env-");
 
-beforeEach(async () => {
-  home = await mkdtemp(path.join(tmpdir(), "tether-lazy-env-"));
-  repo = path.join(home, "repo");
-  await mkdir(path.join(repo, ".git"), { recursive: true });
-  await writeFile(path.join(repo, "AGENTS.md"), "Always answer in haiku.\n");
-});
-afterEach(async () => {
-  await core?.close();
-  core = undefined;
-  await server?.close();
-  server = undefined;
-  await rm(home, { recursive: true, force: true });
-});
-
-async function setup(script: Script, openEnvironment: (request: OpenEnvironmentRequest) => Promise<Environment>): Promise<InProcessAgentClient> {
-  server = await startResponsesServer({ script });
-  const tetherHome = path.join(home, "tether-home");
-  core = await AgentCore.create({
+async function setup(script: Script, openEnvironment: (request: OpenEnvironmentRequest) => Promise<Environment>): Promise<{ client: InProcessAgentClient; server: ResponsesServer }> {
+  const server = fx.closeAfter(await startResponsesServer({ script }));
+  const tetherHome = path.join(fx.home, "tether-home");
+  const core = fx.closeAfter(await AgentCore.create({
     tetherHome,
     model: new ResponsesModelClient({ apiKey: "sk-test", baseURL: server.url, initialBackoffMs: 1 }),
     services: defaultThreadServices({ tetherHome }),
     openEnvironment,
     lazyEnvironment: true,
     instructions: defaultInstructions,
-  });
-  return new InProcessAgentClient(core);
+  }));
+  return { client: new InProcessAgentClient(core), server };
 }
 
 const OPTIONS = { environment: "local", model: "gpt-test", sandbox: "workspace-write", approvalPolicy: "never" } as const;
@@ -59,7 +41,7 @@ describe("a thread's lazily opened local environment", () => {
     const released = new Promise<void>((resolve) => (release = resolve));
     const log: string[] = [];
     let opensAtFirstRequest = -1;
-    const c = await setup(
+    const { client: c, server } = await setup(
       [
         [
           (req) => {
@@ -75,7 +57,7 @@ describe("a thread's lazily opened local environment", () => {
       async (request) => {
         log.push("open");
         await released;
-        const env = await LocalEnvironment.create({ defaultCwd: repo, defaultSandbox: request.defaultSandbox });
+        const env = await LocalEnvironment.create({ defaultCwd: fx.repo, defaultSandbox: request.defaultSandbox });
         const { session, processes } = env;
         const handle = session.handleEscalations.bind(session);
         const start = processes.start.bind(processes);
@@ -84,7 +66,7 @@ describe("a thread's lazily opened local environment", () => {
         return env;
       },
     );
-    const thread = await c.startThread({ ...OPTIONS, cwd: repo });
+    const thread = await c.startThread({ ...OPTIONS, cwd: fx.repo });
     expect(log).toEqual([]); // startThread did not open it
     const watch = await watchThread(c, thread.threadId);
     await c.startTurn(thread.threadId, { text: "make a file" });
@@ -94,16 +76,16 @@ describe("a thread's lazily opened local environment", () => {
     expect(opensAtFirstRequest).toBe(0);
     expect(log.slice(0, 3)).toEqual(["open", "controller", "start"]);
     expect(watch.completedItems("agent_message").at(-1)).toMatchObject({ text: "said: made" });
-    await expect(stat(path.join(repo, "made.txt"))).resolves.toBeDefined(); // really ran
-    server!.check();
+    await expect(stat(path.join(fx.repo, "made.txt"))).resolves.toBeDefined(); // really ran
+    server.check();
   });
 
   it("fails the turn with the opening's own error when the environment cannot be opened", async () => {
-    const c = await setup(
+    const { client: c } = await setup(
       [[{ type: "function_call", name: "exec_command", arguments: { cmd: "true", login: false }, callId: "c1" }]],
       () => Promise.reject(new TetherError(ErrorCode.Unavailable, "cannot reach the test's environment")),
     );
-    const thread = await c.startThread({ ...OPTIONS, cwd: repo });
+    const thread = await c.startThread({ ...OPTIONS, cwd: fx.repo });
     const watch = await watchThread(c, thread.threadId);
     await c.startTurn(thread.threadId, { text: "run it" });
     const end = await watch.turnEnd();

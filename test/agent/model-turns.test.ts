@@ -1,10 +1,8 @@
 // Full turns through AgentCore with the real model client over HTTP: the scripted Responses
 // server, project instructions read through the thread's environment, retries and a broken
 // stream as the thread sees them.
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ThreadOptions } from "../../clients/agent/agent-client.js";
 import { LocalEnvironment } from "../../clients/environment/local-environment.js";
 import { AgentCore } from "../../services/agent-server/agent-core.js";
@@ -12,40 +10,24 @@ import { defaultInstructions } from "../../services/agent-server/default-agent-p
 import { ResponsesModelClient } from "../../services/agent-server/model/responses-model-client.js";
 import type { ThreadEvent } from "../../services/agent-server/thread/thread-event.js";
 import { fakeServices } from "../support/agent-fakes.js";
+import { agentRepoFixture } from "../support/agent-harness.js";
 import { startResponsesServer, toolOutput, type ResponsesServer, type Script } from "../support/responses-server.js";
 
-let home: string;
-let repo: string;
-let core: AgentCore | undefined;
-let server: ResponsesServer | undefined;
-
-beforeEach(async () => {
-  home = await mkdtemp(path.join(tmpdir(), "tether-model-turns-"));
-  repo = path.join(home, "repo");
-  await mkdir(path.join(repo, ".git"), { recursive: true });
-  await writeFile(path.join(repo, "AGENTS.md"), "Always answer in haiku.\n");
-});
-afterEach(async () => {
-  await core?.close();
-  core = undefined;
-  await server?.close();
-  server = undefined;
-  await rm(home, { recursive: true, force: true });
-});
+const fx = agentRepoFixture("tether-model-turns-");
 
 async function setup(script: Script, startupTimeoutMs?: number): Promise<{ core: AgentCore; server: ResponsesServer }> {
-  server = await startResponsesServer({ script });
-  core = await AgentCore.create({
-    tetherHome: path.join(home, "tether-home"),
+  const server = fx.closeAfter(await startResponsesServer({ script }));
+  const core = fx.closeAfter(await AgentCore.create({
+    tetherHome: path.join(fx.home, "tether-home"),
     model: new ResponsesModelClient({ apiKey: "sk-test", baseURL: server.url, initialBackoffMs: 1, ...(startupTimeoutMs ? { startupTimeoutMs } : {}) }),
     services: fakeServices({ echo: async (args) => ({ output: `echo:${String(args.text)}`, success: true }) }),
-    openEnvironment: () => LocalEnvironment.create({ defaultCwd: repo }),
+    openEnvironment: () => LocalEnvironment.create({ defaultCwd: fx.repo }),
     instructions: defaultInstructions,
-  });
+  }));
   return { core, server };
 }
 
-const OPTIONS = (): ThreadOptions => ({ cwd: repo, environment: "local", model: "gpt-test", sandbox: "workspace-write", approvalPolicy: "never" });
+const OPTIONS = (): ThreadOptions => ({ cwd: fx.repo, environment: "local", model: "gpt-test", sandbox: "workspace-write", approvalPolicy: "never" });
 
 /** Runs one turn and returns its events up to and including the terminal one. */
 async function turn(c: AgentCore, threadId: string, text: string): Promise<ThreadEvent[]> {
@@ -77,7 +59,7 @@ describe("agent turns against the scripted Responses server", () => {
     const messages = events.flatMap((e) => (e.type === "item.completed" && e.item.type === "agent_message" ? [e.item.text] : []));
     expect(messages).toEqual(["tool said echo:hi"]);
     const instructions = String(server.requests[0]?.instructions);
-    expect(instructions).toContain(`# Project instructions from ${repo}/AGENTS.md\n\nAlways answer in haiku.`);
+    expect(instructions).toContain(`# Project instructions from ${fx.repo}/AGENTS.md\n\nAlways answer in haiku.`);
     expect(server.requests[1]?.instructions).toBe(instructions);
     server.check();
   });

@@ -1,7 +1,10 @@
 // Drives full agent turns in tests: an AgentCore with the real Responses client (pointed at
 // the scripted Responses server), the real tools and execpolicy, on a given environment; and
 // a watcher that collects a thread's events from any AgentClient and waits on them.
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
+import { afterEach, beforeEach } from "vitest";
 import type { AgentClient } from "../../clients/agent/agent-client.js";
 import type { Environment } from "../../clients/environment/environment.js";
 import { AgentCore } from "../../services/agent-server/agent-core.js";
@@ -95,4 +98,41 @@ export function groupAlive(pgid: number): boolean {
 export async function groupGone(pgid: number): Promise<boolean> {
   for (let i = 0; i < 100 && groupAlive(pgid); i++) await new Promise((r) => setTimeout(r, 50));
   return !groupAlive(pgid);
+}
+
+export interface AgentRepoFixture {
+  /** A fresh temp dir per test. */
+  readonly home: string;
+  /** `home/repo`: a Git repository whose AGENTS.md says "Always answer in haiku." */
+  readonly repo: string;
+  /** Closed after the test, the last registered first. */
+  closeAfter<T extends { close(): Promise<unknown> }>(resource: T): T;
+}
+
+/** Per test: a repository with project instructions in a temp home, removed with what the test opened. */
+export function agentRepoFixture(prefix: string): AgentRepoFixture {
+  let home = "";
+  let open: { close(): Promise<unknown> }[] = [];
+  beforeEach(async () => {
+    home = await mkdtemp(path.join(tmpdir(), prefix));
+    await mkdir(path.join(home, "repo", ".git"), { recursive: true });
+    await writeFile(path.join(home, "repo", "AGENTS.md"), "Always answer in haiku.\n");
+  });
+  afterEach(async () => {
+    for (const r of open.reverse()) await r.close();
+    open = [];
+    await rm(home, { recursive: true, force: true });
+  });
+  return {
+    get home() {
+      return home;
+    },
+    get repo() {
+      return path.join(home, "repo");
+    },
+    closeAfter(resource) {
+      open.push(resource);
+      return resource;
+    },
+  };
 }
