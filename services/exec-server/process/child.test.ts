@@ -1,6 +1,6 @@
 import { execFileSync, spawn as spawnProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -437,6 +437,37 @@ setInterval(() => {}, 1000);
       expect((await child.exited).code).toBe(0);
       expect(count).toBe(size);
       expect(nonZero).toBe(0);
+    });
+
+    it("holds the terminal's master in this process, and no other target inherits it", async () => {
+      const ptmx = (pid: number | "self"): number =>
+        readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+          try {
+            return /ptmx$/.test(readlinkSync(`/proc/${pid}/fd/${fd}`));
+          } catch {
+            return false; // closed while we looked
+          }
+        }).length;
+      const before = ptmx("self");
+      await using held = await start(spec("/bin/cat", ["cat"], { tty, stdinOpen: true }));
+      record(held);
+      expect(ptmx("self")).toBe(before + 1); // no relay in tether-launch: the keystroke's path is one hop shorter
+      // The master's fd is not close-on-exec (node-pty): the launcher must close it before the target runs.
+      await using other = await start(sh("ls -l /proc/self/fd; echo done", { tty, stdinOpen: true }));
+      const rec = record(other);
+      expect((await other.exited).code).toBe(0);
+      expect(rec.text("pty")).toContain("done");
+      expect(rec.text("pty")).not.toContain("ptmx");
+    });
+
+    it("reports the exit of a target that closed its terminal before exiting (no SIGHUP)", async () => {
+      // The master reads EIO once every slave fd is closed; closing it then would hang up the
+      // terminal and SIGHUP a target that is still running.
+      await using child = await start(sh("exec </dev/null >/dev/null 2>&1; sleep 0.2; exit 3", { tty, stdinOpen: true }));
+      record(child);
+      const exit = await child.exited;
+      expect(exit.signal).toBeNull();
+      expect(exit.code).toBe(3);
     });
 
     it("sends the EOF character once when stdin is closed", async () => {

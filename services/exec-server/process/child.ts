@@ -8,6 +8,7 @@ import type { Readable, Writable } from "node:stream";
 import { ErrorCode, TetherError, cancelled, codeForErrno, errnoCode } from "../../common/tether-error.js";
 import { parseStatusLine, signalName } from "./launcher/status-line.js";
 import { type LaunchSpec, type LauncherExit, type LauncherIo, spawnLauncher } from "./launcher-io.js";
+import { PtyPair } from "./pty-pair.js";
 import type { Prejoined, Zygote } from "./zygote.js";
 
 export type ChildStream = "stdout" | "stderr" | "pty";
@@ -47,6 +48,8 @@ export class Child implements AsyncDisposable {
   readonly #outputs: Array<{ stream: ChildStream; readable: Readable }> = [];
   readonly #listeners = new Set<OutputListener>();
   readonly #spec: ChildSpec;
+  /** Set when this process holds the terminal's master (else tether-launch relays it). */
+  readonly #pty: PtyPair | undefined;
   #pid = 0;
   #started: Promise<number>;
   #stdinWritable: boolean;
@@ -69,9 +72,19 @@ export class Child implements AsyncDisposable {
     validate(spec);
     const { signal } = options;
     if (signal?.aborted) throw TetherError.from(signal.reason ?? cancelled());
-    const forked = await options.zygote?.launch(spec, signal, options.prejoined);
-    if (forked?.ok === false) throw launchError(spec, forked.refusal.stage, forked.refusal.errno, forked.refusal.text, "");
-    const child = new Child(spec, forked?.io ?? spawnLauncher(spec, options.launcherPath), options.launcherPath);
+    // A terminal's master stays here when node-pty loads: one relay process less per keystroke.
+    const pty = spec.tty ? PtyPair.open(spec.tty.rows, spec.tty.cols) : undefined;
+    const launch = pty && spec.tty ? { ...spec, tty: { ...spec.tty, slave: pty.slavePath }, stdinOpen: false } : spec;
+    let io: LauncherIo;
+    try {
+      const forked = await options.zygote?.launch(launch, signal, options.prejoined);
+      if (forked?.ok === false) throw launchError(spec, forked.refusal.stage, forked.refusal.errno, forked.refusal.text, "");
+      io = forked?.io ?? spawnLauncher(launch, options.launcherPath);
+    } catch (err) {
+      pty?.close();
+      throw err;
+    }
+    const child = new Child(spec, pty ? withMaster(io, pty) : io, options.launcherPath, pty);
     if (signal === undefined) {
       await child.#started;
       return child;
@@ -88,8 +101,9 @@ export class Child implements AsyncDisposable {
     });
   }
 
-  private constructor(spec: ChildSpec, io: LauncherIo, launcher: string) {
+  private constructor(spec: ChildSpec, io: LauncherIo, launcher: string, pty: PtyPair | undefined) {
     this.hasTty = spec.tty !== undefined;
+    this.#pty = pty;
     this.#spec = spec;
     this.#io = io;
     this.#stdin = io.stdin;
@@ -158,6 +172,10 @@ export class Child implements AsyncDisposable {
     });
     waits.push(
       statusClosed.then(() => {
+        // Our slave fd kept the master from reading EIO (and so closing, which hangs up the
+        // terminal: SIGHUP to a target that closed its fds but has not exited yet). The tree is
+        // gone now: without it, the master reads what is left, then EIO, and the output ends.
+        pty?.releaseSlave();
         if (this.#pid === 0) {
           // No pid line ever came (an "error" line already rejected, then this is a no-op).
           rejectStart(this.#launchError("start", 0, "tether-launch ended before starting the target"));
@@ -180,6 +198,7 @@ export class Child implements AsyncDisposable {
       this.#targetGone = true;
       this.#ctl.destroy();
       this.#stdin?.destroy();
+      this.#pty?.close();
       return this.#exit ?? this.#lostExit(launcher);
     });
   }
@@ -235,7 +254,11 @@ export class Child implements AsyncDisposable {
     if (this.#stdinClosing !== undefined) return this.#stdinClosing;
     const stdin = this.#stdin;
     this.#stdinWritable = false;
-    if (stdin === null || stdin.destroyed || stdin.writableFinished) {
+    if (this.#pty && stdin !== null && !stdin.destroyed) {
+      // The terminal's EOF, once, as a user's ^D (the default VEOF; the launcher's relay read
+      // c_cc[VEOF], which Node cannot): the master itself stays open for the output.
+      this.#stdinClosing = new Promise<void>((resolve) => stdin.write(Buffer.of(4), () => resolve()));
+    } else if (stdin === null || stdin.destroyed || stdin.writableFinished) {
       this.#stdinClosing = Promise.resolve();
     } else {
       this.#stdinClosing = new Promise<void>((resolve) => {
@@ -254,7 +277,9 @@ export class Child implements AsyncDisposable {
     if (!isDimension(rows) || !isDimension(cols)) {
       throw new TetherError(ErrorCode.InvalidArgument, `terminal size ${rows}x${cols} is invalid: rows and cols must be integers 1..65535`);
     }
-    if (!this.#targetGone) this.#ctl.write(`resize ${rows} ${cols}\n`);
+    if (this.#targetGone) return;
+    if (this.#pty) this.#pty.resize(rows, cols);
+    else this.#ctl.write(`resize ${rows} ${cols}\n`);
   }
 
   /** kill(2) on the target or its process group; a target that already exited is ignored. */
@@ -436,6 +461,13 @@ function killIgnoringGone(pid: number, signo: number): void {
     if (errnoCode(err) === "ESRCH") return; // exited meanwhile: nothing left to signal
     throw TetherError.from(err, `sending signal ${signo} to ${pid < 0 ? "group " : ""}${Math.abs(pid)}`);
   }
+}
+
+/** The launcher's pipes for stdin and stdout go unused when the master is ours. */
+function withMaster(io: LauncherIo, pty: PtyPair): LauncherIo {
+  io.stdin?.destroy();
+  io.stdout.destroy();
+  return { ...io, stdin: pty.master, stdout: pty.master };
 }
 
 function once(emitter: Readable | Socket, event: string): Promise<void> {

@@ -10,7 +10,8 @@ export interface LaunchSpec {
   argv: string[];
   cwd: string;
   env: Record<string, string>;
-  tty?: { rows: number; cols: number };
+  /** slave: the exec server holds the master (PtyPair); the target opens this /dev/pts path. */
+  tty?: { rows: number; cols: number; slave?: string };
   stdinOpen: boolean;
   /** A cgroup directory the launcher joins before forking the target (see PidsCgroup). */
   cgroup?: string;
@@ -42,7 +43,7 @@ export interface LauncherIo {
 
 /** The launcher's command line for a spec (see the usage in tether-launch.c). */
 function launcherArgs(spec: LaunchSpec): string[] {
-  const args = spec.tty ? ["--pty", String(spec.tty.rows), String(spec.tty.cols)] : [];
+  const args = spec.tty?.slave !== undefined ? ["--pty-slave", spec.tty.slave] : spec.tty ? ["--pty", String(spec.tty.rows), String(spec.tty.cols)] : [];
   if (spec.cgroup) args.push("--cgroup", spec.cgroup);
   args.push("--", spec.file, ...spec.argv);
   return args;
@@ -51,7 +52,7 @@ function launcherArgs(spec: LaunchSpec): string[] {
 /** Spawns tether-launch from Node: forks this (large) process, so it is the slow path. */
 export function spawnLauncher(spec: LaunchSpec, launcher: string): LauncherIo {
   // A PTY always gets a stdin pipe: /dev/null there would read as an immediate ^D.
-  const stdin = spec.stdinOpen || spec.tty !== undefined ? "pipe" : "ignore";
+  const stdin = spec.stdinOpen || (spec.tty !== undefined && spec.tty.slave === undefined) ? "pipe" : "ignore";
   let proc: ChildProcess;
   try {
     proc = spawnProcess(launcher, launcherArgs(spec), { cwd: spec.cwd, env: spec.env, stdio: [stdin, "pipe", "pipe", "pipe", "pipe"] });
@@ -76,7 +77,7 @@ export function spawnLauncher(spec: LaunchSpec, launcher: string): LauncherIo {
 
 /** What spawn() would refuse: NUL bytes cannot cross an exec (or the zygote's framing). */
 export function checkNoNul(spec: LaunchSpec): void {
-  const fields = [spec.file, spec.cwd, spec.cgroup ?? "", ...spec.argv, ...Object.entries(spec.env).flat()];
+  const fields = [spec.file, spec.cwd, spec.cgroup ?? "", spec.tty?.slave ?? "", ...spec.argv, ...Object.entries(spec.env).flat()];
   if (fields.some((f) => f.includes("\0"))) {
     throw new TetherError(ErrorCode.InvalidArgument, `cannot start ${spec.file}: argv, env, cwd and file must not contain NUL bytes`);
   }

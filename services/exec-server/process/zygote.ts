@@ -254,7 +254,7 @@ function answerOf(line: string, conn: Socket): ZygoteLaunch | undefined {
 function encodeRequest(spec: LaunchSpec): Buffer {
   const env = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
   const fields = [
-    spec.tty ? `${spec.tty.rows}x${spec.tty.cols}` : "pipe",
+    spec.tty?.slave !== undefined ? `pts:${spec.tty.slave}` : spec.tty ? `${spec.tty.rows}x${spec.tty.cols}` : "pipe",
     spec.stdinOpen ? "1" : "0",
     spec.cgroup ?? "",
     spec.cwd,

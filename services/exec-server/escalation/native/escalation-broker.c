@@ -595,6 +595,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   socket_path = argv[1];
+  /* Node's pty masters (node-pty) are not close-on-exec: holding one would keep that
+   * terminal allocated for as long as the broker runs. */
+  close_range(3, ~0u, 0);
   broker_pid = getpid();
   pid_t parent = getppid();
   prctl(PR_SET_CHILD_SUBREAPER, 1);

@@ -3,7 +3,10 @@
  * sure nothing it started outlives it. Node cannot set PR_SET_PDEATHSIG, be a
  * subreaper or read a child's rusage, so every child goes Node -> tether-launch -> target.
  *
- * Usage: tether-launch [--no-pdeathsig] [--pty ROWS COLS] [--cgroup DIR] [--] FILE ARGV0 [ARGV...]
+ * Usage: tether-launch [--no-pdeathsig] [--pty ROWS COLS | --pty-slave PATH] [--cgroup DIR] [--] FILE ARGV0 [ARGV...]
+ *   --pty-slave  the exec server holds the pty master itself (no relay here, one hop less
+ *             per keystroke): the target opens PATH (/dev/pts/N) as its controlling
+ *             terminal and fd 0/1/2; this process then behaves as in pipe mode
  *   --no-pdeathsig  do not die with the parent (set by tether-zygote, whose children
  *             must outlive it): EOF on fd 3 is then what says the exec server is gone
  *   --cgroup  join the cgroup DIR (writes to DIR/cgroup.procs) before forking the
@@ -58,7 +61,7 @@ static struct rusage target_ru;
 static void usage(const char *msg) {
     fprintf(stderr,
             "tether-launch: %s\n"
-            "usage: tether-launch [--no-pdeathsig] [--pty ROWS COLS] [--cgroup DIR] [--] FILE ARGV0 [ARGV...] "
+            "usage: tether-launch [--no-pdeathsig] [--pty ROWS COLS | --pty-slave PATH] [--cgroup DIR] [--] FILE ARGV0 [ARGV...] "
             "(with fd 3 = control pipe, fd 4 = status pipe)\n",
             msg);
     exit(2);
@@ -269,6 +272,11 @@ static void child_exec(const char *file, char **args, const char *slave, int err
         if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0) goto failed;
         if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) goto failed;
         if (fd > 2) close(fd);
+        struct termios t; /* so line editing erases whole UTF-8 characters (tcgetattr is signal-safe) */
+        if (tcgetattr(0, &t) == 0 && !(t.c_iflag & IUTF8)) {
+            t.c_iflag |= IUTF8;
+            (void)tcsetattr(0, TCSANOW, &t);
+        }
     } else {
         /* Larger output pipes: the server drains them in bursts, and a 64 KiB pipe makes a
          * fast producer stall between bursts. Best effort (capped by fs.pipe-max-size). */
@@ -290,6 +298,14 @@ failed:
     err = errno;
     (void)!write(errfd, &err, sizeof err);
     _exit(127);
+}
+
+/* close_range(2) (Linux 5.9), else one close per possible fd. */
+static void close_above(int fd) {
+    if (syscall(SYS_close_range, (unsigned)fd + 1, ~0U, 0) == 0) return;
+    struct rlimit rl;
+    long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 65536 ? (long)rl.rlim_cur : 65536;
+    for (long i = fd + 1; i < max; i++) (void)close((int)i);
 }
 
 static unsigned parse_dim(const char *s) {
@@ -508,6 +524,12 @@ int LAUNCH_MAIN(int argc, char **argv) {
         pty = 1;
         i += 3;
     }
+    const char *pty_slave = NULL;
+    if (!pty && i < argc && strcmp(argv[i], "--pty-slave") == 0) {
+        if (i + 1 >= argc || strncmp(argv[i + 1], "/dev/", 5) != 0) usage("--pty-slave needs a /dev/ path");
+        pty_slave = argv[i + 1];
+        i += 2;
+    }
     const char *cgroup = NULL;
     if (i < argc && strcmp(argv[i], "--cgroup") == 0) {
         if (i + 1 >= argc || argv[i + 1][0] == '\0') usage("--cgroup needs a directory");
@@ -520,6 +542,9 @@ int LAUNCH_MAIN(int argc, char **argv) {
     char **args = &argv[i + 1];
 
     if (fcntl(CTL_FD, F_GETFD) < 0 || fcntl(STATUS_FD, F_GETFD) < 0) usage("fd 3 and fd 4 must be open");
+    /* Node cannot mark every fd close-on-exec (node-pty's pty masters are not): whatever
+     * leaked into this process must not reach the target, least of all another terminal. */
+    close_above(STATUS_FD);
     /* The target must never see the control or status pipes. */
     (void)fcntl(CTL_FD, F_SETFD, FD_CLOEXEC);
     (void)fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
@@ -557,7 +582,7 @@ int LAUNCH_MAIN(int argc, char **argv) {
     target = fork_into(cgfd, cgroup);
     if (target < 0) fail("fork", errno);
     if (cgfd >= 0) close(cgfd);
-    if (target == 0) child_exec(file, args, pty ? slave : NULL, errpipe[1], self);
+    if (target == 0) child_exec(file, args, pty ? slave : pty_slave, errpipe[1], self);
     close(errpipe[1]);
 
     int child_errno = 0;

@@ -14,7 +14,7 @@
  *   (the child joins cgroup DIR at once; Node opens such connections ahead of time, so the
  *   slow join is off the Start's path: prejoined-launchers.ts); then the request:
  *   u32 LE length, then NUL-terminated fields:
- *   TTY ("pipe" or "ROWSxCOLS"), STDIN ("0"|"1"), CGROUP ("" = none), CWD, FILE,
+ *   TTY ("pipe", "ROWSxCOLS" or "pts:/dev/pts/N" when Node holds the master), STDIN ("0"|"1"), CGROUP ("" = none), CWD, FILE,
  *   ARGC, ARGV..., ENVC, ENV ("K=V")...
  * child -> Node: "fds PID STDIN_W STDOUT_R STDERR_R\n" (STDIN_W -1: none) or
  *   "error STAGE ERRNO TEXT\n"; Node opens the fds, then sends "go\n"; from then on the
@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -151,7 +152,9 @@ static void serve(int conn) {
     long envc = argc < 1 ? -1 : count_at(f, nf, 6 + argc);
     if (nf < 7 || argc < 1 || envc < 0 || 7 + argc + envc != nf) child_fail(conn, "request", EINVAL);
     const char *tty = f[0], *cgroup = f[2], *cwd = f[3], *file = f[4];
-    int pty = strcmp(tty, "pipe") != 0, stdin_open = pty || strcmp(f[1], "1") == 0;
+    /* "pts:PATH": Node holds the master, the target opens PATH (tether-launch --pty-slave). */
+    const char *pts = strncmp(tty, "pts:", 4) == 0 ? tty + 4 : NULL;
+    int pty = !pts && strcmp(tty, "pipe") != 0, stdin_open = pty || strcmp(f[1], "1") == 0;
     char rows[8] = "", cols[8] = "";
     if (pty && sscanf(tty, "%7[0-9]x%7[0-9]", rows, cols) != 2) child_fail(conn, "request", EINVAL);
 
@@ -177,7 +180,7 @@ static void serve(int conn) {
     environ = &f[7 + argc];
     char *argv[8 + 64];
     char **args = argv;
-    if ((size_t)argc + 9 > sizeof argv / sizeof *argv && !(args = calloc((size_t)argc + 9, sizeof *args))) _exit(1);
+    if ((size_t)argc + 10 > sizeof argv / sizeof *argv && !(args = calloc((size_t)argc + 10, sizeof *args))) _exit(1);
     int n = 0;
     args[n++] = "tether-launch";
     args[n++] = "--no-pdeathsig";
@@ -185,6 +188,9 @@ static void serve(int conn) {
         args[n++] = "--pty";
         args[n++] = rows;
         args[n++] = cols;
+    } else if (pts) {
+        args[n++] = "--pty-slave";
+        args[n++] = (char *)pts;
     }
     if (*cgroup) {
         args[n++] = "--cgroup";
@@ -239,6 +245,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     pid_t parent = (pid_t)atoi(argv[2]);
+    /* Whatever Node leaked to us (pty masters from node-pty are not close-on-exec) stays out. */
+    if (syscall(SYS_close_range, 3U, ~0U, 0) < 0) {
+        for (int fd = 3; fd < 1024; fd++) (void)close(fd);
+    }
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent) return 1;
     signal(SIGPIPE, SIG_IGN);
     sigset_t set, old;
