@@ -27,7 +27,9 @@ export class ExecServerProcess implements AsyncDisposable {
   /** `bin` is the bundled CLI (dist/tether.js); the socket goes into `dir` unless `listen` says otherwise. */
   static async start(bin: string, dir: string, extra: { listen?: string; args?: string[] } = {}): Promise<ExecServerProcess> {
     const listen = extra.listen ?? `unix://${join(dir, "exec-server.sock")}`;
-    const child = spawn(process.execPath, [bin, "exec-server", "--listen", listen, "--cwd", dir, ...(extra.args ?? [])], {
+    // TETHER_BENCH_SERVER_NODE_ARGS: node flags for the server (V8 flags NODE_OPTIONS refuses), for A/B runs.
+    const nodeArgs = (process.env.TETHER_BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean).slice(0, 32);
+    const child = spawn(process.execPath, [...nodeArgs, bin, "exec-server", "--listen", listen, "--cwd", dir, ...(extra.args ?? [])], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let err = "";

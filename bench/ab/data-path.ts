@@ -73,13 +73,17 @@ async function main(): Promise<void> {
   const savedOptions = process.env.NODE_OPTIONS;
   if (serverOptions) process.env.NODE_OPTIONS = serverOptions;
   // TETHER_AB_BASE_BIN: a second build (bin/tether.js of a copy) measured beside this one.
+  // TETHER_AB_SERVER_NODE_ARGS / TETHER_AB_BASE_NODE_ARGS: node flags (e.g. V8 heap flags) for each set's server.
+  process.env.TETHER_BENCH_SERVER_NODE_ARGS = process.env.TETHER_AB_SERVER_NODE_ARGS ?? "";
   const sets: Array<{ label: string; targets: Awaited<ReturnType<typeof loadTetherTargets>> }> = [{ label: "tether", targets: await loadTetherTargets({ tmp }) }];
   const baseBin = process.env.TETHER_AB_BASE_BIN;
   if (baseBin) {
     process.env.TETHER_BIN = baseBin;
+    process.env.TETHER_BENCH_SERVER_NODE_ARGS = process.env.TETHER_AB_BASE_NODE_ARGS ?? "";
     sets.push({ label: "base", targets: await loadTetherTargets({ tmp: await mkdtemp(join(tmp, "base-")) }) });
     delete process.env.TETHER_BIN;
   }
+  delete process.env.TETHER_BENCH_SERVER_NODE_ARGS;
   if (serverOptions) process.env.NODE_OPTIONS = savedOptions;
   const peer = await SshPeer.start({});
   const rows = new Map<string, Row>();
@@ -129,6 +133,18 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    // Each server's peak and current RSS, to weigh a faster heap setting against its memory.
+    for (const { label, targets } of sets) {
+      const status = (() => {
+        try {
+          return readFileSync(`/proc/${targets.localServerPid}/status`, "utf8");
+        } catch {
+          return "";
+        }
+      })();
+      const kib = (key: string) => Math.round(Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? NaN) / 1024);
+      process.stdout.write(`server ${label}: peak RSS ${kib("VmHWM")} MiB, RSS now ${kib("VmRSS")} MiB\n`);
+    }
     await Promise.all([...sets.flatMap(({ targets }) => [targets.local?.close(), targets.inProcess?.close(), targets.tls?.close()]), peer.close()]);
     await rm(tmp, { recursive: true, force: true });
   }

@@ -1,6 +1,6 @@
 // `tether exec-server` as a real process: where it listens, and what it refuses.
 import { spawn } from "node:child_process";
-import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -56,6 +56,40 @@ describe("tether exec-server", () => {
     const bad = await execServer(["--listen", "http://127.0.0.1:80"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/use unix:\/\/\/path\/to\.sock or tcp:\/\/host:port/);
+  });
+});
+
+describe("tether exec-server's V8 heap flag", () => {
+  const nodeArgs = async (pid: number) => (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0").filter(Boolean);
+
+  it("runs the server under node --initial-old-space-size=128 (same pid, bin/tether.js re-executes node), or the flags TETHER_EXEC_SERVER_NODE_FLAGS names", async () => {
+    await using server = await startExecServerProcess();
+    const argv = await nodeArgs(server.pid);
+    expect(argv.slice(1, argv.indexOf(TETHER_BIN))).toEqual(["--initial-old-space-size=128"]);
+    expect(argv.slice(argv.indexOf(TETHER_BIN) + 1, argv.indexOf(TETHER_BIN) + 2)).toEqual(["exec-server"]);
+    await using plain = await startExecServerProcess({ env: { ...process.env, TETHER_EXEC_SERVER_NODE_FLAGS: "" } });
+    const plainArgv = await nodeArgs(plain.pid);
+    expect(plainArgv.slice(1, plainArgv.indexOf(TETHER_BIN))).toEqual([]);
+    await using custom = await startExecServerProcess({ env: { ...process.env, TETHER_EXEC_SERVER_NODE_FLAGS: "--initial-old-space-size=64 --no-memory-reducer" } });
+    const customArgv = await nodeArgs(custom.pid);
+    expect(customArgv.slice(1, customArgv.indexOf(TETHER_BIN))).toEqual(["--initial-old-space-size=64", "--no-memory-reducer"]);
+  });
+
+  it("does not re-execute when node already has the flag (the image's deploy/tether passes it)", async () => {
+    const child = spawn(process.execPath, ["--initial-old-space-size=96", TETHER_BIN, "exec-server", "--listen", `unix://${dir}/given.sock`, "--cwd", dir], { stdio: ["ignore", "pipe", "ignore"] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let out = "";
+        child.stdout.setEncoding("utf8").on("data", (s: string) => (out += s).includes("listening") && resolve());
+        child.once("exit", (code) => reject(new Error(`exec-server exited ${code} before listening`)));
+      });
+      const argv = await nodeArgs(child.pid!);
+      expect(argv.slice(1, argv.indexOf(TETHER_BIN))).toEqual(["--initial-old-space-size=96"]);
+    } finally {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    }
   });
 });
 
