@@ -3,7 +3,6 @@
 // from elsewhere on the machine falls on all of them alike.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { setTimeout as sleep } from "node:timers/promises";
 import { ErrorCode, TetherError } from "../services/common/tether-error.js";
 import type { SshPeer } from "./ssh-peer.js";
 import type { TetherTargets } from "./targets.js";
@@ -34,11 +33,6 @@ export interface Benchmark {
   unit: Unit;
   better: "lower" | "higher";
   rounds(quick: boolean): { warmup: number; measured: number };
-  /**
-   * A pause (not timed) before every sample, so work the previous subject left running after its
-   * sample ended does not land in the next one's timed window (see bench/README.md, exec-true).
-   */
-  settleMs?: number;
   subjects(ctx: BenchContext): Subject[];
   notes?(ctx: BenchContext): string[];
 }
@@ -54,12 +48,9 @@ export async function runBenchmark(bench: Benchmark, ctx: BenchContext): Promise
       active[i] = reason === undefined;
     }
     const { warmup, measured } = bench.rounds(ctx.quick);
-    const settleMs = bench.settleMs ?? 0;
     for (let round = 0; round < warmup + measured; round++) {
       for (const [i, s] of subjects.entries()) {
         if (!active[i]) continue;
-        if (ctx.signal.aborted) throw TetherError.from(ctx.signal.reason);
-        if (settleMs > 0) await sleep(settleMs, undefined, { signal: ctx.signal }).catch(() => undefined);
         if (ctx.signal.aborted) throw TetherError.from(ctx.signal.reason);
         try {
           const value = await s.sample();

@@ -10,10 +10,6 @@ export const execTrue: Benchmark = {
   unit: "ms",
   better: "lower",
   rounds: (quick) => (quick ? { warmup: 1, measured: 5 } : { warmup: 10, measured: 200 }),
-  // The previous subject's cgroup removal (an rmdir that holds the kernel's global cgroup lock
-  // for 8–24 ms after a quiet spell) and ssh's connection teardown outlast its sample; without
-  // a pause they landed in the next subject's window (bench/README.md). 30 ms covers them.
-  settleMs: 30,
   subjects(ctx: BenchContext): Subject[] {
     const tether = ctx.tether.local;
     const inProcess = ctx.tether.inProcess;
@@ -67,6 +63,5 @@ export const execTrue: Benchmark = {
   },
   notes: () => [
     "ssh runs the command through the login shell; the private sshd sets SHLVL=1 so bash skips ~/.bashrc.",
-    "Each sample starts after a 30 ms pause (not timed), so the previous subject's cleanup (cgroup removal, ssh teardown) is not counted in the next row.",
   ],
 };

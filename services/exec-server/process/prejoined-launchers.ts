@@ -59,7 +59,7 @@ export class PrejoinedLaunchers {
 
   async #fill(pidsMax: number): Promise<void> {
     while (!this.#closed && this.#ready.length < this.#size) {
-      const cgroup = await this.#cgroups.create(pidsMax);
+      const cgroup = await this.#cgroups.create(pidsMax, { background: true });
       const prejoined = await this.#zygote.prejoin(cgroup.dir).catch(() => undefined);
       if (prejoined === undefined || this.#closed) {
         await discard({ cgroup, prejoined });
