@@ -5,6 +5,7 @@
 // Which client a run takes (leanEligible) is decided here too: the CLI's entry (entry.ts)
 // asks before it loads either.
 import { readDefaultEnv } from "./default-env.js";
+import { readOption } from "./read-option.js";
 import type { RunFlags } from "./run-command.js";
 
 /** Flags that take a value, by their long name; the keys of RunFlags they fill. */
@@ -36,7 +37,7 @@ export function parseRunArgv(args: readonly string[]): { command: string[]; flag
     decide: "deny",
   };
   let i = 1;
-  for (; i < args.length; i++) {
+  while (i < args.length) {
     const arg = args[i]!;
     if (arg === "--") {
       i++;
@@ -44,24 +45,11 @@ export function parseRunArgv(args: readonly string[]): { command: string[]; flag
     }
     // The first word that is not an option starts the command (commander's passThroughOptions).
     if (!arg.startsWith("-") || arg === "-") break;
-    const bool = BOOLEAN_FLAGS[arg];
-    if (bool) {
-      flags[bool] = true;
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const name = eq > 0 && arg.startsWith("--") ? arg.slice(0, eq) : arg;
-    const key = VALUE_FLAGS[name];
-    if (!key) return undefined;
-    let value: string | undefined;
-    if (eq > 0 && name !== arg) value = arg.slice(eq + 1);
-    else {
-      value = args[++i];
-      // A flag followed by another flag or nothing: let commander explain.
-      if (value === undefined || value.startsWith("-")) return undefined;
-    }
-    if (REPEATABLE.has(key)) (flags[key] as string[]).push(value);
-    else (flags as Record<string, unknown>)[key] = value;
+    const option = readOption(args, i, BOOLEAN_FLAGS, VALUE_FLAGS);
+    if (!option) return undefined;
+    if (REPEATABLE.has(option.key)) flags[option.key as "envVar"].push(option.value as string);
+    else (flags as Record<string, unknown>)[option.key] = option.value;
+    i = option.next;
   }
   const command = args.slice(i);
   if (command.length === 0) return undefined;

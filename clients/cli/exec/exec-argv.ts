@@ -4,6 +4,7 @@
 // `resume`, --agent, an unknown or malformed flag, a second prompt) returns undefined, and
 // commander parses it (program.ts) and says what is wrong. exec-argv.test.ts checks that both
 // read every accepted line alike.
+import { readOption } from "../read-option.js";
 import type { ExecFlags } from "./exec-command.js";
 
 type ListKey = "config" | "enable" | "disable" | "addDir";
@@ -48,7 +49,7 @@ export function parseExecArgv(args: readonly string[]): { prompt: string | undef
   // commander's defaults for the repeatable flags.
   const flags: Record<string, unknown> = { addDir: [], config: [], enable: [], disable: [] };
   const operands: string[] = [];
-  for (let i = 1; i < args.length; i++) {
+  for (let i = 1; i < args.length; ) {
     const arg = args[i]!;
     if (arg === "--") {
       operands.push(...args.slice(i + 1));
@@ -56,26 +57,14 @@ export function parseExecArgv(args: readonly string[]): { prompt: string | undef
     }
     if (!arg.startsWith("-") || arg === "-") {
       operands.push(arg);
+      i++;
       continue;
     }
-    const bool = BOOLEAN_FLAGS[arg];
-    if (bool) {
-      flags[bool] = true;
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const name = eq > 0 && arg.startsWith("--") ? arg.slice(0, eq) : arg;
-    const key = VALUE_FLAGS[name];
-    if (!key) return undefined;
-    let value: string | undefined;
-    if (name !== arg) value = arg.slice(eq + 1);
-    else {
-      value = args[++i];
-      // A flag followed by another flag or nothing: let commander explain.
-      if (value === undefined || value.startsWith("-")) return undefined;
-    }
-    if (LISTS.has(key)) (flags[key] as string[]).push(value);
-    else flags[key] = value;
+    const option = readOption(args, i, BOOLEAN_FLAGS, VALUE_FLAGS);
+    if (!option) return undefined;
+    if (LISTS.has(option.key)) (flags[option.key] as string[]).push(option.value as string);
+    else flags[option.key] = option.value;
+    i = option.next;
   }
   // `resume` and `help` are subcommands; two operands are commander's error to report.
   if (operands.length > 1 || operands[0] === "resume" || operands[0] === "help") return undefined;
