@@ -166,3 +166,27 @@ export class CodexStdioPeer {
     }
   }
 }
+
+/**
+ * The Codex peer of one benchmark row: started in the row's setup (the reason instead when Codex
+ * is not installed), closed in its teardown.
+ */
+export class CodexPeerSlot {
+  #peer: CodexStdioPeer | undefined;
+
+  get peer(): CodexStdioPeer {
+    if (!this.#peer) throw new TetherError(ErrorCode.FailedPrecondition, "the Codex peer was not started (its row's setup did not run)");
+    return this.#peer;
+  }
+
+  async open(cwd: string): Promise<string | undefined> {
+    const started = await CodexStdioPeer.start(cwd);
+    if (typeof started === "string") return started;
+    this.#peer = started;
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.#peer?.close();
+  }
+}

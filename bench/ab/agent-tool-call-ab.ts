@@ -15,6 +15,7 @@ import { SandboxMode } from "../../gen/tether/exec/v1/sandbox_pb.js";
 import { RUN_DIR } from "../../test/support/codex-cli.js";
 import { startExecServerProcess } from "../../test/support/exec-server-process.js";
 import { type ScriptRequest, startResponsesServer } from "../../test/support/responses-server.js";
+import { trueCall, trueToolCalls } from "../true-tool-calls.js";
 
 const CALLS = 20;
 
@@ -23,13 +24,9 @@ const CPU_HOOK = `const fs = require("node:fs"); process.on("exit", () => { cons
 
 /** One `tether exec` run of `calls` tool calls: the gaps between model requests (ms) and the agent's CPU time (ms). */
 async function runOnce(bin: string, execUrl: string, work: string, home: string, profDir: string | undefined, calls = CALLS): Promise<{ gaps: number[]; cpuMs: number }> {
-  const arrivals: number[] = [];
-  const script = (req: ScriptRequest) => {
-    arrivals.push(performance.now());
-    if (req.index >= calls) return [{ type: "message" as const, text: "done" }];
-    return [{ type: "function_call" as const, name: "exec_command", arguments: { cmd: "true", login: false }, callId: `call_${req.index}` }];
-  };
-  await using model = await startResponsesServer({ script });
+  const requests = trueToolCalls(calls);
+  const { arrivals } = requests;
+  await using model = await startResponsesServer({ script: requests.script });
   const args = [...(profDir ? ["--cpu-prof", "--cpu-prof-interval", "100", "--cpu-prof-dir", profDir] : []), bin, "exec", "-C", work, "--env", execUrl, "--sandbox", "full-access", "run true"];
   const child = spawn(process.execPath, args, {
     stdio: ["ignore", "ignore", "inherit"],
@@ -39,7 +36,7 @@ async function runOnce(bin: string, execUrl: string, work: string, home: string,
   if (code !== 0) throw new Error(`${bin} exited ${code}`);
   if (arrivals.length !== calls + 1) throw new Error(`${arrivals.length} requests`);
   model.check();
-  return { gaps: arrivals.slice(1).map((t, i) => t - arrivals[i]!), cpuMs: Number(await readFile(join(home, "cpu"), "utf8")) / 1000 };
+  return { gaps: requests.gaps(), cpuMs: Number(await readFile(join(home, "cpu"), "utf8")) / 1000 };
 }
 
 /** The command's own time as exec_command runs it: Start + Attach to the exit, back to back (ms each). */
@@ -59,7 +56,7 @@ async function commandAlone(env: Environment, work: string, round: number): Prom
 
 /** One model round trip alone: fetch's POST of a small request and its SSE read to the end (ms each). */
 async function modelAlone(): Promise<number[]> {
-  const script = (req: ScriptRequest) => [{ type: "function_call" as const, name: "exec_command", arguments: { cmd: "true", login: false }, callId: `call_${req.index}` }];
+  const script = (req: ScriptRequest) => [trueCall(req.index)];
   await using model = await startResponsesServer({ script });
   const out: number[] = [];
   for (let i = 0; i < CALLS; i++) {

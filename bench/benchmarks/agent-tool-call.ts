@@ -13,7 +13,8 @@ import type { Benchmark, BenchContext, Subject } from "../benchmark.js";
 import { CODEX_BIN, RUN_DIR, runCodex } from "../../test/support/codex-cli.js";
 import { startAgentServerProcess } from "../../test/support/agent-server-process.js";
 import { startExecServerProcess, type ExecServerProcess } from "../../test/support/exec-server-process.js";
-import { type ScriptRequest, startResponsesServer, toolOutput } from "../../test/support/responses-server.js";
+import { startResponsesServer, toolOutput } from "../../test/support/responses-server.js";
+import { trueToolCalls } from "../true-tool-calls.js";
 
 const CALLS = { quick: 2, full: 10 };
 const IDLE_THREADS = 100;
@@ -34,23 +35,20 @@ type Runner = (modelUrl: string) => Promise<void>;
 
 /** One agent run of `calls` tool calls: the median gap between model requests, and start → first request (ms). */
 async function measure(calls: number, runner: Runner): Promise<{ perCall: number; firstRequest: number }> {
-  const arrivals: number[] = [];
   const broken: string[] = [];
-  const script = (req: ScriptRequest) => {
-    arrivals.push(performance.now());
+  const requests = trueToolCalls(calls, (req) => {
     // A tool call that did not run would time the failure path: the harness is broken then.
     const previous = req.index > 0 ? toolOutput(req, `call_${req.index - 1}`) : "";
     if (/could not start/.test(previous)) broken.push(previous.slice(0, 300));
-    if (req.index >= calls) return [{ type: "message" as const, text: "done" }];
-    return [{ type: "function_call" as const, name: "exec_command", arguments: { cmd: "true", login: false }, callId: `call_${req.index}` }];
-  };
-  await using model = await startResponsesServer({ script });
+  });
+  const { arrivals } = requests;
+  await using model = await startResponsesServer({ script: requests.script });
   const started = performance.now();
   await runner(model.url);
   if (arrivals.length !== calls + 1) throw new TetherError(ErrorCode.Internal, `${arrivals.length} model requests (want ${calls + 1})`);
   if (broken.length > 0) throw new TetherError(ErrorCode.Internal, `the tool call did not run: ${broken[0]}`);
   model.check();
-  const gaps = arrivals.slice(1).map((t, i) => t - arrivals[i]!).sort((a, b) => a - b);
+  const gaps = requests.gaps().sort((a, b) => a - b);
   return { perCall: gaps[Math.floor(gaps.length / 2)]!, firstRequest: arrivals[0]! - started };
 }
 

@@ -12,7 +12,8 @@ import { join, resolve } from "node:path";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import type { Benchmark, BenchContext, Subject } from "../benchmark.js";
 import { CODEX_BIN, RUN_DIR, runCodex } from "../../test/support/codex-cli.js";
-import { type ScriptRequest, startResponsesServer } from "../../test/support/responses-server.js";
+import { startResponsesServer } from "../../test/support/responses-server.js";
+import { trueToolCalls } from "../true-tool-calls.js";
 
 /** Tool calls per `codex exec` run (each run is one sample: their median gap). */
 const CALLS = { quick: 2, full: 10 };
@@ -49,13 +50,9 @@ async function stop(child: ChildProcess | undefined): Promise<void> {
 
 /** One `codex exec` run of `calls` tool calls; the median gap between model requests, in ms. */
 async function perToolCall(ctx: BenchContext, work: string, calls: number, execServerUrl: string | undefined): Promise<number> {
-  const arrivals: number[] = [];
-  const script = (req: ScriptRequest) => {
-    arrivals.push(performance.now());
-    if (req.index >= calls) return [{ type: "message" as const, text: "done" }];
-    return [{ type: "function_call" as const, name: "exec_command", arguments: { cmd: "true", login: false }, callId: `call_${req.index}` }];
-  };
-  await using model = await startResponsesServer({ script });
+  const requests = trueToolCalls(calls);
+  const { arrivals } = requests;
+  await using model = await startResponsesServer({ script: requests.script });
   const run = await runCodex({ modelUrl: model.url, cwd: work, prompt: "run true", execServerUrl, timeoutMs: 60_000 });
   if (ctx.signal.aborted) throw TetherError.from(ctx.signal.reason);
   if (run.code !== 0 || arrivals.length !== calls + 1) {
@@ -63,7 +60,7 @@ async function perToolCall(ctx: BenchContext, work: string, calls: number, execS
   }
   model.check();
   // The median of the run's gaps: one slow call (a busy machine) does not move the sample.
-  const gaps = arrivals.slice(1).map((t, i) => t - arrivals[i]!).sort((a, b) => a - b);
+  const gaps = requests.gaps().sort((a, b) => a - b);
   return gaps[Math.floor(gaps.length / 2)]!;
 }
 

@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Benchmark, BenchContext, Subject } from "../benchmark.js";
 import { spawnToExit, timeMs } from "../benchmark.js";
-import { CodexStdioPeer } from "../codex-stdio-peer.js";
+import { CodexPeerSlot } from "../codex-stdio-peer.js";
 import { ExecServerProcess } from "../exec-server-process.js";
 import { LeanTarget } from "../lean-target.js";
 
@@ -37,7 +37,7 @@ export const execAfterPause: Benchmark = {
     const env = ctx.tether.local;
     // The same exec server without the per-process pids cgroup: what the cgroup costs.
     let noPids: { server: ExecServerProcess; lean: LeanTarget } | undefined;
-    let codex: CodexStdioPeer | undefined;
+    const codex = new CodexPeerSlot();
     return [
       paused("tether lean client, Unix socket, pids limit on", "tether", () => lean!.runTrue(), async () => (lean ? undefined : "no lean target")),
       paused("tether Environment (grpc-js), Unix socket, pids limit on", "tether", () => env!.runTrue(), async () => (env ? undefined : "no local tether target")),
@@ -60,14 +60,9 @@ export const execAfterPause: Benchmark = {
       paused(
         "codex exec-server (stdio) process/start → process/exited",
         "peer",
-        () => codex!.runTrue(),
-        async () => {
-          const started = await CodexStdioPeer.start(ctx.tmp);
-          if (typeof started === "string") return started;
-          codex = started;
-          return undefined;
-        },
-        async () => await codex?.close(),
+        () => codex.peer.runTrue(),
+        () => codex.open(ctx.tmp),
+        () => codex.close(),
       ),
       paused("Node spawn /bin/true", "limit", () => spawnToExit("/bin/true", [])),
     ];

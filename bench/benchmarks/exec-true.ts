@@ -2,7 +2,7 @@
 // multiplexed connection (the fair comparison), a fresh ssh connection, and a local spawn.
 import type { Benchmark, BenchContext, Subject } from "../benchmark.js";
 import { spawnToExit, timeMs } from "../benchmark.js";
-import { CodexStdioPeer } from "../codex-stdio-peer.js";
+import { CodexPeerSlot } from "../codex-stdio-peer.js";
 
 export const execTrue: Benchmark = {
   name: "exec-true",
@@ -14,7 +14,7 @@ export const execTrue: Benchmark = {
     const tether = ctx.tether.local;
     const inProcess = ctx.tether.inProcess;
     const tls = ctx.tether.tls;
-    let codex: CodexStdioPeer | undefined;
+    const codex = new CodexPeerSlot();
     return [
       {
         name: "tether in-process",
@@ -44,14 +44,9 @@ export const execTrue: Benchmark = {
       {
         name: "codex exec-server (stdio) process/start → process/exited",
         role: "peer",
-        setup: async () => {
-          const started = await CodexStdioPeer.start(ctx.tmp);
-          if (typeof started === "string") return started;
-          codex = started;
-          return undefined;
-        },
-        sample: () => timeMs(() => codex!.runTrue()),
-        teardown: async () => await codex?.close(),
+        setup: () => codex.open(ctx.tmp),
+        sample: () => timeMs(() => codex.peer.runTrue()),
+        teardown: () => codex.close(),
       },
       {
         name: "ssh fresh connection `true`",

@@ -3,7 +3,7 @@
 import { open, rm } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { CodexStdioPeer } from "../codex-stdio-peer.js";
+import { CodexPeerSlot } from "../codex-stdio-peer.js";
 import type { Benchmark, BenchContext, Subject } from "../benchmark.js";
 import { mibPerSec, spawnToExit, timeMs } from "../benchmark.js";
 import { runProgram } from "../ssh-peer.js";
@@ -40,7 +40,7 @@ function transfer(direction: "up" | "down"): Benchmark {
       const target = join(ctx.tmp, `transfer-${direction}-target`);
       const tether = ctx.tether.local;
       const codexSource = join(ctx.tmp, `transfer-${direction}-codex-source`);
-      let codex: CodexStdioPeer | undefined;
+      const codex = new CodexPeerSlot();
       let prepared = false;
       const prepare = async () => {
         if (!prepared) await makeFile(source, size);
@@ -72,18 +72,16 @@ function transfer(direction: "up" | "down"): Benchmark {
           name: `codex exec-server (stdio) fs/${direction === "up" ? "writeFile" : "readFile"}${size > CODEX_MAX_BYTES ? " (32 MiB file)" : ""}`,
           role: "peer",
           setup: async () => {
-            const started = await CodexStdioPeer.start(ctx.tmp);
-            if (typeof started === "string") return started;
-            codex = started;
-            await makeFile(codexSource, Math.min(size, CODEX_MAX_BYTES));
-            return undefined;
+            const missing = await codex.open(ctx.tmp);
+            if (missing === undefined) await makeFile(codexSource, Math.min(size, CODEX_MAX_BYTES));
+            return missing;
           },
           sample: async () => {
             await rm(target, { force: true });
-            const ms = await timeMs(() => (direction === "up" ? codex!.upload(codexSource, to) : codex!.download(codexSource, to)));
+            const ms = await timeMs(() => (direction === "up" ? codex.peer.upload(codexSource, to) : codex.peer.download(codexSource, to)));
             return mibPerSec(Math.min(size, CODEX_MAX_BYTES), ms);
           },
-          teardown: async () => await codex?.close(),
+          teardown: () => codex.close(),
         },
         { name: "local cp", role: "limit", setup: prepare, sample: () => rate(() => spawnToExit("cp", [from, to])) },
       ];

@@ -5,7 +5,7 @@ import type { Benchmark, BenchContext, Subject } from "../benchmark.js";
 import { readFileSync, readdirSync } from "node:fs";
 import { mibPerSec, spawnCountingStdout, timeMs } from "../benchmark.js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
-import { CodexStdioPeer } from "../codex-stdio-peer.js";
+import { CodexPeerSlot } from "../codex-stdio-peer.js";
 
 const FULL_BYTES = 1024 * 1024 * 1024;
 const QUICK_BYTES = 16 * 1024 * 1024;
@@ -52,7 +52,7 @@ export const streamStdout: Benchmark = {
     const tether = ctx.tether.local;
     const tls = ctx.tether.tls;
     const head = ["head", "-c", String(n), "/dev/zero"];
-    let codex: CodexStdioPeer | undefined;
+    const codex = new CodexPeerSlot();
     const measure = async (who: string, run: () => Promise<number>, serverPid?: number) => {
       let got = 0;
       const cpuBefore = cpuMs(serverPid);
@@ -94,14 +94,9 @@ export const streamStdout: Benchmark = {
       {
         name: "codex exec-server (stdio) process/output",
         role: "peer",
-        setup: async () => {
-          const started = await CodexStdioPeer.start(ctx.tmp);
-          if (typeof started === "string") return started;
-          codex = started;
-          return undefined;
-        },
-        sample: () => measure("codex exec-server", () => codex!.streamBytes(n), codex!.pid),
-        teardown: async () => await codex?.close(),
+        setup: () => codex.open(ctx.tmp),
+        sample: () => measure("codex exec-server", () => codex.peer.streamBytes(n), codex.peer.pid),
+        teardown: () => codex.close(),
       },
       {
         name: "local pipe (spawn head)",
