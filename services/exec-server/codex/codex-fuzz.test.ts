@@ -3,28 +3,11 @@
 // id, nothing else is sent, and the connection still serves afterwards. Methods that change
 // the machine (process/start, fs writes) are left out: random params must not run anything.
 import fc from "fast-check";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ExecCore } from "../exec-core.js";
-import { type CodexServer, startCodexServer } from "./codex-server.js";
+import { describe, expect, it } from "vitest";
+import { codexDoorFixture } from "./codex-door-fixture.js";
 import { CodexTestClient } from "./codex-test-client.js";
 
-let dir: string;
-let core: ExecCore;
-let server: CodexServer;
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), "tether-codex-fuzz-"));
-  core = await ExecCore.create({ defaultCwd: dir, cgroups: false });
-  server = await startCodexServer(core, { listen: "ws://127.0.0.1:0" });
-});
-afterAll(async () => {
-  await server?.close();
-  await core?.close();
-  await rm(dir, { recursive: true, force: true });
-});
+const door = codexDoorFixture("tether-codex-fuzz-");
 
 const SAFE_METHODS = [
   "initialize",
@@ -48,7 +31,7 @@ const params = fc.oneof(
 
 describe("Codex front door under random frames", () => {
   it("answers every request once, by id, and keeps serving", async () => {
-    const c = await CodexTestClient.connect(server.url);
+    const c = await CodexTestClient.connect(door.url);
     await c.initialize();
     let id = 1000;
     await fc.assert(
@@ -68,7 +51,7 @@ describe("Codex front door under random frames", () => {
       }),
       { numRuns: 300 },
     );
-    const still = await c.request("fs/getMetadata", { path: `file://${dir}`, sandbox: null });
+    const still = await c.request("fs/getMetadata", { path: `file://${door.dir}`, sandbox: null });
     expect(still.result).toMatchObject({ isDirectory: true });
     // /proc is never served through the file methods.
     const proc = await c.request("fs/readFile", { path: "file:///proc/self/environ", sandbox: null });

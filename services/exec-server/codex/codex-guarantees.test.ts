@@ -2,40 +2,25 @@
 // own server keeps 1 MiB), process/read long-polls, and no process outlives its session
 // (grandchildren included).
 import { execFileSync } from "node:child_process";
-import { mkdtemp, open, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { open } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ExecCore } from "../exec-core.js";
-import { type CodexServer, startCodexServer } from "./codex-server.js";
+import { describe, expect, it } from "vitest";
+import { codexDoorFixture } from "./codex-door-fixture.js";
 import { CodexTestClient } from "./codex-test-client.js";
 
-let dir: string;
-let core: ExecCore;
-let server: CodexServer;
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), "tether-codex-guar-"));
-  core = await ExecCore.create({ defaultCwd: dir, cgroups: false });
-  server = await startCodexServer(core, { listen: "ws://127.0.0.1:0" });
-});
-afterAll(async () => {
-  await server?.close();
-  await core?.close();
-  await rm(dir, { recursive: true, force: true });
-});
+const door = codexDoorFixture("tether-codex-guar-");
 
 let n = 0;
 async function start(c: CodexTestClient, cmd: string): Promise<string> {
   const processId = `${++n}-guarantees`;
-  const answer = await c.request("process/start", { processId, argv: ["/bin/bash", "-c", cmd], cwd: `file://${dir}`, env: {}, tty: false, pipeStdin: false, arg0: null, sandbox: null });
+  const answer = await c.request("process/start", { processId, argv: ["/bin/bash", "-c", cmd], cwd: `file://${door.dir}`, env: {}, tty: false, pipeStdin: false, arg0: null, sandbox: null });
   expect(answer.error).toBeUndefined();
   return processId;
 }
 
 describe("Codex front door guarantees", () => {
   it("keeps a 3 MB output whole after delivery: a late process/read from seq 0 gets every byte", async () => {
-    const c = await CodexTestClient.connect(server.url);
+    const c = await CodexTestClient.connect(door.url);
     await c.initialize();
     const processId = await start(c, "head -c 3000000 /dev/zero");
     await c.waitFor((m) => m.method === "process/closed" && m.params.processId === processId);
@@ -53,13 +38,13 @@ describe("Codex front door guarantees", () => {
   });
 
   it("holds a fast producer when the client stops reading (bounded memory), then delivers every byte", async () => {
-    const c = await CodexTestClient.connect(server.url);
+    const c = await CodexTestClient.connect(door.url);
     await c.initialize();
     const total = 24_000_000;
     const processId = await start(c, `head -c ${total} /dev/zero`);
     const socket = (c.ws as unknown as { _socket: import("node:net").Socket })._socket;
     socket.pause();
-    const proc = core.processes.get(processId);
+    const proc = door.core.processes.get(processId);
     // BLOCK: once the socket, the send buffer and the log's cap are full, the process is paused.
     for (let i = 0; i < 1000 && proc.log.writable; i++) await new Promise((r) => setTimeout(r, 10));
     expect(proc.log.writable).toBe(false);
@@ -75,9 +60,9 @@ describe("Codex front door guarantees", () => {
   });
 
   it("long-polls process/read with waitMs until output arrives", async () => {
-    const c = await CodexTestClient.connect(server.url);
+    const c = await CodexTestClient.connect(door.url);
     await c.initialize();
-    const fifo = path.join(dir, "gate");
+    const fifo = path.join(door.dir, "gate");
     execFileSync("mkfifo", [fifo]);
     const processId = await start(c, `read x < ${fifo}; echo released`);
     const empty = await c.request("process/read", { processId, afterSeq: 0, waitMs: 0 });
@@ -92,13 +77,13 @@ describe("Codex front door guarantees", () => {
   });
 
   it("leaves no orphan: a grandchild in the background dies with its session", async () => {
-    const c = await CodexTestClient.connect(server.url);
+    const c = await CodexTestClient.connect(door.url);
     await c.initialize();
     const processId = await start(c, "sleep 300 & echo $!; wait");
     const out = await c.waitFor((m) => m.method === "process/output" && m.params.processId === processId);
     const grandchild = Number(Buffer.from(out.params.chunk as string, "base64").toString().trim());
     expect(alive(grandchild)).toBe(true);
-    const proc = core.processes.get(processId);
+    const proc = door.core.processes.get(processId);
     await c.close(1000);
     await proc.exited;
     // The whole process group was killed, not only the shell.

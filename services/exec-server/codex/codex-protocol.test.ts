@@ -2,28 +2,13 @@
 // them (see shared/reference/codex-exec-server): the start-up probes, a command's pushed
 // output/exited/closed with one seq, writes, a resume after a cut with process/read, and
 // tether's guarantees: a session outlives a drop for its TTL, then its processes die.
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ExecCore } from "../exec-core.js";
-import { type CodexServer, startCodexServer } from "./codex-server.js";
+import { codexDoorFixture } from "./codex-door-fixture.js";
+import { startCodexServer } from "./codex-server.js";
 import { CodexTestClient } from "./codex-test-client.js";
 
-let dir: string;
-let core: ExecCore;
-let server: CodexServer;
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), "tether-codex-proto-"));
-  core = await ExecCore.create({ defaultCwd: dir, cgroups: false, defaultDetachedTtlMs: 60_000 });
-  server = await startCodexServer(core, { listen: "ws://127.0.0.1:0" });
-});
-afterAll(async () => {
-  await server?.close();
-  await core?.close();
-  await rm(dir, { recursive: true, force: true });
-});
+const door = codexDoorFixture("tether-codex-proto-", { defaultDetachedTtlMs: 60_000 });
 
 let n = 0;
 function start(c: CodexTestClient, cmd: string, extra: Record<string, unknown> = {}) {
@@ -32,7 +17,7 @@ function start(c: CodexTestClient, cmd: string, extra: Record<string, unknown> =
     processId,
     metadata: { threadId: "t-1", toolCallId: `call_${n}` },
     argv: ["/bin/bash", "-c", cmd],
-    cwd: `file://${dir}`,
+    cwd: `file://${door.dir}`,
     envPolicy: { inherit: "all", ignoreDefaultExcludes: true, exclude: ["CODEX_VERSION"], set: {}, includeOnly: [] },
     env: { TERM: "dumb", CODEX_CI: "1" },
     tty: false,
@@ -50,11 +35,11 @@ const closedOf = (id: string) => (m: { method: string; params: Record<string, un
 
 describe("Codex protocol onto ExecCore", () => {
   it("answers the start-up probes and runs a command: output, exited and closed share one seq", async () => {
-    const c = await CodexTestClient.connect(server.url);
+    const c = await CodexTestClient.connect(door.url);
     const init = await c.initialize();
-    expect(init.result).toMatchObject({ sessionId: expect.any(String), environmentInfo: { cwd: `file://${dir}`, platformOs: "linux" } });
+    expect(init.result).toMatchObject({ sessionId: expect.any(String), environmentInfo: { cwd: `file://${door.dir}`, platformOs: "linux" } });
     expect(init.result!.environmentInfo).toMatchObject({ shell: { name: expect.any(String), path: expect.stringMatching(/^\//) } });
-    const missing = await c.request("fs/getMetadata", { path: `file://${dir}/.git`, sandbox: null });
+    const missing = await c.request("fs/getMetadata", { path: `file://${door.dir}/.git`, sandbox: null });
     expect(missing.error).toMatchObject({ code: -32004 });
 
     const { processId, answer } = start(c, "echo out; echo err >&2; exit 3");
@@ -75,7 +60,7 @@ describe("Codex protocol onto ExecCore", () => {
   });
 
   it("writes to a PTY (pipelined, idempotent by writeId) and terminates a running process", async () => {
-    const c = await CodexTestClient.connect(server.url);
+    const c = await CodexTestClient.connect(door.url);
     await c.initialize();
     const { processId, answer } = start(c, "exec cat", { tty: true });
     // Pipelined right behind the start, before its answer: the write waits for the start.
@@ -98,7 +83,7 @@ describe("Codex protocol onto ExecCore", () => {
   });
 
   it("resumes a session after a cut: process/read returns what was missed, pushes go on", async () => {
-    const c = await CodexTestClient.connect(server.url);
+    const c = await CodexTestClient.connect(door.url);
     const sessionId = (await c.initialize()).result!.sessionId as string;
     const { processId, answer } = start(c, "echo first; read line; echo after-$line; read line2; echo last-$line2", { pipeStdin: true });
     await answer;
@@ -107,10 +92,10 @@ describe("Codex protocol onto ExecCore", () => {
     c.drop();
     await c.closed;
     // While nobody is connected the process goes on; its output waits in the log.
-    await core.processes.write(processId, "", Buffer.from("x\n"), false);
-    await until(() => core.processes.get(processId).log.lastSeq >= 2);
+    await door.core.processes.write(processId, "", Buffer.from("x\n"), false);
+    await until(() => door.core.processes.get(processId).log.lastSeq >= 2);
 
-    const again = await CodexTestClient.connect(server.url);
+    const again = await CodexTestClient.connect(door.url);
     expect((await again.initialize(sessionId)).result!.sessionId).toBe(sessionId);
     const read = await again.request("process/read", { processId, afterSeq: seen, maxBytes: null, waitMs: 0 });
     expect(read.result).toMatchObject({ chunks: [{ seq: 2, stream: "stdout" }], nextSeq: 3, exited: false, closed: false, failure: null });
@@ -124,7 +109,7 @@ describe("Codex protocol onto ExecCore", () => {
   });
 
   it("refuses to resume a session it does not have, saying why", async () => {
-    const c = await CodexTestClient.connect(server.url);
+    const c = await CodexTestClient.connect(door.url);
     const answer = await c.request("initialize", { clientName: "codex-environment", resumeSessionId: "no-such-session" });
     expect(answer.error).toMatchObject({ code: -32004 });
     expect(answer.error!.message).toMatch(/cannot be resumed: it expired .* or the exec server restarted/);
@@ -132,15 +117,15 @@ describe("Codex protocol onto ExecCore", () => {
   });
 
   it("kills a session's processes when the client closes cleanly, and hides them from other sessions", async () => {
-    const a = await CodexTestClient.connect(server.url);
+    const a = await CodexTestClient.connect(door.url);
     await a.initialize();
     const { processId, answer } = start(a, "sleep 60");
     await answer;
-    const b = await CodexTestClient.connect(server.url);
+    const b = await CodexTestClient.connect(door.url);
     await b.initialize();
     expect((await b.request("process/terminate", { processId })).result).toEqual({ running: false });
     expect((await b.request("process/read", { processId, afterSeq: 0 })).error).toMatchObject({ code: -32004 });
-    const proc = core.processes.get(processId);
+    const proc = door.core.processes.get(processId);
     expect(proc.running).toBe(true);
     await a.close(1000);
     const status = await proc.exited;
@@ -150,9 +135,9 @@ describe("Codex protocol onto ExecCore", () => {
   });
 
   it("keeps a dropped session for its detached TTL, then kills its processes", async () => {
-    await using quick = await ExecCore.create({ defaultCwd: dir, cgroups: false, defaultDetachedTtlMs: 300 });
-    await using door = await startCodexServer(quick, { listen: "ws://127.0.0.1:0" });
-    const c = await CodexTestClient.connect(door.url);
+    await using quick = await ExecCore.create({ defaultCwd: door.dir, cgroups: false, defaultDetachedTtlMs: 300 });
+    await using quickDoor = await startCodexServer(quick, { listen: "ws://127.0.0.1:0" });
+    const c = await CodexTestClient.connect(quickDoor.url);
     await c.initialize();
     const { processId, answer } = start(c, "sleep 60");
     await answer;
@@ -163,7 +148,7 @@ describe("Codex protocol onto ExecCore", () => {
   });
 
   it("maps Codex's workspace-write intent onto bwrap, and refuses what tether cannot honour", async () => {
-    const c = await CodexTestClient.connect(server.url);
+    const c = await CodexTestClient.connect(door.url);
     await c.initialize();
     const sandbox = {
       permissions: {
@@ -177,14 +162,14 @@ describe("Codex protocol onto ExecCore", () => {
           ],
         },
       },
-      cwd: `file://${dir}`,
-      workspaceRoots: [`file://${dir}`],
+      cwd: `file://${door.dir}`,
+      workspaceRoots: [`file://${door.dir}`],
     };
     const boxed = start(c, "echo in > inside.txt && echo ok", { sandbox });
     expect((await boxed.answer).result).toMatchObject({ sandboxType: "linuxSeccomp" });
     await c.waitFor(closedOf(boxed.processId));
     expect(c.output(boxed.processId)).toBe("ok\n");
-    expect(core.processes.get(boxed.processId).spec.sandbox?.writableRoots).toEqual([dir]);
+    expect(door.core.processes.get(boxed.processId).spec.sandbox?.writableRoots).toEqual([door.dir]);
     // A write outside the workspace is refused, and Codex hears it was the sandbox.
     const outside = start(c, "echo x > /etc/tether-codex-denied", { sandbox });
     await outside.answer;
