@@ -5,8 +5,10 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
+import { InProcessAgentClient } from "../../clients/agent/in-process-agent-client.js";
 import { LocalEnvironment } from "../../clients/environment/local-environment.js";
 import { FakeModel, type FakeTool, call, fakeServices, say } from "../../test/support/agent-fakes.js";
+import { watchThread } from "../../test/support/agent-harness.js";
 import { ErrorCode } from "../common/tether-error.js";
 import { AgentCore } from "./agent-core.js";
 import { readRollout } from "./thread/rollout-reader.js";
@@ -99,4 +101,24 @@ it("changes model, approval policy, sandbox and roots of a live thread, mid-turn
   await turn("fourth");
   expect(resumed.requests[0]!.model).toBe("model-3");
   expect(probes[2]).toEqual({ sandbox: "read-only", roots: [work, extra], allowed: true, wrote: false });
+});
+
+it("tells every subscriber of the thread (in memory) when a client changes its settings, and nothing when nothing changed", async () => {
+  const extra = path.join(home, "extra");
+  const core = await makeCore(new FakeModel([]), {});
+  const client = new InProcessAgentClient(core);
+  const thread = await client.startThread({ cwd: home, environment: "local", model: "model-1", sandbox: "workspace-write", approvalPolicy: "untrusted" });
+  // Two subscribers: the controller (a TUI) and an observer (another window).
+  const watches = [await watchThread(client, thread.threadId), await watchThread(client, thread.threadId, { controller: false })];
+  try {
+    await client.updateThreadSettings(thread.threadId, { model: "model-1" }); // unchanged: no event
+    const info = await client.updateThreadSettings(thread.threadId, { model: "model-2", approvalPolicy: "never", sandbox: "read-only", writableRoots: [extra] });
+    for (const w of watches) {
+      const got = await w.until((e) => e.type === "thread.settings_updated");
+      expect(got).toEqual({ type: "thread.settings_updated", thread: info, writableRoots: [extra] });
+      expect(w.events.filter((e) => e.type === "thread.settings_updated")).toHaveLength(1);
+    }
+  } finally {
+    for (const w of watches) w.stop();
+  }
 });

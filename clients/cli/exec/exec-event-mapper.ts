@@ -154,6 +154,8 @@ export function mapEvent(event: ThreadEvent, state: ExecMapState): MapResult {
     case "warning":
       return errorItem(state, event.message);
     case "item.delta":
+    // Codex's `exec --json` has no settings event; a change shows in the items that follow.
+    case "thread.settings_updated":
       return { events: [], state };
   }
 }

@@ -72,6 +72,7 @@ export function formatProgress(event: ThreadEvent): string[] {
       return [`warning: ${event.message}`];
     case "turn.started":
     case "item.delta":
+    case "thread.settings_updated":
       return [];
   }
 }

@@ -93,4 +93,15 @@ describe("reduce", () => {
     expect(changed.live).toBe(mid.live);
     expect(reduce(changed, { type: "settings", thread: { ...started.thread, threadId: "other", model: "x" } })).toBe(changed);
   });
+
+  it("shows settings another client changed (thread.settings_updated) in the status line, and ignores another thread's", () => {
+    const started = COMMAND_TURN.find((e) => e.type === "thread.started");
+    if (started?.type !== "thread.started") throw new Error("the recorded turn opens with thread.started");
+    const mid = reduceAll(events(COMMAND_TURN.slice(0, 10)));
+    const thread = { ...started.thread, sandbox: "read-only" as const, model: "gpt-other" };
+    const changed = reduce(mid, { type: "event", event: { type: "thread.settings_updated", thread, writableRoots: [] }, at: 2000 });
+    expect(changed.thread).toEqual(thread);
+    expect(changed.live).toBe(mid.live);
+    expect(reduce(changed, { type: "event", event: { type: "thread.settings_updated", thread: { ...thread, threadId: "other" }, writableRoots: [] }, at: 2001 })).toBe(changed);
+  });
 });

@@ -191,6 +191,9 @@ function onEvent(state: TuiState, event: ThreadEvent, at: number): TuiState {
   switch (event.type) {
     case "thread.started":
       return { ...state, thread: event.thread };
+    case "thread.settings_updated":
+      // Another client (or this one) changed them: the status line shows what is in force.
+      return state.thread && state.thread.threadId !== event.thread.threadId ? state : { ...state, thread: event.thread };
     case "turn.started":
       return { ...state, turn: { turnId: event.turnId, startedAt: at, phase: "thinking" }, plan: undefined };
     case "turn.completed":

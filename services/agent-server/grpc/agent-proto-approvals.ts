@@ -93,6 +93,7 @@ export function approvalRequestFromPb(r: pb.ApprovalRequest | undefined): core.A
     promptKind: fromEnum(pb.PromptKind, r.promptKind, "_", "prompt_kind"),
     ...(r.proposedRule ? { proposedRule: ruleFromPb(r.proposedRule, "proposed_rule") } : {}),
     availableDecisions: r.availableDecisions.map((d) => fromEnum<core.ApprovalDecisionType>(pb.DecisionType, d, "_", "available_decisions")),
+    ...(r.command ? { command: r.command } : {}),
   };
 }
 

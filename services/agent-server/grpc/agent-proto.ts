@@ -126,6 +126,8 @@ export function eventToPb(e: ThreadEvent): MessageInitShape<typeof pb.ThreadEven
   switch (e.type) {
     case "thread.started":
       return { event: { case: "threadStarted", value: { thread: threadInfoToPb(e.thread) } } };
+    case "thread.settings_updated":
+      return { event: { case: "threadSettingsUpdated", value: { thread: threadInfoToPb(e.thread), writableRoots: e.writableRoots } } };
     case "turn.started":
       return { event: { case: "turnStarted", value: { turnId: e.turnId } } };
     case "turn.completed":
@@ -154,6 +156,8 @@ export function eventFromPb(m: pb.ThreadEvent | undefined): ThreadEvent {
   switch (e?.case) {
     case "threadStarted":
       return { type: "thread.started", thread: threadInfoFromPb(e.value.thread) };
+    case "threadSettingsUpdated":
+      return { type: "thread.settings_updated", thread: threadInfoFromPb(e.value.thread), writableRoots: e.value.writableRoots };
     case "turnStarted":
       return { type: "turn.started", turnId: e.value.turnId };
     case "turnCompleted":

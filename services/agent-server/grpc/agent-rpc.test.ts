@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GrpcAgentClient } from "../../../clients/agent/grpc-agent-client.js";
 import { LocalEnvironment } from "../../../clients/environment/local-environment.js";
 import { FakeModel, call, fakeServices, say } from "../../../test/support/agent-fakes.js";
+import { watchThread } from "../../../test/support/agent-harness.js";
 import { AgentCore } from "../agent-core.js";
 import { readRollout } from "../thread/rollout-reader.js";
 import type { ThreadEvent } from "../thread/thread-event.js";
@@ -114,5 +115,21 @@ describe("AgentService over gRPC", () => {
     expect(state.writableRoots).toEqual([]);
     expect(state.thread).toMatchObject({ model: "m2", approvalPolicy: { mode: "never", reject: ["rules"] }, sandbox: "read-only" });
     await expect(client.updateThreadSettings("thread_nope", { model: "x" })).rejects.toMatchObject({ code: 5 });
+  });
+
+  it("UpdateThreadSettings reaches every subscriber of the thread's Events stream as thread_settings_updated", async () => {
+    const thread = await client.startThread({ cwd: home, environment: "local", model: "m", sandbox: "workspace-write", approvalPolicy: "on-request" });
+    // A second connection: the change comes from one client, both streams (one per connection) hear of it.
+    const other = await GrpcAgentClient.connect(server.url);
+    const watches = [await watchThread(client, thread.threadId), await watchThread(other, thread.threadId, { controller: false })];
+    try {
+      const info = await other.updateThreadSettings(thread.threadId, { model: "m3", approvalPolicy: { mode: "on-failure", reject: ["rules"] }, writableRoots: ["/tmp/b"] });
+      for (const w of watches) {
+        expect(await w.until((e) => e.type === "thread.settings_updated")).toEqual({ type: "thread.settings_updated", thread: info, writableRoots: ["/tmp/b"] });
+      }
+    } finally {
+      for (const w of watches) w.stop();
+      await other.close();
+    }
   });
 });

@@ -91,6 +91,12 @@ export interface ApprovalRequest {
   proposedRule?: PrefixRuleProposal;
   /** Which answers make sense for this request (e.g. no rule for a file change). */
   availableDecisions: ApprovalDecisionType[];
+  /**
+   * The command whose running process asked (a network request, a zsh-fork escalation), when
+   * known. It may have been started by an earlier call, or in an earlier turn: `turnId` is then
+   * the running turn (where the question is shown) and `callId` the call that started it.
+   */
+  command?: string;
 }
 
 /** What a tool gets back from asking to act. */

@@ -72,6 +72,12 @@ export interface TurnError {
 
 export type ThreadEvent =
   | { type: "thread.started"; thread: ThreadInfo }
+  /**
+   * The thread's settings changed (UpdateThreadSettings, from any client): every subscriber
+   * learns the model, approval policy and sandbox now in force, and the writable roots beyond
+   * the cwd. Not tied to a turn; a running turn uses them from its next request or call on.
+   */
+  | { type: "thread.settings_updated"; thread: ThreadInfo; writableRoots: string[] }
   | { type: "turn.started"; turnId: string }
   | { type: "turn.completed"; turnId: string; usage: Usage }
   | { type: "turn.failed"; turnId: string; error: TurnError; usage: Usage }

@@ -147,6 +147,8 @@ export class Thread {
     this.#writableRoots = roots;
     this.updateInfo({ ...next, updatedAt: this.#i.now().toISOString() }, settings.writableRoots ? roots.slice(1) : undefined);
     await this.#i.writer.flush();
+    // After the record is durable: a subscriber never sees settings a restart would lose.
+    this.#emit({ type: "thread.settings_updated", thread: this.info, writableRoots: roots.slice(1) });
     return this.info;
   }
 
