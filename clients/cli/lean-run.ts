@@ -17,7 +17,7 @@ import { resumableAttach } from "../environment/resumable-attach.js";
 import { keepSessionAttached } from "../environment/session-keeper.js";
 import { StdinStreamWriter } from "../environment/stdin-stream-writer.js";
 import type { RunEvent, RunSpec, RunTarget } from "./run-command.js";
-import { randomUuid } from "./random-uuid.js";
+import { randomUuid } from "../../services/common/random-uuid.js";
 
 export interface LeanRunOptions {
   token?: string;

@@ -17,7 +17,7 @@ import type { ProcessSpecInit as LeanSpec } from "../environment/lean/process-wi
 import { TETHER_FAILURE, reportError } from "./cli-error.js";
 import { parseChoice, parseEnvVars, parseIntOption, readSecretFile } from "./cli-options.js";
 import { hasSandboxFlags, leanEligible } from "./run-argv.js";
-import { randomUuid } from "./random-uuid.js";
+import { randomUuid } from "../../services/common/random-uuid.js";
 
 export interface RunFlags {
   env: string;

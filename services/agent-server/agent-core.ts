@@ -1,10 +1,10 @@
 // Everything the agent owns, transport-free (like ExecCore): live threads, their rollouts
 // and the index. The in-process client and the gRPC handlers both drive this object.
-import { randomUUID } from "node:crypto";
 import { truncate } from "node:fs/promises";
 import path from "node:path";
 import type { Environment } from "../../clients/environment/environment.js";
 import type { ThreadOptions, ThreadSettings, ThreadSnapshot, TurnInput } from "../../clients/agent/agent-client.js";
+import { randomUuid } from "../common/random-uuid.js";
 import { ErrorCode, TetherError } from "../common/tether-error.js";
 import type { ModelClient, ReasoningSettings } from "./model/model-client.js";
 import type { ApprovalDecision, ApprovalRequest } from "./policy/approval-types.js";
@@ -77,7 +77,7 @@ export class AgentCore implements AsyncDisposable {
   private constructor(options: AgentCoreOptions, store: RolloutStore) {
     this.#o = options;
     this.store = store;
-    this.#newId = options.newId ?? ((prefix) => `${prefix}_${randomUUID().replaceAll("-", "")}`);
+    this.#newId = options.newId ?? ((prefix) => `${prefix}_${randomUuid().replaceAll("-", "")}`);
     this.#now = options.now ?? (() => new Date());
     const ttl = options.idleThreadTtlMs ?? DEFAULT_IDLE_THREAD_TTL_MS;
     if (ttl > 0) {

@@ -2,7 +2,7 @@
 // file, written whole to a temporary file and renamed so a crash never leaves half a line;
 // appends to one file are serialised in this process and, with a lock file, across processes.
 // The caller reloads ExecPolicy after.
-import { randomBytes } from "node:crypto";
+import { randomUuid } from "../../common/random-uuid.js";
 import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { setTimeout as delay } from "node:timers/promises";
 import path from "node:path";
@@ -91,7 +91,7 @@ async function writeLine(file: string, line: string, signal: AbortSignal | undef
       const { text, mode } = await readRules(file);
       if (text.split("\n").some((l) => l === line)) return;
       const sep = text === "" || text.endsWith("\n") ? "" : "\n";
-      const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+      const temp = `${file}.tmp-${process.pid}-${randomUuid().slice(0, 8)}`;
       try {
         await writeFile(temp, `${text}${sep}${line}\n`, { mode, flag: "wx" });
         await chmod(temp, mode); // writeFile's mode is filtered by the umask

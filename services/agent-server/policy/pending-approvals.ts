@@ -3,7 +3,7 @@
 // With no controller attached there is no one to ask, so the answer is decline at once.
 // onFirstPending/onLastResolved bracket "someone is being asked", so the core can raise
 // and lower the exec session's elicitation counter (stopwatches pause meanwhile).
-import { randomUUID } from "node:crypto";
+import { randomUuid } from "../../common/random-uuid.js";
 import { cancelled, ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { ApprovalDecision, ApprovalRequest } from "./approval-types.js";
 
@@ -72,7 +72,7 @@ export class PendingApprovals implements Disposable {
     const { signal } = options;
     if (signal.aborted) return Promise.reject(TetherError.from(signal.reason ?? cancelled()));
     if (this.#closed) return Promise.reject(new TetherError(ErrorCode.FailedPrecondition, "the approval table is closed: the thread is shutting down"));
-    const request: ApprovalRequest = { ...init, requestId: init.requestId ?? (this.#o.newId ?? randomUUID)() };
+    const request: ApprovalRequest = { ...init, requestId: init.requestId ?? (this.#o.newId ?? randomUuid)() };
     if (this.#pending.has(request.requestId) || this.#recent.has(request.requestId)) {
       return Promise.reject(new TetherError(ErrorCode.AlreadyExists, `approval request id ${request.requestId} is already in use`));
     }

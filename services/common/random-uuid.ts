@@ -1,6 +1,7 @@
-// Random v4 UUIDs for the run path's ids (session, process, write, stream) without Web
-// Crypto: its first use loads the crypto internals, ≈ 4 ms of a `tether run`'s start-up
-// (issue 18), where 16 bytes of /dev/urandom cost microseconds. Elsewhere, Web Crypto.
+// Random v4 UUIDs without node:crypto or Web Crypto: their first use loads the crypto
+// internals, ≈ 4 ms of a `tether run`'s start-up (issue 18) and ≈ 6 ms CPU before `tether
+// exec`'s first model request (thread, turn and item ids; issue 15), where 16 bytes of
+// /dev/urandom cost microseconds. Without /dev/urandom, Web Crypto.
 import { closeSync, openSync, readSync } from "node:fs";
 
 /** Bytes read ahead from /dev/urandom, so a run opens it once. */
