@@ -4,7 +4,7 @@ NODE_BIN := $(CURDIR)/node_modules/.bin
 # The project's Node (scripts/setup.sh installs it from the npm registry) comes first.
 export PATH := $(CURDIR)/.tools/node/bin:$(NODE_BIN):$(PATH)
 
-.PHONY: setup deps proto proto-check build typecheck lint test demo bench image
+.PHONY: setup deps proto proto-check tool-schemas build typecheck lint test demo bench image
 
 # System packages (apt-get when root) and npm packages; idempotent.
 setup:
@@ -17,6 +17,11 @@ proto: deps
 	buf lint
 	rm -rf gen
 	buf generate
+
+# The strict JSON schemas the default tools offer the model, generated from their zod schemas
+# (services/agent-server/tools/tool-parameters.gen.ts; tool-parameters.test.ts fails on drift).
+tool-schemas: deps
+	node scripts/gen-tool-schemas.mjs
 
 # Fails when gen/ differs from what `make proto` would write.
 proto-check: deps

@@ -13,6 +13,7 @@ import { ShellMode } from "../../gen/tether/exec/v1/process_pb.js";
 import { AgentCore } from "../../services/agent-server/agent-core.js";
 import { ResponsesModelClient } from "../../services/agent-server/model/responses-model-client.js";
 import { RulesThreadPolicy } from "../../services/agent-server/policy/rules-thread-policy.js";
+import { toolInputFromZod } from "../../services/agent-server/tools/strict-json-schema.js";
 import { buildToolRegistry } from "../../services/agent-server/tools/tool-registry.js";
 import type { ToolDefinition } from "../../services/agent-server/tools/tool.js";
 import { skipTestOutsideCi } from "../support/ci-must-run.js";
@@ -24,7 +25,7 @@ import { startResponsesServer, toolOutput } from "../support/responses-server.js
 const zshTool: ToolDefinition<{ cmd: string }> = {
   name: "zsh_run",
   description: "Runs a command line through zsh-fork",
-  input: z.object({ cmd: z.string() }),
+  input: toolInputFromZod(z.object({ cmd: z.string() }), "tool zsh_run"),
   mutating: true,
   async run(input, ctx) {
     const r = await run(ctx.env, { argv: [input.cmd], shell: ShellMode.ZSH_FORK, cwd: ctx.cwd });

@@ -12,6 +12,11 @@ export interface ThreadTools {
   readonly specs: ToolSpec[];
   /** Runs one call; unknown tools and bad arguments come back as a failed result (rule 17). */
   run(call: { name: string; arguments: string; callId: string }, ctx: ToolContext): Promise<ToolResult>;
+  /**
+   * Starts loading what calls need (the argument parsers) without waiting; called once a model
+   * request is out, so the model's think time hides the load. Failures surface on the call.
+   */
+  prefetch?(): void;
   /** Kills every process group the turn started (interrupt). */
   terminateTurn(turnId: string): Promise<void>;
   /** Ends everything the tools hold (thread close). */

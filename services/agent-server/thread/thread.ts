@@ -305,8 +305,11 @@ export class Thread {
           newId: this.#i.newId,
           // A lazily opened environment starts opening once the request is out (not before:
           // loading the exec core would hold it back); a tool call waits for it, and a failed
-          // opening fails the turn with its own error.
-          requestSent: () => { if (this.env instanceof LazyEnvironment && !this.env.started) this.env.start(); },
+          // opening fails the turn with its own error. The tools' parsers (zod) load then too.
+          requestSent: () => {
+            if (this.env instanceof LazyEnvironment && !this.env.started) this.env.start();
+            this.#i.tools.prefetch?.();
+          },
           toolsReady: async () => { if (this.env instanceof LazyEnvironment) await this.env.ready(); },
           emitRetrying: (e) => this.#emit({ ...e, type: "model.retrying", turnId: turn.turnId }),
           signal: turn.abort.signal,

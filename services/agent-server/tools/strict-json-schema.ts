@@ -1,9 +1,12 @@
 // The JSON schema a tool offers the model, made strict the way the Responses API's strict
 // function tools demand: every property required (optional ones nullable instead), no extra
 // properties, and only the keywords strict mode accepts. Derived from the tool's zod schema,
-// so the schema the model sees and the parser that checks its answer cannot drift apart.
+// so the schema the model sees and the parser that checks its answer cannot drift apart. The
+// default tools run this ahead of time (tool-parameters.gen.ts), not at thread start: this
+// module loads zod.
 import { z } from "zod";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
+import type { ToolInput } from "./tool.js";
 
 type Json = Record<string, unknown>;
 
@@ -20,6 +23,12 @@ export function strictJsonSchema(schema: z.ZodType, what: string): Json {
   const root = strictNode(raw);
   if (root.type !== "object") throw new TetherError(ErrorCode.InvalidArgument, `${what}: a tool's input must be a zod object (got ${JSON.stringify(root.type)})`);
   return root;
+}
+
+/** A tool input from a zod schema at hand (a tool made at run time, a test): converted now. */
+export function toolInputFromZod<Input>(schema: z.ZodType<Input>, what: string): ToolInput<Input> {
+  const parameters = strictJsonSchema(schema, what);
+  return { parameters, load: () => Promise.resolve(schema) };
 }
 
 function strictNode(node: Json): Json {
@@ -65,19 +74,4 @@ function nullable(node: Json): Json {
 
 function isJson(value: unknown): value is Json {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/**
- * The inverse for arguments: strict mode sends null for an absent optional field, which zod's
- * `.optional()` refuses, so nulls in objects mean "absent" before parsing. (No tool takes a
- * meaningful null.)
- */
-export function dropNulls(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(dropNulls);
-  if (!isJson(value)) return value;
-  const out: Json = {};
-  for (const [key, v] of Object.entries(value)) {
-    if (v !== null) out[key] = dropNulls(v);
-  }
-  return out;
 }

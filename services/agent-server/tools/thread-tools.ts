@@ -18,6 +18,7 @@ export function defaultThreadTools(setup: Pick<ThreadSetup, "env" | "threadId" |
   return {
     specs: registry.specs(),
     run: (call, ctx) => registry.call(call.name, call.arguments, ctx),
+    prefetch: () => registry.prefetch(),
     terminateTurn: async (turnId) => {
       await sessions.terminateTurn(turnId);
     },

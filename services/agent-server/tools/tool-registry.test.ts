@@ -3,8 +3,9 @@ import { z } from "zod";
 import type { Environment } from "../../../clients/environment/environment.js";
 import { fakeToolContext } from "../../../test/support/fake-tool-context.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
+import { toolInputFromZod } from "./strict-json-schema.js";
 import { buildToolRegistry } from "./tool-registry.js";
-import type { ToolDefinition } from "./tool.js";
+import type { ToolDefinition, ToolInput } from "./tool.js";
 
 const noEnv = {} as Environment;
 const ctx = () => fakeToolContext({ env: noEnv, cwd: "/work" });
@@ -12,12 +13,15 @@ const ctx = () => fakeToolContext({ env: noEnv, cwd: "/work" });
 const echo: ToolDefinition<{ text: string; times?: number; mode: "a" | "b"; opts?: { loud?: boolean } }> = {
   name: "echo",
   description: "Echoes text.",
-  input: z.object({
-    text: z.string().describe("What to echo."),
-    times: z.number().int().min(1).optional(),
-    mode: z.enum(["a", "b"]).default("a"),
-    opts: z.object({ loud: z.boolean().optional() }).optional(),
-  }),
+  input: toolInputFromZod(
+    z.object({
+      text: z.string().describe("What to echo."),
+      times: z.number().int().min(1).optional(),
+      mode: z.enum(["a", "b"]).default("a"),
+      opts: z.object({ loud: z.boolean().optional() }).optional(),
+    }),
+    "tool echo",
+  ),
   mutating: false,
   run: async (input) => ({ output: JSON.stringify(input), success: true }),
 };
@@ -50,7 +54,7 @@ describe("buildToolRegistry", () => {
   });
 
   it("rejects a tool whose input is not an object", () => {
-    expect(() => buildToolRegistry([{ ...echo, input: z.string() }])).toThrow(/must be a zod object/);
+    expect(() => buildToolRegistry([{ ...echo, input: toolInputFromZod(z.string(), "tool echo") }])).toThrow(/tool echo: a tool's input must be a zod object/);
   });
 
   it("runs a call with parsed input: nulls mean absent, defaults applied", async () => {
@@ -73,7 +77,7 @@ describe("buildToolRegistry", () => {
     const raw: ToolDefinition<{ input: string }> = {
       name: "raw",
       description: "",
-      input: z.object({ input: z.string() }),
+      input: toolInputFromZod(z.object({ input: z.string() }), "tool raw"),
       mutating: true,
       fromPlainText: (text) => ({ input: text }),
       run: async ({ input }) => ({ output: input, success: true }),
@@ -94,7 +98,7 @@ describe("buildToolRegistry", () => {
     const slow: ToolDefinition<object> = {
       name: "slow",
       description: "",
-      input: z.object({}),
+      input: toolInputFromZod(z.object({}), "tool slow"),
       mutating: false,
       run: (_input, c) =>
         new Promise((_resolve, reject) => c.signal.addEventListener("abort", () => reject(new Error("aborted inside")), { once: true })),
@@ -106,5 +110,39 @@ describe("buildToolRegistry", () => {
     abort.abort(reason);
     await expect(call).rejects.toBe(reason);
     await expect(reg.call("fatal", "{}", ctx())).rejects.toMatchObject({ code: ErrorCode.Internal, message: "tool fatal: disk on fire" });
+  });
+
+  it("needs no parser to be built or to offer its specs; the first call loads it, once", async () => {
+    let loads = 0;
+    const lazy = (input: ToolInput<unknown>): ToolInput<unknown> => ({ parameters: input.parameters, load: () => { loads++; return input.load(); } });
+    const reg = buildToolRegistry([{ ...echo, input: lazy(echo.input) }]);
+    expect(reg.specs()[0]?.parameters).toEqual(echo.input.parameters);
+    expect(loads).toBe(0);
+    expect(await reg.call("echo", "{text:", ctx())).toMatchObject({ success: false, output: expect.stringMatching(/^the arguments of echo are not valid JSON/) });
+    expect(loads).toBe(0);
+    const bad = await reg.call("echo", '{"text":3,"times":0}', ctx());
+    expect(bad.output).toMatch(/^invalid arguments for echo: text: .*; times: /);
+    expect(await reg.call("echo", '{"text":"hi"}', ctx())).toEqual({ success: true, output: JSON.stringify({ text: "hi", mode: "a" }) });
+    expect(loads).toBe(1);
+  });
+
+  it("prefetch starts every load without waiting; a failed load fails that call as fatal and is tried again", async () => {
+    const loaded: string[] = [];
+    let fail = true;
+    const flaky: ToolDefinition<{ text: string }> = {
+      ...echo,
+      name: "flaky",
+      input: { parameters: echo.input.parameters, load: async () => { if (fail) throw new Error("chunk missing"); loaded.push("flaky"); return z.object({ text: z.string() }); } },
+    };
+    const fine: ToolDefinition<{ text: string }> = { ...echo, input: { parameters: echo.input.parameters, load: async () => { loaded.push("echo"); return z.object({ text: z.string() }); } } };
+    const reg = buildToolRegistry([fine, flaky]);
+    reg.prefetch();
+    await expect(reg.call("flaky", '{"text":"x"}', ctx())).rejects.toMatchObject({ code: ErrorCode.Internal, message: "tool flaky: its argument parser did not load: chunk missing" });
+    expect(loaded).toEqual(["echo"]);
+    fail = false;
+    expect(await reg.call("flaky", '{"text":"x"}', ctx())).toEqual({ success: true, output: JSON.stringify({ text: "x" }) });
+    reg.prefetch();
+    expect(await reg.call("echo", '{"text":"y"}', ctx())).toEqual({ success: true, output: JSON.stringify({ text: "y" }) });
+    expect(loaded).toEqual(["echo", "flaky"]);
   });
 });

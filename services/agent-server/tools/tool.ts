@@ -49,10 +49,24 @@ export interface ToolResult {
   success: boolean;
 }
 
+/**
+ * A tool's arguments: one zod schema (the source of truth, rule 16) in its two forms. The
+ * model is offered the strict JSON schema generated from it ahead of time (tool-parameters.gen.ts,
+ * `make tool-schemas`; tool-parameters.test.ts fails on drift); calls are parsed by the zod
+ * schema itself, imported on the first call, so zod stays off the path to the first model
+ * request (≈ 20 ms of CPU, issue 15). A tool made at run time: toolInputFromZod.
+ */
+export interface ToolInput<Input> {
+  /** The strict JSON schema the model is offered (strictJsonSchema of the zod schema). */
+  readonly parameters: Record<string, unknown>;
+  /** The zod schema; the registry calls this once, on the first call or a prefetch. */
+  load(): Promise<z.ZodType<Input>>;
+}
+
 export interface ToolDefinition<Input = unknown> {
   name: string;
   description: string;
-  input: z.ZodType<Input>;
+  input: ToolInput<Input>;
   /** Counted as mutating unless shown otherwise (parallel calls, approvals). */
   mutating: boolean;
   /**

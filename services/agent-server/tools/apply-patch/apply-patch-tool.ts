@@ -1,10 +1,11 @@
 // The apply_patch tool: parse the patch, ask to change the files, read and compute every
 // file's new text, then write them all through the Environment (versions checked, rolled back
 // on failure). The file_change item carries a unified diff per hunk.
-import { z } from "zod";
 import { TetherError } from "../../../common/tether-error.js";
 import type { FileChange, ThreadItem } from "../../thread/thread-event.js";
 import type { ToolContext, ToolDefinition, ToolResult } from "../tool.js";
+import { TOOL_PARAMETERS } from "../tool-parameters.gen.js";
+import type { ApplyPatchInput } from "./apply-patch-input.js";
 import { commitPlan } from "./commit-plan.js";
 import { type PatchHunk, parsePatch } from "./patch-parser.js";
 import { planPatch, resolvePatchPath } from "./patch-plan.js";
@@ -26,17 +27,13 @@ const DESCRIPTION = `Edit files with a patch. The input is the whole patch text:
 *** End Patch
 Paths are relative to the working directory (or absolute). Give about 3 lines of context around each change, and several @@ chunks for separate places in one file, in file order. Never use this for a file you have not read.`;
 
-export interface ApplyPatchInput {
-  input: string;
-}
-
 type FileChangeItem = Extract<ThreadItem, { type: "file_change" }>;
 
 export function applyPatchTool(): ToolDefinition<ApplyPatchInput> {
   return {
     name: "apply_patch",
     description: DESCRIPTION,
-    input: z.object({ input: z.string().describe("The entire patch, from '*** Begin Patch' to '*** End Patch'.") }),
+    input: { parameters: TOOL_PARAMETERS.apply_patch, load: async () => (await import("./apply-patch-input.js")).applyPatchInput },
     mutating: true,
     fromPlainText: (text) => ({ input: text }),
     run: (input, ctx) => runApplyPatch(input.input, ctx),

@@ -3,14 +3,15 @@
 // time passes, with a session id when it is still running. A sandboxed run that the sandbox
 // refused may be run again without it if policy allows (on-failure).
 import path from "node:path";
-import { z } from "zod";
 import { OverflowPolicy } from "../../../common/wire-enums.js";
 import type { ProcessSpecInit } from "../../../../clients/environment/environment.js";
 import { TetherError } from "../../../common/tether-error.js";
 import { truncateMiddle } from "../head-tail-buffer.js";
 import type { ToolContext, ToolDefinition, ToolResult } from "../tool.js";
+import { TOOL_PARAMETERS } from "../tool-parameters.gen.js";
 import { runApplyPatch } from "../apply-patch/apply-patch-tool.js";
 import { type Collected, collectOrExplain } from "./collect-output.js";
+import type { ExecCommandInput } from "./exec-command-input.js";
 import { itemExited, itemFailed, itemOutput, itemYielded, newItem } from "./exec-item.js";
 import { clampMs, execResult, outputBudgetBytes } from "./exec-output.js";
 import { FULL_ACCESS, type SandboxPolicyInit, denialDetail, isSandboxed, looksLikeSandboxDenial, sandboxPolicyFor } from "./exec-sandbox.js";
@@ -24,28 +25,11 @@ const TTY_SIZE = { rows: 24, cols: 80 };
 /** Commands run for a model: no colours, no pagers waiting for a key. */
 const COMMAND_ENV = { NO_COLOR: "1", TERM: "dumb", PAGER: "cat", GIT_PAGER: "cat", GH_PAGER: "cat" };
 
-const input = z.object({
-  cmd: z.string().min(1).describe("Shell command to execute."),
-  workdir: z.string().optional().describe("Working directory for the command. Defaults to the turn's working directory."),
-  shell: z.string().optional().describe("Shell binary to launch. Defaults to bash."),
-  login: z.boolean().optional().describe("Run the shell as a login shell (-lc). Defaults to true."),
-  tty: z.boolean().optional().describe("Allocate a PTY for the command (needed to send input with write_stdin). Defaults to false: plain pipes, stdin closed."),
-  yield_time_ms: z.number().optional().describe("How long to wait for output before returning. Defaults to 10000 ms; clamped to 250-30000 ms. The command keeps running afterwards."),
-  max_output_tokens: z.number().optional().describe("Maximum output tokens to return; the middle is cut beyond it. Defaults to 10000."),
-  sandbox_permissions: z
-    .enum(["use_default", "require_escalated"])
-    .optional()
-    .describe("'require_escalated' asks to run outside the sandbox (the user may be asked); give a justification."),
-  justification: z.string().optional().describe("Why the command needs to run outside the sandbox: one short sentence for the user."),
-});
-
-export type ExecCommandInput = z.infer<typeof input>;
-
 export function execCommandTool(sessions: UnifiedExecSessions): ToolDefinition<ExecCommandInput> {
   return {
     name: "exec_command",
     description: "Runs a shell command, returning its output, or a session ID to continue with write_stdin while it keeps running.",
-    input,
+    input: { parameters: TOOL_PARAMETERS.exec_command, load: async () => (await import("./exec-command-input.js")).execCommandInput },
     mutating: true,
     run: (args, ctx) => runExecCommand(sessions, args, ctx),
   };

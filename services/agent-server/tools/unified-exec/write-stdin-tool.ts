@@ -2,32 +2,24 @@
 // if the call is retried: the call id is the write id) and answer with the output that
 // follows, like a yield of exec_command. Empty chars only polls. The output goes on feeding
 // the item exec_command opened (one item per command, however many turns it runs through).
-import { z } from "zod";
 import { ErrorCode, TetherError } from "../../../common/tether-error.js";
 import type { ToolContext, ToolDefinition, ToolResult } from "../tool.js";
+import { TOOL_PARAMETERS } from "../tool-parameters.gen.js";
 import { collectOrExplain } from "./collect-output.js";
 import { itemExited, itemFailed, itemYielded, newItem } from "./exec-item.js";
 import { clampMs, execResult, outputBudgetBytes } from "./exec-output.js";
+import type { WriteStdinInput } from "./write-stdin-input.js";
 import type { UnifiedExecSessions } from "./unified-exec-sessions.js";
 
 /** After a write the answer comes quickly; a bare poll waits longer so the model does not spin. */
 export const WRITE_YIELD = { default: 250, min: 250, max: 30_000 } as const;
 export const POLL_YIELD = { default: 5_000, min: 5_000, max: 300_000 } as const;
 
-const input = z.object({
-  session_id: z.number().int().describe("The session ID exec_command returned for a command that is still running."),
-  chars: z.string().optional().describe("Characters to write to the command's stdin (a PTY: '\\n' is Enter, '\\u0003' is Ctrl-C). Empty or omitted: only wait for more output."),
-  yield_time_ms: z.number().optional().describe("How long to wait for output. Writes: default 250 ms, at most 30000. Empty polls: 5000-300000 ms."),
-  max_output_tokens: z.number().optional().describe("Maximum output tokens to return; the middle is cut beyond it. Defaults to 10000."),
-});
-
-export type WriteStdinInput = z.infer<typeof input>;
-
 export function writeStdinTool(sessions: UnifiedExecSessions): ToolDefinition<WriteStdinInput> {
   return {
     name: "write_stdin",
     description: "Writes characters to a running exec_command session and returns the output that follows (or just waits for output when chars is empty).",
-    input,
+    input: { parameters: TOOL_PARAMETERS.write_stdin, load: async () => (await import("./write-stdin-input.js")).writeStdinInput },
     mutating: true,
     run: (args, ctx) => runWriteStdin(sessions, args, ctx),
   };
