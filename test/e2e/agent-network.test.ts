@@ -156,6 +156,35 @@ forEachBackend("agent network rules and approvals", (ctx) => {
     expect(t.watch.events.some((e) => e.type === "item.started" && e.item.type === "approval")).toBe(false);
   });
 
+  // A background process (exec_command that yielded, waiting on its stdin) fetches only once
+  // a later call writes to it: the proxy's question comes from the first call's process while
+  // the second call is the turn's most recent one.
+  const backgroundFetch = (callId: string) => ({ type: "function_call" as const, name: "exec_command", callId, arguments: { cmd: `read -r _; bash fetch.sh ${target(HOSTS.accepted)}`, tty: true, login: false, yield_time_ms: 250 } });
+  const release = (callId: string) => ({ type: "function_call" as const, name: "write_stdin", callId, arguments: { session_id: 1000, chars: "go\n", yield_time_ms: 30_000 } });
+
+  it("a network request from a background process is filed under the call that started it, not the turn's latest call", async () => {
+    const t = await startThread("on-request", [[backgroundFetch("h1")], [release("h2")], [{ type: "message", text: "done" }]]);
+    await client!.startTurn(t.threadId, { text: newId("fetch") });
+    const request = await answerNext(t.threadId, t.watch, { type: "accept" });
+    expect((await t.watch.turnEnd()).type).toBe("turn.completed");
+    expect(request).toMatchObject({ callId: "h1", command: `read -r _; bash fetch.sh ${target(HOSTS.accepted)}`, action: { kind: "network", host: HOSTS.accepted } });
+    expect(request.reason).not.toContain("earlier turn");
+    expect(output(2, "h2")).toContain(`reached ${target(HOSTS.accepted)}`);
+  });
+
+  it("a network request from a process whose turn ended is asked in the running turn, naming its command and call", async () => {
+    const t = await startThread("on-request", [[backgroundFetch("i1")], [{ type: "message", text: "started" }], [release("i2")], [{ type: "message", text: "done" }]]);
+    await turn(t.threadId, t.watch);
+    const { turnId } = await client!.startTurn(t.threadId, { text: newId("fetch") });
+    const started = await t.watch.until((e) => e.type === "item.started" && e.item.type === "approval");
+    expect(started.type === "item.started" && started.turnId).toBe(turnId);
+    const request = await answerNext(t.threadId, t.watch, { type: "accept" });
+    expect(request).toMatchObject({ turnId, callId: "i1", command: `read -r _; bash fetch.sh ${target(HOSTS.accepted)}`, action: { kind: "network", host: HOSTS.accepted } });
+    expect(request.reason).toContain(`(asked by \`read -r _; bash fetch.sh ${target(HOSTS.accepted)}\`, still running from an earlier turn)`);
+    expect((await t.watch.turnEnd()).type).toBe("turn.completed");
+    expect(output(3, "i2")).toContain(`reached ${target(HOSTS.accepted)}`);
+  });
+
   it("accepted with a rule, network_rule(host=…) lands in default.rules", async () => {
     const t = await startThread("on-request", [[fetchCall(HOSTS.accepted, "g1")], [{ type: "message", text: "done" }]]);
     await client!.startTurn(t.threadId, { text: newId("fetch") });

@@ -56,10 +56,11 @@ describe("TuiView at 60 columns", () => {
     expect(screen).toMatch(/waiting for your answer/);
   });
 
-  it("a network approval offers the rule its host implies", () => {
-    const request = { requestId: "n1", threadId: "th", turnId: "tu", callId: "c", action: { kind: "network" as const, host: "registry.npmjs.org", port: 443 }, reason: "a command wants to connect to registry.npmjs.org:443", promptKind: "sandbox_approval" as const, availableDecisions: ["accept" as const, "accept_for_session" as const, "accept_with_rule" as const, "decline" as const, "cancel" as const] };
+  it("a network approval offers the rule its host implies and names the command that asks", () => {
+    const request = { requestId: "n1", threadId: "th", turnId: "tu", callId: "c", action: { kind: "network" as const, host: "registry.npmjs.org", port: 443 }, reason: "a command wants to connect to registry.npmjs.org:443", promptKind: "sandbox_approval" as const, availableDecisions: ["accept" as const, "accept_for_session" as const, "accept_with_rule" as const, "decline" as const, "cancel" as const], command: "sleep 1; npm install" };
     const screen = draw(stateOf([{ type: "turn.started", turnId: "tu" }, { type: "item.started", turnId: "tu", item: { type: "approval", id: "n1", request } }]), { columns: 80 });
     expect(screen).toMatch(/Allow the agent to connect to registry\.npmjs\.org:443\?/);
+    expect(screen).toMatch(/asked by: sleep 1; npm install/);
     expect(screen).toMatch(/rule: network host registry\.npmjs\.org → allow/);
     expect(screen).toMatch(/\[r\]/);
   });

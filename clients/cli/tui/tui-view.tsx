@@ -46,6 +46,8 @@ export function ApprovalPrompt({ request }: { request: ApprovalRequest }) {
     <Box flexDirection="column" borderStyle="round" borderColor="yellow" paddingX={1}>
       <Text bold>{`Allow the agent to ${describeAction(request)}?`}</Text>
       <Text dimColor>{`${request.reason}${request.action.kind === "command" ? ` · in ${request.action.cwd}` : ""}`}</Text>
+      {/* A running process asks (maybe a background one from an earlier call): which one. */}
+      {request.command !== undefined && request.action.kind !== "command" && <Text dimColor>{`asked by: ${request.command}`}</Text>}
       {request.proposedRule && <Text dimColor>{`rule: ${request.proposedRule.pattern.join(" ")} → ${request.proposedRule.decision}`}</Text>}
       {network && request.availableDecisions.includes("accept_with_rule") && <Text dimColor>{`rule: network host ${network.host} → allow`}</Text>}
       <Text>

@@ -28,6 +28,10 @@ export interface ApprovalCall {
   callId: string;
   items: ItemTracker;
   signal: AbortSignal;
+  /** A request from a running process (network, escalation): the command that process runs. */
+  command?: string;
+  /** That process was started in an earlier turn: the request is shown in this one, saying so. */
+  fromEarlierTurn?: boolean;
 }
 
 export interface ApprovalGateOptions {
@@ -95,10 +99,12 @@ export class ApprovalGate {
       turnId: call.turnId,
       callId: call.callId,
       action,
-      reason: assessment.reason,
+      // Clients that do not show `command` still learn which process asks.
+      reason: call.fromEarlierTurn && call.command !== undefined ? `${assessment.reason} (asked by \`${call.command}\`, still running from an earlier turn)` : assessment.reason,
       promptKind: assessment.promptKind,
       ...(assessment.proposedRule ? { proposedRule: assessment.proposedRule } : {}),
       availableDecisions: availableDecisions(action, assessment.proposedRule !== undefined, this.#o.policy.addNetworkRule !== undefined),
+      ...(call.command !== undefined ? { command: call.command } : {}),
     };
     const item = { type: "approval" as const, id: request.requestId, request };
     const finish = (decision: ApprovalDecision, decidedBy: DecidedBy) => call.items.completed({ ...item, decision, decidedBy });

@@ -18,6 +18,8 @@ export interface ExecSessionRecord {
   sessionId: number;
   processId: string;
   turnId: string;
+  /** The call that started it (absent in older rollouts). */
+  callId?: string;
   command: string;
   cwd: string;
   tty: boolean;

@@ -9,6 +9,7 @@ import type { ToolContext } from "../tools/tool.js";
 import type { ApprovalCall, ApprovalGate } from "./approval-gate.js";
 import type { ItemTracker } from "./item-tracker.js";
 import type { NetworkRequestTurn } from "./network-requests.js";
+import type { ProcessOrigin } from "./thread-services.js";
 
 /** What a tool call sees of its thread; sandbox and roots are read when the tool reads them. */
 export interface ToolThreadView {
@@ -51,14 +52,26 @@ export class RunningTurn {
     return { threadId: this.threadId, turnId: this.turnId, callId, items: this.items, signal: signal ? AbortSignal.any([signal, this.signal]) : this.signal };
   }
 
-  networkTurn(): NetworkRequestTurn {
-    return { ...this.call(), signal: this.signal, cancelTurn: () => this.cancel() };
+  /**
+   * Where a running process's question is asked. Under the call that started the process (a
+   * background `exec_command` that yielded may ask long after later calls began). A process
+   * from an earlier turn still needs an answer and only this turn can show one: it is asked
+   * here, under its own call id, naming its command. An unknown process: the current call.
+   */
+  processCall(origin: ProcessOrigin | undefined, signal?: AbortSignal): ApprovalCall {
+    if (origin === undefined) return this.call(this.callId, signal);
+    const earlier = origin.turnId !== this.turnId;
+    return { ...this.call(origin.callId ?? (earlier ? "" : this.callId), signal), command: origin.command, ...(earlier ? { fromEarlierTurn: true } : {}) };
+  }
+
+  networkTurn(origin?: ProcessOrigin): NetworkRequestTurn {
+    return { ...this.processCall(origin), signal: this.signal, cancelTurn: () => this.cancel() };
   }
 
   /** A zsh-fork escalation, decided by policy or the user: run in the sandbox, escalate out of it, or deny. */
-  async decideEscalation(gate: ApprovalGate, req: Parameters<EscalationHandler>[0], signal: AbortSignal | undefined): Promise<DecisionResult> {
+  async decideEscalation(gate: ApprovalGate, req: Parameters<EscalationHandler>[0], signal: AbortSignal | undefined, origin?: ProcessOrigin): Promise<DecisionResult> {
     try {
-      const result = await gate.authorize({ kind: "escalation", file: req.file, argv: [...req.argv], cwd: req.cwd }, this.call(this.callId, signal));
+      const result = await gate.authorize({ kind: "escalation", file: req.file, argv: [...req.argv], cwd: req.cwd }, this.processCall(origin, signal));
       if (!result.allowed) return { decision: "deny", reason: result.reason };
       return { decision: result.unsandboxed ? "escalate" : "run" };
     } catch (err) {

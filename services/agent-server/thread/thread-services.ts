@@ -28,6 +28,17 @@ export interface ThreadTools {
   restore?(saved: SavedExecSessions, signal?: AbortSignal): Promise<{ restored: number[]; lost: number[] }>;
   /** Long-lived processes the tools hold now (they die with a closed, undetachable environment). */
   liveProcesses?(): number;
+  /** Which call started a running process (by the exec layer's process id), when the tools hold it. */
+  originOf?(processId: string): ProcessOrigin | undefined;
+}
+
+/** The model's call behind a process: where a question that process asks belongs. */
+export interface ProcessOrigin {
+  turnId: string;
+  /** Absent when not known (a session restored from an older rollout). */
+  callId?: string;
+  /** The command line as the model wrote it. */
+  command: string;
 }
 
 export interface PolicyContext {

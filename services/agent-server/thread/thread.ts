@@ -94,11 +94,13 @@ export class Thread {
    * opened environment calls this with the environment it opened, before any use of it.
    */
   async attachEscalations(env: Environment = this.env): Promise<void> {
+    // Both kinds of request name the asking process: asked under the call that started it.
+    const origin = (processId: string) => this.#i.tools.originOf?.(processId);
     this.#escalations = await env.session.handleEscalations((req, signal) =>
-      this.#turn ? this.#turn.decideEscalation(this.#gate, req, signal) : Promise.resolve({ decision: "deny", reason: "no turn of this thread is running" }),
+      this.#turn ? this.#turn.decideEscalation(this.#gate, req, signal, origin(req.processId)) : Promise.resolve({ decision: "deny", reason: "no turn of this thread is running" }),
     );
     const answers = new NetworkRequestAnswers(this.#gate);
-    this.#network = await env.session.handleNetworkRequests((req, signal) => answers.answer(req, signal, this.#turn?.networkTurn()));
+    this.#network = await env.session.handleNetworkRequests((req, signal) => answers.answer(req, signal, this.#turn?.networkTurn(origin(req.processId))));
   }
 
   /** The model input so far: every kept turn's input, in order. */

@@ -27,5 +27,6 @@ export function defaultThreadTools(setup: Pick<ThreadSetup, "env" | "threadId" |
     },
     restore: (saved, signal) => sessions.restore(saved, signal),
     liveProcesses: () => sessions.size,
+    originOf: (processId) => sessions.originOf(processId),
   };
 }

@@ -302,7 +302,7 @@ describe("exec_command", () => {
 
   it("a session whose process the exec server no longer knows is a failed call and is forgotten", async () => {
     const t = thread();
-    const ghost = t.sessions.add({ processId: "ue.no-such-process", turnId: "turn-1", command: "x", cwd: dir, tty: false, startedAt: 0, item: undefined });
+    const ghost = t.sessions.add({ processId: "ue.no-such-process", turnId: "turn-1", callId: "c-test", command: "x", cwd: dir, tty: false, startedAt: 0, item: undefined });
     yieldWith = untilExit;
     const r = await t.call("write_stdin", { session_id: ghost.id });
     expect(r.success).toBe(false);

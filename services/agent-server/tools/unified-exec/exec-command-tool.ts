@@ -101,7 +101,7 @@ async function startAndCollect(run: Run, processId: string, sandbox: SandboxPoli
   };
   // The session's reader attaches right behind Start rather than after its answer: one round trip less.
   const start = ctx.env.processes.start(processId, spec, { signal: ctx.signal });
-  const session = sessions.add({ processId, turnId: ctx.turnId, command: args.cmd, cwd: run.cwd, tty, startedAt: run.startedAt, item: run.item }, start.then(() => true, () => false));
+  const session = sessions.add({ processId, turnId: ctx.turnId, callId: ctx.callId, command: args.cmd, cwd: run.cwd, tty, startedAt: run.startedAt, item: run.item }, start.then(() => true, () => false));
   try {
     await start;
   } catch (err) {

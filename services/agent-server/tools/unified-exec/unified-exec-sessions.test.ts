@@ -26,9 +26,12 @@ describe("UnifiedExecSessions ids", () => {
   it("hands out short numbers from 1000 and tracks the least recently used", () => {
     const s = sessions("t");
     const base = { turnId: "u", command: "x", cwd: "/", tty: false, startedAt: 0, item: undefined, cursor: 0n, decoder: new TextDecoder() };
-    const a = s.add({ ...base, processId: "p1" });
-    const b = s.add({ ...base, processId: "p2" });
+    const a = s.add({ ...base, processId: "p1", callId: "c1" });
+    const b = s.add({ ...base, processId: "p2", callId: "c2", command: "sleep 1; curl h" });
     expect([a.id, b.id]).toEqual([1000, 1001]);
+    // A process asking the exec layer something is traced to the call that started it.
+    expect(s.originOf("p2")).toEqual({ turnId: "u", callId: "c2", command: "sleep 1; curl h" });
+    expect(s.originOf("p3")).toBeUndefined();
     s.get(a.id);
     expect(a.lastUsed).toBeGreaterThan(b.lastUsed);
     s.remove(a);
@@ -62,7 +65,7 @@ describe("UnifiedExecSessions.restore (a real in-process exec session)", () => {
     expect(await running("ue.th.kept")).toBe(true);
     expect(await running("ue.other.not-mine")).toBe(true);
     // New ids start past every id the rollout knew; the restored session's end is journaled.
-    const next = s.add({ processId: "ue.th.new", turnId: "turn_2", command: "x", cwd: "/", tty: false, startedAt: 0, item: undefined });
+    const next = s.add({ processId: "ue.th.new", turnId: "turn_2", callId: "c-test", command: "x", cwd: "/", tty: false, startedAt: 0, item: undefined });
     expect(next.id).toBe(1005);
     s.remove(s.get(1003)!);
     expect(journal).toEqual(["closed 1003"]);

@@ -12,6 +12,7 @@ import { ProcessState } from "../../../common/wire-enums.js";
 import type { Environment } from "../../../../clients/environment/environment.js";
 import { ErrorCode, TetherError } from "../../../common/tether-error.js";
 import type { ExecJournal, SavedExecSessions } from "../../thread/rollout-record.js";
+import type { ProcessOrigin } from "../../thread/thread-services.js";
 import type { ThreadItem } from "../../thread/thread-event.js";
 import type { HeadTailBuffer } from "../head-tail-buffer.js";
 import type { ItemEmitter } from "../tool.js";
@@ -38,6 +39,8 @@ export interface ExecSession {
   readonly id: number;
   readonly processId: string;
   readonly turnId: string;
+  /** The model's call that started it ("" for a session restored from an older rollout). */
+  readonly callId: string;
   readonly command: string;
   readonly cwd: string;
   readonly tty: boolean;
@@ -61,6 +64,7 @@ export interface ExecSession {
 export interface SessionInit {
   processId: string;
   turnId: string;
+  callId: string;
   command: string;
   cwd: string;
   tty: boolean;
@@ -140,7 +144,7 @@ export class UnifiedExecSessions implements AsyncDisposable {
       }
       known.delete(r.processId);
       // The reader resumes after what the model last took; output it has not seen is read again.
-      const session = this.#open({ processId: r.processId, turnId: r.turnId, command: r.command, cwd: r.cwd, tty: r.tty, startedAt: this.now(), item: undefined }, r.sessionId, BigInt(r.cursor), false);
+      const session = this.#open({ processId: r.processId, turnId: r.turnId, callId: r.callId ?? "", command: r.command, cwd: r.cwd, tty: r.tty, startedAt: this.now(), item: undefined }, r.sessionId, BigInt(r.cursor), false);
       session.journaled = true;
       this.#sessions.set(session.id, session);
       restored.push(session.id);
@@ -159,8 +163,20 @@ export class UnifiedExecSessions implements AsyncDisposable {
   checkpoint(session: ExecSession): void {
     if (this.#journal === undefined || this.#sessions.get(session.id) !== session) return;
     session.journaled = true;
-    const { id, processId, turnId, command, cwd, tty } = session;
-    this.#journal.running({ sessionId: id, processId, turnId, command, cwd, tty, cursor: session.output.takenSeq.toString() });
+    const { id, processId, turnId, callId, command, cwd, tty } = session;
+    this.#journal.running({ sessionId: id, processId, turnId, callId, command, cwd, tty, cursor: session.output.takenSeq.toString() });
+  }
+
+  /**
+   * Which call started a process the exec layer names (a network request or an escalation
+   * comes with the asking process's id): a background process may belong to an earlier call
+   * or turn than the one running. Undefined for a process this table does not hold.
+   */
+  originOf(processId: string): ProcessOrigin | undefined {
+    for (const s of this.#sessions.values()) {
+      if (s.processId === processId) return { turnId: s.turnId, ...(s.callId !== "" ? { callId: s.callId } : {}), command: s.command };
+    }
+    return undefined;
   }
 
   labels(turnId: string, callId: string): Record<string, string> {
