@@ -1,5 +1,8 @@
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { TetherError } from "../../../services/common/tether-error.js";
 import { readPrompt } from "./exec-prompt.js";
 
@@ -26,5 +29,44 @@ describe("readPrompt", () => {
     const err = await readPrompt("  ", { stdin: piped("") }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TetherError);
     expect((err as TetherError).details.usage).toBe("true");
+  });
+
+  describe("from a descriptor (the process's stdin)", () => {
+    const opened: number[] = [];
+    const dirs: string[] = [];
+    afterEach(() => {
+      for (const fd of opened.splice(0)) closeSync(fd);
+      for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    });
+    const fdOf = (file: string) => {
+      const fd = openSync(file, "r");
+      opened.push(fd);
+      return fd;
+    };
+    const fileWith = (text: string | Buffer) => {
+      const dir = mkdtempSync(join(tmpdir(), "tether-prompt-"));
+      dirs.push(dir);
+      writeFileSync(join(dir, "task.md"), text);
+      return join(dir, "task.md");
+    };
+
+    it("reads /dev/null as empty: the argument alone, or no prompt", async () => {
+      expect(await readPrompt("go", { stdinFd: fdOf("/dev/null") })).toBe("go");
+      await expect(readPrompt(undefined, { stdinFd: fdOf("/dev/null") })).rejects.toThrow(/the prompt read from stdin is empty/);
+    });
+
+    it("reads a regular file (< task.md) from its current offset, as the stream did", async () => {
+      expect(await readPrompt("review", { stdinFd: fdOf(fileWith("the diff\n")) })).toBe("review\n\n<stdin>\nthe diff\n</stdin>");
+      const fd = fdOf(fileWith("skip:fix it"));
+      readSync(fd, Buffer.alloc(5), 0, 5, null);
+      expect(await readPrompt("-", { stdinFd: fd })).toBe("fix it");
+    });
+
+    it("refuses a file larger than the cap", async () => {
+      const err = await readPrompt("-", { stdinFd: fdOf(fileWith(Buffer.alloc((4 << 20) + 1, 0x61))) }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TetherError);
+      expect((err as TetherError).message).toMatch(/larger than 4 MiB/);
+      expect((err as TetherError).details.usage).toBe("true");
+    });
   });
 });
