@@ -20,6 +20,11 @@ export class RolloutStore {
   readonly #indexPath: string;
   /** In-memory copy of the index once loaded (this process is its only writer). */
   #index: Map<string, ThreadInfo> | undefined;
+  #loading: Promise<Map<string, ThreadInfo>> | undefined;
+  /** Noted before the index was loaded: newer than what the file held when the load reads it. */
+  readonly #noted = new Map<string, ThreadInfo>();
+  /** Appends made before the index was loaded: the load reads the file after them. */
+  #appends: Promise<unknown> = Promise.resolve();
 
   constructor(tetherHome: string) {
     this.dir = path.join(tetherHome, "sessions");
@@ -47,9 +52,20 @@ export class RolloutStore {
 
   /** Records a thread's latest info in the index (at creation and at each turn's end). */
   async noteThread(info: ThreadInfo): Promise<void> {
-    const index = await this.#load();
-    index.set(info.threadId, info);
-    await appendFile(this.#indexPath, `${JSON.stringify(info)}\n`, { mode: 0o600 });
+    const line = `${JSON.stringify(info)}\n`;
+    if (this.#index || this.#loading) {
+      const index = await this.#load();
+      index.set(info.threadId, info);
+      await appendFile(this.#indexPath, line, { mode: 0o600 });
+      return;
+    }
+    // Not loaded yet (a new thread of `tether exec`): the line is appended without reading the
+    // whole index and the directory first — that read (all of it, for thousands of threads)
+    // held back the first model request (issue 15). Listing loads it later, the line included.
+    this.#noted.set(info.threadId, info);
+    const appended = appendFile(this.#indexPath, line, { mode: 0o600 });
+    this.#appends = Promise.all([this.#appends, appended.catch(() => undefined)]);
+    await appended;
   }
 
   async list(options: { limit?: number; cwd?: string } = {}): Promise<ThreadInfo[]> {
@@ -59,8 +75,14 @@ export class RolloutStore {
     return options.limit ? all.slice(0, options.limit) : all;
   }
 
-  async #load(): Promise<Map<string, ThreadInfo>> {
-    if (this.#index) return this.#index;
+  #load(): Promise<Map<string, ThreadInfo>> {
+    if (this.#index) return Promise.resolve(this.#index);
+    this.#loading ??= this.#read().finally(() => (this.#loading = undefined));
+    return this.#loading;
+  }
+
+  async #read(): Promise<Map<string, ThreadInfo>> {
+    await this.#appends;
     const index = new Map<string, ThreadInfo>();
     let text: string | undefined;
     try {
@@ -88,6 +110,8 @@ export class RolloutStore {
         // An unreadable rollout is left out of the listing; opening it reports why.
       }
     }
+    for (const [id, info] of this.#noted) index.set(id, info);
+    this.#noted.clear();
     if (missing.length > 0) await this.#rewrite(index);
     this.#index = index;
     return index;
