@@ -115,6 +115,25 @@ describe("assessAction", () => {
     expect(a.type === "skip" || a.reason.length > 0).toBe(true);
   });
 
+  // Without a rule that asks or forbids, a line no one can split is what Codex makes of it: one
+  // unmatched command, sandboxed by mode (was: always asked, so never declined `echo $(date)`).
+  const onlyAllow = ExecPolicy.parse(`prefix_rule(pattern=["make"], decision="allow")`, "allow.rules");
+  it.each<[string, ProposedAction, ApprovalPolicy, SandboxMode, string]>([
+    ["never", cmd("echo $(date) > out.txt"), "never", "workspace-write", "skip"],
+    ["on-failure", cmd("for f in *.ts; do wc -l $f; done"), "on-failure", "workspace-write", "skip"],
+    ["on-request", cmd("sleep 1 & echo hi"), "on-request", "read-only", "skip"],
+    ["on-request escalated", cmd("FOO=1 make", true), "on-request", "workspace-write", "ask!:sandbox_approval"],
+    ["on-request escalated full access", cmd("FOO=1 make", true), "on-request", "full-access", "skip"],
+    ["untrusted", cmd("echo $(id)"), "untrusted", "workspace-write", "ask:sandbox_approval"],
+    ["empty policy never", cmd("echo $(id)"), "never", "full-access", "skip"],
+    ["esc script", esc("bash", "-c", "echo $(id)"), "on-request", "workspace-write", "skip"],
+  ])("unparseable, no rule that asks or forbids: %s", (_name, action, policy, sandbox, expected) => {
+    const rules = _name.startsWith("empty") ? ExecPolicy.empty() : onlyAllow;
+    const a = assessAction(action, { approvalPolicy: policy, sandbox, execPolicy: rules });
+    expect(summary(a), JSON.stringify(a)).toBe(expected);
+    if (a.type !== "skip" && action.kind === "command") expect(a.reason).toContain(action.commandLine);
+  });
+
   it("names the rule, its file and justification when forbidding", () => {
     const a = assess(cmd("rm -rf build"), "never");
     expect(a).toEqual({ type: "forbidden", reason: expect.stringMatching(/`rm -rf` is forbidden by rule \["rm",\["-rf","-fr"\]\] \(policy\.rules:3\): use trash/) });

@@ -116,9 +116,17 @@ function assessCommand(result: CommandLineCheck, ctx: AssessContext, o: CommandO
   }
 
   if (result.unparseable) {
-    return ask(ctx, `the command line cannot be checked against the rules (${result.reason ?? "unparseable"})`, "rules", {
-      unsandboxed: o.escalated || o.zshFork !== undefined,
-    });
+    // Only a rule that asks or forbids can hide in a line no one can split ($(…), loops, `&`);
+    // without one, Codex's treatment: the line is one unmatched command, run in the sandbox by
+    // mode (asking here declined `echo $(date)` under never, where Codex runs it sandboxed).
+    if (ctx.execPolicy.prefixRules.some((r) => r.decision !== "allow")) {
+      return ask(ctx, `the command line cannot be checked against the rules (${result.reason ?? "unparseable"})`, "rules", {
+        unsandboxed: o.escalated || o.zshFork !== undefined,
+      });
+    }
+    const reason = unparseableReason(mode, fullAccess, o);
+    if (reason === undefined) return { type: "skip", unsandboxed: false };
+    return ask(ctx, reason, "sandbox_approval", { unsandboxed: o.escalated && !fullAccess });
   }
 
   // Codex: a prompt rule asks even where the sandbox would do; an amendment cannot lift it.
@@ -185,6 +193,20 @@ function unmatchedReason(
     case "on-request":
       if (!o.escalated || fullAccess) return undefined;
       return `the model asks to run \`${argv.join(" ")}\` outside the sandbox${o.justification !== undefined ? `: ${o.justification}` : ""}`;
+  }
+}
+
+/** Why a line that cannot be split must be asked about (no rule could apply), or undefined when it may run. */
+function unparseableReason(mode: ApprovalPolicyMode, fullAccess: boolean, o: CommandOptions): string | undefined {
+  switch (mode) {
+    case "never":
+    case "on-failure":
+      return undefined;
+    case "untrusted":
+      return `untrusted mode asks before \`${o.line}\` (a line the shell expands when it runs is never known to be read-only)`;
+    case "on-request":
+      if (!o.escalated || fullAccess) return undefined;
+      return `the model asks to run \`${o.line}\` outside the sandbox${o.justification !== undefined ? `: ${o.justification}` : ""}`;
   }
 }
 

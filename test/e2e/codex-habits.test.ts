@@ -1,0 +1,57 @@
+// What a Codex user does with tether, end to end: the real `tether` process, the agent in it,
+// a real scripted Responses server on loopback and the real sandbox. Each case is a habit
+// `codex` accepts that tether broke or refused without saying what to do instead.
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type ResponsesServer, type Script, startResponsesServer, toolOutput } from "../support/responses-server.js";
+import { runTether } from "../support/tether-cli.js";
+
+let dir: string;
+let work: string;
+let server: ResponsesServer | undefined;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "tether-codex-habits-"));
+  work = path.join(dir, "work");
+  await mkdir(work);
+});
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function tether(script: Script, args: string[], options: { input?: string } = {}) {
+  server ??= await startResponsesServer({ script });
+  const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: path.join(dir, "home"), OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test" };
+  delete env.TETHER_PROFILE;
+  delete env.TETHER_MODEL;
+  return runTether(args, { env, input: options.input, cwd: work });
+}
+
+describe("commands the shell expands at run time (no rules that ask or forbid)", () => {
+  // Codex runs such a line in the sandbox under on-request and never; tether asked, so
+  // `tether exec` declined `echo $(…)`, loops, `&` and `VAR=1 cmd`.
+  it.each([["the default policy", []], ["approval_policy never", ["-c", 'approval_policy="never"']]])(
+    "run sandboxed under %s",
+    async (_name, flags) => {
+      const line = "for w in a b; do echo $w; done > loop.txt; echo $(cat loop.txt | wc -l) & wait";
+      const r = await tether(
+        [
+          [{ type: "function_call", name: "exec_command", arguments: { cmd: line, login: false }, callId: "c1" }],
+          [(req) => ({ type: "message", text: toolOutput(req, "c1") })],
+        ],
+        ["exec", "--json", ...flags, "count"],
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const done = r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { type: string; item?: Record<string, unknown> });
+      expect(done.find((e) => e.type === "item.completed")?.item).toMatchObject({ type: "command_execution", status: "completed", exit_code: 0, aggregated_output: "2\n" });
+      expect(await readFile(path.join(work, "loop.txt"), "utf8")).toBe("a\nb\n");
+      await rm(path.join(work, "loop.txt"));
+    },
+  );
+});
