@@ -141,6 +141,12 @@ export interface Environment extends AsyncDisposable {
   readonly kind: string;
   /** Human-readable: where commands run. */
   readonly description: string;
+  /**
+   * The session existed before this environment opened it (a restarted agent reattached):
+   * its processes, and what its controller allowed for good (network allow_always), are
+   * still there. Absent or false: a new session.
+   */
+  readonly resumed?: boolean;
   info(opts?: Signalable): Promise<GetInfoResponse>;
   readonly processes: ProcessOps;
   readonly files: FileOps;

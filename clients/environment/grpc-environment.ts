@@ -40,6 +40,7 @@ export interface GrpcEnvironmentOptions extends ConnectionOptions {
 export class GrpcEnvironment implements Environment {
   readonly kind: string;
   readonly description: string;
+  readonly resumed: boolean;
   readonly processes: ProcessOps;
   readonly files: FileOps;
   readonly session: SessionOps;
@@ -57,9 +58,10 @@ export class GrpcEnvironment implements Environment {
   #closing: Promise<void> | undefined;
   readonly #onClose: (() => Promise<void>) | undefined;
 
-  private constructor(conn: Connection, sessionId: string, options: GrpcEnvironmentOptions & { kind: string; description: string }) {
+  private constructor(conn: Connection, sessionId: string, options: GrpcEnvironmentOptions & { kind: string; description: string }, resumed: boolean) {
     this.#conn = conn;
     this.#sessionId = sessionId;
+    this.resumed = resumed;
     this.#policy = { ...DEFAULT_RECONNECT, ...options.reconnect };
     this.#ready = { waitForReady: true, readyTimeoutMs: this.#policy.giveUpAfterMs };
     this.kind = options.kind;
@@ -108,7 +110,7 @@ export class GrpcEnvironment implements Environment {
           { timeoutMs: 30_000 },
         ),
       );
-      const env = new GrpcEnvironment(conn, opened.sessionId, options);
+      const env = new GrpcEnvironment(conn, opened.sessionId, options, opened.resumed);
       env.#startEvents();
       return env;
     } catch (err) {

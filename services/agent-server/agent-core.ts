@@ -143,7 +143,7 @@ export class AgentCore implements AsyncDisposable {
       const info: ThreadInfo = changed || rootsChanged ? { ...state.thread, ...definedOnly(rest), updatedAt: this.#now().toISOString() } : state.thread;
       const execSessionId = state.execSessionId ?? execSessionIdFor(threadId);
       const saved = { sessions: state.execSessions, nextId: state.execNextId };
-      const thread = await this.#open(info, writer, turns, { execSessionId, writableRoots, saved, reattach: true }, opts);
+      const thread = await this.#open(info, writer, turns, { execSessionId, writableRoots, saved, reattach: true, sessionGrants: state.sessionGrants }, opts);
       if (changed || rootsChanged) thread.updateInfo(info, rootsChanged ? writableRoots : undefined);
       for (const message of state.warnings) thread.fanout.publish({ type: "warning", message });
       return thread;

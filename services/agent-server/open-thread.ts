@@ -11,7 +11,8 @@ import type { SavedExecSessions } from "./thread/rollout-record.js";
 import type { RolloutWriter } from "./thread/rollout-writer.js";
 import { type LiveTurn, Thread } from "./thread/thread.js";
 import type { ThreadInfo } from "./thread/thread-event.js";
-import type { ThreadSetup } from "./thread/thread-services.js";
+import type { ThreadPolicy, ThreadSetup } from "./thread/thread-services.js";
+import type { ProposedAction } from "./policy/approval-types.js";
 
 /** What a thread is opened with beyond its info. */
 export interface OpenState {
@@ -21,6 +22,8 @@ export interface OpenState {
   saved?: SavedExecSessions;
   /** Resuming an exec session that may already exist: its default sandbox is set again. */
   reattach: boolean;
+  /** Resuming: what "accept for the session" granted while the thread's exec session lived. */
+  sessionGrants?: ProposedAction[];
 }
 
 export interface OpenThreadDeps {
@@ -90,6 +93,7 @@ const o = deps.options;
     const tools = await o.services.tools(setup);
     const restored = state.saved && tools.restore ? await tools.restore(state.saved, opts.signal) : undefined;
     const policy = await o.services.policy(setup);
+    restoreSessionGrants(env, policy, writer, state);
     const instructions = o.instructions ?? (async () => "");
     // Read once: stable instructions keep the server's prompt cache warm, and AGENTS.md is
     // not re-read (over the network for a remote cwd) before every model request.
@@ -130,6 +134,23 @@ const o = deps.options;
     await (env?.detach && state.reattach && canReattach(info.environment) ? env.detach() : env?.close())?.catch(() => undefined);
     throw TetherError.from(err);
   }
+}
+
+/**
+ * "Accept for the session" lasts as long as the thread's exec session, in both layers: the exec
+ * session keeps its network allow_always grants across an agent restart, so the agent keeps
+ * its grants when it reattached to that same session (env.resumed). A session that is new (it
+ * expired, its server restarted, or the environment cannot be reattached) knows nothing of
+ * them: they end, as a new Codex session asks again, and a record says so for later resumes.
+ */
+function restoreSessionGrants(env: Environment, policy: ThreadPolicy, writer: RolloutWriter, state: OpenState): void {
+  const grants = state.sessionGrants ?? [];
+  if (grants.length === 0) return;
+  if (env.resumed === true) {
+    for (const action of grants) policy.grantForSession(action);
+    return;
+  }
+  writer.append({ t: "grants_cleared", reason: `exec session ${state.execSessionId} is new: the grants of the one before ended with it` });
 }
 
 function isLocalTarget(target: string): boolean {

@@ -41,6 +41,8 @@ export interface ApprovalGateOptions {
   session: SessionOps;
   newId: (prefix: string) => string;
   warn: (message: string) => void;
+  /** An action was granted for the session (recorded, so a resume into the same exec session keeps it). */
+  granted?: (action: ProposedAction) => void;
 }
 
 function availableDecisions(action: ProposedAction, hasRule: boolean, networkRules: boolean): ApprovalDecisionType[] {
@@ -136,7 +138,7 @@ export class ApprovalGate {
       case "accept":
         return { allowed: true, unsandboxed, lasting: false };
       case "accept_for_session":
-        this.#o.policy.grantForSession(action);
+        this.#grant(action);
         return { allowed: true, unsandboxed, lasting: true };
       case "accept_with_rule":
         try {
@@ -156,12 +158,17 @@ export class ApprovalGate {
     const policy = this.#o.policy;
     if (action.kind === "network") {
       // Granted first: the session keeps the host even if the rule file cannot be written.
-      policy.grantForSession(action);
+      this.#grant(action);
       await policy.addNetworkRule?.({ host: action.host, decision: "allow", ...(action.protocol !== undefined ? { protocol: action.protocol } : {}) });
       return;
     }
     if (rule === undefined) throw new TetherError(ErrorCode.InvalidArgument, "accept_with_rule without a rule, and the request proposed none");
     await policy.addRule(rule);
+  }
+
+  #grant(action: ProposedAction): void {
+    this.#o.policy.grantForSession(action);
+    this.#o.granted?.(action);
   }
 
   /** Waits for the decision with the session's elicitation counter raised (command stopwatches pause). */

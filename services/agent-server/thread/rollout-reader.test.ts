@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { ABORTED_CALL_OUTPUT, conversationOf, parseRollout } from "./rollout-reader.js";
+import { ABORTED_CALL_OUTPUT, MAX_STORED_GRANTS, conversationOf, parseRollout } from "./rollout-reader.js";
 
 // A frozen rollout of format 1 (never regenerate it: a newer tether must keep reading it).
 // It holds a completed turn with reasoning, an approval and a command; a failed turn rolled
@@ -68,5 +68,19 @@ describe("parseRollout: exec sessions and writable roots", () => {
     expect(state.writableRoots).toEqual([]);
     expect(state.execSessions).toEqual([]);
     expect(state.execNextId).toBe(0);
+  });
+
+  it("collects session grants since the last grants_cleared, newest kept when over the cap", () => {
+    const meta = JSON.stringify({ t: "meta", format: 1, thread: { threadId: "t" } });
+    const grant = (host: string) => JSON.stringify({ t: "grant", action: { kind: "network", host, port: 443 } });
+    const lines = [meta, grant("old.example"), JSON.stringify({ t: "grants_cleared", reason: "new exec session" }), grant("a.example"), grant("b.example")];
+    expect(parseRollout(`${lines.join("\n")}\n`, "f.jsonl").sessionGrants).toEqual([
+      { kind: "network", host: "a.example", port: 443 },
+      { kind: "network", host: "b.example", port: 443 },
+    ]);
+    const many = [meta, ...Array.from({ length: MAX_STORED_GRANTS + 2 }, (_, i) => grant(`h${i}.example`))];
+    const kept = parseRollout(`${many.join("\n")}\n`, "g.jsonl").sessionGrants;
+    expect(kept).toHaveLength(MAX_STORED_GRANTS);
+    expect(kept[0]).toMatchObject({ host: "h2.example" });
   });
 });

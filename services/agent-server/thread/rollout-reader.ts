@@ -4,6 +4,8 @@
 import { readFile } from "node:fs/promises";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { ConversationItem } from "../model/model-client.js";
+import type { ProposedAction } from "../policy/approval-types.js";
+import { MAX_GRANTS_PER_KIND } from "../policy/session-grants.js";
 import { type ExecSessionRecord, ROLLOUT_FORMAT, type RolloutRecord, type TurnStatus } from "./rollout-record.js";
 import type { ThreadInfo, ThreadItem } from "./thread-event.js";
 
@@ -38,7 +40,12 @@ export interface RolloutState {
   execSessions: ExecSessionRecord[];
   /** Above every session id the thread ever handed out. */
   execNextId: number;
+  /** What "accept for the session" granted since the thread's exec session began, oldest first. */
+  sessionGrants: ProposedAction[];
 }
+
+/** Grants a resume replays at most (the newest kept). */
+export const MAX_STORED_GRANTS = 4 * MAX_GRANTS_PER_KIND;
 
 export function parseRollout(text: string, file: string): RolloutState {
   const lines = text.split("\n");
@@ -66,6 +73,7 @@ export function parseRollout(text: string, file: string): RolloutState {
   let writableRoots = meta.writableRoots ?? [];
   const execSessions = new Map<number, ExecSessionRecord>();
   let execNextId = meta.execNextId ?? 0;
+  const sessionGrants: ProposedAction[] = [];
   let turns: StoredTurn[] = [];
   const byId = new Map<string, StoredTurn>();
   for (const r of records.slice(1)) {
@@ -101,6 +109,14 @@ export function parseRollout(text: string, file: string): RolloutState {
       case "exec_closed":
         execSessions.delete(r.sessionId);
         break;
+      case "grant":
+        sessionGrants.push(r.action);
+        // Bounded as the grants themselves are (SessionGrants drops the oldest too).
+        if (sessionGrants.length > MAX_STORED_GRANTS) sessionGrants.shift();
+        break;
+      case "grants_cleared":
+        sessionGrants.length = 0;
+        break;
       case "meta":
         throw new TetherError(ErrorCode.DataLoss, `${file}: a second meta line`);
     }
@@ -127,6 +143,7 @@ export function parseRollout(text: string, file: string): RolloutState {
     writableRoots,
     execSessions: [...execSessions.values()],
     execNextId,
+    sessionGrants,
   };
 }
 

@@ -5,7 +5,10 @@
 // `rollback` drops the last N turns; `settings` records changed thread options on resume.
 // `exec` / `exec_closed` journal the unified-exec sessions the model may come back to, so a
 // restarted agent reattaches to them (the meta line names the thread's exec session).
+// `grant` records an "accept for the session"; `grants_cleared` ends them all (the exec
+// session they belonged to was gone when the thread was opened again).
 import type { ConversationItem } from "../model/model-client.js";
+import type { ProposedAction } from "../policy/approval-types.js";
 import type { ThreadInfo, ThreadItem, TurnError, Usage } from "./thread-event.js";
 
 export const ROLLOUT_FORMAT = 1;
@@ -60,7 +63,9 @@ export type RolloutRecord =
   | { t: "rollback"; turns: number; at: string }
   | { t: "settings"; thread: ThreadInfo; writableRoots?: string[] }
   | { t: "exec"; session: ExecSessionRecord }
-  | { t: "exec_closed"; sessionId: number };
+  | { t: "exec_closed"; sessionId: number }
+  | { t: "grant"; action: ProposedAction }
+  | { t: "grants_cleared"; reason: string };
 
 /** Stored command output in thread items is cut to this (the model's copy is capped separately). */
 export const MAX_STORED_ITEM_OUTPUT_CHARS = 16 * 1024;

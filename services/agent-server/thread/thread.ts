@@ -85,6 +85,7 @@ export class Thread {
       session: init.env.session,
       newId: init.newId,
       warn: (message) => this.#emit({ type: "warning", message }),
+      granted: (action) => this.#i.writer.append({ t: "grant", action }),
     });
   }
 
