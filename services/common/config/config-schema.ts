@@ -1,8 +1,9 @@
 // The one schema of tether's config.toml (STYLE rule 10): every layer (the home file, the
 // project file, a profile, environment variables, `-c` overrides) is checked against it
-// alone, so an error names the layer it came from; the merged result is checked again.
+// alone, so an error names the layer it came from; the merged result is checked again. A layer
+// the schema surely accepts is let through without zod by config-quick-check.ts: change both.
 import { z } from "zod";
-import { APPROVAL_POLICIES, LOG_LEVELS, SANDBOX_MODES, canonicalSandboxMode } from "./config-values.js";
+import { APPROVAL_POLICIES, LOG_LEVELS, REASONING_EFFORTS, REASONING_SUMMARIES, SANDBOX_MODES, canonicalSandboxMode } from "./config-values.js";
 
 export { APPROVAL_POLICIES, SANDBOX_MODES, canonicalSandboxMode };
 
@@ -21,8 +22,8 @@ const settings = {
   /** Shortcut for a Responses-compatible server when no provider is named. */
   base_url: z.url({ error: "must be a URL such as http://127.0.0.1:8080/v1" }).optional(),
   /** Codex's keys: sent as the request's `reasoning` (with encrypted reasoning passed back) only when one is set. */
-  model_reasoning_effort: z.enum(["none", "minimal", "low", "medium", "high", "xhigh"]).optional(),
-  model_reasoning_summary: z.enum(["auto", "concise", "detailed", "none"]).optional(),
+  model_reasoning_effort: z.enum(REASONING_EFFORTS).optional(),
+  model_reasoning_summary: z.enum(REASONING_SUMMARIES).optional(),
   approval_policy: z.enum(APPROVAL_POLICIES).optional(),
   sandbox_mode: z.preprocess((v) => (typeof v === "string" ? canonicalSandboxMode(v) : v), z.enum(SANDBOX_MODES)).optional(),
   sandbox_workspace_write: z

@@ -11,3 +11,6 @@ export function canonicalSandboxMode(value: string): string {
 
 export const APPROVAL_POLICIES = ["untrusted", "on-failure", "on-request", "never"] as const;
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+/** Codex's model_reasoning_effort and model_reasoning_summary values. */
+export const REASONING_EFFORTS = ["none", "minimal", "low", "medium", "high", "xhigh"] as const;
+export const REASONING_SUMMARIES = ["auto", "concise", "detailed", "none"] as const;

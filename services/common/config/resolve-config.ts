@@ -1,8 +1,8 @@
 // How tether's settings are put together: $TETHER_HOME/config.toml (default ~/.tether), the
 // nearest .tether/config.toml above the working directory, a profile, environment variables
 // and `-c` overrides, in that order of precedence (later wins). Each layer is checked by the
-// caller's check: the zod schema (load-config.ts), or, when nothing but environment variables
-// is there, a check that needs no zod (load-config-lazily.ts).
+// caller's check: the zod schema (load-config.ts), or first a check that needs no zod and
+// accepts only layers the schema surely accepts (load-config-lazily.ts, config-quick-check.ts).
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
