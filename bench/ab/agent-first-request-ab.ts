@@ -6,7 +6,8 @@
 // opens, unused, and closes).
 // Run: esbuild bench/ab/agent-first-request-ab.ts --bundle --platform=node --format=esm
 // --packages=external --outfile=dist/ab-first.mjs && node dist/ab-first.mjs A_BIN B_BIN [RUNS]
-// A measurement, not part of make bench.
+// AB_CONFIG_TOML=FILE puts that file in each run's TETHER_HOME as config.toml (most users
+// have one). A measurement, not part of make bench.
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -48,12 +49,14 @@ async function main(): Promise<void> {
     const work = join(root, "work");
     await mkdir(join(work, ".git"), { recursive: true });
     await writeFile(join(work, "AGENTS.md"), "Be brief.\n");
+    const configToml = process.env.AB_CONFIG_TOML ? await readFile(process.env.AB_CONFIG_TOML, "utf8") : undefined;
     const results: Record<string, Run[]> = { A: [], B: [] };
     for (let i = -1; i < runs; i++) {
       for (const [name, bin] of (i % 2 === 0 ? [["A", a], ["B", b]] : [["B", b], ["A", a]]) as [string, string][]) {
         const home = join(root, `home-${name}-${i}`);
         await mkdir(home, { recursive: true });
         await writeFile(join(home, "hook.cjs"), HOOK);
+        if (configToml !== undefined) await writeFile(join(home, "config.toml"), configToml);
         const r = await runOnce(bin, work, home);
         if (i >= 0) results[name]!.push(r); // run -1 warms both builds' compile caches
       }
