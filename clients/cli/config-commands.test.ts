@@ -27,7 +27,9 @@ describe("usage errors", () => {
   it.each([
     [["run", "--bogus", "--", "true"], /unknown option '--bogus'/],
     [["exec-server", "--nope"], /unknown option '--nope'/],
-    [["frobnicate"], /unknown command 'frobnicate'/],
+    [["exce", "fix it"], /unknown command 'exce': did you mean exec\?/],
+    [["frobnicate", "now"], /unknown command 'frobnicate'.*a prompt is one argument: quote it/],
+    [["frobnicate"], /the interactive session needs a terminal: for scripts and CI use tether exec "frobnicate"/],
     [["completion", "tcsh"], /completion "tcsh": use bash, zsh or fish/],
     [["completion"], /missing required argument 'shell'/],
     [["features", "list", "--enable", "warp_drive"], /unknown feature "warp_drive"/],

@@ -6,6 +6,7 @@ import { packageVersion } from "../../services/common/package-info.js";
 import { USAGE_FAILURE, reportError, usageError } from "./cli-error.js";
 import { addAgentOptions, addConfigOptions } from "./agent-options.js";
 import { optionDescription } from "./help-format.js";
+import { codexCommandInstead } from "./codex-commands.js";
 import type { AgentFlags } from "./agent-session.js";
 import type { ExecFlags, ResumeTarget } from "./exec/exec-command.js";
 import type { RunFlags } from "./run-command.js";
@@ -43,15 +44,42 @@ export function buildProgram(actions: ProgramActions = {}): Command {
     .configureHelp({ optionDescription })
     .addHelpText("after", TOP_HELP)
     .enablePositionalOptions();
-  // `tether` alone: the interactive session with the agent.
+  // `tether` alone: the interactive session with the agent; `tether PROMPT` starts it with a
+  // first turn, as `codex PROMPT` does.
   addAgentOptions(program)
     .option("--resume <thread-id>", "continue a stored thread (/resume inside lists them)")
     .allowExcessArguments()
     .action(async (opts: AgentFlags & { resume?: string }, cmd: Command) => {
-      if (cmd.args.length > 0) throw usageError(`unknown command '${cmd.args[0]}': tether --help lists them`);
+      const [word, ...rest] = cmd.args;
+      const instead = word === undefined ? undefined : codexCommandInstead(word);
+      if (instead !== undefined) throw usageError(instead);
+      const typo = word === undefined || /\s/.test(word) ? undefined : program.commands.map((c) => c.name()).find((name) => nearlyEqual(word, name));
+      if (typo !== undefined) throw usageError(`unknown command '${word}': did you mean ${typo}? (tether --help lists them)`);
+      if (rest.length > 0) throw usageError(`unknown command '${word}': tether --help lists them (a prompt is one argument: quote it)`);
       const { tuiCommand } = await import("./tui/tui-command.js");
-      await tuiCommand(opts);
+      await tuiCommand(opts, word !== undefined ? { prompt: word } : {});
     });
+  for (const fork of [false, true]) {
+    addAgentOptions(
+      program
+        .command(fork ? "fork" : "resume")
+        .description(
+          fork
+            ? "The interactive session on a copy of a stored thread: its history, a new thread id (the original stays as it was)."
+            : "The interactive session on a stored thread: the most recent one here (--last) or the one named.",
+        )
+        .argument("[thread-id]", "the thread (tether exec prints it as thread.started; /resume inside lists them), unless --last")
+        .argument("[prompt]", "the first thing to say in it")
+        .option("--last", "the most recent thread of this working directory"),
+    ).action(async (first: string | undefined, second: string | undefined, opts: AgentFlags & { last?: boolean }, cmd: Command) => {
+      const flags = mergeFlags(program.opts<AgentFlags>(), opts);
+      if (opts.last && second !== undefined) throw usageError(`with --last, give only the prompt: tether ${cmd.name()} --last PROMPT`);
+      if (!opts.last && first === undefined) throw usageError(`name the thread or pass --last: tether ${cmd.name()} THREAD_ID [PROMPT] (tether exec prints thread.started; /resume inside lists them)`);
+      const target = opts.last ? { last: true, prompt: first } : { threadId: first, prompt: second };
+      const { tuiCommand } = await import("./tui/tui-command.js");
+      await tuiCommand(flags, { ...target, fork });
+    });
+  }
 
   program
     .command("exec-server")
@@ -174,6 +202,8 @@ export function buildProgram(actions: ProgramActions = {}): Command {
 const TOP_HELP = `
 Examples:
   tether                                       the interactive session in this directory
+  tether "explain this codebase"               the same, starting with that prompt
+  tether resume --last                         continue this directory's most recent thread
   tether exec "fix the failing test"           one turn for CI; the answer on stdout
   tether exec resume --last "now the changelog"
   tether run --env unix:///run/tether.sock -- make -j8
@@ -217,6 +247,7 @@ function addExecCommands(program: Command, actions: ProgramActions): void {
   const exec = execOptions(
     program
       .command("exec")
+      .alias("e")
       .description("Run one agent turn without a person (CI): approvals are declined, progress on stderr, the exit status says how it ended.")
       .argument("[prompt]", "what to do; - (or no argument with a pipe) reads it from stdin; with a prompt, piped stdin is appended in a <stdin> block"),
   ).action(async (prompt: string | undefined, opts: ExecFlags) => run(prompt, opts));
@@ -246,6 +277,21 @@ function mergeFlags<T extends object>(before: T, after: T): T {
     out[key] = Array.isArray(prev) && Array.isArray(value) ? [...prev, ...value] : value ?? prev;
   }
   return out as T;
+}
+
+/** A command name mistyped (one or two edits, e.g. `exce`), not a one-word prompt. */
+function nearlyEqual(word: string, name: string): boolean {
+  if (word === name || Math.abs(word.length - name.length) > 2 || name.length < 3) return false;
+  let prev = Array.from({ length: name.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= word.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= name.length; j++) {
+      const swap = i > 1 && j > 1 && word[i - 1] === name[j - 2] && word[i - 2] === name[j - 1] ? prev[j - 2]! : Infinity;
+      row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (word[i - 1] === name[j - 1] ? 0 : 1), swap));
+    }
+    prev = row;
+  }
+  return prev[name.length]! <= 2;
 }
 
 function collect(value: string, previous: string[]): string[] {

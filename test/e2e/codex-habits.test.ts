@@ -55,3 +55,23 @@ describe("commands the shell expands at run time (no rules that ask or forbid)",
     },
   );
 });
+
+describe("Codex's top-level spellings", () => {
+  it("tether PROMPT without a terminal names the exec line to use; tether e is tether exec", async () => {
+    const e = await tether([[{ type: "message", text: "via the alias" }]], ["e", "hi"]);
+    expect(e.code, e.stderr).toBe(0);
+    expect(e.stdout).toBe("via the alias\n");
+    const r = await tether([], ["explain this codebase"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('use tether exec "explain this codebase"');
+  });
+
+  it("a Codex command tether lacks says what to do instead (was: a prompt, or 'unknown command')", async () => {
+    const login = await tether([], ["login"]);
+    expect(login.code).toBe(2);
+    expect(login.stderr).toMatch(/Codex command tether does not have: .*OPENAI_API_KEY/);
+    const mcp = await tether([], ["mcp", "list"]);
+    expect(mcp.code).toBe(2);
+    expect(mcp.stderr).toMatch(/tether does not manage MCP servers/);
+  });
+});

@@ -3,7 +3,7 @@
 import { render, useInput, usePaste, useWindowSize } from "ink";
 import { useEffect, useState, useSyncExternalStore } from "react";
 import type { AgentSession } from "../agent-session.js";
-import { TuiController } from "./tui-controller.js";
+import { type OpenTarget, TuiController } from "./tui-controller.js";
 import { TuiView } from "./tui-view.js";
 
 export function TuiApp({ controller }: { controller: TuiController }) {
@@ -24,10 +24,10 @@ export function TuiApp({ controller }: { controller: TuiController }) {
 }
 
 /** Runs the session until the user leaves; the agent is closed on the way out. */
-export async function runTui(session: AgentSession, options: { resume?: string } = {}): Promise<void> {
+export async function runTui(session: AgentSession, target: OpenTarget = {}): Promise<void> {
   const controller = new TuiController(session);
   try {
-    await controller.start(options.resume);
+    await controller.open(target);
     // Ctrl-C is a key here (interrupt, then exit), not a signal that kills the process.
     // Interactive whenever the terminal is one: Ink would otherwise turn itself off under CI=true
     // (is-in-ci) and show nothing until exit, though someone is typing at this TTY.

@@ -7,9 +7,21 @@ import type { ApprovalDecision } from "../../../services/agent-server/policy/app
 import type { ThreadSettings } from "../../agent/agent-client.js";
 import { ErrorCode, TetherError } from "../../../services/common/tether-error.js";
 import type { AgentSession } from "../agent-session.js";
+import { usageError } from "../cli-error.js";
 import { INITIAL_PROMPT, type PromptAction, type PromptState, reducePrompt } from "./prompt-state.js";
 import { INITIAL_TUI_STATE, type TuiAction, type TuiState, reduce } from "./tui-state.js";
 import { APPROVAL_KEYS } from "./tui-view.js";
+
+/** Which thread the session opens with (see TuiController.open). */
+export interface OpenTarget {
+  threadId?: string;
+  /** This directory's most recent thread (Codex's --last). */
+  last?: boolean;
+  /** A new thread with the history of the one named (or the last). */
+  fork?: boolean;
+  /** The first turn's prompt. */
+  prompt?: string;
+}
 
 export interface TuiSnapshot {
   state: TuiState;
@@ -35,6 +47,8 @@ export class TuiController {
   #threadId: string | undefined;
   #stream: AbortController | undefined;
   #ctrlC = 0;
+  /** The command line's prompt, sent once the thread's events are followed. */
+  #firstPrompt: string | undefined;
   #exit!: () => void;
   /** Resolves when the user leaves (/exit, a second Ctrl-C). */
   readonly done = new Promise<void>((resolve) => (this.#exit = resolve));
@@ -68,6 +82,24 @@ export class TuiController {
     return (err) => this.#notice(`${what}: ${TetherError.from(err).message}`, "error");
   }
 
+  /**
+   * What `tether [PROMPT]`, `tether resume` and `tether fork` open (Codex's spellings): a new
+   * thread, a stored one (named, or this directory's most recent), or a fork of one; with a
+   * prompt, its first turn starts as soon as the thread's events are followed.
+   */
+  async open(target: OpenTarget = {}): Promise<void> {
+    let id = target.threadId;
+    if (target.last) {
+      const cwd = this.#session.thread.cwd;
+      const [latest] = await this.#session.client.listThreads({ limit: 1, cwd });
+      if (!latest) throw usageError(`no stored thread in ${cwd}: start one with tether, or name one (tether resume THREAD_ID)`);
+      id = latest.threadId;
+    }
+    if (id !== undefined && target.fork) id = (await this.#session.client.forkThread(id)).threadId;
+    this.#firstPrompt = target.prompt?.trim() || undefined;
+    await this.start(id);
+  }
+
   /** Opens a new thread, or the one named, and follows its events. */
   async start(resumeId?: string): Promise<void> {
     this.#stream?.abort();
@@ -88,6 +120,12 @@ export class TuiController {
     for await (const event of this.#session.client.events(threadId, { controller: true, signal })) {
       if (signal.aborted) return;
       this.#dispatch({ type: "event", event, at: this.#now() });
+      // The subscription opens with thread.started: from here no event of the turn is missed.
+      const first = this.#firstPrompt;
+      if (first !== undefined && event.type === "thread.started") {
+        this.#firstPrompt = undefined;
+        void this.#session.client.startTurn(threadId, { text: first }).catch(this.#fail("the turn did not start"));
+      }
     }
   }
 

@@ -137,6 +137,41 @@ describe("tether (interactive)", () => {
     await expect(access(path.join(work, "cancelled.txt"))).rejects.toThrow(/ENOENT/);
   });
 
+  it("Codex's spellings: tether PROMPT starts with that turn, tether resume --last and tether fork --last continue it", async () => {
+    const t = await open([[{ type: "message", text: "first answer" }], [{ type: "message", text: "resumed answer" }], [{ type: "message", text: "forked answer" }]], ["say first"]);
+    await t.waitFor(/first answer/, "the answer to the command line's prompt");
+    await t.waitFor(IDLE, "idle");
+    const statusOf = async (session: TmuxSession) => {
+      await type(session, "/status");
+      return /thread\s+(thread_\w+)/.exec(await session.waitFor(/thread\s+thread_\w+/, "the status"))?.[1];
+    };
+    const first = await statusOf(t);
+    const again = async (args: string[]) => {
+      await term?.close();
+      term = await startTmux([process.execPath, TETHER_BIN, "--env", "local", ...args], {
+        cwd: work,
+        columns: 100,
+        rows: 30,
+        env: { TETHER_HOME: path.join(dir, "home"), OPENAI_BASE_URL: server!.url, OPENAI_API_KEY: "sk-test", TERM: "xterm-256color", PATH: process.env.PATH ?? "/usr/bin:/bin" },
+      });
+      return term;
+    };
+    const resumed = await again(["resume", "--last", "say again"]);
+    await resumed.waitFor(/resumed answer/, "the answer in the resumed thread");
+    await resumed.waitFor(IDLE, "idle");
+    expect(await statusOf(resumed)).toBe(first);
+    const forked = await again(["fork", "--last", "say forked"]);
+    await forked.waitFor(/forked answer/, "the answer in the fork");
+    await forked.waitFor(IDLE, "idle");
+    const fork = await statusOf(forked);
+    expect(fork).toMatch(/^thread_/);
+    expect(fork).not.toBe(first);
+    // Each request carried the history before it.
+    expect(JSON.stringify(inputItems(server!.requests[0]!))).toContain("say first");
+    expect(JSON.stringify(inputItems(server!.requests[1]!))).toMatch(/say first[\s\S]*first answer[\s\S]*say again/);
+    expect(JSON.stringify(inputItems(server!.requests[2]!))).toMatch(/first answer[\s\S]*resumed answer[\s\S]*say forked/);
+  });
+
   it("follows the terminal's width when it is resized", async () => {
     const t = await open([], [], { columns: 100, rows: 30 });
     const boxOf = (s: string) => s.split("\n").find((l) => l.includes("╭"));
