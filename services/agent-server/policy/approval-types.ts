@@ -50,7 +50,17 @@ export type ProposedAction =
 
 /** Policy's verdict (the data a tool acts on): run, ask first, or refuse. */
 export type Assessment =
-  | { type: "skip"; /** Run outside the sandbox (a rule or the user allowed it). */ unsandboxed: boolean; reason?: string }
+  | {
+      type: "skip";
+      /** Run outside the sandbox (a rule or the user allowed it). */ unsandboxed: boolean;
+      reason?: string;
+      /**
+       * Whether the same action stays allowed for the rest of the session (a rule, a session
+       * grant): the exec layer may remember it. False when only the thread's current settings
+       * allow it, which UpdateThreadSettings can change. Absent: true.
+       */
+      lasting?: boolean;
+    }
   | {
       type: "needs_approval";
       reason: string;

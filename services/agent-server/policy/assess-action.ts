@@ -258,7 +258,8 @@ function assessNetwork(host: string, port: number, ctx: AssessContext): Assessme
   if (decision === "allow") return { type: "skip", unsandboxed: false, reason: "allowed by a network rule" };
   if (ctx.grants?.coversHost(host)) return { type: "skip", unsandboxed: false, reason: "accepted earlier in this session" };
   if (decision === "prompt") return ask(ctx, `a network rule asks before connecting to ${target}${why !== undefined ? `: ${why}` : ""}`, "rules", { unsandboxed: false });
-  if (ctx.sandbox === "full-access") return { type: "skip", unsandboxed: false };
+  // Only the sandbox mode allows it, and a settings change may narrow that: not for the session.
+  if (ctx.sandbox === "full-access") return { type: "skip", unsandboxed: false, lasting: false };
   return ask(ctx, `a command wants to connect to ${target}`, "sandbox_approval", { unsandboxed: false });
 }
 

@@ -92,7 +92,7 @@ export class ApprovalGate {
   async authorize(action: ProposedAction, call: ApprovalCall): Promise<Authorization> {
     const ctx = this.#o.context();
     const assessment = this.#o.policy.assess(action, ctx);
-    if (assessment.type === "skip") return { allowed: true, unsandboxed: assessment.unsandboxed, lasting: true };
+    if (assessment.type === "skip") return { allowed: true, unsandboxed: assessment.unsandboxed, lasting: assessment.lasting ?? true };
     if (assessment.type === "forbidden") return { allowed: false, reason: assessment.reason, by: "policy", cancelTurn: false };
 
     const request: ApprovalRequest = {

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { SessionOps } from "../../../clients/environment/environment.js";
-import type { ApprovalDecision, ApprovalPolicy } from "../policy/approval-types.js";
+import type { ApprovalDecision, ApprovalPolicy, SandboxMode } from "../policy/approval-types.js";
 import { ExecPolicy } from "../policy/exec-policy.js";
 import { RulesThreadPolicy } from "../policy/rules-thread-policy.js";
 import { ApprovalGate } from "./approval-gate.js";
@@ -18,6 +18,7 @@ describe("answerNetworkRequest", () => {
   let events: ThreadEvent[];
   let elicitation: number;
   let approvalPolicy: ApprovalPolicy;
+  let sandbox: SandboxMode;
   let cancelled: number;
   let gate: ApprovalGate;
   let turn: NetworkRequestTurn;
@@ -29,6 +30,7 @@ describe("answerNetworkRequest", () => {
     elicitation = 0;
     cancelled = 0;
     approvalPolicy = "on-request";
+    sandbox = "workspace-write";
     const session = {
       incrementElicitation: async () => ++elicitation,
       decrementElicitation: async () => --elicitation,
@@ -37,7 +39,7 @@ describe("answerNetworkRequest", () => {
     let n = 0;
     gate = new ApprovalGate({
       policy,
-      context: () => ({ sandbox: "workspace-write", approvalPolicy, cwd: "/w", writableRoots: ["/w"] }),
+      context: () => ({ sandbox, approvalPolicy, cwd: "/w", writableRoots: ["/w"] }),
       hasController: () => true,
       session,
       newId: (prefix) => `${prefix}-${++n}`,
@@ -149,6 +151,17 @@ describe("answerNetworkRequest", () => {
     await expect.poll(() => approvals().length).toBe(1);
     expect(gate.listPending()).toEqual([]);
     expect(approvals()).toMatchObject([{ decidedBy: "server" }]);
+  });
+
+  it("a host allowed only because the thread is full-access is allow_once: the exec session must not keep it past a settings change", async () => {
+    sandbox = "full-access";
+    for (const turnOrNone of [turn, undefined]) {
+      await expect(answerNetworkRequest(gate, req("any.test"), new AbortController().signal, turnOrNone)).resolves.toEqual({ decision: "allow_once" });
+    }
+    // Back to workspace-write (UpdateThreadSettings): the host is asked about again.
+    sandbox = "workspace-write";
+    await expect(answered("any.test", { type: "decline" })).resolves.toMatchObject({ decision: "deny" });
+    expect(events.filter((e) => e.type === "item.started")).toHaveLength(1);
   });
 
   it("between turns, rules and session grants answer and anything else is denied unasked", async () => {

@@ -37,7 +37,7 @@ export async function answerNetworkRequest(
   if (turn === undefined) {
     // A process that outlived its turn: rules and grants still answer, but no one is asked.
     const assessment = gate.assess(action);
-    if (assessment.type === "skip") return { decision: "allow_always" };
+    if (assessment.type === "skip") return { decision: assessment.lasting === false ? "allow_once" : "allow_always" };
     return { decision: "deny", reason: assessment.type === "forbidden" ? assessment.reason : `no turn of this thread is running to ask about ${target}` };
   }
   try {
