@@ -1,14 +1,15 @@
 // A/B for issue 15's start-up target: two builds of `tether exec` (e.g. main's dist and a
 // worktree's) alternating run by run against one scripted model server, the thread's
-// environment `local` (the default). Per build, the medians of: wall from spawn to the first
+// environment `local` (the default), or with `--env unix` an exec server on a Unix socket
+// (one `tether exec-server` of build A, started first, serves both builds). Per build, the medians of: wall from spawn to the first
 // model request at the server, the agent's CPU until it created that request (a preload hook
 // on node's http.client.request.start channel), and the whole run's wall and CPU (a one-message turn: the environment
 // opens, unused, and closes).
 // Run: esbuild bench/ab/agent-first-request-ab.ts --bundle --platform=node --format=esm
-// --packages=external --outfile=dist/ab-first.mjs && node dist/ab-first.mjs A_BIN B_BIN [RUNS]
+// --packages=external --outfile=dist/ab/first.mjs && node dist/ab/first.mjs A_BIN B_BIN [RUNS] [--env unix]
 // AB_CONFIG_TOML=FILE puts that file in each run's TETHER_HOME as config.toml (most users
 // have one). A measurement, not part of make bench.
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,11 +23,11 @@ process.on("exit", () => { const u = process.cpuUsage(); fs.writeFileSync(proces
 
 interface Run { firstWall: number; firstCpu: number; totalWall: number; totalCpu: number }
 
-async function runOnce(bin: string, work: string, home: string): Promise<Run> {
+async function runOnce(bin: string, work: string, home: string, env: string[]): Promise<Run> {
   let arrived = 0;
   await using model = await startResponsesServer({ script: () => { arrived ||= performance.now(); return [{ type: "message" as const, text: "hi" }]; } });
   const started = performance.now();
-  const child = spawn(process.execPath, [bin, "exec", "-C", work, "--sandbox", "workspace-write", "say hi"], {
+  const child = spawn(process.execPath, [bin, "exec", ...env, "-C", work, "--sandbox", "workspace-write", "say hi"], {
     stdio: ["ignore", "ignore", "ignore"],
     env: { ...process.env, TETHER_HOME: home, OPENAI_BASE_URL: model.url, OPENAI_API_KEY: "sk-scripted", NODE_OPTIONS: `--require ${join(home, "hook.cjs")}`, AB_CPU_FILE: join(home, "cpu") },
   });
@@ -40,12 +41,35 @@ async function runOnce(bin: string, work: string, home: string): Promise<Run> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
+/** `tether exec-server` of `bin` on a socket in `dir`; resolves once it says it listens. */
+async function startExecServer(bin: string, dir: string): Promise<{ url: string; child: ChildProcess }> {
+  const url = `unix://${join(dir, "exec.sock")}`;
+  const child = spawn(process.execPath, [bin, "exec-server", "--listen", url, "--cwd", dir], { stdio: ["ignore", "pipe", "ignore"] });
+  await new Promise<void>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out = (out + d.toString()).slice(-4096);
+      if (out.includes("listening")) resolve();
+    });
+    child.once("exit", (code) => reject(new Error(`the exec server exited ${code} before listening`)));
+  });
+  child.stdout.resume();
+  return { url, child };
+}
+
 async function main(): Promise<void> {
-  const [a, b, runsArg] = process.argv.slice(2);
-  if (!a || !b) throw new Error("usage: ab-first.mjs A_BIN B_BIN [RUNS]");
+  const args = process.argv.slice(2);
+  const envAt = args.indexOf("--env");
+  const envKind = envAt >= 0 ? args.splice(envAt, 2)[1] : "local";
+  if (envKind !== "local" && envKind !== "unix") throw new Error("--env takes local or unix");
+  const [a, b, runsArg] = args;
+  if (!a || !b) throw new Error("usage: ab-first.mjs A_BIN B_BIN [RUNS] [--env local|unix]");
   const runs = Number(runsArg ?? 15);
   const root = await mkdtemp(join(tmpdir(), "tether-ab-first-"));
+  let server: { url: string; child: ChildProcess } | undefined;
   try {
+    if (envKind === "unix") server = await startExecServer(a, root);
+    const env = server ? ["--env", server.url] : [];
     const work = join(root, "work");
     await mkdir(join(work, ".git"), { recursive: true });
     await writeFile(join(work, "AGENTS.md"), "Be brief.\n");
@@ -57,16 +81,21 @@ async function main(): Promise<void> {
         await mkdir(home, { recursive: true });
         await writeFile(join(home, "hook.cjs"), HOOK);
         if (configToml !== undefined) await writeFile(join(home, "config.toml"), configToml);
-        const r = await runOnce(bin, work, home);
+        const r = await runOnce(bin, work, home, env);
         if (i >= 0) results[name]!.push(r); // run -1 warms both builds' compile caches
       }
     }
     for (const name of ["A", "B"]) {
       const rs = results[name]!;
       const m = (k: keyof Run) => median(rs.map((r) => r[k])).toFixed(1);
-      console.log(`${name}: first request wall ${m("firstWall")} ms, CPU ${m("firstCpu")} ms; whole run wall ${m("totalWall")} ms, CPU ${m("totalCpu")} ms (median of ${rs.length})`);
+      console.log(`${name} (--env ${envKind}): first request wall ${m("firstWall")} ms, CPU ${m("firstCpu")} ms; whole run wall ${m("totalWall")} ms, CPU ${m("totalCpu")} ms (median of ${rs.length})`);
     }
   } finally {
+    if (server && server.child.exitCode === null) {
+      const exited = new Promise((res) => server!.child.once("exit", res));
+      server.child.kill("SIGTERM");
+      await exited;
+    }
     await rm(root, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,8 @@
 // An Environment that opens on first use: every call waits for the opening, then goes to the
 // opened environment. A thread's first model request needs no environment (project
-// instructions of a local cwd are read with node:fs), so it goes out before the exec core and
-// grpc-js are even loaded; the opening starts right after it (start()) or at the first real use.
+// instructions of a local cwd are read with node:fs; of a remote one through an early session
+// on the lean client), so it goes out before the exec core, the generated codecs and grpc-js
+// are even loaded; the opening starts right after it (start()) or at the first real use.
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import type { GetInfoResponse } from "../../gen/tether/exec/v1/environment_pb.js";
 import type { AttachResponse } from "../../gen/tether/exec/v1/process_pb.js";
@@ -26,6 +27,18 @@ export interface LazyEnvironmentInit {
   sessionId: string;
   /** Opens the environment (and readies it: the thread's controller attached, …). Called once. */
   open: () => Promise<Environment>;
+  /**
+   * What answers stat and readFile until the environment is open (an exec session opened on
+   * the lean client: early-session.ts), so reading AGENTS.md loads no full client. Released
+   * once the environment is open; closed (its session ended) when the environment never opens.
+   */
+  early?: Promise<EarlyFiles>;
+}
+
+export interface EarlyFiles {
+  readonly files: Pick<FileOps, "stat" | "readFile">;
+  close(): Promise<void>;
+  release(): Promise<void>;
 }
 
 export class LazyEnvironment implements Environment {
@@ -42,6 +55,11 @@ export class LazyEnvironment implements Environment {
     this.kind = init.kind;
     const env = () => this.ready();
     const opened = () => this.#opened;
+    // Until the environment is open, file reads go to the early session when there is one.
+    const early = init.early;
+    early?.catch(() => undefined); // its failure is the thread's to report (openThread awaits it)
+    const reads = (): Promise<Pick<FileOps, "stat" | "readFile">> =>
+      this.#opened !== undefined || early === undefined ? env().then((e) => e.files) : early.then((e) => e.files);
     const iterate = <T>(f: (e: Environment) => AsyncIterable<T>): AsyncIterable<T> => ({
       async *[Symbol.asyncIterator]() {
         yield* f(await env());
@@ -59,9 +77,9 @@ export class LazyEnvironment implements Environment {
       wait: async (id, opts) => (await env()).processes.wait(id, opts),
     };
     this.files = {
-      stat: async (p, opts) => (await env()).files.stat(p, opts),
+      stat: async (p, opts) => (await reads()).stat(p, opts),
       readFile: (p, opts?: ReadFileOptions) => {
-        const read = env().then((e) => e.files.readFile(p, opts));
+        const read = reads().then((f) => f.readFile(p, opts));
         // The info rejects with the opening when the opening fails: no floating rejection if unused.
         const info = read.then((r) => r.info);
         info.catch(() => undefined);
@@ -112,8 +130,18 @@ export class LazyEnvironment implements Environment {
 
   /** The opened environment; rejects with the opening's error (the same error to every caller). */
   ready(): Promise<Environment> {
-    this.#opening ??= this.#init.open().then((e) => (this.#opened = e));
+    this.#opening ??= this.#init.open().then((e) => {
+      this.#opened = e;
+      void this.#endEarly("release");
+      return e;
+    });
     return this.#opening;
+  }
+
+  /** Lets the early session go: released for the opened environment, or closed (its session ended). */
+  async #endEarly(how: "release" | "close"): Promise<void> {
+    const early = await this.#init.early?.catch(() => undefined);
+    await early?.[how]().catch(() => undefined); // best effort: the session's TTL ends what is left
   }
 
   async info(opts?: Signalable): Promise<GetInfoResponse> {
@@ -125,16 +153,23 @@ export class LazyEnvironment implements Environment {
     if (this.#opening === undefined) {
       this.#opening = Promise.reject(new TetherError(ErrorCode.FailedPrecondition, "the environment was closed before it opened")); // nothing opens after close
       this.#opening.catch(() => undefined);
-      return;
+      return this.#endEarly("close");
     }
     const env = await this.#opening.catch(() => undefined);
-    await env?.close();
+    if (env === undefined) return this.#endEarly("close");
+    await env.close();
   }
 
   async detach(): Promise<void> {
-    if (this.#opening === undefined) return this.close();
+    if (this.#opening === undefined && this.#init.early === undefined) return this.close();
+    if (this.#opening === undefined) {
+      this.#opening = Promise.reject(new TetherError(ErrorCode.FailedPrecondition, "the environment was detached before it opened"));
+      this.#opening.catch(() => undefined);
+      return this.#endEarly("release"); // the session stays for its TTL, as a detached one does
+    }
     const env = await this.#opening.catch(() => undefined);
-    await (env?.detach ? env.detach() : env?.close());
+    if (env === undefined) return this.#endEarly("release");
+    await (env.detach ? env.detach() : env.close());
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -22,6 +22,8 @@ export interface OpenOptions {
   defaultSandbox?: SandboxPolicyInit;
   /** How long escalation and network requests wait for the session's controller; 0 = the server's default. */
   decisionTimeoutMs?: number;
+  /** Exec servers: how calls travel (GrpcEnvironmentOptions.transport); default grpc-js. */
+  transport?: "grpc-js" | "lean";
 }
 
 export async function openEnvironment(text: string, options: OpenOptions = {}): Promise<Environment> {
@@ -37,7 +39,7 @@ export async function openEnvironment(text: string, options: OpenOptions = {}): 
       }
       const caPem = options.caFile ? await readFile(options.caFile).catch((e: unknown) => { throw TetherError.from(e, `--ca-file ${options.caFile}`); }) : undefined;
       const { GrpcEnvironment } = await import("./grpc-environment.js");
-      env = await GrpcEnvironment.connect(target, { token: options.token, caPem, ...sessionOptions(options) });
+      env = await GrpcEnvironment.connect(target, { token: options.token, caPem, transport: options.transport, ...sessionOptions(options) });
       break;
     }
     case "local": {

@@ -2,11 +2,18 @@
 // the thread's sandbox as default), its tools (taking back the long-lived processes the
 // rollout recorded) and policy, and the Thread itself. AgentCore keeps the result.
 import type { Environment } from "../../clients/environment/environment.js";
-import { parseEnvTarget } from "../../clients/environment/env-target.js";
+import { type NetworkTarget, describeTarget, parseEnvTarget } from "../../clients/environment/env-target.js";
 import { LazyEnvironment } from "../../clients/environment/lazy-environment.js";
 import { TetherError, throwIfAborted } from "../common/tether-error.js";
 import type { AgentCoreOptions } from "./agent-core.js";
-import { DEFAULT_EXEC_DETACHED_TTL_MS, type OpenEnvironmentRequest, canReattach, openThreadEnvironment, sessionSandboxFor } from "./thread-environment.js";
+import {
+  DEFAULT_EXEC_DETACHED_TTL_MS,
+  type OpenEnvironmentRequest,
+  canReattach,
+  openEarlyThreadSession,
+  openThreadEnvironment,
+  sessionSandboxFor,
+} from "./thread-environment.js";
 import type { SavedExecSessions } from "./thread/rollout-record.js";
 import type { RolloutWriter } from "./thread/rollout-writer.js";
 import { type LiveTurn, Thread } from "./thread/thread.js";
@@ -62,29 +69,39 @@ const o = deps.options;
       }
       return opened;
     };
-    // Lazily: the first model request goes out before the exec core is loaded. Only a local
-    // target (its AGENTS.md is read with node:fs, and opening it reaches nothing that could be
-    // unreachable) and only when nothing must be taken back from the session first.
-    const lazy = o.lazyEnvironment === true && isLocalTarget(info.environment) && state.saved === undefined;
+    // Lazily: the first model request goes out before the exec core (or any exec client) is
+    // loaded, and the opening starts once it is out. A local target: its AGENTS.md is read with
+    // node:fs, and opening it reaches nothing that could be unreachable. A new session on an exec
+    // server, by the default opener (no credentials to carry): it opens now on the lean client
+    // (early-session.ts), concurrently with the thread's tools and policy, AGENTS.md is read
+    // through it, and the thread starts only once it is open, so an unreachable server still
+    // fails the thread's start. Never when something must be taken back from the session first.
+    const kind = targetKind(info.environment);
+    const fresh = o.lazyEnvironment === true && state.saved === undefined;
+    const lazyRemote = fresh && !state.reattach && o.openEnvironment === undefined && (kind === "unix" || kind === "grpc" || kind === "grpcs");
+    const early = lazyRemote ? openEarlyThreadSession(request, { signal: opts.signal }) : undefined;
     built.promise.catch(() => undefined); // rejected only when the thread is not made: nothing waits then
-    env = lazy
-      ? new LazyEnvironment({
-          kind: "local",
-          description: "this process (local)",
-          sessionId: state.execSessionId,
-          open: async () => {
-            const opened = await open(undefined); // outlives startThread's call: no signal of it
-            try {
-              // An opening the thread's own set-up started waits for the thread: it attaches first.
-              await (await built.promise).attachEscalations(opened);
-            } catch (err) {
-              await opened.close().catch(() => undefined);
-              throw err;
-            }
-            return opened;
-          },
-        })
-      : await open(opts.signal);
+    env =
+      (fresh && kind === "local") || lazyRemote
+        ? new LazyEnvironment({
+            kind,
+            description: kind === "local" ? "this process (local)" : describeTarget(parseEnvTarget(info.environment) as NetworkTarget),
+            sessionId: state.execSessionId,
+            ...(early ? { early } : {}),
+            open: async () => {
+              // Outlives startThread's call: no signal of it. The lean client: grpc-js costs more to load than it saves.
+              const opened = early ? await openThreadEnvironment(request, {}, { transport: "lean" }) : await open(undefined);
+              try {
+                // An opening the thread's own set-up started waits for the thread: it attaches first.
+                await (await built.promise).attachEscalations(opened);
+              } catch (err) {
+                await opened.close().catch(() => undefined);
+                throw err;
+              }
+              return opened;
+            },
+          })
+        : await open(opts.signal);
     const journal = {
       running: (session: Parameters<NonNullable<ThreadSetup["journal"]>["running"]>[0]) => writer.append({ t: "exec", session }),
       closed: (sessionId: number) => writer.append({ t: "exec_closed", sessionId }),
@@ -120,6 +137,8 @@ const o = deps.options;
       onTurnEnd: deps.noteThread,
       maxQueuedEvents: o.maxQueuedEvents,
     });
+    // The thread starts once its early session is open: a failure there fails the start, as an eager opening's does.
+    await early;
     // A lazy environment is the thread's controller from the moment it opens, before any use.
     if (env instanceof LazyEnvironment) built.resolve(thread);
     else await thread.attachEscalations();
@@ -153,10 +172,10 @@ function restoreSessionGrants(env: Environment, policy: ThreadPolicy, writer: Ro
   writer.append({ t: "grants_cleared", reason: `exec session ${state.execSessionId} is new: the grants of the one before ended with it` });
 }
 
-function isLocalTarget(target: string): boolean {
+function targetKind(target: string): ReturnType<typeof parseEnvTarget>["kind"] | undefined {
   try {
-    return parseEnvTarget(target).kind === "local";
+    return parseEnvTarget(target).kind;
   } catch {
-    return false; // a name only a custom opener understands
+    return undefined; // a name only a custom opener understands
   }
 }

@@ -6,7 +6,9 @@
 // reattached: they get a fresh session with the same TTL and sandbox.
 import type { Environment, SandboxPolicyInit } from "../../clients/environment/environment.js";
 import { parseEnvTarget } from "../../clients/environment/env-target.js";
+import type { EarlyFiles } from "../../clients/environment/lazy-environment.js";
 import { type OpenOptions, openEnvironment } from "../../clients/environment/open-environment.js";
+import { ErrorCode, TetherError } from "../common/tether-error.js";
 import type { SandboxMode } from "./policy/approval-types.js";
 import { sandboxPolicyFor } from "./tools/unified-exec/exec-sandbox.js";
 
@@ -60,6 +62,24 @@ export function threadOpenOptions(request: OpenEnvironmentRequest, credentials: 
 }
 
 /** The default opener (the `--env` grammar), with the thread's session, TTL and sandbox. */
-export function openThreadEnvironment(request: OpenEnvironmentRequest, credentials: Pick<OpenOptions, "token" | "caFile"> = {}): Promise<Environment> {
-  return openEnvironment(request.target, threadOpenOptions(request, credentials));
+export function openThreadEnvironment(
+  request: OpenEnvironmentRequest,
+  credentials: Pick<OpenOptions, "token" | "caFile"> = {},
+  how: Pick<OpenOptions, "transport"> = {},
+): Promise<Environment> {
+  return openEnvironment(request.target, { ...threadOpenOptions(request, credentials), ...how });
+}
+
+/**
+ * The thread's exec session on its exec server, opened on the lean client so the first model
+ * request can read AGENTS.md before a full client is loaded (LazyEnvironmentInit.early).
+ * Only for a new session with no credentials: the full opening resumes it as it is.
+ */
+export async function openEarlyThreadSession(request: OpenEnvironmentRequest, opts: { signal?: AbortSignal } = {}): Promise<EarlyFiles> {
+  const target = parseEnvTarget(request.target);
+  if (target.kind !== "unix" && target.kind !== "grpc" && target.kind !== "grpcs") {
+    throw new TetherError(ErrorCode.InvalidArgument, `an early session needs an exec server, not ${request.target}`);
+  }
+  const { openEarlySession } = await import("../../clients/environment/early-session.js");
+  return openEarlySession(target, { sessionId: request.execSessionId, detachedTtlMs: request.detachedTtlMs, defaultSandbox: request.defaultSandbox, signal: opts.signal });
 }

@@ -80,6 +80,24 @@ describe("a thread's lazily opened local environment", () => {
     server.check();
   });
 
+  it("never opens the environment for a turn that calls no tool (no exec core, no sandbox probe), nor when the thread closes", async () => {
+    let opened = 0;
+    const { client: c, server } = await setup([[{ type: "message", text: "hi" }], [{ type: "message", text: "again" }]], async (request) => {
+      opened++;
+      return LocalEnvironment.create({ defaultCwd: fx.repo, defaultSandbox: request.defaultSandbox });
+    });
+    const thread = await c.startThread({ ...OPTIONS, cwd: fx.repo });
+    const watch = await watchThread(c, thread.threadId);
+    for (const text of ["say hi", "say it again"]) {
+      await c.startTurn(thread.threadId, { text });
+      expect((await watch.turnEnd()).type).toBe("turn.completed");
+    }
+    watch.stop();
+    await c.core.closeThread(thread.threadId); // nothing opens on the way out either
+    expect(opened).toBe(0);
+    server.check();
+  });
+
   it("fails the turn with the opening's own error when the environment cannot be opened", async () => {
     const { client: c } = await setup(
       [[{ type: "function_call", name: "exec_command", arguments: { cmd: "true", login: false }, callId: "c1" }]],

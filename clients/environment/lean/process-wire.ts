@@ -1,9 +1,11 @@
 // Hand-written protobuf codecs for the calls `tether run` makes (Start, Attach, Write, WriteStream,
-// Signal, Resize, Wait, OpenSession, CloseSession). Booting the generated descriptors in gen/ costs
+// Signal, Resize, Wait, OpenSession (its sandbox: file-wire.ts), CloseSession). Booting the generated descriptors in gen/ costs
 // more at start-up than the whole lean client, so the run path encodes these few messages
 // itself. Field numbers mirror proto/tether/exec/v1; process-wire.test.ts checks every codec
 // against the generated schemas, so drift fails a test. Shapes and names follow protobuf-es.
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import type { SandboxPolicyInit } from "../environment.js";
+import { writeSandboxPolicy } from "./file-wire.js";
 import type { WireMethod } from "./lean-channel.js";
 
 const PROCESS = "/tether.exec.v1.ProcessService/";
@@ -380,7 +382,7 @@ const decodeReady: Decoder<SessionReadyWire> = (r, end) => {
 
 export const SessionWire = {
   openSession: method<
-    { sessionId: string; detachedTtlMs?: number; labels?: Record<string, string> },
+    { sessionId: string; detachedTtlMs?: number; labels?: Record<string, string>; defaultSandbox?: SandboxPolicyInit; decisionTimeoutMs?: number },
     { sessionId: string; resumed: boolean; detachedTtlMs: number; elicitationCount: number },
     "unary"
   >(
@@ -390,6 +392,8 @@ export const SessionWire = {
       writeString(w, 1, req.sessionId);
       writeUint32(w, 2, req.detachedTtlMs);
       writeMap(w, 3, req.labels);
+      if (req.defaultSandbox) writeSandboxPolicy(w, 4, req.defaultSandbox);
+      writeUint32(w, 5, req.decisionTimeoutMs);
     },
     (r, end) => {
       const out = { sessionId: "", resumed: false, detachedTtlMs: 0, elicitationCount: 0 };

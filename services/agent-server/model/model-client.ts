@@ -44,6 +44,11 @@ export type ModelEvent =
   | { type: "created"; responseId: string }
   | { type: "text.delta"; itemId: string; delta: string }
   | { type: "reasoning.delta"; itemId: string; delta: string }
+  /**
+   * A function call began (its arguments stream next; its item.done carries the call): a hint
+   * that tools are about to be needed, e.g. to open a thread's environment meanwhile.
+   */
+  | { type: "call.started"; itemId: string; name: string }
   /** A finished output item: assistant message, reasoning, or a function call to run. */
   | { type: "item.done"; itemId: string; item: ConversationItem }
   /**

@@ -101,3 +101,47 @@ describe.each<[string, () => InstructionFiles]>([
     expect(got.omittedBytes).toBe(200 - 50);
   });
 });
+
+// Over a remote environment each call is a round trip: all stats go out at once, then all reads.
+describe("loadProjectInstructions' round trips", () => {
+  it("sends every stat before any is answered, then every read before any is answered", async () => {
+    const root = await tree("rounds", { ".git": null, "AGENTS.md": "root", "a/AGENTS.md": "a", "a/b/AGENTS.md": "b" });
+    const cwd = path.join(root, "a", "b");
+    const log: string[] = [];
+    let round = 0;
+    let release!: () => void;
+    let held = new Promise<void>((resolve) => (release = resolve));
+    const hold = () => held; // the gate of the round the call was made in
+    const files: InstructionFiles = {
+      stat: async (p, opts) => {
+        log.push(`${round}:stat`);
+        await hold();
+        return localInstructionFiles.stat(p, opts);
+      },
+      readFile: (p, opts) => {
+        log.push(`${round}:read`);
+        return {
+          chunks: (async function* () {
+            await hold();
+            yield* localInstructionFiles.readFile(p, opts).chunks;
+          })(),
+        };
+      },
+    };
+    const loading = loadProjectInstructions(files, cwd);
+    const dirs = cwd.split("/").length; // "/" and each component
+    await expect.poll(() => log.length).toBe(2 * dirs);
+    round = 1;
+    const stats = log.length;
+    held = new Promise<void>((resolve) => {
+      const previous = release;
+      release = resolve;
+      previous();
+    });
+    await expect.poll(() => log.length).toBe(stats + 3);
+    release();
+    const result = await loading;
+    expect(result.text).toMatch(/root[\s\S]*\ba\b[\s\S]*\bb\b/);
+    expect(log).toEqual([...Array<string>(stats).fill("0:stat"), "1:read", "1:read", "1:read"]);
+  });
+});

@@ -39,22 +39,32 @@ export async function loadProjectInstructions(files: InstructionFiles, cwd: stri
   const fileName = options.fileName ?? "AGENTS.md";
   // Remote cwds are POSIX paths whatever this process runs on.
   const dirs = ancestors(path.posix.resolve(cwd));
-  const warnings: string[] = [];
+  // Each a network call for a remote environment: two rounds, each in parallel. First every
+  // ancestor's `.git` and AGENTS.md (those above the root are simply not used), then the
+  // chain's files, each read up to the whole cap and cut to what the budget leaves below.
+  const failures = new Map<string, string>();
   const statOf = (p: string) => files.stat(p, { signal }).then(
     (info) => info,
     (err: unknown) => {
       if (isAbsent(err)) return undefined;
       if (signal?.aborted) throw err;
-      warnings.push(`cannot read ${p}: ${err instanceof Error ? err.message : String(err)}`);
+      failures.set(p, `cannot read ${p}: ${err instanceof Error ? err.message : String(err)}`);
       return undefined;
     },
   );
-  // One round of stats in parallel (each is a network call for a remote environment).
-  const gits = await Promise.all(dirs.map((d) => statOf(path.posix.join(d, ".git"))));
+  const gitPaths = dirs.map((d) => path.posix.join(d, ".git"));
+  const [gits, allInfos] = await Promise.all([Promise.all(gitPaths.map(statOf)), Promise.all(dirs.map((d) => statOf(path.posix.join(d, fileName))))]);
   const rootIndex = gits.findIndex((info) => info !== undefined);
-  const chain = (rootIndex < 0 ? dirs.slice(0, 1) : dirs.slice(0, rootIndex + 1)).reverse();
-  const candidates = chain.map((d) => path.posix.join(d, fileName));
-  const infos = await Promise.all(candidates.map(statOf));
+  const chainLength = rootIndex < 0 ? 1 : rootIndex + 1;
+  const candidates = dirs.slice(0, chainLength).reverse().map((d) => path.posix.join(d, fileName));
+  const infos = allInfos.slice(0, chainLength).reverse();
+  const warnings = [...gitPaths, ...candidates].flatMap((p) => (failures.has(p) ? [failures.get(p)!] : []));
+  const reads = candidates.map((file, i) => {
+    if (infos[i]?.type !== FileType.FILE) return undefined;
+    const read = readCapped(files, file, maxBytes, signal);
+    read.catch(() => undefined); // looked at in order below (or not at all, past the cap)
+    return read;
+  });
 
   const parts: string[] = [];
   const read: string[] = [];
@@ -63,7 +73,8 @@ export async function loadProjectInstructions(files: InstructionFiles, cwd: stri
   let skipped = 0;
   for (const [i, file] of candidates.entries()) {
     const info = infos[i];
-    if (info === undefined || info.type !== FileType.FILE) continue;
+    const reading = reads[i];
+    if (info === undefined || reading === undefined) continue;
     const size = Number(info.size);
     if (budget <= 0) {
       omittedBytes += size;
@@ -72,7 +83,7 @@ export async function loadProjectInstructions(files: InstructionFiles, cwd: stri
     }
     let bytes: Uint8Array;
     try {
-      bytes = await readCapped(files, file, budget, signal);
+      bytes = (await reading).subarray(0, budget);
     } catch (err) {
       if (signal?.aborted) throw err;
       warnings.push(`cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`);

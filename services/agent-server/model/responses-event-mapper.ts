@@ -31,6 +31,12 @@ export class ResponsesEventMapper {
         return Number(event.summary_index) > 0 ? [{ type: "reasoning.delta", itemId: str(event.item_id, "item_id"), delta: "\n\n" }] : [];
       case "response.reasoning_summary_text.delta":
         return [{ type: "reasoning.delta", itemId: str(event.item_id, "item_id"), delta: str(event.delta, "delta") }];
+      case "response.output_item.added": {
+        // A hint only (item.done carries the call): an odd one is ignored, not an error.
+        const raw = event.item as { type?: unknown; id?: unknown; name?: unknown } | undefined;
+        if (raw?.type !== "function_call") return [];
+        return [{ type: "call.started", itemId: typeof raw.id === "string" ? raw.id : "", name: typeof raw.name === "string" ? raw.name : "" }];
+      }
       case "response.output_item.done": {
         const raw = record(event.item, "item");
         const item = toConversationItem(raw);

@@ -77,9 +77,11 @@ describe("ResponsesModelClient", () => {
       "text.delta:hello ",
       "text.delta:world",
       "item.done",
+      "call.started",
       "item.done",
       "completed",
     ]);
+    expect(events.find((e) => e.type === "call.started")).toMatchObject({ name: "exec_command" });
     expect(events.filter((e) => e.type === "item.done").map((e) => e.item)).toEqual([
       { type: "reasoning", id: "rs_1_0", summary: ["first", "second"], encryptedContent: "enc" },
       { type: "message", role: "assistant", text: "hello world" },
@@ -188,7 +190,7 @@ describe("ResponsesModelClient", () => {
     const { events, error } = await collect(client.stream(request, { signal: AbortSignal.timeout(30_000) }), (e) => {
       if (e.type === "item.done") handedOut.open();
     });
-    expect(events.map((e) => e.type)).toEqual(["created", "item.done"]);
+    expect(events.map((e) => e.type)).toEqual(["created", "call.started", "item.done"]);
     expect(error?.code).toBe(ErrorCode.Unavailable);
     expect(error?.message).toMatch(/not retried/);
     expect(server.requests).toHaveLength(1);

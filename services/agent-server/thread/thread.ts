@@ -232,7 +232,7 @@ export class Thread {
     this.#closing ??= (async () => {
       await this.interrupt();
       this.#releaseController();
-      await this.#i.tools.closeAll().catch(() => undefined);
+      if (this.#envInUse()) await this.#i.tools.closeAll().catch(() => undefined);
       await this.#i.writer.close();
       this.fanout.close();
       await this.env.close();
@@ -259,6 +259,11 @@ export class Thread {
       await (this.env.detach ? this.env.detach() : this.env.close());
     })();
     return this.#closing;
+  }
+
+  /** False while a lazily opened environment has not begun opening: nothing can run there, nothing to end (and no opening just to list nothing). */
+  #envInUse(): boolean {
+    return !(this.env instanceof LazyEnvironment) || this.env.started;
   }
 
   /** Stops answering the exec session's escalations and network questions (another agent may take over). */
@@ -306,13 +311,14 @@ export class Thread {
               proxyHosts: () => this.#i.policy.proxyHostLists?.() ?? { allowHosts: [], denyHosts: [] },
             }),
           newId: this.#i.newId,
-          // A lazily opened environment starts opening once the request is out (not before:
-          // loading the exec core would hold it back); a tool call waits for it, and a failed
-          // opening fails the turn with its own error. The tools' parsers (zod) load then too.
-          requestSent: () => {
-            if (this.env instanceof LazyEnvironment && !this.env.started) this.env.start();
-            this.#i.tools.prefetch?.();
-          },
+          // The tools' parsers (zod) load once the request is out (not before: loading them
+          // would hold it back).
+          requestSent: () => this.#i.tools.prefetch?.(),
+          // A lazily opened environment starts opening when the model starts a function call
+          // (its arguments still streaming), never for a turn that calls no tool, whose run
+          // then ends without loading the exec core or probing the sandbox; a tool call waits
+          // for it, and a failed opening fails the turn with its own error.
+          toolsComing: () => { if (this.env instanceof LazyEnvironment && !this.env.started) this.env.start(); },
           toolsReady: async () => { if (this.env instanceof LazyEnvironment) await this.env.ready(); },
           emitRetrying: (e) => this.#emit({ ...e, type: "model.retrying", turnId: turn.turnId }),
           signal: turn.abort.signal,
@@ -324,7 +330,7 @@ export class Thread {
       const e = TetherError.from(err);
       outcome = { status: "failed", usage: { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningOutputTokens: 0 }, error: { code: "INTERNAL", message: e.message } };
     }
-    if (turn.abort.signal.aborted) {
+    if (turn.abort.signal.aborted && this.#envInUse()) {
       // No orphans: every process group this turn started ends with it.
       await this.#i.tools.terminateTurn(turn.turnId).catch((err: unknown) => this.#emit({ type: "warning", message: `could not end the turn's processes: ${TetherError.from(err).message}` }));
     }

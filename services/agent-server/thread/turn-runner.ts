@@ -33,6 +33,8 @@ export interface TurnRunnerDeps {
   newId: (prefix: string) => string;
   /** Called at each model request's first event (the request is out). */
   requestSent?: () => void;
+  /** Called when the model starts (or finishes) a function call: the tools will be needed soon. */
+  toolsComing?: () => void;
   /** Awaited before the first tool call of a model response; a rejection fails the turn. */
   toolsReady?: () => Promise<void>;
   emitRetrying: (e: { attempt: number; maxAttempts: number; delayMs: number; reason: string }) => void;
@@ -136,6 +138,9 @@ async function streamOnce(d: TurnRunnerDeps, onCall: (call: { callId: string; na
     switch (event.type) {
       case "created":
         break;
+      case "call.started":
+        d.toolsComing?.();
+        break;
       case "retrying":
         // The UI drops what it showed of this attempt; so do we.
         for (const o of open.values()) d.items.forget(o.id);
@@ -160,6 +165,7 @@ async function streamOnce(d: TurnRunnerDeps, onCall: (call: { callId: string; na
           d.items.completed({ type: "reasoning", id: o.id, text: item.summary.join("\n\n") || o.text });
           open.delete(event.itemId);
         } else if (item.type === "function_call") {
+          d.toolsComing?.();
           onCall({ callId: item.callId, name: item.name, arguments: item.arguments });
         }
         d.append(item);

@@ -1,0 +1,59 @@
+// `tether exec` opens the thread's local environment only when the model calls a tool: a turn
+// that only answers exits without the exec core or its sandbox probe (bubblewrap run twice),
+// which cost a no-tool run 7–20 ms at exit. A `bwrap` ahead on PATH records each time it runs
+// and hands over to the real one, so the same check sees the probe when a tool is called.
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startResponsesServer, type Script } from "../../../test/support/responses-server.js";
+import { runTether } from "../../../test/support/tether-cli.js";
+
+const REAL_BWRAP = ["/usr/bin/bwrap", "/usr/local/bin/bwrap"].find((p) => existsSync(p));
+
+let dir: string;
+let work: string;
+let bin: string;
+let calls: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "tether-exec-lazy-"));
+  work = path.join(dir, "work");
+  bin = path.join(dir, "bin");
+  calls = path.join(dir, "bwrap-calls");
+  await mkdir(work);
+  await mkdir(bin);
+  await writeFile(path.join(bin, "bwrap"), `#!/bin/sh\necho "$*" >> '${calls}'\nexec '${REAL_BWRAP ?? "/nonexistent/bwrap"}' "$@"\n`);
+  await chmod(path.join(bin, "bwrap"), 0o755);
+});
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function exec(script: Script): Promise<{ code: number | null; stderr: string; bwrapRuns: string[] }> {
+  await rm(calls, { force: true });
+  await using server = await startResponsesServer({ script });
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`, TETHER_HOME: path.join(dir, "home"), OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test" };
+  delete env.TETHER_PROFILE;
+  delete env.TETHER_MODEL;
+  const r = await runTether(["exec", "-C", work, "--sandbox", "workspace-write", "go"], { env, cwd: work });
+  server.check();
+  const bwrapRuns = existsSync(calls) ? (await readFile(calls, "utf8")).split("\n").filter((l) => l !== "") : [];
+  return { code: r.code, stderr: r.stderr, bwrapRuns };
+}
+
+describe("tether exec's local environment", () => {
+  it("is never opened by a turn that calls no tool: no sandbox probe runs", async () => {
+    expect(REAL_BWRAP, "bubblewrap is needed: scripts/setup.sh installs it").toBeDefined();
+    const r = await exec([[{ type: "message", text: "hi" }]]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.bwrapRuns).toEqual([]);
+  });
+
+  it("opens (probing the sandbox) when the model calls a tool", async () => {
+    const r = await exec([[{ type: "function_call", name: "exec_command", arguments: { cmd: "true", login: false }, callId: "c1" }], [{ type: "message", text: "done" }]]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.bwrapRuns).toContain("--version");
+  });
+});
