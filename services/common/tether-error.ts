@@ -27,10 +27,24 @@ export interface TetherErrorOptions {
   details?: Record<string, string>;
 }
 
+/**
+ * Marks every TetherError, whichever copy of this module made it: `tether exec` runs from
+ * two bundles (dist/exec-fast.cjs before its first model request, the code-split CLI after
+ * it, scripts/build.mjs), and an error from the environment's copy must still be a
+ * TetherError to the agent's (`instanceof`, TetherError.from keep its code).
+ */
+const TETHER_ERROR = Symbol.for("tether.TetherError");
+
 export class TetherError extends Error {
   override readonly name = "TetherError";
   readonly code: ErrorCode;
   readonly details: Record<string, string>;
+
+  /** `x instanceof TetherError`: any copy's TetherError; a subclass keeps the ordinary check. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== TetherError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === "object" && value !== null && (value as { [TETHER_ERROR]?: unknown })[TETHER_ERROR] === true;
+  }
 
   constructor(code: ErrorCode, message: string, options: TetherErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -49,6 +63,7 @@ export class TetherError extends Error {
     return new TetherError(ErrorCode.Internal, message, { cause: err });
   }
 }
+Object.defineProperty(TetherError.prototype, TETHER_ERROR, { value: true });
 
 export function errnoCode(err: unknown): string | undefined {
   if (typeof err === "object" && err !== null && "code" in err) {
