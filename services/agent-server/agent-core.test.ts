@@ -87,6 +87,27 @@ describe("AgentCore", () => {
     expect(sub.events.every((e) => !("turnId" in e) || e.turnId === turnId)).toBe(true);
   });
 
+  it("has the tools prefetch their parsers once the first model request is out, not before", async () => {
+    const model = new FakeModel([call("echo", { text: "hi" }, "c1"), say("done")]);
+    const services = fakeServices({ echo: async () => ({ output: "ok", success: true }) });
+    const prefetchedAtRequest: number[] = [];
+    const core = await AgentCore.create({
+      tetherHome: home,
+      model,
+      services: { ...services, tools: async (setup) => ({ ...(await services.tools(setup)), prefetch: () => prefetchedAtRequest.push(model.requests.length) }) },
+      openEnvironment: () => LocalEnvironment.create({ defaultCwd: home }),
+      instructions: async () => "be brief",
+    });
+    cores.push(core);
+    const thread = await core.startThread(OPTIONS());
+    const sub = await subscribe(core, thread.threadId);
+    await core.startTurn(thread.threadId, { text: "say hi" });
+    expect((await sub.turnEnd()).type).toBe("turn.completed");
+    // Once per model request, each after that request was made.
+    expect(prefetchedAtRequest).toEqual([1, 2]);
+    sub.stop();
+  });
+
   it("asks the controller and runs the call only when accepted; decline goes back to the model", async () => {
     const model = new FakeModel([call("risky", {}, "c1"), call("risky", {}, "c2"), say("ok")]);
     let ran = 0;
