@@ -122,3 +122,24 @@ it("tells every subscriber of the thread (in memory) when a client changes its s
     for (const w of watches) w.stop();
   }
 });
+
+it("a resume of a thread that is still loaded applies its settings overrides (told to subscribers) and refuses a new environment or cwd", async () => {
+  const core = await makeCore(new FakeModel([]), {});
+  const client = new InProcessAgentClient(core);
+  const thread = await client.startThread({ cwd: home, environment: "local", model: "model-1", sandbox: "workspace-write", approvalPolicy: "untrusted" });
+  const watch = await watchThread(client, thread.threadId, { controller: false });
+  try {
+    // Another client resumes it with -m and --sandbox while this one still has it open.
+    const resumed = await client.resumeThread(thread.threadId, { model: "model-2", sandbox: "read-only" });
+    expect(resumed).toMatchObject({ threadId: thread.threadId, model: "model-2", sandbox: "read-only", approvalPolicy: "untrusted" });
+    expect(core.thread(thread.threadId)!.info).toEqual(resumed);
+    expect(await watch.until((e) => e.type === "thread.settings_updated")).toMatchObject({ thread: { model: "model-2", sandbox: "read-only" } });
+    expect((await readRollout(core.store.pathFor(thread.threadId))).thread).toMatchObject({ model: "model-2", sandbox: "read-only" });
+    // The same values again, or none: nothing changes.
+    expect(await client.resumeThread(thread.threadId, { model: "model-2", environment: "local", cwd: home })).toBe(core.thread(thread.threadId)!.info);
+    await expect(client.resumeThread(thread.threadId, { environment: "unix:///nowhere.sock" })).rejects.toMatchObject({ code: ErrorCode.FailedPrecondition, message: expect.stringMatching(/is loaded with environment local/) as unknown });
+    await expect(client.resumeThread(thread.threadId, { cwd: path.join(home, "elsewhere") })).rejects.toMatchObject({ code: ErrorCode.FailedPrecondition });
+  } finally {
+    watch.stop();
+  }
+});

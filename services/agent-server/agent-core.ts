@@ -119,9 +119,9 @@ export class AgentCore implements AsyncDisposable {
   async resumeThread(threadId: string, overrides: Partial<ThreadOptions> = {}, opts: Signal = {}): Promise<ThreadInfo> {
     this.#checkOpen();
     const live = this.#threads.get(threadId);
-    if (live) return live.info;
+    if (live) return this.#applyOverrides(live, overrides, opts);
     const pending = this.#opening.get(threadId);
-    if (pending) return (await pending).info;
+    if (pending) return this.#applyOverrides(await pending, overrides, opts);
     const opening = (async () => {
       await this.#unloading.get(threadId);
       const file = this.store.pathFor(threadId);
@@ -154,6 +154,24 @@ export class AgentCore implements AsyncDisposable {
     } finally {
       this.#opening.delete(threadId);
     }
+  }
+
+  /**
+   * A resume of a thread that is already loaded (another client has it, or it was not idle
+   * long enough to be unloaded): its settings overrides apply as a live settings change rather
+   * than being dropped. Its environment and cwd cannot change while it is loaded: a clear error.
+   */
+  async #applyOverrides(thread: Thread, overrides: Partial<ThreadOptions>, opts: Signal): Promise<ThreadInfo> {
+    const { cwd, environment, ...settings } = overrides;
+    const id = thread.info.threadId;
+    if (environment !== undefined && environment !== thread.info.environment) {
+      throw new TetherError(ErrorCode.FailedPrecondition, `thread ${id} is loaded with environment ${thread.info.environment}: resume it without a new environment, or once no client uses it`);
+    }
+    if (cwd !== undefined && path.resolve(cwd) !== thread.info.cwd) {
+      throw new TetherError(ErrorCode.FailedPrecondition, `thread ${id} is loaded with working directory ${thread.info.cwd}: resume it without a new one, or once no client uses it`);
+    }
+    const changes = definedOnly(settings);
+    return Object.keys(changes).length === 0 ? thread.info : this.updateThreadSettings(id, changes, opts);
   }
 
   async forkThread(threadId: string, options: { turns?: number } = {}, opts: Signal = {}): Promise<ThreadInfo> {
