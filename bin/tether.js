@@ -27,6 +27,11 @@ if (nodeFlags.length > 0) {
   process.execve(process.execPath, [process.execPath, ...process.execArgv, ...nodeFlags, ...process.argv.slice(1)], process.env);
 }
 
+// `tether exec`: V8's code cache for dist/tether.cjs itself too (≈ 150 KB with the lean run
+// inside, compiled from source on every start otherwise; entry.ts enables it for the rest, a
+// second call does nothing). NODE_DISABLE_COMPILE_CACHE=1 still turns it off.
+if (process.argv[2] === "exec") require("node:module").enableCompileCache();
+
 // Held until main() settles: a wait that holds no handle of its own (a reply over a pipe
 // that is unref'd) must not let node end the process early, with status 0.
 const hold = setInterval(() => {}, 1 << 30);
