@@ -108,6 +108,6 @@ describe("a thread's lazily opened local environment", () => {
     await c.startTurn(thread.threadId, { text: "run it" });
     const end = await watch.turnEnd();
     watch.stop();
-    expect(end).toMatchObject({ type: "turn.failed", error: { code: "UNAVAILABLE", message: "cannot reach the test's environment" } });
+    expect(end).toMatchObject({ type: "turn.failed", error: { code: "UNAVAILABLE", message: "cannot reach the test's environment", source: "environment" } });
   });
 });

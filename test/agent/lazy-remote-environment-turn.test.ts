@@ -86,6 +86,24 @@ describe("a new thread's environment on an exec server, opened lazily", () => {
     server.check();
   });
 
+  it("fails the turn with source environment when the server is gone by the first tool call", async () => {
+    let exec: Harness | undefined;
+    const { client: c, exec: started } = await setup([
+      async () => {
+        await exec!.close(); // the early session was open; the full client will find no one
+        return [{ type: "function_call", name: "exec_command", arguments: { cmd: "true", login: false }, callId: "c1" }];
+      },
+    ]);
+    exec = started;
+    const thread = await c.startThread({ ...OPTIONS, environment: started.url, cwd: fx.repo });
+    const watch = await watchThread(c, thread.threadId);
+    await c.startTurn(thread.threadId, { text: "run it" });
+    const end = await watch.turnEnd();
+    watch.stop();
+    expect(end, JSON.stringify(end)).toMatchObject({ type: "turn.failed", error: { code: "UNAVAILABLE", source: "environment" } });
+    if (end.type === "turn.failed") expect(end.error.message).toContain(`cannot reach ${started.url}`);
+  });
+
   it("fails the thread's start, saying how to start one, when no exec server listens there", async () => {
     const { client: c } = await setup([]);
     const sock = path.join(fx.home, "nobody.sock");

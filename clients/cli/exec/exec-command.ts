@@ -123,7 +123,7 @@ async function runTurn(client: AgentClient, info: ThreadInfo, prompt: string, sc
   let state: ExecMapState = INITIAL_EXEC_MAP_STATE;
   let lastMessage: string | undefined;
   let turnId: string | undefined;
-  let outcome: "completed" | "failed" | undefined;
+  let outcome: "completed" | "failed" | "unreachable" | undefined;
   const emit = async (event: ThreadEvent) => {
     if (sink.json) {
       const mapped = mapEvent(event, state);
@@ -148,7 +148,8 @@ async function runTurn(client: AgentClient, info: ThreadInfo, prompt: string, sc
       if (event.type === "item.completed" && event.item.type === "agent_message" && event.turnId === turnId) lastMessage = event.item.text;
       if ((event.type === "turn.completed" || event.type === "turn.failed" || event.type === "turn.interrupted") && event.turnId === turnId) {
         event = enforceOutputSchema(event, lastMessage, schema);
-        outcome = event.type === "turn.completed" ? "completed" : "failed";
+        // A lazily opened environment that could not be opened fails the turn: 255, as when it opens first.
+        outcome = event.type === "turn.completed" ? "completed" : event.type === "turn.failed" && event.error.source === "environment" ? "unreachable" : "failed";
         await emit(event);
         break;
       }
@@ -171,6 +172,7 @@ async function runTurn(client: AgentClient, info: ThreadInfo, prompt: string, sc
     if (!sink.json && lastMessage !== undefined) await sink.write(lastMessage, "stdout");
     return EXEC_EXIT.completed;
   }
+  if (outcome === "unreachable") return EXEC_EXIT.unreachable;
   // Interrupted (SIGINT/SIGTERM) is a turn that did not complete: 1, as documented.
   return EXEC_EXIT.failed;
 }

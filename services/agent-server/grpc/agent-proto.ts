@@ -133,7 +133,7 @@ export function eventToPb(e: ThreadEvent): MessageInitShape<typeof pb.ThreadEven
     case "turn.completed":
       return { event: { case: "turnCompleted", value: { turnId: e.turnId, usage: usageToPb(e.usage) } } };
     case "turn.failed":
-      return { event: { case: "turnFailed", value: { turnId: e.turnId, usage: usageToPb(e.usage), error: e.error } } };
+      return { event: { case: "turnFailed", value: { turnId: e.turnId, usage: usageToPb(e.usage), error: { code: e.error.code, message: e.error.message } } } };
     case "turn.interrupted":
       return { event: { case: "turnInterrupted", value: { turnId: e.turnId, usage: usageToPb(e.usage) } } };
     case "item.started":

@@ -68,6 +68,12 @@ export interface TurnError {
   /** A TetherError code name, e.g. "UNAVAILABLE", "DEADLINE_EXCEEDED", "UNAUTHENTICATED". */
   code: string;
   message: string;
+  /**
+   * "environment": the thread's environment could not be opened (a lazily opened one, at the
+   * tool call that needed it), so the turn could not run there at all; a CLI exits as for an
+   * unreachable environment. Absent: the model, a tool or the agent failed.
+   */
+  source?: "environment";
 }
 
 export type ThreadEvent =

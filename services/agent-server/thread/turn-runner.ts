@@ -81,7 +81,14 @@ export async function runTurn(d: TurnRunnerDeps, userText: string): Promise<Turn
         for (const text of late) addUser(text);
         continue;
       }
-      await d.toolsReady?.();
+      try {
+        await d.toolsReady?.();
+      } catch (err) {
+        if (d.signal.aborted || d.cancelled()) return { status: "interrupted", usage };
+        // Nothing ran: the environment the tools need could not be opened (its own error).
+        const e = TetherError.from(err);
+        return { status: "failed", usage, error: { code: codeName(e.code), message: e.message, source: "environment" } };
+      }
       for (const call of calls) {
         if (d.signal.aborted) break;
         const result = await d.tools.run(call, d.toolContext(call.callId));
