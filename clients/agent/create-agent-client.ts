@@ -5,6 +5,7 @@ import { AgentCore, type AgentCoreOptions } from "../../services/agent-server/ag
 import type { ModelClient } from "../../services/agent-server/model/model-client.js";
 import type { ThreadServicesFactory } from "../../services/agent-server/thread/thread-services.js";
 import type { AgentClient } from "./agent-client.js";
+import type { ShellEnvironmentPolicy } from "../../services/agent-server/tools/unified-exec/command-env.js";
 import { InProcessAgentClient } from "./in-process-agent-client.js";
 
 export interface CreateAgentClientOptions {
@@ -31,6 +32,8 @@ export interface CreateAgentClientOptions {
   idleThreadTtlMs?: number;
   /** In process, default services: feature flags by name (tether features list); tools of a disabled feature are not offered. */
   features?: ReadonlyMap<string, boolean>;
+  /** In process, default services: config's [shell_environment_policy] for exec_command's processes. */
+  shellEnvironment?: ShellEnvironmentPolicy;
 }
 
 export async function createAgentClient(options: CreateAgentClientOptions = {}): Promise<AgentClient> {
@@ -40,7 +43,7 @@ export async function createAgentClient(options: CreateAgentClientOptions = {}):
   }
   const defaults = options.model && options.services ? undefined : await import("../../services/agent-server/default-agent-parts.js");
   const model = options.model ?? (await defaults!.defaultModelClient());
-  const services = options.services ?? defaults!.defaultThreadServices({ tetherHome: options.tetherHome, features: options.features });
+  const services = options.services ?? defaults!.defaultThreadServices({ tetherHome: options.tetherHome, features: options.features, shellEnvironment: options.shellEnvironment });
   const core = await AgentCore.create({
     tetherHome: options.tetherHome,
     model,

@@ -36,7 +36,7 @@ export async function agentServerCommand(flags: AgentServerFlags): Promise<void>
   const core = await AgentCore.create({
     tetherHome: loaded.home,
     model: await parts.defaultModelClient(loaded.config),
-    services: parts.defaultThreadServices({ tetherHome: loaded.home, features: features.enabled }),
+    services: parts.defaultThreadServices({ tetherHome: loaded.home, features: features.enabled, shellEnvironment: loaded.config.shell_environment_policy }),
     instructions: parts.defaultInstructions,
     reasoning: parts.reasoningFromConfig(loaded.config),
     detachedTtlMs: loaded.config.exec_detached_ttl_ms,

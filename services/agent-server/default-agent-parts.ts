@@ -13,6 +13,7 @@ import type { ThreadServicesFactory } from "./thread/thread-services.js";
 import { RulesThreadPolicy } from "./policy/rules-thread-policy.js";
 import { defaultTetherHome } from "./thread/rollout-store.js";
 import { defaultThreadTools } from "./tools/thread-tools.js";
+import type { ShellEnvironmentPolicy } from "./tools/unified-exec/command-env.js";
 
 /** The Responses API client: provider and base URL from config, key and URL from the environment. */
 export async function defaultModelClient(config: TetherConfig = {}, env: Record<string, string | undefined> = process.env): Promise<ModelClient> {
@@ -22,12 +23,12 @@ export async function defaultModelClient(config: TetherConfig = {}, env: Record<
 /** Which feature flag offers which default tool (services/agent-server/features/feature-registry.ts). */
 const TOOL_FEATURES: Readonly<Record<string, string>> = { exec_command: "unified_exec", write_stdin: "unified_exec", apply_patch: "apply_patch", update_plan: "plan_tool" };
 
-export function defaultThreadServices(options: { tetherHome?: string; features?: ReadonlyMap<string, boolean> }): ThreadServicesFactory {
+export function defaultThreadServices(options: { tetherHome?: string; features?: ReadonlyMap<string, boolean>; shellEnvironment?: ShellEnvironmentPolicy }): ThreadServicesFactory {
   const features = options.features;
   const offered = features ? (name: string) => features.get(TOOL_FEATURES[name] ?? "") !== false : undefined;
   return {
     // exec_command, write_stdin, apply_patch, update_plan over the thread's environment (less what a feature flag turned off).
-    tools: (setup) => defaultThreadTools(setup, offered ? { offered } : {}),
+    tools: (setup) => defaultThreadTools(setup, { ...(offered ? { offered } : {}), ...(options.shellEnvironment ? { shellEnvironment: options.shellEnvironment } : {}) }),
     // The user's execpolicy rules ($TETHER_HOME/rules/*.rules), re-read for each thread.
     policy: () => RulesThreadPolicy.load({ tetherHome: options.tetherHome ?? defaultTetherHome() }),
   };

@@ -10,6 +10,7 @@ const forward = (e: object) => Object.fromEntries(Object.entries(e).filter(([k])
 describe("wire-enums", () => {
   it.each([
     ["FileType", wire.FileType, fs.FileType],
+    ["EnvInherit", wire.EnvInherit, proc.EnvInherit],
     ["OverflowPolicy", wire.OverflowPolicy, proc.OverflowPolicy],
     ["ProcessState", wire.ProcessState, proc.ProcessState],
     ["SandboxMode", wire.SandboxMode, sandbox.SandboxMode],

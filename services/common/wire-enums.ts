@@ -9,6 +9,7 @@ import type * as proc from "../../gen/tether/exec/v1/process_pb.js";
 import type * as sandbox from "../../gen/tether/exec/v1/sandbox_pb.js";
 
 export const FileType = { UNSPECIFIED: 0, FILE: 1, DIRECTORY: 2, SYMLINK: 3, OTHER: 4 } as unknown as typeof fs.FileType;
+export const EnvInherit = { UNSPECIFIED: 0, ALL: 1, CORE: 2, NONE: 3 } as unknown as typeof proc.EnvInherit;
 export const OverflowPolicy = { UNSPECIFIED: 0, BLOCK: 1, DROP_OLDEST: 2 } as unknown as typeof proc.OverflowPolicy;
 export const ProcessState = { UNSPECIFIED: 0, RUNNING: 1, EXITED: 2 } as unknown as typeof proc.ProcessState;
 export const SandboxMode = { UNSPECIFIED: 0, FULL_ACCESS: 1, READ_ONLY: 2, WORKSPACE_WRITE: 3 } as unknown as typeof sandbox.SandboxMode;

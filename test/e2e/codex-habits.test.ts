@@ -1,7 +1,7 @@
 // What a Codex user does with tether, end to end: the real `tether` process, the agent in it,
 // a real scripted Responses server on loopback and the real sandbox. Each case is a habit
 // `codex` accepts that tether broke or refused without saying what to do instead.
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -25,9 +25,9 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function tether(script: Script, args: string[], options: { input?: string } = {}) {
+async function tether(script: Script, args: string[], options: { input?: string; home?: string; env?: NodeJS.ProcessEnv } = {}) {
   server ??= await startResponsesServer({ script });
-  const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: path.join(dir, "home"), OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test" };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, TETHER_HOME: options.home ?? path.join(dir, "home"), OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test" };
   delete env.TETHER_PROFILE;
   delete env.TETHER_MODEL;
   return runTether(args, { env, input: options.input, cwd: work });
@@ -73,5 +73,30 @@ describe("Codex's top-level spellings", () => {
     const mcp = await tether([], ["mcp", "list"]);
     expect(mcp.code).toBe(2);
     expect(mcp.stderr).toMatch(/tether does not manage MCP servers/);
+  });
+});
+
+describe("config.toml [shell_environment_policy] (Codex's key; was ignored with a warning)", () => {
+  it("drops excluded names (any case), sets variables, and refuses include_only rather than ignore it", async () => {
+    const home = path.join(dir, "env-home");
+    await mkdir(home, { recursive: true });
+    await writeFile(path.join(home, "config.toml"), '[shell_environment_policy]\ninherit = "all"\nexclude = ["*secret*", "AWS_*"]\nset = { GREETING = "hello" }\n');
+    const line = 'echo "secret=${MY_SECRET_TOKEN:-gone} aws=${AWS_PROFILE:-gone} kept=$KEPT_VAR greeting=$GREETING"';
+    const r = await tether(
+      [
+        [{ type: "function_call", name: "exec_command", arguments: { cmd: line, login: false }, callId: "c1" }],
+        [(req) => ({ type: "message", text: toolOutput(req, "c1") })],
+      ],
+      ["exec", "show"],
+      { home, env: { MY_SECRET_TOKEN: "s3cr3t", AWS_PROFILE: "prod", KEPT_VAR: "kept" } },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("secret=gone aws=gone kept=kept greeting=hello");
+    expect(r.stderr).not.toMatch(/unknown key shell_environment_policy/);
+
+    await writeFile(path.join(home, "config.toml"), '[shell_environment_policy]\ninclude_only = ["PATH"]\n');
+    const refused = await tether([], ["exec", "show"], { home });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/include_only.*not supported by tether: use inherit = "core"/);
   });
 });

@@ -48,6 +48,14 @@ const SETTINGS: Readonly<Record<string, Check>> = {
   exec_detached_ttl_ms: integer(1, 24 * 3600_000),
   agent_idle_thread_ttl_ms: integer(1),
   history: table({ max_entries: integer(0, 100_000) }),
+  // include_only is left out: only the schema refuses it with the words that say what to do.
+  shell_environment_policy: table({
+    inherit: oneOf(["all", "core", "none"]),
+    ignore_default_excludes: boolean,
+    exclude: arrayOf(nonEmpty),
+    set: recordOf(text),
+    experimental_use_profile: boolean,
+  }),
 };
 
 const MODEL_PROVIDER = table({ name: text, base_url: url, env_key: matching(/^[A-Za-z_][A-Za-z0-9_]*$/), wire_api: oneOf(["responses"]) }, ["base_url"]);

@@ -45,6 +45,18 @@ const settings = {
   /** A loaded thread with no running turn and no subscriber is unloaded after this long (reloaded from its rollout on the next call). */
   agent_idle_thread_ttl_ms: z.number().int().positive().optional(),
   history: z.strictObject({ max_entries: z.number().int().min(0).max(100_000).optional() }).optional(),
+  /** Codex's key: what exec_command's processes inherit (tools/unified-exec/command-env.ts). */
+  shell_environment_policy: z
+    .strictObject({
+      inherit: z.enum(["all", "core", "none"]).optional(),
+      ignore_default_excludes: z.boolean().optional(),
+      exclude: z.array(z.string().min(1)).optional(),
+      set: z.record(z.string(), z.string()).optional(),
+      // Refused, not ignored: ignoring it would pass on every variable it was written to keep out.
+      include_only: z.array(z.string()).max(0, { error: 'is not supported by tether: use inherit = "core" (or "none") and set = { NAME = "value" } for what commands need' }).optional(),
+      experimental_use_profile: z.boolean().optional(),
+    })
+    .optional(),
 };
 
 const ProfileSchema = z.strictObject(settings);

@@ -5,6 +5,7 @@
 import path from "node:path";
 import { OverflowPolicy } from "../../../common/wire-enums.js";
 import type { ProcessSpecInit } from "../../../../clients/environment/environment.js";
+import { commandEnvironment, type ShellEnvironmentPolicy } from "./command-env.js";
 import { TetherError } from "../../../common/tether-error.js";
 import { truncateMiddle } from "../head-tail-buffer.js";
 import type { ToolContext, ToolDefinition, ToolResult } from "../tool.js";
@@ -22,20 +23,18 @@ const EXEC_YIELD = { default: 10_000, min: 250, max: 30_000 } as const;
 /** Output the exec server keeps per process for later yields (oldest dropped first, with a gap). */
 export const RETAINED_OUTPUT_BYTES = 1 << 20;
 const TTY_SIZE = { rows: 24, cols: 80 };
-/** Commands run for a model: no colours, no pagers waiting for a key. */
-const COMMAND_ENV = { NO_COLOR: "1", TERM: "dumb", PAGER: "cat", GIT_PAGER: "cat", GH_PAGER: "cat" };
-
-export function execCommandTool(sessions: UnifiedExecSessions): ToolDefinition<ExecCommandInput> {
+export function execCommandTool(sessions: UnifiedExecSessions, shellEnvironment?: ShellEnvironmentPolicy): ToolDefinition<ExecCommandInput> {
+  const environment = commandEnvironment(shellEnvironment);
   return {
     name: "exec_command",
     description: "Runs a shell command, returning its output, or a session ID to continue with write_stdin while it keeps running.",
     input: { parameters: TOOL_PARAMETERS.exec_command, load: async () => (await import("./exec-command-input.js")).execCommandInput },
     mutating: true,
-    run: (args, ctx) => runExecCommand(sessions, args, ctx),
+    run: (args, ctx) => runExecCommand(sessions, args, ctx, environment),
   };
 }
 
-async function runExecCommand(sessions: UnifiedExecSessions, args: ExecCommandInput, ctx: ToolContext): Promise<ToolResult> {
+async function runExecCommand(sessions: UnifiedExecSessions, args: ExecCommandInput, ctx: ToolContext, environment: Pick<ProcessSpecInit, "env" | "envPolicy">): Promise<ToolResult> {
   const cwd = path.posix.resolve(ctx.cwd, args.workdir ?? ".");
   const shellPatch = patchFromCommand(args.cmd);
   if (shellPatch !== undefined) return runApplyPatch(shellPatch.patch, { ...ctx, cwd: path.posix.resolve(cwd, shellPatch.dir ?? ".") });
@@ -53,7 +52,7 @@ async function runExecCommand(sessions: UnifiedExecSessions, args: ExecCommandIn
   const notes: string[] = [];
   const ended = await sessions.makeRoom();
   if (ended.length > 0) notes.push(`Note: ended session ${ended.join(", ")} (least recently used) to stay within ${sessions.maxSessions} running sessions.`);
-  const run = { sessions, ctx, args, argv, cwd, item, startedAt };
+  const run = { sessions, ctx, args, argv, cwd, item, startedAt, environment };
   const policy = sandboxPolicyFor(ctx.sandbox, ctx.writableRoots, auth.unsandboxed, ctx.proxyHosts?.());
   let result = await startAndCollect(run, sessions.processIdFor(ctx.callId), policy);
   if ("error" in result) return fail(item, result.error);
@@ -83,16 +82,18 @@ interface Run {
   cwd: string;
   item: OpenItem;
   startedAt: number;
+  /** What the process inherits and gets set (config's shell_environment_policy). */
+  environment: Pick<ProcessSpecInit, "env" | "envPolicy">;
 }
 
 /** Starts the process and waits one yield; a process that exited is forgotten at once. */
 async function startAndCollect(run: Run, processId: string, sandbox: SandboxPolicyInit): Promise<{ collected: Collected; sessionId: number } | { error: string }> {
-  const { sessions, ctx, args } = run;
+  const { sessions, ctx, args, environment } = run;
   const tty = args.tty ?? false;
   const spec: ProcessSpecInit = {
     argv: run.argv,
     cwd: run.cwd,
-    env: COMMAND_ENV,
+    ...environment,
     ...(tty ? { tty: TTY_SIZE } : {}),
     stdinOpen: tty,
     sandbox,
