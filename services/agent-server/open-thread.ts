@@ -116,6 +116,11 @@ const o = deps.options;
     // not re-read (over the network for a remote cwd) before every model request.
     let threadInstructions: Promise<string> | undefined;
     const threadEnv = env;
+    const readInstructions = () =>
+      (threadInstructions ??= instructions(info.cwd, threadEnv).catch((err: unknown) => {
+        threadInstructions = undefined; // a failed read is retried by the next request
+        throw err;
+      }));
     const thread = new Thread({
       info,
       env,
@@ -126,17 +131,17 @@ const o = deps.options;
       turns,
       writableRoots: setup.writableRoots,
       sessionSandbox: sessionSandboxFor,
-      instructions: () =>
-        (threadInstructions ??= instructions(info.cwd, threadEnv).catch((err: unknown) => {
-          threadInstructions = undefined; // a failed read is retried by the next request
-          throw err;
-        })),
+      instructions: readInstructions,
       ...(o.reasoning ? { reasoning: o.reasoning } : {}),
       newId: deps.newId,
       now: deps.now,
       onTurnEnd: deps.noteThread,
       maxQueuedEvents: o.maxQueuedEvents,
     });
+    // A new local thread reads its AGENTS.md (node:fs) now, on the thread pool while the rest of
+    // its start runs (index line, first event, turn), not after it: the first model request then
+    // waits for one read less (issue 15). A failed read is read again by that request, as before.
+    if (fresh && kind === "local") void readInstructions().catch(() => undefined);
     // The thread starts once its early session is open: a failure there fails the start, as an eager opening's does.
     await early;
     // A lazy environment is the thread's controller from the moment it opens, before any use.
