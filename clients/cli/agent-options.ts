@@ -24,6 +24,7 @@ export function addAgentOptions(cmd: Command): Command {
       .option("--token-file <file>", "bearer token for the environment's exec server")
       .option("--ca-file <file>", "trust this CA for a grpcs:// environment")
       .option("-s, --sandbox <mode>", `read-only | workspace-write | full-access (Codex's danger-full-access too; default: sandbox_mode, else ${DEFAULT_SANDBOX})`)
+      .option("-a, --ask-for-approval <policy>", "when to ask before a command: untrusted | on-failure | on-request | never (default: approval_policy, else on-request)")
       .option("-C, --cwd <dir>", "the working directory of the thread (default: this directory)")
       .option("--add-dir <dir>", "another directory workspace-write may write (besides the cwd); repeatable", collect, [])
       .option(

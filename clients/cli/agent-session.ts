@@ -23,6 +23,8 @@ export interface AgentFlags extends ConfigFlags {
   cwd?: string;
   /** Codex's spelling of --cwd (hidden). */
   cd?: string;
+  /** Codex's -a: the approval policy, beating config's approval_policy. */
+  askForApproval?: string;
   addDir?: string[];
   dangerouslyBypassApprovalsAndSandbox?: boolean;
   agent?: string;
@@ -52,7 +54,11 @@ export async function openAgentSession(
     throw usageError(`--dangerously-bypass-approvals-and-sandbox runs without a sandbox: drop -s ${flags.sandbox}, or drop the bypass to keep the sandbox`);
   }
   const sandbox = bypass ? "full-access" : parseChoice("--sandbox", canonicalSandboxMode(flags.sandbox ?? c.sandbox_mode ?? DEFAULT_SANDBOX), SANDBOX_MODES);
-  const approvalPolicy: ApprovalPolicy = bypass ? "never" : c.approval_policy ? parseChoice("approval_policy", c.approval_policy, APPROVAL_POLICIES) : defaults.approvalPolicy;
+  if (bypass && flags.askForApproval !== undefined && flags.askForApproval !== "never") {
+    throw usageError(`--dangerously-bypass-approvals-and-sandbox never asks: drop -a ${flags.askForApproval}, or drop the bypass`);
+  }
+  const asked = flags.askForApproval !== undefined ? parseChoice("--ask-for-approval", flags.askForApproval, APPROVAL_POLICIES) : undefined;
+  const approvalPolicy: ApprovalPolicy = bypass ? "never" : asked ?? (c.approval_policy ? parseChoice("approval_policy", c.approval_policy, APPROVAL_POLICIES) : defaults.approvalPolicy);
   // Codex's --add-dir: more writable roots, relative to where tether runs (as Codex resolves them).
   const addDirs = (flags.addDir ?? []).map((d) => path.resolve(d));
   const writableRoots = [...(c.sandbox_workspace_write?.writable_roots ?? []), ...addDirs];
@@ -68,7 +74,7 @@ export async function openAgentSession(
     ...(flags.env !== undefined ? { environment: flags.env } : {}),
     ...(flags.model !== undefined ? { model: flags.model } : {}),
     ...(flags.sandbox !== undefined || bypass ? { sandbox } : {}),
-    ...(bypass ? { approvalPolicy } : {}),
+    ...(bypass || asked !== undefined ? { approvalPolicy } : {}),
     ...(addDirs.length > 0 ? { writableRoots } : {}),
   };
   const agentUrl = flags.agent ?? c.agent;

@@ -13,6 +13,29 @@ const INSTEAD: Record<string, string> = {
   update: "tether is updated with the package manager that installed it",
 };
 
+const FLAG_INSTEAD: Record<string, string> = {
+  "--oss": "tether has no local-provider shortcut: point OPENAI_BASE_URL at your Ollama or LM Studio server (e.g. http://localhost:11434/v1), or add a [model_providers] entry with its base_url",
+  "--local-provider": "tether has no local-provider shortcut: point OPENAI_BASE_URL at the server (e.g. http://localhost:11434/v1), or add a [model_providers] entry with its base_url",
+  "-i": "tether's turns are text only, it cannot attach an image: describe what it shows, or name its path for a command to read",
+  "--image": "tether's turns are text only, it cannot attach an image: describe what it shows, or name its path for a command to read",
+  "--full-auto": "Codex dropped it too; tether exec already runs commands in the workspace-write sandbox without asking: leave it out (or -s workspace-write)",
+  "--search": "tether has no web search tool",
+  "--strict-config": "tether always names every config key it does not use (tether: warning: … unknown key); a wrong value of a key it knows stops it",
+  "--ignore-user-config": "point TETHER_HOME at another directory (an empty one: no config.toml and no rules)",
+  "--ignore-rules": "rules are read from $TETHER_HOME/rules/*.rules: point TETHER_HOME at a directory without them",
+  "--remote": "tether's spelling: --agent URL (unix:///path, grpc://host:port, grpcs://host:port) for a tether agent-server",
+  "--remote-auth-token-env": "tether's spelling: --agent-token-file FILE (the bearer token for --agent)",
+  "--worktree": "tether makes no worktrees: git worktree add DIR, then tether exec -C DIR …",
+  "--ephemeral": "tether keeps every thread under $TETHER_HOME/sessions: set TETHER_HOME to a temporary directory for a run that leaves nothing behind",
+};
+
+/** What to use instead of a Codex flag tether rejected (`--oss`, `-i`, …), or undefined. */
+export function codexFlagInstead(flag: string): string | undefined {
+  const name = flag.split("=")[0]!;
+  const instead = Object.hasOwn(FLAG_INSTEAD, name) ? FLAG_INSTEAD[name] : undefined;
+  return instead === undefined ? undefined : `${name} is a Codex flag tether does not have: ${instead}`;
+}
+
 /** What to use instead of Codex's command `word`, or undefined when it is not one tether lacks. */
 export function codexCommandInstead(word: string): string | undefined {
   const instead = Object.hasOwn(INSTEAD, word) ? INSTEAD[word] : undefined;

@@ -6,7 +6,7 @@ import { packageVersion } from "../../services/common/package-info.js";
 import { USAGE_FAILURE, reportError, usageError } from "./cli-error.js";
 import { addAgentOptions, addConfigOptions } from "./agent-options.js";
 import { optionDescription } from "./help-format.js";
-import { codexCommandInstead } from "./codex-commands.js";
+import { codexCommandInstead, codexFlagInstead } from "./codex-commands.js";
 import type { AgentFlags } from "./agent-session.js";
 import type { ExecFlags, ResumeTarget } from "./exec/exec-command.js";
 import type { RunFlags } from "./run-command.js";
@@ -238,6 +238,8 @@ function addExecCommands(program: Command, actions: ProgramActions): void {
       .option("--output-schema <file>", "a JSON schema the final answer must match (else the turn fails)")
       // Codex CI scripts pass it (codex exec refuses to run outside a Git repository); tether never asks.
       .addOption(new Option("--skip-git-repo-check", "accepted for Codex compatibility: tether does not require a Git repository").hideHelp())
+      // Codex's --color: tether's progress has no colours, so every choice prints the same.
+      .addOption(new Option("--color <when>", "accepted for Codex compatibility: tether prints no colours").choices(["always", "never", "auto"]).hideHelp())
       .addHelpText("after", EXEC_HELP);
   const run =
     actions.exec ??
@@ -250,7 +252,7 @@ function addExecCommands(program: Command, actions: ProgramActions): void {
       .alias("e")
       .description("Run one agent turn without a person (CI): approvals are declined, progress on stderr, the exit status says how it ended.")
       .argument("[prompt]", "what to do; - (or no argument with a pipe) reads it from stdin; with a prompt, piped stdin is appended in a <stdin> block"),
-  ).action(async (prompt: string | undefined, opts: ExecFlags) => run(prompt, opts));
+  ).action(async (prompt: string | undefined, opts: ExecFlags) => run(prompt, mergeFlags(rootFlags(program), opts)));
   execOptions(
     exec
       .command("resume")
@@ -259,7 +261,7 @@ function addExecCommands(program: Command, actions: ProgramActions): void {
       .argument("[prompt]", "what to do; - reads it from stdin")
       .option("--last", "the most recent thread of this working directory"),
   ).action(async (first: string | undefined, second: string | undefined, opts: ExecFlags & { last?: boolean }, cmd: Command) => {
-    const merged = mergeFlags(exec.opts<ExecFlags>(), opts);
+    const merged = mergeFlags(mergeFlags(rootFlags(program), exec.opts<ExecFlags>()), opts);
     if (opts.last) {
       if (second !== undefined) throw usageError("with --last, give only the prompt: tether exec resume --last PROMPT");
       return run(first, merged, { last: true });
@@ -267,6 +269,15 @@ function addExecCommands(program: Command, actions: ProgramActions): void {
     if (first === undefined) throw usageError(`name the thread or pass --last: ${cmd.name()} THREAD_ID [PROMPT]`);
     return run(second, merged, { threadId: first });
   });
+}
+
+/**
+ * The agent flags given before the command (`tether -m o3 exec …`, as Codex takes them): without
+ * this they were parsed and silently dropped. The interactive session's --resume is not exec's.
+ */
+function rootFlags(program: Command): ExecFlags {
+  const { resume: _resume, ...flags } = program.opts<ExecFlags & { resume?: string }>();
+  return flags;
 }
 
 /** Options given before `resume` (on exec) and after it: lists add up, the later value wins. */
@@ -322,6 +333,10 @@ export async function runProgram(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
+      // commander named the flag; a Codex user also learns what tether does instead.
+      const flag = err.code === "commander.unknownOption" ? /'([^']+)'/.exec(err.message)?.[1] : undefined;
+      const instead = flag === undefined ? undefined : codexFlagInstead(flag);
+      if (instead !== undefined) process.stderr.write(`tether: ${instead}\n`);
       // Help and version exit 0; every other commander error is a usage error.
       process.exitCode = err.exitCode === 0 ? 0 : USAGE_FAILURE;
       return;

@@ -100,3 +100,29 @@ describe("config.toml [shell_environment_policy] (Codex's key; was ignored with 
     expect(refused.stderr).toMatch(/include_only.*not supported by tether: use inherit = "core"/);
   });
 });
+
+describe("Codex's exec flags", () => {
+  it("flags before the command apply to it (tether -m o3 exec; were dropped), -a sets the approval policy, --color is taken", async () => {
+    const r = await tether(
+      [
+        [{ type: "function_call", name: "exec_command", arguments: { cmd: "touch asked.txt", login: false }, callId: "c1" }],
+        [(req) => ({ type: "message", text: toolOutput(req, "c1") })],
+      ],
+      ["-m", "o3", "exec", "--color", "never", "-a", "untrusted", "make a file"],
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(server!.requests[0]!.model).toBe("o3");
+    // untrusted asks before `touch`, and tether exec declines what would be asked.
+    expect(r.stdout).toMatch(/not run/);
+    await expect(readFile(path.join(work, "asked.txt"))).rejects.toThrow(/ENOENT/);
+  });
+
+  it("a Codex flag tether lacks says what to do instead", async () => {
+    const oss = await tether([], ["exec", "--oss", "hi"]);
+    expect(oss.code).toBe(2);
+    expect(oss.stderr).toMatch(/--oss is a Codex flag tether does not have: .*OPENAI_BASE_URL/);
+    const image = await tether([], ["exec", "-i", "shot.png", "hi"]);
+    expect(image.code).toBe(2);
+    expect(image.stderr).toMatch(/-i is a Codex flag tether does not have: tether's turns are text only/);
+  });
+});
