@@ -23,4 +23,20 @@ export default tseslint.config(
       "no-empty": ["error", { allowEmptyCatch: false }],
     },
   },
+  {
+    // zod's named `z` is its whole module object: every export stays in the bundle's shared zod
+    // chunk (its ≈ 40 locales too: 760 KB, ≈ 35 ms of CPU to load, vs 267 KB and ≈ 23 ms).
+    files: ["**/*.ts", "**/*.tsx"],
+    ignores: ["**/*.test.ts", "test/**", "bench/**"],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "ImportDeclaration[source.value='zod'][importKind!='type'] > :matches(ImportSpecifier[imported.name='z'][importKind!='type'], ImportDefaultSpecifier)",
+          message: 'use import * as z from "zod" (the named z keeps all of zod, its locales too, in the CLI bundle)',
+        },
+        { selector: "ImportExpression[source.value='zod']", message: "import a module of ours that uses zod (import(\"zod\") keeps all of zod, its locales too, in the CLI bundle)" },
+      ],
+    },
+  },
 );

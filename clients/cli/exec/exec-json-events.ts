@@ -1,7 +1,7 @@
 // The events `tether exec --json` prints, one per line: the names and shapes `codex exec
 // --json` prints (Codex CLI 0.171.0), so tools that read one read the other. One zod schema
 // gives the types, the validator the tests use, and docs/exec-json-events.schema.json.
-import { z } from "zod";
+import * as z from "zod";
 
 const Usage = z
   .strictObject({

@@ -27,9 +27,9 @@ export async function readOutputSchema(file: string): Promise<OutputSchema> {
   if (typeof schema !== "object" || schema === null || Array.isArray(schema)) throw usageError(`--output-schema ${file} must hold a JSON schema object`);
   let validator: z.ZodType;
   // zod loads only with --output-schema: ≈ 25 ms of CPU that a plain `tether exec` does not pay (issue 15).
-  const { z } = await import("zod");
+  const { validatorFromJsonSchema } = await import("./output-validator.js");
   try {
-    validator = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
+    validator = validatorFromJsonSchema(schema as Record<string, unknown>);
   } catch (err) {
     throw usageError(`--output-schema ${file} is not a JSON schema tether can check: ${(err as Error).message}`);
   }

@@ -4,7 +4,7 @@
 // so the schema the model sees and the parser that checks its answer cannot drift apart. The
 // default tools run this ahead of time (tool-parameters.gen.ts), not at thread start: this
 // module loads zod.
-import { z } from "zod";
+import * as z from "zod";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { ToolInput } from "./tool.js";
 

@@ -2,7 +2,7 @@
 // project file, a profile, environment variables, `-c` overrides) is checked against it
 // alone, so an error names the layer it came from; the merged result is checked again. A layer
 // the schema surely accepts is let through without zod by config-quick-check.ts: change both.
-import { z } from "zod";
+import * as z from "zod";
 import { APPROVAL_POLICIES, LOG_LEVELS, REASONING_EFFORTS, REASONING_SUMMARIES, SANDBOX_MODES, canonicalSandboxMode } from "./config-values.js";
 
 export { APPROVAL_POLICIES, SANDBOX_MODES, canonicalSandboxMode };

@@ -3,7 +3,7 @@
 // Param schemas (zod) are the edge: a handler receives a parsed value or the client gets
 // -32602 naming the field. Results and notifications are typed here and nowhere else.
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { z } from "zod";
+import * as z from "zod";
 
 /** JSON-RPC error codes used on this wire; -32004 is Codex's "not found" (its client maps it to io NotFound). */
 export const RpcCode = {

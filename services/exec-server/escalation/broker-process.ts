@@ -2,7 +2,7 @@
 // cancels, writes decisions back. Node cannot pass fds over Unix sockets, so the broker
 // holds the shells' stdio and runs escalated commands; this side only decides.
 import { spawn, type ChildProcess } from "node:child_process";
-import { z } from "zod";
+import * as z from "zod";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import { type Clock, systemClock } from "../process/stopwatch.js";
 import type { DecisionResult } from "./escalation-types.js";

@@ -1,7 +1,7 @@
 // exec_command's arguments (Codex's names and shape): the one source of both the JSON schema
 // the model is offered (tool-parameters.gen.ts, `make tool-schemas`) and the parser of its
 // calls, which the registry imports on the first call (zod stays off the start-up path).
-import { z } from "zod";
+import * as z from "zod";
 
 export const execCommandInput = z.object({
   cmd: z.string().min(1).describe("Shell command to execute."),

@@ -1,7 +1,7 @@
 // write_stdin's arguments (Codex's names and shape): the one source of both the JSON schema
 // the model is offered (tool-parameters.gen.ts, `make tool-schemas`) and the parser of its
 // calls, which the registry imports on the first call (zod stays off the start-up path).
-import { z } from "zod";
+import * as z from "zod";
 
 export const writeStdinInput = z.object({
   session_id: z.number().int().describe("The session ID exec_command returned for a command that is still running."),
