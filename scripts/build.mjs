@@ -38,6 +38,8 @@ const EXEC_EARLY = [
   { importer: "agent-session.ts", path: "../agent/create-agent-client.js" },
   { importer: "agent-session.ts", path: "../../services/agent-server/default-agent-parts.js" },
   { importer: "create-agent-client.ts", path: "../../services/agent-server/default-agent-parts.js" },
+  // --env unix://…: the thread's early exec session (lean client), which reads AGENTS.md.
+  { importer: "thread-environment.ts", path: "../../clients/environment/early-session.js" },
 ];
 /** dist/late/NAME.js (entry name) -> what it loads: a source file, or a package by name. */
 const late = new Map();
