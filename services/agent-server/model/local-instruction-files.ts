@@ -4,7 +4,8 @@
 // exec core runs in this process, as this user, on this host's file system, and a session's
 // sandbox limits writes, never reads; stat follows symlinks as the environment's stat does, and
 // a missing file is NotFound either way.
-import { open, stat } from "node:fs/promises";
+import { type FileHandle, open, stat } from "node:fs/promises";
+import type { FileInfo } from "../../../gen/tether/exec/v1/filesystem_pb.js";
 import { FileType } from "../../common/wire-enums.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { InstructionFiles } from "./project-instructions.js";
@@ -19,10 +20,20 @@ export const localInstructionFiles: InstructionFiles = {
     return { type, size: BigInt(info.size) };
   },
   readFile(path, opts) {
+    let resolveInfo!: (info: Pick<FileInfo, "type" | "size">) => void;
+    let rejectInfo!: (err: unknown) => void;
+    const info = new Promise<Pick<FileInfo, "type" | "size">>((res, rej) => ((resolveInfo = res), (rejectInfo = rej)));
+    info.catch(() => undefined); // a caller that only reads the chunks sees the error there
     return {
+      info,
       chunks: (async function* () {
-        const file = await open(path, "r").catch((err: unknown) => { throw fsError(err, path); });
+        let file: FileHandle | undefined;
         try {
+          file = await open(path, "r").catch((err: unknown) => { throw fsError(err, path); });
+          const st = await file.stat();
+          // As an exec server's ReadFile: only a regular file is read.
+          if (!st.isFile()) throw new TetherError(ErrorCode.InvalidArgument, `cannot read ${path}: it is not a regular file`);
+          resolveInfo({ type: FileType.FILE, size: BigInt(st.size) });
           let left = opts?.length ?? Number.POSITIVE_INFINITY;
           while (left > 0) {
             opts?.signal?.throwIfAborted();
@@ -32,8 +43,11 @@ export const localInstructionFiles: InstructionFiles = {
             left -= bytesRead;
             yield buf.subarray(0, bytesRead);
           }
+        } catch (err) {
+          rejectInfo(err);
+          throw err;
         } finally {
-          await file.close();
+          await file?.close();
         }
       })(),
     };

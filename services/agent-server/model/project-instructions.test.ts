@@ -71,6 +71,13 @@ describe.each<[string, () => InstructionFiles]>([
     expect(got.files).toEqual([path.join(root, "AGENTS.md")]);
   });
 
+  it("passes over an AGENTS.md that is a directory, without a warning", async () => {
+    const root = await tree("agents-dir", { ".git": null, "AGENTS.md/notes": "not instructions\n", "sub/AGENTS.md": "sub rules\n" });
+    const got = await loadProjectInstructions(files(), path.join(root, "sub"));
+    expect(got.files).toEqual([path.join(root, "sub/AGENTS.md")]);
+    expect(got.warnings).toEqual([]);
+  });
+
   it("gives empty text when there is no AGENTS.md", async () => {
     const root = await tree("none", { ".git": null, "x": null });
     expect(await loadProjectInstructions(files(), path.join(root, "x"))).toEqual({ text: "", files: [], omittedBytes: 0, warnings: [] });
@@ -102,46 +109,39 @@ describe.each<[string, () => InstructionFiles]>([
   });
 });
 
-// Over a remote environment each call is a round trip: all stats go out at once, then all reads.
+// Over a remote environment each call is a round trip: every call goes out before any is answered.
 describe("loadProjectInstructions' round trips", () => {
-  it("sends every stat before any is answered, then every read before any is answered", async () => {
-    const root = await tree("rounds", { ".git": null, "AGENTS.md": "root", "a/AGENTS.md": "a", "a/b/AGENTS.md": "b" });
-    const cwd = path.join(root, "a", "b");
-    const log: string[] = [];
-    let round = 0;
+  it("sends every stat and every read at once (one round), and still reads only the chain below the root", async () => {
+    const root = await tree("rounds", { "AGENTS.md": "above the repo", "repo/.git": null, "repo/AGENTS.md": "root", "repo/a/AGENTS.md": "a", "repo/a/b/AGENTS.md": "b" });
+    const cwd = path.join(root, "repo", "a", "b");
+    let calls = 0;
     let release!: () => void;
-    let held = new Promise<void>((resolve) => (release = resolve));
-    const hold = () => held; // the gate of the round the call was made in
+    const held = new Promise<void>((resolve) => (release = resolve));
     const files: InstructionFiles = {
       stat: async (p, opts) => {
-        log.push(`${round}:stat`);
-        await hold();
+        calls++;
+        await held;
         return localInstructionFiles.stat(p, opts);
       },
       readFile: (p, opts) => {
-        log.push(`${round}:read`);
+        calls++;
+        const inner = localInstructionFiles.readFile(p, opts);
         return {
+          info: held.then(() => inner.info),
           chunks: (async function* () {
-            await hold();
-            yield* localInstructionFiles.readFile(p, opts).chunks;
+            await held;
+            yield* inner.chunks;
           })(),
         };
       },
     };
     const loading = loadProjectInstructions(files, cwd);
     const dirs = cwd.split("/").length; // "/" and each component
-    await expect.poll(() => log.length).toBe(2 * dirs);
-    round = 1;
-    const stats = log.length;
-    held = new Promise<void>((resolve) => {
-      const previous = release;
-      release = resolve;
-      previous();
-    });
-    await expect.poll(() => log.length).toBe(stats + 3);
+    await expect.poll(() => calls).toBe(2 * dirs); // a .git stat and an AGENTS.md read per directory, none answered yet
     release();
     const result = await loading;
-    expect(result.text).toMatch(/root[\s\S]*\ba\b[\s\S]*\bb\b/);
-    expect(log).toEqual([...Array<string>(stats).fill("0:stat"), "1:read", "1:read", "1:read"]);
+    expect(calls).toBe(2 * dirs);
+    expect(result.files).toEqual(["repo", "repo/a", "repo/a/b"].map((d) => path.join(root, d, "AGENTS.md")));
+    expect(result.text).not.toContain("above the repo");
   });
 });

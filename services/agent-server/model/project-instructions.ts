@@ -25,11 +25,17 @@ export interface ProjectInstructions {
   warnings: string[];
 }
 
-/** The file calls project instructions need: an Environment's FileOps, or local-instruction-files.ts. */
+/**
+ * The file calls project instructions need: an Environment's FileOps, or local-instruction-files.ts.
+ * readFile of something that is not a regular file fails with InvalidArgument, as an exec server's does.
+ */
 export interface InstructionFiles {
   stat(path: string, opts?: { signal?: AbortSignal }): Promise<Pick<FileInfo, "type" | "size">>;
-  readFile(path: string, opts?: { length?: number; signal?: AbortSignal }): { chunks: AsyncIterable<Uint8Array> };
+  readFile(path: string, opts?: { length?: number; signal?: AbortSignal }): { info: Promise<Pick<FileInfo, "type" | "size">>; chunks: AsyncIterable<Uint8Array> };
 }
+
+/** What reading one candidate gave: its first bytes and whole size, nothing there, or why not. */
+type Candidate = { size: number; bytes: Uint8Array } | { absent: true } | { error: unknown };
 
 export const DEFAULT_PROJECT_INSTRUCTIONS_BYTES = 32 * 1024;
 
@@ -39,32 +45,39 @@ export async function loadProjectInstructions(files: InstructionFiles, cwd: stri
   const fileName = options.fileName ?? "AGENTS.md";
   // Remote cwds are POSIX paths whatever this process runs on.
   const dirs = ancestors(path.posix.resolve(cwd));
-  // Each a network call for a remote environment: two rounds, each in parallel. First every
-  // ancestor's `.git` and AGENTS.md (those above the root are simply not used), then the
-  // chain's files, each read up to the whole cap and cut to what the budget leaves below.
+  // Each a network call for a remote environment: one round, in parallel: every ancestor's
+  // `.git` stat and AGENTS.md read (up to the whole cap; a read also says whether the file is
+  // there and its size). Those above the root are not used; the budget cuts what is below.
   const failures = new Map<string, string>();
+  const why = (p: string, err: unknown) => `cannot read ${p}: ${err instanceof Error ? err.message : String(err)}`;
   const statOf = (p: string) => files.stat(p, { signal }).then(
     (info) => info,
     (err: unknown) => {
       if (isAbsent(err)) return undefined;
       if (signal?.aborted) throw err;
-      failures.set(p, `cannot read ${p}: ${err instanceof Error ? err.message : String(err)}`);
+      failures.set(p, why(p, err));
       return undefined;
     },
   );
+  const readOf = async (p: string): Promise<Candidate> => {
+    try {
+      const reading = files.readFile(p, { length: maxBytes, signal });
+      const bytes = await readCapped(reading.chunks, maxBytes);
+      const info = await reading.info;
+      return info.type === FileType.FILE ? { size: Number(info.size), bytes } : { absent: true };
+    } catch (err) {
+      if (isAbsent(err) || (err instanceof TetherError && err.code === ErrorCode.InvalidArgument)) return { absent: true }; // none, or not a regular file
+      if (signal?.aborted) throw err;
+      return { error: err };
+    }
+  };
   const gitPaths = dirs.map((d) => path.posix.join(d, ".git"));
-  const [gits, allInfos] = await Promise.all([Promise.all(gitPaths.map(statOf)), Promise.all(dirs.map((d) => statOf(path.posix.join(d, fileName))))]);
+  const [gits, allReads] = await Promise.all([Promise.all(gitPaths.map(statOf)), Promise.all(dirs.map((d) => readOf(path.posix.join(d, fileName))))]);
   const rootIndex = gits.findIndex((info) => info !== undefined);
   const chainLength = rootIndex < 0 ? 1 : rootIndex + 1;
   const candidates = dirs.slice(0, chainLength).reverse().map((d) => path.posix.join(d, fileName));
-  const infos = allInfos.slice(0, chainLength).reverse();
-  const warnings = [...gitPaths, ...candidates].flatMap((p) => (failures.has(p) ? [failures.get(p)!] : []));
-  const reads = candidates.map((file, i) => {
-    if (infos[i]?.type !== FileType.FILE) return undefined;
-    const read = readCapped(files, file, maxBytes, signal);
-    read.catch(() => undefined); // looked at in order below (or not at all, past the cap)
-    return read;
-  });
+  const reads = allReads.slice(0, chainLength).reverse();
+  const warnings = gitPaths.flatMap((p) => (failures.has(p) ? [failures.get(p)!] : []));
 
   const parts: string[] = [];
   const read: string[] = [];
@@ -72,23 +85,19 @@ export async function loadProjectInstructions(files: InstructionFiles, cwd: stri
   let omittedBytes = 0;
   let skipped = 0;
   for (const [i, file] of candidates.entries()) {
-    const info = infos[i];
-    const reading = reads[i];
-    if (info === undefined || reading === undefined) continue;
-    const size = Number(info.size);
+    const got = reads[i]!;
+    if ("absent" in got) continue;
     if (budget <= 0) {
-      omittedBytes += size;
+      omittedBytes += "size" in got ? got.size : 0;
       skipped++;
       continue;
     }
-    let bytes: Uint8Array;
-    try {
-      bytes = (await reading).subarray(0, budget);
-    } catch (err) {
-      if (signal?.aborted) throw err;
-      warnings.push(`cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`);
+    if ("error" in got) {
+      warnings.push(why(file, got.error));
       continue;
     }
+    const size = got.size;
+    const bytes = got.bytes.subarray(0, budget);
     const text = decodeWhole(bytes);
     const usedBytes = Buffer.byteLength(text);
     const cut = Math.max(0, size - usedBytes);
@@ -115,8 +124,7 @@ function ancestors(dir: string): string[] {
   }
 }
 
-async function readCapped(files: InstructionFiles, file: string, max: number, signal: AbortSignal | undefined): Promise<Uint8Array> {
-  const { chunks } = files.readFile(file, { length: max, signal });
+async function readCapped(chunks: AsyncIterable<Uint8Array>, max: number): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of chunks) {
