@@ -16,6 +16,8 @@ export interface CreateAgentClientOptions {
   caFile?: string;
   /** In process: where rollouts, config and rules live (default $TETHER_HOME or ~/.tether). */
   tetherHome?: string;
+  /** In process: where rollouts go instead of tetherHome/sessions (AgentCoreOptions.rolloutHome). */
+  rolloutHome?: string;
   /** In process: the model (default: the Responses API client from config and environment). */
   model?: ModelClient;
   /** In process: tools and policy per thread (default: tether's tools and execpolicy). */
@@ -46,6 +48,7 @@ export async function createAgentClient(options: CreateAgentClientOptions = {}):
   const services = options.services ?? defaults!.defaultThreadServices({ tetherHome: options.tetherHome, features: options.features, shellEnvironment: options.shellEnvironment });
   const core = await AgentCore.create({
     tetherHome: options.tetherHome,
+    rolloutHome: options.rolloutHome,
     model,
     services,
     openEnvironment: options.openEnvironment,

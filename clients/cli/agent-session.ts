@@ -2,6 +2,8 @@
 // thread's settings (model, environment, sandbox, approvals) and an AgentClient — the agent
 // in this process, or an agent server with --agent. Flags beat config; config beats defaults.
 import { accessSync, constants, statSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import type { AgentClient, ThreadOptions } from "../agent/agent-client.js";
 import type { ModelClient } from "../../services/agent-server/model/model-client.js";
@@ -30,6 +32,8 @@ export interface AgentFlags extends ConfigFlags {
   agent?: string;
   agentTokenFile?: string;
   agentCaFile?: string;
+  /** Codex's --ephemeral: the thread's rollout goes to a temporary directory removed at close. */
+  ephemeral?: boolean;
 }
 
 export interface AgentSession {
@@ -88,6 +92,7 @@ export async function openAgentSession(
   if (flags.agentCaFile && !agentUrl) throw usageError("--agent-ca-file needs --agent");
   if (flags.agentCaFile && !isReadable(flags.agentCaFile)) throw usageError(`--agent-ca-file ${flags.agentCaFile} cannot be read: name the PEM file of the CA that signed the agent server's certificate`);
   const agentToken = flags.agentTokenFile ? await readSecretFile(flags.agentTokenFile, "--agent-token-file") : undefined;
+  if (flags.ephemeral && agentUrl) throw usageError("--ephemeral needs the agent in this process: an agent server keeps its threads (drop --agent or --ephemeral)");
   const { createAgentClient } = await import("../agent/create-agent-client.js");
   const model = agentUrl ? undefined : await modelFromConfig(config);
   const checkKey = (model as { checkApiKey?: () => void } | undefined)?.checkApiKey;
@@ -99,7 +104,9 @@ export async function openAgentSession(
       throw usageError(TetherError.from(err).message);
     }
   }
+  const rolloutHome = flags.ephemeral ? await mkdtemp(path.join(tmpdir(), "tether-ephemeral-")) : undefined;
   const client = await createAgentClient({
+    rolloutHome,
     agentUrl,
     token: agentToken,
     caFile: flags.agentCaFile,
@@ -114,7 +121,20 @@ export async function openAgentSession(
     detachedTtlMs: c.exec_detached_ttl_ms,
     idleThreadTtlMs: c.agent_idle_thread_ttl_ms,
   });
+  if (rolloutHome !== undefined) removeOnClose(client, rolloutHome);
   return { client, thread, overrides, config };
+}
+
+/** --ephemeral: nothing of the thread stays once the client closes (the rollout was the agent's working copy). */
+function removeOnClose(client: AgentClient, dir: string): void {
+  const close = client.close.bind(client);
+  client.close = async () => {
+    try {
+      await close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
 }
 
 function isReadable(file: string): boolean {

@@ -26,7 +26,6 @@ const FLAG_INSTEAD: Record<string, string> = {
   "--remote": "tether's spelling: --agent URL (unix:///path, grpc://host:port, grpcs://host:port) for a tether agent-server",
   "--remote-auth-token-env": "tether's spelling: --agent-token-file FILE (the bearer token for --agent)",
   "--worktree": "tether makes no worktrees: git worktree add DIR, then tether exec -C DIR …",
-  "--ephemeral": "tether keeps every thread under $TETHER_HOME/sessions: set TETHER_HOME to a temporary directory for a run that leaves nothing behind",
 };
 
 /** What to use instead of a Codex flag tether rejected (`--oss`, `-i`, …), or undefined. */

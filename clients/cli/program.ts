@@ -239,6 +239,7 @@ function addExecCommands(program: Command, actions: ProgramActions): void {
       // Codex CI scripts pass it (codex exec refuses to run outside a Git repository); tether never asks.
       .addOption(new Option("--skip-git-repo-check", "accepted for Codex compatibility: tether does not require a Git repository").hideHelp())
       // Codex's --color: tether's progress has no colours, so every choice prints the same.
+      .option("--ephemeral", "keep no rollout of this run (it cannot be resumed)")
       .addOption(new Option("--color <when>", "accepted for Codex compatibility: tether prints no colours").choices(["always", "never", "auto"]).hideHelp())
       .addHelpText("after", EXEC_HELP);
   const run =
@@ -262,6 +263,7 @@ function addExecCommands(program: Command, actions: ProgramActions): void {
       .option("--last", "the most recent thread of this working directory"),
   ).action(async (first: string | undefined, second: string | undefined, opts: ExecFlags & { last?: boolean }, cmd: Command) => {
     const merged = mergeFlags(mergeFlags(rootFlags(program), exec.opts<ExecFlags>()), opts);
+    if ((merged as AgentFlags).ephemeral) throw usageError("--ephemeral keeps no thread, so it cannot resume one: drop it (the resumed turn is recorded in the thread)");
     if (opts.last) {
       if (second !== undefined) throw usageError("with --last, give only the prompt: tether exec resume --last PROMPT");
       return run(first, merged, { last: true });

@@ -25,6 +25,8 @@ export const DEFAULT_IDLE_THREAD_TTL_MS = 10 * 60_000;
 export interface AgentCoreOptions {
   /** Holds sessions/ (rollouts), config and rules; default $TETHER_HOME or ~/.tether. */
   tetherHome?: string;
+  /** Where sessions/ lives instead of tetherHome (`tether exec --ephemeral`: a directory removed afterwards). */
+  rolloutHome?: string;
   model: ModelClient;
   services: ThreadServicesFactory;
   /** Opens a thread's environment; default: the `--env` grammar of clients/environment. */
@@ -88,7 +90,7 @@ export class AgentCore implements AsyncDisposable {
   }
 
   static async create(options: AgentCoreOptions): Promise<AgentCore> {
-    const store = new RolloutStore(options.tetherHome ?? defaultTetherHome());
+    const store = new RolloutStore(options.rolloutHome ?? options.tetherHome ?? defaultTetherHome());
     await store.init();
     return new AgentCore(options, store);
   }

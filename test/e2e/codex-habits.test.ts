@@ -1,7 +1,7 @@
 // What a Codex user does with tether, end to end: the real `tether` process, the agent in it,
 // a real scripted Responses server on loopback and the real sandbox. Each case is a habit
 // `codex` accepts that tether broke or refused without saying what to do instead.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -124,5 +124,24 @@ describe("Codex's exec flags", () => {
     const image = await tether([], ["exec", "-i", "shot.png", "hi"]);
     expect(image.code).toBe(2);
     expect(image.stderr).toMatch(/-i is a Codex flag tether does not have: tether's turns are text only/);
+  });
+});
+
+describe("tether exec --ephemeral (Codex's; was rejected)", () => {
+  it("runs the turn and keeps no rollout anywhere; resume says it cannot", async () => {
+    const home = path.join(dir, "ephemeral-home");
+    const tmp = path.join(dir, "ephemeral-tmp");
+    await mkdir(tmp, { recursive: true });
+    const r = await tether([[{ type: "message", text: "gone after" }]], ["exec", "--json", "--ephemeral", "hi"], { home, env: { TMPDIR: tmp } });
+    expect(r.code, r.stderr).toBe(0);
+    const threadId = (JSON.parse(r.stdout.split("\n")[0]!) as { thread_id: string }).thread_id;
+    expect(threadId).toMatch(/^thread_/);
+    expect(r.stdout).toContain("gone after");
+    const kept = await readdir(path.join(home, "sessions")).catch(() => [] as string[]);
+    expect(kept.filter((n) => n.includes(threadId))).toEqual([]);
+    expect((await readdir(tmp)).filter((n) => n.startsWith("tether-"))).toEqual([]);
+    const resumed = await tether([], ["exec", "resume", "--ephemeral", "--last", "again"], { home });
+    expect(resumed.code).toBe(2);
+    expect(resumed.stderr).toMatch(/--ephemeral keeps no thread, so it cannot resume one/);
   });
 });
