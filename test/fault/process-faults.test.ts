@@ -34,6 +34,15 @@ async function waitForOutput(c: Clients, processId: string, text: string): Promi
   }
 }
 
+/** The last 2 KiB a process printed (stdout and stderr), read back after its exit. */
+async function outputTail(c: Clients, processId: string): Promise<string> {
+  let seen = "";
+  for await (const ev of c.process.attach({ processId })) {
+    if (ev.event.case === "output") seen = (seen + Buffer.from(ev.event.value.data).toString()).slice(-2048);
+    if (ev.event.case === "exited") break;
+  }
+  return JSON.stringify(seen);
+}
 
 /** The v1 pids cgroups an exec server process created (none where that hierarchy is absent). */
 function pidsCgroupsOf(pid: number): string[] {
@@ -177,10 +186,12 @@ describe("a fork bomb in the sandbox", () => {
     await c.process.start({
       processId: "bomb",
       spec: {
-        // $0 carries the marker into every fork's command line.
-        // The top shell then waits on stdin without forking, so the bomb runs until the
-        // wall timeout even when every fork fails.
-        argv: ["sh", "-c", "b() { b | b & }; b; read x", marker],
+        // $0 carries the marker into every fork's command line. The top shell forks once
+        // (`b &`), while its cgroup is nearly empty, then waits on stdin, so the bomb runs until
+        // the wall timeout even when every later fork fails. Not `b; read x`: dash forks each
+        // element of a pipeline itself, and under load the first element's bomb could fill the
+        // cgroup before the top shell's second fork ("Cannot fork", exit 2 long before the timeout).
+        argv: ["sh", "-c", "b() { b | b & }; b & read x", marker],
         stdinOpen: true,
         sandbox: { mode: SandboxMode.READ_ONLY },
         timeouts: { wallMs: 3000, killGraceMs: 200 },
@@ -202,9 +213,11 @@ describe("a fork bomb in the sandbox", () => {
     expect((await c.process.wait({ processId: "bystander" })).status?.code).toBe(4);
 
     const { status } = await waiting;
-    expect(status).toMatchObject({ timedOut: true });
-    expect(status?.reason).toMatch(/wall timeout of 3000 ms reached/);
-    expect(status?.reason).toMatch(new RegExp(`limit of ${PIDS_MAX} tasks \\(\\d+ forks refused\\)`));
+    // What the bomb's top shell said and how it ended, so a failure shows what was seen.
+    const seen = `status ${JSON.stringify(status, (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v))}; output: ${await outputTail(c, "bomb")}`;
+    expect(status?.timedOut, `the bomb ended before its wall timeout: ${seen}`).toBe(true);
+    expect(status?.reason, seen).toMatch(/wall timeout of 3000 ms reached/);
+    expect(status?.reason, seen).toMatch(new RegExp(`limit of ${PIDS_MAX} tasks \\(\\d+ forks refused\\)`));
     await until("every bomb process to be gone", () => processesWithMarker(marker).filter(alive).length === 0, 10_000);
     // rmdir of a cgroup succeeds only when no task is left in it.
     await until("the bomb's cgroup to be removed", () => procDirs().every((d) => !bombDirs.includes(d)), 5000);
