@@ -5,36 +5,25 @@
 // and restart. A fork has its own exec session
 // (the parent's id is unknown there, and the parent keeps its process). When the exec server
 // itself restarted, resume still works and the old id gets a clear tool error.
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GrpcAgentClient } from "../../clients/agent/grpc-agent-client.js";
-import type { ThreadEvent } from "../../services/agent-server/thread/thread-event.js";
-import { watchThread } from "../support/agent-harness.js";
-import { type AgentServerProcess, startAgentServerProcess } from "../support/agent-server-process.js";
+import { acceptAll, watchThread } from "../support/agent-harness.js";
+import { AgentServerFixture } from "../support/agent-server-fixture.js";
 import { type ExecServerProcess, VISIBLE_RUN_DIR, startExecServerProcess } from "../support/exec-server-process.js";
-import { type ScriptStep, startResponsesServer, toolOutput } from "../support/responses-server.js";
+import { type ScriptStep, toolOutput } from "../support/responses-server.js";
 
 const write = (sessionId: number, chars: string, callId: string): ScriptStep => ({ type: "function_call", name: "write_stdin", callId, arguments: { session_id: sessionId, chars, yield_time_ms: 1500 } });
 
-function acceptAll(client: GrpcAgentClient, threadId: string): (e: ThreadEvent) => void {
-  return (e) => {
-    if (e.type === "item.started" && e.item.type === "approval") void client.respond(threadId, e.item.id, { type: "accept" }).catch(() => undefined);
-  };
-}
-
 describe("agent restart resumes exec sessions (real exec-server and agent-server processes)", () => {
-  let dir: string;
-  let server: Awaited<ReturnType<typeof startResponsesServer>>;
+  let fx: AgentServerFixture;
   let exec: ExecServerProcess | undefined;
-  let agent: AgentServerProcess | undefined;
-  const clients: GrpcAgentClient[] = [];
-  let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
-    await mkdir(VISIBLE_RUN_DIR, { recursive: true });
-    dir = await mkdtemp(path.join(VISIBLE_RUN_DIR, "agent-exec-resume-"));
-    server = await startResponsesServer({
+    // Under the visible run dir: the exec server's sandbox hides /tmp.
+    fx = await AgentServerFixture.create({
+      parent: VISIBLE_RUN_DIR,
+      prefix: "agent-exec-resume-",
       script: [
         // Turn one: a long-lived cat on a PTY.
         [{ type: "function_call", name: "exec_command", callId: "c1", arguments: { cmd: "cat", tty: true, login: false, yield_time_ms: 500 } }],
@@ -56,47 +45,29 @@ describe("agent restart resumes exec sessions (real exec-server and agent-server
         [{ type: "message", text: "gone noted" }],
       ],
     });
-    env = { ...process.env, TETHER_HOME: path.join(dir, "home"), OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "test-key", TETHER_LOG: "warn" };
+    // After the agent server: a closing one detaches its exec sessions from a live exec server.
+    fx.closeAfterAgent(async () => exec?.close());
   });
-  afterAll(async () => {
-    for (const c of clients) await c.close();
-    await agent?.close();
-    await exec?.close();
-    await server?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  const connect = async () => {
-    const c = await GrpcAgentClient.connect(agent!.url);
-    clients.push(c);
-    return c;
-  };
-  const restartAgent = async () => {
-    agent!.kill("SIGKILL");
-    expect((await agent!.exited).signal).toBe("SIGKILL");
-    agent = await startAgentServerProcess({ listen: `unix://${dir}/agent.sock`, env });
-    return connect();
-  };
+  afterAll(() => fx?.close());
 
   it("reattaches after SIGKILL, keeps the fork out of the parent's session, and reports a lost session clearly", async () => {
-    const execSock = `unix://${dir}/exec.sock`;
+    const execSock = `unix://${fx.dir}/exec.sock`;
     exec = await startExecServerProcess({ listen: execSock });
-    agent = await startAgentServerProcess({ listen: `unix://${dir}/agent.sock`, env });
-    let client = await connect();
-    const thread = await client.startThread({ cwd: dir, environment: execSock, model: "gpt-test", sandbox: "full-access", approvalPolicy: "on-request" });
+    let client = await fx.start();
+    const thread = await client.startThread({ cwd: fx.dir, environment: execSock, model: "gpt-test", sandbox: "full-access", approvalPolicy: "on-request" });
     const id = thread.threadId;
     let watch = await watchThread(client, id, { onEvent: acceptAll(client, id) });
     await client.startTurn(id, { text: "start cat" });
     expect((await watch.turnEnd()).type).toBe("turn.completed");
-    expect(toolOutput(server.received[0 + 1]!, "c1")).toContain("Process running with session ID 1000");
+    expect(toolOutput(fx.model.received[0 + 1]!, "c1")).toContain("Process running with session ID 1000");
     watch.stop();
 
-    client = await restartAgent();
+    client = await fx.restart();
     await client.resumeThread(id);
     watch = await watchThread(client, id, { onEvent: acceptAll(client, id) });
     await client.startTurn(id, { text: "write to cat" });
     expect((await watch.turnEnd()).type).toBe("turn.completed");
-    const echoed = toolOutput(server.received[3]!, "c2");
+    const echoed = toolOutput(fx.model.received[3]!, "c2");
     expect(echoed).toContain("ping-after-restart");
     expect(echoed).toContain("Process running with session ID 1000");
 
@@ -104,42 +75,41 @@ describe("agent restart resumes exec sessions (real exec-server and agent-server
     const fwatch = await watchThread(client, fork.threadId, { onEvent: acceptAll(client, fork.threadId) });
     await client.startTurn(fork.threadId, { text: "fork writes" });
     expect((await fwatch.turnEnd()).type).toBe("turn.completed");
-    expect(toolOutput(server.received[5]!, "c3")).toMatch(/Unknown session ID 1000/);
+    expect(toolOutput(fx.model.received[5]!, "c3")).toMatch(/Unknown session ID 1000/);
     fwatch.stop();
 
     await client.startTurn(id, { text: "parent writes again" });
     expect((await watch.turnEnd()).type).toBe("turn.completed");
-    const mine = toolOutput(server.received[7]!, "c4");
+    const mine = toolOutput(fx.model.received[7]!, "c4");
     expect(mine).toContain("still-mine");
     expect(mine).not.toContain("from-the-fork");
     watch.stop();
 
     // A graceful stop is a restart too: the server detaches its exec sessions instead of closing them.
-    await agent.close();
-    expect((await agent.exited).code).toBe(0);
-    agent = await startAgentServerProcess({ listen: `unix://${dir}/agent.sock`, env });
-    client = await connect();
+    await fx.agent!.close();
+    expect((await fx.agent!.exited).code).toBe(0);
+    client = await fx.start();
     await client.resumeThread(id);
     watch = await watchThread(client, id, { onEvent: acceptAll(client, id) });
     await client.startTurn(id, { text: "write after a graceful restart" });
     expect((await watch.turnEnd()).type).toBe("turn.completed");
-    expect(toolOutput(server.received[9]!, "c6")).toContain("after-sigterm");
+    expect(toolOutput(fx.model.received[9]!, "c6")).toContain("after-sigterm");
     watch.stop();
 
     // The exec server dies too (its processes with it) and comes back empty on the same socket.
-    agent.kill("SIGKILL");
-    await agent.exited;
+    fx.agent!.kill("SIGKILL");
+    await fx.agent!.exited;
     exec.kill("SIGKILL");
     await exec.exited;
-    await rm(path.join(dir, "exec.sock"), { force: true });
+    await rm(path.join(fx.dir, "exec.sock"), { force: true });
     exec = await startExecServerProcess({ listen: execSock });
-    client = await restartAgent();
+    client = await fx.restart();
     await client.resumeThread(id);
     watch = await watchThread(client, id, { onEvent: acceptAll(client, id) });
     await client.startTurn(id, { text: "write after the exec server restarted" });
     expect((await watch.turnEnd()).type).toBe("turn.completed");
-    expect(toolOutput(server.received[11]!, "c5")).toMatch(/Session ID 1000 is gone: the agent restarted/);
+    expect(toolOutput(fx.model.received[11]!, "c5")).toMatch(/Session ID 1000 is gone: the agent restarted/);
     watch.stop();
-    server.check();
+    fx.model.check();
   });
 });

@@ -2,38 +2,24 @@
 // real commands against the scripted Responses server; the server is SIGKILLed in the middle
 // of a command and restarted, and the thread resumes from its rollout (the unanswered call
 // recorded as aborted); then fork and rollback rebuild the model input they should.
-import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GrpcAgentClient } from "../../clients/agent/grpc-agent-client.js";
-import type { ThreadEvent } from "../../services/agent-server/thread/thread-event.js";
-import { groupAlive, groupGone, watchThread } from "../support/agent-harness.js";
-import { type AgentServerProcess, startAgentServerProcess } from "../support/agent-server-process.js";
-import { type ScriptStep, inputItems, startResponsesServer, toolOutput } from "../support/responses-server.js";
+import { acceptAll, groupAlive, groupGone, watchThread } from "../support/agent-harness.js";
+import { AgentServerFixture } from "../support/agent-server-fixture.js";
+import { type ScriptStep, inputItems, toolOutput } from "../support/responses-server.js";
 
 const exec = (cmd: string, callId: string, extra: Record<string, unknown> = {}): ScriptStep => ({ type: "function_call", name: "exec_command", callId, arguments: { cmd, login: false, yield_time_ms: 10_000, ...extra } });
-
-function acceptAll(client: GrpcAgentClient, threadId: string): (e: ThreadEvent) => void {
-  return (e) => {
-    if (e.type === "item.started" && e.item.type === "approval") void client.respond(threadId, e.item.id, { type: "accept" }).catch(() => undefined);
-  };
-}
 
 const texts = (body: Record<string, unknown>) =>
   inputItems(body).flatMap((i) => (i.type === "message" ? [JSON.stringify(i.content)] : i.type === "function_call_output" ? [`output:${String(i.call_id)}:${String(i.output).slice(0, 40)}`] : []));
 
 describe("tether agent-server (gRPC)", () => {
-  let dir: string;
-  let server: Awaited<ReturnType<typeof startResponsesServer>>;
-  let agent: AgentServerProcess | undefined;
-  const clients: GrpcAgentClient[] = [];
-  let env: NodeJS.ProcessEnv;
-  const listen = () => `unix://${dir}/agent.sock`;
+  let fx: AgentServerFixture;
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), "tether-agent-server-"));
-    server = await startResponsesServer({
+    fx = await AgentServerFixture.create({
+      parent: tmpdir(),
+      prefix: "tether-agent-server-",
       script: [
         [exec("echo hello-from-turn-one", "c1")],
         [{ type: "message", text: "first done" }],
@@ -45,44 +31,30 @@ describe("tether agent-server (gRPC)", () => {
         [{ type: "message", text: "after rollback" }],
       ],
     });
-    env = { ...process.env, TETHER_HOME: path.join(dir, "home"), OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "test-key", TETHER_LOG: "warn" };
   });
-  afterAll(async () => {
-    for (const c of clients) await c.close();
-    await agent?.close();
-    await server?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  const connect = async () => {
-    const c = await GrpcAgentClient.connect(agent!.url);
-    clients.push(c);
-    return c;
-  };
+  afterAll(() => fx?.close());
 
   it("resumes a thread after the agent server is killed mid-command and restarted; fork and rollback", async () => {
-    agent = await startAgentServerProcess({ listen: listen(), env });
-    let client = await connect();
-    const thread = await client.startThread({ cwd: dir, environment: "local", model: "gpt-test", sandbox: "full-access", approvalPolicy: "on-request" });
+    let client = await fx.start();
+    const thread = await client.startThread({ cwd: fx.dir, environment: "local", model: "gpt-test", sandbox: "full-access", approvalPolicy: "on-request" });
     let watch = await watchThread(client, thread.threadId, { onEvent: acceptAll(client, thread.threadId) });
     await client.startTurn(thread.threadId, { text: "turn one" });
     expect((await watch.turnEnd()).type).toBe("turn.completed");
-    expect(toolOutput(server.received[1]!, "c1")).toContain("hello-from-turn-one");
+    expect(toolOutput(fx.model.received[1]!, "c1")).toContain("hello-from-turn-one");
 
     await client.startTurn(thread.threadId, { text: "turn two" });
     const started = await watch.until((e) => e.type === "item.delta" && /pid=\d+/.test(e.delta));
     // The shell's pid is its process group's id (each command leads its own group).
     const pgid = Number(/pid=(\d+)/.exec((started as { delta: string }).delta)![1]);
     expect(groupAlive(pgid)).toBe(true);
-    agent.kill("SIGKILL");
-    expect((await agent.exited).signal).toBe("SIGKILL");
+    fx.agent!.kill("SIGKILL");
+    expect((await fx.agent!.exited).signal).toBe("SIGKILL");
     watch.stop();
 
     // Its command died with it (tether-launch's parent-death signal): no orphan.
     expect(await groupGone(pgid)).toBe(true);
 
-    agent = await startAgentServerProcess({ listen: listen(), env });
-    client = await connect();
+    client = await fx.start();
     expect((await client.listThreads()).map((t) => t.threadId)).toContain(thread.threadId);
     await client.resumeThread(thread.threadId);
     const before = await client.readThread(thread.threadId);
@@ -90,19 +62,19 @@ describe("tether agent-server (gRPC)", () => {
     watch = await watchThread(client, thread.threadId, { onEvent: acceptAll(client, thread.threadId) });
     await client.startTurn(thread.threadId, { text: "turn three" });
     expect((await watch.turnEnd()).type).toBe("turn.completed");
-    const resumedInput = texts(server.requests[3]!);
+    const resumedInput = texts(fx.model.requests[3]!);
     expect(resumedInput.join("\n")).toContain("turn one");
     expect(resumedInput.join("\n")).toContain("first done");
     // The call that was running when the server died is answered, as aborted.
-    expect(toolOutput(server.received[3]!, "c2")).toMatch(/^aborted/);
-    server.check();
+    expect(toolOutput(fx.model.received[3]!, "c2")).toMatch(/^aborted/);
+    fx.model.check();
 
     const fork = await client.forkThread(thread.threadId, { turns: 1 });
     expect(fork.forkedFrom).toEqual({ threadId: thread.threadId, turnCount: 1 });
     const fwatch = await watchThread(client, fork.threadId);
     await client.startTurn(fork.threadId, { text: "fork turn" });
     expect((await fwatch.turnEnd()).type).toBe("turn.completed");
-    const forkInput = texts(server.requests[4]!).join("\n");
+    const forkInput = texts(fx.model.requests[4]!).join("\n");
     expect(forkInput).toContain("first done");
     expect(forkInput).not.toContain("turn two");
 
@@ -111,7 +83,7 @@ describe("tether agent-server (gRPC)", () => {
     await client.startTurn(thread.threadId, { text: "after rollback turn" });
     const ends = watch.events.filter((e) => e.type === "turn.completed").length;
     await watch.until((e) => e.type === "turn.completed" && watch.events.filter((x) => x.type === "turn.completed").length > ends);
-    const rolledInput = texts(server.requests[5]!).join("\n");
+    const rolledInput = texts(fx.model.requests[5]!).join("\n");
     expect(rolledInput).toContain("first done");
     expect(rolledInput).not.toContain("turn three");
     fwatch.stop();

@@ -12,15 +12,8 @@ import type { ApprovalDecision } from "../../services/agent-server/policy/approv
 import type { ThreadEvent } from "../../services/agent-server/thread/thread-event.js";
 import { LABEL_THREAD } from "../../services/agent-server/tools/unified-exec/unified-exec-sessions.js";
 import { forEachBackend, newId } from "../conformance/conformance-kit.js";
-import { agentCoreFor, groupAlive, groupGone, rulesFile, watchThread } from "../support/agent-harness.js";
+import { acceptAll, agentCoreFor, groupAlive, groupGone, rulesFile, watchThread } from "../support/agent-harness.js";
 import { type Script, type ScriptStep, startResponsesServer, toolOutput } from "../support/responses-server.js";
-
-/** A controller that accepts whatever it is asked. */
-function acceptAll(client: InProcessAgentClient, threadId: string): (e: ThreadEvent) => void {
-  return (e) => {
-    if (e.type === "item.started" && e.item.type === "approval") void client.respond(threadId, e.item.id, { type: "accept" }).catch((err: unknown) => console.error(err));
-  };
-}
 
 const exec = (cmd: string, callId: string, extra: Record<string, unknown> = {}): ScriptStep => ({ type: "function_call", name: "exec_command", callId, arguments: { cmd, login: false, yield_time_ms: 10_000, ...extra } });
 

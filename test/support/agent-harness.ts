@@ -84,6 +84,15 @@ export async function watchThread(client: AgentClient, threadId: string, options
   };
 }
 
+/** For watchThread's onEvent: accepts every approval the thread asks for. */
+export function acceptAll(client: AgentClient, threadId: string): (e: ThreadEvent) => void {
+  return (e) => {
+    if (e.type !== "item.started" || e.item.type !== "approval") return;
+    // A respond racing a killed server or an ended turn fails; the test's turn-end checks say why.
+    void client.respond(threadId, e.item.id, { type: "accept" }).catch((err: unknown) => console.error(`accepting ${e.item.id}:`, err));
+  };
+}
+
 /** Whether any process of this process group is left (signal 0 to the group: no /proc scan). */
 export function groupAlive(pgid: number): boolean {
   try {
