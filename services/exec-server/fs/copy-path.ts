@@ -1,12 +1,12 @@
 // Copies a file or, with recursive, a directory tree. Files are streamed through the
 // atomic writer (bounded memory, abortable, never half-written); modes are preserved;
 // links inside a tree are copied as links, never followed.
-import { chmod, lstat, mkdir, readdir, readlink, stat, symlink, unlink } from "node:fs/promises";
+import { chmod, mkdir, readdir, readlink, stat, symlink, unlink } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { join } from "node:path";
-import { ErrorCode, TetherError, errnoCode, throwIfAborted } from "../../common/tether-error.js";
+import { ErrorCode, TetherError, throwIfAborted } from "../../common/tether-error.js";
 import { writeAtomic } from "./atomic-write.js";
-import { statPath } from "./file-stat.js";
+import { lstatOrUndefined, statPath } from "./file-stat.js";
 import type { FileStat } from "./file-stat.js";
 import { fsError } from "./fs-error.js";
 import type { PathResolver } from "./path-resolver.js";
@@ -105,14 +105,5 @@ async function statOrThrow(path: string): Promise<Stats> {
     return await stat(path);
   } catch (err) {
     throw fsError(err, "copy", path);
-  }
-}
-
-async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
-  try {
-    return await lstat(path);
-  } catch (err) {
-    if (errnoCode(err) === "ENOENT") return undefined;
-    throw fsError(err, "stat", path);
   }
 }

@@ -1,7 +1,8 @@
 // FileStat: what tether reports about a path, and the opaque version string that lets a
 // writer refuse to overwrite a change it has not seen.
 import { lstat, readlink, stat } from "node:fs/promises";
-import type { BigIntStats } from "node:fs";
+import type { BigIntStats, Stats } from "node:fs";
+import { errnoCode } from "../../common/tether-error.js";
 import { fsError } from "./fs-error.js";
 
 export type FileKind = "file" | "directory" | "symlink" | "other";
@@ -68,4 +69,14 @@ function kindOf(st: BigIntStats): FileKind {
   if (st.isDirectory()) return "directory";
   if (st.isSymbolicLink()) return "symlink";
   return "other";
+}
+
+/** lstat, or undefined when nothing is at `path` (any other failure throws, naming it). */
+export async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(path);
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") return undefined;
+    throw fsError(err, "stat", path);
+  }
 }

@@ -1,11 +1,11 @@
 // Moves a path (the link itself, not its target). Across file systems (EXDEV) it
 // falls back to copy then remove, which is not atomic but leaves the source intact
 // until the copy is complete.
-import { lstat, readlink, rename, symlink, unlink } from "node:fs/promises";
+import { readlink, rename, symlink, unlink } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { ErrorCode, TetherError, errnoCode } from "../../common/tether-error.js";
 import { copyPath } from "./copy-path.js";
-import { statPath } from "./file-stat.js";
+import { lstatOrUndefined, statPath } from "./file-stat.js";
 import type { FileStat } from "./file-stat.js";
 import { fsError } from "./fs-error.js";
 import type { PathResolver } from "./path-resolver.js";
@@ -59,13 +59,4 @@ async function moveAcross(source: string, dest: string, src: Stats, overwrite: b
   }
   await copyPath(source, dest, { recursive: true, overwrite }, resolver, signal);
   await removePath(source, { recursive: true, force: false }, resolver, signal);
-}
-
-async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
-  try {
-    return await lstat(path);
-  } catch (err) {
-    if (errnoCode(err) === "ENOENT") return undefined;
-    throw fsError(err, "stat", path);
-  }
 }
