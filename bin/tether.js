@@ -4,27 +4,23 @@
 // `tether run` on an exec server never needs.
 "use strict";
 
-// `tether exec-server` streams large buffers through a small JS heap (≈ 15 MB): with V8's
-// defaults it spent ≈ half its CPU in mark-compacts (≈ 190 per 3 GiB moved; 29 with these
-// flags; server CPU per MiB roughly halved for output and download, bench/ab/data-path.ts).
-// Heap limits are fixed when V8 starts (NODE_OPTIONS refuses these flags and
-// v8.setFlagsFromString is too late), so the server replaces this process with a node that
-// has them: same pid, same fds, before any of the bundle loads. TETHER_EXEC_SERVER_NODE_FLAGS
-// overrides the list ("" keeps V8's defaults).
-const EXEC_SERVER_NODE_FLAGS = ["--initial-old-space-size=128"];
-
-function execServerNodeFlags(argv) {
-  if (argv[2] !== "exec-server" || typeof process.execve !== "function") return [];
-  const custom = process.env.TETHER_EXEC_SERVER_NODE_FLAGS;
-  const wanted = custom === undefined ? EXEC_SERVER_NODE_FLAGS : custom.split(" ").filter(Boolean).slice(0, 32);
-  // Already there (this is the replaced process, or the caller passed them): no loop.
-  const have = new Set(process.execArgv.map((f) => f.split("=")[0]));
-  return wanted.every((f) => have.has(f.split("=")[0])) ? [] : wanted;
-}
-
-const nodeFlags = execServerNodeFlags(process.argv);
-if (nodeFlags.length > 0) {
-  process.execve(process.execPath, [process.execPath, ...process.execArgv, ...nodeFlags, ...process.argv.slice(1)], process.env);
+// `tether exec-server` runs under node flags of its own (a V8 heap size: see
+// exec-server-node-flags.js), so it replaces this process with a node that has them: same pid,
+// same fds, before any of the bundle loads. A flag list node would refuse is reported here,
+// as the CLI reports a bad argument, instead of node's "bad option" and exit 9 after the swap.
+if (process.argv[2] === "exec-server" && typeof process.execve === "function") {
+  const { execServerNodeFlags } = require("./exec-server-node-flags.js");
+  let nodeFlags;
+  try {
+    nodeFlags = execServerNodeFlags(process.argv, process.env, process.execArgv);
+  } catch (err) {
+    if (err?.code !== "INVALID_ARGUMENT") throw err;
+    process.stderr.write(`tether: ${err.message} (INVALID_ARGUMENT)\n`);
+    process.exit(2);
+  }
+  if (nodeFlags.length > 0) {
+    process.execve(process.execPath, [process.execPath, ...process.execArgv, ...nodeFlags, ...process.argv.slice(1)], process.env);
+  }
 }
 
 // `tether exec`: V8's code cache for dist/tether.cjs itself too (≈ 150 KB with the lean run

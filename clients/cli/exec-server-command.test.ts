@@ -6,8 +6,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TETHER_BIN, ensureBuilt, startExecServerProcess } from "../../test/support/exec-server-process.js";
 
-function execServer(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [TETHER_BIN, "exec-server", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+function execServer(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [TETHER_BIN, "exec-server", ...args], { stdio: ["ignore", "pipe", "pipe"], env });
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
@@ -73,6 +73,25 @@ describe("tether exec-server's V8 heap flag", () => {
     await using custom = await startExecServerProcess({ env: { ...process.env, TETHER_EXEC_SERVER_NODE_FLAGS: "--initial-old-space-size=64 --no-memory-reducer" } });
     const customArgv = await nodeArgs(custom.pid);
     expect(customArgv.slice(1, customArgv.indexOf(TETHER_BIN))).toEqual(["--initial-old-space-size=64", "--no-memory-reducer"]);
+  });
+
+  it("refuses TETHER_EXEC_SERVER_NODE_FLAGS that node would not start with: exit 2, naming the flag and what to fix", async () => {
+    const withFlags = (flags: string) => execServer(["--listen", `unix://${dir}/flags.sock`, "--cwd", dir], { ...process.env, TETHER_EXEC_SERVER_NODE_FLAGS: flags });
+    // Node itself refuses it (without the check: node's "bad option" and exit 9 after the re-exec).
+    const unknown = await withFlags("--initial-old-space-size=64 --no-such-flag");
+    expect(unknown.code, unknown.stderr).toBe(2);
+    expect(unknown.stderr).toMatch(/^tether: TETHER_EXEC_SERVER_NODE_FLAGS="--initial-old-space-size=64 --no-such-flag": node refuses it \(.*bad option: --no-such-flag/);
+    expect(unknown.stderr).toMatch(/fix TETHER_EXEC_SERVER_NODE_FLAGS or unset it .*\(INVALID_ARGUMENT\)\n$/);
+    const badValue = await withFlags("--initial-old-space-size=lots");
+    expect(badValue.code, badValue.stderr).toBe(2);
+    expect(badValue.stderr).toMatch(/illegal value for flag --initial-old-space-size=lots/);
+    // Not a --flag: it would reach node's command line as the script to run, or as an argument.
+    for (const word of ["heap", "-r"]) {
+      const odd = await withFlags(`--no-memory-reducer ${word}`);
+      expect(odd.code, odd.stderr).toBe(2);
+      expect(odd.stderr).toContain(`TETHER_EXEC_SERVER_NODE_FLAGS has "${word}", which is not a --name or --name=value flag`);
+    }
+    expect(await stat(path.join(dir, "flags.sock")).catch(() => undefined)).toBeUndefined();
   });
 
   it("does not re-execute when node already has the flag (the image's deploy/tether passes it)", async () => {
