@@ -108,7 +108,6 @@ const o = deps.options;
     };
     const setup: ThreadSetup = { threadId: info.threadId, cwd: info.cwd, env, sandbox: info.sandbox, writableRoots: roots, journal };
     const tools = await o.services.tools(setup);
-    const restored = state.saved && tools.restore ? await tools.restore(state.saved, opts.signal) : undefined;
     const policy = await o.services.policy(setup);
     restoreSessionGrants(env, policy, writer, state);
     const instructions = o.instructions ?? (async () => "");
@@ -144,6 +143,8 @@ const o = deps.options;
     if (fresh && kind === "local") void readInstructions().catch(() => undefined);
     // The thread starts once its early session is open: a failure there fails the start, as an eager opening's does.
     await early;
+    // After the thread exists: a restored command's item carries on in the turn that started it.
+    const restored = state.saved && tools.restore ? await tools.restore(state.saved, opts.signal, (turnId) => thread.itemsFor(turnId)) : undefined;
     // A lazy environment is the thread's controller from the moment it opens, before any use.
     if (env instanceof LazyEnvironment) built.resolve(thread);
     else await thread.attachEscalations();

@@ -4,7 +4,7 @@
 import type { Environment } from "../../../clients/environment/environment.js";
 import type { ApprovalPolicy, Assessment, NetworkRuleProposal, PrefixRuleProposal, ProposedAction, SandboxMode } from "../policy/approval-types.js";
 import type { ToolSpec } from "../model/model-client.js";
-import type { ToolContext, ToolResult } from "../tools/tool.js";
+import type { ItemEmitter, ToolContext, ToolResult } from "../tools/tool.js";
 import type { ExecJournal, SavedExecSessions } from "./rollout-record.js";
 
 /** The thread's fixed tool set: what the model is offered and how a call runs. */
@@ -25,12 +25,15 @@ export interface ThreadTools {
    * A resumed thread: takes back the long-lived processes the rollout recorded from the
    * (reattached) environment. Returns the session ids restored and those that were gone.
    */
-  restore?(saved: SavedExecSessions, signal?: AbortSignal): Promise<{ restored: number[]; lost: number[] }>;
+  restore?(saved: SavedExecSessions, signal?: AbortSignal, items?: PastTurnItems): Promise<{ restored: number[]; lost: number[] }>;
   /** Long-lived processes the tools hold now (they die with a closed, undetachable environment). */
   liveProcesses?(): number;
   /** Which call started a running process (by the exec layer's process id), when the tools hold it. */
   originOf?(processId: string): ProcessOrigin | undefined;
 }
+
+/** The item emitter of a turn the thread holds (it may have ended): a restored command's item completes there. */
+export type PastTurnItems = (turnId: string) => ItemEmitter | undefined;
 
 /** The model's call behind a process: where a question that process asks belongs. */
 export interface ProcessOrigin {

@@ -17,6 +17,7 @@ import { RunningTurn } from "./running-turn.js";
 import { planSettingsChange } from "./thread-settings.js";
 import type { ThreadEvent, ThreadInfo, ThreadItem } from "./thread-event.js";
 import type { ThreadPolicy, ThreadTools } from "./thread-services.js";
+import type { ItemEmitter } from "../tools/tool.js";
 import { type TurnOutcome, runTurn } from "./turn-runner.js";
 
 export const MAX_QUEUED_STEERS = 64;
@@ -63,6 +64,8 @@ export class Thread {
   #turns: LiveTurn[];
   #steers: string[] = [];
   #turn: RunningTurn | undefined;
+  /** Trackers of ended turns whose restored commands are still running (one per turn). */
+  readonly #pastItems = new Map<string, ItemTracker>();
   #escalations: Disposable | undefined;
   #network: Disposable | undefined;
   #closing: Promise<void> | undefined;
@@ -187,10 +190,7 @@ export class Thread {
     const turnId = this.#i.newId("turn");
     const view: LiveTurn = { turnId, items: [], status: "in_progress", input: [] };
     this.#turns.push(view);
-    const items = new ItemTracker(turnId, (e) => this.#emit(e), (item) => {
-      view.items.push(item);
-      this.#i.writer.append({ t: "item", turnId, item: capStoredItem(item) });
-    });
+    const items = this.#tracker(view);
     const turn = new RunningTurn(this.info.threadId, turnId, items, outputSchema);
     this.#turn = turn;
     this.#steers = [];
@@ -199,6 +199,30 @@ export class Thread {
     this.#emit({ type: "turn.started", turnId });
     turn.done = this.#run(turn, text, view);
     return { turnId };
+  }
+
+  /** A turn's items: shown on the thread's stream, kept in its view, stored when completed. */
+  #tracker(view: LiveTurn): ItemTracker {
+    return new ItemTracker(view.turnId, (e) => this.#emit(e), (item) => {
+      view.items.push(item);
+      this.#i.writer.append({ t: "item", turnId: view.turnId, item: capStoredItem(item) });
+    });
+  }
+
+  /**
+   * The items of a turn the thread holds, ended or not (undefined if rolled back): a command
+   * still running when the agent went away is restored into the turn that started it.
+   */
+  itemsFor(turnId: string): ItemEmitter | undefined {
+    if (this.#turn?.turnId === turnId) return this.#turn.items;
+    const view = this.#turns.find((t) => t.turnId === turnId);
+    if (view === undefined) return undefined;
+    let items = this.#pastItems.get(turnId);
+    if (items === undefined) {
+      items = this.#tracker(view);
+      this.#pastItems.set(turnId, items);
+    }
+    return items;
   }
 
   steer(text: string): void {

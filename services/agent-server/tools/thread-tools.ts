@@ -28,7 +28,7 @@ export function defaultThreadTools(setup: Pick<ThreadSetup, "env" | "threadId" |
     closeAll: async () => {
       await sessions.closeAll();
     },
-    restore: (saved, signal) => sessions.restore(saved, signal),
+    restore: (saved, signal, items) => sessions.restore(saved, signal, items),
     liveProcesses: () => sessions.size,
     originOf: (processId) => sessions.originOf(processId),
   };

@@ -11,12 +11,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ProcessState } from "../../../common/wire-enums.js";
 import type { Environment } from "../../../../clients/environment/environment.js";
 import { ErrorCode, TetherError } from "../../../common/tether-error.js";
-import type { ExecJournal, SavedExecSessions } from "../../thread/rollout-record.js";
-import type { ProcessOrigin } from "../../thread/thread-services.js";
+import type { ExecJournal, ExecSessionRecord, SavedExecSessions } from "../../thread/rollout-record.js";
+import type { PastTurnItems, ProcessOrigin } from "../../thread/thread-services.js";
 import type { ThreadItem } from "../../thread/thread-event.js";
-import type { HeadTailBuffer } from "../head-tail-buffer.js";
+import { HeadTailBuffer } from "../head-tail-buffer.js";
 import type { ItemEmitter } from "../tool.js";
-import { itemExited, itemFailed, itemOutput } from "./exec-item.js";
+import { ITEM_OUTPUT_BYTES, itemExited, itemFailed, itemOutput } from "./exec-item.js";
 import { SessionOutput } from "./session-output.js";
 
 export type CommandItem = Extract<ThreadItem, { type: "command_execution" }>;
@@ -131,7 +131,7 @@ export class UnifiedExecSessions implements AsyncDisposable {
    * thread's other processes (calls whose result was never recorded: the model was told they
    * were aborted). Returns the ids restored and the ids lost.
    */
-  async restore(saved: SavedExecSessions, signal?: AbortSignal): Promise<{ restored: number[]; lost: number[] }> {
+  async restore(saved: SavedExecSessions, signal?: AbortSignal, items?: PastTurnItems): Promise<{ restored: number[]; lost: number[] }> {
     this.#nextId = Math.max(this.#nextId, saved.nextId);
     const listed = await this.env.processes.list({ labels: { [LABEL_THREAD]: this.threadId }, includeExited: true });
     signal?.throwIfAborted();
@@ -144,7 +144,11 @@ export class UnifiedExecSessions implements AsyncDisposable {
       }
       known.delete(r.processId);
       // The reader resumes after what the model last took; output it has not seen is read again.
-      const session = this.#open({ processId: r.processId, turnId: r.turnId, callId: r.callId ?? "", command: r.command, cwd: r.cwd, tty: r.tty, startedAt: this.now(), item: undefined }, r.sessionId, BigInt(r.cursor), false);
+      // Its item, open when the agent went away, carries on in the turn that started it (and
+      // completes there when the process exits), under the same id.
+      const emitter = r.callId !== undefined ? items?.(r.turnId) : undefined;
+      const item = emitter !== undefined && r.callId !== undefined ? restoredItem(emitter, r, r.callId, this.now()) : undefined;
+      const session = this.#open({ processId: r.processId, turnId: r.turnId, callId: r.callId ?? "", command: r.command, cwd: r.cwd, tty: r.tty, startedAt: this.now(), item }, r.sessionId, BigInt(r.cursor), false);
       session.journaled = true;
       this.#sessions.set(session.id, session);
       restored.push(session.id);
@@ -340,6 +344,17 @@ export class UnifiedExecSessions implements AsyncDisposable {
       if (!(err instanceof TetherError && err.code === ErrorCode.NotFound)) throw err;
     }
   }
+}
+
+/** The command item of a session restored after a restart, reopened under its first id. */
+function restoredItem(emitter: ItemEmitter, r: ExecSessionRecord, callId: string, now: number): OpenItem {
+  const snapshot: CommandItem = { type: "command_execution", id: `cmd-${callId}`, callId, command: r.command, cwd: r.cwd, sessionId: String(r.sessionId), output: "", status: "in_progress" };
+  emitter.started(snapshot);
+  emitter.keepOpen(snapshot.id);
+  const item: OpenItem = { turnId: r.turnId, emitter, snapshot, output: new HeadTailBuffer(ITEM_OUTPUT_BYTES), startedAt: now, streamed: 0, done: false };
+  const note = "[the agent restarted: output from before is not shown here]\n";
+  itemOutput(item, Buffer.from(note), note);
+  return item;
 }
 
 function safe(s: string): string {
