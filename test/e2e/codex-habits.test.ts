@@ -145,3 +145,33 @@ describe("tether exec --ephemeral (Codex's; was rejected)", () => {
     expect(resumed.stderr).toMatch(/--ephemeral keeps no thread, so it cannot resume one/);
   });
 });
+
+describe("config.toml [model_providers] keys Codex users set for Azure and proxies (were ignored)", () => {
+  it("sends query_params, http_headers and env_http_headers with every request", async () => {
+    server = await startResponsesServer({ script: [[{ type: "message", text: "from azure" }]] });
+    const home = path.join(dir, "provider-home");
+    await mkdir(home, { recursive: true });
+    await writeFile(
+      path.join(home, "config.toml"),
+      [
+        'model_provider = "azure"',
+        "[model_providers.azure]",
+        `base_url = "${server.url}"`,
+        'env_key = "AZURE_OPENAI_API_KEY"',
+        'query_params = { "api-version" = "2025-04-01-preview" }',
+        'http_headers = { "X-Team" = "qa" }',
+        'env_http_headers = { "X-From-Env" = "QA_HEADER", "X-Unset" = "QA_NOT_SET" }',
+        "request_max_retries = 2",
+        "",
+      ].join("\n"),
+    );
+    const r = await tether([], ["exec", "hi"], { home, env: { AZURE_OPENAI_API_KEY: "az-key", QA_HEADER: "from-env" } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("from azure\n");
+    expect(r.stderr).not.toMatch(/unknown key/);
+    const sent = server.received[0]!;
+    expect(new URLSearchParams(sent.query).get("api-version")).toBe("2025-04-01-preview");
+    expect(sent.headers).toMatchObject({ "x-team": "qa", "x-from-env": "from-env", authorization: "Bearer az-key" });
+    expect(sent.headers["x-unset"]).toBeUndefined();
+  });
+});

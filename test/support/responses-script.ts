@@ -6,6 +6,8 @@ export interface ScriptRequest {
   /** 0-based position among all requests to /v1/responses. */
   index: number;
   path: string;
+  /** The request's query string without "?" ("" when none). */
+  query?: string;
   headers: Record<string, string | string[] | undefined>;
   body: Record<string, unknown>;
 }

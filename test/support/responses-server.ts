@@ -123,7 +123,7 @@ export async function startResponsesServer(options: ResponsesServerOptions): Pro
       sendJson(res, 400, apiError(`bad JSON body: ${(err as Error).message}`, "invalid_request_error"));
       return;
     }
-    const request: ScriptRequest = { index: received.length, path, headers: req.headers, body };
+    const request: ScriptRequest = { index: received.length, path, query: (req.url ?? "").split("?")[1] ?? "", headers: req.headers, body };
     received.push(request);
     requests.push(body);
     counts.push(outputCounts(body));

@@ -23,6 +23,15 @@ export function modelClientOptions(config: TetherConfig, env: Record<string, str
     }
     options.baseURL = provider.base_url;
     if (provider.env_key !== undefined) options.apiKeyEnv = provider.env_key;
+    const headers: Record<string, string> = { ...provider.http_headers };
+    for (const [header, variable] of Object.entries(provider.env_http_headers ?? {})) {
+      const value = env[variable];
+      if (value !== undefined && value !== "") headers[header] = value;
+    }
+    if (Object.keys(headers).length > 0) options.headers = headers;
+    if (provider.query_params !== undefined && Object.keys(provider.query_params).length > 0) options.query = provider.query_params;
+    if (provider.request_max_retries !== undefined) options.maxAttempts = provider.request_max_retries + 1;
+    if (provider.stream_idle_timeout_ms !== undefined) options.streamIdleTimeoutMs = provider.stream_idle_timeout_ms;
   } else if (config.base_url !== undefined) {
     options.baseURL = config.base_url;
   }

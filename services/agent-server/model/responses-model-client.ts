@@ -21,6 +21,8 @@ export interface ResponsesModelClientOptions {
   apiKeyEnv?: string;
   /** Extra HTTP headers on every request. */
   headers?: Record<string, string>;
+  /** Query parameters on every request's URL (a provider's query_params, e.g. Azure's api-version). */
+  query?: Record<string, string>;
   /** Attempts per call, the first included (default 5). */
   maxAttempts?: number;
   /** First retry delay before jitter; doubles per attempt up to maxBackoffMs (defaults 500, 8000). */
@@ -47,6 +49,8 @@ export class ResponsesModelClient implements ModelClient {
   readonly #apiKeyEnv: string;
   readonly #apiKey: string | undefined;
   readonly #headers: Record<string, string> | undefined;
+  /** "" or "?a=b…", after /responses. */
+  readonly #query: string;
   readonly #maxAttempts: number;
   readonly #initialBackoffMs: number;
   readonly #maxBackoffMs: number;
@@ -73,6 +77,7 @@ export class ResponsesModelClient implements ModelClient {
     this.#random = options.random ?? Math.random;
     this.#apiKey = apiKey;
     this.#headers = options.headers;
+    this.#query = options.query !== undefined && Object.keys(options.query).length > 0 ? `?${new URLSearchParams(options.query).toString()}` : "";
   }
 
   /** Throws what a request would without a key: a caller can say so before it starts any work (tether exec). */
@@ -159,7 +164,7 @@ export class ResponsesModelClient implements ModelClient {
     // What an abort (ours: the watchdog, the caller) meant, whatever the request threw.
     const why = () => timedOut ?? (signal.aborted ? cancelled(signal) : stalled);
     try {
-      const stream = postResponsesStream({ url: `${this.baseURL}/responses`, apiKey, headers: this.#headers, body, signal: request.signal });
+      const stream = postResponsesStream({ url: `${this.baseURL}/responses${this.#query}`, apiKey, headers: this.#headers, body, signal: request.signal });
       for await (const event of stream) {
         lastActivity = clock.now();
         // Read on to the end of the body after `completed` (keeps the connection reusable).

@@ -58,7 +58,20 @@ const SETTINGS: Readonly<Record<string, Check>> = {
   }),
 };
 
-const MODEL_PROVIDER = table({ name: text, base_url: url, env_key: matching(/^[A-Za-z_][A-Za-z0-9_]*$/), wire_api: oneOf(["responses"]) }, ["base_url"]);
+const MODEL_PROVIDER = table(
+  {
+    name: text,
+    base_url: url,
+    env_key: matching(/^[A-Za-z_][A-Za-z0-9_]*$/),
+    wire_api: oneOf(["responses"]),
+    http_headers: recordOf(text),
+    env_http_headers: recordOf(text),
+    query_params: recordOf(text),
+    request_max_retries: integer(0, 100),
+    stream_idle_timeout_ms: integer(1),
+  },
+  ["base_url"],
+);
 
 /** Every key the quick check knows, for the test that keeps it complete. */
 export const QUICK_CONFIG_KEYS: Readonly<Record<string, Check>> = {

@@ -13,6 +13,13 @@ const ModelProvider = z.strictObject({
   /** Environment variable holding the API key (default OPENAI_API_KEY). */
   env_key: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name").optional(),
   wire_api: z.enum(["responses"]).optional(),
+  // Codex's provider keys that change what is sent (Azure needs query_params api-version).
+  http_headers: z.record(z.string(), z.string()).optional(),
+  /** Header name → the environment variable holding its value (left out when unset). */
+  env_http_headers: z.record(z.string(), z.string()).optional(),
+  query_params: z.record(z.string(), z.string()).optional(),
+  request_max_retries: z.number().int().min(0).max(100).optional(),
+  stream_idle_timeout_ms: z.number().int().positive().optional(),
 });
 
 /** What a profile may set: everything but profiles themselves. */
