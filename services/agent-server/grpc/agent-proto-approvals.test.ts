@@ -23,5 +23,8 @@ describe("approval decisions over the wire", () => {
       availableDecisions: ["accept" as const, "accept_for_session" as const, "accept_with_rule" as const, "decline" as const, "cancel" as const],
     };
     expect(approvalRequestFromPb(create(pb.ApprovalRequestSchema, approvalRequestToPb(request)))).toEqual(request);
+    // Asked by a running process: its command goes along.
+    const asked = { ...request, command: "sleep 1; curl 127.0.0.4:8080" };
+    expect(approvalRequestFromPb(create(pb.ApprovalRequestSchema, approvalRequestToPb(asked)))).toEqual(asked);
   });
 });
