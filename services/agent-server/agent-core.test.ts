@@ -87,7 +87,7 @@ describe("AgentCore", () => {
     expect(sub.events.every((e) => !("turnId" in e) || e.turnId === turnId)).toBe(true);
   });
 
-  it("has the tools prefetch their parsers once the first model request is out, not before", async () => {
+  it("has the tools prefetch their parsers when the model calls a tool, not before its request is out, nor for an answer without calls", async () => {
     const model = new FakeModel([call("echo", { text: "hi" }, "c1"), say("done")]);
     const services = fakeServices({ echo: async () => ({ output: "ok", success: true }) });
     const prefetchedAtRequest: number[] = [];
@@ -103,8 +103,8 @@ describe("AgentCore", () => {
     const sub = await subscribe(core, thread.threadId);
     await core.startTurn(thread.threadId, { text: "say hi" });
     expect((await sub.turnEnd()).type).toBe("turn.completed");
-    // Once per model request, each after that request was made.
-    expect(prefetchedAtRequest).toEqual([1, 2]);
+    // At the first request's call (after that request was made); the second request answered without one.
+    expect(prefetchedAtRequest).toEqual([1]);
     sub.stop();
   });
 

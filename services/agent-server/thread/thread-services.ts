@@ -13,8 +13,9 @@ export interface ThreadTools {
   /** Runs one call; unknown tools and bad arguments come back as a failed result (rule 17). */
   run(call: { name: string; arguments: string; callId: string }, ctx: ToolContext): Promise<ToolResult>;
   /**
-   * Starts loading what calls need (the argument parsers) without waiting; called once a model
-   * request is out, so the model's think time hides the load. Failures surface on the call.
+   * Starts loading what calls need (the argument parsers) without waiting; called when the model
+   * starts a function call, so the streaming of its arguments hides the load (and a turn with no
+   * call never loads them). Failures surface on the call.
    */
   prefetch?(): void;
   /** Kills every process group the turn started (interrupt). */

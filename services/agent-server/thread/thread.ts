@@ -335,14 +335,15 @@ export class Thread {
               proxyHosts: () => this.#i.policy.proxyHostLists?.() ?? { allowHosts: [], denyHosts: [] },
             }),
           newId: this.#i.newId,
-          // The tools' parsers (zod) load once the request is out (not before: loading them
-          // would hold it back).
-          requestSent: () => this.#i.tools.prefetch?.(),
-          // A lazily opened environment starts opening when the model starts a function call
-          // (its arguments still streaming), never for a turn that calls no tool, whose run
-          // then ends without loading the exec core or probing the sandbox; a tool call waits
-          // for it, and a failed opening fails the turn with its own error.
-          toolsComing: () => { if (this.env instanceof LazyEnvironment && !this.env.started) this.env.start(); },
+          // When the model starts a function call (its arguments still streaming; never before
+          // the request is out, where loading would hold it back), the tools' parsers (zod) load
+          // and a lazily opened environment starts opening; a turn that calls no tool ends
+          // without either (no exec core, no sandbox probe, no zod). A tool call waits for the
+          // opening, and a failed opening fails the turn with its own error.
+          toolsComing: () => {
+            this.#i.tools.prefetch?.();
+            if (this.env instanceof LazyEnvironment && !this.env.started) this.env.start();
+          },
           toolsReady: async () => { if (this.env instanceof LazyEnvironment) await this.env.ready(); },
           emitRetrying: (e) => this.#emit({ ...e, type: "model.retrying", turnId: turn.turnId }),
           signal: turn.abort.signal,

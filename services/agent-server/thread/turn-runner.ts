@@ -31,8 +31,6 @@ export interface TurnRunnerDeps {
   takeSteers: () => string[];
   toolContext: (callId: string) => ToolContext;
   newId: (prefix: string) => string;
-  /** Called at each model request's first event (the request is out). */
-  requestSent?: () => void;
   /** Called when the model starts (or finishes) a function call: the tools will be needed soon. */
   toolsComing?: () => void;
   /** Awaited before the first tool call of a model response; a rejection fails the turn. */
@@ -136,12 +134,7 @@ async function streamOnce(d: TurnRunnerDeps, onCall: (call: { callId: string; na
     return o;
   };
   let usage: Usage = { ...EMPTY_USAGE };
-  let first = true;
   for await (const event of d.model.stream(request, { signal: d.signal })) {
-    if (first) {
-      first = false;
-      d.requestSent?.();
-    }
     switch (event.type) {
       case "created":
         break;

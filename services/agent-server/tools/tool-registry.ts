@@ -3,7 +3,7 @@
 // the model got wrong (unknown tool, bad JSON, bad arguments) comes back to it as the call's
 // output; only fatal errors and aborts leave as throws. Building it needs no zod: the specs
 // are generated JSON schemas, and each tool's parser (zod) loads on its first call, or
-// earlier on prefetch() once the first model request is out.
+// earlier on prefetch() once the model starts a function call.
 import type { z } from "zod";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { ToolSpec } from "../model/model-client.js";
