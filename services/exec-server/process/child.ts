@@ -1,36 +1,20 @@
 // One target process started through tether-launch (see launcher/tether-launch.c):
 // its output streams, stdin, signals, terminal size and its exit with rusage.
 // Order is fixed: spawn resolves after exec, output follows, `exited` resolves last.
-import { existsSync } from "node:fs";
 import type { Socket } from "node:net";
 import { constants as osConstants } from "node:os";
 import type { Readable, Writable } from "node:stream";
-import { ErrorCode, TetherError, cancelled, codeForErrno, errnoCode } from "../../common/tether-error.js";
-import { parseStatusLine, signalName } from "./launcher/status-line.js";
+import { ErrorCode, TetherError, cancelled, errnoCode } from "../../common/tether-error.js";
+import type { ChildExit } from "./child-exit.js";
+import { type ChildStream, ChildOutput, type OutputListener } from "./child-output.js";
+import { launchError, spawnError } from "./launch-error.js";
+import { readStatusLines, signalName } from "./launcher/status-line.js";
 import { type LaunchSpec, type LauncherExit, type LauncherIo, spawnLauncher } from "./launcher-io.js";
 import { PtyPair } from "./pty-pair.js";
 import type { Prejoined, Zygote } from "./zygote.js";
 
-export type ChildStream = "stdout" | "stderr" | "pty";
-
 export type ChildSpec = LaunchSpec;
 
-export interface ChildExit {
-  code: number | null;
-  signal: number | null;
-  signalName: string;
-  userCpuMs: number;
-  systemCpuMs: number;
-  maxRssKb: number;
-  /** Set when the launcher died without reporting; code/signal are then the launcher's best guess. */
-  launcherFailure?: string;
-}
-
-export type OutputListener = (stream: ChildStream, data: Buffer) => void;
-
-const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
-/** Status lines are a few dozen bytes; anything longer is a broken launcher. */
-const maxStatusLine = 4096;
 /** Launcher diagnostics kept for error messages. */
 const maxDiagnostics = 4096;
 
@@ -45,8 +29,7 @@ export class Child implements AsyncDisposable {
   readonly #io: LauncherIo;
   readonly #ctl: Socket;
   readonly #stdin: Writable | null;
-  readonly #outputs: Array<{ stream: ChildStream; readable: Readable }> = [];
-  readonly #listeners = new Set<OutputListener>();
+  readonly #output: ChildOutput;
   readonly #spec: ChildSpec;
   /** Set when this process holds the terminal's master (else tether-launch relays it). */
   readonly #pty: PtyPair | undefined;
@@ -54,15 +37,10 @@ export class Child implements AsyncDisposable {
   #started: Promise<number>;
   #stdinWritable: boolean;
   #stdinClosing: Promise<void> | undefined;
-  #paused = false;
-  #closing = false;
   #closed: Promise<void> | undefined;
   #targetGone = false;
   #exit: ChildExit | undefined;
   #diagnostics = "";
-  /** Output that arrived while it should not flow (see the 'data' handler); delivered first on resume. */
-  readonly #held: Array<{ stream: ChildStream; data: Buffer }> = [];
-  #heldEmpty: (() => void) | undefined;
 
   /**
    * Spawns via the launcher, forked by the zygote when one is given and able, else by
@@ -127,48 +105,36 @@ export class Child implements AsyncDisposable {
     this.#started.catch(() => undefined);
 
     const { status, stdout, stderr } = io;
+    const outputs: Array<{ stream: ChildStream; readable: Readable }> = [];
     if (this.hasTty) {
-      this.#outputs.push({ stream: "pty", readable: stdout });
+      outputs.push({ stream: "pty", readable: stdout });
       // In PTY mode only the launcher writes here (diagnostics); keep a bounded tail.
       stderr.setEncoding("utf8");
       stderr.on("data", (text: string) => {
         this.#diagnostics = (this.#diagnostics + text).slice(-maxDiagnostics);
       });
     } else {
-      this.#outputs.push({ stream: "stdout", readable: stdout }, { stream: "stderr", readable: stderr });
+      outputs.push({ stream: "stdout", readable: stdout }, { stream: "stderr", readable: stderr });
     }
-    for (const { stream, readable } of this.#outputs) {
-      // Paused before the first 'data' listener, so nothing flows (and nothing is lost)
-      // until someone subscribes with onOutput() or close() drains.
-      readable.pause();
-      readable.on("data", (data: Buffer) => {
-        if (this.#flowing()) {
-          for (const listener of this.#listeners) listener(stream, data);
-          return;
-        }
-        // Node resumes a child's stdio streams by itself once the child exits (flushStdio),
-        // even paused ones: keep what arrives against our will and stop the stream again.
-        // Bounded: only what the kernel buffered for an exited tree can arrive this way.
-        this.#held.push({ stream, data });
-        readable.pause();
-      });
-    }
+    this.#output = new ChildOutput(outputs);
 
     const waits: Array<Promise<unknown>> = [once(stdout, "close"), once(stderr, "close")];
     const launcherExit = io.exit;
     io.onSpawnError((err) => {
-      rejectStart(this.#spawnError(err, spec.cwd, launcher));
-      this.#drain();
+      rejectStart(spawnError(err, spec, launcher));
+      this.#output.drain();
     });
-    const statusClosed = this.#readStatus(status, {
-      pid: (pid) => {
-        this.#pid = pid;
-        resolveStart(pid);
-      },
-      error: (stage, errno, text) => {
-        rejectStart(this.#launchError(stage, errno, text));
-        this.#drain();
-      },
+    const statusClosed = readStatusLines(status, (line) => {
+      if (line.kind === "pid") {
+        this.#pid = line.pid;
+        resolveStart(line.pid);
+      } else if (line.kind === "error") {
+        rejectStart(this.#launchError(line.stage, line.errno, line.text));
+        this.#output.drain();
+      } else {
+        this.#exit = line.exit;
+        this.#output.targetExited();
+      }
     });
     waits.push(
       statusClosed.then(() => {
@@ -179,7 +145,7 @@ export class Child implements AsyncDisposable {
         if (this.#pid === 0) {
           // No pid line ever came (an "error" line already rejected, then this is a no-op).
           rejectStart(this.#launchError("start", 0, "tether-launch ended before starting the target"));
-          this.#drain();
+          this.#output.drain();
         } else if (this.#exit === undefined) {
           // The launcher died without its exit line (SIGKILLed): its cleanup never ran.
           // PDEATHSIG took the target; take its group too, or the group's copies of our
@@ -194,7 +160,7 @@ export class Child implements AsyncDisposable {
     );
     this.exited = Promise.all([launcherExit, ...waits]).then(async ([launcher]) => {
       // Held output goes out before the exit, as all output does.
-      await this.#heldDelivered();
+      await this.#output.delivered();
       this.#targetGone = true;
       this.#ctl.destroy();
       this.#stdin?.destroy();
@@ -207,27 +173,21 @@ export class Child implements AsyncDisposable {
     return this.#pid;
   }
 
-  /** Output chunks in order per stream. Listeners must not throw. */
+  /**
+   * Output chunks in order per stream (paused until the first listener: nothing is lost).
+   * Listeners must not throw.
+   */
   onOutput(listener: OutputListener): Disposable {
-    this.#listeners.add(listener);
-    this.#updateFlow();
-    return {
-      [Symbol.dispose]: () => {
-        this.#listeners.delete(listener);
-        this.#updateFlow();
-      },
-    };
+    return this.#output.subscribe(listener);
   }
 
   /** Stops reading output: the pipes fill and the child blocks on its next write. */
   pauseOutput(): void {
-    this.#paused = true;
-    this.#updateFlow();
+    this.#output.pause();
   }
 
   resumeOutput(): void {
-    this.#paused = false;
-    this.#updateFlow();
+    this.#output.resume();
   }
 
   /** Resolves once the bytes were handed to the pipe. */
@@ -302,7 +262,7 @@ export class Child implements AsyncDisposable {
   /** killTree, then waits for exit; output is drained (to listeners, if any). Idempotent. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      this.#drain();
+      this.#output.drain();
       this.killTree();
       await this.exited;
     })();
@@ -313,83 +273,10 @@ export class Child implements AsyncDisposable {
     return this.close();
   }
 
-  #drain(): void {
-    this.#closing = true;
-    this.#updateFlow();
-  }
-
-  #flowing(): boolean {
-    // Closing overrides pause: EOF (and so `exited`) needs the pipes read to the end.
-    // Once the target exited, pause no longer applies (see the exit line), a listener still does.
-    return this.#closing || (this.#listeners.size > 0 && (!this.#paused || this.#exit !== undefined));
-  }
-
-  #updateFlow(): void {
-    // A listener may pause again while held chunks are delivered: check before each one.
-    while (this.#held.length > 0 && this.#flowing()) {
-      const { stream, data } = this.#held.shift()!;
-      for (const listener of this.#listeners) listener(stream, data);
-    }
-    if (this.#held.length === 0) this.#heldEmpty?.();
-    const flow = this.#flowing() && this.#held.length === 0;
-    for (const { readable } of this.#outputs) {
-      if (flow) readable.resume();
-      else readable.pause();
-    }
-  }
-
-  #heldDelivered(): Promise<void> {
-    if (this.#held.length === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.#heldEmpty = () => {
-        this.#heldEmpty = undefined;
-        resolve();
-      };
-    });
-  }
-
   #abortStart(): void {
     // Told to stop, the launcher kills and reaps the target.
     if (this.#pid === 0) this.#io.stop();
-    this.#drain();
-  }
-
-  #readStatus(
-    status: Socket,
-    on: { pid: (pid: number) => void; error: (stage: string, errno: number, text: string) => void },
-  ): Promise<void> {
-    status.setEncoding("utf8");
-    let pending = "";
-    status.on("data", (text: string) => {
-      pending += text;
-      let nl: number;
-      while ((nl = pending.indexOf("\n")) >= 0) {
-        const line = parseStatusLine(pending.slice(0, nl));
-        pending = pending.slice(nl + 1);
-        if (line?.kind === "pid") on.pid(line.pid);
-        else if (line?.kind === "error") on.error(line.stage, line.errno, line.text);
-        else if (line?.kind === "exit") {
-          this.#exit = line.exit;
-          // The tree is dead, so what is left in the pipes is bounded: read it even when
-          // paused (BLOCK with no reader), or EOF, and so `exited`, would never come.
-          this.#updateFlow();
-        }
-      }
-      if (pending.length > maxStatusLine) pending = "";
-    });
-    status.resume(); // the zygote's handshake leaves it paused
-    return once(status, "close");
-  }
-
-  #spawnError(err: Error, cwd: string, launcher: string): TetherError {
-    const errno = errnoCode(err);
-    if (errno === "ENOENT" && !existsSync(cwd)) {
-      return new TetherError(ErrorCode.NotFound, `working directory ${cwd} does not exist: create it or pass another cwd`, { cause: err });
-    }
-    if (errno === "ENOENT" || errno === "EACCES") {
-      return new TetherError(ErrorCode.FailedPrecondition, `cannot run ${launcher}: run \`make setup\` (scripts/build-native.sh)`, { cause: err });
-    }
-    return TetherError.from(err, `starting ${this.#spec.file} through tether-launch`);
+    this.#output.drain();
   }
 
   #launchError(stage: string, errno: number, text: string): TetherError {
@@ -417,27 +304,6 @@ export class Child implements AsyncDisposable {
       cause === undefined ? {} : { cause },
     );
   }
-}
-
-/** A launcher's (or the zygote's) "error STAGE ERRNO TEXT" as a TetherError. */
-function launchError(spec: ChildSpec, stage: string, errno: number, text: string, diagnostics: string): TetherError {
-  const name = errnoNames.get(errno);
-  if (stage === "chdir") {
-    const message = `cannot use the working directory ${spec.cwd}: ${text}`;
-    if (name === "ENOENT") return new TetherError(ErrorCode.NotFound, `working directory ${spec.cwd} does not exist: create it or pass another cwd`);
-    return new TetherError(name ? codeForErrno(name) : ErrorCode.Internal, message);
-  }
-  if (stage === "exec") {
-    const message = `cannot execute ${spec.file}: ${text}`;
-    const details = { errno: name ?? String(errno) };
-    if (name === "ENOENT" || name === "ENOTDIR") return new TetherError(ErrorCode.NotFound, message, { details });
-    if (name === "EACCES" || name === "EPERM") return new TetherError(ErrorCode.PermissionDenied, message, { details });
-    if (name === "E2BIG") return new TetherError(ErrorCode.InvalidArgument, message, { details });
-    return new TetherError(ErrorCode.FailedPrecondition, message, { details });
-  }
-  const diag = diagnostics.trim();
-  const message = `tether-launch failed (${stage}) for ${spec.file}: ${text}${diag ? `; ${diag}` : ""}`;
-  return new TetherError(name ? codeForErrno(name) : ErrorCode.Internal, message);
 }
 
 function validate(spec: ChildSpec): void {

@@ -14,7 +14,8 @@ import {
   TimeoutKind,
 } from "../../../gen/tether/exec/v1/process_pb.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
-import type { Child, ChildExit } from "./child.js";
+import type { Child } from "./child.js";
+import type { ChildExit } from "./child-exit.js";
 import type { CgroupOutcome } from "./pids-cgroup.js";
 import type { OutputLog } from "./output-log.js";
 import { StdinStreams, type StreamWriteResult } from "./stdin-streams.js";

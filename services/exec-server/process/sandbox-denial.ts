@@ -5,7 +5,7 @@
 //   the process only, so this reads the failure the process printed: a non-zero exit under a
 //   sandbox that restricts writes, whose last stderr/PTY output carries the OS's message. A
 //   heuristic (a command failing on its own with the same words counts too).
-import type { ChildStream } from "./child.js";
+import type { ChildStream } from "./child-output.js";
 
 /** What the preparer knows of a process's sandbox. */
 export interface SandboxReport {

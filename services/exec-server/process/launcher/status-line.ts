@@ -1,12 +1,16 @@
 // The launcher's status protocol (fd 4 of tether-launch.c), one line each:
 // "pid N", "error STAGE ERRNO TEXT", "exit code|signal N UTIME_US STIME_US MAXRSS_KB".
+import type { Socket } from "node:net";
 import { constants as osConstants } from "node:os";
-import type { ChildExit } from "../child.js";
+import type { ChildExit } from "../child-exit.js";
 
 export type StatusLine =
   | { kind: "pid"; pid: number }
   | { kind: "error"; stage: string; errno: number; text: string }
   | { kind: "exit"; exit: ChildExit };
+
+/** Status lines are a few dozen bytes; anything longer is a broken launcher. */
+const maxStatusLine = 4096;
 
 const signalNames = new Map<number, string>(Object.entries(osConstants.signals).map(([name, n]) => [n, name]));
 
@@ -36,4 +40,23 @@ export function parseStatusLine(line: string): StatusLine | undefined {
       maxRssKb: Number(exit[5]),
     },
   };
+}
+
+/** Reads the status socket line by line, handing each known line to `onLine`; resolves on its close. */
+export function readStatusLines(status: Socket, onLine: (line: StatusLine) => void): Promise<void> {
+  const closed = new Promise<void>((resolve) => status.once("close", () => resolve()));
+  status.setEncoding("utf8");
+  let pending = "";
+  status.on("data", (text: string) => {
+    pending += text;
+    let nl: number;
+    while ((nl = pending.indexOf("\n")) >= 0) {
+      const line = parseStatusLine(pending.slice(0, nl));
+      pending = pending.slice(nl + 1);
+      if (line) onLine(line);
+    }
+    if (pending.length > maxStatusLine) pending = "";
+  });
+  status.resume(); // the zygote's handshake leaves it paused
+  return closed;
 }
