@@ -1,7 +1,7 @@
 // Parsing of CLI flag values that need more than commander gives: numbers with
 // bounds, KEY=VALUE pairs, secret files. Each error names the flag; a malformed value is a
 // usage error (exit 2, like commander's own).
-import { readFile } from "node:fs/promises";
+import { readFile } from "../../services/common/fs-async.js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 
 /** Marks an error as the user's (see cli-error.ts isUsageError); kept here so the lean path loads nothing more. */

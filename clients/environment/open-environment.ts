@@ -1,7 +1,7 @@
 // Brings up the environment a user named: connects to an exec server, or starts one
 // (in-process, in a container). Providers are imported lazily, so a plain
 // `tether run --env unix://…` loads neither the exec server nor Docker.
-import { readFile } from "node:fs/promises";
+import { readFile } from "../../services/common/fs-async.js";
 import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import type { Environment, SandboxPolicyInit } from "./environment.js";
 import { parseEnvTarget } from "./env-target.js";

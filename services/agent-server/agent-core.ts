@@ -1,6 +1,6 @@
 // Everything the agent owns, transport-free (like ExecCore): live threads, their rollouts
 // and the index. The in-process client and the gRPC handlers both drive this object.
-import { truncate } from "node:fs/promises";
+import { truncate } from "../common/fs-async.js";
 import path from "node:path";
 import type { Environment } from "../../clients/environment/environment.js";
 import type { ThreadOptions, ThreadSettings, ThreadSnapshot, TurnInput } from "../../clients/agent/agent-client.js";

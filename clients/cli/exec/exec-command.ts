@@ -4,7 +4,7 @@
 // status comes from how the turn ended: 0 completed, 1 failed, 2 usage, 255 unreachable.
 import { once } from "node:events";
 import { statSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { writeFile } from "../../../services/common/fs-async.js";
 import path from "node:path";
 import type { AgentClient } from "../../agent/agent-client.js";
 import type { ThreadEvent, ThreadInfo } from "../../../services/agent-server/thread/thread-event.js";

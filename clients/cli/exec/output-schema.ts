@@ -1,7 +1,7 @@
 // `tether exec --output-schema FILE`: the JSON schema the final answer must match. The model is
 // asked for it (TurnInput.outputSchema); an answer that does not parse or validate turns the
 // completed turn into a failed one, so CI never consumes an answer of the wrong shape.
-import { readFile } from "node:fs/promises";
+import { readFile } from "../../../services/common/fs-async.js";
 import type { z } from "zod";
 import type { ThreadEvent } from "../../../services/agent-server/thread/thread-event.js";
 import { TetherError } from "../../../services/common/tether-error.js";

@@ -1,10 +1,10 @@
-// Project instructions of a `local` thread, read with node:fs instead of through the thread's
+// Project instructions of a `local` thread, read with node:fs (fs-async.ts) instead of through the thread's
 // environment: the thread's first model request needs them, and reading them through the
 // environment would load the exec core (and grpc-js) first. Equivalent: a local environment's
 // exec core runs in this process, as this user, on this host's file system, and a session's
 // sandbox limits writes, never reads; stat follows symlinks as the environment's stat does, and
 // a missing file is NotFound either way.
-import { type FileHandle, open, stat } from "node:fs/promises";
+import { close, fstat, open, read, stat } from "../../common/fs-async.js";
 import type { FileInfo } from "../../../gen/tether/exec/v1/filesystem_pb.js";
 import { FileType } from "../../common/wire-enums.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
@@ -27,10 +27,10 @@ export const localInstructionFiles: InstructionFiles = {
     return {
       info,
       chunks: (async function* () {
-        let file: FileHandle | undefined;
+        let fd: number | undefined;
         try {
-          file = await open(path, "r").catch((err: unknown) => { throw fsError(err, path); });
-          const st = await file.stat();
+          fd = await open(path, "r").catch((err: unknown) => { throw fsError(err, path); });
+          const st = await fstat(fd);
           // As an exec server's ReadFile: only a regular file is read.
           if (!st.isFile()) throw new TetherError(ErrorCode.InvalidArgument, `cannot read ${path}: it is not a regular file`);
           resolveInfo({ type: FileType.FILE, size: BigInt(st.size) });
@@ -38,7 +38,7 @@ export const localInstructionFiles: InstructionFiles = {
           while (left > 0) {
             opts?.signal?.throwIfAborted();
             const buf = Buffer.alloc(Math.min(CHUNK, left));
-            const { bytesRead } = await file.read(buf, 0, buf.length, null);
+            const { bytesRead } = await read(fd, buf, 0, buf.length, null);
             if (bytesRead === 0) return;
             left -= bytesRead;
             yield buf.subarray(0, bytesRead);
@@ -47,7 +47,7 @@ export const localInstructionFiles: InstructionFiles = {
           rejectInfo(err);
           throw err;
         } finally {
-          await file?.close();
+          if (fd !== undefined) await close(fd);
         }
       })(),
     };

@@ -3,7 +3,7 @@
 // appends to one file are serialised in this process and, with a lock file, across processes.
 // The caller reloads ExecPolicy after.
 import { randomUuid } from "../../common/random-uuid.js";
-import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, close, mkdir, open, readFile, rename, rm, stat, writeFile } from "../../common/fs-async.js";
 import { setTimeout as delay } from "node:timers/promises";
 import path from "node:path";
 import { errnoCode, ErrorCode, TetherError } from "../../common/tether-error.js";
@@ -110,8 +110,7 @@ async function withLockFile(lock: string, signal: AbortSignal | undefined, fn: (
   for (let wait = 0; ; wait++) {
     signal?.throwIfAborted();
     try {
-      const handle = await open(lock, "wx", 0o600);
-      await handle.close();
+      await close(await open(lock, "wx", 0o600));
       break;
     } catch (err) {
       if (errnoCode(err) !== "EEXIST") throw err;

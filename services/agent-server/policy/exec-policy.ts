@@ -1,7 +1,7 @@
 // Execpolicy: the user's prefix and network rules (Codex's `*.rules` files under
 // $TETHER_HOME/rules/), loaded once and immutable; reloading builds a new ExecPolicy.
 // Strictest wins across matching rules: forbidden > prompt > allow.
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, readFile, stat } from "../../common/fs-async.js";
 import path from "node:path";
 import { GlobMatcher } from "../../common/glob-matcher.js";
 import { errnoCode, ErrorCode, TetherError } from "../../common/tether-error.js";

@@ -1,7 +1,7 @@
 // Rebuilds a thread from its rollout: its info, its turns (rollbacks applied) and the exact
 // model input. Tolerates what a crash leaves (a torn last line, a turn without `end`, a tool
 // call whose output was never recorded) and refuses a format it does not know.
-import { readFile } from "node:fs/promises";
+import { readFile } from "../../common/fs-async.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { ConversationItem } from "../model/model-client.js";
 import type { ProposedAction } from "../policy/approval-types.js";

@@ -1,7 +1,7 @@
 // Where rollouts live: `$TETHER_HOME/sessions/<threadId>.jsonl`, plus `index.jsonl` (one
 // ThreadInfo snapshot per line, the last per thread wins) so listing thousands of threads
 // reads one file. The index is a cache: a lost or stale one is rebuilt from the rollouts.
-import { appendFile, mkdir, open, readFile, readdir, rename, writeFile } from "node:fs/promises";
+import { appendFile, close, mkdir, open, readFile, readdir, rename, writeFile } from "../../common/fs-async.js";
 import os from "node:os";
 import path from "node:path";
 import { ErrorCode, TetherError, errnoCode } from "../../common/tether-error.js";
@@ -42,7 +42,7 @@ export class RolloutStore {
 
   async exists(threadId: string): Promise<boolean> {
     try {
-      await (await open(this.pathFor(threadId), "r")).close();
+      await close(await open(this.pathFor(threadId), "r"));
       return true;
     } catch (err) {
       if (errnoCode(err) === "ENOENT") return false;

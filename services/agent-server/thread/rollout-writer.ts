@@ -2,7 +2,7 @@
 // written in order by one loop; `flush()` resolves once everything queued so far is in the
 // file, `close()` once the file is closed. A failed write fails every later call loudly
 // rather than silently dropping history.
-import { type FileHandle, open } from "node:fs/promises";
+import { close, open, write } from "../../common/fs-async.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { RolloutRecord } from "./rollout-record.js";
 
@@ -10,7 +10,8 @@ export const DEFAULT_MAX_QUEUED_BYTES = 8 << 20;
 
 export class RolloutWriter {
   readonly path: string;
-  #handle: FileHandle | undefined;
+  /** The file's descriptor until close(). */
+  #fd: number | undefined;
   #queue: string[] = [];
   #queuedBytes = 0;
   readonly #maxQueuedBytes: number;
@@ -19,18 +20,18 @@ export class RolloutWriter {
   #closed = false;
   #roomWaiters: (() => void)[] = [];
 
-  private constructor(path: string, handle: FileHandle, maxQueuedBytes: number) {
+  private constructor(path: string, fd: number, maxQueuedBytes: number) {
     this.path = path;
-    this.#handle = handle;
+    this.#fd = fd;
     this.#maxQueuedBytes = maxQueuedBytes;
   }
 
   /** Opens for appending; `create` refuses an existing file (a new thread never reuses one). */
   static async open(path: string, options: { create: boolean; maxQueuedBytes?: number }): Promise<RolloutWriter> {
-    const handle = await open(path, options.create ? "wx" : "a", 0o600).catch((err: unknown) => {
+    const fd = await open(path, options.create ? "wx" : "a", 0o600).catch((err: unknown) => {
       throw TetherError.from(err, `cannot open the rollout ${path}`);
     });
-    return new RolloutWriter(path, handle, options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES);
+    return new RolloutWriter(path, fd, options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES);
   }
 
   /** Queues a record. Synchronous so event order is kept; callers await `room()` at safe points. */
@@ -59,18 +60,18 @@ export class RolloutWriter {
     if (this.#closed) return;
     this.#closed = true;
     await this.flush().catch(() => undefined);
-    const handle = this.#handle;
-    this.#handle = undefined;
-    await handle?.close();
+    const fd = this.#fd;
+    this.#fd = undefined;
+    if (fd !== undefined) await close(fd);
     if (this.#failed) throw this.#failed;
   }
 
   async #drain(): Promise<void> {
     try {
-      while (this.#queue.length > 0 && this.#handle) {
+      while (this.#queue.length > 0 && this.#fd !== undefined) {
         const batch = this.#queue.join("");
         this.#queue = [];
-        await this.#handle.write(batch);
+        await writeAll(this.#fd, batch);
         this.#queuedBytes -= batch.length;
         for (const w of this.#roomWaiters.splice(0)) w();
       }
@@ -80,5 +81,14 @@ export class RolloutWriter {
     } finally {
       this.#writing = undefined;
     }
+  }
+}
+
+/** All of `text` (appended: the file is opened for appending), however the kernel splits the write. */
+async function writeAll(fd: number, text: string): Promise<void> {
+  let buf = Buffer.from(text);
+  while (buf.length > 0) {
+    const { bytesWritten } = await write(fd, buf, 0, buf.length, null);
+    buf = buf.subarray(bytesWritten);
   }
 }
