@@ -2,7 +2,7 @@
 // thread's settings (model, environment, sandbox, approvals) and an AgentClient — the agent
 // in this process, or an agent server with --agent. Flags beat config; config beats defaults.
 import { accessSync, constants, statSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "../../services/common/fs-async.js";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { AgentClient, ThreadOptions } from "../agent/agent-client.js";

@@ -12,6 +12,7 @@ export const chmod = promisify(fs.chmod);
 export const close = promisify(fs.close);
 export const fstat = promisify(fs.fstat);
 export const mkdir = promisify(fs.mkdir);
+export const mkdtemp = promisify(fs.mkdtemp);
 export const open = promisify(fs.open);
 export const read = promisify(fs.read);
 export const readdir = promisify(fs.readdir);
