@@ -3,6 +3,7 @@
 import { TomlError, parse as parseToml } from "smol-toml";
 import type { z } from "zod";
 import { ErrorCode, TetherError } from "../tether-error.js";
+import { isCodexOnlyKey } from "./codex-only-keys.js";
 
 export type ConfigTree = Record<string, unknown>;
 
@@ -102,9 +103,14 @@ export function envLayers(env: NodeJS.ProcessEnv): ConfigLayer[] {
  */
 export function checkLayer(layer: ConfigLayer, schema: z.ZodType, warnings: string[]): ConfigTree {
   let data = layer.data;
+  const codexOnly: string[] = [];
+  const done = (): ConfigTree => {
+    if (codexOnly.length > 0) warnings.push(`${layer.source}: Codex settings tether does not use (ignored): ${codexOnly.join(", ")}`);
+    return data;
+  };
   for (let round = 0; round < 8; round++) {
     const result = schema.safeParse(data);
-    if (result.success) return data;
+    if (result.success) return done();
     const unknown = result.error.issues.filter((i) => i.code === "unrecognized_keys");
     const other = result.error.issues.filter((i) => i.code !== "unrecognized_keys");
     if (other.length > 0) {
@@ -116,7 +122,9 @@ export function checkLayer(layer: ConfigLayer, schema: z.ZodType, warnings: stri
       const keys = "keys" in issue ? (issue.keys) : [];
       const parent = issue.path.reduce<unknown>((node, part) => (isTable(node) ? node[String(part)] : undefined), data);
       for (const key of keys) {
-        warnings.push(`${layer.source}: unknown key ${[...issue.path, key].join(".")} (ignored)`);
+        const path = [...issue.path, key];
+        if (isCodexOnlyKey(path)) codexOnly.push(path.join("."));
+        else warnings.push(`${layer.source}: unknown key ${path.join(".")} (ignored)`);
         if (isTable(parent)) delete parent[key];
       }
     }
