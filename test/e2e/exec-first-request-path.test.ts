@@ -1,0 +1,63 @@
+// What a plain `tether exec PROMPT` loads before its first model request (issue 15: ≤ 60 ms from
+// process start): bin/tether.js, dist/tether.cjs and dist/exec-fast.cjs, nothing else of tether
+// (no ES module chunk of the split CLI, nothing from node_modules), and none of the builtins that
+// cost milliseconds at start-up and are not needed before it (node:crypto, node:fs/promises).
+// The real process against a real scripted Responses server; a preload records what was loaded
+// when node's http client starts the first request. A new import on that path fails here by name:
+// load it after the request (a dynamic import that scripts/build.mjs sends to dist/late/), or
+// name it in EXEC_EARLY there if it truly must come first.
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startResponsesServer } from "../support/responses-server.js";
+import { runTether } from "../support/tether-cli.js";
+import { REPO_ROOT } from "../support/exec-server-process.js";
+
+const HOOK = `const { registerHooks } = require("node:module");
+const dc = require("node:diagnostics_channel");
+const files = [];
+registerHooks({ load(url, context, next) { if (!url.startsWith("node:")) files.push(url); return next(url, context); } });
+let seen = false;
+dc.subscribe("http.client.request.start", () => {
+  if (seen) return;
+  seen = true;
+  require("node:fs").writeFileSync(process.env.FIRST_REQUEST_LOG, JSON.stringify({ files, builtins: process.moduleLoadList }));
+});
+`;
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "tether-first-request-"));
+  await mkdir(path.join(dir, "work", ".git"), { recursive: true });
+  await writeFile(path.join(dir, "work", "AGENTS.md"), "Be brief.\n");
+  await writeFile(path.join(dir, "hook.cjs"), HOOK);
+});
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe("tether exec before its first model request", () => {
+  it("loads only bin/tether.js, dist/tether.cjs and dist/exec-fast.cjs, and neither node:crypto nor node:fs/promises", async () => {
+    await using server = await startResponsesServer({ script: () => [{ type: "message" as const, text: "hi" }] });
+    const log = path.join(dir, "first-request.json");
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      TETHER_HOME: path.join(dir, "home"),
+      OPENAI_BASE_URL: server.url,
+      OPENAI_API_KEY: "sk-test",
+      NODE_OPTIONS: `--require ${path.join(dir, "hook.cjs")}`,
+      FIRST_REQUEST_LOG: log,
+    };
+    delete env.TETHER_LEAN;
+    const result = await runTether(["exec", "-C", path.join(dir, "work"), "--sandbox", "workspace-write", "say hi"], { env });
+    expect(result.stderr).not.toMatch(/error/i);
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe("hi");
+    const first = JSON.parse(await readFile(log, "utf8")) as { files: string[]; builtins: string[] };
+    const files = first.files.map((f) => path.relative(REPO_ROOT, f.replace(/^file:\/\//, "")));
+    expect(files).toEqual(["bin/tether.js", "dist/tether.cjs", "dist/exec-fast.cjs"]);
+    expect(first.builtins.filter((m) => /^NativeModule (crypto|fs\/promises|readline)$/.test(m))).toEqual([]);
+  });
+});
