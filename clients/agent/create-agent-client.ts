@@ -24,7 +24,7 @@ export interface CreateAgentClientOptions {
   services?: ThreadServicesFactory;
   openEnvironment?: AgentCoreOptions["openEnvironment"];
   instructions?: AgentCoreOptions["instructions"];
-  /** In process: open a local thread environment after the first model request (AgentCoreOptions.lazyEnvironment). */
+  /** In process: open a thread's environment at its first tool call (AgentCoreOptions.lazyEnvironment). */
   lazyEnvironment?: boolean;
   /** In process: every model request's reasoning settings (config model_reasoning_*). */
   reasoning?: AgentCoreOptions["reasoning"];

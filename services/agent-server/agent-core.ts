@@ -32,9 +32,12 @@ export interface AgentCoreOptions {
   /** Opens a thread's environment; default: the `--env` grammar of clients/environment. */
   openEnvironment?: (request: OpenEnvironmentRequest, options: { signal?: AbortSignal }) => Promise<Environment>;
   /**
-   * Open a `local` thread environment only after the thread's first model request went out
-   * (or at its first use), so loading the exec core does not hold the request back. A failed
-   * opening then fails the turn that needed it, not startThread. Default false.
+   * Open a new thread's environment only when the model starts a function call (or at its
+   * first use), so loading the exec core (or an exec client) holds back no model request, and
+   * a turn that calls no tool never opens it. `local`: AGENTS.md is read with node:fs. An exec
+   * server by the default opener: the thread's exec session opens at startThread on the lean
+   * client (an unreachable server still fails startThread) and AGENTS.md is read through it.
+   * A failed opening fails the turn that needed it (TurnError.source "environment"). Default false.
    */
   lazyEnvironment?: boolean;
   /**
