@@ -34,8 +34,10 @@ import {
   unpad,
   windowUpdateFrame,
 } from "./h2-control-frames.js";
-import { HpackDecoder, HpackError } from "./hpack-decoder.js";
-import { encodeHeaders } from "./hpack-encoder.js";
+import { FrameWriter } from "./h2-frame-writer.js";
+import { HeaderBlockReader, type ReceivedHeaderBlock, headerBlockFrames } from "./h2-header-block.js";
+import { PingsInFlight } from "./h2-pings.js";
+import { HpackError } from "./hpack-decoder.js";
 import { H2cStream, type StreamOwner, headerRecord } from "./h2c-stream.js";
 import { ErrorCode, TetherError } from "../../../../services/common/tether-error.js";
 
@@ -48,22 +50,17 @@ export interface H2cSessionOptions {
 
 const HEADER_TABLE_BYTES = 4096;
 const DEFAULT_MAX_HEADER_LIST = 64 * 1024;
-/** Control answers (PING and SETTINGS acks) a server may leave unread before it is cut off. */
-const MAX_QUEUED_CONTROL_BYTES = 1024 * 1024;
-/** Socket bytes queued past which a write waits for 'drain' before it completes. */
-const SOCKET_HIGH_WATER = 256 * 1024;
-const MAX_PINGS_IN_FLIGHT = 16;
 const GOAWAY_LINGER_MS = 1000;
 
 export class H2cSession extends EventEmitter implements StreamOwner {
   readonly #socket: Socket;
   readonly #reader = new FrameReader(DEFAULT_MAX_FRAME);
-  readonly #decoder: HpackDecoder;
+  readonly #writer: FrameWriter;
+  readonly #blocks: HeaderBlockReader;
   readonly #streams = new Map<number, H2cStream>();
   readonly #window: number;
   readonly #maxHeaderList: number;
   #nextId = 1;
-  #corked = false;
   #closing = false;
   #destroyed = false;
   #connSend = DEFAULT_WINDOW;
@@ -72,11 +69,7 @@ export class H2cSession extends EventEmitter implements StreamOwner {
   #peerInitialWindow = DEFAULT_WINDOW;
   #peerMaxFrame = DEFAULT_MAX_FRAME;
   #lastPeerStream = MAX_WINDOW;
-  #block: { streamId: number; endStream: boolean; chunks: Buffer[]; size: number } | undefined;
-  readonly #pings: { payload: Buffer; cb: (err: Error | null) => void }[] = [];
-  #pingCount = 0;
-  /** Write callbacks held until the socket drains (its queue passed SOCKET_HIGH_WATER). */
-  readonly #drainWaiters: (() => void)[] = [];
+  readonly #pings = new PingsInFlight();
   /** How long a closing socket may take to flush a last GOAWAY; 0 destroys it at once. */
   #lingerMs = 0;
 
@@ -85,7 +78,8 @@ export class H2cSession extends EventEmitter implements StreamOwner {
     this.#socket = socket;
     this.#window = Math.min(MAX_WINDOW, Math.max(DEFAULT_WINDOW, opts.windowBytes ?? DEFAULT_WINDOW));
     this.#maxHeaderList = opts.maxHeaderListBytes ?? DEFAULT_MAX_HEADER_LIST;
-    this.#decoder = new HpackDecoder(HEADER_TABLE_BYTES, this.#maxHeaderList);
+    this.#writer = new FrameWriter(socket);
+    this.#blocks = new HeaderBlockReader(HEADER_TABLE_BYTES, this.#maxHeaderList);
     socket.once("connect", () => this.emit("connect"));
     socket.on("data", (chunk: Buffer) => this.#receive(chunk));
     socket.on("error", (err: Error) => this.destroy(err));
@@ -93,9 +87,6 @@ export class H2cSession extends EventEmitter implements StreamOwner {
     socket.once("close", () => {
       this.destroy();
       this.emit("close");
-    });
-    socket.on("drain", () => {
-      for (const done of this.#drainWaiters.splice(0)) done();
     });
     this.#write(PREFACE);
     this.#write(
@@ -148,23 +139,14 @@ export class H2cSession extends EventEmitter implements StreamOwner {
     for (const [name, value] of Object.entries(headers)) if (!name.startsWith(":")) list.push([name, value]);
     const stream = new H2cStream(id, path, this, this.#peerInitialWindow, this.#window);
     this.#streams.set(id, stream);
-    // A header block larger than one frame goes on in CONTINUATION frames.
-    const block = encodeHeaders(list);
-    for (let at = 0, first = true; first || at < block.length; first = false) {
-      const part = block.subarray(at, at + this.#peerMaxFrame);
-      at += part.length;
-      const last = at >= block.length;
-      this.#write(encodeFrame(first ? FrameType.HEADERS : FrameType.CONTINUATION, last ? Flag.END_HEADERS : 0, id, part));
-    }
+    for (const frame of headerBlockFrames(id, list, this.#peerMaxFrame)) this.#write(frame);
     return stream;
   }
 
   /** Sends a PING; `cb` runs when the server acknowledges it. False when too many are out already. */
   ping(cb: (err: Error | null) => void = () => undefined): boolean {
-    if (this.closed || this.#pings.length >= MAX_PINGS_IN_FLIGHT) return false;
-    const payload = Buffer.alloc(8);
-    payload.writeUInt32BE(++this.#pingCount, 4);
-    this.#pings.push({ payload, cb });
+    const payload = this.closed ? undefined : this.#pings.start(cb);
+    if (payload === undefined) return false;
     this.#write(encodeFrame(FrameType.PING, 0, 0, payload));
     return true;
   }
@@ -181,7 +163,7 @@ export class H2cSession extends EventEmitter implements StreamOwner {
   destroy(err?: Error): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    this.#block = undefined;
+    this.#blocks.clear();
     if (err && this.listenerCount("error") > 0) this.emit("error", err);
     const cut = err ?? new Error("the connection to the server closed");
     for (const stream of this.#streams.values()) {
@@ -189,9 +171,8 @@ export class H2cSession extends EventEmitter implements StreamOwner {
       stream.destroy(cut);
     }
     this.#streams.clear();
-    for (const { cb } of this.#pings.splice(0)) cb(cut);
-    // Their streams are gone: the writers learn it from 'close'.
-    this.#drainWaiters.length = 0;
+    this.#pings.failAll(cut);
+    this.#writer.stop();
     if (this.#lingerMs === 0) this.#socket.destroy();
     else {
       this.#socket.end();
@@ -216,8 +197,7 @@ export class H2cSession extends EventEmitter implements StreamOwner {
         this.#connSend -= n;
       }
       stream.out = undefined;
-      if (this.#socket.writableLength > SOCKET_HIGH_WATER) this.#drainWaiters.push(() => out.done());
-      else out.done();
+      this.#writer.afterDrain(() => out.done());
     }
     const end = stream.endPending;
     if (end && !stream.out) {
@@ -277,14 +257,15 @@ export class H2cSession extends EventEmitter implements StreamOwner {
   }
 
   #frame(f: Frame): void {
-    if (this.#block && f.type !== FrameType.CONTINUATION) throw protocolError(`a ${f.type} frame inside a header block`);
+    if (this.#blocks.open && f.type !== FrameType.CONTINUATION) throw protocolError(`a ${f.type} frame inside a header block`);
     switch (f.type) {
       case FrameType.DATA:
         return this.#data(f);
       case FrameType.HEADERS:
-        return this.#headers(f);
+        if (f.streamId === 0 || f.streamId % 2 === 0 || f.streamId >= this.#nextId) throw protocolError(`HEADERS on stream ${f.streamId}, which this client never opened`);
+        return this.#headerBlock(this.#blocks.headers(f));
       case FrameType.CONTINUATION:
-        return this.#continuation(f);
+        return this.#headerBlock(this.#blocks.continuation(f));
       case FrameType.RST_STREAM:
         return void this.#streams.get(f.streamId)?.resetByPeer(readRstStream(f));
       case FrameType.SETTINGS:
@@ -330,37 +311,12 @@ export class H2cSession extends EventEmitter implements StreamOwner {
     else if (more) this.credit(stream);
   }
 
-  #headers(f: Frame): void {
-    if (f.streamId === 0 || f.streamId % 2 === 0 || f.streamId >= this.#nextId) throw protocolError(`HEADERS on stream ${f.streamId}, which this client never opened`);
-    let fragment = unpad(f);
-    if (f.flags & Flag.PRIORITY) {
-      if (fragment.length < 5) throw protocolError("HEADERS too short for its priority fields");
-      fragment = fragment.subarray(5);
-    }
-    this.#block = { streamId: f.streamId, endStream: (f.flags & Flag.END_STREAM) !== 0, chunks: [], size: 0 };
-    this.#addFragment(fragment, (f.flags & Flag.END_HEADERS) !== 0);
-  }
-
-  #continuation(f: Frame): void {
-    if (!this.#block || f.streamId !== this.#block.streamId) throw protocolError("CONTINUATION without the HEADERS it continues");
-    this.#addFragment(f.payload, (f.flags & Flag.END_HEADERS) !== 0);
-  }
-
-  #addFragment(fragment: Buffer, last: boolean): void {
-    const block = this.#block!;
-    block.size += fragment.length;
-    // A compressed block is at most as large as the list it decodes to, give or take.
-    if (block.size > this.#maxHeaderList + DEFAULT_MAX_FRAME) {
-      throw new ConnectionError(H2Error.ENHANCE_YOUR_CALM, `a header block over ${this.#maxHeaderList + DEFAULT_MAX_FRAME} bytes`);
-    }
-    block.chunks.push(fragment);
-    if (!last) return;
-    this.#block = undefined;
-    // Decoded even for a stream already gone: the HPACK table must stay in step.
-    const list = this.#decoder.decode(block.chunks.length === 1 ? block.chunks[0]! : Buffer.concat(block.chunks));
+  /** A complete header block (undefined: more CONTINUATION frames to come): the response headers or trailers. */
+  #headerBlock(block: ReceivedHeaderBlock | undefined): void {
+    if (!block) return;
     const stream = this.#streams.get(block.streamId);
     if (!stream || stream.remoteEnded) return;
-    const headers = headerRecord(list);
+    const headers = headerRecord(block.list);
     if (!stream.headersSeen) {
       stream.headersSeen = true;
       stream.emit("response", headers);
@@ -398,8 +354,7 @@ export class H2cSession extends EventEmitter implements StreamOwner {
   #ping(f: Frame): void {
     const { ack, payload } = readPing(f);
     if (!ack) return this.#control(encodeFrame(FrameType.PING, Flag.ACK, 0, payload));
-    const at = this.#pings.findIndex((p) => p.payload.equals(payload));
-    if (at >= 0) this.#pings.splice(at, 1)[0]!.cb(null);
+    this.#pings.acked(payload);
   }
 
   #goaway(f: Frame): void {
@@ -455,24 +410,12 @@ export class H2cSession extends EventEmitter implements StreamOwner {
 
   /** An answer the server asked for: a server that never reads them is cut off, not buffered for. */
   #control(frame: Buffer): void {
-    if (this.#socket.writableLength > MAX_QUEUED_CONTROL_BYTES) {
-      throw new ConnectionError(H2Error.ENHANCE_YOUR_CALM, "it sends control frames faster than it reads the answers");
-    }
-    this.#write(frame);
+    if (!this.#destroyed) this.#writer.control(frame);
   }
 
   #write(frame: Buffer): void {
-    if (this.#destroyed) return;
     // Frames written in one tick leave in one write (HEADERS and DATA of a call, several calls).
-    if (!this.#corked) {
-      this.#corked = true;
-      this.#socket.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        this.#socket.uncork();
-      });
-    }
-    this.#socket.write(frame);
+    if (!this.#destroyed) this.#writer.write(frame);
   }
 
   /**
