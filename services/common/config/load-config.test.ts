@@ -69,6 +69,21 @@ describe("loadConfig", () => {
     expect(err.message).toMatch(/profile "nope" is not defined: add \[profiles\.nope\].*\(defined: ci\)/);
   });
 
+  it("-p NAME also reads $TETHER_HOME/NAME.config.toml, Codex 0.171's profile layout (over [profiles.NAME], under env and -c)", async () => {
+    await homeToml('model = "base"\n[profiles.fast]\nmodel = "table"\napproval_policy = "never"\n');
+    await writeFile(join(home, "fast.config.toml"), 'model = "o3"\n[model_providers.local]\nbase_url = "http://127.0.0.1:1/v1"\n');
+    await writeFile(join(home, "quick.config.toml"), 'model = "o4-mini"\n');
+    const fast = loadConfig({ cwd: project, env, profile: "fast" });
+    expect(fast.config).toMatchObject({ model: "o3", approval_policy: "never", model_providers: { local: { base_url: "http://127.0.0.1:1/v1" } } });
+    expect(fast.files).toContain(join(home, "fast.config.toml"));
+    expect(loadConfig({ cwd: project, env, profile: "quick" }).config.model).toBe("o4-mini");
+    expect(loadConfig({ cwd: project, env, profile: "quick", overrides: ["model=flag"] }).config.model).toBe("flag");
+    expect(loadConfig({ cwd: project, env }).config.model).toBe("base");
+    const err = errorOf(() => loadConfig({ cwd: project, env, profile: "../config" }));
+    expect(err.message).toMatch(/profile "\.\.\/config" is not defined/);
+    expect(errorOf(() => loadConfig({ cwd: project, env, profile: "nope" })).message).toContain(`or write its settings to ${join(home, "nope.config.toml")}`);
+  });
+
   it("fails on an invalid value with the file, the key and the reason", async () => {
     await projectToml('[sandbox_workspace_write]\nnetwork_access = "yes"\n');
     const err = errorOf(() => loadConfig({ cwd: project, env }));

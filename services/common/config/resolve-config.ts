@@ -81,21 +81,31 @@ export function resolveConfig(options: LoadConfigOptions, checkLayer: LayerCheck
   const merged = deepMerge(...fileTrees, overrides);
   const profileName = options.profile ?? (env.TETHER_PROFILE || undefined) ?? (merged.profile as string | undefined);
   let profile: ConfigTree | undefined;
+  let profileFileTree: ConfigTree | undefined;
   if (profileName !== undefined) {
     const profiles = (merged.profiles ?? {}) as Record<string, ConfigTree>;
     profile = profiles[profileName];
-    if (!profile) {
+    // Codex 0.171's layout: `-p NAME` layers $CODEX_HOME/NAME.config.toml (a whole config file)
+    // and refuses [profiles.NAME]; tether reads both, the file over the table.
+    const profileFile = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(profileName) ? join(home, `${profileName}.config.toml`) : undefined;
+    if (profileFile !== undefined && existsSync(profileFile)) {
+      const { profiles: _p, profile: _n, ...tree } = check(readLayer(profileFile));
+      profileFileTree = tree;
+      files = [...files, profileFile];
+    }
+    if (!profile && !profileFileTree) {
       const known = Object.keys(profiles);
       throw new TetherError(
         ErrorCode.InvalidArgument,
         `profile ${JSON.stringify(profileName)} is not defined: add [profiles.${profileName}] to ${files.at(-1) ?? homeFile}` +
+          (profileFile !== undefined ? `, or write its settings to ${profileFile} (Codex's layout)` : "") +
           (known.length ? ` (defined: ${known.join(", ")})` : ""),
         { details: { usage: "true" } },
       );
     }
   }
   const { profiles: _profiles, profile: _profile, ...base } = merged;
-  const effective = deepMerge(base, profile, ...envTrees, overrides);
+  const effective = deepMerge(base, profile, profileFileTree, ...envTrees, overrides);
   delete effective.profiles;
   delete effective.profile;
   // Layers are checked as written (Codex's danger-full-access passes); the result uses tether's name.
