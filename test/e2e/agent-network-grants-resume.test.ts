@@ -5,17 +5,17 @@
 // and still holds the grant (from the rollout): the granted host is reached on another port
 // without a prompt. When the exec server restarted too, the session is new and both forget:
 // the host is asked about again.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GrpcAgentClient } from "../../clients/agent/grpc-agent-client.js";
+import type { AgentClient } from "../../clients/agent/agent-client.js";
 import type { ThreadItem } from "../../services/agent-server/thread/thread-event.js";
 import { type ThreadWatch, watchThread } from "../support/agent-harness.js";
-import { type AgentServerProcess, startAgentServerProcess } from "../support/agent-server-process.js";
+import { AgentServerFixture } from "../support/agent-server-fixture.js";
 import { type ExecServerProcess, VISIBLE_RUN_DIR, startExecServerProcess } from "../support/exec-server-process.js";
-import { type ScriptStep, startResponsesServer, toolOutput } from "../support/responses-server.js";
+import { type ScriptStep, toolOutput } from "../support/responses-server.js";
 
 // A GET through the proxy the sandbox names in HTTP_PROXY (no curl needed).
 const FETCH = `proxy=\${HTTP_PROXY#http://}; proxy=\${proxy%/}
@@ -30,23 +30,19 @@ function listen(): Promise<http.Server> {
 }
 
 describe("network session grants across an agent restart (real exec-server and agent-server processes)", () => {
-  let dir: string;
+  let fx: AgentServerFixture;
   let ports: number[];
   let sites: http.Server[] = [];
-  let model: Awaited<ReturnType<typeof startResponsesServer>>;
   let exec: ExecServerProcess | undefined;
-  let agent: AgentServerProcess | undefined;
-  const clients: GrpcAgentClient[] = [];
-  let env: NodeJS.ProcessEnv;
   const fetch = (port: number, callId: string): ScriptStep => ({ type: "function_call", name: "exec_command", callId, arguments: { cmd: `bash fetch.sh 127.0.0.1:${port}`, login: false } });
 
   beforeAll(async () => {
-    await mkdir(VISIBLE_RUN_DIR, { recursive: true });
-    dir = await mkdtemp(path.join(VISIBLE_RUN_DIR, "agent-net-grants-"));
-    await writeFile(path.join(dir, "fetch.sh"), FETCH);
     sites = [await listen(), await listen()];
     ports = sites.map((s) => (s.address() as AddressInfo).port);
-    model = await startResponsesServer({
+    // Under the visible run dir: the exec server's sandbox hides /tmp.
+    fx = await AgentServerFixture.create({
+      parent: VISIBLE_RUN_DIR,
+      prefix: "agent-net-grants-",
       script: [
         [fetch(ports[0]!, "g1")],
         [{ type: "message", text: "granted" }],
@@ -59,29 +55,16 @@ describe("network session grants across an agent restart (real exec-server and a
         [{ type: "message", text: "asked again" }],
       ],
     });
-    env = { ...process.env, TETHER_HOME: path.join(dir, "home"), OPENAI_BASE_URL: model.url, OPENAI_API_KEY: "test-key", TETHER_LOG: "warn" };
+    fx.closeAfterAgent(async () => exec?.close());
+    await writeFile(path.join(fx.dir, "fetch.sh"), FETCH);
   });
   afterAll(async () => {
-    for (const c of clients) await c.close();
-    await agent?.close();
-    await exec?.close();
-    await model?.close();
+    await fx?.close();
     await Promise.all(sites.map((s) => new Promise((resolve) => s.close(resolve))));
-    await rm(dir, { recursive: true, force: true });
   });
 
-  const startAgent = async () => {
-    agent = await startAgentServerProcess({ listen: `unix://${dir}/agent.sock`, env });
-    const c = await GrpcAgentClient.connect(agent.url);
-    clients.push(c);
-    return c;
-  };
-  const killAgent = async () => {
-    agent!.kill("SIGKILL");
-    expect((await agent!.exited).signal).toBe("SIGKILL");
-  };
-  /** A controller that declines every approval (so an unexpected prompt fails the expectations, not the run). */
-  const watch = (client: GrpcAgentClient, threadId: string, decision: "accept_for_session" | "decline") =>
+  /** A controller that answers every approval with `decision` (so an unexpected prompt fails the expectations, not the run). */
+  const watch = (client: AgentClient, threadId: string, decision: "accept_for_session" | "decline") =>
     watchThread(client, threadId, {
       onEvent: (e) => {
         if (e.type === "item.started" && e.item.type === "approval") void client.respond(threadId, e.item.id, { type: decision }).catch(() => undefined);
@@ -90,45 +73,45 @@ describe("network session grants across an agent restart (real exec-server and a
   const approvals = (w: ThreadWatch) => w.completedItems("approval") as Extract<ThreadItem, { type: "approval" }>[];
 
   it("keeps an accepted-for-the-session host after a restart into the same exec session, and forgets it with a new one", async () => {
-    const execSock = `unix://${dir}/exec.sock`;
+    const execSock = `unix://${fx.dir}/exec.sock`;
     exec = await startExecServerProcess({ listen: execSock });
-    let client = await startAgent();
-    const { threadId } = await client.startThread({ cwd: dir, environment: execSock, model: "gpt-test", sandbox: "workspace-write", approvalPolicy: "on-request" });
+    let client = await fx.start();
+    const { threadId } = await client.startThread({ cwd: fx.dir, environment: execSock, model: "gpt-test", sandbox: "workspace-write", approvalPolicy: "on-request" });
     let w = await watch(client, threadId, "accept_for_session");
     await client.startTurn(threadId, { text: "fetch" });
     expect((await w.turnEnd()).type).toBe("turn.completed");
-    expect(toolOutput(model.received[1]!, "g1")).toContain(`reached 127.0.0.1:${ports[0]}`);
+    expect(toolOutput(fx.model.received[1]!, "g1")).toContain(`reached 127.0.0.1:${ports[0]}`);
     expect(approvals(w).map((a) => a.decision?.type)).toEqual(["accept_for_session"]);
     w.stop();
 
-    await killAgent();
-    client = await startAgent();
+    client = await fx.restart();
     await client.resumeThread(threadId);
     w = await watch(client, threadId, "decline");
     await client.startTurn(threadId, { text: "fetch again" });
     expect((await w.turnEnd()).type).toBe("turn.completed");
-    expect(toolOutput(model.received[3]!, "g2")).toContain(`reached 127.0.0.1:${ports[0]}`);
-    expect(toolOutput(model.received[3]!, "g3")).toContain(`reached 127.0.0.1:${ports[1]}`);
+    expect(toolOutput(fx.model.received[3]!, "g2")).toContain(`reached 127.0.0.1:${ports[0]}`);
+    expect(toolOutput(fx.model.received[3]!, "g3")).toContain(`reached 127.0.0.1:${ports[1]}`);
     expect(approvals(w)).toEqual([]);
     w.stop();
 
     // The exec server dies and comes back empty: the agent's grant ends with its session.
-    await killAgent();
+    fx.agent!.kill("SIGKILL");
+    await fx.agent!.exited;
     exec.kill("SIGKILL");
     await exec.exited;
-    await rm(path.join(dir, "exec.sock"), { force: true });
+    await rm(path.join(fx.dir, "exec.sock"), { force: true });
     exec = await startExecServerProcess({ listen: execSock });
-    client = await startAgent();
+    client = await fx.start();
     await client.resumeThread(threadId);
     w = await watch(client, threadId, "decline");
     await client.startTurn(threadId, { text: "fetch once more" });
     expect((await w.turnEnd()).type).toBe("turn.completed");
     expect(approvals(w)).toMatchObject([{ request: { action: { kind: "network", host: "127.0.0.1", port: ports[0] } }, decision: { type: "decline" } }]);
-    expect(toolOutput(model.received[5]!, "g4")).toMatch(/HTTP\/1\.1 403/);
+    expect(toolOutput(fx.model.received[5]!, "g4")).toMatch(/HTTP\/1\.1 403/);
     w.stop();
 
-    const records = (await readFile(path.join(dir, "home", "sessions", `${threadId}.jsonl`), "utf8")).split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as { t: string });
+    const records = (await readFile(path.join(fx.dir, "home", "sessions", `${threadId}.jsonl`), "utf8")).split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as { t: string });
     expect(records.filter((r) => r.t === "grant" || r.t === "grants_cleared").map((r) => r.t)).toEqual(["grant", "grants_cleared"]);
-    model.check();
+    fx.model.check();
   });
 });
