@@ -23,14 +23,17 @@ if (process.argv[2] === "exec-server" && typeof process.execve === "function") {
   }
 }
 
-// `tether exec`: V8's code cache for dist/tether.cjs itself too (≈ 150 KB with the lean run
-// inside, compiled from source on every start otherwise; entry.ts enables it for the rest, a
-// second call does nothing). NODE_DISABLE_COMPILE_CACHE=1 still turns it off.
+// `tether exec`: V8's code cache for what it loads (entry.ts enables it for the rest, a second
+// call does nothing). NODE_DISABLE_COMPILE_CACHE=1 still turns it off.
 if (process.argv[2] === "exec") require("node:module").enableCompileCache();
+
+// A plain `tether exec [PROMPT]` goes straight to dist/exec-fast.cjs (what entry.ts would do,
+// without loading dist/tether.cjs first: ≈ 150 KB with the lean run inside, ≈ 2-3 ms of CPU
+// before the first model request). Anything else, or TETHER_LEAN=0, takes the entry.
+const fast = process.argv[2] === "exec" && process.env.TETHER_LEAN !== "0" ? require("../dist/exec-fast.cjs") : undefined;
+const plainExec = fast?.parseExecArgv(process.argv.slice(2));
 
 // Held until main() settles: a wait that holds no handle of its own (a reply over a pipe
 // that is unref'd) must not let node end the process early, with status 0.
 const hold = setInterval(() => {}, 1 << 30);
-require("../dist/tether.cjs")
-  .main(process.argv)
-  .finally(() => clearInterval(hold));
+(plainExec ? fast.execMain(plainExec.prompt, plainExec.flags) : require("../dist/tether.cjs").main(process.argv)).finally(() => clearInterval(hold));

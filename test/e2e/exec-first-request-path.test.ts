@@ -1,6 +1,6 @@
 // What a plain `tether exec PROMPT` loads before its first model request (issue 15: ≤ 60 ms from
-// process start): bin/tether.js, dist/tether.cjs and dist/exec-fast.cjs, nothing else of tether
-// (no ES module chunk of the split CLI, nothing from node_modules), and none of the builtins that
+// process start): bin/tether.js and dist/exec-fast.cjs, nothing else of tether (not dist/tether.cjs,
+// no ES module chunk of the split CLI, nothing from node_modules), and none of the builtins that
 // cost milliseconds at start-up and are not needed before it (node:crypto, node:fs/promises).
 // The real process against a real scripted Responses server; a preload records what was loaded
 // when node's http client starts the first request. A new import on that path fails here by name:
@@ -39,7 +39,7 @@ afterAll(async () => {
 });
 
 describe("tether exec before its first model request", () => {
-  it("loads only bin/tether.js, dist/tether.cjs and dist/exec-fast.cjs, and neither node:crypto nor node:fs/promises", async () => {
+  it("loads only bin/tether.js and dist/exec-fast.cjs, and neither node:crypto nor node:fs/promises", async () => {
     await using server = await startResponsesServer({ script: () => [{ type: "message" as const, text: "hi" }] });
     const log = path.join(dir, "first-request.json");
     const env: NodeJS.ProcessEnv = {
@@ -57,7 +57,7 @@ describe("tether exec before its first model request", () => {
     expect(result.stdout.trim()).toBe("hi");
     const first = JSON.parse(await readFile(log, "utf8")) as { files: string[]; builtins: string[] };
     const files = first.files.map((f) => path.relative(REPO_ROOT, f.replace(/^file:\/\//, "")));
-    expect(files).toEqual(["bin/tether.js", "dist/tether.cjs", "dist/exec-fast.cjs"]);
+    expect(files).toEqual(["bin/tether.js", "dist/exec-fast.cjs"]);
     expect(first.builtins.filter((m) => /^NativeModule (crypto|fs\/promises|readline)$/.test(m))).toEqual([]);
   });
 });
