@@ -34,17 +34,23 @@ export interface BackendInstance {
   cleanup(): Promise<void>;
 }
 
-/** Tracks the extra sessions of one instance so cleanup closes them before the server. */
-function sessions(open: (options: BackendOptions) => Promise<Environment>): { openSession: BackendInstance["openSession"]; closeAll(): Promise<void> } {
+/**
+ * One instance: `env`, more sessions through `open`; cleanup closes those, then `env`, then
+ * calls `release` (what serves them: a server, a core).
+ */
+function instance(env: Environment, open: (options: BackendOptions) => Promise<Environment>, release: () => Promise<unknown> = async () => undefined): BackendInstance {
   const opened: Environment[] = [];
   return {
+    env,
     openSession: async (options) => {
-      const env = await open(options);
-      opened.push(env);
-      return env;
+      const session = await open(options);
+      opened.push(session);
+      return session;
     },
-    closeAll: async () => {
-      for (const env of opened.splice(0)) await env.close();
+    cleanup: async () => {
+      for (const session of opened.splice(0)) await session.close();
+      await env.close();
+      await release();
     },
   };
 }
@@ -74,18 +80,10 @@ const localBackend: Backend = {
     const core = await ExecCore.create({ defaultCwd: scratch.dir });
     const open = (o: BackendOptions) =>
       GrpcEnvironment.open(inProcessClients(core), { kind: "local", description: "this process (local)", defaultSandbox: o.defaultSandbox, decisionTimeoutMs: o.decisionTimeoutMs });
-    const env = await open(options);
-    const extra = sessions(open);
-    return {
-      env,
-      openSession: extra.openSession,
-      cleanup: async () => {
-        await extra.closeAll();
-        await env.close();
-        await core.close();
-        await scratch.remove();
-      },
-    };
+    return instance(await open(options), open, async () => {
+      await core.close();
+      await scratch.remove();
+    });
   },
 };
 
@@ -96,9 +94,7 @@ const unixBackend: Backend = {
     const server = await startExecServerProcess();
     try {
       const open = (o: BackendOptions) => GrpcEnvironment.connect({ kind: "unix", path: server.url.slice("unix://".length) }, { ...o, connectTimeoutMs: 10_000 });
-      const env = await open(options);
-      const extra = sessions(open);
-      return { env, openSession: extra.openSession, cleanup: async () => { await extra.closeAll(); await env.close(); await server.close(); } };
+      return instance(await open(options), open, () => server.close());
     } catch (err) {
       await server.close();
       throw err;
@@ -118,9 +114,7 @@ const leanBackend: Backend = {
     try {
       const open = (o: BackendOptions) =>
         GrpcEnvironment.connect({ kind: "unix", path: server.url.slice("unix://".length) }, { ...o, transport: "lean", connectTimeoutMs: 10_000 });
-      const env = await open(options);
-      const extra = sessions(open);
-      return { env, openSession: extra.openSession, cleanup: async () => { await extra.closeAll(); await env.close(); await server.close(); } };
+      return instance(await open(options), open, () => server.close());
     } catch (err) {
       await server.close();
       throw err;
@@ -139,9 +133,7 @@ export const remoteBackend: Backend = {
   async create(options = {}) {
     const remote = await startRemoteExecServer();
     try {
-      const env = await remote.connect(options);
-      const extra = sessions((o) => remote.connect(o));
-      return { env, openSession: extra.openSession, cleanup: async () => { await extra.closeAll(); await env.close(); await remote.close(); } };
+      return instance(await remote.connect(options), (o) => remote.connect(o), () => remote.close());
     } catch (err) {
       await remote.close();
       throw err;
@@ -159,8 +151,7 @@ export const dockerBackend: Backend = {
   },
   async create(options = {}) {
     const env = await startDockerEnvironment({ image: DOCKER_IMAGE, ...options });
-    const extra = sessions((o) => env.openSession(o));
-    return { env, openSession: extra.openSession, cleanup: async () => { await extra.closeAll(); await env.close(); } };
+    return instance(env, (o) => env.openSession(o));
   },
 };
 
