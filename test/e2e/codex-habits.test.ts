@@ -175,3 +175,15 @@ describe("config.toml [model_providers] keys Codex users set for Azure and proxi
     expect(sent.headers["x-unset"]).toBeUndefined();
   });
 });
+
+describe("a response the model cut short (response.incomplete)", () => {
+  it("fails the turn as Codex does (was: turn.completed, exit 0, the cut answer written by -o)", async () => {
+    const out = path.join(dir, "cut.txt");
+    const r = await tether([[{ type: "message", text: "the first half of" }, { type: "incomplete", reason: "max_output_tokens" }]], ["exec", "--json", "-o", out, "write a lot"]);
+    expect(r.code).toBe(1);
+    const events = r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { type: string; error?: { message: string } });
+    expect(events.map((e) => e.type).slice(-2)).toEqual(["error", "turn.failed"]);
+    expect(events.at(-1)?.error?.message).toMatch(/incomplete \(max_output_tokens\)/);
+    await expect(readFile(out)).rejects.toThrow(/ENOENT/);
+  });
+});

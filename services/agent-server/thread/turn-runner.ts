@@ -68,10 +68,18 @@ export async function runTurn(d: TurnRunnerDeps, userText: string): Promise<Turn
     for (let n = 0; n < MAX_MODEL_REQUESTS_PER_TURN; n++) {
       for (const text of d.takeSteers()) addUser(text);
       const calls: { callId: string; name: string; arguments: string }[] = [];
-      usage = addUsage(usage, await streamOnce(d, (call) => {
+      const answer = await streamOnce(d, (call) => {
         pendingCalls.add(call.callId);
         calls.push(call);
-      }));
+      });
+      usage = addUsage(usage, answer.usage);
+      if (answer.incompleteReason !== undefined) {
+        // As Codex: a response cut short (max_output_tokens, content_filter) fails the turn
+        // rather than pass a truncated answer (or half its calls) off as the result.
+        const reason = answer.incompleteReason;
+        const code = reason === "max_output_tokens" ? ErrorCode.ResourceExhausted : ErrorCode.FailedPrecondition;
+        return { status: "failed", usage, error: { code: codeName(code), message: `the model's response was incomplete (${reason}): the turn stops rather than act on a cut-off answer` } };
+      }
       if (calls.length === 0) {
         // Steering that arrived while the model answered must still be seen.
         const late = d.takeSteers();
@@ -119,7 +127,7 @@ export function codeName(code: ErrorCode): string {
  * The start-up timeout is the model client's (ModelClient: DEADLINE_EXCEEDED when nothing
  * starts in time, per attempt, retry waits not counted): the one timer, not a second here.
  */
-async function streamOnce(d: TurnRunnerDeps, onCall: (call: { callId: string; name: string; arguments: string }) => void): Promise<Usage> {
+async function streamOnce(d: TurnRunnerDeps, onCall: (call: { callId: string; name: string; arguments: string }) => void): Promise<{ usage: Usage; incompleteReason?: string }> {
   const base = await d.request();
   const request: ModelRequest = { ...base, input: d.conversation(), tools: d.tools.specs };
   // Open items of this attempt, keyed by the model's item id.
@@ -134,6 +142,7 @@ async function streamOnce(d: TurnRunnerDeps, onCall: (call: { callId: string; na
     return o;
   };
   let usage: Usage = { ...EMPTY_USAGE };
+  let incompleteReason: string | undefined;
   for await (const event of d.model.stream(request, { signal: d.signal })) {
     switch (event.type) {
       case "created":
@@ -173,8 +182,9 @@ async function streamOnce(d: TurnRunnerDeps, onCall: (call: { callId: string; na
       }
       case "completed":
         usage = event.usage;
+        incompleteReason = event.incompleteReason;
         break;
     }
   }
-  return usage;
+  return incompleteReason === undefined ? { usage } : { usage, incompleteReason };
 }
