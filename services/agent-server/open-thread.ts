@@ -107,9 +107,6 @@ const o = deps.options;
       closed: (sessionId: number) => writer.append({ t: "exec_closed", sessionId }),
     };
     const setup: ThreadSetup = { threadId: info.threadId, cwd: info.cwd, env, sandbox: info.sandbox, writableRoots: roots, journal };
-    const tools = await o.services.tools(setup);
-    const policy = await o.services.policy(setup);
-    restoreSessionGrants(env, policy, writer, state);
     const instructions = o.instructions ?? (async () => "");
     // Read once: stable instructions keep the server's prompt cache warm, and AGENTS.md is
     // not re-read (over the network for a remote cwd) before every model request.
@@ -120,6 +117,12 @@ const o = deps.options;
         threadInstructions = undefined; // a failed read is retried by the next request
         throw err;
       }));
+    // A lazy environment's AGENTS.md is read at once (an early session's round trips, or node:fs),
+    // overlapping the thread's set-up; a failure is met again (and reported) by the first request.
+    if (env instanceof LazyEnvironment) void readInstructions().catch(() => undefined);
+    const tools = await o.services.tools(setup);
+    const policy = await o.services.policy(setup);
+    restoreSessionGrants(env, policy, writer, state);
     const thread = new Thread({
       info,
       env,
