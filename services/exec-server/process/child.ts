@@ -3,10 +3,11 @@
 // Order is fixed: spawn resolves after exec, output follows, `exited` resolves last.
 import type { Socket } from "node:net";
 import { constants as osConstants } from "node:os";
-import type { Readable, Writable } from "node:stream";
+import type { Readable } from "node:stream";
 import { ErrorCode, TetherError, cancelled, errnoCode } from "../../common/tether-error.js";
 import type { ChildExit } from "./child-exit.js";
 import { type ChildStream, ChildOutput, type OutputListener } from "./child-output.js";
+import { ChildStdin } from "./child-stdin.js";
 import { launchError, spawnError } from "./launch-error.js";
 import { readStatusLines, signalName } from "./launcher/status-line.js";
 import { type LaunchSpec, type LauncherExit, type LauncherIo, spawnLauncher } from "./launcher-io.js";
@@ -28,15 +29,13 @@ export class Child implements AsyncDisposable {
   readonly exited: Promise<ChildExit>;
   readonly #io: LauncherIo;
   readonly #ctl: Socket;
-  readonly #stdin: Writable | null;
+  readonly #stdin: ChildStdin;
   readonly #output: ChildOutput;
   readonly #spec: ChildSpec;
   /** Set when this process holds the terminal's master (else tether-launch relays it). */
   readonly #pty: PtyPair | undefined;
   #pid = 0;
   #started: Promise<number>;
-  #stdinWritable: boolean;
-  #stdinClosing: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
   #targetGone = false;
   #exit: ChildExit | undefined;
@@ -84,15 +83,10 @@ export class Child implements AsyncDisposable {
     this.#pty = pty;
     this.#spec = spec;
     this.#io = io;
-    this.#stdin = io.stdin;
-    this.#stdinWritable = spec.stdinOpen && io.stdin !== null;
+    this.#stdin = new ChildStdin(io.stdin, { open: spec.stdinOpen, terminal: pty !== undefined, pid: () => this.#pid });
     this.#ctl = io.ctl;
     this.#ctl.on("error", () => {
       // EPIPE once the launcher is gone: every command it could take is moot by then.
-    });
-    this.#stdin?.on("error", () => {
-      // EPIPE when the target closed stdin or exited; write() reports it through its callback.
-      this.#stdinWritable = false;
     });
 
     let resolveStart!: (pid: number) => void;
@@ -163,7 +157,7 @@ export class Child implements AsyncDisposable {
       await this.#output.delivered();
       this.#targetGone = true;
       this.#ctl.destroy();
-      this.#stdin?.destroy();
+      this.#stdin.destroy();
       this.#pty?.close();
       return this.#exit ?? this.#lostExit(launcher);
     });
@@ -192,42 +186,12 @@ export class Child implements AsyncDisposable {
 
   /** Resolves once the bytes were handed to the pipe. */
   write(data: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<void> {
-    const stdin = this.#stdin;
-    if (stdin === null || !this.#stdinWritable || this.#stdinClosing !== undefined) {
-      return Promise.reject(this.#stdinClosedError());
-    }
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(TetherError.from(signal.reason ?? cancelled()));
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => reject(TetherError.from(signal?.reason ?? cancelled()));
-      signal?.addEventListener("abort", onAbort, { once: true });
-      stdin.write(data, (err) => {
-        signal?.removeEventListener("abort", onAbort);
-        if (err) reject(this.#stdinClosedError(err));
-        else resolve();
-      });
-    });
+    return this.#stdin.write(data, options);
   }
 
   /** Closes stdin (PTY: the launcher then sends the terminal's EOF char once). Idempotent. */
   closeStdin(): Promise<void> {
-    if (this.#stdinClosing !== undefined) return this.#stdinClosing;
-    const stdin = this.#stdin;
-    this.#stdinWritable = false;
-    if (this.#pty && stdin !== null && !stdin.destroyed) {
-      // The terminal's EOF, once, as a user's ^D (the default VEOF; the launcher's relay read
-      // c_cc[VEOF], which Node cannot): the master itself stays open for the output.
-      this.#stdinClosing = new Promise<void>((resolve) => stdin.write(Buffer.of(4), () => resolve()));
-    } else if (stdin === null || stdin.destroyed || stdin.writableFinished) {
-      this.#stdinClosing = Promise.resolve();
-    } else {
-      this.#stdinClosing = new Promise<void>((resolve) => {
-        // 'close' also covers EPIPE: either way the stdin is closed afterwards.
-        stdin.once("close", () => resolve());
-        stdin.end(() => resolve());
-      });
-    }
-    return this.#stdinClosing;
+    return this.#stdin.close();
   }
 
   resize(rows: number, cols: number): void {
@@ -295,14 +259,6 @@ export class Child implements AsyncDisposable {
       maxRssKb: 0,
       launcherFailure: `tether-launch ended (${describe(launcher)}) without reporting the exit of ${this.#spec.file}`,
     };
-  }
-
-  #stdinClosedError(cause?: unknown): TetherError {
-    return new TetherError(
-      ErrorCode.FailedPrecondition,
-      `stdin of process ${this.#pid} is closed: start it with stdin open and write before closing it or before it exits`,
-      cause === undefined ? {} : { cause },
-    );
   }
 }
 
