@@ -70,12 +70,13 @@ export function buildProgram(actions: ProgramActions = {}): Command {
         )
         .argument("[thread-id]", "the thread (tether exec prints it as thread.started; /resume inside lists them), unless --last")
         .argument("[prompt]", "the first thing to say in it")
-        .option("--last", "the most recent thread of this working directory"),
-    ).action(async (first: string | undefined, second: string | undefined, opts: AgentFlags & { last?: boolean }, cmd: Command) => {
+        .option("--last", "the most recent thread of this working directory")
+        .option("--all", "with --last: the most recent thread of any directory"),
+    ).action(async (first: string | undefined, second: string | undefined, opts: AgentFlags & { last?: boolean; all?: boolean }, cmd: Command) => {
       const flags = mergeFlags(program.opts<AgentFlags>(), opts);
       if (opts.last && second !== undefined) throw usageError(`with --last, give only the prompt: tether ${cmd.name()} --last PROMPT`);
       if (!opts.last && first === undefined) throw usageError(`name the thread or pass --last: tether ${cmd.name()} THREAD_ID [PROMPT] (tether exec prints thread.started; /resume inside lists them)`);
-      const target = opts.last ? { last: true, prompt: first } : { threadId: first, prompt: second };
+      const target = opts.last ? { last: true, all: opts.all === true, prompt: first } : { threadId: first, prompt: second };
       const { tuiCommand } = await import("./tui/tui-command.js");
       await tuiCommand(flags, { ...target, fork });
     });
@@ -260,13 +261,14 @@ function addExecCommands(program: Command, actions: ProgramActions): void {
       .description("Run a further turn on a stored thread: the most recent one here (--last) or the one named.")
       .argument("[thread-id]", "the thread (from thread.started), unless --last")
       .argument("[prompt]", "what to do; - reads it from stdin")
-      .option("--last", "the most recent thread of this working directory"),
-  ).action(async (first: string | undefined, second: string | undefined, opts: ExecFlags & { last?: boolean }, cmd: Command) => {
+      .option("--last", "the most recent thread of this working directory")
+      .option("--all", "with --last: the most recent thread of any directory"),
+  ).action(async (first: string | undefined, second: string | undefined, opts: ExecFlags & { last?: boolean; all?: boolean }, cmd: Command) => {
     const merged = mergeFlags(mergeFlags(rootFlags(program), exec.opts<ExecFlags>()), opts);
     if ((merged as AgentFlags).ephemeral) throw usageError("--ephemeral keeps no thread, so it cannot resume one: drop it (the resumed turn is recorded in the thread)");
     if (opts.last) {
       if (second !== undefined) throw usageError("with --last, give only the prompt: tether exec resume --last PROMPT");
-      return run(first, merged, { last: true });
+      return run(first, merged, { last: true, ...(opts.all ? { all: true } : {}) });
     }
     if (first === undefined) throw usageError(`name the thread or pass --last: ${cmd.name()} THREAD_ID [PROMPT]`);
     return run(second, merged, { threadId: first });

@@ -187,3 +187,20 @@ describe("a response the model cut short (response.incomplete)", () => {
     await expect(readFile(out)).rejects.toThrow(/ENOENT/);
   });
 });
+
+describe("tether exec resume --last --all (Codex's --all; was rejected)", () => {
+  it("takes the most recent thread of any directory; without --all only this one's", async () => {
+    const home = path.join(dir, "all-home");
+    const elsewhere = path.join(dir, "elsewhere");
+    await mkdir(elsewhere, { recursive: true });
+    const first = await tether([[{ type: "message", text: "first here" }], [{ type: "message", text: "resumed from elsewhere" }]], ["exec", "remember the word pelican"], { home });
+    expect(first.code, first.stderr).toBe(0);
+    const none = await tether([], ["exec", "-C", elsewhere, "resume", "--last", "again"], { home });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/no thread to resume in/);
+    const all = await tether([], ["exec", "-C", elsewhere, "resume", "--last", "--all", "what was the word?"], { home });
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toBe("resumed from elsewhere\n");
+    expect(JSON.stringify(server!.requests[1])).toContain("pelican");
+  });
+});

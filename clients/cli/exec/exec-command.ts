@@ -22,7 +22,8 @@ export interface ExecFlags extends AgentFlags {
   outputSchema?: string;
 }
 
-export type ResumeTarget = { last: true } | { threadId: string };
+/** `all`: the most recent thread of any directory (Codex's resume --last --all). */
+export type ResumeTarget = { last: true; all?: boolean } | { threadId: string };
 
 /** Exit statuses of `tether exec` (documented in --help and the README). */
 const EXEC_EXIT = { completed: 0, failed: 1, usage: 2, unreachable: TETHER_FAILURE } as const;
@@ -58,7 +59,7 @@ export async function execCommand(promptArg: string | undefined, flags: ExecFlag
   try {
     if (!resume) info = await client.startThread(session.thread);
     else {
-      const threadId = "threadId" in resume ? resume.threadId : (await client.listThreads({ limit: 1, cwd: session.thread.cwd }))[0]?.threadId;
+      const threadId = "threadId" in resume ? resume.threadId : (await client.listThreads({ limit: 1, ...(resume.all ? {} : { cwd: session.thread.cwd }) }))[0]?.threadId;
       if (!threadId) throw usageError(`no thread to resume in ${session.thread.cwd}: start one with tether exec PROMPT`);
       info = await client.resumeThread(threadId, session.overrides);
     }

@@ -17,6 +17,8 @@ export interface OpenTarget {
   threadId?: string;
   /** This directory's most recent thread (Codex's --last). */
   last?: boolean;
+  /** With last: the most recent thread of any directory (Codex's --all). */
+  all?: boolean;
   /** A new thread with the history of the one named (or the last). */
   fork?: boolean;
   /** The first turn's prompt. */
@@ -91,7 +93,7 @@ export class TuiController {
     let id = target.threadId;
     if (target.last) {
       const cwd = this.#session.thread.cwd;
-      const [latest] = await this.#session.client.listThreads({ limit: 1, cwd });
+      const [latest] = await this.#session.client.listThreads({ limit: 1, ...(target.all ? {} : { cwd }) });
       if (!latest) throw usageError(`no stored thread in ${cwd}: start one with tether, or name one (tether resume THREAD_ID)`);
       id = latest.threadId;
     }
