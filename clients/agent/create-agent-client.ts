@@ -54,7 +54,7 @@ export async function createAgentClient(options: CreateAgentClientOptions = {}):
     openEnvironment: options.openEnvironment,
     // The CLI's own opener: its first model request does not wait for the exec core to load.
     lazyEnvironment: options.lazyEnvironment ?? options.openEnvironment === undefined,
-    instructions: options.instructions ?? defaults?.defaultInstructions,
+    instructions: options.instructions ?? (defaults ? (cwd, env) => defaults.defaultInstructions(cwd, env, options.tetherHome) : undefined),
     reasoning: options.reasoning,
     detachedTtlMs: options.detachedTtlMs,
     idleThreadTtlMs: options.idleThreadTtlMs,

@@ -8,6 +8,7 @@ import { modelClientOptions } from "./model/model-client-options.js";
 export { reasoningFromConfig } from "./model/model-client-options.js";
 import { localInstructionFiles } from "./model/local-instruction-files.js";
 import { loadProjectInstructions } from "./model/project-instructions.js";
+import { loadPersonalInstructions } from "./model/personal-instructions.js";
 import { ResponsesModelClient } from "./model/responses-model-client.js";
 import type { ThreadServicesFactory } from "./thread/thread-services.js";
 import { RulesThreadPolicy } from "./policy/rules-thread-policy.js";
@@ -37,12 +38,17 @@ export function defaultThreadServices(options: { tetherHome?: string; features?:
 const BASE_INSTRUCTIONS =
   "You are tether, a coding agent. Run commands with exec_command, edit files with apply_patch, and keep the plan current with update_plan.";
 
-/** Base instructions plus the AGENTS.md files from the repository root down to the cwd (read where the thread's commands run). */
-export async function defaultInstructions(cwd: string, env?: Environment): Promise<string> {
+/**
+ * Base instructions, the user's own $TETHER_HOME/AGENTS.md (Codex's ~/.codex/AGENTS.md, read
+ * here), then the AGENTS.md files from the repository root down to the cwd (read where the
+ * thread's commands run).
+ */
+export async function defaultInstructions(cwd: string, env?: Environment, tetherHome: string = defaultTetherHome()): Promise<string> {
   if (env === undefined) return BASE_INSTRUCTIONS;
+  const personal = loadPersonalInstructions(tetherHome);
   // A local cwd is read with node:fs (local-instruction-files.ts): the first model request
   // need not wait for a lazily opened environment. Any other is read where it lives.
   const project = await loadProjectInstructions(env.kind === "local" ? localInstructionFiles : env.files, cwd);
   const warnings = project.warnings.map((w) => `(${w})`).join("\n");
-  return [BASE_INSTRUCTIONS, project.text, warnings].filter((part) => part.length > 0).join("\n\n");
+  return [BASE_INSTRUCTIONS, await personal, project.text, warnings].filter((part) => part.length > 0).join("\n\n");
 }

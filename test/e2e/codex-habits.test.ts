@@ -204,3 +204,20 @@ describe("tether exec resume --last --all (Codex's --all; was rejected)", () => 
     expect(JSON.stringify(server!.requests[1])).toContain("pelican");
   });
 });
+
+describe("$TETHER_HOME/AGENTS.md, as Codex reads ~/.codex/AGENTS.md (was not read)", () => {
+  it("reaches the model's instructions before the project's AGENTS.md", async () => {
+    const home = path.join(dir, "personal-home");
+    await mkdir(home, { recursive: true });
+    await writeFile(path.join(home, "AGENTS.md"), "Personal rule: sign every answer with a heron.\n");
+    await writeFile(path.join(work, "AGENTS.md"), "Project rule: run make test.\n");
+    try {
+      const r = await tether([[{ type: "message", text: "ok" }]], ["exec", "hi"], { home });
+      expect(r.code, r.stderr).toBe(0);
+      const instructions = String(server!.requests[0]!.instructions);
+      expect(instructions).toMatch(/Personal rule: sign every answer with a heron\.[\s\S]*Project rule: run make test\./);
+    } finally {
+      await rm(path.join(work, "AGENTS.md"));
+    }
+  });
+});
