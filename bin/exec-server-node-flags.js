@@ -55,13 +55,14 @@ function checkNodeFlags(flags, probe = probeNode) {
 }
 
 /**
- * Starts node with the flags and nothing to run; undefined when it exits 0, else what it said.
+ * Asks node to parse the flags (`--version`: parsed, refused with exit 9 if bad, but nothing runs:
+ * no --inspect-brk wait, no --require); undefined when it accepts them, else what it said.
  * Node's option table (and V8's, which takes the heap flags) is not readable in-process:
  * process.allowedNodeEnvironmentFlags lists only what NODE_OPTIONS accepts. One node start
- * (≈ 40 ms), paid only when the variable names flags of its own.
+ * (≈ 4 ms: 3.8 ms median of 15 here), paid only when the variable names flags of its own.
  */
 function probeNode(flags) {
-  const r = spawnSync(process.execPath, [...flags, "-e", ""], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8", timeout: 30_000 });
+  const r = spawnSync(process.execPath, [...flags, "--version"], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8", timeout: 30_000 });
   if (r.status === 0) return undefined;
   if (r.error) return `${process.execPath} could not be started: ${r.error.message}`;
   // Node's first words are the reason ("bad option: --x", "illegal value for flag ..."); the rest is its help hint.
