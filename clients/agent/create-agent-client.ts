@@ -34,6 +34,8 @@ export interface CreateAgentClientOptions {
   idleThreadTtlMs?: number;
   /** In process, default services: feature flags by name (tether features list); tools of a disabled feature are not offered. */
   features?: ReadonlyMap<string, boolean>;
+  /** In process, default instructions: config's project_doc_max_bytes (the cap on AGENTS.md text). */
+  projectDocMaxBytes?: number;
   /** In process, default services: config's [shell_environment_policy] for exec_command's processes. */
   shellEnvironment?: ShellEnvironmentPolicy;
 }
@@ -54,7 +56,7 @@ export async function createAgentClient(options: CreateAgentClientOptions = {}):
     openEnvironment: options.openEnvironment,
     // The CLI's own opener: its first model request does not wait for the exec core to load.
     lazyEnvironment: options.lazyEnvironment ?? options.openEnvironment === undefined,
-    instructions: options.instructions ?? (defaults ? (cwd, env) => defaults.defaultInstructions(cwd, env, options.tetherHome) : undefined),
+    instructions: options.instructions ?? (defaults ? (cwd, env) => defaults.defaultInstructions(cwd, env, options.tetherHome, options.projectDocMaxBytes) : undefined),
     reasoning: options.reasoning,
     detachedTtlMs: options.detachedTtlMs,
     idleThreadTtlMs: options.idleThreadTtlMs,

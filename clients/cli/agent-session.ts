@@ -114,6 +114,7 @@ export async function openAgentSession(
     model,
     features: config.features.enabled,
     shellEnvironment: c.shell_environment_policy,
+    projectDocMaxBytes: c.project_doc_max_bytes,
     // The environment's own credentials (the `tether run` grammar): only the in-process agent opens it here.
     // The thread's exec session, detached TTL and sandbox come with the request, as for the default opener.
     openEnvironment: envToken || flags.caFile ? async (request) => (await import("../../services/agent-server/thread-environment.js")).openThreadEnvironment(request, { token: envToken, caFile: flags.caFile }) : undefined,

@@ -43,12 +43,12 @@ const BASE_INSTRUCTIONS =
  * here), then the AGENTS.md files from the repository root down to the cwd (read where the
  * thread's commands run).
  */
-export async function defaultInstructions(cwd: string, env?: Environment, tetherHome: string = defaultTetherHome()): Promise<string> {
+export async function defaultInstructions(cwd: string, env?: Environment, tetherHome: string = defaultTetherHome(), maxBytes?: number): Promise<string> {
   if (env === undefined) return BASE_INSTRUCTIONS;
-  const personal = loadPersonalInstructions(tetherHome);
+  const personal = loadPersonalInstructions(tetherHome, maxBytes);
   // A local cwd is read with node:fs (local-instruction-files.ts): the first model request
   // need not wait for a lazily opened environment. Any other is read where it lives.
-  const project = await loadProjectInstructions(env.kind === "local" ? localInstructionFiles : env.files, cwd);
+  const project = await loadProjectInstructions(env.kind === "local" ? localInstructionFiles : env.files, cwd, maxBytes === undefined ? {} : { maxBytes });
   const warnings = project.warnings.map((w) => `(${w})`).join("\n");
   return [BASE_INSTRUCTIONS, await personal, project.text, warnings].filter((part) => part.length > 0).join("\n\n");
 }

@@ -221,3 +221,23 @@ describe("$TETHER_HOME/AGENTS.md, as Codex reads ~/.codex/AGENTS.md (was not rea
     }
   });
 });
+
+describe("config.toml project_doc_max_bytes (Codex's key; was ignored)", () => {
+  it("caps the AGENTS.md text sent to the model", async () => {
+    const home = path.join(dir, "docmax-home");
+    await mkdir(home, { recursive: true });
+    await writeFile(path.join(home, "config.toml"), "project_doc_max_bytes = 10\n");
+    await writeFile(path.join(work, "AGENTS.md"), "0123456789ABCDEFGHIJ\n");
+    try {
+      const r = await tether([[{ type: "message", text: "ok" }]], ["exec", "hi"], { home });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).not.toMatch(/project_doc_max_bytes/);
+      const instructions = String(server!.requests[0]!.instructions);
+      expect(instructions).toContain("0123456789");
+      expect(instructions).not.toContain("ABCDEFGHIJ");
+      expect(instructions).toMatch(/capped at 10 bytes/);
+    } finally {
+      await rm(path.join(work, "AGENTS.md"));
+    }
+  });
+});

@@ -48,6 +48,7 @@ const SETTINGS: Readonly<Record<string, Check>> = {
   exec_detached_ttl_ms: integer(1, 24 * 3600_000),
   agent_idle_thread_ttl_ms: integer(1),
   history: table({ max_entries: integer(0, 100_000) }),
+  project_doc_max_bytes: integer(0, 16 * 1024 * 1024),
   // include_only is left out: only the schema refuses it with the words that say what to do.
   shell_environment_policy: table({
     inherit: oneOf(["all", "core", "none"]),

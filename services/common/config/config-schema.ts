@@ -52,6 +52,8 @@ const settings = {
   /** A loaded thread with no running turn and no subscriber is unloaded after this long (reloaded from its rollout on the next call). */
   agent_idle_thread_ttl_ms: z.number().int().positive().optional(),
   history: z.strictObject({ max_entries: z.number().int().min(0).max(100_000).optional() }).optional(),
+  /** Codex's key: the cap on AGENTS.md text sent to the model (default 32 KiB; each of the personal and project sets). */
+  project_doc_max_bytes: z.number().int().min(0).max(16 * 1024 * 1024).optional(),
   /** Codex's key: what exec_command's processes inherit (tools/unified-exec/command-env.ts). */
   shell_environment_policy: z
     .strictObject({
