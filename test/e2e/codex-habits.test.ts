@@ -241,3 +241,21 @@ describe("config.toml project_doc_max_bytes (Codex's key; was ignored)", () => {
     }
   });
 });
+
+describe("a provider defined with several -c flags, as Codex's docs and scripts do (was refused: each -c checked alone lacked base_url)", () => {
+  it("runs against it", async () => {
+    server = await startResponsesServer({ script: [[{ type: "message", text: "via -c provider" }]] });
+    const r = await tether([], [
+      "exec",
+      "-c", "model_provider=scripted",
+      "-c", 'model_providers.scripted.name="scripted"',
+      "-c", `model_providers.scripted.base_url="${server.url}"`,
+      "-c", 'model_providers.scripted.wire_api="responses"',
+      "-c", 'model_providers.scripted.env_key="SCRIPTED_KEY"',
+      "hi",
+    ], { env: { SCRIPTED_KEY: "k-scripted" } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("via -c provider\n");
+    expect(server.received[0]!.headers.authorization).toBe("Bearer k-scripted");
+  });
+});

@@ -20,6 +20,10 @@ describe("modelClientOptions", () => {
     expect(new ResponsesModelClient(modelClientOptions({ model_provider: "openai" }, {})).baseURL).toBe("https://api.openai.com/v1");
   });
 
+  it("refuses a provider in use without base_url, saying where to add it (config layers may each hold part of it)", () => {
+    expect(() => modelClientOptions({ model_provider: "x", model_providers: { x: { name: "X" } } }, {})).toThrow(/\[model_providers\.x\] has no base_url: add base_url = .*-c model_providers\.x\.base_url=URL/);
+  });
+
   it("names an undefined provider and the defined ones", () => {
     let error: unknown;
     try {

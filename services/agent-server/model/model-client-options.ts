@@ -21,6 +21,11 @@ export function modelClientOptions(config: TetherConfig, env: Record<string, str
         { details: { usage: "true" } },
       );
     }
+    if (provider.base_url === undefined) {
+      throw new TetherError(ErrorCode.InvalidArgument, `[model_providers.${name}] has no base_url: add base_url = "https://HOST/v1" to it (in config.toml, or -c model_providers.${name}.base_url=URL)`, {
+        details: { usage: "true" },
+      });
+    }
     options.baseURL = provider.base_url;
     if (provider.env_key !== undefined) options.apiKeyEnv = provider.env_key;
     const headers: Record<string, string> = { ...provider.http_headers };

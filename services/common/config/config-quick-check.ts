@@ -71,7 +71,6 @@ const MODEL_PROVIDER = table(
     request_max_retries: integer(0, 100),
     stream_idle_timeout_ms: integer(1),
   },
-  ["base_url"],
 );
 
 /** Every key the quick check knows, for the test that keeps it complete. */

@@ -9,7 +9,9 @@ export { APPROVAL_POLICIES, SANDBOX_MODES, canonicalSandboxMode };
 
 const ModelProvider = z.strictObject({
   name: z.string().optional(),
-  base_url: z.url({ error: "must be a URL such as http://127.0.0.1:8080/v1" }),
+  // Optional per layer, as in Codex, which checks the merged config: `-c model_providers.x.name=…`
+  // and `-c model_providers.x.base_url=…` are two layers. The provider in use needs it (model-client-options.ts).
+  base_url: z.url({ error: "must be a URL such as http://127.0.0.1:8080/v1" }).optional(),
   /** Environment variable holding the API key (default OPENAI_API_KEY). */
   env_key: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name").optional(),
   wire_api: z.enum(["responses"]).optional(),
