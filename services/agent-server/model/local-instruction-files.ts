@@ -2,8 +2,9 @@
 // environment: the thread's first model request needs them, and reading them through the
 // environment would load the exec core (and grpc-js) first. Equivalent: a local environment's
 // exec core runs in this process, as this user, on this host's file system, and a session's
-// sandbox limits writes, never reads; stat follows symlinks as the environment's stat does, and
-// a missing file is NotFound either way.
+// sandbox limits reads only in the scratch directories (/tmp, /var/tmp, /run outside the cwd),
+// where a .git or AGENTS.md is not the user's project anyway (a /tmp/.git would make them differ);
+// stat follows symlinks as the environment's stat does, and a missing file is NotFound either way.
 import { close, fstat, open, read, stat } from "../../common/fs-async.js";
 import type { FileInfo } from "../../../gen/tether/exec/v1/filesystem_pb.js";
 import { FileType } from "../../common/wire-enums.js";

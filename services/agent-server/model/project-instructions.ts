@@ -53,7 +53,8 @@ export async function loadProjectInstructions(files: InstructionFiles, cwd: stri
   const statOf = (p: string) => files.stat(p, { signal }).then(
     (info) => info,
     (err: unknown) => {
-      if (isAbsent(err)) return undefined;
+      // A .git the session may not even look at (a sandbox hiding /tmp above a cwd there) is not the user's project.
+      if (isAbsent(err) || isDenied(err)) return undefined;
       if (signal?.aborted) throw err;
       failures.set(p, why(p, err));
       return undefined;
@@ -66,7 +67,7 @@ export async function loadProjectInstructions(files: InstructionFiles, cwd: stri
       const info = await reading.info;
       return info.type === FileType.FILE ? { size: Number(info.size), bytes } : { absent: true };
     } catch (err) {
-      if (isAbsent(err) || (err instanceof TetherError && err.code === ErrorCode.InvalidArgument)) return { absent: true }; // none, or not a regular file
+      if (isAbsent(err)) return { absent: true };
       if (signal?.aborted) throw err;
       return { error: err };
     }
@@ -76,7 +77,7 @@ export async function loadProjectInstructions(files: InstructionFiles, cwd: stri
   const rootIndex = gits.findIndex((info) => info !== undefined);
   const chainLength = rootIndex < 0 ? 1 : rootIndex + 1;
   const candidates = dirs.slice(0, chainLength).reverse().map((d) => path.posix.join(d, fileName));
-  const reads = allReads.slice(0, chainLength).reverse();
+  const reads = await Promise.all(allReads.slice(0, chainLength).reverse().map((got, i) => hiddenOrFailed(files, candidates[i]!, got, signal)));
   const warnings = gitPaths.flatMap((p) => (failures.has(p) ? [failures.get(p)!] : []));
 
   const parts: string[] = [];
@@ -149,6 +150,28 @@ function decodeWhole(bytes: Uint8Array): string {
     if (end - start < need) end = start;
   }
   return Buffer.from(bytes.buffer, bytes.byteOffset, end).toString("utf8");
+}
+
+/**
+ * A read refused as PermissionDenied or InvalidArgument, told apart by a stat: what the session
+ * may not see at all (its directory hidden by the sandbox, or not searchable) or what is not a
+ * regular file (a directory, a fifo) is passed over silently; a regular file that failed to
+ * read (an exec server gives InvalidArgument for EINVAL too) is worth a warning.
+ */
+async function hiddenOrFailed(files: InstructionFiles, file: string, got: Candidate, signal: AbortSignal | undefined): Promise<Candidate> {
+  if (!("error" in got) || !(isDenied(got.error) || (got.error instanceof TetherError && got.error.code === ErrorCode.InvalidArgument))) return got;
+  try {
+    const info = await files.stat(file, { signal });
+    return info.type === FileType.FILE ? got : { absent: true };
+  } catch (err) {
+    if (isAbsent(err) || isDenied(err)) return { absent: true };
+    if (signal?.aborted) throw err;
+    return got;
+  }
+}
+
+function isDenied(err: unknown): boolean {
+  return err instanceof TetherError && err.code === ErrorCode.PermissionDenied;
 }
 
 function isAbsent(err: unknown): boolean {
