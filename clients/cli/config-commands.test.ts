@@ -34,6 +34,7 @@ describe("usage errors", () => {
     [["completion"], /missing required argument 'shell'/],
     [["features", "list", "--enable", "warp_drive"], /unknown feature "warp_drive"/],
     [["features", "list", "-c", "nonsense"], /must look like key=value/],
+    [["features", "list", "-c", 'model_providers.x.wire_api="chat"'], /wire_api: tether speaks only the Responses API .*"chat" is not supported/],
     [["run", "--env", "local", "--shell", "bash", "--", "true"], /--shell "bash" must be one of: direct, zsh-fork/],
     [["run", "--env", "local", "--timeout", "soon", "--", "true"], /--timeout "soon" must be a whole number/],
     [["exec-server", "--max-pids", "many"], /--max-pids "many" must be a whole number/],

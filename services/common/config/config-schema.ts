@@ -14,7 +14,7 @@ const ModelProvider = z.strictObject({
   base_url: z.url({ error: "must be a URL such as http://127.0.0.1:8080/v1" }).optional(),
   /** Environment variable holding the API key (default OPENAI_API_KEY). */
   env_key: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name").optional(),
-  wire_api: z.enum(["responses"]).optional(),
+  wire_api: z.enum(["responses"], { error: 'tether speaks only the Responses API (POST …/v1/responses): use "responses" with a server that offers it; "chat" is not supported' }).optional(),
   // Codex's provider keys that change what is sent (Azure needs query_params api-version).
   http_headers: z.record(z.string(), z.string()).optional(),
   /** Header name → the environment variable holding its value (left out when unset). */
