@@ -30,8 +30,61 @@ if (process.argv[2] === "exec") require("node:module").enableCompileCache();
 // A plain `tether exec [PROMPT]` goes straight to dist/exec-fast.cjs (what entry.ts would do,
 // without loading dist/tether.cjs first: ≈ 150 KB with the lean run inside, ≈ 2-3 ms of CPU
 // before the first model request). Anything else, or TETHER_LEAN=0, takes the entry.
-const fast = process.argv[2] === "exec" && process.env.TETHER_LEAN !== "0" ? require("../dist/exec-fast.cjs") : undefined;
+const fast = process.argv[2] === "exec" && process.env.TETHER_LEAN !== "0" ? loadExecFast() : undefined;
 const plainExec = fast?.parseExecArgv(process.argv.slice(2));
+
+/**
+ * dist/exec-fast.cjs, as require() would load it, with a V8 code cache made after it ran: node's
+ * compile cache (enableCompileCache) is made when a file is compiled, so it holds only the
+ * top-level code, and every function the exec path calls was compiled again on every start
+ * (≈ 5-7 ms of CPU before the first model request, issue 15). The cache is written at exit
+ * when there was none or V8 refused it (another node, other flags), beside node's compile
+ * cache, named by the bundle's path, size, mtime and inode (V8 itself checks only the length),
+ * so a rebuilt bundle never meets an old cache. NODE_DISABLE_COMPILE_CACHE=1: plain require().
+ */
+function loadExecFast() {
+  const path = require("node:path");
+  const file = path.join(__dirname, "..", "dist", "exec-fast.cjs");
+  if (process.env.NODE_DISABLE_COMPILE_CACHE === "1") return require(file);
+  const fs = require("node:fs");
+  const vm = require("node:vm");
+  const source = fs.readFileSync(file, "utf8");
+  const st = fs.statSync(file);
+  const dir = process.env.NODE_COMPILE_CACHE || path.join(require("node:os").tmpdir(), "node-compile-cache");
+  // Per copy of tether (each checkout or install keeps its own; a rebuild replaces its own only).
+  let where = 5381;
+  for (let i = 0; i < file.length; i++) where = ((where * 33) ^ file.charCodeAt(i)) >>> 0;
+  const prefix = `tether-exec-fast-${process.version}-${process.arch}-${where.toString(16)}-`;
+  const cacheFile = path.join(dir, `${prefix}${st.size}-${Math.trunc(st.mtimeMs)}-${st.ino}.bin`);
+  let cachedData;
+  try {
+    cachedData = fs.readFileSync(cacheFile);
+  } catch {
+    cachedData = undefined; // none yet: made at exit
+  }
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: file,
+    cachedData,
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  if (cachedData === undefined || script.cachedDataRejected) {
+    process.once("exit", () => {
+      try {
+        fs.mkdirSync(dir, { recursive: true });
+        const tmp = `${cacheFile}.${process.pid}.tmp`;
+        fs.writeFileSync(tmp, script.createCachedData());
+        fs.renameSync(tmp, cacheFile);
+        // Caches of earlier builds of the bundle are of no use any more.
+        for (const name of fs.readdirSync(dir)) if (name.startsWith(prefix) && name.endsWith(".bin") && path.join(dir, name) !== cacheFile) fs.rmSync(path.join(dir, name), { force: true });
+      } catch {
+        // No cache this time (a read-only temp dir): the next start compiles again.
+      }
+    });
+  }
+  const module = { exports: {} };
+  script.runInThisContext()(module.exports, require("node:module").createRequire(file), module, file, path.dirname(file));
+  return module.exports;
+}
 
 // Held until main() settles: a wait that holds no handle of its own (a reply over a pipe
 // that is unref'd) must not let node end the process early, with status 0.

@@ -1,12 +1,13 @@
 // What a plain `tether exec PROMPT` loads before its first model request (issue 15: ≤ 60 ms from
-// process start): bin/tether.js and dist/exec-fast.cjs, nothing else of tether (not dist/tether.cjs,
+// process start): bin/tether.js, which reads and runs dist/exec-fast.cjs itself (vm.Script, with
+// a code cache made after it ran), and nothing else of tether (not dist/tether.cjs,
 // no ES module chunk of the split CLI, nothing from node_modules), and none of the builtins that
 // cost milliseconds at start-up and are not needed before it (node:crypto, node:fs/promises).
 // The real process against a real scripted Responses server; a preload records what was loaded
 // when node's http client starts the first request. A new import on that path fails here by name:
 // load it after the request (a dynamic import that scripts/build.mjs sends to dist/late/), or
 // name it in EXEC_EARLY there if it truly must come first.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -39,7 +40,7 @@ afterAll(async () => {
 });
 
 describe("tether exec before its first model request", () => {
-  it("loads only bin/tether.js and dist/exec-fast.cjs, and neither node:crypto nor node:fs/promises", async () => {
+  it("loads no module but bin/tether.js (which runs dist/exec-fast.cjs), and neither node:crypto nor node:fs/promises", async () => {
     await using server = await startResponsesServer({ script: () => [{ type: "message" as const, text: "hi" }] });
     const log = path.join(dir, "first-request.json");
     const env: NodeJS.ProcessEnv = {
@@ -57,7 +58,28 @@ describe("tether exec before its first model request", () => {
     expect(result.stdout.trim()).toBe("hi");
     const first = JSON.parse(await readFile(log, "utf8")) as { files: string[]; builtins: string[] };
     const files = first.files.map((f) => path.relative(REPO_ROOT, f.replace(/^file:\/\//, "")));
-    expect(files).toEqual(["bin/tether.js", "dist/exec-fast.cjs"]);
+    expect(files).toEqual(["bin/tether.js"]);
     expect(first.builtins.filter((m) => /^NativeModule (crypto|fs\/promises|readline)$/.test(m))).toEqual([]);
+  });
+
+  it("keeps dist/exec-fast.cjs's code cache made after a run: the next run takes it (not rewritten), and none with NODE_DISABLE_COMPILE_CACHE=1", async () => {
+    await using server = await startResponsesServer({ script: () => [{ type: "message" as const, text: "hi" }] });
+    const cacheDir = path.join(dir, "compile-cache");
+    const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: path.join(dir, "home2"), OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test", NODE_COMPILE_CACHE: cacheDir };
+    delete env.TETHER_LEAN;
+    delete env.NODE_DISABLE_COMPILE_CACHE;
+    const args = ["exec", "-C", path.join(dir, "work"), "say hi"];
+    const caches = async () => (await readdir(cacheDir)).filter((n) => n.startsWith("tether-exec-fast-"));
+    expect((await runTether(args, { env })).code).toBe(0);
+    const [made, ...more] = await caches();
+    expect(made).toMatch(/\.bin$/);
+    expect(more).toEqual([]);
+    const before = await stat(path.join(cacheDir, made!));
+    expect((await runTether(args, { env })).code).toBe(0);
+    expect(await caches()).toEqual([made]);
+    expect((await stat(path.join(cacheDir, made!))).mtimeMs).toBe(before.mtimeMs);
+    await rm(cacheDir, { recursive: true, force: true });
+    expect((await runTether(args, { env: { ...env, NODE_DISABLE_COMPILE_CACHE: "1" } })).code).toBe(0);
+    expect(await readdir(cacheDir).catch(() => [])).toEqual([]);
   });
 });

@@ -45,8 +45,8 @@ afterAll(async () => {
 /** The files loaded before the first model request that hold zod (its package, or a dist chunk with its code). */
 async function zodFilesBeforeFirstRequest(loadedList: string): Promise<string[]> {
   const urls = (await readFile(loadedList, "utf8")).split("\n").filter((u) => u !== "");
-  // The hook saw the process load: bin/tether.js and at least the bundle it runs (a plain exec: dist/exec-fast.cjs alone).
-  expect(urls.length).toBeGreaterThanOrEqual(2);
+  // The hook saw the process load: at least bin/tether.js (a plain exec runs dist/exec-fast.cjs from there, with vm.Script).
+  expect(urls.length).toBeGreaterThanOrEqual(1);
   const zod: string[] = [];
   for (const url of urls) {
     const file = new URL(url).pathname;
