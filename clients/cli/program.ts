@@ -75,8 +75,9 @@ export function buildProgram(actions: ProgramActions = {}): Command {
     ).action(async (first: string | undefined, second: string | undefined, opts: AgentFlags & { last?: boolean; all?: boolean }, cmd: Command) => {
       const flags = mergeFlags(program.opts<AgentFlags>(), opts);
       if (opts.last && second !== undefined) throw usageError(`with --last, give only the prompt: tether ${cmd.name()} --last PROMPT`);
-      if (!opts.last && first === undefined) throw usageError(`name the thread or pass --last: tether ${cmd.name()} THREAD_ID [PROMPT] (tether exec prints thread.started; /resume inside lists them)`);
-      const target = opts.last ? { last: true, all: opts.all === true, prompt: first } : { threadId: first, prompt: second };
+      if (!opts.last && first === undefined && fork) throw usageError(`name the thread or pass --last: tether fork THREAD_ID [PROMPT] (tether exec prints thread.started; /resume inside lists them)`);
+      // `tether resume` alone: the session opens listing the recent threads (Codex opens a picker).
+      const target = opts.last ? { last: true, all: opts.all === true, prompt: first } : first === undefined ? { pick: true } : { threadId: first, prompt: second };
       const { tuiCommand } = await import("./tui/tui-command.js");
       await tuiCommand(flags, { ...target, fork });
     });

@@ -23,6 +23,8 @@ export interface OpenTarget {
   fork?: boolean;
   /** The first turn's prompt. */
   prompt?: string;
+  /** Open a new thread and list the recent ones to continue (/resume): Codex's `resume` picker. */
+  pick?: boolean;
 }
 
 export interface TuiSnapshot {
@@ -100,6 +102,7 @@ export class TuiController {
     if (id !== undefined && target.fork) id = (await this.#session.client.forkThread(id)).threadId;
     this.#firstPrompt = target.prompt?.trim() || undefined;
     await this.start(id);
+    if (target.pick) await this.#command("/resume");
   }
 
   /** Opens a new thread, or the one named, and follows its events. */

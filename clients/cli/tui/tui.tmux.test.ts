@@ -166,6 +166,9 @@ describe("tether (interactive)", () => {
     const fork = await statusOf(forked);
     expect(fork).toMatch(/^thread_/);
     expect(fork).not.toBe(first);
+    // `tether resume` alone lists the threads to continue, as Codex's picker would.
+    const picker = await again(["resume"]);
+    await picker.waitFor(new RegExp(`recent threads \\(/resume ID\\):[\\s\\S]*${first}`), "the recent threads listed");
     // Each request carried the history before it.
     expect(JSON.stringify(inputItems(server!.requests[0]!))).toContain("say first");
     expect(JSON.stringify(inputItems(server!.requests[1]!))).toMatch(/say first[\s\S]*first answer[\s\S]*say again/);
