@@ -1,59 +1,27 @@
 // One live thread: its options and environment, its tools and policy, the conversation, the
 // rollout writer and the event fan-out. Runs at most one turn at a time; steer, interrupt
-// and approval answers reach the running turn through here.
+// and approval answers reach the running turn through here (each turn's run: thread-turn.ts).
 import type { ThreadSettings } from "../../../clients/agent/agent-client.js";
-import type { Environment, SandboxPolicyInit } from "../../../clients/environment/environment.js";
+import type { Environment } from "../../../clients/environment/environment.js";
 import { LazyEnvironment } from "../../../clients/environment/lazy-environment.js";
 import { ErrorCode, TetherError, cancelled } from "../../common/tether-error.js";
-import type { ConversationItem, ModelClient, ModelRequest, ReasoningSettings } from "../model/model-client.js";
-import type { ApprovalDecision, ApprovalRequest, SandboxMode } from "../policy/approval-types.js";
+import type { ConversationItem } from "../model/model-client.js";
+import type { ApprovalDecision, ApprovalRequest } from "../policy/approval-types.js";
 import { ApprovalGate } from "./approval-gate.js";
 import { EventFanout } from "./event-fanout.js";
 import { ItemTracker } from "./item-tracker.js";
 import { NetworkRequestAnswers } from "./network-requests.js";
 import { capStoredItem } from "./rollout-record.js";
-import type { RolloutWriter } from "./rollout-writer.js";
 import { RunningTurn } from "./running-turn.js";
 import { planSettingsChange } from "./thread-settings.js";
-import type { ThreadEvent, ThreadInfo, ThreadItem } from "./thread-event.js";
-import type { ThreadPolicy, ThreadTools } from "./thread-services.js";
+import type { ThreadEvent, ThreadInfo } from "./thread-event.js";
+import type { LiveTurn, ThreadInit, ThreadTurnView } from "./thread-init.js";
+import { type TurnHost, runThreadTurn } from "./thread-turn.js";
 import type { ItemEmitter } from "../tools/tool.js";
-import { type TurnOutcome, runTurn } from "./turn-runner.js";
+
+export type { LiveTurn, ThreadInit, ThreadTurnView } from "./thread-init.js";
 
 export const MAX_QUEUED_STEERS = 64;
-
-export interface ThreadTurnView {
-  turnId: string;
-  items: ThreadItem[];
-  status: "completed" | "failed" | "interrupted" | "in_progress";
-}
-
-/** A turn as the thread holds it: what it showed and the model input it added. */
-export interface LiveTurn extends ThreadTurnView {
-  input: ConversationItem[];
-}
-
-export interface ThreadInit {
-  info: ThreadInfo;
-  env: Environment;
-  tools: ThreadTools;
-  policy: ThreadPolicy;
-  model: ModelClient;
-  writer: RolloutWriter;
-  turns: LiveTurn[];
-  /** Every writable root, the cwd first. */
-  writableRoots: string[];
-  /** The exec session's default sandbox for these settings (set again when they change). */
-  sessionSandbox: (mode: SandboxMode, writableRoots: readonly string[]) => SandboxPolicyInit;
-  instructions: (signal: AbortSignal) => Promise<string>;
-  /** Every request's reasoning settings (config); reasoning items come back encrypted and stay in the input. */
-  reasoning?: ReasoningSettings;
-  newId: (prefix: string) => string;
-  now: () => Date;
-  /** Called after each turn ends (the index records the new updatedAt). */
-  onTurnEnd: (info: ThreadInfo) => Promise<void>;
-  maxQueuedEvents?: number;
-}
 
 export class Thread {
   info: ThreadInfo;
@@ -197,7 +165,7 @@ export class Thread {
     this.#i.writer.append({ t: "turn", turnId, at: this.#i.now().toISOString() });
     if (this.info.preview === "") this.info = { ...this.info, preview: text.slice(0, 120) };
     this.#emit({ type: "turn.started", turnId });
-    turn.done = this.#run(turn, text, view);
+    turn.done = runThreadTurn(this.#turnHost(), turn, text, view);
     return { turnId };
   }
 
@@ -301,79 +269,20 @@ export class Thread {
     this.fanout.publish(event);
   }
 
-  async #run(turn: RunningTurn, text: string, view: LiveTurn): Promise<void> {
-    let outcome: TurnOutcome;
-    // Read once per turn: AGENTS.md may live on a remote environment.
-    let instructions: Promise<string> | undefined;
-    try {
-      outcome = await runTurn(
-        {
-          turnId: turn.turnId,
-          model: this.#i.model,
-          request: async (): Promise<Omit<ModelRequest, "input" | "tools">> => {
-            await this.#i.writer.room();
-            const outputSchema = turn.outputSchema ? { name: "final_answer", schema: turn.outputSchema } : undefined;
-            instructions ??= this.#i.instructions(turn.abort.signal);
-            const reasoning = this.#i.reasoning;
-            return { model: this.info.model, instructions: await instructions, promptCacheKey: this.info.threadId, outputSchema, ...(reasoning ? { reasoning } : {}) };
-          },
-          tools: this.#i.tools,
-          items: turn.items,
-          append: (item) => {
-            view.input.push(item);
-            this.#i.writer.append({ t: "input", turnId: turn.turnId, item });
-          },
-          conversation: () => this.conversation(),
-          takeSteers: () => this.#steers.splice(0),
-          toolContext: (callId) =>
-            turn.toolContext(callId, {
-              cwd: this.info.cwd,
-              env: this.env,
-              gate: this.#gate,
-              sandbox: () => this.info.sandbox,
-              writableRoots: () => this.#writableRoots,
-              proxyHosts: () => this.#i.policy.proxyHostLists?.() ?? { allowHosts: [], denyHosts: [] },
-            }),
-          newId: this.#i.newId,
-          // When the model starts a function call (its arguments still streaming; never before
-          // the request is out, where loading would hold it back), the tools' parsers (zod) load
-          // and a lazily opened environment starts opening; a turn that calls no tool ends
-          // without either (no exec core, no sandbox probe, no zod). A tool call waits for the
-          // opening, and a failed opening fails the turn with its own error.
-          toolsComing: () => {
-            this.#i.tools.prefetch?.();
-            if (this.env instanceof LazyEnvironment && !this.env.started) this.env.start();
-          },
-          toolsReady: async () => { if (this.env instanceof LazyEnvironment) await this.env.ready(); },
-          emitRetrying: (e) => this.#emit({ ...e, type: "model.retrying", turnId: turn.turnId }),
-          signal: turn.abort.signal,
-          cancelled: () => turn.cancelled,
-        },
-        text,
-      );
-    } catch (err) {
-      const e = TetherError.from(err);
-      outcome = { status: "failed", usage: { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningOutputTokens: 0 }, error: { code: "INTERNAL", message: e.message } };
-    }
-    if (turn.abort.signal.aborted && this.#envInUse()) {
-      // No orphans: every process group this turn started ends with it.
-      await this.#i.tools.terminateTurn(turn.turnId).catch((err: unknown) => this.#emit({ type: "warning", message: `could not end the turn's processes: ${TetherError.from(err).message}` }));
-    }
-    turn.items.closeAll();
-    view.status = outcome.status;
-    const at = this.#i.now().toISOString();
-    this.info = { ...this.info, updatedAt: at };
-    this.#i.writer.append({ t: "end", turnId: turn.turnId, status: outcome.status, usage: outcome.usage, ...(outcome.status === "failed" ? { error: outcome.error } : {}), at });
-    await this.#i.writer.flush().catch((err: unknown) => this.#emit({ type: "warning", message: TetherError.from(err).message }));
-    await this.#i.onTurnEnd(this.info).catch((err: unknown) => this.#emit({ type: "warning", message: `the thread index was not updated: ${TetherError.from(err).message}` }));
-    this.#turn = undefined;
-    switch (outcome.status) {
-      case "completed":
-        return this.#emit({ type: "turn.completed", turnId: turn.turnId, usage: outcome.usage });
-      case "failed":
-        return this.#emit({ type: "turn.failed", turnId: turn.turnId, usage: outcome.usage, error: outcome.error });
-      case "interrupted":
-        return this.#emit({ type: "turn.interrupted", turnId: turn.turnId, usage: outcome.usage });
-    }
+  /** What the running turn reads and changes of the thread (thread-turn.ts). */
+  #turnHost(): TurnHost {
+    return {
+      init: this.#i,
+      env: this.env,
+      gate: this.#gate,
+      info: () => this.info,
+      setInfo: (info) => void (this.info = info),
+      writableRoots: () => this.#writableRoots,
+      conversation: () => this.conversation(),
+      takeSteers: () => this.#steers.splice(0),
+      envInUse: () => this.#envInUse(),
+      turnEnded: () => void (this.#turn = undefined),
+      emit: (event) => this.#emit(event),
+    };
   }
 }
