@@ -13,7 +13,8 @@ export function addConfigOptions(cmd: Command): Command {
     .option("-c, --config <key=value>", 'override a config key (dotted for tables, TOML value syntax: -c sandbox_mode="read-only"); repeatable', collect, [])
     .option("-p, --profile <name>", "use [profiles.NAME] from config.toml")
     .option("--enable <feature>", "turn a feature on (see `tether features list`); repeatable", collect, [])
-    .option("--disable <feature>", "turn a feature off; repeatable", collect, []);
+    .option("--disable <feature>", "turn a feature off; repeatable", collect, [])
+    .option("--strict-config", "stop at a config key tether does not use (else a warning)");
 }
 
 export function addAgentOptions(cmd: Command): Command {

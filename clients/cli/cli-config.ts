@@ -4,12 +4,15 @@
 import type { LoadedConfig } from "../../services/common/config/load-config.js";
 import { loadConfigLazily } from "../../services/common/config/load-config-lazily.js";
 import { type ResolvedFeatures, resolveFeatures } from "../../services/agent-server/features/feature-registry.js";
+import { usageError } from "./cli-error.js";
 
 export interface ConfigFlags {
   config: string[];
   profile?: string;
   enable: string[];
   disable: string[];
+  /** Codex's --strict-config: a key tether does not use is an error, not a warning. */
+  strictConfig?: boolean;
 }
 
 export interface CliConfig extends LoadedConfig {
@@ -22,6 +25,9 @@ export async function loadCliConfig(
   warn: (line: string) => void = (l) => process.stderr.write(`tether: warning: ${l}\n`),
 ): Promise<CliConfig> {
   const loaded = await loadConfigLazily({ cwd, profile: flags.profile, overrides: flags.config });
+  if (flags.strictConfig && loaded.warnings.length > 0) {
+    throw usageError(`--strict-config: ${loaded.warnings.join("; ")}: remove them, or leave out --strict-config`);
+  }
   const features = resolveFeatures({ config: loaded.config.features, enable: flags.enable, disable: flags.disable });
   for (const line of [...loaded.warnings, ...features.warnings]) warn(line);
   return { ...loaded, features };

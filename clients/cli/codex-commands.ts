@@ -20,7 +20,6 @@ const FLAG_INSTEAD: Record<string, string> = {
   "--image": "tether's turns are text only, it cannot attach an image: describe what it shows, or name its path for a command to read",
   "--full-auto": "Codex dropped it too; tether exec already runs commands in the workspace-write sandbox without asking: leave it out (or -s workspace-write)",
   "--search": "tether has no web search tool",
-  "--strict-config": "tether always names every config key it does not use (tether: warning: … unknown key); a wrong value of a key it knows stops it",
   "--ignore-user-config": "point TETHER_HOME at another directory (an empty one: no config.toml and no rules)",
   "--ignore-rules": "rules are read from $TETHER_HOME/rules/*.rules: point TETHER_HOME at a directory without them",
   "--remote": "tether's spelling: --agent URL (unix:///path, grpc://host:port, grpcs://host:port) for a tether agent-server",

@@ -259,3 +259,19 @@ describe("a provider defined with several -c flags, as Codex's docs and scripts 
     expect(server.received[0]!.headers.authorization).toBe("Bearer k-scripted");
   });
 });
+
+describe("--strict-config (Codex's; was rejected)", () => {
+  it("stops at a config key tether does not use; without it the run goes on with a warning", async () => {
+    const home = path.join(dir, "strict-home");
+    await mkdir(home, { recursive: true });
+    await writeFile(path.join(home, "config.toml"), 'modle = "typo"\nnotify = ["notify-send"]\n');
+    const strict = await tether([], ["exec", "--strict-config", "hi"], { home });
+    expect(strict.code).toBe(2);
+    expect(strict.stderr).toMatch(/--strict-config: .*unknown key modle.*Codex settings tether does not use \(ignored\): notify/);
+    await server?.close();
+    server = undefined;
+    const lenient = await tether([[{ type: "message", text: "fine" }]], ["exec", "hi"], { home });
+    expect(lenient.code, lenient.stderr).toBe(0);
+    expect(lenient.stderr).toMatch(/warning: .*unknown key modle/);
+  });
+});
