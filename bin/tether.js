@@ -31,7 +31,10 @@ if (process.argv[2] === "exec") require("node:module").enableCompileCache();
 // without loading dist/tether.cjs first: ≈ 150 KB with the lean run inside, ≈ 2-3 ms of CPU
 // before the first model request). Anything else, or TETHER_LEAN=0, takes the entry.
 const fast = process.argv[2] === "exec" && process.env.TETHER_LEAN !== "0" ? loadExecFast() : undefined;
-const plainExec = fast?.parseExecArgv(process.argv.slice(2));
+const plainExec = fast?.exports.parseExecArgv(process.argv.slice(2));
+// Only a plain exec that reached its first model request makes the cache: `tether exec --help`
+// or a run refused for a missing key would make one without the exec path in it (kept for good).
+if (plainExec) fast.keepCache();
 
 /**
  * dist/exec-fast.cjs, as require() would load it, with a V8 code cache made after it ran: node's
@@ -45,7 +48,7 @@ const plainExec = fast?.parseExecArgv(process.argv.slice(2));
 function loadExecFast() {
   const path = require("node:path");
   const file = path.join(__dirname, "..", "dist", "exec-fast.cjs");
-  if (process.env.NODE_DISABLE_COMPILE_CACHE === "1") return require(file);
+  if (process.env.NODE_DISABLE_COMPILE_CACHE === "1") return { exports: require(file), keepCache: () => undefined };
   const fs = require("node:fs");
   const vm = require("node:vm");
   const source = fs.readFileSync(file, "utf8");
@@ -67,26 +70,31 @@ function loadExecFast() {
     cachedData,
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
-  if (cachedData === undefined || script.cachedDataRejected) {
+  const keepCache = () => {
+    if (cachedData !== undefined && !script.cachedDataRejected) return;
+    // At exit, if the run got as far as its model request (node:http loaded: a refused run never does).
     process.once("exit", () => {
-      try {
-        fs.mkdirSync(dir, { recursive: true });
-        const tmp = `${cacheFile}.${process.pid}.tmp`;
-        fs.writeFileSync(tmp, script.createCachedData());
-        fs.renameSync(tmp, cacheFile);
-        // Caches of earlier builds of the bundle are of no use any more.
-        for (const name of fs.readdirSync(dir)) if (name.startsWith(prefix) && name.endsWith(".bin") && path.join(dir, name) !== cacheFile) fs.rmSync(path.join(dir, name), { force: true });
-      } catch {
-        // No cache this time (a read-only temp dir): the next start compiles again.
-      }
+      if (process.moduleLoadList.some((m) => m === "NativeModule http" || m === "NativeModule https")) save();
     });
-  }
+  };
+  const save = () => {
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      const tmp = `${cacheFile}.${process.pid}.tmp`;
+      fs.writeFileSync(tmp, script.createCachedData());
+      fs.renameSync(tmp, cacheFile);
+      // Caches of earlier builds of the bundle are of no use any more.
+      for (const name of fs.readdirSync(dir)) if (name.startsWith(prefix) && name.endsWith(".bin") && path.join(dir, name) !== cacheFile) fs.rmSync(path.join(dir, name), { force: true });
+    } catch {
+      // No cache this time (a read-only temp dir): the next start compiles again.
+    }
+  };
   const module = { exports: {} };
   script.runInThisContext()(module.exports, require("node:module").createRequire(file), module, file, path.dirname(file));
-  return module.exports;
+  return { exports: module.exports, keepCache };
 }
 
 // Held until main() settles: a wait that holds no handle of its own (a reply over a pipe
 // that is unref'd) must not let node end the process early, with status 0.
 const hold = setInterval(() => {}, 1 << 30);
-(plainExec ? fast.execMain(plainExec.prompt, plainExec.flags) : require("../dist/tether.cjs").main(process.argv)).finally(() => clearInterval(hold));
+(plainExec ? fast.exports.execMain(plainExec.prompt, plainExec.flags) : require("../dist/tether.cjs").main(process.argv)).finally(() => clearInterval(hold));
