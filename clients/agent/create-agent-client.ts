@@ -23,6 +23,8 @@ export interface CreateAgentClientOptions {
   /** In process: tools and policy per thread (default: tether's tools and execpolicy). */
   services?: ThreadServicesFactory;
   openEnvironment?: AgentCoreOptions["openEnvironment"];
+  /** In process, the default opener: the exec server's token and CA file (AgentCoreOptions.environmentCredentials). */
+  environmentCredentials?: AgentCoreOptions["environmentCredentials"];
   instructions?: AgentCoreOptions["instructions"];
   /** In process: open a thread's environment at its first tool call (AgentCoreOptions.lazyEnvironment). */
   lazyEnvironment?: boolean;
@@ -54,6 +56,7 @@ export async function createAgentClient(options: CreateAgentClientOptions = {}):
     model,
     services,
     openEnvironment: options.openEnvironment,
+    environmentCredentials: options.environmentCredentials,
     // The CLI's own opener: its first model request does not wait for the exec core to load.
     lazyEnvironment: options.lazyEnvironment ?? options.openEnvironment === undefined,
     instructions: options.instructions ?? (defaults ? (cwd, env) => defaults.defaultInstructions(cwd, env, options.tetherHome, options.projectDocMaxBytes) : undefined),

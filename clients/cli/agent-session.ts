@@ -115,9 +115,9 @@ export async function openAgentSession(
     features: config.features.enabled,
     shellEnvironment: c.shell_environment_policy,
     projectDocMaxBytes: c.project_doc_max_bytes,
-    // The environment's own credentials (the `tether run` grammar): only the in-process agent opens it here.
-    // The thread's exec session, detached TTL and sandbox come with the request, as for the default opener.
-    openEnvironment: envToken || flags.caFile ? async (request) => (await import("../../services/agent-server/thread-environment.js")).openThreadEnvironment(request, { token: envToken, caFile: flags.caFile }) : undefined,
+    // The environment's own credentials (the `tether run` grammar): only the in-process agent opens it here,
+    // by the default opener (a new thread's session on the lean client, as without them).
+    environmentCredentials: envToken || flags.caFile ? { token: envToken, caFile: flags.caFile } : undefined,
     reasoning: reasoningFromConfig(c),
     detachedTtlMs: c.exec_detached_ttl_ms,
     idleThreadTtlMs: c.agent_idle_thread_ttl_ms,

@@ -15,6 +15,10 @@ export interface EarlySessionOptions extends Signalable {
   sessionId: string;
   detachedTtlMs?: number;
   defaultSandbox?: SandboxPolicyInit;
+  /** Sent as a bearer token (the lean channel refuses it in clear text off loopback). */
+  token?: string;
+  /** The CA a grpcs:// server's certificate is checked with; default: the system's. */
+  caPem?: Buffer;
 }
 
 /** The file calls an environment answers before it is open (LazyEnvironmentInit.early). */
@@ -27,7 +31,7 @@ export interface EarlySession {
 }
 
 export async function openEarlySession(target: NetworkTarget, options: EarlySessionOptions): Promise<EarlySession> {
-  const channel = LeanChannel.connect({ target: leanTarget(target) });
+  const channel = LeanChannel.connect({ target: leanTarget(target), token: options.token, caPem: options.caPem });
   const sessionId = options.sessionId;
   try {
     await channel.unary(

@@ -15,6 +15,16 @@ describe("explainConnectError", () => {
     expect(explainConnectError(lean, tcp).message).toBe("cannot reach grpc://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1; is an exec server listening on 127.0.0.1:1?");
   });
 
+  it("says a grpcs server's untrusted certificate is what to fix (--ca-file), not whether a server listens", () => {
+    const tls = parseEnvTarget("grpcs://127.0.0.1:2") as NetworkTarget;
+    const untrusted = new TetherError(ErrorCode.Unavailable, "/tether.exec.v1.SessionService/OpenSession: cannot reach grpcs://127.0.0.1:2: unable to verify the first certificate; if the root CA is installed locally, try running Node.js with --use-system-ca");
+    expect(explainConnectError(untrusted, tls).message).toBe(
+      "cannot reach grpcs://127.0.0.1:2: unable to verify the first certificate; the server's certificate is not trusted here: pass --ca-file with the CA that signed it, or add that CA to this machine's (NODE_EXTRA_CA_CERTS=FILE)",
+    );
+    const refused = new TetherError(ErrorCode.Unavailable, "connect ECONNREFUSED 127.0.0.1:2");
+    expect(explainConnectError(refused, tls).message).toBe("cannot reach grpcs://127.0.0.1:2: connect ECONNREFUSED 127.0.0.1:2; is an exec server listening on 127.0.0.1:2 with TLS (check --ca-file)?");
+  });
+
   it("keeps other errors as they are", () => {
     const denied = new TetherError(ErrorCode.Unauthenticated, "bad token");
     expect(explainConnectError(denied, tcp)).toBe(denied);

@@ -67,15 +67,22 @@ export function connectReason(message: string, target: NetworkTarget): string {
   return reason.trim() || message;
 }
 
+/** node's TLS verification failures (OpenSSL's X509 reasons and the host name check). */
+const CERTIFICATE_FAILURE = /certificate|altnames|self[- ]signed/i;
+
 /** A failed first contact, with what to check: is a server listening there, is TLS trusted. */
 export function explainConnectError(err: unknown, target: NetworkTarget): TetherError {
   const te = TetherError.from(err);
   if (te.code === ErrorCode.Unavailable || te.code === ErrorCode.DeadlineExceeded) {
+    // node's own advice (run node with --use-system-ca) is not something a tether user does.
+    const reason = connectReason(te.message, target).replace(/; if the root CA is installed locally, try running Node\.js with --use-system-ca/, "");
     const hint =
       target.kind === "unix"
         ? `is an exec server listening on ${target.path}? start one with: tether exec-server --listen unix://${target.path}`
-        : `is an exec server listening on ${target.host}:${target.port}${target.kind === "grpcs" ? " with TLS (check --ca-file)" : ""}?`;
-    return new TetherError(ErrorCode.Unavailable, `cannot reach ${describeTarget(target)}: ${connectReason(te.message, target)}; ${hint}`, { cause: err });
+        : target.kind === "grpcs" && CERTIFICATE_FAILURE.test(reason)
+          ? "the server's certificate is not trusted here: pass --ca-file with the CA that signed it, or add that CA to this machine's (NODE_EXTRA_CA_CERTS=FILE)"
+          : `is an exec server listening on ${target.host}:${target.port}${target.kind === "grpcs" ? " with TLS (check --ca-file)" : ""}?`;
+    return new TetherError(ErrorCode.Unavailable, `cannot reach ${describeTarget(target)}: ${reason}; ${hint}`, { cause: err });
   }
   return te;
 }

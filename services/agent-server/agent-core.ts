@@ -8,7 +8,7 @@ import { randomUuid } from "../common/random-uuid.js";
 import { ErrorCode, TetherError } from "../common/tether-error.js";
 import type { ModelClient, ReasoningSettings } from "./model/model-client.js";
 import type { ApprovalDecision, ApprovalRequest } from "./policy/approval-types.js";
-import { type OpenEnvironmentRequest, canReattach, execSessionIdFor } from "./thread-environment.js";
+import { type EnvironmentCredentials, type OpenEnvironmentRequest, canReattach, execSessionIdFor } from "./thread-environment.js";
 import { type OpenState, openThread } from "./open-thread.js";
 import { readRollout } from "./thread/rollout-reader.js";
 import { RolloutStore, defaultTetherHome, metaRecord } from "./thread/rollout-store.js";
@@ -31,6 +31,11 @@ export interface AgentCoreOptions {
   services: ThreadServicesFactory;
   /** Opens a thread's environment; default: the `--env` grammar of clients/environment. */
   openEnvironment?: (request: OpenEnvironmentRequest, options: { signal?: AbortSignal }) => Promise<Environment>;
+  /**
+   * The default opener's credentials for an exec server (`--token-file`, `--ca-file`): carried by
+   * every opening of it, the lazy environment's early session and full client included.
+   */
+  environmentCredentials?: EnvironmentCredentials;
   /**
    * Open a new thread's environment only when the model starts a function call (or at its
    * first use), so loading the exec core (or an exec client) holds back no model request, and

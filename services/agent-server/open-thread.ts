@@ -59,7 +59,7 @@ const o = deps.options;
       defaultSandbox,
     };
     const open = async (signal: AbortSignal | undefined): Promise<Environment> => {
-      const opened = await (o.openEnvironment ?? openThreadEnvironment)(request, { signal });
+      const opened = await (o.openEnvironment ? o.openEnvironment(request, { signal }) : openThreadEnvironment(request, o.environmentCredentials));
       try {
         // A session that outlived the agent keeps the sandbox it was opened with: the thread's may have changed since.
         if (state.reattach && canReattach(info.environment)) await opened.session.setSandbox(defaultSandbox, { signal });
@@ -72,14 +72,14 @@ const o = deps.options;
     // Lazily: the first model request goes out before the exec core (or any exec client) is
     // loaded, and the opening starts once it is out. A local target: its AGENTS.md is read with
     // node:fs, and opening it reaches nothing that could be unreachable. A new session on an exec
-    // server, by the default opener (no credentials to carry): it opens now on the lean client
+    // server, by the default opener (with its credentials, if any): it opens now on the lean client
     // (early-session.ts), concurrently with the thread's tools and policy, AGENTS.md is read
     // through it, and the thread starts only once it is open, so an unreachable server still
     // fails the thread's start. Never when something must be taken back from the session first.
     const kind = targetKind(info.environment);
     const fresh = o.lazyEnvironment === true && state.saved === undefined;
     const lazyRemote = fresh && !state.reattach && o.openEnvironment === undefined && (kind === "unix" || kind === "grpc" || kind === "grpcs");
-    const early = lazyRemote ? openEarlyThreadSession(request, { signal: opts.signal }) : undefined;
+    const early = lazyRemote ? openEarlyThreadSession(request, { signal: opts.signal, credentials: o.environmentCredentials }) : undefined;
     built.promise.catch(() => undefined); // rejected only when the thread is not made: nothing waits then
     env =
       (fresh && kind === "local") || lazyRemote
@@ -90,7 +90,7 @@ const o = deps.options;
             ...(early ? { early } : {}),
             open: async () => {
               // Outlives startThread's call: no signal of it. The lean client: grpc-js costs more to load than it saves.
-              const opened = early ? await openThreadEnvironment(request, {}, { transport: "lean" }) : await open(undefined);
+              const opened = early ? await openThreadEnvironment(request, o.environmentCredentials, { transport: "lean" }) : await open(undefined);
               try {
                 // An opening the thread's own set-up started waits for the thread: it attaches first.
                 await (await built.promise).attachEscalations(opened);

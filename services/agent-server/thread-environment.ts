@@ -8,6 +8,7 @@ import type { Environment, SandboxPolicyInit } from "../../clients/environment/e
 import { parseEnvTarget } from "../../clients/environment/env-target.js";
 import type { EarlyFiles } from "../../clients/environment/lazy-environment.js";
 import { type OpenOptions, openEnvironment } from "../../clients/environment/open-environment.js";
+import { readFile } from "../common/fs-async.js";
 import { ErrorCode, TetherError } from "../common/tether-error.js";
 import type { SandboxMode } from "./policy/approval-types.js";
 import { sandboxPolicyFor } from "./tools/unified-exec/exec-sandbox.js";
@@ -51,8 +52,11 @@ export function canReattach(target: string): boolean {
   }
 }
 
+/** An exec server's credentials: a bearer token, and the CA file a grpcs:// server is checked with (else the system's). */
+export type EnvironmentCredentials = Pick<OpenOptions, "token" | "caFile">;
+
 /** openEnvironment's options for a thread (credentials are the caller's). */
-export function threadOpenOptions(request: OpenEnvironmentRequest, credentials: Pick<OpenOptions, "token" | "caFile"> = {}): OpenOptions {
+export function threadOpenOptions(request: OpenEnvironmentRequest, credentials: EnvironmentCredentials = {}): OpenOptions {
   return {
     ...credentials,
     ...(canReattach(request.target) ? { sessionId: request.execSessionId } : {}),
@@ -64,7 +68,7 @@ export function threadOpenOptions(request: OpenEnvironmentRequest, credentials: 
 /** The default opener (the `--env` grammar), with the thread's session, TTL and sandbox. */
 export function openThreadEnvironment(
   request: OpenEnvironmentRequest,
-  credentials: Pick<OpenOptions, "token" | "caFile"> = {},
+  credentials: EnvironmentCredentials = {},
   how: Pick<OpenOptions, "transport"> = {},
 ): Promise<Environment> {
   return openEnvironment(request.target, { ...threadOpenOptions(request, credentials), ...how });
@@ -73,13 +77,17 @@ export function openThreadEnvironment(
 /**
  * The thread's exec session on its exec server, opened on the lean client so the first model
  * request can read AGENTS.md before a full client is loaded (LazyEnvironmentInit.early).
- * Only for a new session with no credentials: the full opening resumes it as it is.
+ * Only for a new session: the full opening (with the same credentials) resumes it as it is.
  */
-export async function openEarlyThreadSession(request: OpenEnvironmentRequest, opts: { signal?: AbortSignal } = {}): Promise<EarlyFiles> {
+export async function openEarlyThreadSession(request: OpenEnvironmentRequest, opts: { signal?: AbortSignal; credentials?: EnvironmentCredentials } = {}): Promise<EarlyFiles> {
   const target = parseEnvTarget(request.target);
   if (target.kind !== "unix" && target.kind !== "grpc" && target.kind !== "grpcs") {
     throw new TetherError(ErrorCode.InvalidArgument, `an early session needs an exec server, not ${request.target}`);
   }
+  const { token, caFile } = opts.credentials ?? {};
+  // As openEnvironment checks and reads them (its errors, word for word).
+  if (target.kind === "grpc" && caFile) throw new TetherError(ErrorCode.InvalidArgument, "--ca-file only applies to grpcs:// (TLS) environments");
+  const caPem = caFile ? await readFile(caFile).catch((e: unknown) => { throw TetherError.from(e, `--ca-file ${caFile}`); }) : undefined;
   const { openEarlySession } = await import("../../clients/environment/early-session.js");
-  return openEarlySession(target, { sessionId: request.execSessionId, detachedTtlMs: request.detachedTtlMs, defaultSandbox: request.defaultSandbox, signal: opts.signal });
+  return openEarlySession(target, { sessionId: request.execSessionId, detachedTtlMs: request.detachedTtlMs, defaultSandbox: request.defaultSandbox, signal: opts.signal, token, caPem });
 }
