@@ -62,14 +62,19 @@ describe("tether exec before its first model request", () => {
     expect(first.builtins.filter((m) => /^NativeModule (crypto|fs\/promises|readline)$/.test(m))).toEqual([]);
   });
 
-  it("keeps dist/exec-fast.cjs's code cache made after a run: the next run takes it (not rewritten), and none with NODE_DISABLE_COMPILE_CACHE=1", async () => {
+  it("keeps dist/exec-fast.cjs's code cache made after a run that reached its model request: the next run takes it (not rewritten); none from a refused run or with NODE_DISABLE_COMPILE_CACHE=1", async () => {
     await using server = await startResponsesServer({ script: () => [{ type: "message" as const, text: "hi" }] });
     const cacheDir = path.join(dir, "compile-cache");
     const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: path.join(dir, "home2"), OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test", NODE_COMPILE_CACHE: cacheDir };
     delete env.TETHER_LEAN;
     delete env.NODE_DISABLE_COMPILE_CACHE;
     const args = ["exec", "-C", path.join(dir, "work"), "say hi"];
-    const caches = async () => (await readdir(cacheDir)).filter((n) => n.startsWith("tether-exec-fast-"));
+    const caches = async () => (await readdir(cacheDir).catch(() => [] as string[])).filter((n) => n.startsWith("tether-exec-fast-"));
+    // A run refused before its model request (no key: exit 2) makes none: it would lack the exec path.
+    const noKey = { ...env };
+    delete noKey.OPENAI_API_KEY;
+    expect((await runTether(args, { env: noKey })).code).toBe(2);
+    expect(await caches()).toEqual([]);
     expect((await runTether(args, { env })).code).toBe(0);
     const [made, ...more] = await caches();
     expect(made).toMatch(/\.bin$/);
