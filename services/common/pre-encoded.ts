@@ -7,6 +7,22 @@ export class PreEncoded {
   readonly parts: readonly Uint8Array[];
   readonly byteLength: number;
   #joined: Uint8Array | undefined;
+  #bulk = true;
+
+  /**
+   * A small message that is not bulk data (Attach's started event): a stream's writer sends it
+   * like a built message, without waiting for it to reach the socket before the next one.
+   */
+  static control(bytes: Uint8Array): PreEncoded {
+    const msg = new PreEncoded(bytes);
+    msg.#bulk = false;
+    return msg;
+  }
+
+  /** Bulk data (output, file contents): counted against a stream's unsent-bytes cap. */
+  get bulk(): boolean {
+    return this.#bulk;
+  }
 
   constructor(...parts: Uint8Array[]) {
     this.parts = parts;

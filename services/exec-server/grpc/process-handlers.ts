@@ -16,6 +16,7 @@ import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { ExecCore } from "../exec-core.js";
 import type { LogItem, LogStream } from "../process/output-log.js";
 import { checkClientKey, checkLabels } from "../process/process-spec.js";
+import { encodeStartedEvent } from "./started-event.js";
 import { writeStreamHandler } from "./stdin-stream-handler.js";
 
 type Methods = typeof ProcessService extends { method: infer M extends GenServiceMethods } ? M : never;
@@ -86,7 +87,7 @@ export function processHandlers(core: ExecCore): ServiceHandlers<Methods> {
       const process = await core.startedProcess(requireId(req.processId));
       const afterSeq = seqNumber("after_seq", req.afterSeq);
       process.log.checkCursor(afterSeq, req.allowGaps);
-      yield { seq: req.afterSeq, event: { case: "started", value: process.info() } };
+      yield encodeStartedEvent(afterSeq, process);
       const read = { afterSeq, allowGaps: req.allowGaps, signal: ctx.signal, mergeUpToBytes: ATTACH_MERGE_BYTES };
       for await (const item of process.log.read(read)) {
         yield toAttachResponse(item);
