@@ -63,7 +63,7 @@ describe("tether run --env from config", () => {
     expect(lean.code).toBe(255);
   });
 
-  it("takes it from a profile and from the nearest project file, and --env still wins", async () => {
+  it("takes it from a profile and from the nearest project file of a trusted project, and --env still wins", async () => {
     await writeFile(path.join(home, "config.toml"), 'profile = "p"\n[profiles.p]\ndefault_env = "local"\n');
     expect((await runTether(["run", "--", "echo", "profile"], { env })).stdout).toBe("profile\n");
     const project = path.join(dir, "proj");
@@ -71,6 +71,11 @@ describe("tether run --env from config", () => {
     await mkdir(path.join(project, "sub"), { recursive: true });
     await writeFile(path.join(home, "config.toml"), 'default_env = "unix:///nowhere.sock"\n');
     await writeFile(path.join(project, ".tether", "config.toml"), 'default_env = "local"\n');
+    // Not trusted: a cloned repository's file does not choose where commands run.
+    const untrusted = await runTether(["run", "--", "pwd"], { env, cwd: path.join(project, "sub") });
+    expect(untrusted.code).toBe(255);
+    expect(untrusted.stderr).toMatch(/config\.toml is not used: this project is not trusted; to use it add \[projects\./);
+    await writeFile(path.join(home, "config.toml"), `default_env = "unix:///nowhere.sock"\n[projects."${project}"]\ntrust_level = "trusted"\n`);
     expect((await runTether(["run", "--", "pwd"], { env, cwd: path.join(project, "sub") })).code).toBe(0);
     const flag = await runTether(["run", "--env", "local", "--", "echo", "flag"], { env });
     expect(flag.stdout).toBe("flag\n");

@@ -38,10 +38,15 @@ describe("readDefaultEnv", () => {
     if (found === "none") expect(loadConfig({ cwd: join(dir, "repo"), env }).config.default_env).toBeUndefined();
   });
 
-  it("prefers the project file and TETHER_ENV, and is unsure under TETHER_PROFILE", async () => {
+  it("leaves a project's default_env to the full loader (it counts only in a trusted project), takes TETHER_ENV, is unsure under TETHER_PROFILE", async () => {
     await home('default_env = "home"\n');
     await project('default_env = "project"\n');
-    expect(readDefaultEnv(join(dir, "repo"), env)).toEqual({ env: "project" });
+    expect(readDefaultEnv(join(dir, "repo"), env)).toBe("unsure");
+    // A cloned repository cannot point tether run at its own exec server.
+    expect(loadConfig({ cwd: join(dir, "repo"), env }).config.default_env).toBe("home");
+    await home(`default_env = "home"\n[projects."${join(dir, "repo")}"]\ntrust_level = "trusted"\n`);
+    expect(loadConfig({ cwd: join(dir, "repo"), env }).config.default_env).toBe("project");
+    await home('default_env = "home"\n');
     await project("# none here\n");
     expect(readDefaultEnv(join(dir, "repo"), env)).toEqual({ env: "home" });
     expect(readDefaultEnv(join(dir, "repo"), { ...env, TETHER_ENV: "local" })).toEqual({ env: "local" });

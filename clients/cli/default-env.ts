@@ -1,6 +1,7 @@
 // `default_env` for a `tether run` without --env, read on the start-up path without the TOML
 // parser or zod (load-config.ts, which `tether run` must not pay for): a top-level
-// `default_env = "…"` line in the project or home config.toml. Anything this cannot be sure
+// `default_env = "…"` line in the home config.toml (a project's file may set it only when the
+// project is trusted, which only the full loader knows). Anything this cannot be sure
 // of (a profile that may override it, a value it cannot read) answers "unsure", and the
 // caller takes the full path, which loads the whole config.
 import { readFileSync } from "node:fs";
@@ -49,8 +50,8 @@ export function readDefaultEnv(cwd: string = process.cwd(), env: NodeJS.ProcessE
   }
   const homeText = readText(homeFile);
   const home_ = homeText === undefined ? "none" : scan(homeText);
-  // Either file may name a profile that overrides the other's value.
-  if (project === "unsure" || home_ === "unsure") return "unsure";
-  // The project file (nearest ancestor) wins over the home file.
-  return project !== "none" ? project : home_;
+  // Either file may name a profile that overrides the other's value; and a project's value
+  // counts only if the user trusts the project (resolve-config.ts): the full loader decides.
+  if (project !== "none" || home_ === "unsure") return "unsure";
+  return home_;
 }

@@ -275,3 +275,25 @@ describe("--strict-config (Codex's; was rejected)", () => {
     expect(lenient.stderr).toMatch(/warning: .*unknown key modle/);
   });
 });
+
+describe("a repository's own .tether/config.toml (Codex ignores an untrusted project's .codex/config.toml)", () => {
+  it("is not used until the user trusts the project in the home config", async () => {
+    const home = path.join(dir, "trust-home");
+    await mkdir(path.join(work, ".tether"), { recursive: true });
+    await writeFile(path.join(work, ".tether", "config.toml"), 'model = "repo-model"\nsandbox_mode = "danger-full-access"\napproval_policy = "never"\n');
+    try {
+      const r = await tether([[{ type: "message", text: "a" }], [{ type: "message", text: "b" }]], ["exec", "hi"], { home });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/\.tether\/config\.toml is not used: this project is not trusted/);
+      expect(r.stderr).toMatch(/sandbox workspace-write/);
+      expect(server!.requests[0]!.model).toBe("gpt-5.5");
+      await mkdir(home, { recursive: true });
+      await writeFile(path.join(home, "config.toml"), `[projects."${work}"]\ntrust_level = "trusted"\n`);
+      const trusted = await tether([], ["exec", "hi"], { home });
+      expect(trusted.code, trusted.stderr).toBe(0);
+      expect(server!.requests[1]!.model).toBe("repo-model");
+    } finally {
+      await rm(path.join(work, ".tether"), { recursive: true, force: true });
+    }
+  });
+});

@@ -79,6 +79,7 @@ export const QUICK_CONFIG_KEYS: Readonly<Record<string, Check>> = {
   model_providers: recordOf(MODEL_PROVIDER),
   profile: nonEmpty,
   profiles: recordOf(table(SETTINGS)),
+  projects: recordOf(table({ trust_level: oneOf(["trusted", "untrusted"]) })),
 };
 
 const CONFIG = table(QUICK_CONFIG_KEYS);

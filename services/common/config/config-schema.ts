@@ -78,6 +78,8 @@ export const ConfigSchema = z.strictObject({
   /** The profile used when no --profile is given. */
   profile: z.string().min(1).optional(),
   profiles: z.record(z.string(), ProfileSchema).optional(),
+  /** Codex's key: a directory whose .tether/config.toml is used (`trust_level = "trusted"`); read from the home config and -c only. */
+  projects: z.record(z.string(), z.strictObject({ trust_level: z.enum(["trusted", "untrusted"]).optional() })).optional(),
 });
 
 export type TetherConfig = z.infer<typeof ConfigSchema>;

@@ -58,6 +58,19 @@ function readLayer(file: string): ConfigLayer {
 /** Checks one layer: its data (unknown keys dropped, each one a line in `warnings`), or throws. */
 export type LayerCheck = (layer: ConfigLayer, warnings: string[]) => ConfigTree;
 
+/** Whether `dir` (or the nearest directory above it that `projects` names) has trust_level "trusted". */
+function isTrusted(dir: string, projects: unknown): boolean {
+  if (typeof projects !== "object" || projects === null) return false;
+  let best: { length: number; trusted: boolean } | undefined;
+  for (const [key, entry] of Object.entries(projects as Record<string, unknown>)) {
+    const named = resolve(key);
+    if (dir !== named && !dir.startsWith(named.endsWith("/") ? named : `${named}/`)) continue;
+    const level = typeof entry === "object" && entry !== null ? (entry as { trust_level?: unknown }).trust_level : undefined;
+    if (best === undefined || named.length > best.length) best = { length: named.length, trusted: level === "trusted" };
+  }
+  return best?.trusted ?? false;
+}
+
 /** The config files that exist, lowest precedence first. */
 export function configFiles(options: Pick<LoadConfigOptions, "cwd" | "env">): string[] {
   const homeFile = join(tetherHome(options.env ?? process.env), "config.toml");
@@ -71,8 +84,26 @@ export function resolveConfig(options: LoadConfigOptions, checkLayer: LayerCheck
   const warnings: string[] = [];
   const check = (layer: ConfigLayer) => checkLayer(layer, warnings);
 
-  const fileTrees = files.map((f) => check(readLayer(f)));
   const overrideTrees = (options.overrides ?? []).map((o) => check(parseOverride(o)));
+  const fileTrees: ConfigTree[] = [];
+  for (const file of files) {
+    if (file === homeFile) {
+      fileTrees.push(check(readLayer(file)));
+      continue;
+    }
+    // A project's .tether/config.toml comes with the repository: it may turn the sandbox off,
+    // or send the API key to its own model_provider. As Codex, it counts only for a project the
+    // user trusts, in the home config or -c (never in the project's own file).
+    const root = dirname(dirname(file));
+    if (!isTrusted(root, deepMerge(fileTrees[0], ...overrideTrees).projects)) {
+      warnings.push(`${file} is not used: this project is not trusted; to use it add [projects."${root}"] trust_level = "trusted" to ${homeFile}`);
+      files = files.filter((f) => f !== file);
+      continue;
+    }
+    const tree = check(readLayer(file));
+    delete tree.projects;
+    fileTrees.push(tree);
+  }
   const envTrees = envLayers(env).map(check);
   const overrides = deepMerge(...overrideTrees);
 
