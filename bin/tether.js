@@ -97,4 +97,4 @@ function loadExecFast() {
 // Held until main() settles: a wait that holds no handle of its own (a reply over a pipe
 // that is unref'd) must not let node end the process early, with status 0.
 const hold = setInterval(() => {}, 1 << 30);
-(plainExec ? fast.exports.execMain(plainExec.prompt, plainExec.flags) : require("../dist/tether.cjs").main(process.argv)).finally(() => clearInterval(hold));
+(plainExec ? fast.exports.execMain(plainExec.prompt, plainExec.flags, plainExec.resume) : require("../dist/tether.cjs").main(process.argv)).finally(() => clearInterval(hold));

@@ -6,11 +6,13 @@
 // on node's http.client.request.start channel), and the whole run's wall and CPU (a one-message turn: the environment
 // opens, unused, and closes).
 // Run: esbuild bench/ab/agent-first-request-ab.ts --bundle --platform=node --format=esm
-// --packages=external --outfile=dist/ab/first.mjs && node dist/ab/first.mjs A_BIN B_BIN [RUNS] [--env unix]
+// --packages=external --outfile=dist/ab/first.mjs && node dist/ab/first.mjs A_BIN B_BIN [RUNS] [--env unix] [--resume]
+// --resume: `tether exec resume --last PROMPT` instead, on a thread of one earlier turn (made
+// once by build A, its TETHER_HOME copied for each run, so every run resumes the same thread).
 // AB_CONFIG_TOML=FILE puts that file in each run's TETHER_HOME as config.toml (most users
 // have one). A measurement, not part of make bench.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startResponsesServer } from "../../test/support/responses-server.js";
@@ -23,11 +25,11 @@ process.on("exit", () => { const u = process.cpuUsage(); fs.writeFileSync(proces
 
 interface Run { firstWall: number; firstCpu: number; totalWall: number; totalCpu: number }
 
-async function runOnce(bin: string, work: string, home: string, env: string[]): Promise<Run> {
+async function runOnce(bin: string, work: string, home: string, env: string[], resume: boolean): Promise<Run> {
   let arrived = 0;
   await using model = await startResponsesServer({ script: () => { arrived ||= performance.now(); return [{ type: "message" as const, text: "hi" }]; } });
   const started = performance.now();
-  const child = spawn(process.execPath, [bin, "exec", ...env, "-C", work, "--sandbox", "workspace-write", "say hi"], {
+  const child = spawn(process.execPath, [bin, "exec", ...env, "-C", work, "--sandbox", "workspace-write", ...(resume ? ["resume", "--last"] : []), "say hi"], {
     stdio: ["ignore", "ignore", "ignore"],
     env: { ...process.env, TETHER_HOME: home, OPENAI_BASE_URL: model.url, OPENAI_API_KEY: "sk-scripted", NODE_OPTIONS: `--require ${join(home, "hook.cjs")}`, AB_CPU_FILE: join(home, "cpu") },
   });
@@ -61,6 +63,8 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const envAt = args.indexOf("--env");
   const envKind = envAt >= 0 ? args.splice(envAt, 2)[1] : "local";
+  const resumeAt = args.indexOf("--resume");
+  const resume = resumeAt >= 0 && args.splice(resumeAt, 1).length === 1;
   if (envKind !== "local" && envKind !== "unix") throw new Error("--env takes local or unix");
   const [a, b, runsArg] = args;
   if (!a || !b) throw new Error("usage: ab-first.mjs A_BIN B_BIN [RUNS] [--env local|unix]");
@@ -74,21 +78,30 @@ async function main(): Promise<void> {
     await mkdir(join(work, ".git"), { recursive: true });
     await writeFile(join(work, "AGENTS.md"), "Be brief.\n");
     const configToml = process.env.AB_CONFIG_TOML ? await readFile(process.env.AB_CONFIG_TOML, "utf8") : undefined;
+    // --resume: the thread every run resumes, made once (its home is copied for each run).
+    const seeded = join(root, "seeded-home");
+    if (resume) {
+      await mkdir(seeded, { recursive: true });
+      await writeFile(join(seeded, "hook.cjs"), HOOK);
+      if (configToml !== undefined) await writeFile(join(seeded, "config.toml"), configToml);
+      await runOnce(a, work, seeded, env, false);
+    }
     const results: Record<string, Run[]> = { A: [], B: [] };
     for (let i = -1; i < runs; i++) {
       for (const [name, bin] of (i % 2 === 0 ? [["A", a], ["B", b]] : [["B", b], ["A", a]]) as [string, string][]) {
         const home = join(root, `home-${name}-${i}`);
+        if (resume) await cp(seeded, home, { recursive: true });
         await mkdir(home, { recursive: true });
         await writeFile(join(home, "hook.cjs"), HOOK);
         if (configToml !== undefined) await writeFile(join(home, "config.toml"), configToml);
-        const r = await runOnce(bin, work, home, env);
+        const r = await runOnce(bin, work, home, env, resume);
         if (i >= 0) results[name]!.push(r); // run -1 warms both builds' compile caches
       }
     }
     for (const name of ["A", "B"]) {
       const rs = results[name]!;
       const m = (k: keyof Run) => median(rs.map((r) => r[k])).toFixed(1);
-      console.log(`${name} (--env ${envKind}): first request wall ${m("firstWall")} ms, CPU ${m("firstCpu")} ms; whole run wall ${m("totalWall")} ms, CPU ${m("totalCpu")} ms (median of ${rs.length})`);
+      console.log(`${name} (--env ${envKind}${resume ? ", resume --last" : ""}): first request wall ${m("firstWall")} ms, CPU ${m("firstCpu")} ms; whole run wall ${m("totalWall")} ms, CPU ${m("totalCpu")} ms (median of ${rs.length})`);
     }
   } finally {
     if (server && server.child.exitCode === null) {

@@ -15,7 +15,7 @@ export async function main(argv: string[]): Promise<void> {
   else if (exec) {
     // Before the bundle loads, so its code comes from the cache too (see below).
     enableCompileCache();
-    await (await import("./exec/exec-main.js")).execMain(exec.prompt, exec.flags);
+    await (await import("./exec/exec-main.js")).execMain(exec.prompt, exec.flags, exec.resume);
   } else {
     // V8's code cache for the full CLI's chunks (NODE_COMPILE_CACHE names the directory, else
     // Node's default under the temp dir; NODE_DISABLE_COMPILE_CACHE=1 turns it off). `tether

@@ -37,6 +37,23 @@ describe("LazyEnvironment", () => {
     await lazy.close();
   });
 
+  it("lists no processes before its opening starts, without opening (it opens new); after that, the opened environment's", async () => {
+    let opens = 0;
+    const listed = [{ processId: "p" }];
+    const lazy = new LazyEnvironment({
+      kind: "local",
+      description: "d",
+      sessionId: "s",
+      open: async () => (opens++, { processes: { list: async () => listed } } as unknown as Environment),
+    });
+    await expect(lazy.processes.list({ labels: { thread: "t" } })).resolves.toEqual([]);
+    expect(opens).toBe(0);
+    expect(lazy.started).toBe(false);
+    lazy.start();
+    await expect(lazy.processes.list()).resolves.toBe(listed);
+    expect(opens).toBe(1);
+  });
+
   it("never opens after it was closed unopened", async () => {
     let opens = 0;
     const lazy = new LazyEnvironment({ kind: "local", description: "d", sessionId: "s", open: async () => (opens++, {} as Environment) });

@@ -73,7 +73,9 @@ export class LazyEnvironment implements Environment {
       signal: async (id, sig, opts) => (await env()).processes.signal(id, sig, opts),
       resize: async (id, rows, cols) => (await env()).processes.resize(id, rows, cols),
       terminate: async (id, opts) => (await env()).processes.terminate(id, opts),
-      list: async (filter) => (await env()).processes.list(filter),
+      // It opens new (a local environment, a new exec session: open-thread.ts), so nothing runs
+      // there before its opening starts: a resumed thread's look for its processes opens nothing.
+      list: async (filter) => (this.#opening === undefined ? [] : (await env()).processes.list(filter)),
       wait: async (id, opts) => (await env()).processes.wait(id, opts),
     };
     this.files = {

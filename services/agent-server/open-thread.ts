@@ -75,14 +75,18 @@ const o = deps.options;
     // server, by the default opener (with its credentials, if any): it opens now on the lean client
     // (early-session.ts), concurrently with the thread's tools and policy, AGENTS.md is read
     // through it, and the thread starts only once it is open, so an unreachable server still
-    // fails the thread's start. Never when something must be taken back from the session first.
+    // fails the thread's start. Never when something must be taken back from the session first
+    // (a resumed remote thread); a resumed local one has nothing to take back.
     const kind = targetKind(info.environment);
     const fresh = o.lazyEnvironment === true && state.saved === undefined;
+    // A local environment is new at every opening (nothing of it outlives its process), so a
+    // resumed local thread opens lazily too: its processes from before are gone either way.
+    const lazyLocal = o.lazyEnvironment === true && kind === "local";
     const lazyRemote = fresh && !state.reattach && o.openEnvironment === undefined && (kind === "unix" || kind === "grpc" || kind === "grpcs");
     const early = lazyRemote ? openEarlyThreadSession(request, { signal: opts.signal, credentials: o.environmentCredentials }) : undefined;
     built.promise.catch(() => undefined); // rejected only when the thread is not made: nothing waits then
     env =
-      (fresh && kind === "local") || lazyRemote
+      lazyLocal || lazyRemote
         ? new LazyEnvironment({
             kind,
             description: kind === "local" ? "this process (local)" : describeTarget(parseEnvTarget(info.environment) as NetworkTarget),
@@ -143,7 +147,7 @@ const o = deps.options;
     // A new local thread reads its AGENTS.md (node:fs) now, on the thread pool while the rest of
     // its start runs (index line, first event, turn), not after it: the first model request then
     // waits for one read less (issue 15). A failed read is read again by that request, as before.
-    if (fresh && kind === "local") void readInstructions().catch(() => undefined);
+    if (lazyLocal) void readInstructions().catch(() => undefined);
     // The thread starts once its early session is open: a failure there fails the start, as an eager opening's does.
     await early;
     // After the thread exists: a restored command's item carries on in the turn that started it.
