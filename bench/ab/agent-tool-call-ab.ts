@@ -4,7 +4,9 @@
 // requests per build (the bench row agent-tool-call) and, with --cpu-prof DIR, writes a V8
 // CPU profile of each agent process to DIR (pass the build's bin path as TETHER_AB_A/B).
 // Run: esbuild bench/ab/agent-tool-call-ab.ts --bundle --platform=node --format=esm
-// --packages=external --outfile=dist/ab-agent.mjs && node dist/ab-agent.mjs A_BIN B_BIN [RUNS] [--cpu-prof DIR]
+// --packages=external --outfile=dist/ab-agent.mjs && node dist/ab-agent.mjs A_BIN B_BIN [RUNS] [--cpu-prof DIR] [--calls N]
+// (--calls: tool calls per run, default 20; e.g. 200 for a thread with a long history, whose
+// every request carries all earlier calls).
 // A measurement, not part of make bench.
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -17,7 +19,7 @@ import { startExecServerProcess } from "../../test/support/exec-server-process.j
 import { type ScriptRequest, startResponsesServer } from "../../test/support/responses-server.js";
 import { trueCall, trueToolCalls } from "../true-tool-calls.js";
 
-const CALLS = 20;
+let CALLS = 20;
 
 /** Preloaded into each agent process: its CPU time (user + system, µs) written to a file at exit. */
 const CPU_HOOK = `const fs = require("node:fs"); process.on("exit", () => { const u = process.cpuUsage(); fs.writeFileSync(process.env.AB_CPU_FILE, String(u.user + u.system)); });`;
@@ -81,6 +83,9 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const profAt = argv.indexOf("--cpu-prof");
   const profDir = profAt >= 0 ? argv.splice(profAt, 2)[1] : undefined;
+  const callsAt = argv.indexOf("--calls");
+  if (callsAt >= 0) CALLS = Number(argv.splice(callsAt, 2)[1]);
+  if (!Number.isInteger(CALLS) || CALLS < 1 || CALLS > 10_000) throw new Error("--calls wants a whole number from 1 to 10000");
   const [a, b, runsArg] = argv;
   if (!a || !b) throw new Error("usage: ab-agent.mjs A_BIN B_BIN [RUNS] [--cpu-prof DIR]");
   const runs = Number(runsArg ?? 5);

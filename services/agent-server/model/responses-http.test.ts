@@ -22,7 +22,7 @@ async function serve(handler: http.RequestListener): Promise<string> {
 async function collect(url: string, maxEventBytes?: number) {
   const events: unknown[] = [];
   try {
-    for await (const e of postResponsesStream({ url, apiKey: "sk", body: { model: "m" }, signal: AbortSignal.timeout(10_000), maxEventBytes })) events.push(e);
+    for await (const e of postResponsesStream({ url, apiKey: "sk", body: JSON.stringify({ model: "m" }), signal: AbortSignal.timeout(10_000), maxEventBytes })) events.push(e);
     return { events, error: undefined };
   } catch (error) {
     return { events, error };

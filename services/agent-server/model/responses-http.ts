@@ -18,7 +18,8 @@ export interface ResponsesPost {
   url: string;
   apiKey: string;
   headers?: Record<string, string>;
-  body: unknown;
+  /** The request body, JSON (toResponsesJson). */
+  body: string;
   /** Aborting destroys the request (before or after its headers); the generator then throws. */
   signal: AbortSignal;
   /** Default MAX_SSE_EVENT_BYTES. */
@@ -31,7 +32,7 @@ export interface ResponsesPost {
  * SyntaxError for malformed event data and StreamFailed for an `error` event without a type.
  */
 export async function* postResponsesStream(post: ResponsesPost): AsyncGenerator<StreamEventLike> {
-  const payload = Buffer.from(JSON.stringify(post.body));
+  const payload = Buffer.from(post.body);
   const url = new URL(post.url);
   const options: RequestOptions = {
     method: "POST",

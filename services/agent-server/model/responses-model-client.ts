@@ -8,7 +8,7 @@ import type { ModelCallOptions, ModelClient, ModelEvent, ModelRequest } from "./
 import { classifyModelFailure, ModelConnectionError, StreamDropped, type FailureContext } from "./model-failure.js";
 import { ResponsesEventMapper } from "./responses-event-mapper.js";
 import { postResponsesStream } from "./responses-http.js";
-import { toResponsesBody } from "./responses-request.js";
+import { toResponsesJson } from "./responses-request.js";
 
 export interface ResponsesModelClientOptions {
   /** Default: env OPENAI_API_KEY. */
@@ -94,7 +94,7 @@ export class ResponsesModelClient implements ModelClient {
     const { signal } = options;
     this.checkApiKey();
     const apiKey = this.#apiKey!;
-    const body = toResponsesBody(request);
+    const body = toResponsesJson(request);
     const ctx: FailureContext = { model: request.model, baseURL: this.baseURL, apiKeyEnv: this.#apiKeyEnv, now: this.#now };
     for (let attempt = 1; ; attempt++) {
       // Items handed out cannot be taken back (the caller may have stored or started them):
@@ -129,7 +129,7 @@ export class ResponsesModelClient implements ModelClient {
   }
 
   /** One HTTP request and its stream; throws what went wrong, unclassified. */
-  async *#attempt(apiKey: string, body: ReturnType<typeof toResponsesBody>, signal: AbortSignal): AsyncGenerator<ModelEvent> {
+  async *#attempt(apiKey: string, body: string, signal: AbortSignal): AsyncGenerator<ModelEvent> {
     if (signal.aborted) throw cancelled(signal);
     const request = new AbortController();
     const onAbort = () => request.abort(signal.reason);

@@ -1,5 +1,6 @@
-import { describe, expect, it } from "vitest";
-import { toResponsesBody } from "./responses-request.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { ConversationItem, ModelRequest } from "./model-client.js";
+import { toResponsesBody, toResponsesJson } from "./responses-request.js";
 
 describe("toResponsesBody", () => {
   it("maps every conversation item kind, passing reasoning back only with its encrypted content", () => {
@@ -42,5 +43,39 @@ describe("toResponsesBody", () => {
     });
     expect(body.tools).toEqual([{ type: "function", name: "t", description: "d", parameters: { type: "object", properties: {}, required: [], additionalProperties: false }, strict: true }]);
     expect(body).toMatchObject({ tool_choice: "auto", parallel_tool_calls: false });
+  });
+});
+
+describe("toResponsesJson", () => {
+  afterEach(() => vi.restoreAllMocks());
+  const tools: ModelRequest["tools"] = [{ name: "t", description: "d", parameters: { type: "object", properties: {}, required: [], additionalProperties: false } }];
+  const history = (calls: number): ConversationItem[] => [
+    { type: "message", role: "user", text: "go \"quoted\" \u2028 é" },
+    { type: "reasoning", id: "rs_0", summary: ["dropped: no encrypted content"] },
+    ...Array.from({ length: calls }, (_, i): ConversationItem[] => [
+      { type: "function_call", callId: `c${i}`, name: "exec_command", arguments: `{"cmd":"true ${i}"}` },
+      { type: "function_call_output", callId: `c${i}`, output: `out ${i}\n` },
+    ]).flat(),
+  ];
+
+  it("is the JSON of toResponsesBody, whatever the request holds", () => {
+    const requests: ModelRequest[] = [
+      { model: "m", instructions: "base", input: history(3), tools, reasoning: { effort: "low" }, promptCacheKey: "k", outputSchema: { name: "s", schema: { type: "object" } } },
+      { model: "m", instructions: "", input: [], tools: [] },
+      { model: "m", instructions: "i", input: [{ type: "reasoning", id: "r", summary: [] }], tools: [], parallelToolCalls: false },
+    ];
+    for (const r of requests) expect(JSON.parse(toResponsesJson(r))).toEqual(toResponsesBody(r));
+  });
+
+  it("serialises each history item once: a later request of the same thread only its new items", () => {
+    const input = history(200);
+    const first = toResponsesJson({ model: "m", instructions: "base", input, tools });
+    const stringify = vi.spyOn(JSON, "stringify");
+    input.push({ type: "function_call", callId: "new", name: "exec_command", arguments: "{}" });
+    const next = toResponsesJson({ model: "m", instructions: "base", input, tools });
+    // The new item and the request's few other fields: not the 402 earlier items, not the tools.
+    expect(stringify.mock.calls.length).toBeLessThanOrEqual(2);
+    expect(JSON.parse(next)).toEqual(toResponsesBody({ model: "m", instructions: "base", input, tools }));
+    expect(next.length).toBeGreaterThan(first.length);
   });
 });

@@ -31,6 +31,39 @@ export function toResponsesBody(request: ModelRequest): ResponseCreateParamsStre
   return body;
 }
 
+/**
+ * The request body as JSON, what is sent. A conversation item never changes once made, and a
+ * stateless request re-sends every earlier one: each item's JSON is made once and kept with it
+ * (so is the thread's tool list's), and a request serialises only what is new since the last.
+ */
+export function toResponsesJson(request: ModelRequest): string {
+  // Everything but the history and the tools: a few small fields (and the instructions).
+  const { input: _input, tools, ...rest } = toResponsesBody({ ...request, input: [] });
+  const parts = [`"input":[${joinNonEmpty(request.input.map(inputJson))}]`];
+  if (tools !== undefined) parts.push(`"tools":${cached(toolsJson, request.tools, () => JSON.stringify(tools))}`);
+  return `{${parts.join(",")},${JSON.stringify(rest).slice(1)}`;
+}
+
+const itemJson = new WeakMap<ConversationItem, string>();
+const toolsJson = new WeakMap<ModelRequest["tools"], string>();
+
+function cached<K extends object>(cache: WeakMap<K, string>, key: K, make: () => string): string {
+  let json = cache.get(key);
+  if (json === undefined) cache.set(key, (json = make()));
+  return json;
+}
+
+/** The item's input items as JSON array elements, "" when it sends none. */
+function inputJson(item: ConversationItem): string {
+  return cached(itemJson, item, () => joinNonEmpty(toInputItem(item).map((i) => JSON.stringify(i))));
+}
+
+function joinNonEmpty(parts: string[]): string {
+  let out = "";
+  for (const p of parts) if (p !== "") out = out === "" ? p : `${out},${p}`;
+  return out;
+}
+
 function toInputItem(item: ConversationItem): ResponseInputItem[] {
   switch (item.type) {
     case "message":
