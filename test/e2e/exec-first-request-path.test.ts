@@ -7,7 +7,7 @@
 // when node's http client starts the first request. A new import on that path fails here by name:
 // load it after the request (a dynamic import that scripts/build.mjs sends to dist/late/), or
 // name it in EXEC_EARLY there if it truly must come first.
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -86,5 +86,36 @@ describe("tether exec before its first model request", () => {
     await rm(cacheDir, { recursive: true, force: true });
     expect((await runTether(args, { env: { ...env, NODE_DISABLE_COMPILE_CACHE: "1" } })).code).toBe(0);
     expect(await readdir(cacheDir).catch(() => [])).toEqual([]);
+  });
+
+  it("tether exec resume --last and resume ID take the same path (bin/tether.js only); the local environment stays unopened, and a session recorded as running is still reported lost", async () => {
+    await using server = await startResponsesServer({ script: () => [{ type: "message" as const, text: "hi" }] });
+    const home = path.join(dir, "home-resume");
+    const work = path.join(dir, "work");
+    const log = path.join(dir, "resume-first-request.json");
+    const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: home, OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test", FIRST_REQUEST_LOG: log };
+    delete env.TETHER_LEAN;
+    const started = await runTether(["exec", "-C", work, "--json", "say hi"], { env });
+    expect(started.code).toBe(0);
+    const threadId = (JSON.parse(started.stdout.split("\n")[0]!) as { thread_id: string }).thread_id;
+    // A unified-exec session the rollout says was running (its process went with the run before).
+    const rollout = path.join(home, "sessions", `${threadId}.jsonl`);
+    const turnId = (JSON.parse((await readFile(rollout, "utf8")).split("\n")[1]!) as { turnId: string }).turnId;
+    const session = { sessionId: 1000, processId: "gone", turnId, command: "sleep 100", cwd: work, tty: false, cursor: "0" };
+    await appendFile(rollout, `${JSON.stringify({ t: "exec", session })}\n`);
+    const hooked = { ...env, NODE_OPTIONS: `--require ${path.join(dir, "hook.cjs")}` };
+    for (const args of [["resume", "--last", "again"], ["--json", "resume", threadId, "and again"]]) {
+      await rm(log, { force: true });
+      const result = await runTether(["exec", "-C", work, ...args], { env: hooked });
+      expect(result.code).toBe(0);
+      if (args[0] === "resume") {
+        expect(result.stderr).toMatch(/warning: unified-exec session 1000 ended while the thread was not loaded/);
+        expect(result.stdout.trim()).toBe("hi");
+      } else expect(result.stdout).toMatch(/"thread_id":"thread_[0-9a-f]+"/);
+      const first = JSON.parse(await readFile(log, "utf8")) as { files: string[]; builtins: string[] };
+      expect(first.files.map((f) => path.relative(REPO_ROOT, f.replace(/^file:\/\//, "")))).toEqual(["bin/tether.js"]);
+      expect(first.builtins.filter((m) => /^NativeModule (crypto|fs\/promises|readline)$/.test(m))).toEqual([]);
+    }
+    expect(server.requests.length).toBe(3);
   });
 });
