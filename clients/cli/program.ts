@@ -51,6 +51,13 @@ export function buildProgram(actions: ProgramActions = {}): Command {
     .allowExcessArguments()
     .action(async (opts: AgentFlags & { resume?: string }, cmd: Command) => {
       const [word, ...rest] = cmd.args;
+      // `tether help [COMMAND]`, as `codex help` (else "help" would be a one-word prompt).
+      if (word === "help") {
+        const sub = rest[0] === undefined ? program : program.commands.find((c) => c.name() === rest[0] || c.aliases().includes(rest[0]!));
+        if (sub === undefined) throw usageError(`help ${rest[0]}: no such command (tether --help lists them)`);
+        sub.outputHelp();
+        return;
+      }
       const instead = word === undefined ? undefined : codexCommandInstead(word);
       if (instead !== undefined) throw usageError(instead);
       const typo = word === undefined || /\s/.test(word) ? undefined : program.commands.map((c) => c.name()).find((name) => nearlyEqual(word, name));

@@ -297,3 +297,15 @@ describe("a repository's own .tether/config.toml (Codex ignores an untrusted pro
     }
   });
 });
+
+describe("tether help [COMMAND] (as codex help)", () => {
+  it("prints the help (was: taken for a prompt)", async () => {
+    const top = await tether([], ["help"]);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/^Usage: tether \[options\] \[command\]/);
+    const exec = await tether([], ["help", "exec"]);
+    expect(exec.code).toBe(0);
+    expect(exec.stdout).toMatch(/^Usage: tether exec(\|e)? \[options\]/);
+    expect((await tether([], ["help", "nope"])).code).toBe(2);
+  });
+});
