@@ -30,24 +30,31 @@ if (process.argv[2] === "exec") require("node:module").enableCompileCache();
 // A plain `tether exec [PROMPT]` goes straight to dist/exec-fast.cjs (what entry.ts would do,
 // without loading dist/tether.cjs first: ≈ 150 KB with the lean run inside, ≈ 2-3 ms of CPU
 // before the first model request). Anything else, or TETHER_LEAN=0, takes the entry.
-const fast = process.argv[2] === "exec" && process.env.TETHER_LEAN !== "0" ? loadExecFast() : undefined;
+const fast = process.argv[2] === "exec" && process.env.TETHER_LEAN !== "0" ? loadBundle("exec-fast.cjs", "exec-fast") : undefined;
 const plainExec = fast?.exports.parseExecArgv(process.argv.slice(2));
 // Only a plain exec that reached its first model request makes the cache: `tether exec --help`
 // or a run refused for a missing key would make one without the exec path in it (kept for good).
-if (plainExec) fast.keepCache();
+// The request is made by node's http client (a refused run never loads it).
+if (plainExec) fast.keepCache(() => process.moduleLoadList.some((m) => m === "NativeModule http" || m === "NativeModule https"));
+// `tether run` loads dist/tether.cjs (the entry and the lean client) with the same kind of cache,
+// made only after a run that took the lean client to its command's exit status (entry.ts): the
+// path issue 18 measures (`tether run --env unix://… -- true`), and the one worth caching.
+const entry = plainExec ? undefined : process.argv[2] === "run" && process.env.TETHER_LEAN !== "0" ? loadBundle("tether.cjs", "run") : { exports: require("../dist/tether.cjs") };
+if (entry?.keepCache) entry.keepCache(() => entry.exports.leanRunEnded());
 
 /**
- * dist/exec-fast.cjs, as require() would load it, with a V8 code cache made after it ran: node's
- * compile cache (enableCompileCache) is made when a file is compiled, so it holds only the
- * top-level code, and every function the exec path calls was compiled again on every start
- * (≈ 5-7 ms of CPU before the first model request, issue 15). The cache is written at exit
- * when there was none or V8 refused it (another node, other flags), beside node's compile
- * cache, named by the bundle's path, size, mtime and inode (V8 itself checks only the length),
- * so a rebuilt bundle never meets an old cache. NODE_DISABLE_COMPILE_CACHE=1: plain require().
+ * dist/NAME, as require() would load it, with a V8 code cache made after it ran: node's compile
+ * cache (enableCompileCache) is made when a file is compiled, so it holds only the top-level
+ * code, and every function the path calls was compiled again on every start (`tether exec`:
+ * ≈ 5-7 ms of CPU before the first model request, issue 15). The cache is written at exit when
+ * there was none or V8 refused it (another node, other flags) and `worthIt()` says the run went
+ * down the path the cache is for, beside node's compile cache, named by `tag`, the bundle's path,
+ * size, mtime and inode (V8 itself checks only the length), so a rebuilt bundle never meets an
+ * old cache. NODE_DISABLE_COMPILE_CACHE=1: plain require().
  */
-function loadExecFast() {
+function loadBundle(name, tag) {
   const path = require("node:path");
-  const file = path.join(__dirname, "..", "dist", "exec-fast.cjs");
+  const file = path.join(__dirname, "..", "dist", name);
   if (process.env.NODE_DISABLE_COMPILE_CACHE === "1") return { exports: require(file), keepCache: () => undefined };
   const fs = require("node:fs");
   const vm = require("node:vm");
@@ -57,7 +64,7 @@ function loadExecFast() {
   // Per copy of tether (each checkout or install keeps its own; a rebuild replaces its own only).
   let where = 5381;
   for (let i = 0; i < file.length; i++) where = ((where * 33) ^ file.charCodeAt(i)) >>> 0;
-  const prefix = `tether-exec-fast-${process.version}-${process.arch}-${where.toString(16)}-`;
+  const prefix = `tether-${tag}-${process.version}-${process.arch}-${where.toString(16)}-`;
   const cacheFile = path.join(dir, `${prefix}${st.size}-${Math.trunc(st.mtimeMs)}-${st.ino}.bin`);
   let cachedData;
   try {
@@ -70,11 +77,10 @@ function loadExecFast() {
     cachedData,
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
-  const keepCache = () => {
+  const keepCache = (worthIt) => {
     if (cachedData !== undefined && !script.cachedDataRejected) return;
-    // At exit, if the run got as far as its model request (node:http loaded: a refused run never does).
     process.once("exit", () => {
-      if (process.moduleLoadList.some((m) => m === "NativeModule http" || m === "NativeModule https")) save();
+      if (worthIt()) save();
     });
   };
   const save = () => {
@@ -89,6 +95,14 @@ function loadExecFast() {
       // No cache this time (a read-only temp dir): the next start compiles again.
     }
   };
+  // Node warns once, on the bundle's first import(), that this loader is experimental: it is
+  // node's own ES module loader (what require() would give the file), and the warning tells a
+  // user of the CLI nothing (`tether run --help` or a local run import the split CLI this way).
+  const emitWarning = process.emitWarning;
+  process.emitWarning = function (warning, ...rest) {
+    if (typeof warning === "string" && warning.startsWith("vm.USE_MAIN_CONTEXT_DEFAULT_LOADER ")) return;
+    return emitWarning.call(this, warning, ...rest);
+  };
   const module = { exports: {} };
   script.runInThisContext()(module.exports, require("node:module").createRequire(file), module, file, path.dirname(file));
   return { exports: module.exports, keepCache };
@@ -97,4 +111,4 @@ function loadExecFast() {
 // Held until main() settles: a wait that holds no handle of its own (a reply over a pipe
 // that is unref'd) must not let node end the process early, with status 0.
 const hold = setInterval(() => {}, 1 << 30);
-(plainExec ? fast.exports.execMain(plainExec.prompt, plainExec.flags, plainExec.resume) : require("../dist/tether.cjs").main(process.argv)).finally(() => clearInterval(hold));
+(plainExec ? fast.exports.execMain(plainExec.prompt, plainExec.flags, plainExec.resume) : entry.exports.main(process.argv)).finally(() => clearInterval(hold));

@@ -7,11 +7,22 @@ import { enableCompileCache } from "node:module";
 import { parseExecArgv } from "./exec/exec-argv.js";
 import { leanEligible, parseRunArgv } from "./run-argv.js";
 
+let leanRan = false;
+
+/**
+ * Whether this process ran a command through the lean client to its exit status: bin/tether.js
+ * makes dist/tether.cjs's code cache only after such a run, so that the cache holds the
+ * run path's functions (a run that failed to connect, or `tether run --help`, would not).
+ */
+export function leanRunEnded(): boolean {
+  return leanRan;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const run = parseRunArgv(argv.slice(2));
   // A plain `tether exec [PROMPT]` (TETHER_LEAN=0: commander reads it, to compare).
   const exec = run || process.env.TETHER_LEAN === "0" ? undefined : parseExecArgv(argv.slice(2));
-  if (run && leanEligible(run.flags)) await (await import("./lean-main.js")).runLean(run.command, run.flags);
+  if (run && leanEligible(run.flags)) leanRan = await (await import("./lean-main.js")).runLean(run.command, run.flags);
   else if (exec) {
     // Before the bundle loads, so its code comes from the cache too (see below).
     enableCompileCache();

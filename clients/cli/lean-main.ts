@@ -5,7 +5,8 @@
 import { reportError } from "./cli-error.js";
 import { type RunFlags, runCommand } from "./run-command.js";
 
-export async function runLean(command: string[], flags: RunFlags): Promise<void> {
+/** True once the command's exit status came back (false: the run failed, reported). */
+export async function runLean(command: string[], flags: RunFlags): Promise<boolean> {
   const run = runCommand(command, flags);
   // Node makes process.stdin/stdout/stderr on first use, a few milliseconds of work that the
   // run needs only once the command has started: do it while the server starts it instead.
@@ -14,7 +15,9 @@ export async function runLean(command: string[], flags: RunFlags): Promise<void>
   setImmediate(() => void [process.stdin, process.stdout, process.stderr]);
   try {
     process.exitCode = await run;
+    return true;
   } catch (err) {
     process.exitCode = reportError(err);
+    return false;
   }
 }

@@ -1,0 +1,75 @@
+// `tether run` on an exec server (the lean client in dist/tether.cjs) starts from a V8 code
+// cache that bin/tether.js makes after a run reached its command's exit status (issue 18: node's
+// compile cache holds only top-level code, so each start compiled the run path's functions
+// again). The real CLI against a real exec server: the cache is made once, taken by the next run
+// (not rewritten), not made by a run that never reached a command (no server, `run --help`),
+// nor with NODE_DISABLE_COMPILE_CACHE=1; what `tether run` guarantees holds with it taken
+// (stdin and stdout byte-exact, the command's exit status, a signal's 128+n), and the split
+// CLI it imports for other runs prints no warning about the loader.
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ExecServerProcess, startExecServerProcess } from "../support/exec-server-process.js";
+import { runTether } from "../support/tether-cli.js";
+
+let dir: string;
+let server: ExecServerProcess;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "tether-run-cache-"));
+  server = await startExecServerProcess();
+});
+afterAll(async () => {
+  await server?.[Symbol.asyncDispose]();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe("tether run's code cache", () => {
+  it("is made by a run that reached its command's exit status, then taken (not rewritten); none from a run that reached no command, or with NODE_DISABLE_COMPILE_CACHE=1", async () => {
+    const cacheDir = path.join(dir, "compile-cache");
+    const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: path.join(dir, "home"), NODE_COMPILE_CACHE: cacheDir };
+    delete env.TETHER_LEAN;
+    delete env.NODE_DISABLE_COMPILE_CACHE;
+    const caches = async () => (await readdir(cacheDir).catch(() => [] as string[])).filter((n) => n.startsWith("tether-run-"));
+
+    // No server: the lean client ran, but never as far as a command.
+    const unreachable = await runTether(["run", "--env", `unix://${path.join(dir, "none.sock")}`, "--", "true"], { env });
+    expect(unreachable.code).toBe(255);
+    expect(unreachable.stderr).toMatch(/cannot reach/);
+    const help = await runTether(["run", "--help"], { env });
+    expect(help.code).toBe(0);
+    expect(help.stderr).toBe("");
+    expect(await caches()).toEqual([]);
+
+    const first = await runTether(["run", "--env", server.url, "--", "sh", "-c", "cat; exit 7"], { env, input: "hello\n" });
+    expect(first).toMatchObject({ code: 7, stdout: "hello\n", stderr: "" });
+    const [made, ...more] = await caches();
+    expect(made).toMatch(/\.bin$/);
+    expect(more).toEqual([]);
+    const before = await stat(path.join(cacheDir, made!));
+
+    // Taken: the same guarantees, and the cache stays as it was.
+    const second = await runTether(["run", "--env", server.url, "--", "sh", "-c", "cat; exit 3"], { env, input: "again\n" });
+    expect(second).toMatchObject({ code: 3, stdout: "again\n", stderr: "" });
+    const killed = await runTether(["run", "--env", server.url, "--", "sh", "-c", "kill -TERM $$"], { env });
+    expect(killed.code).toBe(143);
+    expect(await caches()).toEqual([made]);
+    expect((await stat(path.join(cacheDir, made!))).mtimeMs).toBe(before.mtimeMs);
+
+    await rm(cacheDir, { recursive: true, force: true });
+    const plain = await runTether(["run", "--env", server.url, "--", "true"], { env: { ...env, NODE_DISABLE_COMPILE_CACHE: "1" } });
+    expect(plain.code).toBe(0);
+    expect(await readdir(cacheDir).catch(() => [])).toEqual([]);
+  });
+
+  it("a run the full CLI reads (a malformed flag) says what is wrong, with no warning about how the bundle was loaded", async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: path.join(dir, "home"), NODE_COMPILE_CACHE: path.join(dir, "compile-cache-2") };
+    delete env.TETHER_LEAN;
+    delete env.NODE_DISABLE_COMPILE_CACHE;
+    const result = await runTether(["run", "--env", server.url, "--shell", "nope", "--", "true"], { env });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--shell "nope" must be one of/);
+    expect(result.stderr).not.toMatch(/Warning/);
+  });
+});
