@@ -7,7 +7,7 @@
 // A measurement, not part of make bench.
 // Run: esbuild bench/ab/attach-load.ts --bundle --platform=node --format=esm --packages=external
 // --outfile=dist/ab/attach.mjs && node dist/ab/attach.mjs A_BIN B_BIN [--processes 300]
-// [--clients 64] [--waves 8] [--rounds 4]. TETHER_BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof
+// [--clients 64] [--waves 8] [--rounds 4] [--settle SECONDS before the first wave]. TETHER_BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof
 // --cpu-prof-dir=/tmp/prof") goes to both servers.
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -83,13 +83,16 @@ const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { processes: { type: "string", default: "300" }, clients: { type: "string", default: "64" }, waves: { type: "string", default: "8" }, rounds: { type: "string", default: "4" } },
+    options: { processes: { type: "string", default: "300" }, clients: { type: "string", default: "64" }, waves: { type: "string", default: "8" }, rounds: { type: "string", default: "4" }, settle: { type: "string", default: "0" } },
   });
   const [aBin, bBin] = positionals;
   if (!aBin || !bBin) throw new Error("usage: attach.mjs A_BIN B_BIN [--processes N] [--clients C] [--waves W] [--rounds R]");
   const [n, c, waves, rounds] = [values.processes, values.clients, values.waves, values.rounds].map(Number) as [number, number, number, number];
   const sides = [await open("A", aBin, n, c), await open("B", bBin, n, c)];
   try {
+    // The first output event from seq 0 carries the retained history: a line a second per
+    // process, so its size (and piece count) grows with how long the processes ran.
+    await idle(Number(values.settle) * 1000);
     // Warm-up: one wave each, not counted.
     for (const s of sides) {
       await s.load.attachWave(s.wave++);

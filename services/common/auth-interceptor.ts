@@ -39,10 +39,15 @@ export function bearerTokenInterceptor(token: string): grpc.ServerInterceptor {
 /**
  * Refuses new calls once the server is shutting down (UNAVAILABLE, so clients retry elsewhere
  * or report it): grpc-js keeps accepting streams on open connections while it drains.
+ * grpc-js runs interceptors when a stream opens, so a call opened while the server is not
+ * closing passes through unwrapped: a layer of its own cost every call's metadata, messages
+ * and status a hop through its closures, and an object per call.
  */
 export function shutdownGateInterceptor(isClosing: () => boolean): grpc.ServerInterceptor {
   return (_method, call) =>
-    new grpc.ServerInterceptingCall(call, {
+    // The type asks for the class; grpc-js (server-interceptors.js getServerInterceptingCall)
+    // only calls the interface's methods on what an interceptor returns.
+    !isClosing() ? (call as grpc.ServerInterceptingCall) : new grpc.ServerInterceptingCall(call, {
       start(next) {
         next({
           onReceiveMetadata(metadata, mdNext) {

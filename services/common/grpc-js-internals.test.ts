@@ -120,7 +120,12 @@ describe("direct writes to a server call's HTTP/2 stream (directWriter)", () => 
           // Before grpc-js sent the headers, it refuses (the caller then writes through grpc-js).
           results.push(direct([Buffer.from("early")], 5, () => undefined));
           call.write(Buffer.from("first"), () => {
-            results.push(direct([Buffer.from("sec"), Buffer.from("ond")], 6, () => call.end()));
+            results.push(direct([Buffer.from("sec"), Buffer.from("ond")], 6, () => undefined));
+            // Many small pieces go joined into one frame, large ones as they are: the same message either way.
+            const lines = Array.from({ length: 300 }, (_, i) => Buffer.from(`line ${i}\n`));
+            results.push(direct(lines, Buffer.concat(lines).byteLength, () => undefined));
+            const big = [Buffer.alloc(70_000, "a"), Buffer.alloc(70_000, "b")];
+            results.push(direct(big, 140_000, () => call.end()));
           });
         },
       },
@@ -130,8 +135,9 @@ describe("direct writes to a server call's HTTP/2 stream (directWriter)", () => 
     try {
       const got: string[] = [];
       for await (const msg of client.makeServerStreamRequest("/t.T/Pieces", raw, raw, Buffer.alloc(0)) as AsyncIterable<Buffer>) got.push(msg.toString());
-      expect(results).toEqual([true, false, true]);
-      expect(got).toEqual(["first", "second"]);
+      expect(results).toEqual([true, false, true, true, true]);
+      const lines = Array.from({ length: 300 }, (_, i) => `line ${i}\n`).join("");
+      expect(got).toEqual(["first", "second", lines, "a".repeat(70_000) + "b".repeat(70_000)]);
     } finally {
       client.close();
       server.forceShutdown();
