@@ -345,7 +345,7 @@ describe("AgentCore persistence", () => {
     expect((await core.readThread("thread_x")).turns[0]!.status).toBe("interrupted");
     expect(events).toEqual([]);
     expect(await readFile(file, "utf8")).toContain('"callId":"c9","output":"aborted');
-    expect(core.thread("thread_x")!.fanout.warnings()).toEqual([{ type: "warning", message: expect.stringMatching(/ignored a torn last line/) as unknown }]);
+    expect(core.thread("thread_x")!.fanout.warnings()).toEqual([{ type: "warning", message: expect.stringMatching(/ignored a torn last line/) as unknown, id: expect.any(String) as unknown }]);
     // The torn fragment was cut before the resume appended: the file reads back whole.
     await core.closeThread("thread_x");
     await core.resumeThread("thread_x");

@@ -67,3 +67,28 @@ it("/approvals MODE and /model NAME change the open thread at once", async () =>
   const warned = await waitFor(c, noticed("approval policy sometimes?"));
   expect(warned.state.thread?.approvalPolicy).toBe("never");
 });
+
+it("shows a thread's warning once when it follows the thread again (/resume of a thread whose warnings the agent keeps)", async () => {
+  const core = await AgentCore.create({ tetherHome: home, model: new FakeModel([]), services: fakeServices({}), openEnvironment: () => LocalEnvironment.create({ defaultCwd: home }), idleThreadTtlMs: 0 });
+  const session = {
+    client: new InProcessAgentClient(core, { ownsCore: true }),
+    thread: { cwd: home, environment: "local", model: "m1", sandbox: "workspace-write", approvalPolicy: "on-request" },
+    overrides: {},
+  } as unknown as AgentSession;
+  controller = new TuiController(session);
+  await controller.start();
+  const c = controller;
+  const threadId = (await waitFor(c, (s) => s.state.thread !== undefined)).state.thread!.threadId;
+  const shown = (text: string) => [...c.snapshot().state.finished, ...c.snapshot().state.live].filter((e) => e.kind === "notice" && e.text === text).length;
+  core.thread(threadId)!.fanout.publish({ type: "warning", message: "the first warning" });
+  await waitFor(c, noticed("the first warning"));
+
+  c.paste(`/resume ${threadId}`);
+  c.key("", ENTER);
+  await waitFor(c, noticed(`resumed ${threadId}`));
+  // A warning published after the re-subscription is new: shown, and the kept one not again.
+  core.thread(threadId)!.fanout.publish({ type: "warning", message: "the second warning" });
+  await waitFor(c, noticed("the second warning"));
+  expect(shown("the first warning")).toBe(1);
+  expect(shown("the second warning")).toBe(1);
+});

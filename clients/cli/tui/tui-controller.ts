@@ -43,6 +43,9 @@ const HELP = [
   "/exit             leave (or Ctrl-C twice)",
 ].join("\n");
 
+/** Far more than the agent keeps per thread (MAX_RETAINED_WARNINGS, 32). */
+const MAX_WARNING_IDS = 1024;
+
 export class TuiController {
   readonly #session: AgentSession;
   readonly #now: () => number;
@@ -53,6 +56,8 @@ export class TuiController {
   #ctrlC = 0;
   /** The command line's prompt, sent once the thread's events are followed. */
   #firstPrompt: string | undefined;
+  /** Ids of the warnings shown: the agent hands its kept ones to every new subscription (/resume, /new then /resume). */
+  readonly #warningsShown = new Set<string>();
   #exit!: () => void;
   /** Resolves when the user leaves (/exit, a second Ctrl-C). */
   readonly done = new Promise<void>((resolve) => (this.#exit = resolve));
@@ -124,6 +129,7 @@ export class TuiController {
   async #follow(threadId: string, signal: AbortSignal): Promise<void> {
     for await (const event of this.#session.client.events(threadId, { controller: true, signal })) {
       if (signal.aborted) return;
+      if (event.type === "warning" && event.id !== undefined && !this.#firstShowing(event.id)) continue;
       this.#dispatch({ type: "event", event, at: this.#now() });
       // The subscription opens with thread.started: from here no event of the turn is missed.
       const first = this.#firstPrompt;
@@ -132,6 +138,14 @@ export class TuiController {
         void this.#session.client.startTurn(threadId, { text: first }).catch(this.#fail("the turn did not start"));
       }
     }
+  }
+
+  /** False for a warning already shown; bounded (the oldest ids go first). */
+  #firstShowing(id: string): boolean {
+    if (this.#warningsShown.has(id)) return false;
+    if (this.#warningsShown.size >= MAX_WARNING_IDS) this.#warningsShown.delete(this.#warningsShown.values().next().value!);
+    this.#warningsShown.add(id);
+    return true;
   }
 
   paste(text: string): void {

@@ -147,7 +147,7 @@ export function eventToPb(e: ThreadEvent): MessageInitShape<typeof pb.ThreadEven
     case "model.retrying":
       return { event: { case: "modelRetrying", value: { turnId: e.turnId, attempt: e.attempt, maxAttempts: e.maxAttempts, delayMs: Math.round(e.delayMs), reason: e.reason } } };
     case "warning":
-      return { event: { case: "warning", value: { message: e.message } } };
+      return { event: { case: "warning", value: { message: e.message, id: e.id ?? "" } } };
   }
 }
 
@@ -177,7 +177,7 @@ export function eventFromPb(m: pb.ThreadEvent | undefined): ThreadEvent {
     case "modelRetrying":
       return { type: "model.retrying", turnId: e.value.turnId, attempt: e.value.attempt, maxAttempts: e.value.maxAttempts, delayMs: e.value.delayMs, reason: e.value.reason };
     case "warning":
-      return { type: "warning", message: e.value.message };
+      return { type: "warning", message: e.value.message, ...(e.value.id ? { id: e.value.id } : {}) };
     default:
       throw new TetherError(ErrorCode.Internal, "the server sent an empty event");
   }

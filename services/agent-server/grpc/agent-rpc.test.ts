@@ -98,11 +98,16 @@ describe("AgentService over gRPC", () => {
       await stream.return?.();
       return got;
     };
+    const ids: (string | undefined)[] = [];
     for (const controller of [true, false]) {
       const [started, warning] = await opening(controller);
       expect(started).toMatchObject({ type: "thread.started", thread: { threadId: "thread_torn" } });
       expect(warning).toMatchObject({ type: "warning", message: expect.stringMatching(/thread_torn\.jsonl: ignored a torn last line/) as unknown });
+      ids.push(warning?.type === "warning" ? warning.id : undefined);
     }
+    // Its id crosses the wire, the same for both: a client subscribing again shows it once.
+    expect(ids[0]).toMatch(/^w\w+-\d+$/);
+    expect(ids[1]).toBe(ids[0]);
   });
 
   it("UpdateThreadSettings changes a thread's settings over the wire: set fields change, unset ones stay, an empty roots list clears", async () => {

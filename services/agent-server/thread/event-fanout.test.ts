@@ -26,14 +26,20 @@ describe("EventFanout warnings", () => {
     const events = take(first, 4);
     expect(await events).toEqual([
       started,
-      { type: "warning", message: "torn line" },
-      { type: "warning", message: "session 3 is gone" },
+      { type: "warning", message: "torn line", id: expect.any(String) as unknown },
+      { type: "warning", message: "session 3 is gone", id: expect.any(String) as unknown },
       { type: "turn.started", turnId: "t1" },
     ]);
     // A later subscriber sees them too; one with no initial events gets them first.
     fanout.publish({ type: "warning", message: "later" });
     const second = fanout.subscribe();
-    expect((await take(second, 3)).map((e) => (e.type === "warning" ? e.message : e.type))).toEqual(["torn line", "session 3 is gone", "later"]);
+    const again = await take(second, 3);
+    expect(again.map((e) => (e.type === "warning" ? e.message : e.type))).toEqual(["torn line", "session 3 is gone", "later"]);
+    // The same warning has the same id for every subscriber (a client that subscribes again tells it by that), and each its own.
+    const ids = (es: ThreadEvent[]) => es.flatMap((e) => (e.type === "warning" ? [e.id] : []));
+    expect(ids(again).slice(0, 2)).toEqual(ids(await events));
+    expect(new Set(ids(again)).size).toBe(3);
+    expect(new EventFanout().warnings()).toEqual([]);
   });
 
   it("keeps only the last warnings, saying how many were dropped", async () => {

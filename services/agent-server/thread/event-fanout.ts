@@ -5,7 +5,9 @@
 // layer's session stream does), the old one stays subscribed as a viewer.
 // Warnings are also kept (the last MAX_RETAINED_WARNINGS since the thread was loaded) and
 // handed to every new subscriber: most are published while the thread opens (a torn rollout
-// line, a lost exec session), before anyone can have subscribed.
+// line, a lost exec session), before anyone can have subscribed. Each gets an id unique to
+// this fan-out (and, by a random prefix, to this load of the thread), so a client that
+// subscribes again can tell the warnings it already showed.
 import { ErrorCode, TetherError, cancelled } from "../../common/tether-error.js";
 import type { ThreadEvent } from "./thread-event.js";
 
@@ -39,6 +41,8 @@ export class EventFanout {
   #closed = false;
   readonly #warnings: WarningEvent[] = [];
   #droppedWarnings = 0;
+  readonly #warningPrefix = `w${Math.random().toString(36).slice(2, 10)}`;
+  #warningCount = 0;
 
   constructor(options: { maxQueued?: number } = {}) {
     this.#maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED_EVENTS;
@@ -53,7 +57,10 @@ export class EventFanout {
   }
 
   publish(event: ThreadEvent): void {
-    if (event.type === "warning") this.#retain(event);
+    if (event.type === "warning") {
+      if (event.id === undefined) event = { ...event, id: `${this.#warningPrefix}-${++this.#warningCount}` };
+      this.#retain(event);
+    }
     for (const sub of this.#subscribers) {
       if (sub.ended) continue;
       if (sub.queue.length >= this.#maxQueued) {
@@ -112,7 +119,8 @@ export class EventFanout {
   warnings(): WarningEvent[] {
     if (this.#droppedWarnings === 0) return [...this.#warnings];
     const s = this.#droppedWarnings === 1 ? "" : "s";
-    return [{ type: "warning", message: `${this.#droppedWarnings} earlier warning${s} not kept (only the last ${MAX_RETAINED_WARNINGS} are)` }, ...this.#warnings];
+    const message = `${this.#droppedWarnings} earlier warning${s} not kept (only the last ${MAX_RETAINED_WARNINGS} are)`;
+    return [{ type: "warning", message, id: `${this.#warningPrefix}-dropped-${this.#droppedWarnings}` }, ...this.#warnings];
   }
 
   #retain(event: WarningEvent): void {

@@ -95,6 +95,7 @@ export type ThreadEvent =
   | { type: "item.delta"; turnId: string; itemId: string; kind: "text" | "reasoning" | "output"; delta: string }
   /** The model request is being retried: a UI drops partial text it showed for this attempt. */
   | { type: "model.retrying"; turnId: string; attempt: number; maxAttempts: number; delayMs: number; reason: string }
-  | { type: "warning"; message: string };
+  /** `id`: set by the thread's event fan-out, unique per warning; a re-subscribing client tells a kept warning it already showed by it. */
+  | { type: "warning"; message: string; id?: string };
 
 export const EMPTY_USAGE: Usage = Object.freeze({ inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningOutputTokens: 0 });
