@@ -10,6 +10,7 @@ import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2
 import { ErrorCode, TetherError, cancelled } from "./tether-error.js";
 import { toGrpcStatus } from "./grpc-status.js";
 import { PreEncoded } from "./pre-encoded.js";
+import { CallRequests } from "./call-requests.js";
 import { type DirectWrite, directWriter, onCancelled, piecewiseResponse } from "./grpc-js-internals.js";
 
 /** What a handler learns about its call. `signal` aborts on cancel, deadline and when the call ends. */
@@ -163,8 +164,8 @@ function unwrap<T>(req: T | MalformedRequest): T {
  * A handler that stops reading (it failed, or it is done) must not destroy the call: a bidi
  * call still has to send its status, and a destroyed one never does.
  */
-async function* requests<T>(call: grpc.ServerReadableStream<T | MalformedRequest, unknown> | grpc.ServerDuplexStream<T | MalformedRequest, unknown>): AsyncIterable<T> {
-  for await (const req of call.iterator({ destroyOnReturn: false }) as AsyncIterable<T | MalformedRequest>) yield unwrap(req);
+function requests<T>(call: grpc.ServerReadableStream<T | MalformedRequest, unknown> | grpc.ServerDuplexStream<T | MalformedRequest, unknown>): AsyncIterable<T> {
+  return new CallRequests<T>(call, unwrap as (m: unknown) => T);
 }
 
 /**
