@@ -232,6 +232,7 @@ Exit status:
   0    the turn completed (and its answer matched --output-schema, if given)
   1    the turn failed or was interrupted
   2    usage error: a bad flag, prompt, config file or --output-schema
+  141  stdout's reader went away (| head -1): the turn was interrupted
   255  tether could not run the turn: the environment or agent server is unreachable
 
 With --json, stdout carries only JSON Lines, the events of \`codex exec --json\`:

@@ -1,10 +1,10 @@
 // `tether exec` end to end: the real CLI process, the agent in it, a real scripted Responses
 // server on loopback, an in-process environment. Checks the JSONL against the schema file,
 // the exit statuses, -o, --output-schema, resume, and what reaches the model.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { access, appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -41,6 +41,8 @@ async function exec(script: Script, args: string[], options: { input?: string; h
   const lines = args.includes("--json") ? r.stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Record<string, unknown>) : [];
   return { ...r, lines };
 }
+
+const exists = (file: string) => access(file).then(() => true, () => false);
 
 const types = (lines: Record<string, unknown>[]) => lines.map((l) => (l.item ? `${String(l.type)}:${String((l.item as { type: string }).type)}` : String(l.type)));
 
@@ -81,6 +83,36 @@ describe("tether exec --json", () => {
     expect(r.code).toBe(255);
     expectValid(r.lines);
     expect(r.lines).toEqual([{ type: "error", message: expect.stringMatching(/cannot reach unix:\/\/\/tmp\/tether-exec-no-such\.sock/) as unknown }]);
+  });
+});
+
+describe("tether exec when stdout's reader goes away (tether exec --json | head -1)", () => {
+  it("interrupts the turn, leaves no process behind and exits 141 without a word, as a SIGPIPE would", async () => {
+    const started = path.join(work, "epipe-started");
+    const cmd = (secs: string) => ({ cmd: `touch ${started}; sleep ${secs}`, yield_time_ms: 1000, login: false });
+    // A turn that keeps going (a call a second) long after the reader left.
+    server = await startResponsesServer({
+      script: [
+        [{ type: "function_call", name: "exec_command", arguments: cmd("31.71"), callId: "c1" }],
+        [{ type: "function_call", name: "exec_command", arguments: cmd("31.72"), callId: "c2" }],
+        [{ type: "function_call", name: "exec_command", arguments: cmd("31.73"), callId: "c3" }],
+        [{ type: "message", text: "done" }],
+      ],
+    });
+    const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: path.join(dir, "home-epipe"), OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test" };
+    const child = spawn(process.execPath, [TETHER_BIN, "exec", "-C", work, "--json", "go"], { env, cwd: work, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    // Read until the first command runs, then close the pipe, as head does after its line.
+    for (let i = 0; i < 500 && !(await exists(started)); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await exists(started)).toBe(true);
+    child.stdout.destroy();
+    expect(await exited, stderr).toBe(141);
+    expect(stderr).not.toMatch(/EPIPE/);
+    expect(server.requests.length).toBeLessThan(4);
+    const left = spawnSync("pgrep", ["-f", "sleep 31.7"], { encoding: "utf8" });
+    expect(left.stdout, "sleeps still running").toBe("");
   });
 });
 

@@ -1,8 +1,9 @@
 // `tether exec [PROMPT]` and `tether exec resume`: one turn of the agent without a person —
 // CI's runner mode. Progress goes to stderr (or, with --json, Codex-shaped JSONL to stdout and
 // nothing else there); approvals are never asked (declined, and the model is told); the exit
-// status comes from how the turn ended: 0 completed, 1 failed, 2 usage, 255 unreachable.
-import { once } from "node:events";
+// status comes from how the turn ended: 0 completed, 1 failed, 2 usage, 255 unreachable, 141
+// stdout's reader went away (`tether exec --json … | head -1`: the turn is interrupted, as a
+// SIGPIPE would have stopped a shell tool).
 import { statSync } from "node:fs";
 import { writeFile } from "../../../services/common/fs-async.js";
 import path from "node:path";
@@ -26,7 +27,7 @@ export interface ExecFlags extends AgentFlags {
 export type ResumeTarget = { last: true; all?: boolean } | { threadId: string };
 
 /** Exit statuses of `tether exec` (documented in --help and the README). */
-const EXEC_EXIT = { completed: 0, failed: 1, usage: 2, unreachable: TETHER_FAILURE } as const;
+const EXEC_EXIT = { completed: 0, failed: 1, usage: 2, unreachable: TETHER_FAILURE, readerGone: 128 + 13 } as const;
 
 const DECLINE_REASON = "tether exec runs without a person: nothing that needs approval may run; find another way or report what you need";
 
@@ -35,12 +36,27 @@ interface Sink {
   write(line: string, to: "stdout" | "stderr"): Promise<void>;
 }
 
-async function writeLine(stream: NodeJS.WriteStream, line: string): Promise<void> {
-  // Backpressure: a slow reader of the JSONL (a pipe into jq) holds the run, nothing is dropped.
-  if (!stream.write(`${line}\n`)) await once(stream, "drain");
+/** stdout's reader closed the pipe: nothing more can be said there, so the run stops. */
+class ReaderGone extends Error {}
+
+function writeLine(stream: NodeJS.WriteStream, line: string, to: "stdout" | "stderr"): Promise<void> {
+  // Resolved once written: a slow reader of the JSONL (a pipe into jq) holds the run, nothing is dropped.
+  return new Promise((resolve, reject) => {
+    stream.write(`${line}\n`, (err) => {
+      if (!err) resolve();
+      else if ((err as NodeJS.ErrnoException).code !== "EPIPE") reject(err);
+      // Progress on stderr is for a person who may have gone; the run goes on without it.
+      else if (to === "stderr") resolve();
+      else reject(new ReaderGone());
+    });
+  });
 }
 
-const stdSink = (json: boolean): Sink => ({ json, write: (line, to) => writeLine(to === "stdout" ? process.stdout : process.stderr, line) });
+function stdSink(json: boolean): Sink {
+  // A failed write also emits 'error', which would end the process uncaught: the callback above decides.
+  for (const stream of [process.stdout, process.stderr]) if (stream.listenerCount("error") === 0) stream.on("error", () => undefined);
+  return { json, write: (line, to) => writeLine(to === "stdout" ? process.stdout : process.stderr, line, to) };
+}
 
 export async function execCommand(promptArg: string | undefined, flags: ExecFlags, resume?: ResumeTarget): Promise<number> {
   const sink = stdSink(Boolean(flags.json));
@@ -51,7 +67,7 @@ export async function execCommand(promptArg: string | undefined, flags: ExecFlag
   const session = await openAgentSession(flags, { approvalPolicy: "on-request", requireModelKey: true }).catch(async (err: unknown) => {
     const te = TetherError.from(err);
     // An agent server that cannot be reached: in --json, one `error` line says why, as for an environment.
-    if (sink.json && !isUsageError(te)) await sink.write(JSON.stringify({ type: "error", message: te.message }), "stdout");
+    if (sink.json && !isUsageError(te)) await sink.write(JSON.stringify({ type: "error", message: te.message }), "stdout").catch(() => undefined);
     throw te;
   });
   const client = session.client;
@@ -67,15 +83,20 @@ export async function execCommand(promptArg: string | undefined, flags: ExecFlag
     await client.close().catch(() => undefined);
     const te = startError(err, resume);
     // The run never started: in --json, one `error` line says why (stdout carries only JSONL).
-    if (sink.json && !isUsageError(te)) await sink.write(JSON.stringify({ type: "error", message: te.message }), "stdout");
+    if (sink.json && !isUsageError(te)) await sink.write(JSON.stringify({ type: "error", message: te.message }), "stdout").catch(() => undefined);
     throw te;
   }
   try {
     return await runTurn(client, info, prompt, schema, flags, sink);
   } catch (err) {
+    if (err instanceof ReaderGone) {
+      // No one reads the answer: stop the turn (its processes with it) rather than spend its tokens.
+      await client.interrupt(info.threadId).catch(() => undefined);
+      return EXEC_EXIT.readerGone;
+    }
     // The run broke off (the agent's stream ended, a second Ctrl-C): say so in the JSONL too.
     const te = TetherError.from(err);
-    if (sink.json) await sink.write(JSON.stringify({ type: "error", message: te.message }), "stdout");
+    if (sink.json) await sink.write(JSON.stringify({ type: "error", message: te.message }), "stdout").catch(() => undefined);
     throw te;
   } finally {
     await client.close();
