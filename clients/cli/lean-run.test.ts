@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ExecServerProcess, startExecServerProcess } from "../../test/support/exec-server-process.js";
 import { type TcpProxy, startTcpProxy } from "../../test/support/tcp-proxy.js";
 import { alive, pollUntil } from "../../test/support/exec-harness.js";
-import { TetherError } from "../../services/common/tether-error.js";
+import { ErrorCode, TetherError } from "../../services/common/tether-error.js";
 import { type LeanRunTarget, openLeanRunTarget } from "./lean-run.js";
 import { OutputStream } from "../../gen/tether/exec/v1/process_pb.js";
 import { type RunEvent, type RunExit, STDERR_STREAM } from "./run-command.js";
@@ -109,5 +109,17 @@ describe("lean run target", () => {
     );
     expect(err).toBeInstanceOf(TetherError);
     expect((err as TetherError).message).toMatch(/cannot reach unix:\/\/\/tmp\/tether-lean-no-such\.sock.*tether exec-server --listen/);
+  });
+});
+
+describe("lean run target's --ca-file", () => {
+  it("names a CA file it cannot read, with its code", async () => {
+    const err = await openLeanRunTarget("grpcs://127.0.0.1:1", { caFile: "/tmp/tether-lean-no-such-ca.pem" }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TetherError);
+    expect((err as TetherError).code).toBe(ErrorCode.NotFound);
+    expect((err as TetherError).message).toMatch(/--ca-file \/tmp\/tether-lean-no-such-ca\.pem: ENOENT/);
   });
 });

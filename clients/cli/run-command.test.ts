@@ -329,7 +329,7 @@ describe("tether run against a TLS server with a token", () => {
     expect(none.stderr).toMatch(/requires a bearer token/);
     const untrusted = await tether(["run", "--env", tls.url, "--token-file", files.token, "--", "true"]);
     expect(untrusted.code).toBe(255);
-    expect(untrusted.stderr).toMatch(/cannot reach grpcs:\/\/127\.0\.0\.1:\d+.*check --ca-file/);
+    expect(untrusted.stderr).toMatch(/cannot reach grpcs:\/\/127\.0\.0\.1:\d+.*not trusted here: pass --ca-file/);
   });
 });
 

@@ -6,7 +6,7 @@
 // nor with NODE_DISABLE_COMPILE_CACHE=1; what `tether run` guarantees holds with it taken
 // (stdin and stdout byte-exact, the command's exit status, a signal's 128+n), and the split
 // CLI it imports for other runs prints no warning about the loader.
-import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -71,5 +71,18 @@ describe("tether run's code cache", () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/--shell "nope" must be one of/);
     expect(result.stderr).not.toMatch(/Warning/);
+  });
+
+  it("a run loads neither node:fs/promises nor node:crypto (≈ 1 and 4 ms of start-up; --ca-file and ids do without them)", async () => {
+    const hook = path.join(dir, "builtins.cjs");
+    const log = path.join(dir, "builtins.json");
+    await writeFile(hook, `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(log)}, JSON.stringify(process.moduleLoadList)));`);
+    const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: path.join(dir, "home"), NODE_OPTIONS: `--require ${hook}` };
+    delete env.TETHER_LEAN;
+    const result = await runTether(["run", "--env", server.url, "--", "sh", "-c", "cat"], { env, input: "piped\n" });
+    expect(result).toMatchObject({ code: 0, stdout: "piped\n" });
+    const loaded = JSON.parse(await readFile(log, "utf8")) as string[];
+    expect(loaded).toContain("NativeModule net");
+    expect(loaded.filter((m) => /^NativeModule (fs\/promises|crypto)$/.test(m))).toEqual([]);
   });
 });
