@@ -60,7 +60,9 @@ function loadBundle(name, tag) {
   const vm = require("node:vm");
   const source = fs.readFileSync(file, "utf8");
   const st = fs.statSync(file);
-  const dir = process.env.NODE_COMPILE_CACHE || path.join(require("node:os").tmpdir(), "node-compile-cache");
+  // This user's own directory inside node's (a temp dir every user of the machine shares).
+  const uid = typeof process.getuid === "function" ? process.getuid() : "";
+  const dir = path.join(process.env.NODE_COMPILE_CACHE || path.join(require("node:os").tmpdir(), "node-compile-cache"), `tether-${uid}`);
   // Per copy of tether (each checkout or install keeps its own; a rebuild replaces its own only).
   let where = 5381;
   for (let i = 0; i < file.length; i++) where = ((where * 33) ^ file.charCodeAt(i)) >>> 0;
@@ -68,7 +70,8 @@ function loadBundle(name, tag) {
   const cacheFile = path.join(dir, `${prefix}${st.size}-${Math.trunc(st.mtimeMs)}-${st.ino}.bin`);
   let cachedData;
   try {
-    cachedData = fs.readFileSync(cacheFile);
+    // Code is only taken from a cache no one else could have written: V8 runs what it holds.
+    if (ownedAlone(fs.statSync(dir)) && ownedAlone(fs.statSync(cacheFile))) cachedData = fs.readFileSync(cacheFile);
   } catch {
     cachedData = undefined; // none yet: made at exit
   }
@@ -85,9 +88,10 @@ function loadBundle(name, tag) {
   };
   const save = () => {
     try {
-      fs.mkdirSync(dir, { recursive: true });
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (!ownedAlone(fs.statSync(dir))) return; // someone else's: never read either
       const tmp = `${cacheFile}.${process.pid}.tmp`;
-      fs.writeFileSync(tmp, script.createCachedData());
+      fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
       fs.renameSync(tmp, cacheFile);
       // Caches of earlier builds of the bundle are of no use any more.
       for (const name of fs.readdirSync(dir)) if (name.startsWith(prefix) && name.endsWith(".bin") && path.join(dir, name) !== cacheFile) fs.rmSync(path.join(dir, name), { force: true });
@@ -106,6 +110,11 @@ function loadBundle(name, tag) {
   const module = { exports: {} };
   script.runInThisContext()(module.exports, require("node:module").createRequire(file), module, file, path.dirname(file));
   return { exports: module.exports, keepCache };
+}
+
+/** This user's, and writable by no one else (a cache V8 would run code from). */
+function ownedAlone(st) {
+  return (typeof process.getuid !== "function" || st.uid === process.getuid()) && (st.mode & 0o022) === 0;
 }
 
 // Held until main() settles: a wait that holds no handle of its own (a reply over a pipe

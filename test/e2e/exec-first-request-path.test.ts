@@ -7,7 +7,7 @@
 // when node's http client starts the first request. A new import on that path fails here by name:
 // load it after the request (a dynamic import that scripts/build.mjs sends to dist/late/), or
 // name it in EXEC_EARLY there if it truly must come first.
-import { appendFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { appendFile, chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -69,7 +69,9 @@ describe("tether exec before its first model request", () => {
     delete env.TETHER_LEAN;
     delete env.NODE_DISABLE_COMPILE_CACHE;
     const args = ["exec", "-C", path.join(dir, "work"), "say hi"];
-    const caches = async () => (await readdir(cacheDir).catch(() => [] as string[])).filter((n) => n.startsWith("tether-exec-fast-"));
+    // This user's own directory in node's cache directory (the temp dir is every user's).
+    const ours = path.join(cacheDir, `tether-${process.getuid!()}`);
+    const caches = async () => (await readdir(ours).catch(() => [] as string[])).filter((n) => n.startsWith("tether-exec-fast-"));
     // A run refused before its model request (no key: exit 2) makes none: it would lack the exec path.
     const noKey = { ...env };
     delete noKey.OPENAI_API_KEY;
@@ -79,10 +81,16 @@ describe("tether exec before its first model request", () => {
     const [made, ...more] = await caches();
     expect(made).toMatch(/\.bin$/);
     expect(more).toEqual([]);
-    const before = await stat(path.join(cacheDir, made!));
+    const before = await stat(path.join(ours, made!));
+    expect(before.mode & 0o777).toBe(0o600);
+    expect((await stat(ours)).mode & 0o777).toBe(0o700);
     expect((await runTether(args, { env })).code).toBe(0);
     expect(await caches()).toEqual([made]);
-    expect((await stat(path.join(cacheDir, made!))).mtimeMs).toBe(before.mtimeMs);
+    expect((await stat(path.join(ours, made!))).mtimeMs).toBe(before.mtimeMs);
+    // A cache someone else could have written is not run (V8 would run its code): made anew.
+    await chmod(path.join(ours, made!), 0o666);
+    expect((await runTether(args, { env })).code).toBe(0);
+    expect((await stat(path.join(ours, made!))).mode & 0o777).toBe(0o600);
     await rm(cacheDir, { recursive: true, force: true });
     expect((await runTether(args, { env: { ...env, NODE_DISABLE_COMPILE_CACHE: "1" } })).code).toBe(0);
     expect(await readdir(cacheDir).catch(() => [])).toEqual([]);

@@ -31,7 +31,8 @@ describe("tether run's code cache", () => {
     const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: path.join(dir, "home"), NODE_COMPILE_CACHE: cacheDir };
     delete env.TETHER_LEAN;
     delete env.NODE_DISABLE_COMPILE_CACHE;
-    const caches = async () => (await readdir(cacheDir).catch(() => [] as string[])).filter((n) => n.startsWith("tether-run-"));
+    const ours = path.join(cacheDir, `tether-${process.getuid!()}`); // this user's own directory in node's
+    const caches = async () => (await readdir(ours).catch(() => [] as string[])).filter((n) => n.startsWith("tether-run-"));
 
     // No server: the lean client ran, but never as far as a command.
     const unreachable = await runTether(["run", "--env", `unix://${path.join(dir, "none.sock")}`, "--", "true"], { env });
@@ -47,7 +48,7 @@ describe("tether run's code cache", () => {
     const [made, ...more] = await caches();
     expect(made).toMatch(/\.bin$/);
     expect(more).toEqual([]);
-    const before = await stat(path.join(cacheDir, made!));
+    const before = await stat(path.join(ours, made!));
 
     // Taken: the same guarantees, and the cache stays as it was.
     const second = await runTether(["run", "--env", server.url, "--", "sh", "-c", "cat; exit 3"], { env, input: "again\n" });
@@ -55,7 +56,7 @@ describe("tether run's code cache", () => {
     const killed = await runTether(["run", "--env", server.url, "--", "sh", "-c", "kill -TERM $$"], { env });
     expect(killed.code).toBe(143);
     expect(await caches()).toEqual([made]);
-    expect((await stat(path.join(cacheDir, made!))).mtimeMs).toBe(before.mtimeMs);
+    expect((await stat(path.join(ours, made!))).mtimeMs).toBe(before.mtimeMs);
 
     await rm(cacheDir, { recursive: true, force: true });
     const plain = await runTether(["run", "--env", server.url, "--", "true"], { env: { ...env, NODE_DISABLE_COMPILE_CACHE: "1" } });
