@@ -23,14 +23,15 @@ if (process.argv[2] === "exec-server" && typeof process.execve === "function") {
   }
 }
 
-// `tether exec`: V8's code cache for what it loads (entry.ts enables it for the rest, a second
-// call does nothing). NODE_DISABLE_COMPILE_CACHE=1 still turns it off.
-if (process.argv[2] === "exec") require("node:module").enableCompileCache();
+// `tether exec` (or `e`, Codex's alias): V8's code cache for what it loads (entry.ts enables it
+// for the rest, a second call does nothing). NODE_DISABLE_COMPILE_CACHE=1 still turns it off.
+const execCommand = process.argv[2] === "exec" || process.argv[2] === "e";
+if (execCommand) require("node:module").enableCompileCache();
 
 // A plain `tether exec [PROMPT]` goes straight to dist/exec-fast.cjs (what entry.ts would do,
 // without loading dist/tether.cjs first: ≈ 150 KB with the lean run inside, ≈ 2-3 ms of CPU
 // before the first model request). Anything else, or TETHER_LEAN=0, takes the entry.
-const fast = process.argv[2] === "exec" && process.env.TETHER_LEAN !== "0" ? loadBundle("exec-fast.cjs", "exec-fast") : undefined;
+const fast = execCommand && process.env.TETHER_LEAN !== "0" ? loadBundle("exec-fast.cjs", "exec-fast") : undefined;
 const plainExec = fast?.exports.parseExecArgv(process.argv.slice(2));
 // Only a plain exec that reached its first model request makes the cache: `tether exec --help`
 // or a run refused for a missing key would make one without the exec path in it (kept for good).

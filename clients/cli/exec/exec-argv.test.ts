@@ -26,6 +26,8 @@ function viaCommander(args: string[]): Read | "error" {
 describe("parseExecArgv", () => {
   it.each([
     [["exec", "say hi"]],
+    [["e", "say hi"]],
+    [["e", "--json", "resume", "--last", "x"]],
     [["exec"]],
     [["exec", "-"]],
     [["exec", ""]],

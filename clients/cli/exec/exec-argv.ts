@@ -44,6 +44,10 @@ const BOOLEAN_FLAGS: Record<string, BoolKey> = {
 
 export type LeanExecFlags = ExecFlags & { skipGitRepoCheck?: boolean };
 
+export function isExecCommand(word: string | undefined): boolean {
+  return word === "exec" || word === "e";
+}
+
 /** `exec resume`'s own flags (commander keeps them in the flags too). */
 const RESUME_FLAGS: Record<string, "last" | "all"> = { "--last": "last", "--all": "all" };
 
@@ -53,9 +57,9 @@ export interface PlainExec {
   resume?: ResumeTarget;
 }
 
-/** `args` are the words after `tether`; undefined: not a plain `tether exec [PROMPT]` or `tether exec resume …`. */
+/** `args` are the words after `tether`; undefined: not a plain `tether exec [PROMPT]` or `tether exec resume …` (or `e`, Codex's alias). */
 export function parseExecArgv(args: readonly string[]): PlainExec | undefined {
-  if (args[0] !== "exec") return undefined;
+  if (!isExecCommand(args[0])) return undefined;
   // commander's defaults for the repeatable flags.
   const flags: Record<string, unknown> = { addDir: [], config: [], enable: [], disable: [] };
   const operands: string[] = [];
