@@ -44,36 +44,60 @@ interface Piece {
   eof: boolean;
 }
 
-/** The requests of one attempt: pieces pushed as they are written; ends when told to. */
-class Feed implements AsyncIterable<Piece> {
+/**
+ * The requests of one attempt: pieces pushed as they are written; ends when told to. The first
+ * request names the process and stream. A hand-rolled iterator, not a generator over a
+ * generator: a keystroke is one push, one resolve.
+ */
+class Feed implements AsyncIterableIterator<StdinRequest> {
   readonly #queue: Piece[] = [];
-  #wake: ((r: IteratorResult<Piece>) => void) | undefined;
+  #wake: ((r: IteratorResult<StdinRequest>) => void) | undefined;
   #ended = false;
+  #first = true;
+
+  constructor(
+    private readonly processId: string,
+    private readonly streamId: string,
+  ) {}
 
   push(piece: Piece): void {
     if (this.#ended) return;
     const wake = this.#wake;
     this.#wake = undefined;
-    if (wake) wake({ value: piece, done: false });
+    if (wake) wake({ value: this.#request(piece), done: false });
     else this.#queue.push(piece);
   }
 
   end(): void {
     this.#ended = true;
-    if (this.#queue.length === 0) this.#wake?.({ value: undefined, done: true });
+    if (this.#queue.length === 0) {
+      const wake = this.#wake;
+      this.#wake = undefined;
+      wake?.({ value: undefined, done: true });
+    }
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Piece> {
-    for (;;) {
-      const piece = this.#queue.shift();
-      if (piece) yield piece;
-      else if (this.#ended) return;
-      else {
-        const next = await new Promise<IteratorResult<Piece>>((resolve) => (this.#wake = resolve));
-        if (next.done) return;
-        yield next.value;
-      }
-    }
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<StdinRequest>> {
+    const piece = this.#queue.shift();
+    if (piece) return Promise.resolve({ value: this.#request(piece), done: false });
+    if (this.#ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.#wake = resolve));
+  }
+
+  return(): Promise<IteratorResult<StdinRequest>> {
+    this.#ended = true;
+    this.#queue.length = 0;
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  #request(p: Piece): StdinRequest {
+    const first = this.#first;
+    this.#first = false;
+    return { processId: first ? this.processId : "", streamId: first ? this.streamId : "", offset: BigInt(p.offset), data: p.data, eof: p.eof };
   }
 }
 
@@ -186,18 +210,11 @@ export class StdinStreamWriter implements StdinWriter {
     const { processId, streamId, policy, what } = this.#opts;
     const outage = new Outage(policy, what);
     while (!this.#eofAcked) {
-      const feed = new Feed();
+      const feed = new Feed(processId, streamId);
       this.#feed = feed;
       for (const p of this.#pending) feed.push(p);
-      let first = true;
-      const requests = (async function* () {
-        for await (const p of feed) {
-          yield { processId: first ? processId : "", streamId: first ? streamId : "", offset: BigInt(p.offset), data: p.data, eof: p.eof };
-          first = false;
-        }
-      })();
       try {
-        for await (const ack of this.#opts.open(requests, this.#signal)) {
+        for await (const ack of this.#opts.open(feed, this.#signal)) {
           outage.recovered();
           this.#ack(ack);
           // Everything is in: ending the requests lets the server end the call.

@@ -3,6 +3,7 @@
 // waitForReady that grpc-js really honours. Typed clients come from gen-methods.ts.
 import * as grpc from "@grpc/grpc-js";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import { CallRequests } from "./call-requests.js";
 import { type GrpcClient, bindTransport } from "./gen-methods.js";
 import { piecewiseResponse } from "./grpc-js-internals.js";
 import { fromGrpcError } from "./grpc-status.js";
@@ -62,7 +63,9 @@ function bindSignal(call: Call, signal: AbortSignal | undefined): () => void {
 
 async function* readStream<T>(call: grpc.ClientReadableStream<T>, cleanup: () => void, failure: () => TetherError | undefined): AsyncIterable<T> {
   try {
-    for await (const msg of call as AsyncIterable<T>) yield msg;
+    // Messages straight from the call's 'data' events (call-requests.ts): Node's stream
+    // iterator costs a nextTick and a buffer round trip per message (a PTY's every echo).
+    for await (const msg of new CallRequests<T>(call, (m) => m as T)) yield msg;
   } catch (err) {
     throw failure() ?? fromGrpcError(err);
   } finally {
