@@ -38,6 +38,8 @@ export interface CreateAgentClientOptions {
   features?: ReadonlyMap<string, boolean>;
   /** In process, default instructions: config's project_doc_max_bytes (the cap on AGENTS.md text). */
   projectDocMaxBytes?: number;
+  /** In process, default instructions: config's project_doc_fallback_filenames (tried where a directory has no AGENTS.md). */
+  projectDocFallbackFilenames?: readonly string[];
   /** In process, default services: config's [shell_environment_policy] for exec_command's processes. */
   shellEnvironment?: ShellEnvironmentPolicy;
 }
@@ -59,7 +61,7 @@ export async function createAgentClient(options: CreateAgentClientOptions = {}):
     environmentCredentials: options.environmentCredentials,
     // The CLI's own opener: its first model request does not wait for the exec core to load.
     lazyEnvironment: options.lazyEnvironment ?? options.openEnvironment === undefined,
-    instructions: options.instructions ?? (defaults ? (cwd, env) => defaults.defaultInstructions(cwd, env, options.tetherHome, options.projectDocMaxBytes) : undefined),
+    instructions: options.instructions ?? (defaults ? (cwd, env) => defaults.defaultInstructions(cwd, env, options.tetherHome, { maxBytes: options.projectDocMaxBytes, fallbackFileNames: options.projectDocFallbackFilenames }) : undefined),
     reasoning: options.reasoning,
     detachedTtlMs: options.detachedTtlMs,
     idleThreadTtlMs: options.idleThreadTtlMs,

@@ -37,7 +37,7 @@ export async function agentServerCommand(flags: AgentServerFlags): Promise<void>
     tetherHome: loaded.home,
     model: await parts.defaultModelClient(loaded.config),
     services: parts.defaultThreadServices({ tetherHome: loaded.home, features: features.enabled, shellEnvironment: loaded.config.shell_environment_policy }),
-    instructions: (cwd, env) => parts.defaultInstructions(cwd, env, loaded.home, loaded.config.project_doc_max_bytes),
+    instructions: (cwd, env) => parts.defaultInstructions(cwd, env, loaded.home, { maxBytes: loaded.config.project_doc_max_bytes, fallbackFileNames: loaded.config.project_doc_fallback_filenames }),
     reasoning: parts.reasoningFromConfig(loaded.config),
     detachedTtlMs: loaded.config.exec_detached_ttl_ms,
     idleThreadTtlMs: loaded.config.agent_idle_thread_ttl_ms,

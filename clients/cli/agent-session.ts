@@ -115,6 +115,7 @@ export async function openAgentSession(
     features: config.features.enabled,
     shellEnvironment: c.shell_environment_policy,
     projectDocMaxBytes: c.project_doc_max_bytes,
+    projectDocFallbackFilenames: c.project_doc_fallback_filenames,
     // The environment's own credentials (the `tether run` grammar): only the in-process agent opens it here,
     // by the default opener (a new thread's session on the lean client, as without them).
     environmentCredentials: envToken || flags.caFile ? { token: envToken, caFile: flags.caFile } : undefined,

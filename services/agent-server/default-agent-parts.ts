@@ -38,17 +38,29 @@ export function defaultThreadServices(options: { tetherHome?: string; features?:
 const BASE_INSTRUCTIONS =
   "You are tether, a coding agent. Run commands with exec_command, edit files with apply_patch, and keep the plan current with update_plan.";
 
+/** The config's keys for instruction files (Codex's). */
+export interface InstructionFileOptions {
+  /** project_doc_max_bytes: the cap on each of the personal and project sets. */
+  maxBytes?: number;
+  /** project_doc_fallback_filenames: names tried where a directory has neither AGENTS.override.md nor AGENTS.md. */
+  fallbackFileNames?: readonly string[];
+}
+
 /**
- * Base instructions, the user's own $TETHER_HOME/AGENTS.md (Codex's ~/.codex/AGENTS.md, read
- * here), then the AGENTS.md files from the repository root down to the cwd (read where the
- * thread's commands run).
+ * Base instructions, the user's own $TETHER_HOME/AGENTS.override.md or AGENTS.md (Codex's
+ * ~/.codex ones, read here), then the instruction files from the repository root down to the
+ * cwd (read where the thread's commands run).
  */
-export async function defaultInstructions(cwd: string, env?: Environment, tetherHome: string = defaultTetherHome(), maxBytes?: number): Promise<string> {
+export async function defaultInstructions(cwd: string, env?: Environment, tetherHome: string = defaultTetherHome(), files: InstructionFileOptions = {}): Promise<string> {
   if (env === undefined) return BASE_INSTRUCTIONS;
+  const { maxBytes, fallbackFileNames } = files;
   const personal = loadPersonalInstructions(tetherHome, maxBytes);
   // A local cwd is read with node:fs (local-instruction-files.ts): the first model request
   // need not wait for a lazily opened environment. Any other is read where it lives.
-  const project = await loadProjectInstructions(env.kind === "local" ? localInstructionFiles : env.files, cwd, maxBytes === undefined ? {} : { maxBytes });
+  const project = await loadProjectInstructions(env.kind === "local" ? localInstructionFiles : env.files, cwd, {
+    ...(maxBytes === undefined ? {} : { maxBytes }),
+    ...(fallbackFileNames === undefined ? {} : { fallbackFileNames }),
+  });
   const warnings = project.warnings.map((w) => `(${w})`).join("\n");
   return [BASE_INSTRUCTIONS, await personal, project.text, warnings].filter((part) => part.length > 0).join("\n\n");
 }

@@ -31,4 +31,18 @@ describe("loadPersonalInstructions ($TETHER_HOME/AGENTS.md)", () => {
     expect(text).not.toContain("x".repeat(1001));
     expect(text).toMatch(/\[… 5241880 more bytes of .* cut: instructions are capped at 1000 bytes\]/);
   });
+
+  it("reads AGENTS.override.md instead of AGENTS.md when it is there (Codex's ~/.codex/AGENTS.override.md)", async () => {
+    await writeFile(path.join(home, "AGENTS.md"), "Always answer in French.\n");
+    await writeFile(path.join(home, "AGENTS.override.md"), "This week: answer in German.\n");
+    const text = await loadPersonalInstructions(home);
+    expect(text).toBe(`# Personal instructions from ${path.join(home, "AGENTS.override.md")}\n\nThis week: answer in German.`);
+    expect(text).not.toContain("French");
+  });
+
+  it("falls back to AGENTS.md when the override is empty, as Codex does", async () => {
+    await writeFile(path.join(home, "AGENTS.md"), "Always answer in French.\n");
+    await writeFile(path.join(home, "AGENTS.override.md"), "  \n");
+    expect(await loadPersonalInstructions(home)).toContain("Always answer in French.");
+  });
 });

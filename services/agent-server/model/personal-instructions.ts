@@ -1,14 +1,20 @@
-// $TETHER_HOME/AGENTS.md: the user's own instructions for every project, as Codex reads
-// $CODEX_HOME/AGENTS.md. Read on the agent's machine (the home is the agent's, not the
-// environment's), first bytes only: capped like project instructions.
+// $TETHER_HOME/AGENTS.override.md, else $TETHER_HOME/AGENTS.md: the user's own instructions for
+// every project, as Codex reads $CODEX_HOME's (the override is for a while, leaving AGENTS.md
+// as it is; an empty one gives way, as in Codex). Read on the agent's machine (the home is the
+// agent's, not the environment's), first bytes only: capped like project instructions.
 import path from "node:path";
 import { errnoCode } from "../../common/tether-error.js";
 import { close, fstat, open, read } from "../../common/fs-async.js";
-import { DEFAULT_PROJECT_INSTRUCTIONS_BYTES } from "./project-instructions.js";
+import { DEFAULT_PROJECT_INSTRUCTIONS_BYTES, INSTRUCTIONS_FILE, OVERRIDE_INSTRUCTIONS_FILE } from "./project-instructions.js";
 
 /** The file under a header, "" when there is none, or a note saying why it could not be read. */
 export async function loadPersonalInstructions(tetherHome: string, maxBytes = DEFAULT_PROJECT_INSTRUCTIONS_BYTES): Promise<string> {
-  const file = path.join(tetherHome, "AGENTS.md");
+  // Both at once (local reads, but the first model request waits on them); the override wins.
+  const [override, plain] = await Promise.all([readOne(path.join(tetherHome, OVERRIDE_INSTRUCTIONS_FILE), maxBytes), readOne(path.join(tetherHome, INSTRUCTIONS_FILE), maxBytes)]);
+  return override !== "" ? override : plain;
+}
+
+async function readOne(file: string, maxBytes: number): Promise<string> {
   let fd: number;
   try {
     fd = await open(file, "r");

@@ -96,8 +96,48 @@ describe.each<[string, () => InstructionFiles]>([
     expect(got.text).toContain(`${"b".repeat(kept)}\n\n[… ${20_000 - kept} more bytes of ${root}/one/AGENTS.md cut: project instructions are capped at 32768 bytes]`);
     expect(got.text).not.toContain("b".repeat(kept + 1));
     expect(got.text).not.toContain("ccc");
-    expect(got.text).toMatch(/\[… 1 more AGENTS\.md file\(s\) nearer the cwd left out/);
+    expect(got.text).toMatch(/\[… 1 more instruction file\(s\) nearer the cwd left out/);
     expect(got.omittedBytes).toBe(20_000 - kept + 100);
+  });
+
+  it("reads AGENTS.override.md instead of AGENTS.md in its directory, and only there", async () => {
+    const root = await tree("override", {
+      ".git": null,
+      "AGENTS.md": "root rules\n",
+      "AGENTS.override.md": "root override\n",
+      "pkg/AGENTS.md": "pkg rules\n",
+    });
+    const got = await loadProjectInstructions(files(), path.join(root, "pkg"));
+    expect(got.files).toEqual([path.join(root, "AGENTS.override.md"), path.join(root, "pkg/AGENTS.md")]);
+    expect(got.text).toBe(`# Project instructions from ${root}/AGENTS.override.md\n\nroot override\n\n# Project instructions from ${root}/pkg/AGENTS.md\n\npkg rules`);
+  });
+
+  it("lets an empty AGENTS.override.md silence its directory's AGENTS.md (Codex reads the first file there, empty or not)", async () => {
+    const root = await tree("override-empty", { ".git": null, "AGENTS.md": "root rules\n", "AGENTS.override.md": "" });
+    const got = await loadProjectInstructions(files(), root);
+    expect(got.files).toEqual([path.join(root, "AGENTS.override.md")]);
+    expect(got.text).toBe("");
+  });
+
+  it("tries project_doc_fallback_filenames, in their order, only where a directory has neither AGENTS.override.md nor AGENTS.md", async () => {
+    const root = await tree("fallback", {
+      ".git": null,
+      "AGENTS.md": "root rules\n",
+      "CLAUDE.md": "root claude\n",
+      "a/CLAUDE.md": "a claude\n",
+      "a/.agents.md": "a dot-agents\n",
+      "a/b/.agents.md": "b dot-agents\n",
+      "a/b/c/AGENTS.override.md": "c override\n",
+      "a/b/c/CLAUDE.md": "c claude\n",
+    });
+    const cwd = path.join(root, "a/b/c");
+    const got = await loadProjectInstructions(files(), cwd, { fallbackFileNames: ["", "CLAUDE.md", ".agents.md", "AGENTS.md", "CLAUDE.md"] });
+    expect(got.files).toEqual([path.join(root, "AGENTS.md"), path.join(root, "a/CLAUDE.md"), path.join(root, "a/b/.agents.md"), path.join(root, "a/b/c/AGENTS.override.md")]);
+    expect(got.text).not.toMatch(/root claude|a dot-agents|c claude/);
+    const reversed = await loadProjectInstructions(files(), cwd, { fallbackFileNames: [".agents.md", "CLAUDE.md"] });
+    expect(reversed.files[1]).toBe(path.join(root, "a/.agents.md"));
+    // Without the key, only the two names of its own.
+    expect((await loadProjectInstructions(files(), cwd)).files).toEqual([path.join(root, "AGENTS.md"), path.join(root, "a/b/c/AGENTS.override.md")]);
   });
 
   it("never cuts a UTF-8 character in half", async () => {
@@ -137,12 +177,13 @@ describe("loadProjectInstructions' round trips", () => {
         };
       },
     };
-    const loading = loadProjectInstructions(files, cwd);
+    const loading = loadProjectInstructions(files, cwd, { fallbackFileNames: ["CLAUDE.md"] });
     const dirs = cwd.split("/").length; // "/" and each component
-    await expect.poll(() => calls).toBe(2 * dirs); // a .git stat and an AGENTS.md read per directory, none answered yet
+    // Per directory a .git stat and a read of AGENTS.override.md, AGENTS.md and CLAUDE.md, none answered yet.
+    await expect.poll(() => calls).toBe(4 * dirs);
     release();
     const result = await loading;
-    expect(calls).toBe(2 * dirs);
+    expect(calls).toBe(4 * dirs);
     expect(result.files).toEqual(["repo", "repo/a", "repo/a/b"].map((d) => path.join(root, d, "AGENTS.md")));
     expect(result.text).not.toContain("above the repo");
   });

@@ -1,7 +1,10 @@
 // Project instructions: the AGENTS.md files from the repository root (nearest ancestor of the
 // cwd holding `.git`, else the cwd alone) down to the cwd, root first, each under a header
-// naming it, capped in bytes. Read through the Environment's file API (the cwd may be remote),
-// or with node:fs for a local cwd (local-instruction-files.ts).
+// naming it, capped in bytes. As Codex: in each directory the first of AGENTS.override.md,
+// AGENTS.md, then the config's project_doc_fallback_filenames that exists is the one read
+// (even when empty). Read through the Environment's file API (the cwd may be remote: an early
+// session's, early-session.ts, before the environment is open), or with node:fs for a local
+// cwd (local-instruction-files.ts).
 import path from "node:path";
 import type { FileInfo } from "../../../gen/tether/exec/v1/filesystem_pb.js";
 import { FileType } from "../../common/wire-enums.js";
@@ -11,7 +14,8 @@ export interface ProjectInstructionsOptions {
   signal?: AbortSignal;
   /** Cap on the instruction text of all files together (headers not counted). Default 32 KiB. */
   maxBytes?: number;
-  fileName?: string;
+  /** Codex's project_doc_fallback_filenames: names tried, in order, in a directory with neither AGENTS.override.md nor AGENTS.md. */
+  fallbackFileNames?: readonly string[];
 }
 
 export interface ProjectInstructions {
@@ -38,16 +42,27 @@ export interface InstructionFiles {
 type Candidate = { size: number; bytes: Uint8Array } | { absent: true } | { error: unknown };
 
 export const DEFAULT_PROJECT_INSTRUCTIONS_BYTES = 32 * 1024;
+export const OVERRIDE_INSTRUCTIONS_FILE = "AGENTS.override.md";
+export const INSTRUCTIONS_FILE = "AGENTS.md";
+
+/** The names tried in each directory, first found wins: the override, AGENTS.md, then the fallbacks (blank and repeated names dropped, as Codex does). */
+export function instructionFileNames(fallbacks: readonly string[] = []): string[] {
+  const names = [OVERRIDE_INSTRUCTIONS_FILE, INSTRUCTIONS_FILE];
+  for (const name of fallbacks) if (name.length > 0 && !names.includes(name)) names.push(name);
+  return names;
+}
 
 export async function loadProjectInstructions(files: InstructionFiles, cwd: string, options: ProjectInstructionsOptions = {}): Promise<ProjectInstructions> {
   const signal = options.signal;
   const maxBytes = options.maxBytes ?? DEFAULT_PROJECT_INSTRUCTIONS_BYTES;
-  const fileName = options.fileName ?? "AGENTS.md";
+  const names = instructionFileNames(options.fallbackFileNames);
   // Remote cwds are POSIX paths whatever this process runs on.
   const dirs = ancestors(path.posix.resolve(cwd));
   // Each a network call for a remote environment: one round, in parallel: every ancestor's
-  // `.git` stat and AGENTS.md read (up to the whole cap; a read also says whether the file is
-  // there and its size). Those above the root are not used; the budget cuts what is below.
+  // `.git` stat and a read of every candidate name there (up to the whole cap; a read also says
+  // whether the file is there and its size). Reading every name at once costs reads that are
+  // not used (above the root, behind an override) but no second round trip; the budget cuts
+  // what is used.
   const failures = new Map<string, string>();
   const why = (p: string, err: unknown) => `cannot read ${p}: ${err instanceof Error ? err.message : String(err)}`;
   const statOf = (p: string) => files.stat(p, { signal }).then(
@@ -73,11 +88,19 @@ export async function loadProjectInstructions(files: InstructionFiles, cwd: stri
     }
   };
   const gitPaths = dirs.map((d) => path.posix.join(d, ".git"));
-  const [gits, allReads] = await Promise.all([Promise.all(gitPaths.map(statOf)), Promise.all(dirs.map((d) => readOf(path.posix.join(d, fileName))))]);
+  const [gits, allReads] = await Promise.all([
+    Promise.all(gitPaths.map(statOf)),
+    Promise.all(dirs.map((d) => Promise.all(names.map((n) => readOf(path.posix.join(d, n)))))),
+  ]);
   const rootIndex = gits.findIndex((info) => info !== undefined);
   const chainLength = rootIndex < 0 ? 1 : rootIndex + 1;
-  const candidates = dirs.slice(0, chainLength).reverse().map((d) => path.posix.join(d, fileName));
-  const reads = await Promise.all(allReads.slice(0, chainLength).reverse().map((got, i) => hiddenOrFailed(files, candidates[i]!, got, signal)));
+  const chain = dirs.slice(0, chainLength).reverse();
+  const chainReads = allReads.slice(0, chainLength).reverse();
+  // Per directory, the first name there: a read refused is told apart (hiddenOrFailed) for the
+  // names in order, so a later round happens only in a directory where a read was refused.
+  const chosen = await Promise.all(chain.map((d, i) => firstPresent(files, d, names, chainReads[i]!, signal)));
+  const candidates = chosen.flatMap((c) => (c === undefined ? [] : [c.file]));
+  const reads = chosen.flatMap((c) => (c === undefined ? [] : [c.got]));
   const warnings = gitPaths.flatMap((p) => (failures.has(p) ? [failures.get(p)!] : []));
 
   const parts: string[] = [];
@@ -87,7 +110,7 @@ export async function loadProjectInstructions(files: InstructionFiles, cwd: stri
   let skipped = 0;
   for (const [i, file] of candidates.entries()) {
     const got = reads[i]!;
-    if ("absent" in got) continue;
+    if ("absent" in got) continue; // not chosen by firstPresent; kept for the type
     if (budget <= 0) {
       omittedBytes += "size" in got ? got.size : 0;
       skipped++;
@@ -110,8 +133,18 @@ export async function loadProjectInstructions(files: InstructionFiles, cwd: stri
     parts.push(`# Project instructions from ${file}\n\n${body}${cut > 0 ? `\n\n[… ${cut} more bytes of ${file} cut: project instructions are capped at ${maxBytes} bytes]` : ""}`);
     if (cut > 0) budget = 0;
   }
-  if (skipped > 0) parts.push(`[… ${skipped} more ${fileName} file(s) nearer the cwd left out: project instructions are capped at ${maxBytes} bytes]`);
+  if (skipped > 0) parts.push(`[… ${skipped} more instruction file(s) nearer the cwd left out: project instructions are capped at ${maxBytes} bytes]`);
   return { text: parts.join("\n\n"), files: read, omittedBytes, warnings };
+}
+
+/** The first name present in `dir` (in the order given), with what reading it gave. */
+async function firstPresent(files: InstructionFiles, dir: string, names: readonly string[], reads: readonly Candidate[], signal: AbortSignal | undefined): Promise<{ file: string; got: Candidate } | undefined> {
+  for (const [i, name] of names.entries()) {
+    const file = path.posix.join(dir, name);
+    const got = await hiddenOrFailed(files, file, reads[i]!, signal);
+    if (!("absent" in got)) return { file, got };
+  }
+  return undefined;
 }
 
 /** The directory itself, then each parent up to `/`. */

@@ -3,7 +3,7 @@
 // is not lost among them.
 const TOP = new Set([
   "model_verbosity", "hide_agent_reasoning", "show_raw_agent_reasoning", "notify", "file_opener",
-  "project_doc_fallback_filenames", "disable_response_storage", "preferred_auth_method", "forced_login_method",
+  "disable_response_storage", "preferred_auth_method", "forced_login_method",
   "forced_chatgpt_workspace_id", "cli_auth_credentials_store", "mcp_oauth_credentials_store", "mcp_servers", "tui",
   "model_context_window", "model_max_output_tokens", "model_auto_compact_token_limit", "model_supports_reasoning_summaries",
   "model_reasoning_summary_format", "model_family", "chatgpt_base_url", "tools", "web_search", "windows_wsl_setup_acknowledged",

@@ -3,7 +3,7 @@
 // alone, so an error names the layer it came from; the merged result is checked again. A layer
 // the schema surely accepts is let through without zod by config-quick-check.ts: change both.
 import * as z from "zod";
-import { APPROVAL_POLICIES, LOG_LEVELS, REASONING_EFFORTS, REASONING_SUMMARIES, SANDBOX_MODES, canonicalSandboxMode } from "./config-values.js";
+import { APPROVAL_POLICIES, LOG_LEVELS, MAX_FALLBACK_FILENAMES, REASONING_EFFORTS, REASONING_SUMMARIES, SANDBOX_MODES, canonicalSandboxMode } from "./config-values.js";
 
 export { APPROVAL_POLICIES, SANDBOX_MODES, canonicalSandboxMode };
 
@@ -56,6 +56,8 @@ const settings = {
   history: z.strictObject({ max_entries: z.number().int().min(0).max(100_000).optional() }).optional(),
   /** Codex's key: the cap on AGENTS.md text sent to the model (default 32 KiB; each of the personal and project sets). */
   project_doc_max_bytes: z.number().int().min(0).max(16 * 1024 * 1024).optional(),
+  /** Codex's key: file names tried, in order, in a directory with neither AGENTS.override.md nor AGENTS.md (blank names ignored, as in Codex). */
+  project_doc_fallback_filenames: z.array(z.string()).max(MAX_FALLBACK_FILENAMES, { error: `may list at most ${MAX_FALLBACK_FILENAMES} names (each is a file read in every directory from the repository root to the cwd)` }).optional(),
   /** Codex's key: what exec_command's processes inherit (tools/unified-exec/command-env.ts). */
   shell_environment_policy: z
     .strictObject({

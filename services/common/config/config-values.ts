@@ -13,4 +13,6 @@ export const APPROVAL_POLICIES = ["untrusted", "on-failure", "on-request", "neve
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 /** Codex's model_reasoning_effort and model_reasoning_summary values. */
 export const REASONING_EFFORTS = ["none", "minimal", "low", "medium", "high", "xhigh"] as const;
+/** Most names project_doc_fallback_filenames may list: each is a read per directory of the chain. */
+export const MAX_FALLBACK_FILENAMES = 16;
 export const REASONING_SUMMARIES = ["auto", "concise", "detailed", "none"] as const;

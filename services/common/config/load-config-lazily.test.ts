@@ -65,6 +65,8 @@ const settings: Record<string, fc.Arbitrary<unknown>> = {
   exec_detached_ttl_ms: near(fc.oneof(fc.integer(), fc.constantFrom(86_400_000, 86_400_001))),
   agent_idle_thread_ttl_ms: near(fc.integer()),
   history: table({ max_entries: near(fc.oneof(fc.integer({ min: -2, max: 100_002 }), fc.constantFrom(100_000, 100_001))) }),
+  // Around the cap of 16 names, with blank and non-string entries.
+  project_doc_fallback_filenames: near(fc.oneof(fc.array(fc.oneof(fc.constantFrom("CLAUDE.md", ".agents.md", ""), fc.string(), scalar), { maxLength: 3 }), fc.array(fc.constantFrom("CLAUDE.md", ""), { minLength: 15, maxLength: 17 }))),
 };
 const configTree = table({
   ...settings,
