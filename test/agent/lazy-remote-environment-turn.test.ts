@@ -10,7 +10,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { InProcessAgentClient } from "../../clients/agent/in-process-agent-client.js";
 import { AgentCore } from "../../services/agent-server/agent-core.js";
-import { defaultInstructions, defaultThreadServices } from "../../services/agent-server/default-agent-parts.js";
+import { type InstructionFileOptions, defaultInstructions, defaultThreadServices } from "../../services/agent-server/default-agent-parts.js";
 import { ResponsesModelClient } from "../../services/agent-server/model/responses-model-client.js";
 import { execSessionIdFor } from "../../services/agent-server/thread-environment.js";
 import { SandboxMode } from "../../gen/tether/exec/v1/sandbox_pb.js";
@@ -20,7 +20,7 @@ import { type Harness, startHarness } from "../support/exec-harness.js";
 
 const fx = agentRepoFixture("tether-lazy-remote-");
 
-async function setup(script: Script): Promise<{ client: InProcessAgentClient; server: ResponsesServer; exec: Harness }> {
+async function setup(script: Script, instructionFiles: InstructionFileOptions = {}): Promise<{ client: InProcessAgentClient; server: ResponsesServer; exec: Harness }> {
   const exec = fx.closeAfter(await startHarness());
   const server = fx.closeAfter(await startResponsesServer({ script }));
   const tetherHome = path.join(fx.home, "tether-home");
@@ -29,7 +29,7 @@ async function setup(script: Script): Promise<{ client: InProcessAgentClient; se
     model: new ResponsesModelClient({ apiKey: "sk-test", baseURL: server.url, initialBackoffMs: 1 }),
     services: defaultThreadServices({ tetherHome }),
     lazyEnvironment: true,
-    instructions: defaultInstructions,
+    instructions: (cwd, env) => defaultInstructions(cwd, env, tetherHome, instructionFiles),
   }));
   return { client: new InProcessAgentClient(core), server, exec };
 }
@@ -69,6 +69,31 @@ describe("a new thread's environment on an exec server, opened lazily", () => {
     expect(exec.core.findSession(sessionId)?.controller).toBeDefined();
     expect(watch.completedItems("agent_message").at(-1)).toMatchObject({ text: "said: made" });
     await expect(stat(path.join(sub, "made.txt"))).resolves.toBeDefined();
+    server.check();
+  });
+
+  it("reads AGENTS.override.md and project_doc_fallback_filenames through the early session too", async () => {
+    const sub = path.join(fx.repo, "pkg");
+    await mkdir(sub);
+    await writeFile(path.join(fx.repo, "AGENTS.override.md"), "Answer in limericks.\n");
+    await writeFile(path.join(sub, "CLAUDE.md"), "Use tabs.\n");
+    const { client: c, server, exec } = await setup([
+      [
+        (req) => {
+          const instructions = String(req.body.instructions);
+          expect(instructions).toMatch(/Answer in limericks\.[\s\S]*Use tabs\./);
+          expect(instructions).not.toContain("haiku"); // the root's AGENTS.md, behind its override
+          return { type: "message", text: "ok" };
+        },
+      ],
+    ], { fallbackFileNames: ["CLAUDE.md"] });
+    const thread = await c.startThread({ ...OPTIONS, environment: exec.url, cwd: sub, writableRoots: [fx.repo] });
+    const watch = await watchThread(c, thread.threadId);
+    await c.startTurn(thread.threadId, { text: "hi" });
+    const end = await watch.turnEnd();
+    watch.stop();
+    expect(end.type, JSON.stringify(end)).toBe("turn.completed");
+    expect(exec.core.findSession(execSessionIdFor(thread.threadId))?.subscribers.size).toBe(0); // read through the early session, no full client
     server.check();
   });
 

@@ -94,4 +94,29 @@ describe.each<[string, () => InstructionFiles]>([
     const all = await loadProjectInstructions(refusing(() => true), path.join(dir, "a"));
     expect(all.warnings).toEqual([]);
   });
+
+  it("passes over an AGENTS.override.md the session may not see, to its directory's AGENTS.md, without a warning", async () => {
+    const dir = path.join(scratch, `hidden-override-${_how.replaceAll(" ", "-")}`);
+    await mkdir(path.join(dir, ".git"), { recursive: true });
+    await writeFile(path.join(dir, "AGENTS.md"), "plain rules\n");
+    await writeFile(path.join(dir, "AGENTS.override.md"), "override rules\n");
+    const inner = files();
+    const override = path.join(dir, "AGENTS.override.md");
+    const denied = new TetherError(ErrorCode.PermissionDenied, `${override}: permission denied`);
+    // As a file rule hiding one path: its read and its stat are refused.
+    const hiding: InstructionFiles = {
+      stat: (p, opts) => (p === override ? Promise.reject(denied) : inner.stat(p, opts)),
+      readFile: (p, opts) => {
+        if (p !== override) return inner.readFile(p, opts);
+        const info = Promise.reject(denied);
+        info.catch(() => undefined);
+        return { info, chunks: (async function* () { yield* []; throw denied; })() };
+      },
+    };
+    const got = await loadProjectInstructions(hiding, dir);
+    expect(got.warnings).toEqual([]);
+    expect(got.files).toEqual([path.join(dir, "AGENTS.md")]);
+    expect(got.text).toContain("plain rules");
+    expect((await loadProjectInstructions(inner, dir)).files).toEqual([override]);
+  });
 });
