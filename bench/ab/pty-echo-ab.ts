@@ -1,8 +1,8 @@
 // pty-echo measured in isolation: N keystroke round trips through a tether PTY (the bench's
 // "tether PTY" subject: Environment over grpc-js, Unix socket), alternating block by block
 // between this build's exec server and a base build's (TETHER_AB_BASE_BIN), with round-trip
-// median/p90 and CPU per keystroke on each side: the server's (its process tree, /proc) and
-// this client's (process.cpuUsage). On a loaded machine the CPU figures are the reliable ones.
+// median/p90 and CPU per keystroke on each side: the server's and
+// this client's (main threads, /proc/PID/schedstat). On a loaded machine the CPU figures are the reliable ones.
 // A measurement, not part of make bench.
 // Run: esbuild bench/ab/pty-echo-ab.ts --bundle --platform=node --format=esm --outfile=dist/ab/pty-echo-ab.mjs
 // (externals as scripts/build.mjs) && node dist/ab/pty-echo-ab.mjs [--keys 500] [--rounds 6]
@@ -14,20 +14,17 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadTetherTargets, type EchoSession } from "../targets.js";
 
-/** User + system CPU of one process in µs (10 ms ticks: only totals over many keystrokes mean anything). */
-function procCpuUs(pid: number | undefined): number {
+/**
+ * CPU time of a process's main thread (where its JS runs) in µs: /proc/PID/schedstat counts
+ * nanoseconds, where /proc/PID/stat counts 10 ms ticks (a block of 500 keystrokes is a few ticks).
+ */
+function mainThreadCpuUs(pid: number | "self" | undefined): number {
   if (pid === undefined) return NaN;
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+    return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]) / 1000;
   } catch {
     return NaN;
   }
-}
-
-function selfCpuUs(): number {
-  const u = process.cpuUsage();
-  return u.user + u.system;
 }
 
 interface Row {
@@ -72,15 +69,15 @@ async function main(): Promise<void> {
       for (const i of order) {
         const row = rows[i]!;
         const pid = sets[i]!.targets.localServerPid;
-        const s0 = procCpuUs(pid);
-        const c0 = selfCpuUs();
+        const s0 = mainThreadCpuUs(pid);
+        const c0 = mainThreadCpuUs("self");
         for (let k = 0; k < keys; k++) {
           const t0 = performance.now();
           await sessions[i]!.roundTrip(0x78);
           row.samples.push((performance.now() - t0) * 1000);
         }
-        row.clientUs += selfCpuUs() - c0;
-        row.serverUs += procCpuUs(pid) - s0;
+        row.clientUs += mainThreadCpuUs("self") - c0;
+        row.serverUs += mainThreadCpuUs(pid) - s0;
         row.keys += keys;
       }
     }

@@ -11,6 +11,7 @@ import { ErrorCode, TetherError, cancelled } from "./tether-error.js";
 import { toGrpcStatus } from "./grpc-status.js";
 import { PreEncoded } from "./pre-encoded.js";
 import { CallRequests } from "./call-requests.js";
+import { decodeWriteStreamRequest } from "./write-stream-decoder.js";
 import { type DirectWrite, directWriter, onCancelled, piecewiseResponse } from "./grpc-js-internals.js";
 
 /** What a handler learns about its call. `signal` aborts on cancel, deadline and when the call ends. */
@@ -44,10 +45,14 @@ function methodPath(method: DescMethod): string {
   return `/${method.parent.typeName}/${method.name}`;
 }
 
+/** Requests decoded by hand: a PTY sends one per keystroke (write-stream-decoder.ts). */
+const HAND_DECODERS: ReadonlyMap<string, (bytes: Uint8Array) => unknown> = new Map([["tether.exec.v1.WriteStreamRequest", decodeWriteStreamRequest]]);
+
 function decoder<D extends DescMessage>(schema: D) {
+  const decode = (HAND_DECODERS.get(schema.typeName) as ((bytes: Uint8Array) => MessageShape<D>) | undefined) ?? ((bytes: Uint8Array) => fromBinary(schema, bytes));
   return (bytes: Buffer): MessageShape<D> | MalformedRequest => {
     try {
-      return fromBinary(schema, bytes);
+      return decode(bytes);
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       return new MalformedRequest(
