@@ -196,7 +196,9 @@ class ResponseWriter {
   #grpcInFlight = 0;
   #mustDrain = false;
   #failed: Error | undefined;
-  readonly #waiters = new Set<() => void>();
+  #waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  /** The signal whose abort rejects the waiters (the call's). */
+  #abortWatched: AbortSignal | undefined;
   readonly #direct: DirectWrite | undefined;
 
   constructor(private readonly call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>) {
@@ -247,27 +249,34 @@ class ResponseWriter {
     while (this.#inFlight > 0) await this.#change(signal);
   }
 
-  /** Waits for the next write callback or 'drain'; every waiter wakes (send and settled may overlap). */
+  /**
+   * Waits for the next write callback or 'drain'; every waiter wakes (send and settled may
+   * overlap). One abort listener per call signal, not an add/remove pair per wait: a PTY's
+   * output waits here once per echo.
+   */
   #change(signal: AbortSignal): Promise<void> {
     // grpc-js drops the callbacks of a cancelled call: an abort that already happened must end the wait.
     if (signal.aborted) return Promise.reject(TetherError.from(signal.reason));
-    return new Promise((resolve, reject) => {
-      const waiter = () => {
-        this.#waiters.delete(waiter);
-        signal.removeEventListener("abort", onAbort);
-        resolve();
-      };
-      const onAbort = () => {
-        this.#waiters.delete(waiter);
-        reject(TetherError.from(signal.reason));
-      };
-      this.#waiters.add(waiter);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
+    if (this.#abortWatched !== signal) {
+      this.#abortWatched = signal;
+      signal.addEventListener(
+        "abort",
+        () => {
+          const waiters = this.#waiters;
+          this.#waiters = [];
+          for (const w of waiters) w.reject(TetherError.from(signal.reason));
+        },
+        { once: true },
+      );
+    }
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
   #wake(): void {
-    for (const waiter of [...this.#waiters]) waiter();
+    if (this.#waiters.length === 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w.resolve();
   }
 }
 
