@@ -4,6 +4,7 @@
 // never reached.
 import { reportError } from "./cli-error.js";
 import { type RunFlags, runCommand } from "./run-command.js";
+import { stdinIsDevNull } from "./stdin-null.js";
 
 /** True once the command's exit status came back (false: the run failed, reported). */
 export async function runLean(command: string[], flags: RunFlags): Promise<boolean> {
@@ -12,7 +13,8 @@ export async function runLean(command: string[], flags: RunFlags): Promise<boole
   // run needs only once the command has started: do it while the server starts it instead.
   // An immediate runs after node has written what the first tick queued (Start and Attach
   // right behind OpenSession, on a socket that connected meanwhile), so it delays none of it.
-  setImmediate(() => void [process.stdin, process.stdout, process.stderr]);
+  // Not stdin when it is /dev/null: the run never reads it then (run-command.ts).
+  setImmediate(() => void (stdinIsDevNull() ? [process.stdout, process.stderr] : [process.stdin, process.stdout, process.stderr]));
   try {
     process.exitCode = await run;
     return true;

@@ -18,6 +18,7 @@ import { TETHER_FAILURE, reportError } from "./cli-error.js";
 import { parseChoice, parseEnvVars, parseIntOption, readSecretFile } from "./cli-options.js";
 import { hasSandboxFlags, leanEligible } from "./run-argv.js";
 import { randomUuid } from "../../services/common/random-uuid.js";
+import { stdinIsDevNull } from "./stdin-null.js";
 
 export interface RunFlags {
   env: string;
@@ -94,7 +95,8 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
     argv: shell === "zsh-fork" ? [command.join(" ")] : command,
     cwd: flags.cwd ?? "",
     env: parseEnvVars(flags.envVar),
-    stdinOpen: true,
+    // Nothing to send from /dev/null: the command gets the server's /dev/null, and process.stdin is never made.
+    stdinOpen: tty || !stdinIsDevNull(),
     shell: shell === "zsh-fork" ? 2 : 1,
     tty: tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined,
     timeouts: flags.timeout ? { wallMs: parseIntOption("--timeout", flags.timeout, 1, 2 ** 32 - 1) } : undefined,
@@ -129,7 +131,7 @@ async function runIn(target: RunTarget, spec: RunSpec, tty: boolean): Promise<nu
   }
   const cleanups: (() => void)[] = [];
   let finished = false;
-  const stdinDone = pumpStdin(target, processId, tty, cleanups);
+  const stdinDone = spec.stdinOpen ? pumpStdin(target, processId, tty, cleanups) : Promise.resolve();
   stdinDone.catch((err: unknown) => {
     // The command may exit before reading all of stdin, and stdin is torn down when the
     // run ends: neither is an error of the run.

@@ -6,11 +6,12 @@
 // nor with NODE_DISABLE_COMPILE_CACHE=1; what `tether run` guarantees holds with it taken
 // (stdin and stdout byte-exact, the command's exit status, a signal's 128+n), and the split
 // CLI it imports for other runs prints no warning about the loader.
+import { spawn } from "node:child_process";
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ExecServerProcess, startExecServerProcess } from "../support/exec-server-process.js";
+import { type ExecServerProcess, TETHER_BIN, startExecServerProcess } from "../support/exec-server-process.js";
 import { runTether } from "../support/tether-cli.js";
 
 let dir: string;
@@ -85,5 +86,28 @@ describe("tether run's code cache", () => {
     const loaded = JSON.parse(await readFile(log, "utf8")) as string[];
     expect(loaded).toContain("NativeModule net");
     expect(loaded.filter((m) => /^NativeModule (fs\/promises|crypto)$/.test(m))).toEqual([]);
+  });
+
+  it("a run whose stdin is /dev/null starts the command without stdin (it reads EOF, as from /dev/null) and never makes process.stdin; a piped stdin still goes through", async () => {
+    const hook = path.join(dir, "streams.cjs");
+    const log = path.join(dir, "streams.json");
+    await writeFile(hook, `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(log)}, JSON.stringify(process.moduleLoadList)));`);
+    const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: path.join(dir, "home"), NODE_OPTIONS: `--require ${hook}` };
+    delete env.TETHER_LEAN;
+    const argv = [TETHER_BIN, "run", "--env", server.url, "--", "sh", "-c", "n=$(wc -c); echo read $n; ls -l /proc/$$/fd/0 | grep -c /dev/null; exit 5"];
+    // stdin "ignore": node gives the child /dev/null.
+    const child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"], env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s.slice(0, 4096)));
+    child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s.slice(0, 4096)));
+    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    expect({ code, stdout, stderr }).toEqual({ code: 5, stdout: "read 0\n1\n", stderr: "" });
+    const loaded = JSON.parse(await readFile(log, "utf8")) as string[];
+    // process.stdin on /dev/null would be an fs.ReadStream (node's fs streams).
+    expect(loaded).not.toContain("NativeModule internal/fs/streams");
+
+    const piped = await runTether(argv.slice(1), { env, input: "abc" });
+    expect(piped).toMatchObject({ code: 5, stdout: "read 3\n0\n", stderr: "" });
   });
 });
