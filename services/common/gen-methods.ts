@@ -5,6 +5,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { PreEncoded } from "./pre-encoded.js";
+import { encodeWriteStreamRequest } from "./write-stream-encoder.js";
 import type { Transport, TransportCallOptions, WireMethod } from "./transport.js";
 
 export type CallOptions = TransportCallOptions;
@@ -42,7 +43,10 @@ function wireMethod(method: DescMethod): WireMethod<unknown, unknown> {
   return {
     path: methodPath(method),
     kind: method.methodKind,
-    encode: (req) => encodeMessage(method.input, req),
+    encode:
+      method.input.typeName === "tether.exec.v1.WriteStreamRequest"
+        ? (req) => (req instanceof PreEncoded ? req.bytes : encodeWriteStreamRequest(req as Parameters<typeof encodeWriteStreamRequest>[0]))
+        : (req) => encodeMessage(method.input, req),
     decode: (bytes) => fromBinary(method.output, bytes),
   };
 }
