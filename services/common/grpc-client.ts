@@ -61,6 +61,8 @@ function bindSignal(call: Call, signal: AbortSignal | undefined): () => void {
   return () => signal.removeEventListener("abort", onAbort);
 }
 
+function ignoreLateError(): void {}
+
 async function* readStream<T>(call: grpc.ClientReadableStream<T>, cleanup: () => void, failure: () => TetherError | undefined): AsyncIterable<T> {
   try {
     // Messages straight from the call's 'data' events (call-requests.ts): Node's stream
@@ -70,6 +72,10 @@ async function* readStream<T>(call: grpc.ClientReadableStream<T>, cleanup: () =>
     throw failure() ?? fromGrpcError(err);
   } finally {
     cleanup();
+    // The consumer is gone, and CallRequests let go of the call's 'error': the CANCELLED that
+    // cancel() brings (or any later error) has nobody to go to, and an 'error' nobody listens
+    // for is thrown as an uncaught exception (it killed every early break: Watch, Attach).
+    call.on("error", ignoreLateError);
     // Stops the server's producer when the consumer breaks out early.
     call.cancel();
   }
