@@ -6,6 +6,7 @@ import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from "@b
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { PreEncoded } from "./pre-encoded.js";
 import { encodeWriteStreamRequest } from "./write-stream-encoder.js";
+import { decodeAttachResponse } from "./attach-response-decoder.js";
 import type { Transport, TransportCallOptions, WireMethod } from "./transport.js";
 
 export type CallOptions = TransportCallOptions;
@@ -47,7 +48,7 @@ function wireMethod(method: DescMethod): WireMethod<unknown, unknown> {
       method.input.typeName === "tether.exec.v1.WriteStreamRequest"
         ? (req) => (req instanceof PreEncoded ? req.bytes : encodeWriteStreamRequest(req as Parameters<typeof encodeWriteStreamRequest>[0]))
         : (req) => encodeMessage(method.input, req),
-    decode: (bytes) => fromBinary(method.output, bytes),
+    decode: method.output.typeName === "tether.exec.v1.AttachResponse" ? decodeAttachResponse : (bytes) => fromBinary(method.output, bytes),
   };
 }
 
