@@ -4,11 +4,27 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { WriteStreamRequest, WriteStreamResponseSchema } from "../../../gen/tether/exec/v1/process_pb.js";
 import type { CallContext } from "../../common/grpc-service.js";
+import { PreEncoded, varintSize, writeVarint } from "../../common/pre-encoded.js";
 import { ErrorCode, TetherError } from "../../common/tether-error.js";
 import type { ExecCore } from "../exec-core.js";
 import { checkClientKey } from "../process/process-spec.js";
 
-type Response = MessageInitShape<typeof WriteStreamResponseSchema>;
+type Response = MessageInitShape<typeof WriteStreamResponseSchema> | PreEncoded;
+
+/** WriteStreamResponse's bytes, as toBinary writes them (a zero offset and a false eof left out): no create + toBinary per answer. */
+function encodeAnswer(appliedOffset: number, eof: boolean): PreEncoded {
+  const bytes = Buffer.allocUnsafe((appliedOffset === 0 ? 0 : 1 + varintSize(appliedOffset)) + (eof ? 2 : 0));
+  let at = 0;
+  if (appliedOffset !== 0) {
+    bytes[at++] = 0x08;
+    at = writeVarint(bytes, at, appliedOffset);
+  }
+  if (eof) {
+    bytes[at++] = 0x10;
+    bytes[at++] = 1;
+  }
+  return PreEncoded.control(bytes);
+}
 
 /** An answer is owed at most this long after the first request it covers. */
 const ACK_DELAY_MS = 10;
@@ -70,7 +86,7 @@ export function writeStreamHandler(core: ExecCore) {
         target = checkTarget(target, req);
         if (req.offset > BigInt(Number.MAX_SAFE_INTEGER)) throw new TetherError(ErrorCode.InvalidArgument, `offset ${req.offset} is too large`);
         const result = await core.writeStdinStream(target.processId, target.streamId, Number(req.offset), req.data, req.eof);
-        owed = { appliedOffset: BigInt(result.appliedOffset), eof: result.eof };
+        owed = encodeAnswer(result.appliedOffset, result.eof);
         owedBytes += req.data.byteLength;
         if (req.eof || req.data.byteLength === 0 || owedBytes >= ACK_BYTES) {
           clearTimeout(timer);
