@@ -42,6 +42,9 @@ export function createConnection(target: NetworkTarget, options: ConnectionOptio
     "grpc-node.flow_control_window": CLIENT_STREAM_WINDOW_BYTES,
     "grpc.initial_reconnect_backoff_ms": 100,
     "grpc.max_reconnect_backoff_ms": 2000,
+    // Nothing reads channelz here; on, grpc-js keeps per-message counters and timestamps on
+    // the transport (a PTY's every keystroke and echo), as the server found (grpc-server.ts).
+    "grpc.enable_channelz": 0,
     ...(options.serverName ? { "grpc.ssl_target_name_override": options.serverName, "grpc.default_authority": options.serverName } : {}),
   };
   const raw = new grpc.Client(grpcTarget(target), creds, channelOptions);
