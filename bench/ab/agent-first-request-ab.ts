@@ -11,11 +11,12 @@
 // once by build A, its TETHER_HOME copied for each run, so every run resumes the same thread).
 // AB_CONFIG_TOML=FILE puts that file in each run's TETHER_HOME as config.toml (most users
 // have one). A measurement, not part of make bench.
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startResponsesServer } from "../../test/support/responses-server.js";
+import { ExecServerProcess } from "../exec-server-process.js";
 
 /** Preloaded into each agent process: CPU (µs) at its first HTTP request and at exit. */
 const HOOK = `const fs = require("node:fs"); const dc = require("node:diagnostics_channel");
@@ -43,22 +44,6 @@ async function runOnce(bin: string, work: string, home: string, env: string[], r
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
-/** `tether exec-server` of `bin` on a socket in `dir`; resolves once it says it listens. */
-async function startExecServer(bin: string, dir: string): Promise<{ url: string; child: ChildProcess }> {
-  const url = `unix://${join(dir, "exec.sock")}`;
-  const child = spawn(process.execPath, [bin, "exec-server", "--listen", url, "--cwd", dir], { stdio: ["ignore", "pipe", "ignore"] });
-  await new Promise<void>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out = (out + d.toString()).slice(-4096);
-      if (out.includes("listening")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`the exec server exited ${code} before listening`)));
-  });
-  child.stdout.resume();
-  return { url, child };
-}
-
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const envAt = args.indexOf("--env");
@@ -70,9 +55,9 @@ async function main(): Promise<void> {
   if (!a || !b) throw new Error("usage: ab-first.mjs A_BIN B_BIN [RUNS] [--env local|unix]");
   const runs = Number(runsArg ?? 15);
   const root = await mkdtemp(join(tmpdir(), "tether-ab-first-"));
-  let server: { url: string; child: ChildProcess } | undefined;
+  let server: ExecServerProcess | undefined;
   try {
-    if (envKind === "unix") server = await startExecServer(a, root);
+    if (envKind === "unix") server = await ExecServerProcess.start(a, root);
     const env = server ? ["--env", server.url] : [];
     const work = join(root, "work");
     await mkdir(join(work, ".git"), { recursive: true });
@@ -104,11 +89,7 @@ async function main(): Promise<void> {
       console.log(`${name} (--env ${envKind}${resume ? ", resume --last" : ""}): first request wall ${m("firstWall")} ms, CPU ${m("firstCpu")} ms; whole run wall ${m("totalWall")} ms, CPU ${m("totalCpu")} ms (median of ${rs.length})`);
     }
   } finally {
-    if (server && server.child.exitCode === null) {
-      const exited = new Promise((res) => server!.child.once("exit", res));
-      server.child.kill("SIGTERM");
-      await exited;
-    }
+    await server?.close();
     await rm(root, { recursive: true, force: true });
   }
 }

@@ -8,10 +8,11 @@
 // Run: esbuild bench/ab/run-true-ab.ts --bundle --platform=node --format=esm
 // --packages=external --outfile=dist/ab/run-true.mjs && node dist/ab/run-true.mjs A_BIN B_BIN [RUNS]
 // A measurement, not part of make bench.
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ExecServerProcess } from "../exec-server-process.js";
 
 const HOOK = `process.on("exit", () => { const u = process.cpuUsage(); require("node:fs").writeFileSync(process.env.AB_CPU_FILE, String(u.user + u.system)); });`;
 
@@ -28,27 +29,12 @@ async function runOnce(args: string[], env: NodeJS.ProcessEnv, cpuFile: string):
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
-async function startExecServer(bin: string, dir: string): Promise<{ url: string; child: ChildProcess }> {
-  const url = `unix://${join(dir, "exec.sock")}`;
-  const child = spawn(process.execPath, [bin, "exec-server", "--listen", url, "--cwd", dir], { stdio: ["ignore", "pipe", "ignore"] });
-  await new Promise<void>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out = (out + d.toString()).slice(-4096);
-      if (out.includes("listening")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`the exec server exited ${code} before listening`)));
-  });
-  child.stdout.resume();
-  return { url, child };
-}
-
 async function main(): Promise<void> {
   const [a, b, runsArg] = process.argv.slice(2);
   if (!a || !b) throw new Error("usage: run-true.mjs A_BIN B_BIN [RUNS]");
   const runs = Math.min(Math.max(Number(runsArg ?? 21), 1), 500);
   const dir = await mkdtemp(join(tmpdir(), "tether-run-ab-"));
-  const server = await startExecServer(b, dir);
+  const server = await ExecServerProcess.start(b, dir);
   try {
     await writeFile(join(dir, "hook.cjs"), HOOK);
     const cpuFile = join(dir, "cpu");
@@ -73,8 +59,7 @@ async function main(): Promise<void> {
       console.log(`${name.padEnd(10)} ${median(rs.map((r) => r.wall)).toFixed(1).padStart(6)} ${median(rs.map((r) => r.cpu)).toFixed(1).padStart(6)}`);
     }
   } finally {
-    server.child.kill("SIGTERM");
-    await new Promise((res) => server.child.once("exit", res));
+    await server.close();
     await rm(dir, { recursive: true, force: true });
   }
 }
