@@ -34,6 +34,9 @@ export interface CreateAgentClientOptions {
   detachedTtlMs?: number;
   /** In process: an idle thread is unloaded after this long (config agent_idle_thread_ttl_ms). */
   idleThreadTtlMs?: number;
+  /** In process: config `notify`, the program run after each completed turn (AgentCoreOptions.notify). */
+  notify?: readonly string[];
+  notifyWarning?: AgentCoreOptions["notifyWarning"];
   /** In process, default services: feature flags by name (tether features list); tools of a disabled feature are not offered. */
   features?: ReadonlyMap<string, boolean>;
   /** In process, default instructions: config's project_doc_max_bytes (the cap on AGENTS.md text). */
@@ -65,6 +68,8 @@ export async function createAgentClient(options: CreateAgentClientOptions = {}):
     reasoning: options.reasoning,
     detachedTtlMs: options.detachedTtlMs,
     idleThreadTtlMs: options.idleThreadTtlMs,
+    notify: options.notify,
+    notifyWarning: options.notifyWarning,
   });
   return new InProcessAgentClient(core, { ownsCore: true });
 }

@@ -41,6 +41,7 @@ export async function agentServerCommand(flags: AgentServerFlags): Promise<void>
     reasoning: parts.reasoningFromConfig(loaded.config),
     detachedTtlMs: loaded.config.exec_detached_ttl_ms,
     idleThreadTtlMs: loaded.config.agent_idle_thread_ttl_ms,
+    notify: loaded.config.notify,
   });
   let server;
   try {

@@ -47,7 +47,13 @@ export interface AgentSession {
 
 export async function openAgentSession(
   flags: AgentFlags,
-  defaults: { approvalPolicy: ApprovalPolicy; /** Refuse (exit 2) before any thread exists when the model has no API key. */ requireModelKey?: boolean },
+  defaults: {
+    approvalPolicy: ApprovalPolicy;
+    /** Refuse (exit 2) before any thread exists when the model has no API key. */
+    requireModelKey?: boolean;
+    /** In process: where a `notify` program that cannot run is reported (default: a warning on the thread). */
+    notifyWarning?: (message: string) => void;
+  },
 ): Promise<AgentSession> {
   const cwd = path.resolve(flags.cwd ?? flags.cd ?? process.cwd());
   if (flags.model !== undefined && flags.model.trim() === "") throw usageError("--model is empty: name a model (e.g. -m gpt-5.5), or leave it out for config's model");
@@ -122,6 +128,8 @@ export async function openAgentSession(
     reasoning: reasoningFromConfig(c),
     detachedTtlMs: c.exec_detached_ttl_ms,
     idleThreadTtlMs: c.agent_idle_thread_ttl_ms,
+    notify: c.notify,
+    notifyWarning: defaults.notifyWarning,
   });
   if (rolloutHome !== undefined) removeOnClose(client, rolloutHome);
   return { client, thread, overrides, config };

@@ -9,7 +9,7 @@ import { ErrorCode, TetherError } from "../common/tether-error.js";
 import type { ModelClient, ReasoningSettings } from "./model/model-client.js";
 import type { ApprovalDecision, ApprovalRequest } from "./policy/approval-types.js";
 import { type EnvironmentCredentials, type OpenEnvironmentRequest, canReattach, execSessionIdFor } from "./thread-environment.js";
-import { type OpenState, openThread } from "./open-thread.js";
+import { type OpenState, type OpenThreadDeps, openThread } from "./open-thread.js";
 import { readRollout } from "./thread/rollout-reader.js";
 import { RolloutStore, defaultTetherHome, metaRecord } from "./thread/rollout-store.js";
 import { RolloutWriter } from "./thread/rollout-writer.js";
@@ -60,6 +60,14 @@ export interface AgentCoreOptions {
    * Default 10 min; 0 keeps every thread loaded.
    */
   idleThreadTtlMs?: number;
+  /**
+   * Codex's `notify`: a program and its arguments, run after each completed turn with the
+   * turn's JSON (notify/turn-notify.ts) as one more argument; never waited for by the thread.
+   * A program that cannot be started is one warning on the thread, once per agent.
+   */
+  notify?: readonly string[];
+  /** Where that warning goes instead (`tether exec` stops reading the thread at turn.completed: its stderr). */
+  notifyWarning?: (message: string) => void;
   maxQueuedEvents?: number;
   newId?: (prefix: string) => string;
   now?: () => Date;
@@ -83,6 +91,9 @@ export class AgentCore implements AsyncDisposable {
   readonly #newId: (prefix: string) => string;
   readonly #now: () => Date;
   #closing: Promise<void> | undefined;
+  /** Running notify programs: close() waits for them (each is bounded by its timeout). */
+  readonly #notifying = new Set<Promise<void>>();
+  #notifyWarned = false;
 
   private constructor(options: AgentCoreOptions, store: RolloutStore) {
     this.#o = options;
@@ -333,6 +344,7 @@ export class AgentCore implements AsyncDisposable {
       const threads = [...this.#threads.values()];
       this.#threads.clear();
       await Promise.allSettled(threads.map((t) => (options.detach && canReattach(t.info.environment) ? t.unload() : t.close())));
+      while (this.#notifying.size > 0) await Promise.allSettled([...this.#notifying]);
     })();
     return this.#closing;
   }
@@ -357,11 +369,26 @@ export class AgentCore implements AsyncDisposable {
   }
 
   async #open(info: ThreadInfo, writer: RolloutWriter, turns: LiveTurn[], state: OpenState, opts: Signal): Promise<Thread> {
-    const thread = await openThread({ options: this.#o, newId: this.#newId, now: this.#now, noteThread: (i) => this.store.noteThread(i) }, info, writer, turns, state, opts);
+    const onTurnCompleted = this.#o.notify?.length ? this.#notify.bind(this) : undefined;
+    const thread = await openThread({ options: this.#o, newId: this.#newId, now: this.#now, noteThread: (i) => this.store.noteThread(i), onTurnCompleted }, info, writer, turns, state, opts);
     this.#threads.set(info.threadId, thread);
     return thread;
   }
 
+  /** Runs `notify` for a completed turn, in the background (its module loads at the first one). */
+  #notify(turn: Parameters<NonNullable<OpenThreadDeps["onTurnCompleted"]>>[0], warn: (message: string) => void): void {
+    const command = this.#o.notify!;
+    const run = import("./notify/turn-notify.js")
+      .then((m) => m.runNotify(command, m.turnNotification(turn)))
+      .then((warning) => {
+        if (warning === undefined || this.#notifyWarned) return;
+        this.#notifyWarned = true;
+        (this.#o.notifyWarning ?? warn)(warning);
+      })
+      .catch(() => undefined)
+      .finally(() => this.#notifying.delete(run));
+    this.#notifying.add(run);
+  }
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

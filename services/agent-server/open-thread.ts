@@ -18,6 +18,7 @@ import type { SavedExecSessions } from "./thread/rollout-record.js";
 import type { RolloutWriter } from "./thread/rollout-writer.js";
 import { type LiveTurn, Thread } from "./thread/thread.js";
 import type { ThreadInfo } from "./thread/thread-event.js";
+import type { ThreadInit } from "./thread/thread-init.js";
 import type { ThreadPolicy, ThreadSetup } from "./thread/thread-services.js";
 import type { ProposedAction } from "./policy/approval-types.js";
 
@@ -38,6 +39,7 @@ export interface OpenThreadDeps {
   newId: (prefix: string) => string;
   now: () => Date;
   noteThread: (info: ThreadInfo) => Promise<void>;
+  onTurnCompleted?: ThreadInit["onTurnCompleted"];
 }
 
 export async function openThread(deps: OpenThreadDeps, info: ThreadInfo, writer: RolloutWriter, turns: LiveTurn[], state: OpenState, opts: { signal?: AbortSignal }): Promise<Thread> {
@@ -142,6 +144,7 @@ const o = deps.options;
       newId: deps.newId,
       now: deps.now,
       onTurnEnd: deps.noteThread,
+      ...(deps.onTurnCompleted ? { onTurnCompleted: deps.onTurnCompleted } : {}),
       maxQueuedEvents: o.maxQueuedEvents,
     });
     // A new local thread reads its AGENTS.md (node:fs) now, on the thread pool while the rest of

@@ -64,7 +64,9 @@ export async function execCommand(promptArg: string | undefined, flags: ExecFlag
   if (flags.outputLastMessage) checkOutputFile(flags.outputLastMessage);
   const schema = flags.outputSchema ? await readOutputSchema(flags.outputSchema) : undefined;
   // on-request: sandboxed commands run without asking; what would ask is declined below (no one to ask).
-  const session = await openAgentSession(flags, { approvalPolicy: "on-request", requireModelKey: true }).catch(async (err: unknown) => {
+  // A notify program's trouble comes after turn.completed, when the thread is no longer read: stderr says it.
+  const notifyWarning = (message: string) => void process.stderr.write(`warning: ${message}\n`);
+  const session = await openAgentSession(flags, { approvalPolicy: "on-request", requireModelKey: true, notifyWarning }).catch(async (err: unknown) => {
     const te = TetherError.from(err);
     // An agent server that cannot be reached: in --json, one `error` line says why, as for an environment.
     if (sink.json && !isUsageError(te)) await sink.write(JSON.stringify({ type: "error", message: te.message }), "stdout").catch(() => undefined);

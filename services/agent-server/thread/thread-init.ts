@@ -36,5 +36,7 @@ export interface ThreadInit {
   now: () => Date;
   /** Called after each turn ends (the index records the new updatedAt). */
   onTurnEnd: (info: ThreadInfo) => Promise<void>;
+  /** Called once a turn has completed (config `notify`); must not block: `warn` reports later trouble on the thread. */
+  onTurnCompleted?: (turn: { threadId: string; turnId: string; cwd: string; items: readonly ThreadItem[] }, warn: (message: string) => void) => void;
   maxQueuedEvents?: number;
 }

@@ -101,6 +101,7 @@ export async function runThreadTurn(host: TurnHost, turn: RunningTurn, text: str
   host.turnEnded();
   switch (outcome.status) {
     case "completed":
+      i.onTurnCompleted?.({ threadId: host.info().threadId, turnId: turn.turnId, cwd: host.info().cwd, items: view.items }, (message) => host.emit({ type: "warning", message }));
       return host.emit({ type: "turn.completed", turnId: turn.turnId, usage: outcome.usage });
     case "failed":
       return host.emit({ type: "turn.failed", turnId: turn.turnId, usage: outcome.usage, error: outcome.error });

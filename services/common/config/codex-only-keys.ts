@@ -2,7 +2,7 @@
 // them; one warning line lists them, so a misspelt key of tether's own (a line of its own)
 // is not lost among them.
 const TOP = new Set([
-  "model_verbosity", "hide_agent_reasoning", "show_raw_agent_reasoning", "notify", "file_opener",
+  "model_verbosity", "hide_agent_reasoning", "show_raw_agent_reasoning", "file_opener",
   "disable_response_storage", "preferred_auth_method", "forced_login_method",
   "forced_chatgpt_workspace_id", "cli_auth_credentials_store", "mcp_oauth_credentials_store", "mcp_servers", "tui",
   "model_context_window", "model_max_output_tokens", "model_auto_compact_token_limit", "model_supports_reasoning_summaries",

@@ -5,7 +5,7 @@
 // reporting exactly as before. load-config-lazily.test.ts holds it to accepting nothing the
 // schema rejects (a fast-check property over whole config trees).
 import type { ConfigLayer, ConfigTree } from "./config-layers.js";
-import { APPROVAL_POLICIES, LOG_LEVELS, MAX_FALLBACK_FILENAMES, REASONING_EFFORTS, REASONING_SUMMARIES, SANDBOX_MODES, canonicalSandboxMode } from "./config-values.js";
+import { APPROVAL_POLICIES, LOG_LEVELS, MAX_FALLBACK_FILENAMES, MAX_NOTIFY_ARGS, REASONING_EFFORTS, REASONING_SUMMARIES, SANDBOX_MODES, canonicalSandboxMode } from "./config-values.js";
 
 /** Not surely valid: the zod schema must decide (and say what is wrong). */
 export class NotSure extends Error {}
@@ -50,6 +50,7 @@ const SETTINGS: Readonly<Record<string, Check>> = {
   history: table({ max_entries: integer(0, 100_000) }),
   project_doc_max_bytes: integer(0, 16 * 1024 * 1024),
   project_doc_fallback_filenames: (v) => arrayOf(text)(v) && (v as unknown[]).length <= MAX_FALLBACK_FILENAMES,
+  notify: (v) => arrayOf(text)(v) && (v as unknown[]).length <= MAX_NOTIFY_ARGS,
   // include_only is left out: only the schema refuses it with the words that say what to do.
   shell_environment_policy: table({
     inherit: oneOf(["all", "core", "none"]),

@@ -3,7 +3,7 @@
 // alone, so an error names the layer it came from; the merged result is checked again. A layer
 // the schema surely accepts is let through without zod by config-quick-check.ts: change both.
 import * as z from "zod";
-import { APPROVAL_POLICIES, LOG_LEVELS, MAX_FALLBACK_FILENAMES, REASONING_EFFORTS, REASONING_SUMMARIES, SANDBOX_MODES, canonicalSandboxMode } from "./config-values.js";
+import { APPROVAL_POLICIES, LOG_LEVELS, MAX_FALLBACK_FILENAMES, MAX_NOTIFY_ARGS, REASONING_EFFORTS, REASONING_SUMMARIES, SANDBOX_MODES, canonicalSandboxMode } from "./config-values.js";
 
 export { APPROVAL_POLICIES, SANDBOX_MODES, canonicalSandboxMode };
 
@@ -58,6 +58,8 @@ const settings = {
   project_doc_max_bytes: z.number().int().min(0).max(16 * 1024 * 1024).optional(),
   /** Codex's key: file names tried, in order, in a directory with neither AGENTS.override.md nor AGENTS.md (blank names ignored, as in Codex). */
   project_doc_fallback_filenames: z.array(z.string()).max(MAX_FALLBACK_FILENAMES, { error: `may list at most ${MAX_FALLBACK_FILENAMES} names (each is a file read in every directory from the repository root to the cwd)` }).optional(),
+  /** Codex's key: a program and its arguments, run after each completed turn with the turn's JSON as one more argument (empty: none). */
+  notify: z.array(z.string()).max(MAX_NOTIFY_ARGS, { error: `may hold at most ${MAX_NOTIFY_ARGS} words (the program and its arguments)` }).optional(),
   /** Codex's key: what exec_command's processes inherit (tools/unified-exec/command-env.ts). */
   shell_environment_policy: z
     .strictObject({

@@ -16,3 +16,5 @@ export const REASONING_EFFORTS = ["none", "minimal", "low", "medium", "high", "x
 /** Most names project_doc_fallback_filenames may list: each is a read per directory of the chain. */
 export const MAX_FALLBACK_FILENAMES = 16;
 export const REASONING_SUMMARIES = ["auto", "concise", "detailed", "none"] as const;
+/** Most words `notify` may hold (the program and its arguments). */
+export const MAX_NOTIFY_ARGS = 64;

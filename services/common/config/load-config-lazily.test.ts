@@ -67,6 +67,8 @@ const settings: Record<string, fc.Arbitrary<unknown>> = {
   history: table({ max_entries: near(fc.oneof(fc.integer({ min: -2, max: 100_002 }), fc.constantFrom(100_000, 100_001))) }),
   // Around the cap of 16 names, with blank and non-string entries.
   project_doc_fallback_filenames: near(fc.oneof(fc.array(fc.oneof(fc.constantFrom("CLAUDE.md", ".agents.md", ""), fc.string(), scalar), { maxLength: 3 }), fc.array(fc.constantFrom("CLAUDE.md", ""), { minLength: 15, maxLength: 17 }))),
+  // Around the cap of 64 words, with empty and non-string entries.
+  notify: near(fc.oneof(fc.array(fc.oneof(fc.constantFrom("notify-send", "--flag", ""), fc.string(), scalar), { maxLength: 3 }), fc.array(fc.constantFrom("x", ""), { minLength: 63, maxLength: 65 }))),
 };
 const configTree = table({
   ...settings,
@@ -105,6 +107,7 @@ model_provider = "local"
 approval_policy = "on-request"
 sandbox_mode = "danger-full-access"
 model_reasoning_effort = "medium"
+notify = ["notify-send", "--app-name=tether"]
 [model_providers.local]
 name = "Local"
 base_url = "http://127.0.0.1:8080/v1"

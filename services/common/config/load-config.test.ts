@@ -141,12 +141,12 @@ describe("loadConfig", () => {
   });
 
   it("lists a Codex user's keys tether does not use on one line, and a misspelt key on a line of its own", async () => {
-    await homeToml('notify = ["notify-send"]\nmodle = "typo"\nhide_agent_reasoning = true\n[tui]\nnotifications = true\n[mcp_servers.docs]\ncommand = "x"\n[history]\npersistence = "none"\n[profiles.ci]\nmodel_verbosity = "low"\n');
+    await homeToml('file_opener = "vscode"\nmodle = "typo"\nhide_agent_reasoning = true\n[tui]\nnotifications = true\n[mcp_servers.docs]\ncommand = "x"\n[history]\npersistence = "none"\n[profiles.ci]\nmodel_verbosity = "low"\n');
     const loaded = loadConfig({ cwd: project, env });
     const file = join(home, "config.toml");
     expect(loaded.warnings).toEqual([
       `${file}: unknown key modle (ignored)`,
-      `${file}: Codex settings tether does not use (ignored): history.persistence, profiles.ci.model_verbosity, notify, hide_agent_reasoning, tui, mcp_servers`,
+      `${file}: Codex settings tether does not use (ignored): history.persistence, profiles.ci.model_verbosity, file_opener, hide_agent_reasoning, tui, mcp_servers`,
     ]);
   });
 
