@@ -186,7 +186,14 @@ export class LeanRunTarget implements RunTarget {
     // Seen by attach() if it comes; a run that fails before then closes the target, which cancels the call.
     first.catch(() => undefined);
     return (async function* () {
-      for (let r = await first; !r.done; r = await stream.next()) yield r.value;
+      try {
+        for (let r = await first; !r.done; r = await stream.next()) yield r.value;
+      } finally {
+        // A consumer that left early (a reader gone: `tether run yes | head -1`) must end the
+        // call too: left open and unread, it holds its whole window, which is the connection's
+        // (4 MiB each), and no other call's answer (CloseSession) gets through.
+        await stream.return?.(undefined);
+      }
     })();
   }
 

@@ -2,7 +2,7 @@
 // server process, with pipes, a real PTY (node-pty) and a cut-able network in between.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import * as pty from "node-pty";
@@ -78,25 +78,38 @@ describe("tether run with pipes", () => {
   });
 
   it("ends quietly with 141 when its reader goes away, and the remote command is killed", async () => {
-    const child = spawn(process.execPath, [TETHER_BIN, "run", "--env", env, "--", "sh", "-c", "echo $$; exec yes"], { stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
-    const closed = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
-    // Like `| head -1`: read the first line, then close the pipe.
-    const remotePid = await new Promise<number>((resolve) => {
-      let text = "";
-      const onData = (b: Buffer) => {
-        text += b.toString();
-        if (!text.includes("\n")) return;
-        child.stdout.off("data", onData);
-        child.stdout.destroy();
-        resolve(Number(text.slice(0, text.indexOf("\n"))));
-      };
-      child.stdout.on("data", onData);
-    });
-    expect(await closed).toBe(141);
-    expect(stderr).toBe("");
-    await pollUntil(async () => !(await alive(remotePid)), `remote yes ${remotePid} to be killed`);
+    // The reader stops after the first line and goes away only once the command has written
+    // more than the client's 4 MiB receive window: an Attach left open and unread then holds
+    // all of the connection's window, and CloseSession's answer could not get through (it was
+    // seen as a DEADLINE_EXCEEDED on a loaded machine, where the reader is slow to go away).
+    const dir = await mkdtemp(path.join(tmpdir(), "tether-run-141-"));
+    const marker = path.join(dir, "written");
+    try {
+      const script = `echo $$; head -c 6000000 /dev/zero; : > '${marker}'; exec yes`;
+      const child = spawn(process.execPath, [TETHER_BIN, "run", "--env", env, "--", "sh", "-c", script], { stdio: ["ignore", "pipe", "pipe"] });
+      let stderr = "";
+      child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+      const closed = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+      // Like `| { head -1; …; }`: read the first line, stop reading, later close the pipe.
+      const remotePid = await new Promise<number>((resolve) => {
+        let text = "";
+        const onData = (b: Buffer) => {
+          text += b.toString("latin1");
+          if (!text.includes("\n")) return;
+          child.stdout.off("data", onData);
+          child.stdout.pause();
+          resolve(Number(text.slice(0, text.indexOf("\n"))));
+        };
+        child.stdout.on("data", onData);
+      });
+      await pollUntil(() => access(marker).then(() => true, () => false), "the remote command to write 6 MB", 30_000);
+      child.stdout.destroy();
+      expect(await closed, `stderr: ${stderr}`).toBe(141);
+      expect(stderr).toBe("");
+      await pollUntil(async () => !(await alive(remotePid)), `remote yes ${remotePid} to be killed`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("keeps stderr separate from stdout", async () => {
