@@ -124,16 +124,19 @@ describe("tether run with pipes", () => {
       ["SIGINT", "echo started; sleep 100", 130],
       ["SIGTERM", "trap 'echo got-term; exit 5' TERM; echo started; sleep 100 & wait", 5],
     ] as const) {
-      let sent = false;
-      const run = tether(["run", "--env", env, "--", "sh", "-c", script], undefined, (_c, _t) => {
-        if (!sent) {
-          sent = true;
+      let sentAt: number | undefined;
+      // Bounded well under the test's timeout: a signal that never reaches the command ends
+      // in the wall timeout's message instead of a bare timeout (seen under load, 1 in 3).
+      const run = tether(["run", "--env", env, "--timeout", "20000", "--", "sh", "-c", script], undefined, (_c, _t) => {
+        if (sentAt === undefined) {
+          sentAt = Date.now();
           run.child.kill(sig);
         }
       });
       const r = await run;
-      expect(r.code, `${sig}: ${r.stderr}`).toBe(code);
-      expect(r.stdout.toString()).toMatch(/^started\n/);
+      const what = `${sig}: exit ${r.code}/${r.signal} ${r.ms} ms after start, ${sentAt === undefined ? "never sent" : `sent after ${sentAt - (Date.now() - r.ms)} ms`}; stdout ${JSON.stringify(r.stdout.toString())}; stderr ${JSON.stringify(r.stderr)}`;
+      expect(r.code, what).toBe(code);
+      expect(r.stdout.toString(), what).toMatch(/^started\n/);
     }
   });
 

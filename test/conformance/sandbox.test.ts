@@ -7,7 +7,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { FileAccess, NetworkMode, SandboxMode, type SandboxPolicySchema } from "../../gen/tether/exec/v1/sandbox_pb.js";
 import type { EscalationRequest } from "../../gen/tether/exec/v1/session_pb.js";
 import type { ProcessSpecInit } from "../../clients/environment/environment.js";
-import type { DecisionResult } from "../../clients/environment/environment.js";
+import type { DecisionResult, SessionEvent } from "../../clients/environment/environment.js";
 import { ErrorCode } from "../../services/common/tether-error.js";
 import { OutputReader, enc, failure, forEachBackend, newId, run } from "./conformance-kit.js";
 
@@ -136,9 +136,18 @@ forEachBackend("zsh-fork", (ctx) => {
     controller = undefined;
     asked.length = 0;
     policy = () => ({ decision: "run" });
-    const r = await run(ctx.env, zsh("/bin/echo should-not-run; echo status=$?"));
-    expect(r.stdout).toBe("status=126\n");
-    expect(asked).toEqual([]);
+    // What the session said meanwhile: an escalation sent to the controller that left shows
+    // here when it is resolved (by its timeout, or by the wall timeout below ending the shell).
+    const seen: SessionEvent[] = [];
+    const listening = ctx.env.session.onEvent((ev) => seen.push(ev));
+    // Bounded well under the test's timeout, so a run that waits for a decision nobody will
+    // give fails with what was seen instead of a bare timeout (it was once retried in CI).
+    const r = await run(ctx.env, { argv: ["/bin/echo should-not-run; echo status=$?"], shell: ShellMode.ZSH_FORK, cwd: ctx.dir, timeouts: { wallMs: 20_000 } }).finally(() =>
+      listening[Symbol.dispose](),
+    );
+    const what = `stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)}, exit ${JSON.stringify(r.exit, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}, session events ${JSON.stringify(seen)}`;
+    expect(r.stdout, what).toBe("status=126\n");
+    expect(asked, what).toEqual([]);
   });
 
   it("rejects a zsh-fork spec whose argv is not one command line", async () => {
