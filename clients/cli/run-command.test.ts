@@ -120,14 +120,20 @@ describe("tether run with pipes", () => {
   });
 
   it("forwards SIGINT and SIGTERM to the remote command", async () => {
-    for (const [sig, script, code] of [
-      ["SIGINT", "echo started; sleep 100", 130],
-      ["SIGTERM", "trap 'echo got-term; exit 5' TERM; echo started; sleep 100 & wait", 5],
+    // "started" comes from a process already as it will be when the signal lands. Not `sh -c
+    // 'echo started; sleep 100'`: a `sh -c` catches SIGINT until it execs its last command,
+    // and a SIGINT landing between the echo and that exec is lost with the exec (dash), so
+    // sleep ran on: the test's own race, 1 run in 3 under load. The TERM trap is set before
+    // the echo, and runs whenever TERM lands.
+    const waitForInt = "console.log('started'); setTimeout(() => {}, 100_000)";
+    for (const [sig, argv, code] of [
+      ["SIGINT", [process.execPath, "-e", waitForInt], 130],
+      ["SIGTERM", ["sh", "-c", "trap 'echo got-term; exit 5' TERM; echo started; sleep 100 & wait"], 5],
     ] as const) {
       let sentAt: number | undefined;
       // Bounded well under the test's timeout: a signal that never reaches the command ends
       // in the wall timeout's message instead of a bare timeout (seen under load, 1 in 3).
-      const run = tether(["run", "--env", env, "--timeout", "20000", "--", "sh", "-c", script], undefined, (_c, _t) => {
+      const run = tether(["run", "--env", env, "--timeout", "20000", "--", ...argv], undefined, (_c, _t) => {
         if (sentAt === undefined) {
           sentAt = Date.now();
           run.child.kill(sig);

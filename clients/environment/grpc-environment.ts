@@ -55,6 +55,12 @@ export class GrpcEnvironment implements Environment {
   #streamReady: { promise: Promise<void>; resolve: () => void } | undefined;
   #eventsLoop: Promise<void> | undefined;
   #eventsAbort: AbortController | undefined;
+  /**
+   * Set from a controller's dispose until the Events stream that replaces it is ready: a
+   * Start then goes out behind the old stream's cancel, so what it runs is not asked of the
+   * controller that left (that exec would wait for the decision timeout, its clocks stopped).
+   */
+  #controllerLeaving: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   readonly #onClose: (() => Promise<void>) | undefined;
 
@@ -178,11 +184,13 @@ export class GrpcEnvironment implements Environment {
     const c = this.#conn.processes;
     const sessionId = this.#sessionId;
     return {
-      start: (processId: string, spec: ProcessSpecInit, opts?: Signalable) =>
-        this.#retry("Start", async () => {
+      start: async (processId: string, spec: ProcessSpecInit, opts?: Signalable) => {
+        if (this.#controllerLeaving) await this.#controllerLeaving;
+        return this.#retry("Start", async () => {
           const res = await c.start({ processId, spec, sessionId }, { signal: opts?.signal, ...this.#ready });
           return { process: res.process as ProcessInfo, created: res.created };
-        }, opts?.signal),
+        }, opts?.signal);
+      },
       attach: (processId: string, opts?: AttachOptions) => this.#attach(processId, opts ?? {}),
       write: (processId, data, opts) => {
         // A write id makes the retry after a reconnect safe.
@@ -241,6 +249,10 @@ export class GrpcEnvironment implements Environment {
           if ((this.#controller[slot] as H | undefined) !== handler) return;
           this.#controller[slot] = undefined;
           this.#restartEvents();
+          const leaving: Promise<void> = this.#whenStreamReady().finally(() => {
+            if (this.#controllerLeaving === leaving) this.#controllerLeaving = undefined;
+          });
+          this.#controllerLeaving = leaving;
         },
       };
     };

@@ -136,15 +136,21 @@ forEachBackend("zsh-fork", (ctx) => {
     controller = undefined;
     asked.length = 0;
     policy = () => ({ decision: "run" });
-    // What the session said meanwhile: an escalation sent to the controller that left shows
-    // here when it is resolved (by its timeout, or by the wall timeout below ending the shell).
+    // What the session said meanwhile (an escalation resolved shows here).
     const seen: SessionEvent[] = [];
     const listening = ctx.env.session.onEvent((ev) => seen.push(ev));
-    // Bounded well under the test's timeout, so a run that waits for a decision nobody will
-    // give fails with what was seen instead of a bare timeout (it was once retried in CI).
-    const r = await run(ctx.env, { argv: ["/bin/echo should-not-run; echo status=$?"], shell: ShellMode.ZSH_FORK, cwd: ctx.dir, timeouts: { wallMs: 20_000 } }).finally(() =>
-      listening[Symbol.dispose](),
-    );
+    // Bounded well under the test's timeout, so a hang fails with what was seen: it was seen
+    // under load (once retried in CI), and a wall timeout cannot bound it, as the stopwatches
+    // stop while an exec waits for a decision.
+    const running = run(ctx.env, zsh("/bin/echo should-not-run; echo status=$?"));
+    running.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([running, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 20_000)))]).finally(() => {
+      clearTimeout(timer);
+      listening[Symbol.dispose]();
+    });
+    if (!ended) throw new Error(`no exit within 20 s (an exec waiting for a decision nobody gives?); asked ${JSON.stringify(asked)}; session events ${JSON.stringify(seen)}`);
+    const r = ended;
     const what = `stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)}, exit ${JSON.stringify(r.exit, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}, session events ${JSON.stringify(seen)}`;
     expect(r.stdout, what).toBe("status=126\n");
     expect(asked, what).toEqual([]);
