@@ -264,10 +264,10 @@ describe("--strict-config (Codex's; was rejected)", () => {
   it("stops at a config key tether does not use; without it the run goes on with a warning", async () => {
     const home = path.join(dir, "strict-home");
     await mkdir(home, { recursive: true });
-    await writeFile(path.join(home, "config.toml"), 'modle = "typo"\nnotify = ["notify-send"]\n');
+    await writeFile(path.join(home, "config.toml"), 'modle = "typo"\nfile_opener = "vscode"\n');
     const strict = await tether([], ["exec", "--strict-config", "hi"], { home });
     expect(strict.code).toBe(2);
-    expect(strict.stderr).toMatch(/--strict-config: .*unknown key modle.*Codex settings tether does not use \(ignored\): notify/);
+    expect(strict.stderr).toMatch(/--strict-config: .*unknown key modle.*Codex settings tether does not use \(ignored\): file_opener/);
     await server?.close();
     server = undefined;
     const lenient = await tether([[{ type: "message", text: "fine" }]], ["exec", "hi"], { home });
