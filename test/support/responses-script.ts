@@ -136,3 +136,21 @@ export function unansweredToolCalls(
   }
   return problems;
 }
+
+/**
+ * A turn run where the commands go: the first request's instructions are kept (for what AGENTS.md
+ * sent), the model runs `echo MARKER`, and answers "ran" if its output came back ("?" if not).
+ */
+export function runsEchoThere(marker: string): { script: Script; instructions: () => string } {
+  let instructions = "";
+  const script: Script = [
+    [
+      (req) => {
+        instructions = String(req.body.instructions);
+        return { type: "function_call", name: "exec_command", arguments: { cmd: `echo ${marker}`, login: false }, callId: "c1" };
+      },
+    ],
+    [(req) => ({ type: "message", text: toolOutput(req, "c1").includes(marker) ? "ran" : "?" })],
+  ];
+  return { script, instructions: () => instructions };
+}

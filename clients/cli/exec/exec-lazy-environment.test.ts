@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startExecServerProcess } from "../../../test/support/exec-server-process.js";
-import { startResponsesServer, toolOutput, type Script } from "../../../test/support/responses-server.js";
+import { runsEchoThere, startResponsesServer, type Script } from "../../../test/support/responses-server.js";
 import { runTether } from "../../../test/support/tether-cli.js";
 
 const REAL_BWRAP = ["/usr/bin/bwrap", "/usr/local/bin/bwrap"].find((p) => existsSync(p));
@@ -65,21 +65,12 @@ describe("tether exec --env unix://…", () => {
   it("reads AGENTS.md there for the first request, then runs the model's command there", async () => {
     await using server = await startExecServerProcess();
     await writeFile(path.join(work, "AGENTS.md"), "Answer in French.\n");
-    let instructions = "";
+    const turn = runsEchoThere("ran-there");
     try {
-      const r = await exec(
-        [
-          (req) => {
-            instructions = String(req.body.instructions);
-            return [{ type: "function_call", name: "exec_command", arguments: { cmd: "echo ran-there", login: false }, callId: "c1" }];
-          },
-          (req) => [{ type: "message", text: toolOutput(req, "c1").includes("ran-there") ? "ran" : "?" }],
-        ],
-        ["--env", server.url],
-      );
+      const r = await exec(turn.script, ["--env", server.url]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout.trim()).toBe("ran");
-      expect(instructions).toContain("Answer in French.");
+      expect(turn.instructions()).toContain("Answer in French.");
     } finally {
       await rm(path.join(work, "AGENTS.md"), { force: true });
     }

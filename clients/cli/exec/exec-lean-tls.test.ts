@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ExecServerProcess, startExecServerProcess } from "../../../test/support/exec-server-process.js";
-import { startResponsesServer, toolOutput, type Script } from "../../../test/support/responses-server.js";
+import { runsEchoThere, startResponsesServer, type Script } from "../../../test/support/responses-server.js";
 import { type TestCa, createTestCa } from "../../../test/support/test-ca.js";
 import { runTether } from "../../../test/support/tether-cli.js";
 
@@ -56,33 +56,18 @@ async function exec(script: Script, url: string, extraCaFile: string | undefined
 
 const GRPC_JS_TRACE = /\| (channel|subchannel) \|/;
 
-/** A command the model runs there, and its output checked in the answer. */
-const runsThere: Script = [
-  [{ type: "function_call", name: "exec_command", arguments: { cmd: "echo ran-over-tls", login: false }, callId: "c1" }],
-  (req) => [{ type: "message", text: toolOutput(req, "c1").includes("ran-over-tls") ? "ran" : "?" }],
-];
 
 describe("tether exec --env grpcs://… trusting the server by the system's CAs", () => {
   it("reads AGENTS.md there for the first request, then runs the model's command there, over TLS", async () => {
     expect(server.url).toMatch(/^grpcs:\/\/127\.0\.0\.1:\d+$/);
     await writeFile(path.join(work, "AGENTS.md"), "Answer in French.\n");
-    let instructions = "";
+    const turn = runsEchoThere("ran-over-tls");
     try {
-      const r = await exec(
-        [
-          (req) => {
-            instructions = String(req.body.instructions);
-            return [{ type: "function_call", name: "exec_command", arguments: { cmd: "echo ran-over-tls", login: false }, callId: "c1" }];
-          },
-          (req) => [{ type: "message", text: toolOutput(req, "c1").includes("ran-over-tls") ? "ran" : "?" }],
-        ],
-        server.url,
-        ca.caCert,
-      );
+      const r = await exec(turn.script, server.url, ca.caCert);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout.trim()).toBe("ran");
       expect(r.stderr).not.toMatch(GRPC_JS_TRACE);
-      expect(instructions).toContain("Answer in French.");
+      expect(turn.instructions()).toContain("Answer in French.");
     } finally {
       await rm(path.join(work, "AGENTS.md"), { force: true });
     }
@@ -99,14 +84,14 @@ describe("tether exec --env grpcs://… trusting the server by the system's CAs"
 
 describe("tether exec --env grpcs://… --token-file (and --ca-file)", () => {
   it("opens the session and runs the command on the lean client too, token and CA carried", async () => {
-    const r = await exec(runsThere, tokenServer.url, undefined, ["--token-file", tokenFile, "--ca-file", ca.caCert]);
+    const r = await exec(runsEchoThere("ran-over-tls").script, tokenServer.url, undefined, ["--token-file", tokenFile, "--ca-file", ca.caCert]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe("ran");
     expect(r.stderr).not.toMatch(GRPC_JS_TRACE);
   });
 
   it("with the system's CAs and a token alone", async () => {
-    const r = await exec(runsThere, tokenServer.url, ca.caCert, ["--token-file", tokenFile]);
+    const r = await exec(runsEchoThere("ran-over-tls").script, tokenServer.url, ca.caCert, ["--token-file", tokenFile]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe("ran");
     expect(r.stderr).not.toMatch(GRPC_JS_TRACE);
