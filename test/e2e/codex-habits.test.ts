@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type ResponsesServer, type Script, startResponsesServer, toolOutput } from "../support/responses-server.js";
-import { runTether } from "../support/tether-cli.js";
+import { agentCliEnv, runTether } from "../support/tether-cli.js";
 
 let dir: string;
 let work: string;
@@ -27,9 +27,7 @@ afterAll(async () => {
 
 async function tether(script: Script, args: string[], options: { input?: string; home?: string; env?: NodeJS.ProcessEnv } = {}) {
   server ??= await startResponsesServer({ script });
-  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, TETHER_HOME: options.home ?? path.join(dir, "home"), OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test" };
-  delete env.TETHER_PROFILE;
-  delete env.TETHER_MODEL;
+  const env = agentCliEnv(options.home ?? path.join(dir, "home"), server.url, options.env);
   return runTether(args, { env, input: options.input, cwd: work });
 }
 

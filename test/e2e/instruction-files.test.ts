@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type ResponsesServer, startResponsesServer } from "../support/responses-server.js";
-import { runTether } from "../support/tether-cli.js";
+import { agentCliEnv, runTether } from "../support/tether-cli.js";
 
 let dir: string;
 let server: ResponsesServer | undefined;
@@ -25,9 +25,7 @@ afterAll(async () => {
 /** `tether exec hi` in `cwd` with `home` as TETHER_HOME; the first request's instructions. */
 async function firstInstructions(home: string, cwd: string): Promise<{ instructions: string; stderr: string }> {
   server = await startResponsesServer({ script: [[{ type: "message", text: "ok" }]] });
-  const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: home, OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test" };
-  delete env.TETHER_PROFILE;
-  delete env.TETHER_MODEL;
+  const env = agentCliEnv(home, server.url);
   const r = await runTether(["exec", "hi"], { env, cwd });
   expect(r.code, r.stderr).toBe(0);
   expect(server.requests.length).toBeGreaterThan(0);

@@ -49,3 +49,15 @@ export function runTether(args: string[], options: TetherRunOptions = {}): Promi
   );
   return Object.assign(done, { child });
 }
+
+/**
+ * The environment of a `tether` agent command against a scripted model server: its own
+ * TETHER_HOME, the server's URL and a key, and none of the caller's TETHER_PROFILE/TETHER_MODEL
+ * (a developer's own settings must not change what the test sees). `extra` goes on top.
+ */
+export function agentCliEnv(home: string, modelUrl: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: home, OPENAI_BASE_URL: modelUrl, OPENAI_API_KEY: "sk-test", ...extra };
+  delete env.TETHER_PROFILE;
+  delete env.TETHER_MODEL;
+  return env;
+}

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { REPO_ROOT, TETHER_BIN } from "../../../test/support/exec-server-process.js";
 import { type ResponsesServer, type Script, inputItems, startResponsesServer, toolOutput } from "../../../test/support/responses-server.js";
-import { runTether } from "../../../test/support/tether-cli.js";
+import { agentCliEnv, runTether } from "../../../test/support/tether-cli.js";
 
 const schema = z.fromJSONSchema(JSON.parse(readFileSync(path.join(REPO_ROOT, "docs/exec-json-events.schema.json"), "utf8")) as Parameters<typeof z.fromJSONSchema>[0]);
 
@@ -34,9 +34,7 @@ afterAll(async () => {
 
 async function exec(script: Script, args: string[], options: { input?: string; home?: string } = {}) {
   server ??= await startResponsesServer({ script });
-  const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: options.home ?? path.join(dir, "home"), OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test" };
-  delete env.TETHER_PROFILE;
-  delete env.TETHER_MODEL;
+  const env = agentCliEnv(options.home ?? path.join(dir, "home"), server.url);
   const r = await runTether(["exec", "-C", work, ...args], { env, input: options.input, cwd: work });
   const lines = args.includes("--json") ? r.stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Record<string, unknown>) : [];
   return { ...r, lines };

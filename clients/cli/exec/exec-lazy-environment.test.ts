@@ -11,7 +11,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startExecServerProcess } from "../../../test/support/exec-server-process.js";
 import { runsEchoThere, startResponsesServer, type Script } from "../../../test/support/responses-server.js";
-import { runTether } from "../../../test/support/tether-cli.js";
+import { agentCliEnv, runTether } from "../../../test/support/tether-cli.js";
 
 const REAL_BWRAP = ["/usr/bin/bwrap", "/usr/local/bin/bwrap"].find((p) => existsSync(p));
 
@@ -37,9 +37,7 @@ afterAll(async () => {
 async function exec(script: Script, flags: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string; bwrapRuns: string[] }> {
   await rm(calls, { force: true });
   await using server = await startResponsesServer({ script });
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`, TETHER_HOME: path.join(dir, "home"), OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test" };
-  delete env.TETHER_PROFILE;
-  delete env.TETHER_MODEL;
+  const env = agentCliEnv(path.join(dir, "home"), server.url, { PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}` });
   const r = await runTether(["exec", ...flags, "-C", work, "--sandbox", "workspace-write", "go"], { env, cwd: work });
   if (r.code === 0) server.check(); // a failed turn never sent the calls' outputs
   const bwrapRuns = existsSync(calls) ? (await readFile(calls, "utf8")).split("\n").filter((l) => l !== "") : [];

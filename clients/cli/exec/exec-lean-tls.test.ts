@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ExecServerProcess, startExecServerProcess } from "../../../test/support/exec-server-process.js";
 import { runsEchoThere, startResponsesServer, type Script } from "../../../test/support/responses-server.js";
 import { type TestCa, createTestCa } from "../../../test/support/test-ca.js";
-import { runTether } from "../../../test/support/tether-cli.js";
+import { agentCliEnv, runTether } from "../../../test/support/tether-cli.js";
 
 let dir: string;
 let work: string;
@@ -44,9 +44,7 @@ afterAll(async () => {
 /** Runs tether exec against `url` with grpc-js's trace on: a line of it means grpc-js was loaded. */
 async function exec(script: Script, url: string, extraCaFile: string | undefined, flags: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
   await using model = await startResponsesServer({ script });
-  const env: NodeJS.ProcessEnv = { ...process.env, TETHER_HOME: path.join(dir, "home"), OPENAI_BASE_URL: model.url, OPENAI_API_KEY: "sk-test", GRPC_TRACE: "channel", GRPC_VERBOSITY: "DEBUG" };
-  delete env.TETHER_PROFILE;
-  delete env.TETHER_MODEL;
+  const env = agentCliEnv(path.join(dir, "home"), model.url, { GRPC_TRACE: "channel", GRPC_VERBOSITY: "DEBUG" });
   delete env.NODE_EXTRA_CA_CERTS;
   if (extraCaFile !== undefined) env.NODE_EXTRA_CA_CERTS = extraCaFile;
   const r = await runTether(["exec", "--env", url, ...flags, "-C", work, "--sandbox", "workspace-write", "go"], { env, cwd: work });
